@@ -1,0 +1,1 @@
+//! Registry client (OCI distribution spec). See the module docs once written.

@@ -1,0 +1,1 @@
+//! Breakout-safe layer extraction into overlayfs-convention directories.

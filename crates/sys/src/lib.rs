@@ -1,0 +1,2 @@
+//! The only crate in hull with `unsafe`. It holds mechanism, never policy: thin wrappers that turn
+//! raw syscalls into `io::Result` once, in one place.
