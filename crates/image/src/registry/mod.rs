@@ -24,6 +24,14 @@
 //!   job in both cases.
 //! - Retries cover manifest fetches, token fetches and blob fetches up to their response headers;
 //!   a body that breaks mid-stream is not resumed.
+//!
+//! Known gaps:
+//! - `identitytoken` (OAuth2 refresh tokens) in config.json is preserved but not used, and a
+//!   credential helper answering with the `<token>` username is passed on as Basic credentials.
+//! - `DockerConfig::set` always stores inline in `auths`, even when `credsStore` names a helper.
+//! - No client certificates (`certs.d/<host>/client.cert` + `client.key`), no HTTP(S)_PROXY, no
+//!   `Retry-After`, no token `expires_in` (an expired token is refreshed on its 401 instead).
+//! - A blob body that breaks mid-stream is not resumed with a Range request.
 
 mod auth;
 mod credentials;
@@ -324,7 +332,9 @@ impl Registry {
             op: &op,
             url: token_url(&params.realm, params.service.as_deref(), scope),
             headers: &[],
-            authorization: auth.basic(),
+            authorization: auth
+                .basic()
+                .filter(|_| may_send_credentials(&self.base, &params.realm)),
         };
         let resp = self.transport.get(&request)?;
         match resp.status() {
@@ -361,6 +371,13 @@ fn challenge_of(resp: &ureq::Response) -> Option<Challenge> {
     resp.all("WWW-Authenticate")
         .into_iter()
         .find_map(auth::parse_challenge)
+}
+
+/// Credentials go to a token realm over TLS, or in the clear only when the registry itself is
+/// plain HTTP (loopback or user-listed insecure): a challenge must not be able to downgrade an
+/// HTTPS registry's password to cleartext.
+fn may_send_credentials(base: &str, realm: &str) -> bool {
+    realm.starts_with("https://") || base.starts_with("http://")
 }
 
 fn bearer_header(token: &str) -> String {

@@ -537,3 +537,16 @@ fn malformed_names_are_refused_before_any_request() {
     }
     assert!(fake.state().log.is_empty());
 }
+
+#[test]
+fn credentials_never_go_to_a_cleartext_realm_of_a_tls_registry() {
+    let cases = [
+        ("https://reg.example", "https://auth.example/token", true),
+        ("https://reg.example", "http://auth.example/token", false),
+        ("http://127.0.0.1:5000", "http://127.0.0.1:5000/token", true),
+        ("http://127.0.0.1:5000", "https://auth.example/token", true),
+    ];
+    for (base, realm, want) in cases {
+        assert_eq!(may_send_credentials(base, realm), want, "{base} {realm}");
+    }
+}
