@@ -351,6 +351,11 @@ pub fn syncfs(fd: BorrowedFd<'_>) -> io::Result<()> {
     rustix::fs::syncfs(fd).map_err(errno)
 }
 
+/// Splits a device number into (major, minor).
+pub fn dev_major_minor(dev: u64) -> (u32, u32) {
+    (rustix::fs::major(dev), rustix::fs::minor(dev))
+}
+
 /// `geteuid() == 0`.
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()

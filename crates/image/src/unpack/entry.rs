@@ -95,7 +95,7 @@ impl Unpacker {
         match whiteout::classify(&path.name)? {
             Whiteout::None => {}
             Whiteout::Opaque => return self.opaque(&path.parent),
-            Whiteout::Remove(name) => return self.whiteout(&path.parent, name),
+            Whiteout::Remove(name) => return self.whiteout(&path.parent, name, &Meta::read(e)?),
             Whiteout::AufsMeta => return Ok(()),
         }
         let meta = Meta::read(e)?;
@@ -283,12 +283,17 @@ impl Unpacker {
     }
 
     /// `dir/.wh.name`: a 0/0 character device hides `name` in lower layers.
-    fn whiteout(&mut self, parent: &Path, name: &OsStr) -> Result<(), Failure> {
+    /// Owner and times come from the entry so that a pack of the layer reproduces it.
+    fn whiteout(&mut self, parent: &Path, name: &OsStr, meta: &Meta) -> Result<(), Failure> {
         let dir = self.root.parent(parent)?;
         let dir = dir.as_fd();
         self.create(dir, name, "create whiteout", || {
             sys::mknod_at(dir, name, NodeKind::Char, 0, 0, 0)
-        })
+        })?;
+        if self.chown {
+            sys::lchown_at(dir, name, meta.uid, meta.gid).op("chown")?;
+        }
+        sys::set_times_at(dir, name, meta.atime, meta.mtime).op("set times")
     }
 
     /// `dir/.wh..wh..opq`: the directory hides everything below it in lower layers.
