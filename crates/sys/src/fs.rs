@@ -69,14 +69,22 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &Path, flags: OFlags) -> io::Res
     } else {
         path
     };
-    rustix::fs::openat2(
-        root,
-        path,
-        flags | OFlags::CLOEXEC,
-        Mode::empty(),
-        resolve_in_root(),
-    )
-    .map_err(errno)
+    // openat2 returns EAGAIN when a concurrent rename races with `..` resolution; the kernel
+    // asks for a retry rather than risk a wrong answer. Bounded, so a hostile loop cannot spin.
+    let mut tries = 0;
+    loop {
+        let res = rustix::fs::openat2(
+            root,
+            path,
+            flags | OFlags::CLOEXEC,
+            Mode::empty(),
+            resolve_in_root(),
+        );
+        match res {
+            Err(rustix::io::Errno::AGAIN) if tries < 16 => tries += 1,
+            other => return other.map_err(errno),
+        }
+    }
 }
 
 /// Reopens a (possibly `O_PATH`) directory fd for reading, so that `fchmod`/`fsetxattr`/

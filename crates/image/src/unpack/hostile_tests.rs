@@ -390,6 +390,16 @@ fn cases() -> Vec<Case> {
             },
             expect: Refused(Refusal::LinkTargetMissing("up/outside/victim".into())),
         },
+        Case {
+            name: "symlink loop as a parent",
+            tar: |_| {
+                TarBuf::new()
+                    .symlink("a", "b")
+                    .symlink("b", "a")
+                    .file("a/x", b"1")
+            },
+            expect: AnyError,
+        },
     ]
 }
 

@@ -98,7 +98,10 @@ impl Root {
         prefix: &Path,
     ) -> Result<OwnedFd, Failure> {
         match sys::mkdir_at(dir, name, 0o755) {
-            Ok(()) => {}
+            // Not a symlink: we just created it. Explicit chmod so the process umask does not
+            // decide the mode of directories the layer never described.
+            Ok(()) => sys::chmod_at(dir, name, 0o755)
+                .map_err(|e| Failure::Io(format!("chmod parent {:?}", lossy(prefix)), e))?,
             // Something is there yet did not resolve: a dangling symlink, reported below.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(Failure::Io(format!("create parent {:?}", lossy(prefix)), e)),

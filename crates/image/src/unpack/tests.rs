@@ -341,6 +341,20 @@ fn file_replaces_file_and_symlink_without_following() {
 }
 
 #[test]
+fn cached_parent_is_dropped_when_the_parent_is_replaced() {
+    let (_t, root) = root_dir();
+    let tar = TarBuf::new()
+        .file("d/a", b"1")
+        .dir("e")
+        .symlink("d", "e")
+        .file("d/b", b"2")
+        .finish();
+    run(tar, &root).unwrap();
+    assert_eq!(fs::read(root.join("e/b")).unwrap(), b"2");
+    assert!(!root.join("e/a").exists());
+}
+
+#[test]
 fn hardlink_across_dirs_shares_inode() {
     let (_t, root) = root_dir();
     let tar = TarBuf::new()
