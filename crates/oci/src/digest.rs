@@ -64,7 +64,9 @@ impl Digest {
 
 /// True when `s` is exactly 64 lowercase hex characters.
 pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == Digest::HEX_LEN && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == Digest::HEX_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl FromStr for Digest {
@@ -130,11 +132,23 @@ mod tests {
 
     #[test]
     fn rejects_malformed_and_other_algorithms() {
-        assert!(matches!("sha256:abc".parse::<Digest>(), Err(DigestError::Malformed(_))));
-        assert!(matches!("nocolon".parse::<Digest>(), Err(DigestError::Malformed(_))));
+        assert!(matches!(
+            "sha256:abc".parse::<Digest>(),
+            Err(DigestError::Malformed(_))
+        ));
+        assert!(matches!(
+            "nocolon".parse::<Digest>(),
+            Err(DigestError::Malformed(_))
+        ));
         let upper = format!("sha256:{}", "A".repeat(64));
-        assert!(matches!(upper.parse::<Digest>(), Err(DigestError::Malformed(_))));
+        assert!(matches!(
+            upper.parse::<Digest>(),
+            Err(DigestError::Malformed(_))
+        ));
         let other = format!("sha512:{}", "a".repeat(128));
-        assert!(matches!(other.parse::<Digest>(), Err(DigestError::Algorithm(_))));
+        assert!(matches!(
+            other.parse::<Digest>(),
+            Err(DigestError::Algorithm(_))
+        ));
     }
 }

@@ -28,8 +28,12 @@ pub mod media {
         "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 
     /// Every manifest type we can read, for the registry `Accept` header.
-    pub const ACCEPTED_MANIFESTS: [&str; 4] =
-        [OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST];
+    pub const ACCEPTED_MANIFESTS: [&str; 4] = [
+        OCI_INDEX,
+        OCI_MANIFEST,
+        DOCKER_MANIFEST_LIST,
+        DOCKER_MANIFEST,
+    ];
 }
 
 /// How a layer blob is compressed, from its media type.
@@ -47,7 +51,9 @@ impl Compression {
         use media::*;
         match media_type {
             OCI_LAYER => Some(Compression::None),
-            OCI_LAYER_GZIP | OCI_LAYER_NONDIST_GZIP | DOCKER_LAYER_GZIP
+            OCI_LAYER_GZIP
+            | OCI_LAYER_NONDIST_GZIP
+            | DOCKER_LAYER_GZIP
             | DOCKER_LAYER_FOREIGN_GZIP => Some(Compression::Gzip),
             OCI_LAYER_ZSTD => Some(Compression::Zstd),
             "application/vnd.oci.image.layer.nondistributable.v1.tar" => Some(Compression::None),

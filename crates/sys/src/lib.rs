@@ -2,3 +2,4 @@
 //! raw syscalls into `io::Result` once, in one place.
 
 pub mod fs;
+pub mod mount;
