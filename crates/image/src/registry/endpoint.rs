@@ -51,16 +51,7 @@ pub(crate) enum Scheme {
     Https,
 }
 
-impl Scheme {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        }
-    }
-}
-
-/// Plain HTTP only for loopback hosts (localhost, 127.0.0.0/8, [::1], any port) and hosts the user
+/// Plain HTTP is allowed only for loopback hosts (localhost, 127.0.0.0/8, [::1], any port) and hosts the user
 /// listed as insecure, either as `host:port` or as a bare `host` covering every port.
 pub(crate) fn scheme_for(host_port: &str, insecure: &[String]) -> Scheme {
     let (host, _) = split_host_port(host_port);

@@ -118,8 +118,12 @@ impl std::fmt::Debug for BlobStream {
 pub struct Registry {
     /// The reference domain as given ("docker.io"), for messages and credentials.
     domain: String,
-    /// `scheme://api-host`, without a trailing slash.
-    base: String,
+    /// The API host, `host[:port]`.
+    host: String,
+    /// May this registry be reached over plain HTTP (loopback, or listed insecure)?
+    http_allowed: bool,
+    /// `scheme://api-host`, without a trailing slash; decided on first use (see [`Registry::base`]).
+    base: std::sync::OnceLock<String>,
     transport: Transport,
     auth: AuthState,
 }
@@ -137,10 +141,55 @@ impl Registry {
             credentials.map(|(username, password)| Credentials { username, password });
         Ok(Registry {
             domain: domain.to_string(),
-            base: format!("{}://{host}", scheme.as_str()),
+            host: host.to_string(),
+            http_allowed: scheme == endpoint::Scheme::Http,
+            base: std::sync::OnceLock::new(),
             transport: Transport::new(tls, &config.user_agent, config.max_attempts),
             auth: AuthState::new(credentials),
         })
+    }
+
+    /// GETs `path` (from `/v2/` on) on the registry. A registry that may use plain HTTP
+    /// (loopback, or listed insecure) is asked over HTTP first; when it answers 400 or the
+    /// connection breaks, it speaks TLS only (Go's and nginx's TLS servers answer plaintext with
+    /// 400), and HTTPS is used from then on, so a loopback registry with TLS gets its certificate
+    /// checked. A TLS-only server never answers 401 to plaintext, so no credentials leak.
+    fn get_v2(
+        &self,
+        auth: &AuthState,
+        op: &str,
+        path: &str,
+        headers: &[(&'static str, String)],
+        scope: &str,
+    ) -> Result<ureq::Response, RegistryError> {
+        if let Some(base) = self.base.get() {
+            return self.get_authorized(auth, op, format!("{base}{path}"), headers, scope);
+        }
+        let https = format!("https://{}", self.host);
+        if !self.http_allowed {
+            let _ = self.base.set(https.clone());
+            return self.get_authorized(auth, op, format!("{https}{path}"), headers, scope);
+        }
+        let http = format!("http://{}", self.host);
+        let plain = self.get_authorized(auth, op, format!("{http}{path}"), headers, scope);
+        let tls_only = match &plain {
+            Ok(resp) => resp.status() == 400,
+            Err(e) => e.kind() == ErrorKind::Network,
+        };
+        if tls_only {
+            let _ = self.base.set(https.clone());
+            return self.get_authorized(auth, op, format!("{https}{path}"), headers, scope);
+        }
+        let _ = self.base.set(http);
+        plain
+    }
+
+    /// True while talking plain HTTP: decided, or still undecided for an HTTP-allowed registry
+    /// (whose first request goes over HTTP).
+    fn is_plain_http(&self) -> bool {
+        self.base
+            .get()
+            .map_or(self.http_allowed, |b| b.starts_with("http://"))
     }
 
     /// Sets the delay before the first retry (doubled before each further one); 200 ms by default.
@@ -159,9 +208,9 @@ impl Registry {
         let pinned = parse_reference(reference)?;
         let name = self.display_name(repo, reference, pinned.is_some());
         let op = format!("fetch manifest {name}");
-        let url = format!("{}/v2/{repo}/manifests/{reference}", self.base);
+        let path = format!("/v2/{repo}/manifests/{reference}");
         let headers = [("Accept", media::ACCEPTED_MANIFESTS.join(", "))];
-        let resp = self.get_authorized(&self.auth, &op, url, &headers, &pull_scope(repo))?;
+        let resp = self.get_v2(&self.auth, &op, &path, &headers, &pull_scope(repo))?;
         if resp.status() != 200 {
             return Err(status_error(&op, resp));
         }
@@ -185,11 +234,11 @@ impl Registry {
     pub fn fetch_blob(&self, repo: &str, digest: &Digest) -> Result<BlobStream, RegistryError> {
         validate_repo(repo)?;
         let op = format!("fetch blob {}/{repo}@{digest}", self.domain);
-        let url = format!("{}/v2/{repo}/blobs/{digest}", self.base);
+        let path = format!("/v2/{repo}/blobs/{digest}");
         // Blobs are already compressed; asking for identity keeps the body byte-for-byte what
         // the digest covers (ureq would otherwise gunzip a gzip Content-Encoding).
         let headers = [("Accept-Encoding", "identity".to_string())];
-        let resp = self.get_authorized(&self.auth, &op, url, &headers, &pull_scope(repo))?;
+        let resp = self.get_v2(&self.auth, &op, &path, &headers, &pull_scope(repo))?;
         if resp.status() != 200 {
             return Err(status_error(&op, resp));
         }
@@ -211,8 +260,8 @@ impl Registry {
             password: password.to_string(),
         }));
         let op = format!("log in to {}", self.domain);
-        let url = format!("{}/v2/", self.base);
-        let resp = self.get_authorized(&auth, &op, url, &[], "")?;
+        let path = "/v2/";
+        let resp = self.get_v2(&auth, &op, path, &[], "")?;
         if !(200..300).contains(&resp.status()) {
             return Err(status_error(&op, resp));
         }
@@ -334,7 +383,7 @@ impl Registry {
             headers: &[],
             authorization: auth
                 .basic()
-                .filter(|_| may_send_credentials(&self.base, &params.realm)),
+                .filter(|_| may_send_credentials(self.is_plain_http(), &params.realm)),
         };
         let resp = self.transport.get(&request)?;
         match resp.status() {
@@ -376,8 +425,8 @@ fn challenge_of(resp: &ureq::Response) -> Option<Challenge> {
 /// Credentials go to a token realm over TLS, or in the clear only when the registry itself is
 /// plain HTTP (loopback or user-listed insecure): a challenge must not be able to downgrade an
 /// HTTPS registry's password to cleartext.
-fn may_send_credentials(base: &str, realm: &str) -> bool {
-    realm.starts_with("https://") || base.starts_with("http://")
+fn may_send_credentials(registry_is_plain_http: bool, realm: &str) -> bool {
+    realm.starts_with("https://") || registry_is_plain_http
 }
 
 fn bearer_header(token: &str) -> String {

@@ -71,24 +71,28 @@ fn registry_is_send_and_sync() {
 
 #[test]
 fn endpoints_follow_the_domain() {
-    assert_eq!(
-        registry_for("docker.io", None).base,
-        "https://registry-1.docker.io"
-    );
-    assert_eq!(registry_for("quay.io", None).base, "https://quay.io");
-    assert_eq!(
-        registry_for("localhost:5000", None).base,
-        "http://localhost:5000"
-    );
+    assert_eq!(registry_for("docker.io", None).host, "registry-1.docker.io");
+    assert!(!registry_for("docker.io", None).http_allowed);
+    assert!(!registry_for("quay.io", None).http_allowed);
+    let local = registry_for("localhost:5000", None);
+    assert_eq!(local.host, "localhost:5000");
+    assert!(local.http_allowed);
     let config = RegistryConfig {
         insecure: vec!["reg.lan:5000".into()],
         ..RegistryConfig::default()
     };
-    assert_eq!(
-        Registry::new("reg.lan:5000", &config).unwrap().base,
-        "http://reg.lan:5000"
-    );
+    assert!(Registry::new("reg.lan:5000", &config).unwrap().http_allowed);
+    assert!(!Registry::new("reg.lan:5001", &config).unwrap().http_allowed);
     assert!(Registry::new("a/b", &config).is_err());
+}
+
+#[test]
+fn loopback_registry_without_tls_falls_back_to_http() {
+    // Every other test's fake registry is plain HTTP on 127.0.0.1; here we check the decision.
+    let fake = FakeRegistry::start();
+    let registry = registry_for(&fake.addr, None);
+    registry.fetch_manifest("library/x", "latest").ok();
+    assert!(registry.base.get().unwrap().starts_with("http://"));
 }
 
 #[test]
@@ -547,6 +551,10 @@ fn credentials_never_go_to_a_cleartext_realm_of_a_tls_registry() {
         ("http://127.0.0.1:5000", "https://auth.example/token", true),
     ];
     for (base, realm, want) in cases {
-        assert_eq!(may_send_credentials(base, realm), want, "{base} {realm}");
+        assert_eq!(
+            may_send_credentials(base.starts_with("http://"), realm),
+            want,
+            "{base} {realm}"
+        );
     }
 }
