@@ -2,5 +2,19 @@
 //! the layer store. It knows nothing about running containers.
 #![forbid(unsafe_code)]
 
+pub mod archive;
+pub mod content;
+mod fsutil;
+pub mod layers;
+pub mod lock;
+pub mod platform;
+pub mod pull;
+pub mod reference;
 pub mod registry;
+pub mod store;
+pub mod time;
 pub mod unpack;
+
+pub use fsutil::sweep_stale;
+pub use reference::Reference;
+pub use store::Store;
