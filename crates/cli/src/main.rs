@@ -1,1 +1,46 @@
-fn main() {}
+//! The `hull` binary: Docker-like commands on top of the image (and later engine) libraries.
+//! Parsing happens in two steps: clap turns argv into plain data ([`cli::Cli`]); each command then
+//! validates it into a config and makes one library call.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod commands;
+mod output;
+mod progress;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 125 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match commands::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("hull: {}", one_line(&e));
+            ExitCode::from(125)
+        }
+    }
+}
+
+/// The error and its causes on one line, outermost first, without repeating a cause that the
+/// message above it already quotes.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out.push_str(": ");
+            out.push_str(&c);
+        }
+    }
+    out.replace('\n', " ")
+}

@@ -1,0 +1,47 @@
+//! One function per command: validate the parsed flags, make one library call, print.
+
+mod archive;
+mod images;
+mod inspect;
+mod pull;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use hull_image::Store;
+
+use crate::cli::{Cli, Command, ImageCommand};
+
+/// What every command needs: the store root and the config file path.
+pub struct Ctx {
+    pub root: PathBuf,
+    pub config: Option<PathBuf>,
+}
+
+impl Ctx {
+    pub fn store(&self) -> Result<Store> {
+        Store::open(&self.root).with_context(|| format!("open store {}", self.root.display()))
+    }
+}
+
+/// Runs a command and returns the process exit code.
+pub fn run(cli: Cli) -> Result<u8> {
+    let ctx = Ctx {
+        root: crate::settings::root(cli.root.as_deref()),
+        config: cli.config,
+    };
+    match cli.command {
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::pull(&ctx, a),
+        Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&ctx, a),
+        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => images::tag(&ctx, a),
+        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => images::remove(&ctx, a),
+        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => archive::load(&ctx, a),
+        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => archive::save(&ctx, a),
+        Command::Login(a) => pull::login(&ctx, a),
+        Command::Logout(a) => pull::logout(a),
+        Command::Image(ImageCommand::Inspect(a)) => inspect::inspect(&ctx, a),
+        Command::Image(ImageCommand::Prune(a)) => images::prune(&ctx, a),
+        Command::Image(ImageCommand::Mount(a)) => images::mount(&ctx, a),
+        Command::Image(ImageCommand::Unmount(a)) => images::unmount(&ctx, a),
+    }
+}

@@ -1,0 +1,253 @@
+//! Docker-style output: tabwriter-aligned tables, human sizes and durations, and a small subset of
+//! Go templates (`{{.Field}}`, `{{json .}}`, `table …`).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// Aligns rows into columns separated by three spaces, like Go's tabwriter with padding 3; the
+/// last column is not padded.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let last = row.len().saturating_sub(1);
+        for (c, cell) in row.iter().enumerate() {
+            out.push_str(cell);
+            if c < last {
+                let pad = widths[c] - cell.chars().count() + 3;
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Decimal sizes with three significant digits, as Docker prints them: `4.26MB`, `872kB`, `0B`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{}{}", three_significant(value), UNITS[unit])
+}
+
+fn three_significant(v: f64) -> String {
+    let decimals = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// Docker's `HumanDuration`: "Less than a second", "5 minutes", "About an hour", "3 weeks".
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    let minutes = s / 60;
+    let hours = s / 3600;
+    let days = s / 86_400;
+    match () {
+        _ if s < 1 => "Less than a second".to_string(),
+        _ if s == 1 => "1 second".to_string(),
+        _ if s < 60 => format!("{s} seconds"),
+        _ if minutes == 1 => "About a minute".to_string(),
+        _ if minutes < 60 => format!("{minutes} minutes"),
+        _ if hours == 1 => "About an hour".to_string(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{days} days"),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", days / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", days / 30),
+        _ => format!("{} years", days / 365),
+    }
+}
+
+/// "2 hours ago" for an RFC 3339 time, or "N/A".
+pub fn since(rfc3339: Option<&str>) -> String {
+    match rfc3339.and_then(hull_image::time::parse_rfc3339) {
+        Some(t) => format!("{} ago", human_duration(now_secs() - t)),
+        None => "N/A".to_string(),
+    }
+}
+
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A `--format` value, parsed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    /// A template; `table` says whether a header row is printed (`table {{.ID}}`).
+    Template {
+        text: String,
+        table: bool,
+    },
+}
+
+impl OutputFormat {
+    pub fn parse(s: Option<&str>) -> OutputFormat {
+        match s.map(str::trim) {
+            None | Some("") | Some("table") => OutputFormat::Table,
+            Some("json") | Some("{{json .}}") => OutputFormat::Json,
+            Some(t) => match t.strip_prefix("table ") {
+                Some(rest) => OutputFormat::Template {
+                    text: rest.to_string(),
+                    table: true,
+                },
+                None => OutputFormat::Template {
+                    text: t.to_string(),
+                    table: false,
+                },
+            },
+        }
+    }
+}
+
+/// Expands `{{.Field}}`, `{{.Field.Sub}}` and `{{json .Field}}` / `{{json .}}` against `value`.
+/// Also understands the escapes `\t` and `\n`. Unknown fields are an error naming the field.
+pub fn render_template(text: &str, value: &Value) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find("}}")
+            .ok_or_else(|| format!("template {text:?}: unclosed action"))?;
+        let action = rest[start + 2..start + end].trim();
+        out.push_str(&render_action(action, value)?);
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out.replace("\\t", "\t").replace("\\n", "\n"))
+}
+
+fn render_action(action: &str, value: &Value) -> Result<String, String> {
+    let (json, path) = match action.strip_prefix("json ") {
+        Some(p) => (true, p.trim()),
+        None => (false, action),
+    };
+    let field = lookup(value, path)?;
+    Ok(match (json, field) {
+        (true, v) => v.to_string(),
+        (false, Value::String(s)) => s.clone(),
+        (false, Value::Null) => "<no value>".to_string(),
+        (false, Value::Array(items)) => {
+            let parts: Vec<String> = items
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                .collect();
+            format!("[{}]", parts.join(" "))
+        }
+        (false, v) => v.to_string(),
+    })
+}
+
+fn lookup<'a>(value: &'a Value, path: &str) -> Result<&'a Value, String> {
+    if path == "." {
+        return Ok(value);
+    }
+    let path = path
+        .strip_prefix('.')
+        .ok_or_else(|| format!("template: unsupported action {path:?}"))?;
+    let mut cur = value;
+    for key in path.split('.') {
+        cur = cur
+            .get(key)
+            .ok_or_else(|| format!("template: can't evaluate field {key}"))?;
+    }
+    Ok(cur)
+}
+
+/// The header row of a `table` template: each `{{.Field}}` becomes its upper-snake name.
+pub fn template_header(text: &str, headers: &BTreeMap<&str, &str>) -> String {
+    let mut out = text.to_string();
+    for (field, header) in headers {
+        out = out.replace(&format!("{{{{.{field}}}}}"), header);
+    }
+    out.replace("\\t", "\t")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sizes_read_like_docker() {
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(4_261_000), "4.26MB");
+        assert_eq!(human_size(12_340_000), "12.3MB");
+        assert_eq!(human_size(872_000), "872kB");
+        assert_eq!(human_size(1_000_000_000), "1GB");
+    }
+
+    #[test]
+    fn durations_read_like_docker() {
+        assert_eq!(human_duration(0), "Less than a second");
+        assert_eq!(human_duration(45), "45 seconds");
+        assert_eq!(human_duration(90), "About a minute");
+        assert_eq!(human_duration(3600 * 3), "3 hours");
+        assert_eq!(human_duration(86_400 * 3), "3 days");
+        assert_eq!(human_duration(86_400 * 21), "3 weeks");
+        assert_eq!(human_duration(86_400 * 800), "2 years");
+    }
+
+    #[test]
+    fn table_aligns_with_three_spaces() {
+        let rows = vec![
+            vec!["A".to_string(), "BB".to_string(), "C".to_string()],
+            vec!["long".to_string(), "x".to_string(), "y".to_string()],
+        ];
+        assert_eq!(table(&rows), "A      BB   C\nlong   x    y\n");
+    }
+
+    #[test]
+    fn templates_expand_fields_and_json() {
+        let v = json!({"Repository": "busybox", "Tag": "latest", "Config": {"Cmd": ["sh"]}});
+        assert_eq!(
+            render_template("{{.Repository}}:{{.Tag}}", &v).unwrap(),
+            "busybox:latest"
+        );
+        assert_eq!(
+            render_template("{{json .Config.Cmd}}", &v).unwrap(),
+            "[\"sh\"]"
+        );
+        assert_eq!(render_template("{{.Config.Cmd}}", &v).unwrap(), "[sh]");
+        assert!(render_template("{{.Nope}}", &v)
+            .unwrap_err()
+            .contains("Nope"));
+        assert_eq!(
+            OutputFormat::parse(Some("table {{.ID}}")),
+            OutputFormat::Template {
+                text: "{{.ID}}".into(),
+                table: true
+            }
+        );
+    }
+}
