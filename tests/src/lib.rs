@@ -1,1 +1,185 @@
-//! Shared helpers for the root integration tests live in the test targets.
+//! Helpers for hull's root integration and end-to-end tests.
+//!
+//! These tests run the built `hull` binary against the real local registries that
+//! `scripts/fixtures start` provides. They are gated by `HULL_ROOT_TESTS=1`: without it every test
+//! returns early (the unit-test tier stays root-free); with it, a non-root user is a failure, not
+//! a silent pass.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// True when the root tests should run. Panics when they were asked for but cannot run.
+pub fn root_tests_enabled() -> bool {
+    if std::env::var_os("HULL_ROOT_TESTS").is_none_or(|v| v.is_empty() || v == "0") {
+        eprintln!("skipped: set HULL_ROOT_TESTS=1 (as root, after scripts/fixtures start)");
+        return false;
+    }
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "HULL_ROOT_TESTS is set but the tests are not running as root"
+    );
+    true
+}
+
+/// Skips the calling test unless root tests are enabled.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !$crate::root_tests_enabled() {
+            return;
+        }
+    };
+}
+
+/// A fixture setting from `scripts/fixtures env`.
+pub fn fixture(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run `eval \"$(scripts/fixtures env)\"` after `scripts/fixtures start`")
+    })
+}
+
+/// The `hull` binary next to this test's deps directory (cargo builds it with the workspace).
+pub fn hull_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("HULL_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("hull");
+    assert!(
+        bin.exists(),
+        "{} not built: run cargo build first",
+        bin.display()
+    );
+    bin
+}
+
+/// A private hull store (and docker config dir) in a temp dir. Dropping it unmounts anything
+/// left mounted below it and removes it.
+pub struct Hull {
+    pub dir: tempfile::TempDir,
+    envs: Vec<(String, String)>,
+}
+
+impl Default for Hull {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hull {
+    pub fn new() -> Hull {
+        let dir = tempfile::Builder::new()
+            .prefix("hull-test-")
+            .tempdir()
+            .expect("temp dir");
+        let docker_config = dir.path().join("docker");
+        std::fs::create_dir_all(&docker_config).unwrap();
+        Hull {
+            envs: vec![
+                (
+                    "HULL_ROOT".into(),
+                    dir.path().join("root").display().to_string(),
+                ),
+                ("DOCKER_CONFIG".into(), docker_config.display().to_string()),
+                (
+                    "HULL_CONFIG".into(),
+                    dir.path().join("config.json").display().to_string(),
+                ),
+            ],
+            dir,
+        }
+        .with_config("{}")
+    }
+
+    /// Replaces the hull config file (registry settings).
+    pub fn with_config(self, json: &str) -> Hull {
+        std::fs::write(self.dir.path().join("config.json"), json).unwrap();
+        self
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(hull_bin());
+        c.args(args).stdin(Stdio::null());
+        for (k, v) in &self.envs {
+            c.env(k, v);
+        }
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("spawn hull")
+    }
+
+    /// Runs hull, asserts success, returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "hull {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs hull, asserts failure, returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "hull {args:?} unexpectedly succeeded:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+impl Drop for Hull {
+    fn drop(&mut self) {
+        unmount_below(self.dir.path());
+    }
+}
+
+/// Unmounts (lazily) every mount at or below `dir`, deepest first.
+pub fn unmount_below(dir: &Path) {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let prefix = dir.display().to_string();
+    let mut points: Vec<&str> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|p| p.starts_with(&prefix))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        let _ = rustix::mount::unmount(p, rustix::mount::UnmountFlags::DETACH);
+    }
+}
+
+/// Lists the entries of a directory (names only, sorted); empty when it does not exist.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The repository root (for scripts/).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
