@@ -3,5 +3,6 @@
 
 mod digest;
 pub mod image;
+pub mod runtime;
 
 pub use digest::{is_sha256_hex, Digest, DigestError};
