@@ -3,3 +3,4 @@
 
 pub mod fs;
 pub mod mount;
+pub mod seccomp;

@@ -1,0 +1,148 @@
+use hull_oci::runtime::{Seccomp, SeccompArg, SeccompSyscall};
+
+use super::*;
+
+/// `AUDIT_ARCH_X86_64` and `AUDIT_ARCH_I386` (EM_* | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE).
+const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+
+fn rule(names: &[&str], action: &str) -> SeccompSyscall {
+    SeccompSyscall {
+        names: names.iter().map(|s| s.to_string()).collect(),
+        action: action.into(),
+        ..Default::default()
+    }
+}
+
+fn arg(index: u32, value: u64, value_two: u64, op: &str) -> SeccompArg {
+    SeccompArg {
+        index,
+        value,
+        value_two,
+        op: op.into(),
+    }
+}
+
+fn allow_list(names: &[&str]) -> Seccomp {
+    Seccomp {
+        default_action: "SCMP_ACT_ERRNO".into(),
+        architectures: vec![
+            "SCMP_ARCH_X86_64".into(),
+            "SCMP_ARCH_X86".into(),
+            "SCMP_ARCH_X32".into(),
+        ],
+        syscalls: vec![rule(names, "SCMP_ACT_ALLOW")],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn compiles_an_allow_list_to_a_nonempty_program() {
+    let f = compile(&allow_list(&["read", "write", "exit_group"])).unwrap();
+    assert!(!f.is_empty());
+    assert!(f.len() > 5, "{f:?}");
+    assert_eq!(f.flags(), 0);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn listed_x86_arches_are_dispatched_on() {
+    let f = compile(&allow_list(&["read"])).unwrap();
+    assert!(f.covers_audit_arch(AUDIT_ARCH_X86_64));
+    assert!(f.covers_audit_arch(AUDIT_ARCH_I386));
+
+    let native_only = Seccomp {
+        architectures: vec![],
+        ..allow_list(&["read"])
+    };
+    let f = compile(&native_only).unwrap();
+    assert!(f.covers_audit_arch(AUDIT_ARCH_X86_64));
+    assert!(!f.covers_audit_arch(AUDIT_ARCH_I386));
+}
+
+#[test]
+fn unknown_syscall_names_are_skipped_like_runc() {
+    let f = compile(&allow_list(&["read", "no_such_syscall_in_any_kernel"])).unwrap();
+    assert!(!f.is_empty());
+}
+
+#[test]
+fn rules_equal_to_the_default_action_are_skipped() {
+    let mut spec = allow_list(&["read"]);
+    spec.syscalls.push(rule(&["write"], "SCMP_ACT_ERRNO"));
+    compile(&spec).unwrap();
+}
+
+#[test]
+fn errno_rules_and_argument_comparisons_compile() {
+    let mut spec = allow_list(&["read"]);
+    let mut clone = rule(&["clone"], "SCMP_ACT_ALLOW");
+    clone.args = vec![arg(0, 0x7E02_0000, 0, "SCMP_CMP_MASKED_EQ")];
+    let mut clone3 = rule(&["clone3"], "SCMP_ACT_ERRNO");
+    clone3.errno_ret = Some(libc::ENOSYS as u32);
+    // The same argument twice: OR-ed, one rule each.
+    let mut personality = rule(&["personality"], "SCMP_ACT_ALLOW");
+    personality.args = vec![arg(0, 0, 0, "SCMP_CMP_EQ"), arg(0, 8, 0, "SCMP_CMP_EQ")];
+    let mut socket = rule(&["socket"], "SCMP_ACT_ALLOW");
+    socket.args = vec![arg(0, 40, 0, "SCMP_CMP_NE")];
+    let mut several = rule(&["mmap"], "SCMP_ACT_ALLOW");
+    several.args = vec![
+        arg(0, 1, 0, "SCMP_CMP_LT"),
+        arg(1, 1, 0, "SCMP_CMP_LE"),
+        arg(2, 1, 0, "SCMP_CMP_GE"),
+        arg(3, 1, 0, "SCMP_CMP_GT"),
+    ];
+    spec.syscalls
+        .extend([clone, clone3, personality, socket, several]);
+    let bigger = compile(&spec).unwrap();
+    assert!(bigger.len() > compile(&allow_list(&["read"])).unwrap().len());
+}
+
+#[test]
+fn flags_map_to_seccomp_filter_flags() {
+    let mut spec = allow_list(&["read"]);
+    spec.flags = vec![
+        "SECCOMP_FILTER_FLAG_TSYNC".into(),
+        "SECCOMP_FILTER_FLAG_LOG".into(),
+    ];
+    let f = compile(&spec).unwrap();
+    assert_eq!(f.flags(), 1 | 2);
+}
+
+#[test]
+fn every_default_action_is_accepted() {
+    for a in [
+        "SCMP_ACT_ALLOW",
+        "SCMP_ACT_KILL",
+        "SCMP_ACT_KILL_PROCESS",
+        "SCMP_ACT_KILL_THREAD",
+        "SCMP_ACT_TRAP",
+        "SCMP_ACT_LOG",
+        "SCMP_ACT_TRACE",
+    ] {
+        let spec = Seccomp {
+            default_action: a.into(),
+            syscalls: vec![rule(&["getpid"], "SCMP_ACT_ERRNO")],
+            ..Default::default()
+        };
+        compile(&spec).unwrap_or_else(|e| panic!("{a}: {e}"));
+    }
+}
+
+#[test]
+fn bad_input_is_reported_by_name() {
+    let bad = |f: &dyn Fn(&mut Seccomp)| {
+        let mut spec = allow_list(&["read"]);
+        f(&mut spec);
+        compile(&spec).unwrap_err().to_string()
+    };
+    assert!(bad(&|s| s.default_action = "SCMP_ACT_NOPE".into()).contains("SCMP_ACT_NOPE"));
+    assert!(bad(&|s| s.architectures.push("SCMP_ARCH_VAX".into())).contains("SCMP_ARCH_VAX"));
+    assert!(bad(&|s| s.flags.push("SECCOMP_FILTER_FLAG_NOPE".into())).contains("FLAG_NOPE"));
+    assert!(
+        bad(&|s| s.syscalls[0].args = vec![arg(0, 1, 0, "SCMP_CMP_ABOUT")])
+            .contains("SCMP_CMP_ABOUT")
+    );
+    assert!(bad(&|s| s.default_errno_ret = Some(70000)).contains("70000"));
+    assert!(bad(&|s| s.listener_path = Some("/run/x.sock".into())).contains("not supported"));
+}
