@@ -1,6 +1,27 @@
 //! Docker's default process security as data: the capability set, masked and read-only paths,
-//! and the default seccomp profile (with Docker-format profile parsing). STUB: the seccomp work
-//! fills in the profile.
+//! and the default seccomp profile (with Docker-format profile parsing).
+
+mod default_profile;
+mod profile;
+
+pub use default_profile::CLONE_NS_FLAGS;
+pub use profile::{
+    parse_docker_profile, resolve, ArchMap, Condition, DockerProfile, DockerSyscall, Host,
+    ProfileError,
+};
+
+/// Docker's default seccomp profile as the OCI section for a container whose bounding set holds
+/// `caps`, on this machine (architecture and kernel version decide some rules).
+pub fn default_seccomp(caps: &[String]) -> hull_oci::runtime::Seccomp {
+    resolve(&default_profile(), &Host::current(caps))
+        .expect("the built-in profile is well-formed (tested)")
+}
+
+/// Docker's default seccomp profile in Docker's format, unevaluated (what `docker` ships as
+/// default.json).
+pub fn default_profile() -> DockerProfile {
+    default_profile::profile()
+}
 
 /// Docker's 14 default capabilities.
 pub const DEFAULT_CAPABILITIES: [&str; 14] = [
@@ -43,3 +64,6 @@ pub const READONLY_PATHS: [&str; 5] = [
     "/proc/sys",
     "/proc/sysrq-trigger",
 ];
+
+#[cfg(test)]
+mod tests;
