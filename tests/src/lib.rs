@@ -183,3 +183,9 @@ pub fn repo_root() -> PathBuf {
         .unwrap()
         .to_path_buf()
 }
+
+/// The static probe binary (`tests/probe/probe.c`, built by `tests/build.rs`): copy it into a
+/// container rootfs and run it to report facts from the inside, one `key=value` line each.
+pub fn probe_path() -> PathBuf {
+    PathBuf::from(env!("HULL_PROBE"))
+}
