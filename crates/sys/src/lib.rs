@@ -1,5 +1,6 @@
 //! The only crate in hull with `unsafe`. It holds mechanism, never policy: thin wrappers that turn
 //! raw syscalls into `io::Result` once, in one place.
 
+pub mod bpf;
 pub mod fs;
 pub mod mount;
