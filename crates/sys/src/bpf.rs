@@ -34,6 +34,7 @@ const BPF_AND: u8 = 0x50;
 const BPF_RSH: u8 = 0x70;
 const BPF_MOV: u8 = 0xb0;
 // Jump operations.
+const BPF_JEQ: u8 = 0x10;
 const BPF_JNE: u8 = 0x50;
 const BPF_EXIT: u8 = 0x90;
 
@@ -146,6 +147,11 @@ impl Insn {
     /// `if dst != imm { pc += off }`.
     pub const fn jne_imm(dst: Reg, imm: i32, off: i16) -> Insn {
         Insn::new(BPF_JMP | BPF_K | BPF_JNE, dst, Reg::R0, off, imm)
+    }
+
+    /// `if dst == imm { pc += off }`.
+    pub const fn jeq_imm(dst: Reg, imm: i32, off: i16) -> Insn {
+        Insn::new(BPF_JMP | BPF_K | BPF_JEQ, dst, Reg::R0, off, imm)
     }
 
     /// `if dst != src { pc += off }`.
@@ -286,6 +292,7 @@ mod tests {
         assert_eq!(Insn::and32_imm(Reg::R2, 0xffff).code, 0x54);
         assert_eq!(Insn::rsh32_imm(Reg::R3, 16).code, 0x74);
         assert_eq!(Insn::jne_imm(Reg::R2, 2, 3).code, 0x55);
+        assert_eq!(Insn::jeq_imm(Reg::R1, 0, 3).code, 0x15);
         assert_eq!(Insn::jne_reg(Reg::R1, Reg::R3, 3).code, 0x5d);
         assert_eq!(Insn::exit().code, 0x95);
     }
