@@ -354,6 +354,33 @@ mod tests {
         assert_eq!(p[21..], verdict(true));
     }
 
+    #[test]
+    fn docker_default_rules_pass_the_kernel_verifier() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: loading a BPF program needs root");
+            return;
+        }
+        let mut rules = vec![deny_all()];
+        for (major, minor) in [
+            (1, 3),
+            (1, 5),
+            (1, 7),
+            (1, 8),
+            (1, 9),
+            (5, 0),
+            (5, 1),
+            (5, 2),
+        ] {
+            rules.push(rule(true, "c", major, minor, "rwm"));
+        }
+        rules.push(rule(true, "c", 136, -1, "rwm"));
+        rules.push(rule(false, "b", 8, 0, "w"));
+        rules.push(rule(true, "c", 10, 200, "rw"));
+        let p = program(&rules).unwrap();
+        hull_sys::bpf::prog_load(hull_sys::bpf::ProgType::CgroupDevice, &p, c"Apache-2.0")
+            .unwrap_or_else(|e| panic!("verifier refused the program: {e}"));
+    }
+
     /// An interpreter for the few instructions we emit, to check verdicts as behaviour rather
     /// than as instruction sequences.
     fn run(p: &[Insn], kind: i32, access: i32, major: u32, minor: u32) -> bool {
