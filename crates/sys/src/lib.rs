@@ -1,6 +1,7 @@
 //! The only crate in hull with `unsafe`. It holds mechanism, never policy: thin wrappers that turn
 //! raw syscalls into `io::Result` once, in one place.
 
+pub mod bpf;
 pub mod fs;
 pub mod mount;
 pub mod seccomp;

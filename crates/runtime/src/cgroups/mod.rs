@@ -1,81 +1,714 @@
-//! Cgroups v1 and v2, detected at run time, written as plain files under a root that is passed in
-//! (so tests run against a fake cgroupfs in a temp dir). STUB: the cgroups work replaces this.
+//! Cgroups v1 and v2, detected at run time, written as plain files under a root that is passed
+//! in, so tests run against a fake cgroupfs in a temp dir.
+//!
+//! Lifecycle, as the runtime drives it:
+//!
+//! ```no_run
+//! # use hull_runtime::cgroups::{Cgroup, CgroupRoot};
+//! # use hull_oci::runtime::Resources;
+//! # fn demo(init_pid: i32, resources: &Resources) -> Result<(), Box<dyn std::error::Error>> {
+//! let root = CgroupRoot::detect()?; // once per process: v1 or v2, where, and our own cgroup
+//! let cg = Cgroup::create(&root, "/hull/abc", resources)?; // mkdir + limits (+ device filter)
+//! cg.add_process(init_pid)?; // before init execs the user's program
+//! // ... the container runs; `hull stats` calls cg.stats(), `hull pause` cg.freeze() ...
+//! let cg = Cgroup::open(&root, "/hull/abc")?; // from a later CLI process
+//! let oom = cg.oom_killed()?; // after the container exits: report OOMKilled
+//! cg.kill_all(9)?; // nothing may be left for rmdir to succeed
+//! cg.delete()?; // idempotent
+//! # let _ = oom; Ok(()) }
+//! ```
+//!
+//! Paths follow OCI `linux.cgroupsPath`: an absolute path is relative to the hierarchy's root, a
+//! relative one to the caller's own cgroup (from `/proc/self/cgroup`). The systemd form
+//! `slice:prefix:name` is refused.
 
-use std::io;
-use std::path::PathBuf;
+mod detect;
+mod devices;
+mod plan;
+mod stats;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use hull_oci::runtime::Resources;
+use hull_sys::bpf;
+
+pub use detect::{Hierarchy, Layout};
+pub use stats::CgroupStats;
+
+use plan::Write;
+
+/// Where cgroup file systems are conventionally mounted; only [`CgroupRoot::detect`] uses it.
+const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
+
+/// v2 controllers enabled for children in every ancestor's `cgroup.subtree_control`.
+const V2_CONTROLLERS: &[&str] = &["cpu", "cpuset", "io", "memory", "pids"];
+
+/// How long `delete` retries `rmdir` on EBUSY: exiting processes leave the cgroup a moment after
+/// their parent has reaped them.
+const RMDIR_PATIENCE: Duration = Duration::from_secs(2);
+
+/// How long `freeze` waits for every task to reach the frozen state.
+const FREEZE_PATIENCE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
-    #[error("cgroup {path}: not implemented yet")]
-    Unimplemented { path: String },
+    #[error("read mount table {path}")]
+    Detect { path: PathBuf, source: io::Error },
+    #[error("no cgroup file system is mounted")]
+    NotMounted,
+    #[error("cgroup path {path:?}: systemd cgroup driver not supported")]
+    SystemdUnsupported { path: String },
+    #[error("cgroup path {path:?}: {reason}")]
+    InvalidPath { path: String, reason: &'static str },
+    #[error("invalid cgroup resource {what}: {reason}")]
+    InvalidResource { what: &'static str, reason: String },
+    #[error("cgroup v1 controller {controller} is not mounted, needed to write {file}")]
+    ControllerMissing { controller: String, file: String },
+    #[error("memory+swap limit needs swap accounting: {file} is missing in {dir}")]
+    SwapAccountingUnavailable { file: String, dir: PathBuf },
+    #[error("cgroup {path} does not exist")]
+    NotFound { path: String },
+    #[error("create cgroup directory {dir}")]
+    Create { dir: PathBuf, source: io::Error },
+    #[error("write {file}={value} in {dir}")]
+    Write {
+        file: String,
+        value: String,
+        dir: PathBuf,
+        source: io::Error,
+    },
+    #[error("read {file} in {dir}")]
+    Read {
+        file: String,
+        dir: PathBuf,
+        source: io::Error,
+    },
+    #[error("remove cgroup directory {dir}")]
+    Remove { dir: PathBuf, source: io::Error },
+    #[error("attach device filter to {dir}")]
+    DeviceFilter { dir: PathBuf, source: io::Error },
+    #[error("signal {signal} to pid {pid} of cgroup {path}")]
+    Kill {
+        signal: i32,
+        pid: i32,
+        path: String,
+        source: io::Error,
+    },
+    #[error("freeze {dir}: not frozen after {waited:?}")]
+    FreezeTimeout { dir: PathBuf, waited: Duration },
 }
 
-/// The host's cgroup layout.
+impl CgroupError {
+    /// The io::ErrorKind behind the error, for callers that match on NotFound/InvalidInput.
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            CgroupError::Detect { source, .. }
+            | CgroupError::Create { source, .. }
+            | CgroupError::Write { source, .. }
+            | CgroupError::Read { source, .. }
+            | CgroupError::Remove { source, .. }
+            | CgroupError::DeviceFilter { source, .. }
+            | CgroupError::Kill { source, .. } => source.kind(),
+            CgroupError::NotFound { .. } | CgroupError::NotMounted => io::ErrorKind::NotFound,
+            CgroupError::SystemdUnsupported { .. } | CgroupError::ControllerMissing { .. } => {
+                io::ErrorKind::Unsupported
+            }
+            CgroupError::InvalidPath { .. }
+            | CgroupError::InvalidResource { .. }
+            | CgroupError::SwapAccountingUnavailable { .. } => io::ErrorKind::InvalidInput,
+            CgroupError::FreezeTimeout { .. } => io::ErrorKind::TimedOut,
+        }
+    }
+}
+
+/// cgroup v1 or v2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupVersion {
+    V1,
+    V2,
+}
+
+/// The host's cgroup layout plus the caller's own cgroup (for relative paths).
 #[derive(Debug, Clone)]
 pub struct CgroupRoot {
-    pub mount: PathBuf,
+    layout: Layout,
+    own: BTreeMap<String, String>,
 }
 
 impl CgroupRoot {
-    /// Reads /proc/self/mountinfo to find v2 (unified, with controllers) or v1 hierarchies.
-    pub fn detect() -> io::Result<CgroupRoot> {
+    /// Reads /proc/self/mountinfo and /proc/self/cgroup: v2 when cgroup2 is mounted at
+    /// /sys/fs/cgroup (or is the only cgroup file system with controllers), else v1.
+    pub fn detect() -> Result<CgroupRoot, CgroupError> {
+        let read = |path: &str| {
+            fs::read_to_string(path).map_err(|source| CgroupError::Detect {
+                path: path.into(),
+                source,
+            })
+        };
+        let mountinfo = read("/proc/self/mountinfo")?;
+        let own = read("/proc/self/cgroup")?;
+        CgroupRoot::detect_from(&mountinfo, &own, Path::new(DEFAULT_ROOT))
+    }
+
+    /// [`CgroupRoot::detect`] from given texts, with `root` where a unified hierarchy would be.
+    pub fn detect_from(
+        mountinfo: &str,
+        proc_self_cgroup: &str,
+        root: &Path,
+    ) -> Result<CgroupRoot, CgroupError> {
+        let layout =
+            detect::layout_from_mountinfo(mountinfo, root).ok_or(CgroupError::NotMounted)?;
         Ok(CgroupRoot {
-            mount: PathBuf::from("/sys/fs/cgroup"),
+            layout,
+            own: detect::own_cgroups(proc_self_cgroup),
         })
+    }
+
+    /// A v2 hierarchy mounted at `mount` (a fake cgroupfs in tests); the caller is in `/`.
+    pub fn v2_at(mount: impl Into<PathBuf>) -> CgroupRoot {
+        CgroupRoot {
+            layout: Layout::V2(Hierarchy {
+                mount: mount.into(),
+                root: "/".into(),
+            }),
+            own: BTreeMap::new(),
+        }
+    }
+
+    /// v1 hierarchies: controller (or `name=...`) → mount point; co-mounted controllers give
+    /// the same mount point. The caller is in `/` everywhere.
+    pub fn v1_at(mounts: BTreeMap<String, PathBuf>) -> CgroupRoot {
+        let hierarchies = mounts
+            .into_iter()
+            .map(|(key, mount)| {
+                let root = "/".to_string();
+                (key, Hierarchy { mount, root })
+            })
+            .collect();
+        CgroupRoot {
+            layout: Layout::V1(hierarchies),
+            own: BTreeMap::new(),
+        }
+    }
+
+    /// Sets the caller's own cgroups from the text of `/proc/self/cgroup`.
+    pub fn with_own_cgroups(mut self, proc_self_cgroup: &str) -> CgroupRoot {
+        self.own = detect::own_cgroups(proc_self_cgroup);
+        self
+    }
+
+    pub fn version(&self) -> CgroupVersion {
+        match self.layout {
+            Layout::V1(_) => CgroupVersion::V1,
+            Layout::V2(_) => CgroupVersion::V2,
+        }
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Whether a memory+swap limit can be applied. Docker drops `--memory-swap` with a warning
+    /// when it cannot; [`Cgroup::create`] fails instead, so the engine should ask first.
+    pub fn supports_swap_limit(&self) -> bool {
+        match &self.layout {
+            Layout::V1(map) => map
+                .get("memory")
+                .is_some_and(|h| h.mount.join("memory.memsw.limit_in_bytes").exists()),
+            // The root cgroup has no memory.swap.max; look in our own cgroup. Swap accounting
+            // is on by default since Linux 5.8, so assume it when we are at the root.
+            Layout::V2(h) => match self.own.get("").map(String::as_str) {
+                None | Some("/") => true,
+                Some(own) => h.dir_of(own).join("memory.swap.max").exists(),
+            },
+        }
+    }
+
+    /// The absolute cgroup path of `path` in the hierarchy of `key` (`""` on v2).
+    fn cgroup_path(&self, key: &str, path: &str) -> Result<String, CgroupError> {
+        let invalid = |reason| CgroupError::InvalidPath {
+            path: path.into(),
+            reason,
+        };
+        if path.contains(':') {
+            return Err(CgroupError::SystemdUnsupported { path: path.into() });
+        }
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        if parts.is_empty() {
+            return Err(invalid("must name a cgroup below the root"));
+        }
+        if parts.iter().any(|p| *p == "." || *p == "..") {
+            return Err(invalid("must not contain . or .. components"));
+        }
+        let base = if path.starts_with('/') {
+            ""
+        } else {
+            self.own
+                .get(key)
+                .map_or("", |own| own.trim_end_matches('/'))
+        };
+        Ok(format!("{base}/{}", parts.join("/")))
+    }
+
+    /// The directories of `path`: one per distinct v1 hierarchy (keyed by each controller it
+    /// carries), or the one v2 directory (key `""`).
+    fn dirs_of(&self, path: &str) -> Result<Dirs, CgroupError> {
+        match &self.layout {
+            Layout::V2(h) => Ok(Dirs::V2 {
+                mount: h.mount.clone(),
+                dir: h.dir_of(&self.cgroup_path("", path)?),
+            }),
+            Layout::V1(map) => {
+                let mut dirs = BTreeMap::new();
+                for (key, h) in map {
+                    let dir = h.dir_of(&self.cgroup_path(key, path)?);
+                    dirs.insert(key.clone(), (h.mount.clone(), dir));
+                }
+                Ok(Dirs::V1(dirs))
+            }
+        }
     }
 }
 
-/// One container's cgroup (in every v1 hierarchy, or the one v2 directory).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
+enum Dirs {
+    /// controller → (hierarchy mount, cgroup dir).
+    V1(BTreeMap<String, (PathBuf, PathBuf)>),
+    V2 {
+        mount: PathBuf,
+        dir: PathBuf,
+    },
+}
+
+/// One container's cgroup (a directory in every v1 hierarchy, or the one v2 directory).
+#[derive(Debug, Clone)]
 pub struct Cgroup {
-    pub path: String,
+    path: String,
+    dirs: Dirs,
+}
+
+fn read_file(dir: &Path, file: &str) -> Result<String, CgroupError> {
+    fs::read_to_string(dir.join(file)).map_err(|source| CgroupError::Read {
+        file: file.into(),
+        dir: dir.into(),
+        source,
+    })
+}
+
+/// Reads a file that may legitimately be absent (controller not enabled or not mounted).
+fn read_optional(dir: &Path, file: &str) -> Result<Option<String>, CgroupError> {
+    match read_file(dir, file) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// One `write(2)` of the whole value: cgroup files parse each write on its own, so the value
+/// must not be split. No O_CREAT: a missing file is an error, as on the real cgroupfs.
+fn write_file(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
+    fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(dir.join(file))
+        .and_then(|mut f| f.write_all(value.as_bytes()))
+        .map_err(|source| CgroupError::Write {
+            file: file.into(),
+            value: value.into(),
+            dir: dir.into(),
+            source,
+        })
+}
+
+fn mkdir(dir: &Path) -> Result<(), CgroupError> {
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(CgroupError::Create {
+            dir: dir.into(),
+            source,
+        }),
+    }
+}
+
+/// The directories from `mount` (exclusive) down to `dir` (inclusive).
+fn below(mount: &Path, dir: &Path) -> Vec<PathBuf> {
+    let rel = dir.strip_prefix(mount).unwrap_or(dir);
+    let mut cur = mount.to_path_buf();
+    rel.components()
+        .map(|c| {
+            cur.push(c);
+            cur.clone()
+        })
+        .collect()
+}
+
+/// v1 cpuset refuses tasks while `cpuset.cpus`/`cpuset.mems` are empty (ENOSPC), and a new
+/// directory starts empty: copy the parent's values into each level that has none.
+fn copy_cpuset_down(mount: &Path, dir: &Path) -> Result<(), CgroupError> {
+    for level in below(mount, dir) {
+        let parent = level.parent().unwrap_or(mount);
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            if read_file(&level, file)?.trim().is_empty() {
+                let value = read_file(parent, file)?;
+                write_file(&level, file, value.trim())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// v2: a child only gets a controller's files once every ancestor enabled it for its children.
+/// Must happen top-down, before the leaf is created, because a parent can only enable what its
+/// own parent passed down (listed in its `cgroup.controllers`).
+fn enable_controllers(dir: &Path) -> Result<(), CgroupError> {
+    let available = read_file(dir, "cgroup.controllers")?;
+    let enabled = read_file(dir, "cgroup.subtree_control")?;
+    let missing: Vec<String> = V2_CONTROLLERS
+        .iter()
+        .filter(|c| available.split_whitespace().any(|a| a == **c))
+        .filter(|c| !enabled.split_whitespace().any(|e| e == **c))
+        .map(|c| format!("+{c}"))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    write_file(dir, "cgroup.subtree_control", &missing.join(" "))
+}
+
+fn create_v2(mount: &Path, dir: &Path) -> Result<(), CgroupError> {
+    let levels = below(mount, dir);
+    enable_controllers(mount)?;
+    for level in &levels[..levels.len().saturating_sub(1)] {
+        mkdir(level)?;
+        enable_controllers(level)?;
+    }
+    mkdir(dir)
+}
+
+fn create_v1(dirs: &BTreeMap<String, (PathBuf, PathBuf)>) -> Result<(), CgroupError> {
+    for (key, (mount, dir)) in dirs {
+        for level in below(mount, dir) {
+            mkdir(&level)?;
+        }
+        if key == "cpuset" {
+            copy_cpuset_down(mount, dir)?;
+        }
+    }
+    Ok(())
+}
+
+fn rmdir_patiently(dir: &Path) -> Result<(), CgroupError> {
+    let start = Instant::now();
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && start.elapsed() < RMDIR_PATIENCE => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(source) => {
+                return Err(CgroupError::Remove {
+                    dir: dir.into(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+fn attach_device_filter(
+    dir: &Path,
+    rules: &[hull_oci::runtime::DeviceRule],
+) -> Result<(), CgroupError> {
+    let insns = devices::program(rules)?;
+    let err = |source| CgroupError::DeviceFilter {
+        dir: dir.into(),
+        source,
+    };
+    let cgroup = fs::File::open(dir).map_err(err)?;
+    let prog = bpf::prog_load(bpf::ProgType::CgroupDevice, &insns, c"Apache-2.0").map_err(err)?;
+    // The attachment holds its own reference to the program; our fd can close afterwards.
+    bpf::prog_attach(
+        std::os::fd::AsFd::as_fd(&prog),
+        std::os::fd::AsFd::as_fd(&cgroup),
+        bpf::AttachType::CgroupDevice,
+        bpf::F_ALLOW_MULTI,
+    )
+    .map_err(err)
 }
 
 impl Cgroup {
-    /// Creates the cgroup `path` (e.g. "/hull/<id>") and applies `resources`.
+    /// Creates the cgroup `path` (e.g. "/hull/<id>"), with any missing parents, and applies
+    /// `resources`. On failure whatever was created for the leaf is removed again.
     pub fn create(
-        _root: &CgroupRoot,
+        root: &CgroupRoot,
         path: &str,
-        _resources: &Resources,
+        resources: &Resources,
     ) -> Result<Cgroup, CgroupError> {
-        Err(CgroupError::Unimplemented {
+        let cg = Cgroup {
             path: path.to_string(),
-        })
+            dirs: root.dirs_of(path)?,
+        };
+        // Validate before touching the file system, so a bad spec leaves nothing behind.
+        let writes = cg.plan(resources)?;
+        let made = match &cg.dirs {
+            Dirs::V1(dirs) => create_v1(dirs),
+            Dirs::V2 { mount, dir } => create_v2(mount, dir),
+        };
+        let applied = made.and_then(|()| cg.apply(&writes, resources));
+        if let Err(e) = applied {
+            let _ = cg.delete();
+            return Err(e);
+        }
+        Ok(cg)
     }
 
-    /// Opens an existing cgroup.
-    pub fn open(_root: &CgroupRoot, path: &str) -> Result<Cgroup, CgroupError> {
-        Err(CgroupError::Unimplemented {
+    /// Opens an existing cgroup; NotFound when it exists in no hierarchy.
+    pub fn open(root: &CgroupRoot, path: &str) -> Result<Cgroup, CgroupError> {
+        let cg = Cgroup {
             path: path.to_string(),
-        })
+            dirs: root.dirs_of(path)?,
+        };
+        if !cg.distinct_dirs().iter().any(|d| d.is_dir()) {
+            return Err(CgroupError::NotFound { path: path.into() });
+        }
+        Ok(cg)
     }
 
-    pub fn add_process(&self, _pid: i32) -> Result<(), CgroupError> {
-        Err(CgroupError::Unimplemented {
-            path: self.path.clone(),
-        })
+    /// Applies `resources` to an existing cgroup (`docker update`). Device rules are added to
+    /// what is there; on v2 a further filter is attached, and every attached one must allow.
+    pub fn update(&self, resources: &Resources) -> Result<(), CgroupError> {
+        let writes = self.plan(resources)?;
+        self.apply(&writes, resources)
     }
 
-    /// True when the OOM killer killed a process in this cgroup.
-    pub fn oom_killed(&self) -> Result<bool, CgroupError> {
-        Err(CgroupError::Unimplemented {
-            path: self.path.clone(),
-        })
+    /// The path this cgroup was created or opened with.
+    pub fn path(&self) -> &str {
+        &self.path
     }
 
-    /// Pids of the processes in the cgroup.
+    pub fn version(&self) -> CgroupVersion {
+        match self.dirs {
+            Dirs::V1(_) => CgroupVersion::V1,
+            Dirs::V2 { .. } => CgroupVersion::V2,
+        }
+    }
+
+    /// The cgroup's directory for a v1 controller (any controller on v2).
+    pub fn dir(&self, controller: &str) -> Option<&Path> {
+        match &self.dirs {
+            Dirs::V1(dirs) => dirs.get(controller).map(|(_, d)| d.as_path()),
+            Dirs::V2 { dir, .. } => Some(dir),
+        }
+    }
+
+    /// Every directory of the cgroup, once each (co-mounted v1 controllers share one).
+    pub fn distinct_dirs(&self) -> Vec<&Path> {
+        let mut out: Vec<&Path> = match &self.dirs {
+            Dirs::V1(dirs) => dirs.values().map(|(_, d)| d.as_path()).collect(),
+            Dirs::V2 { dir, .. } => vec![dir],
+        };
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    fn plan(&self, r: &Resources) -> Result<Vec<Write>, CgroupError> {
+        match self.dirs {
+            Dirs::V1(_) => plan::v1_writes(r),
+            Dirs::V2 { .. } => plan::v2_writes(r),
+        }
+    }
+
+    fn dir_for_write(&self, w: &Write) -> Result<&Path, CgroupError> {
+        self.dir(w.controller)
+            .ok_or_else(|| CgroupError::ControllerMissing {
+                controller: w.controller.into(),
+                file: w.file.clone(),
+            })
+    }
+
+    fn apply(&self, writes: &[Write], r: &Resources) -> Result<(), CgroupError> {
+        for w in writes {
+            let dir = self.dir_for_write(w)?;
+            if w.needs_swap_accounting && !dir.join(&w.file).exists() {
+                return Err(CgroupError::SwapAccountingUnavailable {
+                    file: w.file.clone(),
+                    dir: dir.into(),
+                });
+            }
+            write_file(dir, &w.file, &w.value)?;
+        }
+        if r.devices.is_empty() {
+            return Ok(());
+        }
+        match &self.dirs {
+            Dirs::V2 { dir, .. } => attach_device_filter(dir, &r.devices),
+            Dirs::V1(_) => {
+                let lines = devices::v1_lines(&r.devices)?;
+                let dir = self
+                    .dir("devices")
+                    .ok_or_else(|| CgroupError::ControllerMissing {
+                        controller: "devices".into(),
+                        file: "devices.allow".into(),
+                    })?;
+                lines
+                    .iter()
+                    .try_for_each(|(file, line)| write_file(dir, file, line))
+            }
+        }
+    }
+
+    /// Moves process `pid` into the cgroup, in every hierarchy.
+    pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
+        let pid = pid.to_string();
+        self.distinct_dirs()
+            .into_iter()
+            .try_for_each(|dir| write_file(dir, "cgroup.procs", &pid))
+    }
+
+    /// Pids of the processes in the cgroup (not in its children).
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
-        Err(CgroupError::Unimplemented {
-            path: self.path.clone(),
-        })
+        let dir = ["pids", "memory", "freezer"]
+            .iter()
+            .find_map(|c| self.dir(c))
+            .or_else(|| self.distinct_dirs().first().copied())
+            .ok_or_else(|| CgroupError::NotFound {
+                path: self.path.clone(),
+            })?;
+        let text = read_optional(dir, "cgroup.procs")?.unwrap_or_default();
+        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
     }
 
-    /// Removes the cgroup (all its hierarchies); it must have no processes left.
+    /// True when the OOM killer killed a process in this cgroup (`oom_kill N` with N > 0 in
+    /// v2 memory.events or v1 memory.oom_control, the latter since Linux 4.13).
+    pub fn oom_killed(&self) -> Result<bool, CgroupError> {
+        let file = match self.dirs {
+            Dirs::V1(_) => "memory.oom_control",
+            Dirs::V2 { .. } => "memory.events",
+        };
+        let Some(dir) = self.dir("memory") else {
+            return Ok(false);
+        };
+        let text = read_optional(dir, file)?.unwrap_or_default();
+        Ok(stats::keyed(&text, "oom_kill").is_some_and(|n| n > 0))
+    }
+
+    /// Stops every task (`hull pause`) and waits until the kernel reports them frozen.
+    pub fn freeze(&self) -> Result<(), CgroupError> {
+        self.set_frozen(true)
+    }
+
+    /// Resumes the tasks after [`Cgroup::freeze`].
+    pub fn thaw(&self) -> Result<(), CgroupError> {
+        self.set_frozen(false)
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<(), CgroupError> {
+        let (dir, file, value, state_file, want) = match &self.dirs {
+            Dirs::V2 { dir, .. } => {
+                let (v, want) = if frozen {
+                    ("1", "frozen 1")
+                } else {
+                    ("0", "frozen 0")
+                };
+                (dir.as_path(), "cgroup.freeze", v, "cgroup.events", want)
+            }
+            Dirs::V1(_) => {
+                let dir = self
+                    .dir("freezer")
+                    .ok_or_else(|| CgroupError::ControllerMissing {
+                        controller: "freezer".into(),
+                        file: "freezer.state".into(),
+                    })?;
+                let v = if frozen { "FROZEN" } else { "THAWED" };
+                (dir, "freezer.state", v, "freezer.state", v)
+            }
+        };
+        write_file(dir, file, value)?;
+        let start = Instant::now();
+        loop {
+            if read_file(dir, state_file)?
+                .lines()
+                .any(|l| l.trim() == want)
+            {
+                return Ok(());
+            }
+            if start.elapsed() > FREEZE_PATIENCE {
+                return Err(CgroupError::FreezeTimeout {
+                    dir: dir.into(),
+                    waited: start.elapsed(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Sends `signal` to every process in the cgroup. SIGKILL on v2 uses `cgroup.kill` (Linux
+    /// 5.14+), which also catches processes forked meanwhile; otherwise the cgroup is frozen (if
+    /// it can be) while signalling, so nothing forks between reading the list and the kill.
+    pub fn kill_all(&self, signal: i32) -> Result<(), CgroupError> {
+        if let Dirs::V2 { dir, .. } = &self.dirs {
+            if signal == libc::SIGKILL && dir.join("cgroup.kill").exists() {
+                return write_file(dir, "cgroup.kill", "1");
+            }
+        }
+        let sig = rustix::process::Signal::from_named_raw(signal).ok_or_else(|| {
+            CgroupError::InvalidResource {
+                what: "signal",
+                reason: format!("{signal} is not a signal"),
+            }
+        })?;
+        let frozen = self.freeze().is_ok();
+        let result = self.signal_each(sig, signal);
+        if frozen {
+            self.thaw()?;
+        }
+        result
+    }
+
+    fn signal_each(&self, sig: rustix::process::Signal, raw: i32) -> Result<(), CgroupError> {
+        for pid in self.pids()? {
+            let Some(p) = rustix::process::Pid::from_raw(pid) else {
+                continue;
+            };
+            match rustix::process::kill_process(p, sig) {
+                Ok(()) | Err(rustix::io::Errno::SRCH) => {}
+                Err(e) => {
+                    return Err(CgroupError::Kill {
+                        signal: raw,
+                        pid,
+                        path: self.path.clone(),
+                        source: io::Error::from_raw_os_error(e.raw_os_error()),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Usage figures for `hull stats`; a figure is `None` where its controller is missing.
+    pub fn stats(&self) -> Result<CgroupStats, CgroupError> {
+        match &self.dirs {
+            Dirs::V2 { dir, .. } => stats::v2(dir),
+            Dirs::V1(_) => stats::v1(|c| self.dir(c)),
+        }
+    }
+
+    /// Removes the cgroup's directory in every hierarchy, waiting briefly for exiting processes
+    /// to leave. Missing directories are fine, so it is idempotent. Parents such as `/hull` are
+    /// left in place: another container may be creating its own cgroup under them right now.
     pub fn delete(&self) -> Result<(), CgroupError> {
-        Err(CgroupError::Unimplemented {
-            path: self.path.clone(),
-        })
+        self.distinct_dirs()
+            .into_iter()
+            .try_for_each(rmdir_patiently)
     }
 }
+
+#[cfg(test)]
+mod tests;
