@@ -2,4 +2,11 @@
 //! become an OCI spec, containers get records and a lifecycle.
 #![forbid(unsafe_code)]
 
+pub mod caps;
+pub mod etc;
+pub mod options;
+mod seccomp_shim;
 pub mod security;
+pub mod spec;
+pub mod units;
+pub mod user;
