@@ -3,7 +3,9 @@
 #![forbid(unsafe_code)]
 
 pub mod caps;
+pub mod container;
 pub mod etc;
+pub mod names;
 pub mod options;
 mod seccomp_shim;
 pub mod security;
