@@ -14,10 +14,16 @@ pub fn hosts(add_hosts: &[(String, String)]) -> String {
          ff02::1\tip6-allnodes\n\
          ff02::2\tip6-allrouters\n",
     );
-    for (name, ip) in add_hosts {
-        out.push_str(&format!("{ip}\t{name}\n"));
-    }
+    out.push_str(&hosts_entries(add_hosts));
     out
+}
+
+/// `--add-host` entries as hosts lines.
+pub fn hosts_entries(add_hosts: &[(String, String)]) -> String {
+    add_hosts
+        .iter()
+        .map(|(name, ip)| format!("{ip}\t{name}\n"))
+        .collect()
 }
 
 /// Docker's fallback resolvers when the host has none that a container can reach.

@@ -4,7 +4,9 @@
 
 pub mod caps;
 pub mod container;
+mod engine;
 pub mod etc;
+mod foreground;
 pub mod names;
 pub mod options;
 mod seccomp_shim;
@@ -12,3 +14,5 @@ pub mod security;
 pub mod spec;
 pub mod units;
 pub mod user;
+
+pub use engine::{Engine, EngineError};
