@@ -88,6 +88,9 @@ pub struct Record {
     pub image_id: String,
     /// RFC 3339.
     pub created: String,
+    /// The command line the container runs (Entrypoint + Cmd resolved), for `ps`.
+    #[serde(default)]
+    pub command: Vec<String>,
     pub config: RunConfig,
     pub state: State,
 }
@@ -223,6 +226,7 @@ impl Containers {
             image: image.to_string(),
             image_id: image_id.to_string(),
             created,
+            command: Vec::new(),
             config,
             state: State {
                 status: Status::Created,

@@ -168,10 +168,16 @@ impl Engine {
     /// pulling is the caller's business.
     pub fn create(&self, config: RunConfig) -> Result<Record, EngineError> {
         let image = self.images.resolve(&config.image)?;
+        let image_config = self.images.config(&image.id)?.config.unwrap_or_default();
+        // Fails here, before anything is recorded, when there is nothing to run.
+        let command = spec::command(&image_config, &config)?;
         let image_ref = config.image.clone();
+        let record = self
+            .containers
+            .create(config, &image_ref, &image.id.to_string(), now())?;
         Ok(self
             .containers
-            .create(config, &image_ref, &image.id.to_string(), now())?)
+            .update(&record.id, |r| r.command = command)?)
     }
 
     /// Runs the container in the foreground and returns its exit code; with `--rm` everything
