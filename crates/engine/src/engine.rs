@@ -44,10 +44,12 @@ pub enum EngineError {
         path: PathBuf,
         source: io::Error,
     },
-    #[error("container {id}: {op}: {source}")]
+    /// The runtime's own message names the container.
+    #[error("runtime {op}")]
     Runtime {
         id: String,
         op: &'static str,
+        #[source]
         source: RuntimeError,
     },
     #[error("container {0} is already running")]
