@@ -33,7 +33,7 @@ fn main() -> ExitCode {
 
 /// The error and its causes on one line, outermost first, without repeating a cause that the
 /// message above it already quotes.
-fn one_line(e: &anyhow::Error) -> String {
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
     let mut out = e.to_string();
     for cause in e.chain().skip(1) {
         let c = cause.to_string();

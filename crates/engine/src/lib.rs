@@ -2,4 +2,17 @@
 //! become an OCI spec, containers get records and a lifecycle.
 #![forbid(unsafe_code)]
 
+pub mod caps;
+pub mod container;
+mod engine;
+pub mod etc;
+mod foreground;
+pub mod names;
+pub mod options;
+mod seccomp_shim;
 pub mod security;
+pub mod spec;
+pub mod units;
+pub mod user;
+
+pub use engine::{Engine, EngineError};

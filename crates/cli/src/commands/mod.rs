@@ -1,9 +1,11 @@
 //! One function per command: validate the parsed flags, make one library call, print.
 
 mod archive;
+mod containers;
 mod images;
 mod inspect;
 mod pull;
+mod run;
 
 use std::path::PathBuf;
 
@@ -43,5 +45,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Image(ImageCommand::Prune(a)) => images::prune(&ctx, a),
         Command::Image(ImageCommand::Mount(a)) => images::mount(&ctx, a),
         Command::Image(ImageCommand::Unmount(a)) => images::unmount(&ctx, a),
+        Command::Run(a) => run::run(&ctx, *a),
+        Command::Ps(a) => containers::ps(&ctx, a),
+        Command::Rm(a) => containers::rm(&ctx, a),
+        Command::Start(a) => containers::start(&ctx, a),
     }
 }

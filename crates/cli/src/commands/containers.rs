@@ -1,0 +1,205 @@
+//! `hull ps`, `hull rm`, `hull start`.
+
+use anyhow::{Context, Result};
+use hull_engine::container::{Record, Status};
+use hull_engine::Engine;
+
+use super::run::{container_code, report};
+use super::Ctx;
+use crate::cli::{PsArgs, RmArgs, StartArgs};
+use crate::output::{human_duration, table};
+
+fn engine(ctx: &Ctx) -> Result<Engine> {
+    Engine::open(&ctx.root).context("open hull store")
+}
+
+pub fn ps(ctx: &Ctx, args: PsArgs) -> Result<u8> {
+    let records = engine(ctx)?.list(args.all)?;
+    let now = crate::output::now_secs();
+    if args.quiet {
+        for r in &records {
+            println!("{}", if args.no_trunc { &r.id } else { r.short_id() });
+        }
+        return Ok(0);
+    }
+    print!("{}", ps_table(&records, now, !args.no_trunc));
+    Ok(0)
+}
+
+const PS_HEADER: [&str; 7] = [
+    "CONTAINER ID",
+    "IMAGE",
+    "COMMAND",
+    "CREATED",
+    "STATUS",
+    "PORTS",
+    "NAMES",
+];
+
+/// Docker truncates COMMAND to 20 characters before quoting it.
+const COMMAND_WIDTH: usize = 20;
+
+pub fn ps_table(records: &[Record], now: i64, trunc: bool) -> String {
+    let mut rows = vec![PS_HEADER.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
+    for r in records {
+        rows.push(vec![
+            if trunc {
+                r.short_id().to_string()
+            } else {
+                r.id.clone()
+            },
+            r.image.clone(),
+            quote_command(&r.command.join(" "), trunc),
+            ago(Some(&r.created), now),
+            status(r, now),
+            String::new(),
+            r.name.clone(),
+        ]);
+    }
+    table(&rows)
+}
+
+fn quote_command(cmd: &str, trunc: bool) -> String {
+    let shown = if trunc && cmd.chars().count() > COMMAND_WIDTH {
+        let head: String = cmd.chars().take(COMMAND_WIDTH - 1).collect();
+        format!("{head}…")
+    } else {
+        cmd.to_string()
+    };
+    format!("{shown:?}")
+}
+
+fn secs(t: Option<&str>) -> Option<i64> {
+    t.and_then(hull_image::time::parse_rfc3339)
+}
+
+fn ago(t: Option<&str>, now: i64) -> String {
+    match secs(t) {
+        Some(s) => format!("{} ago", human_duration(now - s)),
+        None => "N/A".into(),
+    }
+}
+
+/// "Up 2 seconds", "Exited (0) 3 seconds ago", "Created".
+pub fn status(r: &Record, now: i64) -> String {
+    let s = &r.state;
+    match s.status {
+        Status::Created => "Created".into(),
+        Status::Running => match secs(s.started_at.as_deref()) {
+            Some(t) => format!("Up {}", human_duration(now - t)),
+            None => "Up".into(),
+        },
+        Status::Exited => match secs(s.finished_at.as_deref()) {
+            Some(_) => format!(
+                "Exited ({}) {}",
+                s.exit_code.unwrap_or(0),
+                ago(s.finished_at.as_deref(), now)
+            ),
+            None => format!("Exited ({})", s.exit_code.unwrap_or(0)),
+        },
+    }
+}
+
+pub fn rm(ctx: &Ctx, args: RmArgs) -> Result<u8> {
+    let engine = engine(ctx)?;
+    let mut code = 0;
+    for name in &args.containers {
+        match engine.remove(name, args.force) {
+            Ok(_) => println!("{name}"),
+            Err(e) => {
+                eprintln!("hull: {}", crate::one_line(&anyhow::Error::new(e)));
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// `hull start -a CTR`: runs the container again in the foreground with its stored config.
+pub fn start(ctx: &Ctx, args: StartArgs) -> Result<u8> {
+    let engine = engine(ctx)?;
+    let record = engine.containers.resolve(&args.container)?;
+    if args.interactive {
+        engine
+            .containers
+            .update(&record.id, |r| r.config.interactive = true)?;
+    }
+    match engine.run(&record.id) {
+        Ok(code) => Ok(container_code(code)),
+        Err(e) => Ok(report(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hull_engine::container::State;
+    use hull_engine::options::{RealHost, RunConfig, RunOptions};
+
+    use super::*;
+
+    const NOW: i64 = 1_700_000_000;
+
+    fn at(secs_before: i64) -> String {
+        hull_image::time::format_rfc3339(NOW - secs_before, 0)
+    }
+
+    fn record(status: Status, exit: Option<i32>) -> Record {
+        Record {
+            id: "4f2a9c1b7e3d".to_string() + &"0".repeat(52),
+            name: "happy_turing".into(),
+            image: "busybox".into(),
+            image_id: "sha256:00".into(),
+            created: at(120),
+            command: vec!["sh".into(), "-c".into(), "echo hello; sleep 100".into()],
+            config: RunConfig::from_options(
+                &RunOptions {
+                    image: "busybox".into(),
+                    ..RunOptions::default()
+                },
+                &RealHost,
+            )
+            .unwrap(),
+            state: State {
+                status,
+                pid: None,
+                exit_code: exit,
+                started_at: Some(at(60)),
+                finished_at: Some(at(3)),
+                oom_killed: false,
+            },
+        }
+    }
+
+    #[test]
+    fn statuses_read_like_docker() {
+        assert_eq!(status(&record(Status::Created, None), NOW), "Created");
+        assert_eq!(
+            status(&record(Status::Running, None), NOW),
+            "Up About a minute"
+        );
+        assert_eq!(
+            status(&record(Status::Exited, Some(3)), NOW),
+            "Exited (3) 3 seconds ago"
+        );
+    }
+
+    #[test]
+    fn ps_table_has_dockers_columns_and_truncation() {
+        let out = ps_table(&[record(Status::Exited, Some(0))], NOW, true);
+        let mut lines = out.lines();
+        let header = lines.next().unwrap();
+        assert!(
+            header.starts_with("CONTAINER ID   IMAGE     COMMAND"),
+            "{header}"
+        );
+        for col in PS_HEADER {
+            assert!(header.contains(col));
+        }
+        let row = lines.next().unwrap();
+        assert!(row.starts_with("4f2a9c1b7e3d   busybox   \"sh -c echo hello; s…\"   2 minutes ago   Exited (0) 3 seconds ago"), "{row}");
+        assert!(row.ends_with("happy_turing"), "{row}");
+        let full = ps_table(&[record(Status::Exited, Some(0))], NOW, false);
+        assert!(full.contains("\"sh -c echo hello; sleep 100\""));
+        assert!(full.contains(&"0".repeat(52)));
+    }
+}

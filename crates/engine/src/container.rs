@@ -1,0 +1,414 @@
+//! Container records: one directory per container under `<root>/containers`, holding
+//! `container.json` (written atomically), the bundle, and the overlay upper and work dirs.
+//!
+//! ```text
+//! containers/lock                  store-wide: held while names are checked and taken
+//! containers/<id>/container.json   the Record
+//! containers/<id>/lock             per-container: held for read-modify-write of the record
+//! containers/<id>/running.lock     held exclusively by the `hull run`/`start` process for as
+//!                                  long as the container runs; free means nobody runs it
+//! containers/<id>/bundle/          config.json + rootfs/ (the overlay mount point)
+//! containers/<id>/{upper,work}/    the overlay's writable layer
+//! containers/<id>/{hostname,hosts,resolv.conf}
+//! ```
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::names;
+use crate::options::RunConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("no such container: {0}")]
+    NotFound(String),
+    #[error("multiple containers match {prefix:?}: {}", candidates.join(", "))]
+    Ambiguous {
+        prefix: String,
+        candidates: Vec<String>,
+    },
+    #[error("conflict: the container name \"/{name}\" is already in use by container {id}")]
+    NameInUse { name: String, id: String },
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("container record {path}: {source}")]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ContainerError + 'a {
+    move |source| ContainerError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Where a container is in its life. Exited keeps its code; a record that says Running whose
+/// runner is gone is read back as Exited (see [`Containers::load`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    Created,
+    Running,
+    Exited,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub status: Status,
+    #[serde(default)]
+    pub pid: Option<i32>,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    #[serde(default)]
+    pub oom_killed: bool,
+}
+
+/// Everything hull keeps about one container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub name: String,
+    /// The image as the user named it.
+    pub image: String,
+    /// The image ID (`sha256:…`) the container was created from.
+    pub image_id: String,
+    /// RFC 3339.
+    pub created: String,
+    /// The command line the container runs (Entrypoint + Cmd resolved), for `ps`.
+    #[serde(default)]
+    pub command: Vec<String>,
+    pub config: RunConfig,
+    pub state: State,
+}
+
+impl Record {
+    pub fn short_id(&self) -> &str {
+        &self.id[..12]
+    }
+}
+
+/// The container records under one root.
+#[derive(Debug, Clone)]
+pub struct Containers {
+    dir: PathBuf,
+}
+
+/// A held `flock`; released on drop (or by the kernel when the process dies).
+#[derive(Debug)]
+pub struct Lock(#[allow(dead_code)] File);
+
+fn open_lock(path: &Path) -> Result<File, ContainerError> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(io_err("open lock", path))
+}
+
+/// Writes `bytes` to `path` through a temp file, fsync and rename, then fsyncs the directory,
+/// so a reader sees the old or the new record and never a torn one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let mut f = File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path)?;
+    File::open(dir)?.sync_all()
+}
+
+impl Containers {
+    pub fn open(root: &Path) -> Result<Containers, ContainerError> {
+        let dir = root.join("containers");
+        fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+        Ok(Containers { dir })
+    }
+
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.dir.join(id)
+    }
+
+    pub fn bundle(&self, id: &str) -> PathBuf {
+        self.dir(id).join("bundle")
+    }
+
+    pub fn rootfs(&self, id: &str) -> PathBuf {
+        self.bundle(id).join("rootfs")
+    }
+
+    fn record_path(&self, id: &str) -> PathBuf {
+        self.dir(id).join("container.json")
+    }
+
+    fn names_lock(&self) -> Result<Lock, ContainerError> {
+        let p = self.dir.join("lock");
+        let f = open_lock(&p)?;
+        f.lock().map_err(io_err("lock", &p))?;
+        Ok(Lock(f))
+    }
+
+    /// The per-container record lock.
+    pub fn lock(&self, id: &str) -> Result<Lock, ContainerError> {
+        let p = self.dir(id).join("lock");
+        let f = open_lock(&p)?;
+        f.lock().map_err(io_err("lock", &p))?;
+        Ok(Lock(f))
+    }
+
+    /// Claims the right to run the container; None when another process runs it.
+    pub fn try_claim_running(&self, id: &str) -> Result<Option<Lock>, ContainerError> {
+        let p = self.dir(id).join("running.lock");
+        let f = open_lock(&p)?;
+        match f.try_lock() {
+            Ok(()) => Ok(Some(Lock(f))),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(io_err("lock", &p)(e)),
+        }
+    }
+
+    /// True while some process holds the container's running lock.
+    pub fn is_running(&self, id: &str) -> bool {
+        let p = self.dir(id).join("running.lock");
+        let Ok(f) = OpenOptions::new().write(true).open(&p) else {
+            return false;
+        };
+        matches!(f.try_lock_shared(), Err(fs::TryLockError::WouldBlock))
+    }
+
+    /// Creates the record of a new container (status Created), taking `name` or a generated one
+    /// under the store-wide lock so two concurrent runs can never get the same name.
+    pub fn create(
+        &self,
+        config: RunConfig,
+        image: &str,
+        image_id: &str,
+        created: String,
+    ) -> Result<Record, ContainerError> {
+        let _names = self.names_lock()?;
+        let existing = self.list()?;
+        let owner = |n: &str| existing.iter().find(|r| r.name == n).map(|r| r.id.clone());
+        let name = match &config.name {
+            Some(n) => match owner(n) {
+                Some(id) => {
+                    return Err(ContainerError::NameInUse {
+                        name: n.clone(),
+                        id,
+                    })
+                }
+                None => n.clone(),
+            },
+            None => names::unique_name(|n| owner(n).is_some())
+                .map_err(io_err("read random bytes", Path::new("/dev/urandom")))?,
+        };
+        let id = names::new_id().map_err(io_err("read random bytes", Path::new("/dev/urandom")))?;
+        let record = Record {
+            id: id.clone(),
+            name,
+            image: image.to_string(),
+            image_id: image_id.to_string(),
+            created,
+            command: Vec::new(),
+            config,
+            state: State {
+                status: Status::Created,
+                pid: None,
+                exit_code: None,
+                started_at: None,
+                finished_at: None,
+                oom_killed: false,
+            },
+        };
+        let dir = self.dir(&id);
+        fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+        self.save(&record)?;
+        Ok(record)
+    }
+
+    pub fn save(&self, record: &Record) -> Result<(), ContainerError> {
+        let p = self.record_path(&record.id);
+        let bytes = serde_json::to_vec_pretty(record).expect("records serialize");
+        write_atomic(&p, &bytes).map_err(io_err("write container record", &p))
+    }
+
+    /// Reads a record by full ID. A Running record whose runner is gone reads as Exited.
+    pub fn load(&self, id: &str) -> Result<Record, ContainerError> {
+        let p = self.record_path(id);
+        let bytes = match fs::read(&p) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(ContainerError::NotFound(id.to_string()))
+            }
+            Err(e) => return Err(io_err("read container record", &p)(e)),
+        };
+        let mut r: Record = serde_json::from_slice(&bytes)
+            .map_err(|source| ContainerError::Corrupt { path: p, source })?;
+        if r.state.status == Status::Running && !self.is_running(id) {
+            r.state.status = Status::Exited;
+            r.state.pid = None;
+        }
+        Ok(r)
+    }
+
+    /// Read-modify-write of a record under its lock.
+    pub fn update(&self, id: &str, f: impl FnOnce(&mut Record)) -> Result<Record, ContainerError> {
+        let _lock = self.lock(id)?;
+        let mut r = self.load(id)?;
+        f(&mut r);
+        self.save(&r)?;
+        Ok(r)
+    }
+
+    /// Every container, newest first.
+    pub fn list(&self) -> Result<Vec<Record>, ContainerError> {
+        let entries = fs::read_dir(&self.dir).map_err(io_err("list", &self.dir))?;
+        let mut out: Vec<Record> = entries
+            .flatten()
+            .filter(|e| e.path().join("container.json").exists())
+            .filter_map(|e| self.load(&e.file_name().to_string_lossy()).ok())
+            .collect();
+        out.sort_by(|a, b| b.created.cmp(&a.created));
+        Ok(out)
+    }
+
+    /// Finds a container by name, full ID or unambiguous ID prefix.
+    pub fn resolve(&self, name: &str) -> Result<Record, ContainerError> {
+        let name = name.strip_prefix('/').unwrap_or(name);
+        let all = self.list()?;
+        if let Some(r) = all.iter().find(|r| r.id == name || r.name == name) {
+            return Ok(r.clone());
+        }
+        let matches: Vec<&Record> = all.iter().filter(|r| r.id.starts_with(name)).collect();
+        match matches.as_slice() {
+            [one] if !name.is_empty() => Ok((*one).clone()),
+            [] | [_] => Err(ContainerError::NotFound(name.to_string())),
+            many => Err(ContainerError::Ambiguous {
+                prefix: name.to_string(),
+                candidates: many.iter().map(|r| r.short_id().to_string()).collect(),
+            }),
+        }
+    }
+
+    /// Removes the container's directory (record, bundle, upper and work dirs).
+    pub fn remove(&self, id: &str) -> Result<(), ContainerError> {
+        let dir = self.dir(id);
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err("remove container directory", &dir)(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::{RealHost, RunOptions};
+
+    fn config(name: Option<&str>) -> RunConfig {
+        RunConfig::from_options(
+            &RunOptions {
+                image: "busybox".into(),
+                name: name.map(String::from),
+                ..RunOptions::default()
+            },
+            &RealHost,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn records_round_trip_and_resolve_by_name_and_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Containers::open(dir.path()).unwrap();
+        let r = c
+            .create(
+                config(Some("web")),
+                "busybox",
+                "sha256:ab",
+                "2024-01-01T00:00:00Z".into(),
+            )
+            .unwrap();
+        assert_eq!(r.state.status, Status::Created);
+        assert_eq!(c.load(&r.id).unwrap(), r);
+        assert_eq!(c.resolve("web").unwrap().id, r.id);
+        assert_eq!(c.resolve("/web").unwrap().id, r.id);
+        assert_eq!(c.resolve(&r.id[..8]).unwrap().id, r.id);
+        assert!(matches!(
+            c.resolve("nope"),
+            Err(ContainerError::NotFound(_))
+        ));
+        c.remove(&r.id).unwrap();
+        assert!(c.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Containers::open(dir.path()).unwrap();
+        let first = c
+            .create(config(Some("x1")), "i", "sha256:ab", "t".into())
+            .unwrap();
+        let e = c
+            .create(config(Some("x1")), "i", "sha256:ab", "t".into())
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "conflict: the container name \"/x1\" is already in use by container {}",
+                first.id
+            )
+        );
+        let a = c
+            .create(config(None), "i", "sha256:ab", "t".into())
+            .unwrap();
+        let b = c
+            .create(config(None), "i", "sha256:ab", "t".into())
+            .unwrap();
+        assert_ne!(a.name, b.name);
+    }
+
+    #[test]
+    fn a_running_record_without_a_runner_reads_as_exited() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Containers::open(dir.path()).unwrap();
+        let r = c
+            .create(config(None), "i", "sha256:ab", "t".into())
+            .unwrap();
+        let claim = c.try_claim_running(&r.id).unwrap().expect("free");
+        assert!(
+            c.try_claim_running(&r.id).unwrap().is_none(),
+            "second claim fails"
+        );
+        c.update(&r.id, |r| {
+            r.state.status = Status::Running;
+            r.state.pid = Some(1);
+        })
+        .unwrap();
+        assert!(c.is_running(&r.id));
+        assert_eq!(c.load(&r.id).unwrap().state.status, Status::Running);
+        drop(claim);
+        assert!(!c.is_running(&r.id));
+        let back = c.load(&r.id).unwrap();
+        assert_eq!(back.state.status, Status::Exited);
+        assert_eq!(back.state.pid, None);
+    }
+}

@@ -1,0 +1,449 @@
+//! The container lifecycle in Docker's terms: create a record, run it in the foreground, remove
+//! it. One [`Engine`] per store root.
+//!
+//! ```no_run
+//! # use hull_engine::{Engine, options::{RunConfig, RunOptions, RealHost}};
+//! let engine = Engine::open("/var/lib/hull".as_ref()).unwrap();
+//! let opts = RunOptions { image: "busybox".into(), args: vec!["true".into()], ..Default::default() };
+//! let config = RunConfig::from_options(&opts, &RealHost).unwrap();
+//! let record = engine.create(config).unwrap();       // image must be in the store
+//! let code = engine.run(&record.id).unwrap();         // foreground; removes it with --rm
+//! ```
+
+use std::fs;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use hull_image::store::StoreError;
+use hull_image::Store;
+use hull_oci::Digest;
+use hull_runtime::{CreateRequest, Runtime, RuntimeError};
+use hull_sys::mount::OverlayUpper;
+
+use crate::container::{ContainerError, Containers, Record, Status};
+use crate::options::{NetworkMode, RunConfig, SeccompChoice};
+use crate::spec::{self, EtcFiles, SpecError, SpecInputs};
+use crate::user::UserError;
+use crate::{etc, foreground, user};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Container(#[from] ContainerError),
+    #[error(transparent)]
+    Image(#[from] StoreError),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    User(#[from] UserError),
+    #[error("container {id}: {op} {path}: {source}")]
+    Io {
+        id: String,
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// The runtime's own message names the container.
+    #[error("runtime {op}")]
+    Runtime {
+        id: String,
+        op: &'static str,
+        #[source]
+        source: RuntimeError,
+    },
+    #[error("container {0} is already running")]
+    AlreadyRunning(String),
+    #[error("conflict: you cannot remove a running container {0}: stop it first or use -f")]
+    RemoveRunning(String),
+}
+
+impl EngineError {
+    /// `docker run`'s exit code for an engine failure: 127 when the command does not exist, 126
+    /// when it cannot be run, else 125.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            EngineError::Runtime { source, .. } => command_failure_code(source),
+            _ => 125,
+        }
+    }
+}
+
+/// Classifies a runtime error by its cause chain. After the runtime work merges this becomes a
+/// match on `RuntimeError::Init { step: Step::NotFound | Step::NotExecutable, .. }` and
+/// `RuntimeError::ExecFailed { errno }`.
+fn command_failure_code(e: &RuntimeError) -> u8 {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    if text.contains("executable not found") || text.contains("No such file or directory") {
+        127
+    } else if text.contains("not executable") || text.contains("Permission denied") {
+        126
+    } else {
+        125
+    }
+}
+
+fn io_err<'a>(
+    id: &'a str,
+    op: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> EngineError + 'a {
+    move |source| EngineError::Io {
+        id: id.to_string(),
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn rt_err<'a>(id: &'a str, op: &'static str) -> impl FnOnce(RuntimeError) -> EngineError + 'a {
+    move |source| EngineError::Runtime {
+        id: id.to_string(),
+        op,
+        source,
+    }
+}
+
+pub struct Engine {
+    root: PathBuf,
+    pub containers: Containers,
+    pub images: Store,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("root", &self.root).finish()
+    }
+}
+
+/// The container's rootfs overlay; unmounted when dropped.
+struct MountedRootfs {
+    target: PathBuf,
+}
+
+impl Drop for MountedRootfs {
+    fn drop(&mut self) {
+        if let Err(e) = hull_sys::mount::unmount(&self.target, false) {
+            eprintln!("hull: unmount {}: {e}; detaching it", self.target.display());
+            let _ = hull_sys::mount::unmount(&self.target, true);
+        }
+    }
+}
+
+/// A container the runtime created; deleted (killed if needed, cgroup removed) when dropped.
+struct RuntimeContainer<'a> {
+    runtime: &'a Runtime,
+    id: &'a str,
+}
+
+impl Drop for RuntimeContainer<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.runtime.delete(self.id, true) {
+            eprintln!("hull: delete container {}: {e}", self.id);
+        }
+    }
+}
+
+fn now() -> String {
+    hull_image::pull::now_rfc3339()
+}
+
+impl Engine {
+    pub fn open(root: &Path) -> Result<Engine, EngineError> {
+        Ok(Engine {
+            root: root.to_path_buf(),
+            containers: Containers::open(root)?,
+            images: Store::open(root)?,
+        })
+    }
+
+    fn runtime(&self) -> Result<Runtime, EngineError> {
+        Runtime::new(self.root.join("runtime")).map_err(rt_err("-", "open runtime"))
+    }
+
+    /// Records a new container for `config` (status Created). The image must be in the store;
+    /// pulling is the caller's business.
+    pub fn create(&self, config: RunConfig) -> Result<Record, EngineError> {
+        let image = self.images.resolve(&config.image)?;
+        let image_config = self.images.config(&image.id)?.config.unwrap_or_default();
+        // Fails here, before anything is recorded, when there is nothing to run.
+        let command = spec::command(&image_config, &config)?;
+        let image_ref = config.image.clone();
+        let record = self
+            .containers
+            .create(config, &image_ref, &image.id.to_string(), now())?;
+        Ok(self
+            .containers
+            .update(&record.id, |r| r.command = command)?)
+    }
+
+    /// Runs the container in the foreground and returns its exit code; with `--rm` everything
+    /// it left is removed afterwards, whether it ran or failed to start.
+    pub fn run(&self, id: &str) -> Result<i32, EngineError> {
+        let claim = self
+            .containers
+            .try_claim_running(id)?
+            .ok_or_else(|| EngineError::AlreadyRunning(id.to_string()))?;
+        let record = self.containers.load(id)?;
+        let result = self.run_claimed(&record);
+        if let Err(e) = &result {
+            let code = i32::from(e.exit_code());
+            let _ = self
+                .containers
+                .update(id, |r| r.state.exit_code = Some(code));
+        }
+        drop(claim);
+        if record.config.rm {
+            self.containers.remove(id)?;
+        }
+        result
+    }
+
+    /// The recipe of one foreground run. Each guard undoes its step on the way out, in reverse.
+    fn run_claimed(&self, record: &Record) -> Result<i32, EngineError> {
+        let id = record.id.as_str();
+        let image_id = record
+            .image_id
+            .parse::<Digest>()
+            .map_err(|_| StoreError::NotFound(record.image_id.clone()))?;
+        let image = self.images.record(&image_id)?;
+        let image_config = self.images.config(&image_id)?.config.unwrap_or_default();
+        let rootfs = self.mount_rootfs(id, &image.diff_ids())?;
+        // Must happen after the mount because the user is looked up in the image's /etc/passwd.
+        let user_name = record
+            .config
+            .user
+            .as_deref()
+            .or(image_config.user.as_deref());
+        let exec_user = user::resolve_in_rootfs(&rootfs.target, user_name)?;
+        let hostname = spec::hostname(&record.config, id, &host_hostname());
+        let etc_files = self.write_etc_files(id, &record.config, &hostname)?;
+        let profile = read_seccomp_profile(id, &record.config.seccomp)?;
+        let spec = spec::build(
+            &image_config,
+            &record.config,
+            &SpecInputs {
+                id,
+                hostname: &hostname,
+                user: &exec_user,
+                etc: &etc_files,
+                cgroup_v2: cgroup_v2_host(),
+                seccomp: spec::seccomp(&record.config, profile.as_deref())?,
+            },
+        )?;
+        let bundle = self.containers.bundle(id);
+        let config_path = bundle.join("config.json");
+        let bytes = serde_json::to_vec_pretty(&spec).expect("specs serialize");
+        crate::container::write_atomic(&config_path, &bytes).map_err(io_err(
+            id,
+            "write",
+            &config_path,
+        ))?;
+
+        let runtime = self.runtime()?;
+        // A container left behind by a crashed run of the same container would block create.
+        let _ = runtime.delete(id, true);
+        let mut req = CreateRequest::new(id, bundle);
+        req.spec = Some(spec);
+        req.init = record.config.init;
+        req.stdio = stdio(id, &record.config)?;
+        let created = runtime.create(req).map_err(rt_err(id, "create"))?;
+        let container = RuntimeContainer {
+            runtime: &runtime,
+            id,
+        };
+        self.containers.update(id, |r| {
+            r.state.status = Status::Running;
+            r.state.pid = Some(created.pid);
+            r.state.started_at = Some(now());
+            r.state.exit_code = None;
+            r.state.finished_at = None;
+            r.state.oom_killed = false;
+        })?;
+        runtime.start(id).map_err(rt_err(id, "start"))?;
+        let waited = foreground::wait(created.pid, created.console, record.config.interactive);
+        let oom = runtime.oom_killed(id).unwrap_or(false);
+        drop(container);
+        drop(rootfs);
+        let code = waited.map_err(io_err(id, "wait for", Path::new("init")))?;
+        self.containers.update(id, |r| {
+            r.state.status = Status::Exited;
+            r.state.pid = None;
+            r.state.exit_code = Some(code);
+            r.state.finished_at = Some(now());
+            r.state.oom_killed = oom;
+        })?;
+        Ok(code)
+    }
+
+    fn mount_rootfs(&self, id: &str, diff_ids: &[Digest]) -> Result<MountedRootfs, EngineError> {
+        let dir = self.containers.dir(id);
+        let (upper, work, target) = (
+            dir.join("upper"),
+            dir.join("work"),
+            self.containers.rootfs(id),
+        );
+        for d in [&upper, &work, &target] {
+            fs::create_dir_all(d).map_err(io_err(id, "create directory", d))?;
+        }
+        let spec = self
+            .images
+            .layers
+            .mounts(diff_ids, Some(OverlayUpper { upper, work }))
+            .map_err(StoreError::from)?;
+        hull_sys::mount::mount(&spec, &target).map_err(io_err(id, "mount rootfs at", &target))?;
+        Ok(MountedRootfs { target })
+    }
+
+    /// Writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf; with the host's
+    /// network, hosts and resolv.conf are the host's own.
+    fn write_etc_files(
+        &self,
+        id: &str,
+        config: &RunConfig,
+        hostname: &str,
+    ) -> Result<EtcFiles, EngineError> {
+        let dir = self.containers.dir(id);
+        let files = EtcFiles {
+            hostname: dir.join("hostname"),
+            hosts: dir.join("hosts"),
+            resolv_conf: dir.join("resolv.conf"),
+        };
+        let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let (hosts, resolv) = match config.network {
+            NetworkMode::Host => {
+                let mut hosts = fs::read_to_string("/etc/hosts").unwrap_or_default();
+                hosts.push_str(&etc::hosts_entries(&config.add_hosts));
+                (hosts, host_resolv)
+            }
+            NetworkMode::None => (
+                etc::hosts(&config.add_hosts),
+                etc::resolv_conf(&host_resolv, &config.dns),
+            ),
+        };
+        for (path, text) in [
+            (&files.hostname, format!("{hostname}\n")),
+            (&files.hosts, hosts),
+            (&files.resolv_conf, resolv),
+        ] {
+            crate::container::write_atomic(path, text.as_bytes())
+                .map_err(io_err(id, "write", path))?;
+        }
+        Ok(files)
+    }
+
+    /// `hull rm`: removes the record, upper dir and bundle. A running container is refused
+    /// unless `force`, which kills it and waits for its runner to clean up.
+    pub fn remove(&self, name: &str, force: bool) -> Result<Record, EngineError> {
+        let record = self.containers.resolve(name)?;
+        let id = record.id.as_str();
+        if self.containers.is_running(id) {
+            if !force {
+                return Err(EngineError::RemoveRunning(record.name.clone()));
+            }
+            let runtime = self.runtime()?;
+            runtime
+                .kill(id, libc::SIGKILL, true)
+                .map_err(rt_err(id, "kill"))?;
+        }
+        // Wait for the runner (if any) to finish its cleanup: it holds this until it is done.
+        let _claim = self.wait_for_runner(id)?;
+        let rootfs = self.containers.rootfs(id);
+        if hull_sys::mount::is_mountpoint(&rootfs).unwrap_or(false) {
+            let _ = hull_sys::mount::unmount(&rootfs, true);
+        }
+        self.containers.remove(id)?;
+        Ok(record)
+    }
+
+    fn wait_for_runner(&self, id: &str) -> Result<crate::container::Lock, EngineError> {
+        for _ in 0..200 {
+            if let Some(lock) = self.containers.try_claim_running(id)? {
+                return Ok(lock);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Err(EngineError::AlreadyRunning(id.to_string()))
+    }
+
+    /// Containers for `ps`: running ones, or all with `all`.
+    pub fn list(&self, all: bool) -> Result<Vec<Record>, EngineError> {
+        Ok(self
+            .containers
+            .list()?
+            .into_iter()
+            .filter(|r| all || r.state.status == Status::Running)
+            .collect())
+    }
+}
+
+/// Without `-i` the container's stdin is /dev/null, as with `docker run`; stdout and stderr are
+/// ours. None (inherit everything) with `-i`, and with `-t` where the pty replaces all three.
+fn stdio(id: &str, config: &RunConfig) -> Result<Option<[OwnedFd; 3]>, EngineError> {
+    if config.interactive || config.tty {
+        return Ok(None);
+    }
+    let null = Path::new("/dev/null");
+    let stdin = fs::File::open(null).map_err(io_err(id, "open", null))?;
+    let dup = |fd: std::os::fd::BorrowedFd<'_>| {
+        fd.try_clone_to_owned()
+            .map_err(io_err(id, "duplicate", Path::new("stdio")))
+    };
+    Ok(Some([
+        OwnedFd::from(stdin),
+        dup(std::os::fd::AsFd::as_fd(&io::stdout()))?,
+        dup(std::os::fd::AsFd::as_fd(&io::stderr()))?,
+    ]))
+}
+
+fn read_seccomp_profile(id: &str, choice: &SeccompChoice) -> Result<Option<Vec<u8>>, EngineError> {
+    match choice {
+        SeccompChoice::Profile(path) => {
+            fs::read(path)
+                .map(Some)
+                .map_err(io_err(id, "read seccomp profile", path))
+        }
+        SeccompChoice::Default | SeccompChoice::Unconfined => Ok(None),
+    }
+}
+
+fn host_hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// A v2 (unified) host has cgroup.controllers at the top of /sys/fs/cgroup; a hybrid host's empty
+/// cgroup2 at /sys/fs/cgroup/unified does not count.
+fn cgroup_v2_host() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_errors_map_to_dockers_exit_codes() {
+        let e = |s: &str| EngineError::Runtime {
+            id: "c".into(),
+            op: "create",
+            source: RuntimeError::Unimplemented(s.into()),
+        };
+        assert_eq!(
+            e("init failed at executable not found: nope").exit_code(),
+            127
+        );
+        assert_eq!(
+            e("init failed at executable not executable: /x").exit_code(),
+            126
+        );
+        assert_eq!(e("something else").exit_code(), 125);
+        assert_eq!(EngineError::AlreadyRunning("x".into()).exit_code(), 125);
+    }
+}

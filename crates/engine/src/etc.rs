@@ -1,0 +1,113 @@
+//! The per-container /etc/hostname, /etc/hosts and /etc/resolv.conf, generated as text (pure) and
+//! bind-mounted over the image's files by the spec.
+
+use std::net::IpAddr;
+
+/// Docker's /etc/hosts for a container without a bridge address: loopback names, the IPv6
+/// well-known names, then `--add-host` entries.
+pub fn hosts(add_hosts: &[(String, String)]) -> String {
+    let mut out = String::from(
+        "127.0.0.1\tlocalhost\n\
+         ::1\tlocalhost ip6-localhost ip6-loopback\n\
+         fe00::0\tip6-localnet\n\
+         ff00::0\tip6-mcastprefix\n\
+         ff02::1\tip6-allnodes\n\
+         ff02::2\tip6-allrouters\n",
+    );
+    out.push_str(&hosts_entries(add_hosts));
+    out
+}
+
+/// `--add-host` entries as hosts lines.
+pub fn hosts_entries(add_hosts: &[(String, String)]) -> String {
+    add_hosts
+        .iter()
+        .map(|(name, ip)| format!("{ip}\t{name}\n"))
+        .collect()
+}
+
+/// Docker's fallback resolvers when the host has none that a container can reach.
+pub const FALLBACK_NAMESERVERS: [&str; 2] = ["8.8.8.8", "8.8.4.4"];
+
+/// The container's resolv.conf from the host's: nameservers on loopback are unreachable from a
+/// new network namespace and are dropped, the public fallback replaces an empty list, and
+/// `--dns` replaces the nameservers altogether. Search and options lines are kept.
+pub fn resolv_conf(host: &str, dns: &[String]) -> String {
+    let mut out = String::new();
+    let mut servers = 0;
+    for line in host.lines() {
+        let mut words = line.split_whitespace();
+        if words.next() == Some("nameserver") {
+            let reachable = words
+                .next()
+                .and_then(|ip| ip.parse::<IpAddr>().ok())
+                .is_some_and(|ip| !ip.is_loopback());
+            if dns.is_empty() && reachable {
+                out.push_str(line.trim());
+                out.push('\n');
+                servers += 1;
+            }
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    let extra: Vec<&str> = if dns.is_empty() {
+        if servers == 0 {
+            FALLBACK_NAMESERVERS.to_vec()
+        } else {
+            Vec::new()
+        }
+    } else {
+        dns.iter().map(String::as_str).collect()
+    };
+    for s in extra {
+        out.push_str(&format!("nameserver {s}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_has_localhost_then_added_hosts() {
+        let h = hosts(&[("db".into(), "10.0.0.2".into())]);
+        let lines: Vec<&str> = h.lines().collect();
+        assert_eq!(lines[0], "127.0.0.1\tlocalhost");
+        assert_eq!(lines[1], "::1\tlocalhost ip6-localhost ip6-loopback");
+        assert_eq!(*lines.last().unwrap(), "10.0.0.2\tdb");
+    }
+
+    #[test]
+    fn loopback_nameservers_are_dropped_with_fallback() {
+        let host = "# generated\nnameserver 127.0.0.53\noptions edns0 trust-ad\nsearch lan\n";
+        assert_eq!(
+            resolv_conf(host, &[]),
+            "# generated\noptions edns0 trust-ad\nsearch lan\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+        );
+    }
+
+    #[test]
+    fn reachable_nameservers_are_kept() {
+        let host = "nameserver 10.0.0.1\nnameserver ::1\nnameserver 192.168.1.1\n";
+        assert_eq!(
+            resolv_conf(host, &[]),
+            "nameserver 10.0.0.1\nnameserver 192.168.1.1\n"
+        );
+        assert_eq!(
+            resolv_conf("", &[]),
+            "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+        );
+    }
+
+    #[test]
+    fn dns_flag_replaces_nameservers() {
+        let host = "nameserver 10.0.0.1\nsearch lan\n";
+        assert_eq!(
+            resolv_conf(host, &["1.1.1.1".into()]),
+            "search lan\nnameserver 1.1.1.1\n"
+        );
+    }
+}
