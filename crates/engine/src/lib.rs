@@ -9,7 +9,6 @@ pub mod etc;
 mod foreground;
 pub mod names;
 pub mod options;
-mod seccomp_shim;
 pub mod security;
 pub mod spec;
 pub mod units;

@@ -13,7 +13,7 @@ use hull_oci::runtime::{
 use crate::caps::effective_set;
 use crate::options::{NetworkMode, RunConfig, SeccompChoice, UserMount};
 // At merge with the seccomp work: `use crate::security::{default_seccomp, parse_docker_profile};`
-use crate::seccomp_shim::{default_seccomp, parse_docker_profile};
+use crate::security::{default_seccomp, parse_docker_profile};
 use crate::security::{MASKED_PATHS, READONLY_PATHS};
 use crate::units::CPU_PERIOD;
 use crate::user::ExecUser;
