@@ -15,7 +15,7 @@ use hull_oci::image::{media, Compression, Descriptor, ImageConfig, Index, Manife
 use hull_oci::Digest;
 
 use crate::content::{TeeReader, VerifyingReader};
-use crate::layers::{LayerMeta, SourceBlob};
+use crate::layers::{LayerMeta, LayerWriter, SourceBlob};
 use crate::platform::PlatformSpec;
 use crate::reference::{Reference, Target};
 use crate::registry::{Registry, RegistryError};
@@ -482,8 +482,10 @@ fn fetch_and_unpack(
     if store.content.contains(&desc.digest) {
         let file = store.content.open_blob(&desc.digest).map_err(fatal)?;
         let source = VerifyingReader::new(file, desc.digest.clone(), Some(desc.size));
-        return unpack_and_commit(store, source, compression, desc, diff_id, observer)
-            .map_err(fatal);
+        let (writer, meta) =
+            unpack_layer(store, source, compression, desc, diff_id).map_err(fatal)?;
+        store.layers.commit(writer, &meta).map_err(fatal)?;
+        return Ok(meta.size);
     }
     let blob = registry.fetch_blob(reference.path(), &desc.digest)?;
     let progress = ProgressReader::new(blob.reader, &desc.digest, Some(desc.size), observer);
@@ -492,11 +494,16 @@ fn fetch_and_unpack(
         .ingest(&desc.digest, Some(desc.size))
         .map_err(fatal)?;
     let tee = TeeReader::new(progress, &mut ingest);
-    let size =
-        unpack_and_commit(store, tee, compression, desc, diff_id, observer).map_err(classify_io)?;
+    let (writer, meta) =
+        unpack_layer(store, tee, compression, desc, diff_id).map_err(classify_io)?;
     observer.event(PullEvent::Verifying(desc.digest.clone()));
+    // The blob must commit before the layer because a committed layer is never fetched again:
+    // a kill between the two would otherwise leave a layer whose source blob is gone for good,
+    // and every image using it would name a blob the store lacks. The other way round, a kill
+    // leaves a blob without its layer, which the next pull unpacks from the local blob.
     ingest.commit().map_err(fatal)?;
-    Ok(size)
+    store.layers.commit(writer, &meta).map_err(fatal)?;
+    Ok(meta.size)
 }
 
 /// Network resets and timeouts are worth another attempt; everything else is not.
@@ -511,14 +518,15 @@ fn classify_io(e: io::Error) -> LayerFailure {
     }
 }
 
-fn unpack_and_commit<R: Read>(
+/// Unpacks one layer into a fresh layer writer, verifying its diff ID, and drains `source` so a
+/// tee behind it has seen every byte. The caller commits the writer.
+fn unpack_layer<R: Read>(
     store: &Store,
     mut source: R,
     compression: Compression,
     desc: &Descriptor,
     diff_id: &Digest,
-    observer: &dyn PullObserver,
-) -> io::Result<u64> {
+) -> io::Result<(LayerWriter, LayerMeta)> {
     let writer = store.layers.begin().map_err(io::Error::other)?;
     let stats = {
         let decoder = decompress(&mut source, compression)?;
@@ -539,7 +547,6 @@ fn unpack_and_commit<R: Read>(
     };
     // Read whatever the decompressor left (trailing padding) so the blob digest covers it all.
     io::copy(&mut source, &mut io::sink())?;
-    let _ = observer;
     let meta = LayerMeta {
         diff_id: diff_id.clone(),
         source: Some(SourceBlob {
@@ -548,11 +555,7 @@ fn unpack_and_commit<R: Read>(
         }),
         size: stats.bytes,
     };
-    store
-        .layers
-        .commit(writer, &meta)
-        .map_err(io::Error::other)?;
-    Ok(stats.bytes)
+    Ok((writer, meta))
 }
 
 /// Wraps a compressed stream in the matching decoder.
