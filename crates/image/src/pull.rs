@@ -20,7 +20,7 @@ use crate::platform::PlatformSpec;
 use crate::reference::{Reference, Target};
 use crate::registry::{Registry, RegistryError};
 use crate::store::{ImageRecord, LayerRef, Store, StoreError};
-use crate::unpack::{unpack, UnpackOptions};
+use crate::unpack::{unpack, UnpackError, UnpackOptions};
 
 /// Manifests and configs are small; anything bigger is hostile or broken.
 const MAX_CONFIG_BYTES: u64 = 8 << 20;
@@ -534,8 +534,7 @@ fn unpack_layer<R: Read>(
         let opts = UnpackOptions {
             chown: rustix::process::geteuid().is_root(),
         };
-        let stats = unpack(&mut verified, &writer.diff_dir(), &opts)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        let stats = unpack(&mut verified, &writer.diff_dir(), &opts).map_err(unpack_io_error)?;
         io::copy(&mut verified, &mut io::sink())?;
         if !verified.verified() {
             return Err(io::Error::new(
@@ -556,6 +555,16 @@ fn unpack_layer<R: Read>(
         size: stats.bytes,
     };
     Ok((writer, meta))
+}
+
+/// An unpack failure as an I/O error that keeps the kind of the read or write error behind it,
+/// so [`classify_io`] can tell a download cut short (worth another attempt) from a bad layer.
+fn unpack_io_error(e: UnpackError) -> io::Error {
+    let kind = match &e {
+        UnpackError::Read(cause) | UnpackError::Io { cause, .. } => cause.kind(),
+        _ => io::ErrorKind::InvalidData,
+    };
+    io::Error::new(kind, e.to_string())
 }
 
 /// Wraps a compressed stream in the matching decoder.

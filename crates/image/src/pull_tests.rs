@@ -383,6 +383,21 @@ fn layer_body_cut_short_fails_after_retries_and_stores_nothing() {
 }
 
 #[test]
+fn layer_body_cut_short_once_is_retried_and_the_pull_succeeds() {
+    let env = env();
+    let (a, _) = two_layers();
+    let image = Image::new(&[&a]);
+    image.serve(&env.fake, "latest");
+    env.fake
+        .state()
+        .cut_blobs
+        .insert(a.digest.to_string(), (a.blob.len() / 2, 1));
+    env.pull("latest").expect("the second attempt succeeds");
+    assert!(env.store.layers.contains(&a.diff_id));
+    assert!(env.names("tmp").is_empty(), "the cut attempt left nothing");
+}
+
+#[test]
 fn hostile_layer_fails_with_one_line_naming_layer_and_entry() {
     let env = env();
     let (a, _) = two_layers();
