@@ -9,6 +9,8 @@ pub mod layers;
 pub mod lock;
 pub mod platform;
 pub mod pull;
+#[cfg(test)]
+mod pull_tests;
 pub mod reference;
 pub mod registry;
 pub mod store;

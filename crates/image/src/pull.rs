@@ -15,12 +15,12 @@ use hull_oci::image::{media, Compression, Descriptor, ImageConfig, Index, Manife
 use hull_oci::Digest;
 
 use crate::content::{TeeReader, VerifyingReader};
-use crate::layers::{LayerMeta, SourceBlob};
+use crate::layers::{LayerMeta, LayerWriter, SourceBlob};
 use crate::platform::PlatformSpec;
 use crate::reference::{Reference, Target};
 use crate::registry::{Registry, RegistryError};
 use crate::store::{ImageRecord, LayerRef, Store, StoreError};
-use crate::unpack::{unpack, UnpackOptions};
+use crate::unpack::{unpack, UnpackError, UnpackOptions};
 
 /// Manifests and configs are small; anything bigger is hostile or broken.
 const MAX_CONFIG_BYTES: u64 = 8 << 20;
@@ -112,6 +112,10 @@ pub fn pull(
     observer: &dyn PullObserver,
 ) -> Result<PullOutcome, PullError> {
     let _gc = store.gc_shared()?;
+    // A pull killed earlier leaves its temp blobs and layer directories behind; remove those of
+    // dead processes (never a concurrent pull's) so they cannot pile up.
+    crate::fsutil::sweep_stale(&store.tmp_dir())
+        .map_err(crate::store::io_err("sweep", &store.tmp_dir()))?;
     let resolved = resolve(store, registry, reference, &opts.platform)?;
     let config = fetch_config(store, registry, reference, &resolved.manifest)?;
     check_layers_match_config(reference, &resolved.manifest, &config)?;
@@ -478,8 +482,10 @@ fn fetch_and_unpack(
     if store.content.contains(&desc.digest) {
         let file = store.content.open_blob(&desc.digest).map_err(fatal)?;
         let source = VerifyingReader::new(file, desc.digest.clone(), Some(desc.size));
-        return unpack_and_commit(store, source, compression, desc, diff_id, observer)
-            .map_err(fatal);
+        let (writer, meta) =
+            unpack_layer(store, source, compression, desc, diff_id).map_err(fatal)?;
+        store.layers.commit(writer, &meta).map_err(fatal)?;
+        return Ok(meta.size);
     }
     let blob = registry.fetch_blob(reference.path(), &desc.digest)?;
     let progress = ProgressReader::new(blob.reader, &desc.digest, Some(desc.size), observer);
@@ -488,11 +494,16 @@ fn fetch_and_unpack(
         .ingest(&desc.digest, Some(desc.size))
         .map_err(fatal)?;
     let tee = TeeReader::new(progress, &mut ingest);
-    let size =
-        unpack_and_commit(store, tee, compression, desc, diff_id, observer).map_err(classify_io)?;
+    let (writer, meta) =
+        unpack_layer(store, tee, compression, desc, diff_id).map_err(classify_io)?;
     observer.event(PullEvent::Verifying(desc.digest.clone()));
+    // The blob must commit before the layer because a committed layer is never fetched again:
+    // a kill between the two would otherwise leave a layer whose source blob is gone for good,
+    // and every image using it would name a blob the store lacks. The other way round, a kill
+    // leaves a blob without its layer, which the next pull unpacks from the local blob.
     ingest.commit().map_err(fatal)?;
-    Ok(size)
+    store.layers.commit(writer, &meta).map_err(fatal)?;
+    Ok(meta.size)
 }
 
 /// Network resets and timeouts are worth another attempt; everything else is not.
@@ -507,14 +518,15 @@ fn classify_io(e: io::Error) -> LayerFailure {
     }
 }
 
-fn unpack_and_commit<R: Read>(
+/// Unpacks one layer into a fresh layer writer, verifying its diff ID, and drains `source` so a
+/// tee behind it has seen every byte. The caller commits the writer.
+fn unpack_layer<R: Read>(
     store: &Store,
     mut source: R,
     compression: Compression,
     desc: &Descriptor,
     diff_id: &Digest,
-    observer: &dyn PullObserver,
-) -> io::Result<u64> {
+) -> io::Result<(LayerWriter, LayerMeta)> {
     let writer = store.layers.begin().map_err(io::Error::other)?;
     let stats = {
         let decoder = decompress(&mut source, compression)?;
@@ -522,8 +534,7 @@ fn unpack_and_commit<R: Read>(
         let opts = UnpackOptions {
             chown: rustix::process::geteuid().is_root(),
         };
-        let stats = unpack(&mut verified, &writer.diff_dir(), &opts)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        let stats = unpack(&mut verified, &writer.diff_dir(), &opts).map_err(unpack_io_error)?;
         io::copy(&mut verified, &mut io::sink())?;
         if !verified.verified() {
             return Err(io::Error::new(
@@ -535,7 +546,6 @@ fn unpack_and_commit<R: Read>(
     };
     // Read whatever the decompressor left (trailing padding) so the blob digest covers it all.
     io::copy(&mut source, &mut io::sink())?;
-    let _ = observer;
     let meta = LayerMeta {
         diff_id: diff_id.clone(),
         source: Some(SourceBlob {
@@ -544,11 +554,17 @@ fn unpack_and_commit<R: Read>(
         }),
         size: stats.bytes,
     };
-    store
-        .layers
-        .commit(writer, &meta)
-        .map_err(io::Error::other)?;
-    Ok(stats.bytes)
+    Ok((writer, meta))
+}
+
+/// An unpack failure as an I/O error that keeps the kind of the read or write error behind it,
+/// so [`classify_io`] can tell a download cut short (worth another attempt) from a bad layer.
+fn unpack_io_error(e: UnpackError) -> io::Error {
+    let kind = match &e {
+        UnpackError::Read(cause) | UnpackError::Io { cause, .. } => cause.kind(),
+        _ => io::ErrorKind::InvalidData,
+    };
+    io::Error::new(kind, e.to_string())
 }
 
 /// Wraps a compressed stream in the matching decoder.

@@ -50,6 +50,9 @@ pub(crate) struct FakeState {
     pub blob_redirect: Option<String>,
     /// Sent as Docker-Content-Digest on manifests.
     pub digest_header: Option<String>,
+    /// Keyed by digest string: (bytes, times). The next `times` GETs of that blob get its full
+    /// Content-Length but only its first `bytes` bytes before the connection closes.
+    pub cut_blobs: HashMap<String, (usize, u32)>,
     pub log: Vec<Seen>,
     pub token_hits: u32,
 }
@@ -216,17 +219,44 @@ fn manifest(state: &FakeState, repo: &str, reference: &str) -> Reply {
     reply
 }
 
-fn blob(state: &FakeState, repo: &str, digest: &str, query: &str) -> Reply {
+fn blob(state: &mut FakeState, repo: &str, digest: &str, query: &str) -> Reply {
     if let Some(target) = state.blob_redirect.as_ref().filter(|_| query.is_empty()) {
         let location = format!("{target}/v2/{repo}/blobs/{digest}?redirected=1");
         return Response::from_data(Vec::new())
             .with_status_code(307)
             .with_header(Header::from_bytes("Location", location).unwrap());
     }
+    if let Some(reply) = cut_blob(state, repo, digest) {
+        return reply;
+    }
     match state.blobs.get(digest) {
         Some(body) => Response::from_data(body.clone()),
         None => error(404, "BLOB_UNKNOWN", "blob unknown to registry"),
     }
+}
+
+/// tiny_http cannot send less than its Content-Length and then hang up, so a cut body comes from a
+/// one-shot [`raw_server`] the blob GET is redirected to.
+fn cut_blob(state: &mut FakeState, repo: &str, digest: &str) -> Option<Reply> {
+    let (keep, times) = state.cut_blobs.get_mut(digest)?;
+    if *times == 0 {
+        return None;
+    }
+    *times -= 1;
+    let body = state.blobs.get(digest)?;
+    let mut response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    response.extend_from_slice(&body[..(*keep).min(body.len())]);
+    let (addr, _detached) = raw_server(response);
+    let location = format!("http://{addr}/v2/{repo}/blobs/{digest}?redirected=1");
+    Some(
+        Response::from_data(Vec::new())
+            .with_status_code(307)
+            .with_header(Header::from_bytes("Location", location).unwrap()),
+    )
 }
 
 fn json(status: u16, body: &str) -> Reply {

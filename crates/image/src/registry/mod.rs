@@ -43,7 +43,7 @@ mod transport;
 mod url;
 
 #[cfg(test)]
-mod fake;
+pub(crate) mod fake;
 #[cfg(test)]
 mod tests;
 
