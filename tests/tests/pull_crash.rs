@@ -233,18 +233,16 @@ fn assert_store_consistent(root: &Path) {
     }
 }
 
-/// No temp entry of a dead process is left in `tmp/`.
-///
-/// Known gap, not asserted: a kill inside an atomic JSON write (image record, tags) leaves its
-/// `.<pid>.<n>.json` temp file beside the target, outside `tmp/`, where no sweep looks. It is
-/// never read as a record, so the store stays consistent, but it is never removed either.
+/// No temp entry of a dead process is left: not in `tmp/`, and no `.<pid>.<n>.json` temp of an
+/// atomic JSON write (image record, tags) killed between create and rename.
 fn assert_no_leftovers(root: &Path) {
     assert_eq!(entries(&root.join("tmp")), Vec::<String>::new(), "tmp/");
     for dir in [root.to_path_buf(), root.join("images")] {
-        for e in entries(&dir).into_iter().filter(|e| e.starts_with('.')) {
-            assert!(is_temp_json(&e), "stray file {}", dir.join(&e).display());
-            eprintln!("known gap: abandoned temp file {}", dir.join(e).display());
-        }
+        let temps: Vec<String> = entries(&dir)
+            .into_iter()
+            .filter(|e| e.starts_with('.') && is_temp_json(e))
+            .collect();
+        assert!(temps.is_empty(), "abandoned temp files in {}: {temps:?}", dir.display());
     }
 }
 

@@ -3,7 +3,7 @@
 //! Lifecycle of a blob: [`ContentStore::ingest`] opens a temp file under `<root>/tmp`; the caller
 //! writes the bytes (usually while they stream from the network); [`Ingest::commit`] checks size and
 //! digest, fsyncs, and renames into place. A blob is therefore visible only once verified, and a
-//! crash at any moment leaves at most a temp file, which [`crate::tmp::sweep_stale`] removes later.
+//! crash at any moment leaves at most a temp file, which [`crate::sweep_stale`] removes later.
 //!
 //! ```no_run
 //! # use hull_image::content::ContentStore;

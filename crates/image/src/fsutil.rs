@@ -66,6 +66,23 @@ pub fn sweep_stale(tmp: &Path) -> io::Result<usize> {
     Ok(removed)
 }
 
+/// Removes the `.<pid>.<n>.json` temp files that [`write_json_atomic`] leaves in `dir` when its
+/// process dies between create and rename. Files of live processes are left alone.
+pub fn sweep_stale_json(dir: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix('.').filter(|_| name.ends_with(".json")) else {
+            continue;
+        };
+        if owner_pid(rest).is_some_and(|pid| !pid_alive(pid)) {
+            fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Removes a file or a whole directory tree; missing is fine. Directories made read-only by a
 /// layer (mode 0555) are made writable first so removal cannot fail on them.
 pub fn remove_any(path: &Path) -> io::Result<()> {
@@ -155,6 +172,19 @@ mod tests {
         assert!(mine.exists());
         assert!(!dead.exists());
         assert!(!junk.exists());
+    }
+
+    #[test]
+    fn sweep_removes_dead_json_temps_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = dir.path().join(".4194305.7.json");
+        let live = dir.path().join(format!(".{}", TempName::new("json")));
+        let real = dir.path().join("record.json");
+        for p in [&dead, &live, &real] {
+            fs::write(p, b"{}").unwrap();
+        }
+        assert_eq!(sweep_stale_json(dir.path()).unwrap(), 1);
+        assert!(!dead.exists() && live.exists() && real.exists());
     }
 
     #[test]

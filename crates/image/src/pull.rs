@@ -112,10 +112,9 @@ pub fn pull(
     observer: &dyn PullObserver,
 ) -> Result<PullOutcome, PullError> {
     let _gc = store.gc_shared()?;
-    // A pull killed earlier leaves its temp blobs and layer directories behind; remove those of
-    // dead processes (never a concurrent pull's) so they cannot pile up.
-    crate::fsutil::sweep_stale(&store.tmp_dir())
-        .map_err(crate::store::io_err("sweep", &store.tmp_dir()))?;
+    // A pull killed earlier leaves its temp blobs, layer directories and JSON temps behind;
+    // remove those of dead processes (never a concurrent pull's) so they cannot pile up.
+    store.sweep_stale()?;
     let resolved = resolve(store, registry, reference, &opts.platform)?;
     let config = fetch_config(store, registry, reference, &resolved.manifest)?;
     check_layers_match_config(reference, &resolved.manifest, &config)?;

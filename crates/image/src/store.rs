@@ -455,8 +455,18 @@ impl Store {
                 self.content.remove(&blob)?;
             }
         }
-        crate::fsutil::sweep_stale(&self.tmp_dir()).map_err(io_err("sweep", &self.tmp_dir()))?;
+        self.sweep_stale()?;
         Ok(reclaimed)
+    }
+
+    /// Removes what dead processes left: temp blobs and layers, and half-written JSON files.
+    pub fn sweep_stale(&self) -> Result<(), StoreError> {
+        let tmp = self.tmp_dir();
+        crate::fsutil::sweep_stale(&tmp).map_err(io_err("sweep", &tmp))?;
+        for dir in [self.root.clone(), self.root.join("images")] {
+            crate::fsutil::sweep_stale_json(&dir).map_err(io_err("sweep", &dir))?;
+        }
+        Ok(())
     }
 
     fn live_set(&self) -> Result<(BTreeSet<Digest>, BTreeSet<Digest>), StoreError> {
