@@ -3,3 +3,5 @@
 
 pub mod fs;
 pub mod mount;
+pub mod process;
+pub mod socket;
