@@ -207,7 +207,7 @@ impl Runtime {
             cgroup: None,
             armed: true,
         };
-        let _lock = st::lock(&dir).map_err(RuntimeError::io(&id, "lock"))?;
+        let lock = st::lock(&dir).map_err(RuntimeError::io(&id, "lock"))?;
         let mut state = ContainerState {
             id: id.clone(),
             status: Status::Creating,
@@ -240,8 +240,9 @@ impl Runtime {
         let pid = match forked {
             hull_sys::process::Forked::Child => {
                 // We are init: the parent's end must not stay open here, or the parent would
-                // never see end-of-stream when our exec succeeds.
-                drop(ours);
+                // never see end-of-stream when our exec succeeds; and our copy of the lock
+                // descriptor would keep the flock held until exec.
+                drop((ours, lock));
                 process::init::run(InitArgs {
                     spec: prep.spec,
                     rootfs: prep.rootfs,
@@ -282,6 +283,7 @@ impl Runtime {
             ))?;
         }
         guard.armed = false;
+        drop(lock);
         self.sync.lock().expect("sync map").insert(id, ours);
         Ok(Created { pid, console })
     }
