@@ -413,6 +413,36 @@ fn readonly_root_and_bind_mounts() {
     assert!(mounted_under(&b.path()).is_empty());
 }
 
+fn exec_failure_comes_back_from_start() {
+    let rt = Rt::new();
+    let b = Bundle::new();
+    // Executable bits but no valid format or shebang: resolve passes, execve fails (ENOEXEC).
+    let bad = b.path().join("rootfs/bin/bad");
+    std::fs::write(&bad, [0u8, 1, 2, 3]).unwrap();
+    std::fs::set_permissions(&bad, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let pid = rt
+        .create("execfail", &b, spec(&["/bin/bad"]), None)
+        .unwrap();
+    match rt.rt.start("execfail") {
+        Err(RuntimeError::ExecFailed { errno, .. }) => assert_eq!(errno, libc::ENOEXEC),
+        other => panic!("expected ExecFailed, got {other:?}"),
+    }
+    assert_eq!(wait(pid).exit_status(), Some(126));
+    rt.rt.delete("execfail", false).unwrap();
+}
+
+fn start_from_another_runtime_instance() {
+    // Like `hull start` from a second process: no sync socket, only exec.fifo and state.json.
+    let rt = Rt::new();
+    let b = Bundle::new();
+    let pid = rt.create("other", &b, spec(&["true"]), None).unwrap();
+    let second = Runtime::new(rt.rt.state_root.clone()).unwrap();
+    second.start("other").unwrap();
+    assert_eq!(wait(pid).exit_status(), Some(0));
+    assert_eq!(second.state("other").unwrap().status, "stopped");
+    second.delete("other", false).unwrap();
+}
+
 fn main() {
     match std::env::var("HULL_ROOT_TESTS").as_deref() {
         Ok("1") => {}
@@ -459,6 +489,14 @@ fn main() {
         (
             "readonly_root_and_bind_mounts",
             readonly_root_and_bind_mounts,
+        ),
+        (
+            "exec_failure_comes_back_from_start",
+            exec_failure_comes_back_from_start,
+        ),
+        (
+            "start_from_another_runtime_instance",
+            start_from_another_runtime_instance,
         ),
     ];
     let filter = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
