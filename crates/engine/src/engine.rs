@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use hull_image::store::StoreError;
 use hull_image::Store;
 use hull_oci::Digest;
-use hull_runtime::{CreateRequest, Runtime, RuntimeError};
+use hull_runtime::cgroups::{CgroupRoot, CgroupVersion};
+use hull_runtime::{CreateRequest, Runtime, RuntimeError, Step};
 use hull_sys::mount::OverlayUpper;
 
 use crate::container::{ContainerError, Containers, Record, Status};
@@ -69,22 +70,15 @@ impl EngineError {
     }
 }
 
-/// Classifies a runtime error by its cause chain. After the runtime work merges this becomes a
-/// match on `RuntimeError::Init { step: Step::NotFound | Step::NotExecutable, .. }` and
-/// `RuntimeError::ExecFailed { errno }`.
+/// Docker's codes for a command that cannot run: 127 not found, 126 not executable (including
+/// an execve that fails with EACCES or ENOEXEC); any other runtime failure is the engine's, 125.
 fn command_failure_code(e: &RuntimeError) -> u8 {
-    let mut text = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    if text.contains("executable not found") || text.contains("No such file or directory") {
-        127
-    } else if text.contains("not executable") || text.contains("Permission denied") {
-        126
-    } else {
-        125
+    match e {
+        RuntimeError::Init { step: Step::NotFound, .. } => 127,
+        RuntimeError::Init { step: Step::NotExecutable, .. } => 126,
+        RuntimeError::ExecFailed { errno, .. } if *errno == libc::ENOENT => 127,
+        RuntimeError::ExecFailed { .. } => 126,
+        _ => 125,
     }
 }
 
@@ -418,32 +412,45 @@ fn host_hostname() -> String {
         .unwrap_or_default()
 }
 
-/// A v2 (unified) host has cgroup.controllers at the top of /sys/fs/cgroup; a hybrid host's empty
-/// cgroup2 at /sys/fs/cgroup/unified does not count.
+/// Whether the host runs cgroup v2 (then containers get a cgroup namespace), as the runtime
+/// detects it.
 fn cgroup_v2_host() -> bool {
-    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+    CgroupRoot::detect().is_ok_and(|r| r.version() == CgroupVersion::V2)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hull_runtime::InitError;
 
     #[test]
     fn runtime_errors_map_to_dockers_exit_codes() {
-        let e = |s: &str| EngineError::Runtime {
+        let init = |step| EngineError::Runtime {
             id: "c".into(),
             op: "create",
-            source: RuntimeError::Unimplemented(s.into()),
+            source: RuntimeError::Init {
+                id: "c".into(),
+                step,
+                cause: InitError {
+                    step,
+                    message: "x".into(),
+                    errno: None,
+                },
+            },
         };
-        assert_eq!(
-            e("init failed at executable not found: nope").exit_code(),
-            127
-        );
-        assert_eq!(
-            e("init failed at executable not executable: /x").exit_code(),
-            126
-        );
-        assert_eq!(e("something else").exit_code(), 125);
+        assert_eq!(init(Step::NotFound).exit_code(), 127);
+        assert_eq!(init(Step::NotExecutable).exit_code(), 126);
+        assert_eq!(init(Step::Cwd).exit_code(), 125);
+        let exec = |errno| EngineError::Runtime {
+            id: "c".into(),
+            op: "start",
+            source: RuntimeError::ExecFailed {
+                id: "c".into(),
+                errno,
+            },
+        };
+        assert_eq!(exec(libc::ENOEXEC).exit_code(), 126);
+        assert_eq!(exec(libc::ENOENT).exit_code(), 127);
         assert_eq!(EngineError::AlreadyRunning("x".into()).exit_code(), 125);
     }
 }

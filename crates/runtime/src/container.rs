@@ -1,16 +1,88 @@
-//! The runtime's public lifecycle API. STUB: the runtime-core work replaces the bodies.
+//! The runtime's public lifecycle API: create, start, state, kill, delete.
 
+use std::collections::HashMap;
+use std::io::{self, Read};
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use hull_oci::runtime::{Spec, State};
+use rustix::fs::{Mode, OFlags};
+use rustix::process::{Pid, Signal};
 
-use crate::cgroups::CgroupRoot;
+use crate::cgroups::{Cgroup, CgroupError, CgroupRoot};
+use crate::process::init::InitArgs;
+use crate::process::sync::{self, FromInit, InitError, ToInit};
+use crate::state::{self as st, ContainerState, Status};
+use crate::{mounts, process, rlimits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error("container {0}: not implemented yet")]
-    Unimplemented(String),
+    #[error("detect cgroups: {0}")]
+    DetectCgroups(#[source] crate::cgroups::CgroupError),
+    #[error("container id {0:?}: must be non-empty and contain no '/'")]
+    InvalidId(String),
+    #[error("container {id}: already exists")]
+    AlreadyExists { id: String },
+    #[error("container {id}: does not exist")]
+    NotFound { id: String },
+    #[error("read spec {path}")]
+    ReadSpec {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("container {id}: invalid spec: {reason}")]
+    InvalidSpec { id: String, reason: String },
+    #[error("container {id}: capabilities")]
+    Capabilities {
+        id: String,
+        #[source]
+        source: crate::capabilities::CapsError,
+    },
+    #[error("container {id}: compile seccomp filter")]
+    Seccomp {
+        id: String,
+        #[source]
+        source: crate::seccomp::SeccompError,
+    },
+    #[error("container {id}: cgroup")]
+    Cgroup {
+        id: String,
+        #[source]
+        source: CgroupError,
+    },
+    #[error("container {id}: {op}")]
+    Io {
+        id: String,
+        op: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A step inside the container's init failed; `cause.step` is `NotFound`/`NotExecutable` for
+    /// a program that cannot be run (exit codes 127/126 in Docker terms).
+    #[error("container {id}: init failed at {step}: {cause}")]
+    Init {
+        id: String,
+        step: crate::Step,
+        cause: InitError,
+    },
+    #[error("container {id}: exec user program: {}", io::Error::from_raw_os_error(*errno))]
+    ExecFailed { id: String, errno: i32 },
+    #[error("container {id}: cannot {op} a container that is {status}")]
+    BadStatus {
+        id: String,
+        op: &'static str,
+        status: &'static str,
+    },
+}
+
+impl RuntimeError {
+    fn io(id: &str, op: impl Into<String>) -> impl FnOnce(io::Error) -> RuntimeError {
+        let (id, op) = (id.to_string(), op.into());
+        move |source| RuntimeError::Io { id, op, source }
+    }
 }
 
 /// Where the runtime keeps `state.json` per container, and the host's cgroup layout.
@@ -18,6 +90,9 @@ pub enum RuntimeError {
 pub struct Runtime {
     pub state_root: PathBuf,
     pub cgroups: CgroupRoot,
+    /// Our end of each init's sync socket, for containers created by this process: `start` reads
+    /// an exec failure from it.
+    sync: Mutex<HashMap<String, OwnedFd>>,
 }
 
 /// What `create` needs.
@@ -62,38 +137,536 @@ pub struct Created {
     pub console: Option<OwnedFd>,
 }
 
+/// What `create` checked and prepared before forking.
+struct Prepared {
+    spec: Spec,
+    rootfs: PathBuf,
+    mounts: Vec<mounts::PlannedMount>,
+    namespaces: process::NamespacePlan,
+    seccomp: Option<crate::seccomp::Filter>,
+}
+
+/// Undoes a half-made container (kill init, remove cgroup and state dir) unless disarmed.
+struct CreateGuard<'a> {
+    dir: &'a Path,
+    pid: Option<i32>,
+    cgroup: Option<Cgroup>,
+    armed: bool,
+}
+
+impl Drop for CreateGuard<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(pid) = self.pid.and_then(Pid::from_raw) {
+            let _ = rustix::process::kill_process(pid, Signal::KILL);
+            let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+        }
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.delete();
+        }
+        let _ = std::fs::remove_dir_all(self.dir);
+    }
+}
+
 impl Runtime {
     pub fn new(state_root: PathBuf) -> Result<Runtime, RuntimeError> {
-        let cgroups = CgroupRoot::detect()
-            .map_err(|e| RuntimeError::Unimplemented(format!("detect cgroups: {e}")))?;
+        let cgroups = CgroupRoot::detect().map_err(RuntimeError::DetectCgroups)?;
+        std::fs::create_dir_all(&state_root).map_err(RuntimeError::io("", "create state root"))?;
         Ok(Runtime {
             state_root,
             cgroups,
+            sync: Mutex::new(HashMap::new()),
         })
     }
 
+    fn dir(&self, id: &str) -> Result<PathBuf, RuntimeError> {
+        if id.is_empty() || id.contains('/') || id == "." || id == ".." {
+            return Err(RuntimeError::InvalidId(id.to_string()));
+        }
+        Ok(self.state_root.join(id))
+    }
+
+    /// Creates the container: its init runs in new namespaces with the rootfs set up and waits
+    /// before the user's program until [`Runtime::start`].
     pub fn create(&self, req: CreateRequest) -> Result<Created, RuntimeError> {
-        Err(RuntimeError::Unimplemented(req.id))
+        let id = req.id.clone();
+        let dir = self.dir(&id)?;
+        let prep = prepare(&req)?;
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(RuntimeError::AlreadyExists { id })
+            }
+            Err(e) => return Err(RuntimeError::io(&id, "create state dir")(e)),
+        }
+        let mut guard = CreateGuard {
+            dir: &dir,
+            pid: None,
+            cgroup: None,
+            armed: true,
+        };
+        let lock = st::lock(&dir).map_err(RuntimeError::io(&id, "lock"))?;
+        let mut state = ContainerState {
+            id: id.clone(),
+            status: Status::Creating,
+            pid: None,
+            pid_start_time: None,
+            bundle: req.bundle.clone(),
+            cgroup_path: None,
+            annotations: prep.spec.annotations.clone(),
+        };
+        st::write(&dir, &state).map_err(RuntimeError::io(&id, "write state"))?;
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            dir.join(st::EXEC_FIFO),
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .map_err(|e| RuntimeError::io(&id, "create exec.fifo")(e.into()))?;
+        let state_dir = rustix::fs::open(
+            &dir,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| RuntimeError::io(&id, "open state dir")(e.into()))?;
+        let (ours, theirs) =
+            hull_sys::socket::seqpacket_pair().map_err(RuntimeError::io(&id, "socketpair"))?;
+
+        let forked = hull_sys::process::fork_with_flags(prep.namespaces.clone_flags)
+            .map_err(RuntimeError::io(&id, "clone init"))?;
+        let pid = match forked {
+            hull_sys::process::Forked::Child => {
+                // We are init: the parent's end must not stay open here, or the parent would
+                // never see end-of-stream when our exec succeeds; and our copy of the lock
+                // descriptor would keep the flock held until exec.
+                drop((ours, lock));
+                process::init::run(InitArgs {
+                    spec: prep.spec,
+                    rootfs: prep.rootfs,
+                    mounts: prep.mounts,
+                    join: prep.namespaces.join,
+                    sock: theirs,
+                    state_dir,
+                    stdio: req.stdio,
+                    seccomp: prep.seccomp,
+                    mini_init: req.init,
+                    no_pivot: req.no_pivot,
+                })
+            }
+            hull_sys::process::Forked::Parent(pid) => pid,
+        };
+        drop((theirs, state_dir, req.stdio));
+        guard.pid = Some(pid);
+
+        let cgroup = self.join_cgroup(&id, &prep.spec, pid)?;
+        state.cgroup_path = cgroup.as_ref().map(|c| c.path().to_string());
+        guard.cgroup = cgroup;
+        write_id_maps(&id, &prep.spec, pid)?;
+        let cgroup_paths = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .map(|t| mounts::parse_proc_cgroup(&t))
+            .unwrap_or_default();
+        sync::send(&ours, &ToInit::Proceed { cgroup_paths })
+            .map_err(RuntimeError::io(&id, "send proceed to init"))?;
+        let console = self.await_ready(&id, &ours, req.console_socket.as_deref())?;
+
+        state.status = Status::Created;
+        state.pid = Some(pid);
+        state.pid_start_time = st::pid_start_time(pid);
+        st::write(&dir, &state).map_err(RuntimeError::io(&id, "write state"))?;
+        if let Some(pf) = &req.pid_file {
+            std::fs::write(pf, pid.to_string()).map_err(RuntimeError::io(
+                &id,
+                format!("write pid file {}", pf.display()),
+            ))?;
+        }
+        guard.armed = false;
+        drop(lock);
+        self.sync.lock().expect("sync map").insert(id, ours);
+        Ok(Created { pid, console })
     }
 
+    /// Creates the cgroup when the spec asks for one and moves init into it.
+    fn join_cgroup(&self, id: &str, spec: &Spec, pid: i32) -> Result<Option<Cgroup>, RuntimeError> {
+        let Some(linux) = &spec.linux else {
+            return Ok(None);
+        };
+        if linux.cgroups_path.is_none() && linux.resources.is_none() {
+            return Ok(None);
+        }
+        let path = linux
+            .cgroups_path
+            .clone()
+            .unwrap_or_else(|| format!("/hull/{id}"));
+        let err = |source| RuntimeError::Cgroup {
+            id: id.to_string(),
+            source,
+        };
+        let resources = linux.resources.clone().unwrap_or_default();
+        let cg = Cgroup::create(&self.cgroups, &path, &resources).map_err(err)?;
+        if let Err(e) = cg.add_process(pid) {
+            let _ = cg.delete();
+            return Err(err(e));
+        }
+        Ok(Some(cg))
+    }
+
+    /// Reads init's messages until `Ready`, handing on the console on the way.
+    fn await_ready(
+        &self,
+        id: &str,
+        sock: &OwnedFd,
+        console_socket: Option<&Path>,
+    ) -> Result<Option<OwnedFd>, RuntimeError> {
+        let mut console = None;
+        loop {
+            let msg =
+                sync::recv::<FromInit>(sock).map_err(RuntimeError::io(id, "read from init"))?;
+            match msg {
+                Some((FromInit::Console, Some(fd))) => match console_socket {
+                    Some(path) => hull_sys::socket::send_fd_to_path(path, &fd, "console").map_err(
+                        RuntimeError::io(id, format!("send console to {}", path.display())),
+                    )?,
+                    None => console = Some(fd),
+                },
+                Some((FromInit::Console, None)) => {
+                    return Err(RuntimeError::io(id, "console")(io::Error::other(
+                        "init sent no descriptor",
+                    )))
+                }
+                Some((FromInit::Ready, _)) => return Ok(console),
+                Some((FromInit::Error(cause), _)) => {
+                    return Err(RuntimeError::Init {
+                        id: id.to_string(),
+                        step: cause.step,
+                        cause,
+                    })
+                }
+                Some((FromInit::ExecFailed { errno }, _)) => {
+                    return Err(RuntimeError::ExecFailed {
+                        id: id.to_string(),
+                        errno,
+                    })
+                }
+                None => {
+                    return Err(RuntimeError::io(id, "wait for init")(io::Error::other(
+                        "init exited before it was ready",
+                    )))
+                }
+            }
+        }
+    }
+
+    /// Releases init to exec the user's program. For a container created by this `Runtime`, an
+    /// exec failure is returned as [`RuntimeError::ExecFailed`].
     pub fn start(&self, id: &str) -> Result<(), RuntimeError> {
-        Err(RuntimeError::Unimplemented(id.to_string()))
+        let dir = self.existing_dir(id)?;
+        let _lock = st::lock(&dir).map_err(RuntimeError::io(id, "lock"))?;
+        let mut state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
+        match live_status(&state) {
+            Status::Created => {}
+            s @ (Status::Creating | Status::Running | Status::Stopped) => {
+                return Err(RuntimeError::BadStatus {
+                    id: id.to_string(),
+                    op: "start",
+                    status: s.as_str(),
+                })
+            }
+        }
+        release_init(&dir, &state).map_err(RuntimeError::io(id, "release init via exec.fifo"))?;
+        let _ = std::fs::remove_file(dir.join(st::EXEC_FIFO));
+        state.status = Status::Running;
+        st::write(&dir, &state).map_err(RuntimeError::io(id, "write state"))?;
+        let sock = self.sync.lock().expect("sync map").remove(id);
+        match sock.map(|s| sync::recv::<FromInit>(&s)) {
+            None | Some(Ok(None)) => Ok(()),
+            Some(Ok(Some((FromInit::ExecFailed { errno }, _)))) => Err(RuntimeError::ExecFailed {
+                id: id.to_string(),
+                errno,
+            }),
+            Some(Ok(Some((FromInit::Error(cause), _)))) => Err(RuntimeError::Init {
+                id: id.to_string(),
+                step: cause.step,
+                cause,
+            }),
+            Some(Ok(Some((other, _)))) => Err(RuntimeError::io(id, "read from init")(
+                io::Error::other(format!("unexpected message {other:?}")),
+            )),
+            Some(Err(e)) => Err(RuntimeError::io(id, "read from init")(e)),
+        }
     }
 
+    /// The OCI state, with the status checked against the live process.
     pub fn state(&self, id: &str) -> Result<State, RuntimeError> {
-        Err(RuntimeError::Unimplemented(id.to_string()))
+        let dir = self.existing_dir(id)?;
+        let state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
+        Ok(state.oci(live_status(&state)))
     }
 
-    pub fn kill(&self, id: &str, _signal: i32, _all: bool) -> Result<(), RuntimeError> {
-        Err(RuntimeError::Unimplemented(id.to_string()))
+    /// Sends `signal` to init, or with `all` to every process in the container's cgroup.
+    pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<(), RuntimeError> {
+        let dir = self.existing_dir(id)?;
+        let state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
+        match live_status(&state) {
+            Status::Created | Status::Running => {}
+            s @ (Status::Creating | Status::Stopped) => {
+                return Err(RuntimeError::BadStatus {
+                    id: id.to_string(),
+                    op: "kill",
+                    status: s.as_str(),
+                })
+            }
+        }
+        let sig = Signal::from_named_raw(signal).ok_or_else(|| RuntimeError::InvalidSpec {
+            id: id.to_string(),
+            reason: format!("unknown signal {signal}"),
+        })?;
+        let mut pids = vec![state.pid.unwrap_or(0)];
+        if let (true, Some(path)) = (all, &state.cgroup_path) {
+            let err = |source| RuntimeError::Cgroup {
+                id: id.to_string(),
+                source,
+            };
+            pids = Cgroup::open(&self.cgroups, path)
+                .and_then(|c| c.pids())
+                .map_err(err)?;
+        }
+        for pid in pids.into_iter().filter_map(Pid::from_raw) {
+            match rustix::process::kill_process(pid, sig) {
+                Ok(()) | Err(rustix::io::Errno::SRCH) => {}
+                Err(e) => return Err(RuntimeError::io(id, format!("kill {pid:?}"))(e.into())),
+            }
+        }
+        Ok(())
     }
 
-    pub fn delete(&self, id: &str, _force: bool) -> Result<(), RuntimeError> {
-        Err(RuntimeError::Unimplemented(id.to_string()))
+    /// Removes a stopped container (with `force`, kills it first): cgroup and state dir.
+    pub fn delete(&self, id: &str, force: bool) -> Result<(), RuntimeError> {
+        let dir = self.existing_dir(id)?;
+        let lock = st::lock(&dir).map_err(RuntimeError::io(id, "lock"))?;
+        let state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
+        match (live_status(&state), force) {
+            (Status::Stopped, _) => {}
+            (Status::Creating | Status::Created | Status::Running, true) => {
+                kill_and_wait(&state).map_err(RuntimeError::io(id, "kill init"))?
+            }
+            (s @ (Status::Creating | Status::Created | Status::Running), false) => {
+                return Err(RuntimeError::BadStatus {
+                    id: id.to_string(),
+                    op: "delete",
+                    status: s.as_str(),
+                })
+            }
+        }
+        if let Some(path) = &state.cgroup_path {
+            let err = |source| RuntimeError::Cgroup {
+                id: id.to_string(),
+                source,
+            };
+            Cgroup::open(&self.cgroups, path)
+                .and_then(|c| c.delete())
+                .map_err(err)?;
+        }
+        self.sync.lock().expect("sync map").remove(id);
+        drop(lock);
+        std::fs::remove_dir_all(&dir).map_err(RuntimeError::io(id, "remove state dir"))
     }
 
     /// Whether the kernel's OOM killer killed a process of the container (read before delete).
     pub fn oom_killed(&self, id: &str) -> Result<bool, RuntimeError> {
-        Err(RuntimeError::Unimplemented(id.to_string()))
+        let dir = self.existing_dir(id)?;
+        let state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
+        let Some(path) = &state.cgroup_path else {
+            return Ok(false);
+        };
+        Cgroup::open(&self.cgroups, path)
+            .and_then(|c| c.oom_killed())
+            .map_err(|source| RuntimeError::Cgroup {
+                id: id.to_string(),
+                source,
+            })
     }
+
+    fn existing_dir(&self, id: &str) -> Result<PathBuf, RuntimeError> {
+        let dir = self.dir(id)?;
+        if !dir.join(st::STATE_FILE).exists() {
+            return Err(RuntimeError::NotFound { id: id.to_string() });
+        }
+        Ok(dir)
+    }
+}
+
+/// Reads and checks everything that can be checked before the fork, so errors come back as
+/// plain values rather than from inside init.
+fn prepare(req: &CreateRequest) -> Result<Prepared, RuntimeError> {
+    let id = &req.id;
+    let invalid = |reason: String| RuntimeError::InvalidSpec {
+        id: id.clone(),
+        reason,
+    };
+    let spec = match &req.spec {
+        Some(s) => s.clone(),
+        None => read_spec(&req.bundle.join("config.json"))?,
+    };
+    let root = spec
+        .root
+        .as_ref()
+        .ok_or_else(|| invalid("no root".into()))?;
+    let rootfs = if root.path.is_absolute() {
+        root.path.clone()
+    } else {
+        req.bundle.join(&root.path)
+    };
+    let rootfs = rootfs
+        .canonicalize()
+        .map_err(|e| invalid(format!("rootfs {}: {e}", rootfs.display())))?;
+    let proc = spec
+        .process
+        .as_ref()
+        .ok_or_else(|| invalid("no process".into()))?;
+    if proc.args.is_empty() {
+        return Err(invalid("process.args is empty".into()));
+    }
+    if !Path::new(&proc.cwd).is_absolute() {
+        return Err(invalid(format!("cwd {:?} is not absolute", proc.cwd)));
+    }
+    rlimits::validate(&proc.rlimits).map_err(invalid)?;
+    if let Some(caps) = &proc.capabilities {
+        crate::capabilities::validate(caps).map_err(|source| RuntimeError::Capabilities {
+            id: id.clone(),
+            source,
+        })?;
+    }
+    let linux = spec.linux.clone().unwrap_or_default();
+    let seccomp = match &linux.seccomp {
+        Some(s) => Some(
+            crate::seccomp::compile(s).map_err(|source| RuntimeError::Seccomp {
+                id: id.clone(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
+    let namespaces = process::plan_namespaces(&linux.namespaces).map_err(invalid)?;
+    let mounts = mounts::plan(&spec.mounts, &req.bundle).map_err(|e| invalid(e.to_string()))?;
+    Ok(Prepared {
+        spec,
+        rootfs,
+        mounts,
+        namespaces,
+        seccomp,
+    })
+}
+
+fn read_spec(path: &Path) -> Result<Spec, RuntimeError> {
+    let err = |source| RuntimeError::ReadSpec {
+        path: path.to_path_buf(),
+        source,
+    };
+    let bytes = std::fs::read(path).map_err(err)?;
+    serde_json::from_slice(&bytes).map_err(|e| err(io::Error::new(io::ErrorKind::InvalidData, e)))
+}
+
+/// Writes /proc/<pid>/{uid,gid}_map for a new user namespace (root writes them without needing
+/// setgroups=deny).
+fn write_id_maps(id: &str, spec: &Spec, pid: i32) -> Result<(), RuntimeError> {
+    let Some(linux) = &spec.linux else {
+        return Ok(());
+    };
+    let new_userns = linux
+        .namespaces
+        .iter()
+        .any(|n| n.kind == "user" && n.path.is_none());
+    if !new_userns {
+        return Ok(());
+    }
+    for (file, maps) in [
+        ("uid_map", &linux.uid_mappings),
+        ("gid_map", &linux.gid_mappings),
+    ] {
+        let text: String = maps
+            .iter()
+            .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
+            .collect();
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, text).map_err(RuntimeError::io(id, format!("write {path}")))?;
+    }
+    Ok(())
+}
+
+/// The stored status corrected by liveness: a created or running container whose init is gone
+/// (or whose pid now belongs to another process) is stopped.
+fn live_status(state: &ContainerState) -> Status {
+    let alive = state
+        .pid
+        .is_some_and(|pid| st::is_alive(pid, state.pid_start_time));
+    match state.status {
+        Status::Stopped => Status::Stopped,
+        s @ (Status::Creating | Status::Created | Status::Running) => {
+            if alive || (s == Status::Creating && state.pid.is_none()) {
+                s
+            } else {
+                Status::Stopped
+            }
+        }
+    }
+}
+
+/// Opens exec.fifo for reading (non-blocking, so a dead init cannot hang us), which unblocks
+/// init's open for writing; init then writes one byte.
+fn release_init(dir: &Path, state: &ContainerState) -> io::Result<()> {
+    let fifo = rustix::fs::open(
+        dir.join(st::EXEC_FIFO),
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut f = std::fs::File::from(fifo);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut byte = [0u8; 1];
+    loop {
+        match f.read(&mut byte) {
+            Ok(1) => return Ok(()),
+            Ok(_) | Err(_)
+                if !state
+                    .pid
+                    .is_some_and(|p| st::is_alive(p, state.pid_start_time)) =>
+            {
+                return Err(io::Error::other("init exited before it was released"))
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+        if Instant::now() > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "init did not answer",
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// SIGKILL init and wait (up to 10 s) until it is gone or a zombie.
+fn kill_and_wait(state: &ContainerState) -> io::Result<()> {
+    let Some(pid) = state.pid.and_then(Pid::from_raw) else {
+        return Ok(());
+    };
+    match rustix::process::kill_process(pid, Signal::KILL) {
+        Ok(()) | Err(rustix::io::Errno::SRCH) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while st::is_alive(pid.as_raw_nonzero().get(), state.pid_start_time) {
+        if Instant::now() > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "init survived SIGKILL",
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
 }

@@ -7,6 +7,8 @@
 //! leaves it blocked just before it executes the user's program; [`Runtime::start`] releases it;
 //! [`Runtime::kill`] signals it; [`Runtime::delete`] removes what is left (cgroup, state).
 //!
+//! `create` forks (clone3) from the calling process, which must be single-threaded.
+//!
 //! ```no_run
 //! # use hull_runtime::{Runtime, CreateRequest};
 //! let rt = Runtime::new("/run/hull/runtime".into()).unwrap();
@@ -19,7 +21,16 @@
 
 pub mod capabilities;
 pub mod cgroups;
+pub mod console;
 mod container;
+pub mod devices;
+pub mod mini_init;
+pub mod mounts;
+pub mod process;
+pub mod rlimits;
 pub mod seccomp;
+pub mod state;
+pub mod user;
 
 pub use container::{CreateRequest, Created, Runtime, RuntimeError};
+pub use process::sync::{InitError, Step};

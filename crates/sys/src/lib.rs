@@ -4,4 +4,7 @@
 pub mod bpf;
 pub mod fs;
 pub mod mount;
+pub mod process;
+pub mod signal;
+pub mod socket;
 pub mod seccomp;

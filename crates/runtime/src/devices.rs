@@ -1,0 +1,111 @@
+//! /dev inside the container: the default device nodes (bind-mounted from the host, which also
+//! works in a user namespace), `linux.devices` (mknod), and the standard symlinks.
+
+use std::io;
+use std::path::Path;
+
+use hull_oci::runtime::Device;
+use rustix::fs::{FileType, Mode};
+
+/// Docker's default nodes, bound from the host's /dev.
+pub const DEFAULT_DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+/// (link target, link path under /dev).
+pub const DEV_SYMLINKS: &[(&str, &str)] = &[
+    ("/proc/self/fd", "fd"),
+    ("/proc/self/fd/0", "stdin"),
+    ("/proc/self/fd/1", "stdout"),
+    ("/proc/self/fd/2", "stderr"),
+    ("pts/ptmx", "ptmx"),
+];
+
+fn ctx(what: &str, path: &Path, e: impl Into<io::Error>) -> io::Error {
+    let e = e.into();
+    io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
+}
+
+/// Creates the default devices, the spec's devices and the symlinks under `rootfs/dev` (before
+/// pivot_root, while the host's /dev is still reachable).
+pub fn populate(rootfs: &Path, extra: &[Device]) -> io::Result<()> {
+    let dev = rootfs.join("dev");
+    std::fs::create_dir_all(&dev).map_err(|e| ctx("mkdir", &dev, e))?;
+    for name in DEFAULT_DEVICES {
+        if extra.iter().any(|d| d.path == Path::new("/dev").join(name)) {
+            continue;
+        }
+        bind_host_device(&Path::new("/dev").join(name), &dev.join(name))?;
+    }
+    for d in extra {
+        create_device(rootfs, d)?;
+    }
+    for (target, name) in DEV_SYMLINKS {
+        let link = dev.join(name);
+        if std::fs::symlink_metadata(&link).is_ok() {
+            continue;
+        }
+        std::os::unix::fs::symlink(target, &link).map_err(|e| ctx("symlink", &link, e))?;
+    }
+    Ok(())
+}
+
+fn bind_host_device(host: &Path, target: &Path) -> io::Result<()> {
+    crate::mounts::create_mountpoint(target, false)?;
+    rustix::mount::mount_bind(host, target).map_err(|e| ctx("bind device", target, e))
+}
+
+pub fn device_type(kind: &str) -> Option<FileType> {
+    match kind {
+        "c" | "u" => Some(FileType::CharacterDevice),
+        "b" => Some(FileType::BlockDevice),
+        "p" => Some(FileType::Fifo),
+        _ => None,
+    }
+}
+
+/// mknod the device, with its mode and owner; falls back to binding the host node of the same
+/// path when mknod is not permitted (user namespace).
+fn create_device(rootfs: &Path, d: &Device) -> io::Result<()> {
+    let target = crate::mounts::secure_join(rootfs, &d.path)?;
+    let ft = device_type(&d.kind).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("device {}: unknown type {:?}", d.path.display(), d.kind),
+        )
+    })?;
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| ctx("mkdir", parent, e))?;
+    }
+    let _ = std::fs::remove_file(&target);
+    let mode = Mode::from_raw_mode(d.file_mode.unwrap_or(0o666) & 0o7777);
+    let dev = rustix::fs::makedev(d.major as u32, d.minor as u32);
+    match rustix::fs::mknodat(rustix::fs::CWD, &target, ft, mode, dev) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::PERM) => return bind_host_device(&d.path, &target),
+        Err(e) => return Err(ctx("mknod", &target, e)),
+    }
+    // mknod's mode is filtered by the umask; set it exactly.
+    rustix::fs::chmod(&target, mode).map_err(|e| ctx("chmod", &target, e))?;
+    let uid = d.uid.map(rustix::fs::Uid::from_raw);
+    let gid = d.gid.map(rustix::fs::Gid::from_raw);
+    rustix::fs::chown(&target, uid, gid).map_err(|e| ctx("chown", &target, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_types_follow_the_spec_letters() {
+        assert_eq!(device_type("c"), Some(FileType::CharacterDevice));
+        assert_eq!(device_type("u"), Some(FileType::CharacterDevice));
+        assert_eq!(device_type("b"), Some(FileType::BlockDevice));
+        assert_eq!(device_type("p"), Some(FileType::Fifo));
+        assert_eq!(device_type("x"), None);
+    }
+
+    #[test]
+    fn default_table_is_dockers() {
+        assert_eq!(DEFAULT_DEVICES.len(), 6);
+        assert!(DEV_SYMLINKS.contains(&("pts/ptmx", "ptmx")));
+    }
+}

@@ -1,0 +1,334 @@
+//! The container's init, running in the forked copy of the runtime (no re-exec). [`run`] is the
+//! ordered recipe; every step reports failure to the parent as a typed [`InitError`].
+
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use hull_oci::runtime::{Process, Spec};
+use rustix::fs::{Mode, OFlags};
+use rustix::thread::LinkNameSpaceType;
+
+use super::sync::{self, FromInit, InitError, Step, ToInit};
+use crate::mounts::PlannedMount;
+use crate::seccomp::Filter;
+use crate::{capabilities, console, devices, mini_init, mounts, rlimits, user};
+
+/// Everything init needs, prepared by the parent before the fork (so init allocates little and
+/// validates nothing).
+pub struct InitArgs {
+    pub spec: Spec,
+    pub rootfs: PathBuf,
+    pub mounts: Vec<PlannedMount>,
+    /// Namespaces to join (`linux.namespaces` entries with a path).
+    pub join: Vec<(String, PathBuf)>,
+    pub sock: OwnedFd,
+    /// The container's state dir, opened before pivot_root so exec.fifo stays reachable.
+    pub state_dir: OwnedFd,
+    pub stdio: Option<[OwnedFd; 3]>,
+    pub seccomp: Option<Filter>,
+    pub mini_init: bool,
+    pub no_pivot: bool,
+}
+
+type Result<T> = std::result::Result<T, InitError>;
+
+fn fail(step: Step, what: impl Into<String>) -> impl FnOnce(std::io::Error) -> InitError {
+    let what = what.into();
+    move |e| InitError::new(step, what, Some(&e))
+}
+
+/// Runs init to the exec of the user's program; never returns.
+pub fn run(args: InitArgs) -> ! {
+    let result = prepare(&args).and_then(|program| {
+        wait_for_start(&args)?;
+        Ok(program)
+    });
+    match result {
+        Ok(program) => launch(args, &program),
+        Err(e) => report_and_exit(&args.sock, e),
+    }
+}
+
+fn report_and_exit(sock: &OwnedFd, err: InitError) -> ! {
+    let _ = sync::send(sock, &FromInit::Error(err));
+    hull_sys::process::exit_now(1)
+}
+
+/// Everything up to `Ready`: the container exists, blocked before the user's program.
+fn prepare(a: &InitArgs) -> Result<PathBuf> {
+    let proc = a.spec.process.as_ref().expect("validated by create");
+    if let Some(fds) = &a.stdio {
+        console::install_stdio(fds).map_err(fail(Step::Console, "install stdio"))?;
+    }
+    // must happen before anything else because the parent places us in the cgroup and writes the
+    // uid/gid maps first; until then we have no identity in a new user namespace.
+    let cgroup_paths = wait_proceed(&a.sock)?;
+    // must happen before mounts because a joined mount namespace is where they have to go.
+    join_namespaces(&a.join)?;
+    set_hostname(&a.spec)?;
+    setup_rootfs(a, &cgroup_paths)?;
+    // after pivot_root because the pty must come from the container's own devpts.
+    if proc.terminal {
+        let master = console::setup(proc.console_size).map_err(fail(Step::Console, "pty"))?;
+        sync::send_fd(&a.sock, &FromInit::Console, &master)
+            .map_err(fail(Step::Sync, "send console"))?;
+    }
+    // must happen before the read-only paths because /proc/sys becomes read-only there.
+    write_sysctls(&a.spec)?;
+    finalize_rootfs(&a.spec)?;
+    rlimits::apply(&proc.rlimits).map_err(fail(Step::Rlimits, "apply"))?;
+    set_oom_score_adj(proc)?;
+    let cwd = Path::new(&proc.cwd);
+    rustix::process::chdir(cwd)
+        .map_err(std::io::Error::from)
+        .map_err(fail(Step::Cwd, format!("chdir {}", cwd.display())))?;
+    let program = resolve_program(proc)?;
+    // after every mkdir of mount points, which the umask would otherwise restrict.
+    let umask = proc.user.umask.unwrap_or(0o022);
+    rustix::process::umask(Mode::from_raw_mode(umask));
+    sync::send(&a.sock, &FromInit::Ready).map_err(fail(Step::Sync, "send ready"))?;
+    Ok(program)
+}
+
+fn wait_proceed(sock: &OwnedFd) -> Result<Vec<(String, String)>> {
+    match sync::recv::<ToInit>(sock) {
+        Ok(Some((ToInit::Proceed { cgroup_paths }, _))) => Ok(cgroup_paths),
+        Ok(None) => Err(InitError::new(Step::Sync, "parent went away", None)),
+        Err(e) => Err(InitError::new(Step::Sync, "receive proceed", Some(&e))),
+    }
+}
+
+/// (spec name, kernel type). User comes first: joining it changes what we may join next.
+const JOIN_ORDER: &[(&str, LinkNameSpaceType)] = &[
+    ("user", LinkNameSpaceType::User),
+    ("ipc", LinkNameSpaceType::InterProcessCommunication),
+    ("uts", LinkNameSpaceType::HostNameAndNISDomainName),
+    ("network", LinkNameSpaceType::Network),
+    ("cgroup", LinkNameSpaceType::ControlGroup),
+    ("mount", LinkNameSpaceType::Mount),
+];
+
+fn join_namespaces(join: &[(String, PathBuf)]) -> Result<()> {
+    for (kind, ty) in JOIN_ORDER {
+        for (_, path) in join.iter().filter(|(k, _)| k == kind) {
+            let what = format!("{kind} namespace {}", path.display());
+            let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(|e| InitError::new(Step::JoinNamespace, &what, Some(&e.into())))?;
+            rustix::thread::move_into_link_name_space(fd.as_fd_ref(), Some(*ty))
+                .map_err(|e| InitError::new(Step::JoinNamespace, &what, Some(&e.into())))?;
+        }
+    }
+    Ok(())
+}
+
+trait AsFdRef {
+    fn as_fd_ref(&self) -> std::os::fd::BorrowedFd<'_>;
+}
+impl AsFdRef for OwnedFd {
+    fn as_fd_ref(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(self)
+    }
+}
+
+fn set_hostname(spec: &Spec) -> Result<()> {
+    if let Some(h) = &spec.hostname {
+        rustix::system::sethostname(h.as_bytes()).map_err(|e| {
+            InitError::new(Step::Hostname, format!("sethostname {h}"), Some(&e.into()))
+        })?;
+    }
+    if let Some(d) = &spec.domainname {
+        rustix::system::setdomainname(d.as_bytes()).map_err(|e| {
+            InitError::new(
+                Step::Hostname,
+                format!("setdomainname {d}"),
+                Some(&e.into()),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Propagation, the rootfs bind, spec mounts, devices, then pivot_root.
+fn setup_rootfs(a: &InitArgs, cgroup_paths: &[(String, String)]) -> Result<()> {
+    let linux = a.spec.linux.clone().unwrap_or_default();
+    // must happen before mounting anything so nothing propagates to the host.
+    mounts::make_root_private(linux.rootfs_propagation.as_deref())
+        .map_err(fail(Step::Mounts, "root propagation"))?;
+    // must happen before the spec mounts because they go on top of this bind mount, which
+    // pivot_root then takes as the new root.
+    mounts::bind_rootfs(&a.rootfs).map_err(fail(Step::Mounts, "rootfs"))?;
+    for m in &a.mounts {
+        mounts::apply(&a.rootfs, m, cgroup_paths).map_err(fail(Step::Mounts, "spec mount"))?;
+    }
+    // after the /dev tmpfs mount (they go into it) and before pivot_root (host /dev reachable).
+    devices::populate(&a.rootfs, &linux.devices).map_err(fail(Step::Devices, "populate /dev"))?;
+    if a.no_pivot {
+        mounts::move_root(&a.rootfs).map_err(fail(Step::PivotRoot, "move root"))
+    } else {
+        mounts::pivot_root(&a.rootfs).map_err(fail(Step::PivotRoot, "pivot"))
+    }
+}
+
+fn write_sysctls(spec: &Spec) -> Result<()> {
+    let Some(linux) = &spec.linux else {
+        return Ok(());
+    };
+    for (key, value) in &linux.sysctl {
+        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value.as_bytes())
+            .map_err(fail(Step::Sysctl, format!("write {}", path.display())))?;
+    }
+    Ok(())
+}
+
+/// Masked paths, read-only paths, then `root.readonly` last because the steps before it still
+/// create mount points.
+fn finalize_rootfs(spec: &Spec) -> Result<()> {
+    if let Some(linux) = &spec.linux {
+        for p in &linux.masked_paths {
+            mounts::mask_path(Path::new(p)).map_err(fail(Step::MaskedPaths, p.clone()))?;
+        }
+        for p in &linux.readonly_paths {
+            mounts::readonly_path(Path::new(p)).map_err(fail(Step::ReadonlyPaths, p.clone()))?;
+        }
+    }
+    if spec.root.as_ref().is_some_and(|r| r.readonly) {
+        mounts::remount_readonly(Path::new("/")).map_err(fail(Step::Mounts, "read-only root"))?;
+    }
+    Ok(())
+}
+
+fn set_oom_score_adj(proc: &Process) -> Result<()> {
+    if let Some(adj) = proc.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(fail(Step::OomScoreAdj, adj.to_string()))?;
+    }
+    Ok(())
+}
+
+fn resolve_program(proc: &Process) -> Result<PathBuf> {
+    let program = proc.args.first().expect("validated by create");
+    user::resolve(program, &proc.env, Path::new("/")).map_err(|e| match e {
+        user::ResolveError::NotFound(p) => InitError {
+            step: Step::NotFound,
+            message: format!("{p}: no such file or directory in the container's PATH"),
+            errno: Some(libc::ENOENT),
+        },
+        user::ResolveError::NotExecutable(p) => InitError {
+            step: Step::NotExecutable,
+            message: format!("{}: permission denied", p.display()),
+            errno: Some(libc::EACCES),
+        },
+    })
+}
+
+/// Blocks until `start` opens exec.fifo for reading (open for writing blocks until then), then
+/// tells it we are released.
+fn wait_for_start(a: &InitArgs) -> Result<()> {
+    let fifo = rustix::fs::openat(
+        &a.state_dir,
+        crate::state::EXEC_FIFO,
+        OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| InitError::new(Step::WaitStart, "open exec.fifo", Some(&e.into())))?;
+    let mut f = std::fs::File::from(fifo);
+    f.write_all(b"0")
+        .map_err(fail(Step::WaitStart, "write exec.fifo"))?;
+    Ok(())
+}
+
+/// After start: either exec the user's program as pid 1, or fork it under the mini init.
+fn launch(a: InitArgs, program: &Path) -> ! {
+    if !a.mini_init {
+        exec_user(&a, program)
+    }
+    let blocked = mini_init::blocked();
+    // must happen before the fork so a signal sent right after start is not lost.
+    if let Err(e) = hull_sys::signal::block(&blocked) {
+        report_and_exit(
+            &a.sock,
+            InitError::new(Step::Fork, "block signals", Some(&e)),
+        )
+    }
+    match hull_sys::process::fork_with_flags(0) {
+        Ok(hull_sys::process::Forked::Child) => {
+            // The signal mask survives execve: the user's program must start with none blocked.
+            if let Err(e) = hull_sys::signal::unblock(&blocked) {
+                report_and_exit(
+                    &a.sock,
+                    InitError::new(Step::Fork, "unblock signals", Some(&e)),
+                )
+            }
+            exec_user(&a, program)
+        }
+        Ok(hull_sys::process::Forked::Parent(child)) => {
+            // Pid 1 drops its copy of the sync socket (and everything else it held) so the
+            // parent sees end-of-stream when the child's exec succeeds.
+            drop(a);
+            let code = mini_init::supervise(child).unwrap_or(1);
+            hull_sys::process::exit_now(code)
+        }
+        Err(e) => report_and_exit(&a.sock, InitError::new(Step::Fork, "fork", Some(&e))),
+    }
+}
+
+/// The security steps, in the only order that works, then execve.
+fn exec_user(a: &InitArgs, program: &Path) -> ! {
+    match secure_and_exec(a, program) {
+        Ok(errno) => {
+            let _ = sync::send(&a.sock, &FromInit::ExecFailed { errno });
+            let code = if errno == libc::ENOENT { 127 } else { 126 };
+            hull_sys::process::exit_now(code)
+        }
+        Err(e) => report_and_exit(&a.sock, e),
+    }
+}
+
+/// Returns the errno of a failed execve.
+fn secure_and_exec(a: &InitArgs, program: &Path) -> Result<i32> {
+    let proc = a.spec.process.as_ref().expect("validated by create");
+    let argv = cstrings(&proc.args)?;
+    let envp = cstrings(&proc.env)?;
+    let path = CString::new(program.as_os_str().as_encoded_bytes())
+        .map_err(|_| InitError::new(Step::Exec, "program path has a NUL byte", None))?;
+    // must happen before capabilities are applied because changing uid clears the effective set.
+    user::switch(&proc.user).map_err(fail(Step::User, "switch"))?;
+    // without no_new_privs the kernel only lets a task holding CAP_SYS_ADMIN load a filter, so
+    // it must be loaded before the capabilities are dropped.
+    if !proc.no_new_privileges {
+        load_seccomp(a)?;
+    }
+    if let Some(caps) = &proc.capabilities {
+        capabilities::apply(caps)
+            .map_err(|e| InitError::new(Step::Capabilities, e.to_string(), None))?;
+    }
+    if proc.no_new_privileges {
+        rustix::thread::set_no_new_privs(true)
+            .map_err(|e| InitError::new(Step::NoNewPrivileges, "prctl", Some(&e.into())))?;
+        // as late as possible: right before execve, so the filter sees the fewest of our calls.
+        load_seccomp(a)?;
+    }
+    hull_sys::process::set_cloexec_from(3).map_err(fail(Step::Exec, "close_range"))?;
+    let err = hull_sys::process::execve(&path, &argv, &envp);
+    Ok(err.raw_os_error().unwrap_or(libc::EINVAL))
+}
+
+fn load_seccomp(a: &InitArgs) -> Result<()> {
+    if let Some(f) = &a.seccomp {
+        f.load()
+            .map_err(|e| InitError::new(Step::Seccomp, e.to_string(), None))?;
+    }
+    Ok(())
+}
+
+fn cstrings(v: &[String]) -> Result<Vec<CString>> {
+    v.iter()
+        .map(|s| {
+            CString::new(s.as_bytes())
+                .map_err(|_| InitError::new(Step::Exec, format!("{s:?} has a NUL byte"), None))
+        })
+        .collect()
+}

@@ -1,0 +1,154 @@
+//! `<state_root>/<id>/state.json`: the OCI state plus what the runtime needs later (init's start
+//! time to tell a live init from a reused pid, the cgroup path). Written atomically (temp, fsync,
+//! rename, fsync dir); callers hold the per-container flock ([`lock`]) around read-modify-write.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use hull_oci::runtime::State;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerState {
+    pub id: String,
+    pub status: Status,
+    pub pid: Option<i32>,
+    /// Field 22 of /proc/<pid>/stat when init was created.
+    pub pid_start_time: Option<u64>,
+    pub bundle: PathBuf,
+    pub cgroup_path: Option<String>,
+    #[serde(default)]
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+impl ContainerState {
+    pub fn oci(&self, status: Status) -> State {
+        State {
+            oci_version: hull_oci::runtime::OCI_VERSION.to_string(),
+            id: self.id.clone(),
+            status: status.as_str().to_string(),
+            pid: self.pid,
+            bundle: self.bundle.clone(),
+            annotations: self.annotations.clone(),
+        }
+    }
+}
+
+pub const STATE_FILE: &str = "state.json";
+pub const LOCK_FILE: &str = "lock";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+/// Takes the container's exclusive lock (released when the file is dropped).
+pub fn lock(dir: &Path) -> io::Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    f.lock()?;
+    Ok(f)
+}
+
+pub fn read(dir: &Path) -> io::Result<ContainerState> {
+    let bytes = std::fs::read(dir.join(STATE_FILE))?;
+    serde_json::from_slice(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Writes state.json atomically: a reader sees the old or the new file, never a torn one.
+pub fn write(dir: &Path, st: &ContainerState) -> io::Result<()> {
+    let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
+    let mut f = File::create(&tmp)?;
+    f.write_all(&serde_json::to_vec_pretty(st).map_err(io::Error::other)?)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, dir.join(STATE_FILE))?;
+    File::open(dir)?.sync_all()
+}
+
+/// Field 22 (starttime, in clock ticks since boot) of /proc/<pid>/stat, or None if gone.
+pub fn pid_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_start_time(&stat)
+}
+
+pub fn parse_start_time(stat: &str) -> Option<u64> {
+    // After the last ')' field 3 is index 0, so field 22 is index 19.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// True when `pid` exists, is not a zombie, and is the same process (same start time).
+pub fn is_alive(pid: i32, start_time: Option<u64>) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let zombie = stat
+        .rsplit_once(')')
+        .and_then(|(_, r)| r.split_whitespace().next())
+        .is_some_and(|s| s == "Z" || s == "X");
+    !zombie && (start_time.is_none() || parse_start_time(&stat) == start_time)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_start_time_past_a_tricky_comm() {
+        let stat = "42 (a) b) S 1 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 98765 1000 10";
+        assert_eq!(parse_start_time(stat), Some(98765));
+    }
+
+    #[test]
+    fn our_own_process_is_alive_and_matches_its_start_time() {
+        let me = std::process::id() as i32;
+        let t = pid_start_time(me);
+        assert!(t.is_some());
+        assert!(is_alive(me, t));
+        assert!(!is_alive(me, t.map(|t| t + 1)));
+    }
+
+    #[test]
+    fn writes_atomically_and_reads_back() {
+        let d = tempfile::tempdir().unwrap();
+        let st = ContainerState {
+            id: "c1".into(),
+            status: Status::Created,
+            pid: Some(7),
+            pid_start_time: Some(1),
+            bundle: "/b".into(),
+            cgroup_path: None,
+            annotations: Default::default(),
+        };
+        let _l = lock(d.path()).unwrap();
+        write(d.path(), &st).unwrap();
+        assert_eq!(read(d.path()).unwrap(), st);
+        let oci = st.oci(Status::Running);
+        assert_eq!(oci.status, "running");
+        let on_disk: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.path().join(STATE_FILE)).unwrap()).unwrap();
+        assert_eq!(on_disk["status"], "created");
+    }
+}

@@ -1,0 +1,132 @@
+//! Process creation and replacement: clone3 (fork-like, with namespace flags), execve, and marking
+//! inherited descriptors close-on-exec. Mechanism only; the runtime decides what to run.
+
+use std::ffi::{CStr, CString};
+use std::io;
+
+/// What [`fork_with_flags`] returned in the calling process and in the new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forked {
+    /// We are the parent; the child's pid (in our pid namespace).
+    Parent(i32),
+    /// We are the new process.
+    Child,
+}
+
+/// Converts a raw `-1`-on-error return code into an `io::Result`, once, here.
+fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// The number of threads of the calling process, from /proc/self/stat (field 20).
+pub fn thread_count() -> io::Result<usize> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // The command name (field 2) may contain spaces and parentheses: fields start after the
+    // last ')'. Field 3 is then index 0, so field 20 is index 17.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    rest.split_whitespace()
+        .nth(17)
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "parse /proc/self/stat"))
+}
+
+/// Creates a new process like fork(2), but through clone3 so `flags` (CLONE_NEW* namespace
+/// flags) apply to the child from its first instruction. The child gets SIGCHLD as its exit
+/// signal, so the caller can waitpid it as usual.
+///
+/// Refuses when the calling process runs more than one thread: the child would inherit a copy of
+/// memory where another thread may hold a lock (malloc's, stdio's) that nobody will ever release.
+pub fn fork_with_flags(flags: u64) -> io::Result<Forked> {
+    let threads = thread_count()?;
+    if threads != 1 {
+        return Err(io::Error::other(format!(
+            "refusing to clone from a process running {threads} threads"
+        )));
+    }
+    let mut args = libc::clone_args {
+        flags,
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: 0,
+    };
+    // SAFETY: the process was checked above to be single-threaded, so the child's copy of the
+    // address space has no lock held by a thread that does not exist in the child; stack 0 means
+    // the child continues on a copy-on-write copy of our stack, exactly like fork(2). `args` is a
+    // live, correctly sized clone_args for the duration of the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut libc::clone_args,
+            std::mem::size_of::<libc::clone_args>(),
+        )
+    };
+    match cvt(ret)? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as i32)),
+    }
+}
+
+/// Replaces the process image. Only returns on failure.
+pub fn execve(path: &CStr, args: &[CString], env: &[CString]) -> io::Error {
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    // SAFETY: `path`, every string in `args` and `env`, and both pointer arrays are alive until
+    // execve returns (they are borrowed or owned by this frame), and both arrays end with the
+    // null pointer execve requires.
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    io::Error::last_os_error()
+}
+
+/// Sets close-on-exec on every descriptor numbered `from` and above (close_range(2) with
+/// CLOSE_RANGE_CLOEXEC), so nothing the caller happened to inherit leaks into an exec'd program.
+pub fn set_cloexec_from(from: u32) -> io::Result<()> {
+    // SAFETY: setting FD_CLOEXEC closes nothing now and invalidates no descriptor this process
+    // owns; it only affects what survives a later execve.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            from,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    cvt(ret).map(drop)
+}
+
+/// Exits the calling process immediately, without running atexit handlers or flushing stdio
+/// buffers that belong to the parent's copy of memory.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no memory of this process.
+    unsafe { libc::_exit(code) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_threads_of_this_process() {
+        // The test harness runs at least this thread.
+        assert!(thread_count().unwrap() >= 1);
+    }
+
+    #[test]
+    fn refuses_to_fork_from_a_threaded_process() {
+        let _t = std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_secs(2)));
+        let err = fork_with_flags(0).unwrap_err();
+        assert!(err.to_string().contains("threads"), "{err}");
+    }
+}

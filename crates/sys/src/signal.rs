@@ -1,0 +1,58 @@
+//! Blocking signals and waiting for them synchronously (sigprocmask + sigwaitinfo), for a minimal
+//! pid 1 that forwards signals without async handlers.
+
+use std::io;
+use std::mem::MaybeUninit;
+
+fn sigset(signals: &[i32]) -> io::Result<libc::sigset_t> {
+    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset fully initializes the set it is given, which is valid for writes.
+    if unsafe { libc::sigemptyset(set.as_mut_ptr()) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: initialized by sigemptyset just above.
+    let mut set = unsafe { set.assume_init() };
+    for s in signals {
+        // SAFETY: `set` is an initialized sigset_t owned by this frame.
+        if unsafe { libc::sigaddset(&mut set, *s) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(set)
+}
+
+fn mask(how: libc::c_int, signals: &[i32]) -> io::Result<()> {
+    let set = sigset(signals)?;
+    // SAFETY: changing the calling thread's mask invalidates no memory; `set` is initialized and
+    // the old mask is not requested (null).
+    if unsafe { libc::sigprocmask(how, &set, std::ptr::null_mut()) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Blocks `signals` for the calling thread (they stay pending until [`wait`] takes them).
+pub fn block(signals: &[i32]) -> io::Result<()> {
+    mask(libc::SIG_BLOCK, signals)
+}
+
+/// Unblocks `signals` (the mask survives execve, so a child must undo [`block`] before it).
+pub fn unblock(signals: &[i32]) -> io::Result<()> {
+    mask(libc::SIG_UNBLOCK, signals)
+}
+
+/// Waits for one of `signals` (which must be blocked) and returns its number.
+pub fn wait(signals: &[i32]) -> io::Result<i32> {
+    let set = sigset(signals)?;
+    loop {
+        // SAFETY: `set` is initialized; a null siginfo pointer is allowed.
+        let ret = unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) };
+        if ret != -1 {
+            return Ok(ret);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}

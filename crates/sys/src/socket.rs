@@ -1,0 +1,105 @@
+//! Unix sockets for the parent↔init sync channel: a SOCK_SEQPACKET pair (message boundaries kept)
+//! and sending one descriptor with a message (SCM_RIGHTS).
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use rustix::net::{
+    AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags, SocketAddrUnix, SocketFlags, SocketType,
+};
+
+/// A connected, close-on-exec SOCK_SEQPACKET pair.
+pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(rustix::net::socketpair(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )?)
+}
+
+/// Sends `bytes` as one message, with `fd` attached when given.
+pub fn send_with_fd(sock: impl AsFd, bytes: &[u8], fd: Option<impl AsFd>) -> io::Result<()> {
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    let borrowed;
+    if let Some(fd) = fd.as_ref() {
+        borrowed = [fd.as_fd()];
+        if !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
+            return Err(io::Error::other("scm_rights: control buffer too small"));
+        }
+    }
+    let iov = [io::IoSlice::new(bytes)];
+    let sent = rustix::net::sendmsg(sock, &iov, &mut control, SendFlags::NOSIGNAL)?;
+    if sent != bytes.len() {
+        return Err(io::Error::new(io::ErrorKind::WriteZero, "short sendmsg"));
+    }
+    Ok(())
+}
+
+/// Receives one message into `buf`; returns its length (0 at end of stream) and the descriptor
+/// that came with it, if any.
+pub fn recv_with_fd(sock: impl AsFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let msg = rustix::net::recvmsg(sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC)?;
+    let mut received = None;
+    for m in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(fds) = m {
+            for fd in fds {
+                // Keep the first; any extra descriptor is dropped (closed) here.
+                if received.is_none() {
+                    received = Some(fd);
+                }
+            }
+        }
+    }
+    Ok((msg.bytes, received))
+}
+
+/// runc's console-socket protocol: connect to the unix stream socket at `path` and send `fd`
+/// with a one-line name as the payload.
+pub fn send_fd_to_path(path: &Path, fd: impl AsFd, name: &str) -> io::Result<()> {
+    let sock = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    rustix::net::connect(&sock, &SocketAddrUnix::new(path)?)?;
+    send_with_fd(&sock, name.as_bytes(), Some(fd))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Seek, Write};
+
+    #[test]
+    fn passes_a_descriptor_with_a_message() {
+        let (a, b) = seqpacket_pair().unwrap();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(b"hello").unwrap();
+        send_with_fd(&a, b"msg", Some(&file)).unwrap();
+        let mut buf = [0u8; 16];
+        let (n, fd) = recv_with_fd(&b, &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"msg");
+        let mut got = std::fs::File::from(fd.unwrap());
+        got.rewind().unwrap();
+        let mut s = String::new();
+        got.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "hello");
+    }
+
+    #[test]
+    fn end_of_stream_reads_zero() {
+        let (a, b) = seqpacket_pair().unwrap();
+        drop(a);
+        let mut buf = [0u8; 4];
+        assert_eq!(recv_with_fd(&b, &mut buf).unwrap().0, 0);
+    }
+}
