@@ -242,7 +242,11 @@ fn assert_no_leftovers(root: &Path) {
             .into_iter()
             .filter(|e| e.starts_with('.') && is_temp_json(e))
             .collect();
-        assert!(temps.is_empty(), "abandoned temp files in {}: {temps:?}", dir.display());
+        assert!(
+            temps.is_empty(),
+            "abandoned temp files in {}: {temps:?}",
+            dir.display()
+        );
     }
 }
 

@@ -74,8 +74,14 @@ impl EngineError {
 /// an execve that fails with EACCES or ENOEXEC); any other runtime failure is the engine's, 125.
 fn command_failure_code(e: &RuntimeError) -> u8 {
     match e {
-        RuntimeError::Init { step: Step::NotFound, .. } => 127,
-        RuntimeError::Init { step: Step::NotExecutable, .. } => 126,
+        RuntimeError::Init {
+            step: Step::NotFound,
+            ..
+        } => 127,
+        RuntimeError::Init {
+            step: Step::NotExecutable,
+            ..
+        } => 126,
         RuntimeError::ExecFailed { errno, .. } if *errno == libc::ENOENT => 127,
         RuntimeError::ExecFailed { .. } => 126,
         _ => 125,

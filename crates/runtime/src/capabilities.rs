@@ -124,14 +124,22 @@ pub fn validate(caps: &Capabilities) -> Result<(), CapsError> {
     Ok(())
 }
 
-/// Applies the sets to the calling process: drops the bounding set, then sets inheritable,
-/// permitted and effective with capset, then the ambient set. Called in init after the uid
-/// switch (which must keep capabilities: PR_SET_KEEPCAPS). Names must have passed [`validate`];
-/// unknown ones are ignored here.
+/// Applies all five sets: [`apply_bounding`] then [`apply_sets`]. For a process that also
+/// switches uid, call the two halves around the switch instead (see their docs).
 pub fn apply(caps: &Capabilities) -> Result<(), CapsError> {
-    // Must happen before capset because dropping from the bounding set needs CAP_SETPCAP in the
-    // effective set, which capset may remove.
-    drop_bounding(mask(&caps.bounding))?;
+    apply_bounding(caps)?;
+    apply_sets(caps)
+}
+
+/// Drops from the bounding set every capability not listed. Must happen before a switch to a
+/// non-root uid, because dropping needs CAP_SETPCAP in the effective set, which the switch clears.
+pub fn apply_bounding(caps: &Capabilities) -> Result<(), CapsError> {
+    drop_bounding(mask(&caps.bounding))
+}
+
+/// Sets inheritable, permitted and effective with capset, then the ambient set. After a uid
+/// switch this works only if the switch kept the permitted set (PR_SET_KEEPCAPS).
+pub fn apply_sets(caps: &Capabilities) -> Result<(), CapsError> {
     set_sets(caps)?;
     // Must happen after capset because a capability can only be raised in the ambient set when
     // it is already permitted and inheritable.

@@ -5,6 +5,6 @@ pub mod bpf;
 pub mod fs;
 pub mod mount;
 pub mod process;
+pub mod seccomp;
 pub mod signal;
 pub mod socket;
-pub mod seccomp;

@@ -294,16 +294,24 @@ fn secure_and_exec(a: &InitArgs, program: &Path) -> Result<i32> {
     let envp = cstrings(&proc.env)?;
     let path = CString::new(program.as_os_str().as_encoded_bytes())
         .map_err(|_| InitError::new(Step::Exec, "program path has a NUL byte", None))?;
-    // must happen before capabilities are applied because changing uid clears the effective set.
-    user::switch(&proc.user).map_err(fail(Step::User, "switch"))?;
-    // without no_new_privs the kernel only lets a task holding CAP_SYS_ADMIN load a filter, so
-    // it must be loaded before the capabilities are dropped.
+    // Without no_new_privs the kernel only lets a task with CAP_SYS_ADMIN in its effective set
+    // load a filter, so it must be loaded before the uid switch (which clears the effective set)
+    // and before the capabilities are dropped. The filter must then allow the few calls left
+    // before execve (setgroups, setres[ug]id, prctl, capset, close_range), as Docker's does.
     if !proc.no_new_privileges {
         load_seccomp(a)?;
     }
+    let caps_error =
+        |e: capabilities::CapsError| InitError::new(Step::Capabilities, e.to_string(), None);
+    // must happen before the uid switch because dropping from the bounding set needs
+    // CAP_SETPCAP in the effective set, which the switch clears.
     if let Some(caps) = &proc.capabilities {
-        capabilities::apply(caps)
-            .map_err(|e| InitError::new(Step::Capabilities, e.to_string(), None))?;
+        capabilities::apply_bounding(caps).map_err(caps_error)?;
+    }
+    // must happen before the other sets are applied because changing uid clears the effective set.
+    user::switch(&proc.user).map_err(fail(Step::User, "switch"))?;
+    if let Some(caps) = &proc.capabilities {
+        capabilities::apply_sets(caps).map_err(caps_error)?;
     }
     if proc.no_new_privileges {
         rustix::thread::set_no_new_privs(true)
