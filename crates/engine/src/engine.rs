@@ -51,7 +51,7 @@ pub enum EngineError {
         id: String,
         op: &'static str,
         #[source]
-        source: RuntimeError,
+        source: Box<RuntimeError>,
     },
     #[error("container {0} is already running")]
     AlreadyRunning(String),
@@ -105,7 +105,7 @@ fn rt_err<'a>(id: &'a str, op: &'static str) -> impl FnOnce(RuntimeError) -> Eng
     move |source| EngineError::Runtime {
         id: id.to_string(),
         op,
-        source,
+        source: Box::new(source),
     }
 }
 
@@ -434,7 +434,7 @@ mod tests {
         let init = |step| EngineError::Runtime {
             id: "c".into(),
             op: "create",
-            source: RuntimeError::Init {
+            source: Box::new(RuntimeError::Init {
                 id: "c".into(),
                 step,
                 cause: InitError {
@@ -442,7 +442,7 @@ mod tests {
                     message: "x".into(),
                     errno: None,
                 },
-            },
+            }),
         };
         assert_eq!(init(Step::NotFound).exit_code(), 127);
         assert_eq!(init(Step::NotExecutable).exit_code(), 126);
@@ -450,10 +450,10 @@ mod tests {
         let exec = |errno| EngineError::Runtime {
             id: "c".into(),
             op: "start",
-            source: RuntimeError::ExecFailed {
+            source: Box::new(RuntimeError::ExecFailed {
                 id: "c".into(),
                 errno,
-            },
+            }),
         };
         assert_eq!(exec(libc::ENOEXEC).exit_code(), 126);
         assert_eq!(exec(libc::ENOENT).exit_code(), 127);
