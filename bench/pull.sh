@@ -125,7 +125,7 @@ reset_dir() {
     local dir=$1 m
     [[ -e $dir ]] || return 0
     while read -r m; do
-        [[ -n $m ]] && umount -l "$m" 2>/dev/null || true
+        if [[ -n $m ]]; then umount -l "$m" 2>/dev/null || true; fi
     done < <(findmnt -rn -o TARGET | awk -v p="$dir" 'index($0, p "/") == 1 || $0 == p' | sort -r)
     rm -rf "$dir"
 }
