@@ -146,8 +146,14 @@ impl Drop for RuntimeContainer<'_> {
         if let Err(e) = self.runtime.delete(self.id, true) {
             eprintln!("hull: delete container {}: {e}", self.id);
         }
+        // The shared parent of every container's cgroup; it goes when the last container does,
+        // so hull leaves nothing in the cgroup tree once no container exists.
+        let _ = hull_runtime::cgroups::remove_if_empty(&self.runtime.cgroups, CGROUP_PARENT);
     }
 }
+
+/// Every container's cgroup is `<CGROUP_PARENT>/<id>`.
+pub const CGROUP_PARENT: &str = "/hull";
 
 fn now() -> String {
     hull_image::pull::now_rfc3339()

@@ -369,7 +369,7 @@ pub fn build(
     };
     let linux = Linux {
         namespaces: namespaces(run.network, inp.cgroup_v2),
-        cgroups_path: Some(format!("/hull/{}", inp.id)),
+        cgroups_path: Some(format!("{}/{}", crate::engine::CGROUP_PARENT, inp.id)),
         resources: Some(resources(run)),
         seccomp: inp.seccomp.clone(),
         rootfs_propagation: Some("rprivate".into()),

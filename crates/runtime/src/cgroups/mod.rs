@@ -380,6 +380,51 @@ fn enable_controllers(dir: &Path) -> Result<(), CgroupError> {
     write_file(dir, "cgroup.subtree_control", &missing.join(" "))
 }
 
+/// Runs `make` again when a mkdir found its parent gone: a concurrent [`remove_if_empty`] of a
+/// shared parent such as `/hull` can remove it between our mkdir of the parent and of the leaf.
+fn retry_if_parent_vanished(
+    make: impl Fn() -> Result<(), CgroupError>,
+) -> Result<(), CgroupError> {
+    const ATTEMPTS: usize = 5;
+    let mut result = make();
+    for _ in 1..ATTEMPTS {
+        match &result {
+            Err(CgroupError::Create { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                result = make();
+            }
+            _ => break,
+        }
+    }
+    result
+}
+
+/// Removes the cgroup `path` in every hierarchy where it is empty (no children, no processes),
+/// for parents such as `/hull` that only group other cgroups; a busy or missing one is left as
+/// it is. Returns whether anything was removed.
+pub fn remove_if_empty(root: &CgroupRoot, path: &str) -> Result<bool, CgroupError> {
+    let cg = Cgroup {
+        path: path.to_string(),
+        dirs: root.dirs_of(path)?,
+    };
+    let mut removed = false;
+    for dir in cg.distinct_dirs() {
+        match fs::remove_dir(dir) {
+            Ok(()) => removed = true,
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::EBUSY)
+                    || e.raw_os_error() == Some(libc::ENOTEMPTY) => {}
+            Err(source) => {
+                return Err(CgroupError::Remove {
+                    dir: dir.into(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(removed)
+}
+
 fn create_v2(mount: &Path, dir: &Path) -> Result<(), CgroupError> {
     let levels = below(mount, dir);
     enable_controllers(mount)?;
@@ -456,10 +501,10 @@ impl Cgroup {
         };
         // Validate before touching the file system, so a bad spec leaves nothing behind.
         let writes = cg.plan(resources)?;
-        let made = match &cg.dirs {
+        let made = retry_if_parent_vanished(|| match &cg.dirs {
             Dirs::V1(dirs) => create_v1(dirs),
             Dirs::V2 { mount, dir } => create_v2(mount, dir),
-        };
+        });
         let applied = made.and_then(|()| cg.apply(&writes, resources));
         if let Err(e) = applied {
             let _ = cg.delete();
