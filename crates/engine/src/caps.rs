@@ -98,7 +98,7 @@ fn effective_set_within(
 
 /// This process's permitted capabilities (`CapPrm` in /proc/self/status); all bits when that
 /// cannot be read, so that the kernel has the last word.
-fn permitted_mask() -> u64 {
+pub(crate) fn permitted_mask() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
