@@ -65,19 +65,47 @@ pub fn normalize(name: &str) -> Option<String> {
 /// The capability set of a container, in [`ALL_CAPABILITIES`] order. Docker's order of
 /// operations: start from the defaults (or everything with `--privileged`, or `--cap-add ALL`),
 /// remove the drops (`ALL` drops everything), then add back what `--cap-add` names explicitly.
+///
+/// "Everything" means every capability hull itself holds: a hull whose own permitted set lacks
+/// one (root without CAP_SYS_RESOURCE, say) cannot grant it, and asking for it made capset fail
+/// so that `--privileged` could not start at all. Docker likewise grants only what is available.
 pub fn effective_set(privileged: bool, add: &[String], drop: &[String]) -> Vec<String> {
+    let held = permitted_mask();
+    effective_set_within(privileged, add, drop, |cap| held & (1u64 << cap) != 0)
+}
+
+/// [`effective_set`] with `held(n)` telling whether hull holds capability number n.
+fn effective_set_within(
+    privileged: bool,
+    add: &[String],
+    drop: &[String],
+    held: impl Fn(usize) -> bool,
+) -> Vec<String> {
     let add_all = privileged || add.iter().any(|a| a == "ALL");
     let drop_all = drop.iter().any(|d| d == "ALL");
     ALL_CAPABILITIES
         .iter()
-        .filter(|cap| {
+        .enumerate()
+        .filter(|(n, cap)| {
             let cap = cap.to_string();
-            let base = add_all || DEFAULT_CAPABILITIES.contains(&cap.as_str());
+            let base = (add_all && held(*n)) || DEFAULT_CAPABILITIES.contains(&cap.as_str());
             let dropped = drop_all || drop.contains(&cap);
             (base && (privileged || !dropped)) || add.contains(&cap)
         })
-        .map(|c| c.to_string())
+        .map(|(_, c)| c.to_string())
         .collect()
+}
+
+/// This process's permitted capabilities (`CapPrm` in /proc/self/status); all bits when that
+/// cannot be read, so that the kernel has the last word.
+pub(crate) fn permitted_mask() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("CapPrm:"))?;
+            u64::from_str_radix(line["CapPrm:".len()..].trim(), 16).ok()
+        })
+        .unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -119,7 +147,25 @@ mod tests {
             s(&["CAP_CHOWN"])
         );
         assert!(effective_set(false, &[], &s(&["ALL"])).is_empty());
-        assert_eq!(effective_set(false, &s(&["ALL"]), &[]).len(), 41);
-        assert_eq!(effective_set(true, &[], &s(&["ALL"])).len(), 41);
+        let all = |_| true;
+        assert_eq!(
+            effective_set_within(false, &s(&["ALL"]), &[], all).len(),
+            41
+        );
+        assert_eq!(effective_set_within(true, &[], &s(&["ALL"]), all).len(), 41);
+    }
+
+    #[test]
+    fn privileged_grants_only_the_capabilities_hull_holds() {
+        // CAP_SYS_RESOURCE (24) missing, as for root on some hosts: capset would refuse it.
+        let held = |n| n != 24;
+        let privileged = effective_set_within(true, &[], &[], held);
+        assert_eq!(privileged.len(), 40);
+        assert!(!privileged.contains(&"CAP_SYS_RESOURCE".to_string()));
+        let add_all = effective_set_within(false, &s(&["ALL"]), &[], held);
+        assert_eq!(add_all, privileged);
+        // Named explicitly it is still asked for, and the runtime reports the failure.
+        let named = effective_set_within(false, &s(&["CAP_SYS_RESOURCE"]), &[], held);
+        assert!(named.contains(&"CAP_SYS_RESOURCE".to_string()));
     }
 }

@@ -74,6 +74,50 @@ pub fn send_fd_to_path(path: &Path, fd: impl AsFd, name: &str) -> io::Result<()>
     send_with_fd(&sock, name.as_bytes(), Some(fd))
 }
 
+/// Sets the `IFF_UP` flag of the network interface `name` (e.g. `lo`), as `ip link set lo up`
+/// does: reads its flags with SIOCGIFFLAGS and writes them back with IFF_UP added.
+pub fn set_interface_up(name: &str) -> io::Result<()> {
+    let mut req: libc::ifreq = ifreq_named(name)?;
+    let sock = rustix::net::socket_with(
+        AddressFamily::INET,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    interface_ioctl(&sock, libc::SIOCGIFFLAGS, &mut req)?;
+    // SAFETY: SIOCGIFFLAGS filled the `ifru_flags` member of the union.
+    let flags = unsafe { req.ifr_ifru.ifru_flags };
+    req.ifr_ifru.ifru_flags = flags | libc::IFF_UP as libc::c_short;
+    interface_ioctl(&sock, libc::SIOCSIFFLAGS, &mut req)
+}
+
+fn ifreq_named(name: &str) -> io::Result<libc::ifreq> {
+    // SAFETY: ifreq is plain old data (a name array and a union of integers and addresses), for
+    // which all zero bytes are a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    if name.len() >= req.ifr_name.len() || name.bytes().any(|b| b == 0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad interface name {name:?}"),
+        ));
+    }
+    for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
+        *dst = src as libc::c_char;
+    }
+    Ok(req)
+}
+
+fn interface_ioctl(sock: impl AsFd, request: libc::Ioctl, req: &mut libc::ifreq) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `sock` is an open socket for the whole call and `req` a valid, NUL-terminated
+    // ifreq that the interface-flags requests read and write in place.
+    let ret = unsafe { libc::ioctl(sock.as_fd().as_raw_fd(), request, req as *mut libc::ifreq) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +137,13 @@ mod tests {
         let mut s = String::new();
         got.read_to_string(&mut s).unwrap();
         assert_eq!(s, "hello");
+    }
+
+    #[test]
+    fn interface_names_must_fit_ifreq() {
+        assert!(ifreq_named("lo").is_ok());
+        assert!(set_interface_up("a-name-longer-than-ifnamsiz").is_err());
+        assert!(set_interface_up("no\0nul").is_err());
     }
 
     #[test]

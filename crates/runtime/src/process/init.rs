@@ -68,6 +68,7 @@ fn prepare(a: &InitArgs) -> Result<PathBuf> {
     // must happen before mounts because a joined mount namespace is where they have to go.
     join_namespaces(&a.join)?;
     set_hostname(&a.spec)?;
+    loopback_up(&a.spec)?;
     setup_rootfs(a, &cgroup_paths)?;
     // after pivot_root because the pty must come from the container's own devpts.
     if proc.terminal {
@@ -146,6 +147,20 @@ fn set_hostname(spec: &Spec) -> Result<()> {
                 Some(&e.into()),
             )
         })?;
+    }
+    Ok(())
+}
+
+/// A new network namespace starts with `lo` down; runc brings it up (its "loopback" strategy)
+/// and Docker's `--network none` relies on that. A joined namespace (a path) is left as it is.
+fn loopback_up(spec: &Spec) -> Result<()> {
+    let new_net = spec.linux.as_ref().is_some_and(|l| {
+        l.namespaces
+            .iter()
+            .any(|n| n.kind == "network" && n.path.is_none())
+    });
+    if new_net {
+        hull_sys::socket::set_interface_up("lo").map_err(fail(Step::Network, "lo"))?;
     }
     Ok(())
 }
