@@ -84,7 +84,10 @@ fn exit_codes_follow_docker() {
         // pid 1 of a pid namespace cannot be SIGKILLed from inside it; with --init the shell
         // is pid 2, so this is a real death by signal 9.
         (vec!["--rm", "--init", "IMG", "sh", "-c", "kill -9 $$"], 137),
-        (vec!["--rm", "--init", "IMG", "sh", "-c", "kill -15 $$"], 143),
+        (
+            vec!["--rm", "--init", "IMG", "sh", "-c", "kill -15 $$"],
+            143,
+        ),
         (vec!["--rm", "--memory", "lots", "IMG", "true"], 125),
     ] {
         let out = run(&h, &args);

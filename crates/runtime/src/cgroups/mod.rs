@@ -382,9 +382,7 @@ fn enable_controllers(dir: &Path) -> Result<(), CgroupError> {
 
 /// Runs `make` again when a mkdir found its parent gone: a concurrent [`remove_if_empty`] of a
 /// shared parent such as `/hull` can remove it between our mkdir of the parent and of the leaf.
-fn retry_if_parent_vanished(
-    make: impl Fn() -> Result<(), CgroupError>,
-) -> Result<(), CgroupError> {
+fn retry_if_parent_vanished(make: impl Fn() -> Result<(), CgroupError>) -> Result<(), CgroupError> {
     const ATTEMPTS: usize = 5;
     let mut result = make();
     for _ in 1..ATTEMPTS {

@@ -337,7 +337,10 @@ fn shared_parent_is_removed_only_when_empty() {
     fs::remove_dir(parent.join("busy")).unwrap();
     assert!(super::remove_if_empty(&root, "/hull").unwrap());
     assert!(!parent.exists());
-    assert!(!super::remove_if_empty(&root, "/hull").unwrap(), "missing is fine");
+    assert!(
+        !super::remove_if_empty(&root, "/hull").unwrap(),
+        "missing is fine"
+    );
 }
 
 #[test]
