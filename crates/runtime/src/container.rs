@@ -635,8 +635,10 @@ fn release_init(dir: &Path, state: &ContainerState) -> io::Result<()> {
             {
                 return Err(io::Error::other("init exited before it was released"))
             }
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            // End of file: init opened and closed the fifo without writing; it is exiting.
+            // poll would report that at once again, so sleep instead of spinning.
+            Ok(_) => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_readable(&f)?,
             Err(e) => return Err(e),
         }
         if Instant::now() > deadline {
@@ -645,7 +647,21 @@ fn release_init(dir: &Path, state: &ContainerState) -> io::Result<()> {
                 "init did not answer",
             ));
         }
-        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Waits until the fifo has data (or its writer hung up), at most 10 ms so that the caller
+/// rechecks that init is alive. A fifo nobody has opened for writing yet polls as empty.
+fn wait_readable(f: &std::fs::File) -> io::Result<()> {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(f, PollFlags::IN)];
+    let timeout = Timespec {
+        tv_sec: 0,
+        tv_nsec: 10_000_000,
+    };
+    match rustix::event::poll(&mut fds, Some(&timeout)) {
+        Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 
