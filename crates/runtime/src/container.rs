@@ -93,6 +93,9 @@ pub struct Runtime {
     /// Our end of each init's sync socket, for containers created by this process: `start` reads
     /// an exec failure from it.
     sync: Mutex<HashMap<String, OwnedFd>>,
+    /// Where compiled seccomp filters are cached (see [`crate::seccomp::compile_cached`]);
+    /// None compiles every time.
+    seccomp_cache: Option<PathBuf>,
 }
 
 /// What `create` needs.
@@ -178,7 +181,15 @@ impl Runtime {
             state_root,
             cgroups,
             sync: Mutex::new(HashMap::new()),
+            seccomp_cache: None,
         })
+    }
+
+    /// Caches compiled seccomp filters in `dir`, so that containers started with the same
+    /// profile skip libseccomp's compile.
+    pub fn with_seccomp_cache(mut self, dir: PathBuf) -> Runtime {
+        self.seccomp_cache = Some(dir);
+        self
     }
 
     fn dir(&self, id: &str) -> Result<PathBuf, RuntimeError> {
@@ -193,7 +204,7 @@ impl Runtime {
     pub fn create(&self, req: CreateRequest) -> Result<Created, RuntimeError> {
         let id = req.id.clone();
         let dir = self.dir(&id)?;
-        let prep = prepare(&req)?;
+        let prep = prepare(&req, self.seccomp_cache.as_deref())?;
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -500,7 +511,7 @@ impl Runtime {
 
 /// Reads and checks everything that can be checked before the fork, so errors come back as
 /// plain values rather than from inside init.
-fn prepare(req: &CreateRequest) -> Result<Prepared, RuntimeError> {
+fn prepare(req: &CreateRequest, seccomp_cache: Option<&Path>) -> Result<Prepared, RuntimeError> {
     let id = &req.id;
     let invalid = |reason: String| RuntimeError::InvalidSpec {
         id: id.clone(),
@@ -542,7 +553,11 @@ fn prepare(req: &CreateRequest) -> Result<Prepared, RuntimeError> {
     let linux = spec.linux.clone().unwrap_or_default();
     let seccomp = match &linux.seccomp {
         Some(s) => Some(
-            crate::seccomp::compile(s).map_err(|source| RuntimeError::Seccomp {
+            match seccomp_cache {
+                Some(dir) => crate::seccomp::compile_cached(s, dir),
+                None => crate::seccomp::compile(s),
+            }
+            .map_err(|source| RuntimeError::Seccomp {
                 id: id.clone(),
                 source,
             })?,
