@@ -246,6 +246,8 @@ impl Runtime {
         let (ours, theirs) =
             hull_sys::socket::seqpacket_pair().map_err(RuntimeError::io(&id, "socketpair"))?;
 
+        let (cgroup, cgroup_join) = self.create_cgroup(&id, &prep.spec)?;
+        guard.cgroup = cgroup.clone();
         let forked = hull_sys::process::fork_with_flags(prep.namespaces.clone_flags)
             .map_err(RuntimeError::io(&id, "clone init"))?;
         let pid = match forked {
@@ -265,20 +267,35 @@ impl Runtime {
                     seccomp: prep.seccomp,
                     mini_init: req.init,
                     no_pivot: req.no_pivot,
+                    cgroup_join: cgroup_join.unwrap_or_default(),
                 })
             }
             hull_sys::process::Forked::Parent(pid) => pid,
         };
-        drop((theirs, state_dir, req.stdio));
+        let self_join = cgroup_join.is_some();
+        drop((theirs, state_dir, req.stdio, cgroup_join));
         guard.pid = Some(pid);
 
-        let cgroup = self.join_cgroup(&id, &prep.spec, pid)?;
+        if let (Some(cg), false) = (&cgroup, self_join) {
+            cg.add_process(pid).map_err(|source| RuntimeError::Cgroup {
+                id: id.clone(),
+                source,
+            })?;
+        }
         state.cgroup_path = cgroup.as_ref().map(|c| c.path().to_string());
-        guard.cgroup = cgroup;
         write_id_maps(&id, &prep.spec, pid)?;
-        let cgroup_paths = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        // Init joins on Proceed when it moves itself; until then it is where we are.
+        let whose = if self_join {
+            "self".to_string()
+        } else {
+            pid.to_string()
+        };
+        let mut cgroup_paths = std::fs::read_to_string(format!("/proc/{whose}/cgroup"))
             .map(|t| mounts::parse_proc_cgroup(&t))
             .unwrap_or_default();
+        if let (Some(cg), true) = (&cgroup, self_join) {
+            cgroup_paths = cg.member_proc_cgroup(cgroup_paths);
+        }
         sync::send(&ours, &ToInit::Proceed { cgroup_paths })
             .map_err(RuntimeError::io(&id, "send proceed to init"))?;
         let console = self.await_ready(&id, &ours, req.console_socket.as_deref())?;
@@ -299,13 +316,21 @@ impl Runtime {
         Ok(Created { pid, console })
     }
 
-    /// Creates the cgroup when the spec asks for one and moves init into it.
-    fn join_cgroup(&self, id: &str, spec: &Spec, pid: i32) -> Result<Option<Cgroup>, RuntimeError> {
+    /// Creates the cgroup when the spec asks for one (before init exists). With it come the
+    /// v1 `tasks` files through which init moves itself in (see [`Cgroup::self_join_files`]),
+    /// unless there is a user namespace, whose init may lack the permission: then None, and
+    /// the caller moves init with [`Cgroup::add_process`].
+    #[allow(clippy::type_complexity)]
+    fn create_cgroup(
+        &self,
+        id: &str,
+        spec: &Spec,
+    ) -> Result<(Option<Cgroup>, Option<Vec<std::fs::File>>), RuntimeError> {
         let Some(linux) = &spec.linux else {
-            return Ok(None);
+            return Ok((None, None));
         };
         if linux.cgroups_path.is_none() && linux.resources.is_none() {
-            return Ok(None);
+            return Ok((None, None));
         }
         let path = linux
             .cgroups_path
@@ -317,11 +342,16 @@ impl Runtime {
         };
         let resources = linux.resources.clone().unwrap_or_default();
         let cg = Cgroup::create(&self.cgroups, &path, &resources).map_err(err)?;
-        if let Err(e) = cg.add_process(pid) {
-            let _ = cg.delete();
-            return Err(err(e));
+        if linux.namespaces.iter().any(|n| n.kind == "user") {
+            return Ok((Some(cg), None));
         }
-        Ok(Some(cg))
+        match cg.self_join_files() {
+            Ok(files) => Ok((Some(cg), files)),
+            Err(e) => {
+                let _ = cg.delete();
+                Err(err(e))
+            }
+        }
     }
 
     /// Reads init's messages until `Ready`, handing on the console on the way.
