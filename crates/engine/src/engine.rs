@@ -169,7 +169,9 @@ impl Engine {
     }
 
     fn runtime(&self) -> Result<Runtime, EngineError> {
-        Runtime::new(self.root.join("runtime")).map_err(rt_err("-", "open runtime"))
+        Runtime::new(self.root.join("runtime"))
+            .map(|rt| rt.with_seccomp_cache(self.root.join("cache").join("seccomp")))
+            .map_err(rt_err("-", "open runtime"))
     }
 
     /// Records a new container for `config` (status Created). The image must be in the store;

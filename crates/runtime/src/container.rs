@@ -93,6 +93,9 @@ pub struct Runtime {
     /// Our end of each init's sync socket, for containers created by this process: `start` reads
     /// an exec failure from it.
     sync: Mutex<HashMap<String, OwnedFd>>,
+    /// Where compiled seccomp filters are cached (see [`crate::seccomp::compile_cached`]);
+    /// None compiles every time.
+    seccomp_cache: Option<PathBuf>,
 }
 
 /// What `create` needs.
@@ -178,7 +181,15 @@ impl Runtime {
             state_root,
             cgroups,
             sync: Mutex::new(HashMap::new()),
+            seccomp_cache: None,
         })
+    }
+
+    /// Caches compiled seccomp filters in `dir`, so that containers started with the same
+    /// profile skip libseccomp's compile.
+    pub fn with_seccomp_cache(mut self, dir: PathBuf) -> Runtime {
+        self.seccomp_cache = Some(dir);
+        self
     }
 
     fn dir(&self, id: &str) -> Result<PathBuf, RuntimeError> {
@@ -193,7 +204,7 @@ impl Runtime {
     pub fn create(&self, req: CreateRequest) -> Result<Created, RuntimeError> {
         let id = req.id.clone();
         let dir = self.dir(&id)?;
-        let prep = prepare(&req)?;
+        let prep = prepare(&req, self.seccomp_cache.as_deref())?;
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -235,6 +246,8 @@ impl Runtime {
         let (ours, theirs) =
             hull_sys::socket::seqpacket_pair().map_err(RuntimeError::io(&id, "socketpair"))?;
 
+        let (cgroup, cgroup_join) = self.create_cgroup(&id, &prep.spec)?;
+        guard.cgroup = cgroup.clone();
         let forked = hull_sys::process::fork_with_flags(prep.namespaces.clone_flags)
             .map_err(RuntimeError::io(&id, "clone init"))?;
         let pid = match forked {
@@ -254,20 +267,35 @@ impl Runtime {
                     seccomp: prep.seccomp,
                     mini_init: req.init,
                     no_pivot: req.no_pivot,
+                    cgroup_join: cgroup_join.unwrap_or_default(),
                 })
             }
             hull_sys::process::Forked::Parent(pid) => pid,
         };
-        drop((theirs, state_dir, req.stdio));
+        let self_join = cgroup_join.is_some();
+        drop((theirs, state_dir, req.stdio, cgroup_join));
         guard.pid = Some(pid);
 
-        let cgroup = self.join_cgroup(&id, &prep.spec, pid)?;
+        if let (Some(cg), false) = (&cgroup, self_join) {
+            cg.add_process(pid).map_err(|source| RuntimeError::Cgroup {
+                id: id.clone(),
+                source,
+            })?;
+        }
         state.cgroup_path = cgroup.as_ref().map(|c| c.path().to_string());
-        guard.cgroup = cgroup;
         write_id_maps(&id, &prep.spec, pid)?;
-        let cgroup_paths = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        // Init joins on Proceed when it moves itself; until then it is where we are.
+        let whose = if self_join {
+            "self".to_string()
+        } else {
+            pid.to_string()
+        };
+        let mut cgroup_paths = std::fs::read_to_string(format!("/proc/{whose}/cgroup"))
             .map(|t| mounts::parse_proc_cgroup(&t))
             .unwrap_or_default();
+        if let (Some(cg), true) = (&cgroup, self_join) {
+            cgroup_paths = cg.member_proc_cgroup(cgroup_paths);
+        }
         sync::send(&ours, &ToInit::Proceed { cgroup_paths })
             .map_err(RuntimeError::io(&id, "send proceed to init"))?;
         let console = self.await_ready(&id, &ours, req.console_socket.as_deref())?;
@@ -288,13 +316,21 @@ impl Runtime {
         Ok(Created { pid, console })
     }
 
-    /// Creates the cgroup when the spec asks for one and moves init into it.
-    fn join_cgroup(&self, id: &str, spec: &Spec, pid: i32) -> Result<Option<Cgroup>, RuntimeError> {
+    /// Creates the cgroup when the spec asks for one (before init exists). With it come the
+    /// v1 `tasks` files through which init moves itself in (see [`Cgroup::self_join_files`]),
+    /// unless there is a user namespace, whose init may lack the permission: then None, and
+    /// the caller moves init with [`Cgroup::add_process`].
+    #[allow(clippy::type_complexity)]
+    fn create_cgroup(
+        &self,
+        id: &str,
+        spec: &Spec,
+    ) -> Result<(Option<Cgroup>, Option<Vec<std::fs::File>>), RuntimeError> {
         let Some(linux) = &spec.linux else {
-            return Ok(None);
+            return Ok((None, None));
         };
         if linux.cgroups_path.is_none() && linux.resources.is_none() {
-            return Ok(None);
+            return Ok((None, None));
         }
         let path = linux
             .cgroups_path
@@ -306,11 +342,16 @@ impl Runtime {
         };
         let resources = linux.resources.clone().unwrap_or_default();
         let cg = Cgroup::create(&self.cgroups, &path, &resources).map_err(err)?;
-        if let Err(e) = cg.add_process(pid) {
-            let _ = cg.delete();
-            return Err(err(e));
+        if linux.namespaces.iter().any(|n| n.kind == "user") {
+            return Ok((Some(cg), None));
         }
-        Ok(Some(cg))
+        match cg.self_join_files() {
+            Ok(files) => Ok((Some(cg), files)),
+            Err(e) => {
+                let _ = cg.delete();
+                Err(err(e))
+            }
+        }
     }
 
     /// Reads init's messages until `Ready`, handing on the console on the way.
@@ -500,7 +541,7 @@ impl Runtime {
 
 /// Reads and checks everything that can be checked before the fork, so errors come back as
 /// plain values rather than from inside init.
-fn prepare(req: &CreateRequest) -> Result<Prepared, RuntimeError> {
+fn prepare(req: &CreateRequest, seccomp_cache: Option<&Path>) -> Result<Prepared, RuntimeError> {
     let id = &req.id;
     let invalid = |reason: String| RuntimeError::InvalidSpec {
         id: id.clone(),
@@ -542,7 +583,11 @@ fn prepare(req: &CreateRequest) -> Result<Prepared, RuntimeError> {
     let linux = spec.linux.clone().unwrap_or_default();
     let seccomp = match &linux.seccomp {
         Some(s) => Some(
-            crate::seccomp::compile(s).map_err(|source| RuntimeError::Seccomp {
+            match seccomp_cache {
+                Some(dir) => crate::seccomp::compile_cached(s, dir),
+                None => crate::seccomp::compile(s),
+            }
+            .map_err(|source| RuntimeError::Seccomp {
                 id: id.clone(),
                 source,
             })?,
@@ -635,8 +680,10 @@ fn release_init(dir: &Path, state: &ContainerState) -> io::Result<()> {
             {
                 return Err(io::Error::other("init exited before it was released"))
             }
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            // End of file: init opened and closed the fifo without writing; it is exiting.
+            // poll would report that at once again, so sleep instead of spinning.
+            Ok(_) => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_readable(&f)?,
             Err(e) => return Err(e),
         }
         if Instant::now() > deadline {
@@ -645,7 +692,21 @@ fn release_init(dir: &Path, state: &ContainerState) -> io::Result<()> {
                 "init did not answer",
             ));
         }
-        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Waits until the fifo has data (or its writer hung up), at most 10 ms so that the caller
+/// rechecks that init is alive. A fifo nobody has opened for writing yet polls as empty.
+fn wait_readable(f: &std::fs::File) -> io::Result<()> {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(f, PollFlags::IN)];
+    let timeout = Timespec {
+        tv_sec: 0,
+        tv_nsec: 10_000_000,
+    };
+    match rustix::event::poll(&mut fds, Some(&timeout)) {
+        Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -546,3 +546,37 @@ impl Dirs {
         }
     }
 }
+
+#[test]
+fn v1_member_proc_cgroup_replaces_the_hierarchies_the_cgroup_spans() {
+    let (_tmp, root) = fake_v1(&["hull", "hull/abc"], false);
+    let cg = Cgroup::open(&root, "/hull/abc").unwrap();
+    let own = vec![
+        ("cpu,cpuacct".to_string(), "/".to_string()),
+        ("memory".to_string(), "/user/1".to_string()),
+        ("name=systemd".to_string(), "/x".to_string()),
+        ("".to_string(), "/".to_string()),
+    ];
+    assert_eq!(
+        cg.member_proc_cgroup(own),
+        vec![
+            ("cpu,cpuacct".to_string(), "/hull/abc".to_string()),
+            ("memory".to_string(), "/hull/abc".to_string()),
+            ("name=systemd".to_string(), "/x".to_string()),
+            ("".to_string(), "/".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn v1_self_join_files_open_every_hierarchys_tasks_file() {
+    let (tmp, root) = fake_v1(&["hull", "hull/abc"], false);
+    for h in ["cpu,cpuacct", "cpuset", "memory", "pids", "devices"] {
+        fs::write(tmp.path().join(h).join("hull/abc/tasks"), "").unwrap();
+    }
+    let cg = Cgroup::open(&root, "/hull/abc").unwrap();
+    let files = cg.self_join_files().unwrap().expect("v1 has tasks files");
+    assert_eq!(files.len(), 5);
+    fs::remove_file(tmp.path().join("pids/hull/abc/tasks")).unwrap();
+    assert!(cg.self_join_files().is_err());
+}

@@ -30,6 +30,9 @@ pub struct InitArgs {
     pub seccomp: Option<Filter>,
     pub mini_init: bool,
     pub no_pivot: bool,
+    /// The cgroup's v1 `tasks` files, when init is to move itself into its cgroup (see
+    /// `Cgroup::self_join_files`); empty when the parent moves it.
+    pub cgroup_join: Vec<std::fs::File>,
 }
 
 type Result<T> = std::result::Result<T, InitError>;
@@ -65,6 +68,7 @@ fn prepare(a: &InitArgs) -> Result<PathBuf> {
     // must happen before anything else because the parent places us in the cgroup and writes the
     // uid/gid maps first; until then we have no identity in a new user namespace.
     let cgroup_paths = wait_proceed(&a.sock)?;
+    join_cgroup(&a.cgroup_join)?;
     // must happen before mounts because a joined mount namespace is where they have to go.
     join_namespaces(&a.join)?;
     set_hostname(&a.spec)?;
@@ -91,6 +95,16 @@ fn prepare(a: &InitArgs) -> Result<PathBuf> {
     rustix::process::umask(Mode::from_raw_mode(umask));
     sync::send(&a.sock, &FromInit::Ready).map_err(fail(Step::Sync, "send ready"))?;
     Ok(program)
+}
+
+/// Moves init (single-threaded) into its cgroup by writing "0", i.e. itself, to each tasks file.
+fn join_cgroup(tasks: &[std::fs::File]) -> Result<()> {
+    for f in tasks {
+        rustix::io::write(f, b"0")
+            .map_err(std::io::Error::from)
+            .map_err(fail(Step::Sync, "join cgroup"))?;
+    }
+    Ok(())
 }
 
 fn wait_proceed(sock: &OwnedFd) -> Result<Vec<(String, String)>> {

@@ -18,7 +18,10 @@
 //! redundant and skipped (libseccomp refuses it); arg comparisons on the same argument index
 //! are OR-ed (one rule per comparison), on different indices AND-ed (one rule).
 
+mod cache;
 mod parse;
+
+pub use cache::compile_cached;
 
 use std::io::{self, Read, Seek};
 

@@ -146,3 +146,81 @@ fn bad_input_is_reported_by_name() {
     assert!(bad(&|s| s.default_errno_ret = Some(70000)).contains("70000"));
     assert!(bad(&|s| s.listener_path = Some("/run/x.sock".into())).contains("not supported"));
 }
+
+mod cache {
+    use super::super::cache::compile_cached;
+    use super::*;
+
+    fn bytes(f: &Filter) -> Vec<(u16, u8, u8, u32)> {
+        f.program
+            .iter()
+            .map(|i| (i.code, i.jt, i.jf, i.k))
+            .collect()
+    }
+
+    fn entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_miss_compiles_and_stores_and_a_hit_returns_the_same_program() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = Seccomp {
+            flags: vec!["SECCOMP_FILTER_FLAG_LOG".into()],
+            ..allow_list(&["read", "write", "exit_group"])
+        };
+        let fresh = compile(&spec).unwrap();
+        let first = compile_cached(&spec, dir.path()).unwrap();
+        let stored = entries(dir.path());
+        assert_eq!(stored.len(), 1, "{stored:?}");
+        assert!(stored[0].to_string_lossy().ends_with(".bpf"));
+        let second = compile_cached(&spec, dir.path()).unwrap();
+        assert_eq!(bytes(&first), bytes(&fresh));
+        assert_eq!(bytes(&second), bytes(&fresh));
+        assert_eq!(
+            (first.flags(), second.flags()),
+            (fresh.flags(), fresh.flags())
+        );
+        assert_ne!(second.flags(), 0);
+    }
+
+    #[test]
+    fn a_different_profile_gets_its_own_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = compile_cached(&allow_list(&["read"]), dir.path()).unwrap();
+        let b = compile_cached(&allow_list(&["read", "write"]), dir.path()).unwrap();
+        assert_eq!(entries(dir.path()).len(), 2);
+        assert_ne!(bytes(&a), bytes(&b));
+    }
+
+    #[test]
+    fn a_damaged_entry_is_ignored_and_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = allow_list(&["read", "write"]);
+        let good = compile_cached(&spec, dir.path()).unwrap();
+        let path = entries(dir.path()).remove(0);
+        let mut data = std::fs::read(&path).unwrap();
+        // Flip a bit of the program: a torn or corrupted file must not be loaded.
+        let last = data.len() - 1;
+        data[last] ^= 1;
+        std::fs::write(&path, &data).unwrap();
+        let again = compile_cached(&spec, dir.path()).unwrap();
+        assert_eq!(bytes(&again), bytes(&good));
+        assert_ne!(
+            std::fs::read(&path).unwrap(),
+            data,
+            "entry was not rewritten"
+        );
+        // Truncated to nothing: the same.
+        std::fs::write(&path, b"").unwrap();
+        assert_eq!(
+            bytes(&compile_cached(&spec, dir.path()).unwrap()),
+            bytes(&good)
+        );
+    }
+}
