@@ -13,7 +13,7 @@
 //! ```
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -120,20 +120,9 @@ fn open_lock(path: &Path) -> Result<File, ContainerError> {
         .map_err(io_err("open lock", path))
 }
 
-/// Writes `bytes` to `path` through a temp file, fsync and rename, then fsyncs the directory,
-/// so a reader sees the old or the new record and never a torn one.
+/// Writes a container record durably (it must be true after a host crash).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    let mut f = File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    fs::rename(&tmp, path)?;
-    File::open(dir)?.sync_all()
+    hull_sys::fs::write_atomic(path, bytes, hull_sys::fs::Durability::Durable)
 }
 
 impl Containers {

@@ -20,6 +20,7 @@ use hull_image::Store;
 use hull_oci::Digest;
 use hull_runtime::cgroups::{CgroupRoot, CgroupVersion};
 use hull_runtime::{CreateRequest, Runtime, RuntimeError, Step};
+use hull_sys::fs::Durability;
 use hull_sys::mount::OverlayUpper;
 
 use crate::container::{ContainerError, Containers, Record, Status};
@@ -247,11 +248,9 @@ impl Engine {
         let bundle = self.containers.bundle(id);
         let config_path = bundle.join("config.json");
         let bytes = serde_json::to_vec_pretty(&spec).expect("specs serialize");
-        crate::container::write_atomic(&config_path, &bytes).map_err(io_err(
-            id,
-            "write",
-            &config_path,
-        ))?;
+        // Regenerated on every start, so a host crash losing it costs nothing.
+        hull_sys::fs::write_atomic(&config_path, &bytes, Durability::ProcessCrash)
+            .map_err(io_err(id, "write", &config_path))?;
 
         let runtime = self.runtime()?;
         // A container left behind by a crashed run of the same container would block create.
@@ -339,7 +338,8 @@ impl Engine {
             (&files.hosts, hosts),
             (&files.resolv_conf, resolv),
         ] {
-            crate::container::write_atomic(path, text.as_bytes())
+            // Regenerated on every start, so a host crash losing them costs nothing.
+            hull_sys::fs::write_atomic(path, text.as_bytes(), Durability::ProcessCrash)
                 .map_err(io_err(id, "write", path))?;
         }
         Ok(files)

@@ -2,8 +2,9 @@
 //! time to tell a live init from a reused pid, the cgroup path). Written atomically (temp, fsync,
 //! rename, fsync dir); callers hold the per-container flock ([`lock`]) around read-modify-write.
 
+use hull_sys::fs::Durability;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use hull_oci::runtime::State;
@@ -78,13 +79,8 @@ pub fn read(dir: &Path) -> io::Result<ContainerState> {
 
 /// Writes state.json atomically: a reader sees the old or the new file, never a torn one.
 pub fn write(dir: &Path, st: &ContainerState) -> io::Result<()> {
-    let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
-    let mut f = File::create(&tmp)?;
-    f.write_all(&serde_json::to_vec_pretty(st).map_err(io::Error::other)?)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, dir.join(STATE_FILE))?;
-    File::open(dir)?.sync_all()
+    let bytes = serde_json::to_vec_pretty(st).map_err(io::Error::other)?;
+    hull_sys::fs::write_atomic(&dir.join(STATE_FILE), &bytes, Durability::Durable)
 }
 
 /// Field 22 (starttime, in clock ticks since boot) of /proc/<pid>/stat, or None if gone.

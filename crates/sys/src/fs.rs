@@ -375,6 +375,22 @@ mod tests {
     use std::os::fd::AsFd;
 
     #[test]
+    fn write_atomic_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.json");
+        for (bytes, durability) in [
+            (&b"one"[..], Durability::Durable),
+            (b"two", Durability::ProcessCrash),
+        ] {
+            write_atomic(&p, bytes, durability).unwrap();
+            assert_eq!(std::fs::read(&p).unwrap(), bytes);
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let missing_dir = dir.path().join("nope/state.json");
+        assert!(write_atomic(&missing_dir, b"x", Durability::Durable).is_err());
+    }
+
+    #[test]
     fn open_in_root_clamps_dotdot_and_absolute_symlinks() {
         let tmp = tempfile::tempdir().unwrap();
         let root_path = tmp.path().join("root");
@@ -409,4 +425,41 @@ mod tests {
             lsetxattr_at(dir.as_fd(), OsStr::new("a/b"), OsStr::new("user.x"), b"1").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     }
+}
+
+/// Whether [`write_atomic`] makes the new file survive a power loss, or only a process crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync the file before the rename and the directory after: for records that must be
+    /// true after a host crash (image records, tags, container records).
+    Durable,
+    /// Rename only: a killed process never leaves a torn file, but a host crash may lose the
+    /// update. For files rewritten on every start (a container's config.json and /etc files).
+    ProcessCrash,
+}
+
+/// Replaces `path` with `bytes` through a temp file in the same directory and a rename, so a
+/// reader sees the old or the new content, never a mix. The temp name carries the pid (see the
+/// stale-temp sweeps of the stores).
+pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        if durability == Durability::Durable {
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, path)?;
+        if durability == Durability::Durable {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
