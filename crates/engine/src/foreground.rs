@@ -50,7 +50,7 @@ impl Drop for RawMode {
 }
 
 /// Copies the host terminal's window size to the container's pty.
-fn copy_window_size(console: &OwnedFd) {
+pub fn copy_window_size(console: &OwnedFd) {
     if let Ok(size) = rustix::termios::tcgetwinsize(io::stdout().as_fd()) {
         let _ = rustix::termios::tcsetwinsize(console, size);
     }
