@@ -16,10 +16,13 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            eprintln!("hull: {}", usage_error_line(&e));
+            return ExitCode::from(125);
+        }
         Err(e) => {
-            let code = if e.use_stderr() { 125 } else { 0 };
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::from(0);
         }
     };
     match commands::run(cli) {
@@ -29,6 +32,15 @@ fn main() -> ExitCode {
             ExitCode::from(125)
         }
     }
+}
+
+/// A usage error on one line, like Docker's `unknown flag: --x`, instead of clap's block with a
+/// tip and the usage: every engine error is one line, and scripts read the first line of stderr.
+fn usage_error_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    format!("{first} (see 'hull --help')")
 }
 
 /// The error and its causes on one line, outermost first, without repeating a cause that the

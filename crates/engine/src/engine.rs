@@ -272,8 +272,23 @@ impl Engine {
             r.state.finished_at = None;
             r.state.oom_killed = false;
         })?;
+        let signals = foreground::catch_signals().map_err(io_err(
+            id,
+            "catch signals for",
+            Path::new("init"),
+        ))?;
+        // must happen before start because the program may ask for the size right away (`stty
+        // size` printed nothing when the relay set it only once the program was running).
+        if let Some(console) = &created.console {
+            foreground::copy_window_size(console);
+        }
         runtime.start(id).map_err(rt_err(id, "start"))?;
-        let waited = foreground::wait(created.pid, created.console, record.config.interactive);
+        let waited = foreground::wait(
+            signals,
+            created.pid,
+            created.console,
+            record.config.interactive,
+        );
         let oom = runtime.oom_killed(id).unwrap_or(false);
         drop(container);
         drop(rootfs);

@@ -50,21 +50,29 @@ impl Drop for RawMode {
 }
 
 /// Copies the host terminal's window size to the container's pty.
-fn copy_window_size(console: &OwnedFd) {
+pub fn copy_window_size(console: &OwnedFd) {
     if let Ok(size) = rustix::termios::tcgetwinsize(io::stdout().as_fd()) {
         let _ = rustix::termios::tcsetwinsize(console, size);
     }
 }
 
+/// Catches [`FORWARDED_SIGNALS`] and SIGWINCH for [`wait`], which forwards them. Call it before
+/// the container starts: until then such a signal would kill hull with its default action and
+/// orphan the running container. It only installs handlers (caught signals queue up) and starts
+/// no thread, so it may run before the runtime forks too.
+pub fn catch_signals() -> io::Result<Signals> {
+    let mut wanted = FORWARDED_SIGNALS.to_vec();
+    wanted.push(SIGWINCH);
+    Signals::new(&wanted)
+}
+
 /// The signal thread: forwards [`FORWARDED_SIGNALS`] to `pid` and resizes the console on
 /// SIGWINCH, until its handle is closed.
 fn spawn_signal_forwarder(
+    mut signals: Signals,
     pid: Pid,
     console: Option<OwnedFd>,
 ) -> io::Result<(Handle, JoinHandle<()>)> {
-    let mut wanted = FORWARDED_SIGNALS.to_vec();
-    wanted.push(SIGWINCH);
-    let mut signals = Signals::new(&wanted)?;
     let handle = signals.handle();
     let thread = std::thread::spawn(move || {
         for sig in signals.forever() {
@@ -99,10 +107,15 @@ fn copy_until_closed(mut from: impl Read, mut to: impl Write) {
     }
 }
 
-/// Waits for the container's init `pid` (a child of this process) while forwarding signals and,
-/// with a `console` (the pty master), relaying it to this process's terminal. Returns the exit
-/// code in Docker's terms.
-pub fn wait(pid: i32, console: Option<OwnedFd>, interactive: bool) -> io::Result<i32> {
+/// Waits for the container's init `pid` (a child of this process) while forwarding the caught
+/// `signals` ([`catch_signals`]) and, with a `console` (the pty master), relaying it to this
+/// process's terminal. Returns the exit code in Docker's terms.
+pub fn wait(
+    signals: Signals,
+    pid: i32,
+    console: Option<OwnedFd>,
+    interactive: bool,
+) -> io::Result<i32> {
     let pid = Pid::from_raw(pid).ok_or_else(|| io::Error::other("init pid is not positive"))?;
     let raw = console.as_ref().and_then(|_| RawMode::enable());
     let mut output = None;
@@ -123,7 +136,7 @@ pub fn wait(pid: i32, console: Option<OwnedFd>, interactive: bool) -> io::Result
         None => None,
     };
     drop(console);
-    let (handle, forwarder) = spawn_signal_forwarder(pid, resize)?;
+    let (handle, forwarder) = spawn_signal_forwarder(signals, pid, resize)?;
     let status = loop {
         match rustix::process::waitpid(Some(pid), WaitOptions::empty()) {
             Ok(Some((_, status))) => break status,

@@ -56,3 +56,39 @@ pub fn wait(signals: &[i32]) -> io::Result<i32> {
         }
     }
 }
+
+/// Resets every signal's disposition to the default and empties the signal mask. An ignored
+/// signal stays ignored across execve, so a child that must start clean (a container's program)
+/// calls this before exec.
+pub fn reset_all() -> io::Result<()> {
+    // The kernel's struct sigaction (handler, flags, restorer, mask: 32 bytes on 64-bit), all
+    // zero: SIG_DFL (0), no flags, an empty mask.
+    let dfl = [0u64; 4];
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // The raw call rather than libc's sigaction: glibc refuses the two signals it reserves
+        // for itself (32 and 33), and those can be inherited ignored too.
+        // SAFETY: `dfl` is a valid, zeroed kernel sigaction that outlives the call; installing
+        // SIG_DFL registers no handler code; the old action is not requested (null).
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                dfl.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            )
+        };
+        if ret == -1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    let empty = sigset(&[])?;
+    // SAFETY: `empty` is initialized; setting the mask invalidates no memory.
+    if unsafe { libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -62,6 +62,10 @@ fn report_and_exit(sock: &OwnedFd, err: InitError) -> ! {
 /// Everything up to `Ready`: the container exists, blocked before the user's program.
 fn prepare(a: &InitArgs) -> Result<PathBuf> {
     let proc = a.spec.process.as_ref().expect("validated by create");
+    // must happen before the exec because an ignored signal stays ignored across execve: the
+    // runtime's caller ignores SIGPIPE (Rust's default) and may itself have been started with
+    // SIGINT and SIGQUIT ignored (a shell's background job), which the program must not inherit.
+    hull_sys::signal::reset_all().map_err(fail(Step::Fork, "reset signal dispositions"))?;
     if let Some(fds) = &a.stdio {
         console::install_stdio(fds).map_err(fail(Step::Console, "install stdio"))?;
     }
