@@ -693,7 +693,7 @@ fn unpack_layer(
 ) -> io::Result<(LayerWriter, u64)> {
     let writer = store.layers.begin().map_err(io::Error::other)?;
     let stats = {
-        let decoder = decompress_buffered(&mut *source, compression)?;
+        let decoder = decompress(&mut *source, compression)?;
         let mut verified = VerifyingReader::new(decoder, diff_id.clone(), None);
         let opts = UnpackOptions {
             chown: rustix::process::geteuid().is_root(),
@@ -746,7 +746,7 @@ fn commit_layer(
 
 /// Wraps an already buffered compressed stream in the matching decoder, which then reads the
 /// buffer in place instead of copying it into a buffer of its own.
-fn decompress_buffered<'a, R: BufRead + 'a>(
+pub fn decompress<'a, R: BufRead + 'a>(
     source: R,
     compression: Compression,
 ) -> io::Result<Box<dyn Read + 'a>> {
@@ -754,18 +754,6 @@ fn decompress_buffered<'a, R: BufRead + 'a>(
         Compression::None => Box::new(source),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(source)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(source)?),
-    })
-}
-
-/// Wraps a compressed stream in the matching decoder.
-pub fn decompress<'a, R: Read + 'a>(
-    source: R,
-    compression: Compression,
-) -> io::Result<Box<dyn Read + 'a>> {
-    Ok(match compression {
-        Compression::None => Box::new(source),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(source)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(source)?),
     })
 }
 
