@@ -188,6 +188,7 @@ impl Containers {
     pub fn create(
         &self,
         config: RunConfig,
+        command: Vec<String>,
         image: &str,
         image_id: &str,
         created: String,
@@ -215,7 +216,7 @@ impl Containers {
             image: image.to_string(),
             image_id: image_id.to_string(),
             created,
-            command: Vec::new(),
+            command,
             config,
             state: State {
                 status: Status::Created,
@@ -331,6 +332,7 @@ mod tests {
         let r = c
             .create(
                 config(Some("web")),
+                vec!["sh".into()],
                 "busybox",
                 "sha256:ab",
                 "2024-01-01T00:00:00Z".into(),
@@ -354,10 +356,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = Containers::open(dir.path()).unwrap();
         let first = c
-            .create(config(Some("x1")), "i", "sha256:ab", "t".into())
+            .create(config(Some("x1")), Vec::new(), "i", "sha256:ab", "t".into())
             .unwrap();
         let e = c
-            .create(config(Some("x1")), "i", "sha256:ab", "t".into())
+            .create(config(Some("x1")), Vec::new(), "i", "sha256:ab", "t".into())
             .unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -367,10 +369,10 @@ mod tests {
             )
         );
         let a = c
-            .create(config(None), "i", "sha256:ab", "t".into())
+            .create(config(None), Vec::new(), "i", "sha256:ab", "t".into())
             .unwrap();
         let b = c
-            .create(config(None), "i", "sha256:ab", "t".into())
+            .create(config(None), Vec::new(), "i", "sha256:ab", "t".into())
             .unwrap();
         assert_ne!(a.name, b.name);
     }
@@ -380,7 +382,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = Containers::open(dir.path()).unwrap();
         let r = c
-            .create(config(None), "i", "sha256:ab", "t".into())
+            .create(config(None), Vec::new(), "i", "sha256:ab", "t".into())
             .unwrap();
         let claim = c.try_claim_running(&r.id).unwrap().expect("free");
         assert!(

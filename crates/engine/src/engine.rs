@@ -183,12 +183,9 @@ impl Engine {
         // Fails here, before anything is recorded, when there is nothing to run.
         let command = spec::command(&image_config, &config)?;
         let image_ref = config.image.clone();
-        let record = self
-            .containers
-            .create(config, &image_ref, &image.id.to_string(), now())?;
         Ok(self
             .containers
-            .update(&record.id, |r| r.command = command)?)
+            .create(config, command, &image_ref, &image.id.to_string(), now())?)
     }
 
     /// Runs the container in the foreground and returns its exit code; with `--rm` everything
