@@ -142,15 +142,29 @@ struct RuntimeContainer<'a> {
     id: &'a str,
 }
 
+/// Kills what is left of a container, removes its cgroup and runtime state; a container the
+/// runtime does not know (already deleted) is fine.
+fn delete_from_runtime(runtime: &Runtime, id: &str) {
+    match runtime.delete(id, true) {
+        Ok(()) | Err(RuntimeError::NotFound { .. }) => {}
+        Err(e) => eprintln!("hull: delete container {id}: {e}"),
+    }
+    // The shared parent of every container's cgroup; it goes when the last container does,
+    // so hull leaves nothing in the cgroup tree once no container exists.
+    let _ = hull_runtime::cgroups::remove_if_empty(&runtime.cgroups, CGROUP_PARENT);
+}
+
 impl Drop for RuntimeContainer<'_> {
     fn drop(&mut self) {
-        if let Err(e) = self.runtime.delete(self.id, true) {
-            eprintln!("hull: delete container {}: {e}", self.id);
-        }
-        // The shared parent of every container's cgroup; it goes when the last container does,
-        // so hull leaves nothing in the cgroup tree once no container exists.
-        let _ = hull_runtime::cgroups::remove_if_empty(&self.runtime.cgroups, CGROUP_PARENT);
+        delete_from_runtime(self.runtime, self.id);
     }
+}
+
+/// True when the runtime still has a live init for `id` (created, running or paused).
+fn runtime_process_alive(runtime: &Runtime, id: &str) -> bool {
+    runtime
+        .state(id)
+        .is_ok_and(|s| matches!(s.status.as_str(), "created" | "running" | "paused"))
 }
 
 /// Every container's cgroup is `<CGROUP_PARENT>/<id>`.
@@ -362,17 +376,22 @@ impl Engine {
     pub fn remove(&self, name: &str, force: bool) -> Result<Record, EngineError> {
         let record = self.containers.resolve(name)?;
         let id = record.id.as_str();
-        if self.containers.is_running(id) {
-            if !force {
-                return Err(EngineError::RemoveRunning(record.name.clone()));
-            }
-            let runtime = self.runtime()?;
+        let runtime = self.runtime()?;
+        let runner_alive = self.containers.is_running(id);
+        // A runner killed with -9 leaves its container's processes behind: they still count.
+        let orphan_alive = !runner_alive && runtime_process_alive(&runtime, id);
+        if (runner_alive || orphan_alive) && !force {
+            return Err(EngineError::RemoveRunning(record.name.clone()));
+        }
+        if runner_alive {
             runtime
                 .kill(id, libc::SIGKILL, true)
                 .map_err(rt_err(id, "kill"))?;
         }
         // Wait for the runner (if any) to finish its cleanup: it holds this until it is done.
         let _claim = self.wait_for_runner(id)?;
+        // Whatever a dead runner did not clean up: the process, its cgroup, the runtime state.
+        delete_from_runtime(&runtime, id);
         let rootfs = self.containers.rootfs(id);
         if hull_sys::mount::is_mountpoint(&rootfs).unwrap_or(false) {
             let _ = hull_sys::mount::unmount(&rootfs, true);
