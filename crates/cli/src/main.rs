@@ -5,6 +5,7 @@
 
 mod cli;
 mod commands;
+mod oci;
 mod output;
 mod progress;
 mod settings;
@@ -14,6 +15,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(args) = oci::wants_runtime_cli(&args) {
+        return ExitCode::from(oci::main(args));
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {

@@ -408,7 +408,7 @@ impl Runtime {
         let mut state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
         match live_status(&state) {
             Status::Created => {}
-            s @ (Status::Creating | Status::Running | Status::Stopped) => {
+            s @ (Status::Creating | Status::Running | Status::Paused | Status::Stopped) => {
                 return Err(RuntimeError::BadStatus {
                     id: id.to_string(),
                     op: "start",
@@ -451,7 +451,7 @@ impl Runtime {
         let dir = self.existing_dir(id)?;
         let state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
         match live_status(&state) {
-            Status::Created | Status::Running => {}
+            Status::Created | Status::Running | Status::Paused => {}
             s @ (Status::Creating | Status::Stopped) => {
                 return Err(RuntimeError::BadStatus {
                     id: id.to_string(),
@@ -490,10 +490,18 @@ impl Runtime {
         let state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
         match (live_status(&state), force) {
             (Status::Stopped, _) => {}
-            (Status::Creating | Status::Created | Status::Running, true) => {
+            (Status::Creating | Status::Created | Status::Running | Status::Paused, true) => {
+                if live_status(&state) == Status::Paused {
+                    let _ = self
+                        .cgroup_of(id, &state)
+                        .and_then(|c| c.thaw().map_err(cg_err(id)));
+                }
                 kill_and_wait(&state).map_err(RuntimeError::io(id, "kill init"))?
             }
-            (s @ (Status::Creating | Status::Created | Status::Running), false) => {
+            (
+                s @ (Status::Creating | Status::Created | Status::Running | Status::Paused),
+                false,
+            ) => {
                 return Err(RuntimeError::BadStatus {
                     id: id.to_string(),
                     op: "delete",
@@ -528,6 +536,56 @@ impl Runtime {
                 id: id.to_string(),
                 source,
             })
+    }
+
+    /// Freezes every process of a running container (runc's `pause`).
+    pub fn pause(&self, id: &str) -> Result<(), RuntimeError> {
+        self.set_paused(id, true)
+    }
+
+    /// Thaws a paused container (runc's `resume`).
+    pub fn resume(&self, id: &str) -> Result<(), RuntimeError> {
+        self.set_paused(id, false)
+    }
+
+    fn set_paused(&self, id: &str, pause: bool) -> Result<(), RuntimeError> {
+        let dir = self.existing_dir(id)?;
+        let _lock = st::lock(&dir).map_err(RuntimeError::io(id, "lock"))?;
+        let mut state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
+        let (op, from, to) = match pause {
+            true => ("pause", Status::Running, Status::Paused),
+            false => ("resume", Status::Paused, Status::Running),
+        };
+        let status = live_status(&state);
+        if status != from {
+            return Err(RuntimeError::BadStatus {
+                id: id.to_string(),
+                op,
+                status: status.as_str(),
+            });
+        }
+        let cg = self.cgroup_of(id, &state)?;
+        match pause {
+            true => cg.freeze(),
+            false => cg.thaw(),
+        }
+        .map_err(cg_err(id))?;
+        state.status = to;
+        st::write(&dir, &state).map_err(RuntimeError::io(id, "write state"))
+    }
+
+    /// The container's cgroup (for `ps`, `events --stats`).
+    pub fn cgroup(&self, id: &str) -> Result<Cgroup, RuntimeError> {
+        let dir = self.existing_dir(id)?;
+        let state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
+        self.cgroup_of(id, &state)
+    }
+
+    fn cgroup_of(&self, id: &str, state: &ContainerState) -> Result<Cgroup, RuntimeError> {
+        let path = state.cgroup_path.as_deref().ok_or_else(|| {
+            RuntimeError::io(id, "find cgroup")(io::Error::other("container has no cgroup"))
+        })?;
+        Cgroup::open(&self.cgroups, path).map_err(cg_err(id))
     }
 
     fn existing_dir(&self, id: &str) -> Result<PathBuf, RuntimeError> {
@@ -643,13 +701,18 @@ fn write_id_maps(id: &str, spec: &Spec, pid: i32) -> Result<(), RuntimeError> {
 
 /// The stored status corrected by liveness: a created or running container whose init is gone
 /// (or whose pid now belongs to another process) is stopped.
+fn cg_err(id: &str) -> impl FnOnce(CgroupError) -> RuntimeError {
+    let id = id.to_string();
+    move |source| RuntimeError::Cgroup { id, source }
+}
+
 fn live_status(state: &ContainerState) -> Status {
     let alive = state
         .pid
         .is_some_and(|pid| st::is_alive(pid, state.pid_start_time));
     match state.status {
         Status::Stopped => Status::Stopped,
-        s @ (Status::Creating | Status::Created | Status::Running) => {
+        s @ (Status::Creating | Status::Created | Status::Running | Status::Paused) => {
             if alive || (s == Status::Creating && state.pid.is_none()) {
                 s
             } else {

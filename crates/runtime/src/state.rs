@@ -16,6 +16,8 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    /// Frozen by [`crate::Runtime::pause`] (runc's extra state).
+    Paused,
     Stopped,
 }
 
@@ -25,6 +27,7 @@ impl Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }

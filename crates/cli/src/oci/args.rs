@@ -1,0 +1,164 @@
+//! runc's command-line grammar (runc 1.1), as plain data. Kept apart from the Docker-like
+//! grammar in `crate::cli`: the two CLIs share no flags.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hull-runtime",
+    about = "hull as a runc-compatible OCI runtime",
+    disable_version_flag = true
+)]
+pub struct OciCli {
+    /// Where container state is kept.
+    #[arg(long, global = true, default_value = "/run/hull-runtime")]
+    pub root: PathBuf,
+    /// Also write errors to this file.
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Not supported: hull manages cgroupfs directly.
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// true, false or auto; hull runs only as root, so true is refused.
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+    /// Print the version.
+    #[arg(short = 'v', long)]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<OciCommand>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OciCommand {
+    /// Create a container, leaving its process blocked before the user's program.
+    Create(CreateArgs),
+    /// Start a created container.
+    Start(IdArg),
+    /// Create and start a container.
+    Run(RunArgs),
+    /// Print a container's OCI state.
+    State(IdArg),
+    /// Send a signal to a container's init (or all its processes).
+    Kill(KillArgs),
+    /// Delete a container.
+    Delete(DeleteArgs),
+    /// List containers.
+    #[command(alias = "ls")]
+    List(ListArgs),
+    /// Write a default config.json.
+    Spec(SpecArgs),
+    /// Print the runtime's features as JSON.
+    Features,
+    /// List the processes of a container.
+    Ps(PsArgs),
+    /// Freeze every process of a container.
+    Pause(IdArg),
+    /// Thaw a paused container.
+    Resume(IdArg),
+    /// Print a container's resource usage.
+    Events(EventsArgs),
+    /// Run a process in a container (not supported yet).
+    Exec(ExecArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IdArg {
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    pub id: String,
+    #[arg(default_value = "SIGTERM")]
+    pub signal: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    #[arg(short = 'f', long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    #[arg(short = 'f', long, value_enum, default_value = "table")]
+    pub format: Format,
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Print one sample of the stats and exit.
+    #[arg(long)]
+    pub stats: bool,
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub rest: Vec<String>,
+}
