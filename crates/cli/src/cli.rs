@@ -51,6 +51,19 @@ pub enum Command {
     Rm(RmArgs),
     /// Start a stopped container in the foreground
     Start(StartArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(ContainersArgs),
+    /// Display detailed information on one or more containers
+    Inspect(ContainersArgs),
+    /// The monitor of a detached container (started by `hull run -d`)
+    #[command(name = "__monitor", hide = true)]
+    Monitor(MonitorArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,7 +221,7 @@ pub struct RunArgs {
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
-    /// Run in the background (not yet supported)
+    /// Run in the background and print the container ID
     #[arg(short, long)]
     pub detach: bool,
     /// Keep STDIN open
@@ -343,4 +356,47 @@ pub struct StartArgs {
     pub interactive: bool,
     #[arg(required = true, num_args = 1)]
     pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Follow log output until the container exits
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Show timestamps
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// Number of lines to show from the end of the logs ("all" for every line)
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container
+    #[arg(short, long, default_value_t = 10)]
+    pub time: u64,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short, long, default_value = "KILL")]
+    pub signal: String,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ContainersArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    pub id: String,
 }

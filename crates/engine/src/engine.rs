@@ -19,7 +19,7 @@ use hull_image::store::StoreError;
 use hull_image::Store;
 use hull_oci::Digest;
 use hull_runtime::cgroups::{CgroupRoot, CgroupVersion};
-use hull_runtime::{CreateRequest, Runtime, RuntimeError, Step};
+use hull_runtime::{CreateRequest, Created, Runtime, RuntimeError, Step};
 use hull_sys::fs::Durability;
 use hull_sys::mount::OverlayUpper;
 
@@ -56,6 +56,10 @@ pub enum EngineError {
     },
     #[error("container {0} is already running")]
     AlreadyRunning(String),
+    #[error("container {0} is not running")]
+    NotRunning(String),
+    #[error(transparent)]
+    Signal(#[from] crate::lifecycle::BadSignal),
     #[error("conflict: you cannot remove a running container {0}: stop it first or use -f")]
     RemoveRunning(String),
 }
@@ -89,7 +93,7 @@ fn command_failure_code(e: &RuntimeError) -> u8 {
     }
 }
 
-fn io_err<'a>(
+pub(crate) fn io_err<'a>(
     id: &'a str,
     op: &'static str,
     path: &'a Path,
@@ -102,7 +106,10 @@ fn io_err<'a>(
     }
 }
 
-fn rt_err<'a>(id: &'a str, op: &'static str) -> impl FnOnce(RuntimeError) -> EngineError + 'a {
+pub(crate) fn rt_err<'a>(
+    id: &'a str,
+    op: &'static str,
+) -> impl FnOnce(RuntimeError) -> EngineError + 'a {
     move |source| EngineError::Runtime {
         id: id.to_string(),
         op,
@@ -183,7 +190,7 @@ impl Engine {
         })
     }
 
-    fn runtime(&self) -> Result<Runtime, EngineError> {
+    pub(crate) fn runtime(&self) -> Result<Runtime, EngineError> {
         Runtime::new(self.root.join("runtime"))
             .map(|rt| rt.with_seccomp_cache(self.root.join("cache").join("seccomp")))
             .map_err(rt_err("-", "open runtime"))
@@ -205,12 +212,29 @@ impl Engine {
     /// Runs the container in the foreground and returns its exit code; with `--rm` everything
     /// it left is removed afterwards, whether it ran or failed to start.
     pub fn run(&self, id: &str) -> Result<i32, EngineError> {
+        let record = self.containers.load(id)?;
+        let stdio = stdio(id, &record.config)?;
+        let interactive = record.config.interactive;
+        self.run_with(id, stdio, |runtime, created| {
+            hold_in_foreground(runtime, id, created, interactive)
+        })
+    }
+
+    /// The lifecycle shared by the foreground run and the detached monitor: claim the running
+    /// lock, set the container up with `stdio`, let `hold` start it and wait for its exit code,
+    /// then record the exit and tear down (everything, with `--rm`).
+    pub(crate) fn run_with(
+        &self,
+        id: &str,
+        stdio: Option<[OwnedFd; 3]>,
+        hold: impl FnOnce(&Runtime, Created) -> Result<i32, EngineError>,
+    ) -> Result<i32, EngineError> {
         let claim = self
             .containers
             .try_claim_running(id)?
             .ok_or_else(|| EngineError::AlreadyRunning(id.to_string()))?;
         let record = self.containers.load(id)?;
-        let result = self.run_claimed(&record);
+        let result = self.run_claimed(&record, stdio, hold);
         if let Err(e) = &result {
             let code = i32::from(e.exit_code());
             let _ = self
@@ -224,8 +248,13 @@ impl Engine {
         result
     }
 
-    /// The recipe of one foreground run. Each guard undoes its step on the way out, in reverse.
-    fn run_claimed(&self, record: &Record) -> Result<i32, EngineError> {
+    /// The recipe of one run. Each guard undoes its step on the way out, in reverse.
+    fn run_claimed(
+        &self,
+        record: &Record,
+        stdio: Option<[OwnedFd; 3]>,
+        hold: impl FnOnce(&Runtime, Created) -> Result<i32, EngineError>,
+    ) -> Result<i32, EngineError> {
         let id = record.id.as_str();
         let image_id = record
             .image_id
@@ -269,7 +298,7 @@ impl Engine {
         let mut req = CreateRequest::new(id, bundle);
         req.spec = Some(spec);
         req.init = record.config.init;
-        req.stdio = stdio(id, &record.config)?;
+        req.stdio = stdio;
         let created = runtime.create(req).map_err(rt_err(id, "create"))?;
         let container = RuntimeContainer {
             runtime: &runtime,
@@ -283,27 +312,11 @@ impl Engine {
             r.state.finished_at = None;
             r.state.oom_killed = false;
         })?;
-        let signals = foreground::catch_signals().map_err(io_err(
-            id,
-            "catch signals for",
-            Path::new("init"),
-        ))?;
-        // must happen before start because the program may ask for the size right away (`stty
-        // size` printed nothing when the relay set it only once the program was running).
-        if let Some(console) = &created.console {
-            foreground::copy_window_size(console);
-        }
-        runtime.start(id).map_err(rt_err(id, "start"))?;
-        let waited = foreground::wait(
-            signals,
-            created.pid,
-            created.console,
-            record.config.interactive,
-        );
+        let held = hold(&runtime, created);
         let oom = runtime.oom_killed(id).unwrap_or(false);
         drop(container);
         drop(rootfs);
-        let code = waited.map_err(io_err(id, "wait for", Path::new("init")))?;
+        let code = held?;
         self.containers.update(id, |r| {
             r.state.status = Status::Exited;
             r.state.pid = None;
@@ -419,6 +432,28 @@ impl Engine {
             .filter(|r| all || r.state.status == Status::Running)
             .collect())
     }
+}
+
+/// The foreground's part of a run: forwards signals and relays the pty while waiting.
+fn hold_in_foreground(
+    runtime: &Runtime,
+    id: &str,
+    created: Created,
+    interactive: bool,
+) -> Result<i32, EngineError> {
+    let signals =
+        foreground::catch_signals().map_err(io_err(id, "catch signals for", Path::new("init")))?;
+    // must happen before start because the program may ask for the size right away (`stty
+    // size` printed nothing when the relay set it only once the program was running).
+    if let Some(console) = &created.console {
+        foreground::copy_window_size(console);
+    }
+    runtime.start(id).map_err(rt_err(id, "start"))?;
+    foreground::wait(signals, created.pid, created.console, interactive).map_err(io_err(
+        id,
+        "wait for",
+        Path::new("init"),
+    ))
 }
 
 /// Without `-i` the container's stdin is /dev/null, as with `docker run`; stdout and stderr are

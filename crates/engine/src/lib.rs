@@ -7,6 +7,8 @@ pub mod container;
 mod engine;
 pub mod etc;
 mod foreground;
+pub mod lifecycle;
+pub mod monitor;
 pub mod names;
 pub mod options;
 pub mod security;

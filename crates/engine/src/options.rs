@@ -194,13 +194,6 @@ const MIN_MEMORY: i64 = 6 << 20;
 
 impl RunConfig {
     pub fn from_options(o: &RunOptions, host: &dyn Host) -> Result<RunConfig, FlagError> {
-        if o.detach {
-            return Err(flag_err(
-                "--detach",
-                "true",
-                "detached mode comes with the lifecycle work; run in the foreground for now",
-            ));
-        }
         if o.image.is_empty() {
             return Err(flag_err("IMAGE", "", "an image is required"));
         }

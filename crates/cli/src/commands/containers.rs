@@ -6,7 +6,7 @@ use hull_engine::Engine;
 
 use super::run::{container_code, report};
 use super::Ctx;
-use crate::cli::{PsArgs, RmArgs, StartArgs};
+use crate::cli::{ContainersArgs, KillArgs, PsArgs, RmArgs, StartArgs, StopArgs};
 use crate::output::{human_duration, table};
 
 fn engine(ctx: &Ctx) -> Result<Engine> {
@@ -128,6 +128,46 @@ pub fn start(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         Ok(code) => Ok(container_code(code)),
         Err(e) => Ok(report(e)),
     }
+}
+
+/// Runs `op` on each container, printing its name or the error; 1 when any failed.
+fn each(names: &[String], mut op: impl FnMut(&str) -> Result<String>) -> u8 {
+    let mut code = 0;
+    for name in names {
+        match op(name) {
+            Ok(out) => println!("{out}"),
+            Err(e) => {
+                eprintln!("hull: {}", crate::one_line(&e));
+                code = 1;
+            }
+        }
+    }
+    code
+}
+
+pub fn stop(ctx: &Ctx, args: StopArgs) -> Result<u8> {
+    let engine = engine(ctx)?;
+    let timeout = std::time::Duration::from_secs(args.time);
+    Ok(each(&args.containers, |name| {
+        engine.stop(name, timeout)?;
+        Ok(name.to_string())
+    }))
+}
+
+pub fn kill(ctx: &Ctx, args: KillArgs) -> Result<u8> {
+    let engine = engine(ctx)?;
+    let signal = hull_engine::lifecycle::parse_signal(&args.signal)?;
+    Ok(each(&args.containers, |name| {
+        engine.kill(name, signal)?;
+        Ok(name.to_string())
+    }))
+}
+
+pub fn wait(ctx: &Ctx, args: ContainersArgs) -> Result<u8> {
+    let engine = engine(ctx)?;
+    Ok(each(&args.containers, |name| {
+        Ok(engine.wait(name)?.to_string())
+    }))
 }
 
 #[cfg(test)]

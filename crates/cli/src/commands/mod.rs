@@ -1,9 +1,12 @@
 //! One function per command: validate the parsed flags, make one library call, print.
 
 mod archive;
+mod container_inspect;
 mod containers;
+mod detach;
 mod images;
 mod inspect;
+mod logs;
 mod pull;
 mod run;
 
@@ -49,5 +52,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Ps(a) => containers::ps(&ctx, a),
         Command::Rm(a) => containers::rm(&ctx, a),
         Command::Start(a) => containers::start(&ctx, a),
+        Command::Logs(a) => logs::logs(&ctx, a),
+        Command::Stop(a) => containers::stop(&ctx, a),
+        Command::Kill(a) => containers::kill(&ctx, a),
+        Command::Wait(a) => containers::wait(&ctx, a),
+        Command::Inspect(a) => container_inspect::inspect(&ctx, a),
+        Command::Monitor(a) => detach::monitor(&ctx, a),
     }
 }

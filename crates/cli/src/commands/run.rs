@@ -53,13 +53,17 @@ pub fn options(a: RunArgs) -> RunOptions {
 }
 
 pub fn run(ctx: &Ctx, args: RunArgs) -> Result<u8> {
-    let config = RunConfig::from_options(&options(args), &RealHost)?;
+    let opts = options(args);
+    let config = RunConfig::from_options(&opts, &RealHost)?;
     let engine = Engine::open(&ctx.root).context("open hull store")?;
     ensure_image(ctx, &engine, &config)?;
     let record = match engine.create(config) {
         Ok(r) => r,
         Err(e) => return Ok(report(e)),
     };
+    if opts.detach {
+        return super::detach::run(ctx, &engine, &record);
+    }
     match engine.run(&record.id) {
         Ok(code) => Ok(container_code(code)),
         Err(e) => Ok(report(e)),

@@ -53,14 +53,6 @@ fn bad_values_name_the_flag_and_the_value() {
     let table: Vec<(RunOptions, &str, &str)> = vec![
         (
             RunOptions {
-                detach: true,
-                ..opts()
-            },
-            "--detach",
-            "detached mode",
-        ),
-        (
-            RunOptions {
                 memory: Some("lots".into()),
                 ..opts()
             },

@@ -1,0 +1,124 @@
+//! Commands on a container that runs (in the foreground or under a monitor): stop, kill, wait.
+//! They act through the runtime and learn that the container ended from its running lock,
+//! which its runner releases once it recorded the exit and tore everything down.
+
+use std::time::{Duration, Instant};
+
+use crate::container::Record;
+use crate::engine::rt_err;
+use crate::{Engine, EngineError};
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid signal: {0}")]
+pub struct BadSignal(String);
+
+/// A signal by number or name, with or without `SIG` (`9`, `KILL`, `SIGKILL`, `sigterm`).
+pub fn parse_signal(s: &str) -> Result<i32, BadSignal> {
+    if let Ok(n) = s.parse::<i32>() {
+        return if (1..=64).contains(&n) {
+            Ok(n)
+        } else {
+            Err(BadSignal(s.to_string()))
+        };
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    SIGNALS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| BadSignal(s.to_string()))
+}
+
+const SIGNALS: [(&str, i32); 20] = [
+    ("HUP", libc::SIGHUP),
+    ("INT", libc::SIGINT),
+    ("QUIT", libc::SIGQUIT),
+    ("ILL", libc::SIGILL),
+    ("TRAP", libc::SIGTRAP),
+    ("ABRT", libc::SIGABRT),
+    ("BUS", libc::SIGBUS),
+    ("FPE", libc::SIGFPE),
+    ("KILL", libc::SIGKILL),
+    ("USR1", libc::SIGUSR1),
+    ("SEGV", libc::SIGSEGV),
+    ("USR2", libc::SIGUSR2),
+    ("PIPE", libc::SIGPIPE),
+    ("ALRM", libc::SIGALRM),
+    ("TERM", libc::SIGTERM),
+    ("CHLD", libc::SIGCHLD),
+    ("CONT", libc::SIGCONT),
+    ("STOP", libc::SIGSTOP),
+    ("TSTP", libc::SIGTSTP),
+    ("WINCH", libc::SIGWINCH),
+];
+
+impl Engine {
+    /// `hull kill`: sends `signal` to the container's init.
+    pub fn kill(&self, name: &str, signal: i32) -> Result<Record, EngineError> {
+        let record = self.containers.resolve(name)?;
+        if !self.containers.is_running(&record.id) {
+            return Err(EngineError::NotRunning(record.name.clone()));
+        }
+        let id = record.id.as_str();
+        self.runtime()?
+            .kill(id, signal, false)
+            .map_err(rt_err(id, "kill"))?;
+        Ok(record)
+    }
+
+    /// `hull stop`: SIGTERM, then SIGKILL to every process after `timeout`; returns once the
+    /// runner recorded the exit. A container that does not run is fine.
+    pub fn stop(&self, name: &str, timeout: Duration) -> Result<Record, EngineError> {
+        let record = self.containers.resolve(name)?;
+        let id = record.id.as_str();
+        if !self.containers.is_running(id) {
+            return Ok(record);
+        }
+        let runtime = self.runtime()?;
+        let _ = runtime.kill(id, libc::SIGTERM, false);
+        if !self.wait_stopped(id, Some(timeout)) {
+            let _ = runtime.kill(id, libc::SIGKILL, true);
+            self.wait_stopped(id, None);
+        }
+        Ok(record)
+    }
+
+    /// `hull wait`: blocks until the container does not run, then returns its exit code.
+    pub fn wait(&self, name: &str) -> Result<i32, EngineError> {
+        let record = self.containers.resolve(name)?;
+        self.wait_stopped(&record.id, None);
+        match self.containers.load(&record.id) {
+            Ok(r) => Ok(r.state.exit_code.unwrap_or(0)),
+            // Removed by --rm after recording its code: the record we saw is all there is.
+            Err(_) => Ok(record.state.exit_code.unwrap_or(0)),
+        }
+    }
+
+    /// Polls the running lock until it is free; false when `timeout` passed first.
+    fn wait_stopped(&self, id: &str, timeout: Option<Duration>) -> bool {
+        let start = Instant::now();
+        while self.containers.is_running(id) {
+            if timeout.is_some_and(|t| start.elapsed() >= t) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_parse_by_number_and_name() {
+        assert_eq!(parse_signal("9").unwrap(), 9);
+        assert_eq!(parse_signal("KILL").unwrap(), libc::SIGKILL);
+        assert_eq!(parse_signal("sigusr1").unwrap(), libc::SIGUSR1);
+        assert_eq!(parse_signal("SIGTERM").unwrap(), libc::SIGTERM);
+        assert!(parse_signal("NOPE").is_err());
+        assert!(parse_signal("0").is_err());
+    }
+}
