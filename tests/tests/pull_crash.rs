@@ -164,13 +164,14 @@ fn hex_of(digest: &serde_json::Value) -> String {
 
 /// `.<pid>.<n>.json`: the temp file of an atomic JSON write.
 fn is_temp_json(name: &str) -> bool {
-    let Some(rest) = name.strip_prefix('.').and_then(|r| r.strip_suffix(".json")) else {
+    // hull_sys::fs::write_atomic's temp files: `.<name>.<pid>.<n>.tmp`.
+    let Some(rest) = name.strip_prefix('.').and_then(|r| r.strip_suffix(".tmp")) else {
         return false;
     };
-    let mut parts = rest.split('.');
-    parts.next().is_some_and(|p| p.parse::<u32>().is_ok())
-        && parts.next().is_some_and(|n| n.parse::<u64>().is_ok())
-        && parts.next().is_none()
+    let mut parts = rest.rsplitn(3, '.');
+    parts.next().is_some_and(|n| n.parse::<u64>().is_ok())
+        && parts.next().is_some_and(|p| p.parse::<u32>().is_ok())
+        && parts.next().is_some_and(|n| !n.is_empty())
 }
 
 /// The store's crash invariants: every blob hashes to its name, every layer directory is

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -66,23 +66,6 @@ pub fn sweep_stale(tmp: &Path) -> io::Result<usize> {
     Ok(removed)
 }
 
-/// Removes the `.<pid>.<n>.json` temp files that [`write_json_atomic`] leaves in `dir` when its
-/// process dies between create and rename. Files of live processes are left alone.
-pub fn sweep_stale_json(dir: &Path) -> io::Result<usize> {
-    let mut removed = 0;
-    for entry in fs::read_dir(dir)?.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix('.').filter(|_| name.ends_with(".json")) else {
-            continue;
-        };
-        if owner_pid(rest).is_some_and(|pid| !pid_alive(pid)) {
-            fs::remove_file(entry.path())?;
-            removed += 1;
-        }
-    }
-    Ok(removed)
-}
-
 /// Removes a file or a whole directory tree; missing is fine. Directories made read-only by a
 /// layer (mode 0555) are made writable first so removal cannot fail on them.
 pub fn remove_any(path: &Path) -> io::Result<()> {
@@ -125,22 +108,12 @@ pub fn syncfs(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes `value` as JSON to `path` atomically: temp file, fsync, rename, fsync the directory.
+/// Writes `value` as JSON to `path` atomically and durably (temp file, fsync, rename, fsync the
+/// directory); a dead writer's temp file is removed by `hull_sys::fs::sweep_atomic_temps`.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}", TempName::new("json")));
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        serde_json::to_writer_pretty(&mut f, value).map_err(io::Error::other)?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fsync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    hull_sys::fs::write_atomic(path, &bytes, hull_sys::fs::Durability::Durable)
 }
 
 /// Reads a JSON file; `Ok(None)` when it does not exist.
@@ -172,19 +145,6 @@ mod tests {
         assert!(mine.exists());
         assert!(!dead.exists());
         assert!(!junk.exists());
-    }
-
-    #[test]
-    fn sweep_removes_dead_json_temps_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let dead = dir.path().join(".4194305.7.json");
-        let live = dir.path().join(format!(".{}", TempName::new("json")));
-        let real = dir.path().join("record.json");
-        for p in [&dead, &live, &real] {
-            fs::write(p, b"{}").unwrap();
-        }
-        assert_eq!(sweep_stale_json(dir.path()).unwrap(), 1);
-        assert!(!dead.exists() && live.exists() && real.exists());
     }
 
     #[test]

@@ -464,7 +464,7 @@ impl Store {
         let tmp = self.tmp_dir();
         crate::fsutil::sweep_stale(&tmp).map_err(io_err("sweep", &tmp))?;
         for dir in [self.root.clone(), self.root.join("images")] {
-            crate::fsutil::sweep_stale_json(&dir).map_err(io_err("sweep", &dir))?;
+            hull_sys::fs::sweep_atomic_temps(&dir).map_err(io_err("sweep", &dir))?;
         }
         Ok(())
     }

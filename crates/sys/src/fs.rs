@@ -391,6 +391,23 @@ mod tests {
     }
 
     #[test]
+    fn sweep_removes_dead_owners_temps_only() {
+        let dir = tempfile::tempdir().unwrap();
+        // pid_max is at most 2^22, so this pid cannot exist.
+        let dead = dir.path().join(".record.json.4194305.7.tmp");
+        let live = dir
+            .path()
+            .join(format!(".record.json.{}.0.tmp", std::process::id()));
+        let other = dir.path().join(".hidden.tmp");
+        let real = dir.path().join("record.json");
+        for p in [&dead, &live, &other, &real] {
+            std::fs::write(p, b"{}").unwrap();
+        }
+        assert_eq!(sweep_atomic_temps(dir.path()).unwrap(), 1);
+        assert!(!dead.exists() && live.exists() && other.exists() && real.exists());
+    }
+
+    #[test]
     fn open_in_root_clamps_dotdot_and_absolute_symlinks() {
         let tmp = tempfile::tempdir().unwrap();
         let root_path = tmp.path().join("root");
@@ -439,13 +456,16 @@ pub enum Durability {
 }
 
 /// Replaces `path` with `bytes` through a temp file in the same directory and a rename, so a
-/// reader sees the old or the new content, never a mix. The temp name carries the pid (see the
-/// stale-temp sweeps of the stores).
+/// reader sees the old or the new content, never a mix. The temp file is named
+/// `.<name>.<pid>.<n>.tmp`, so [`sweep_atomic_temps`] can tell whose it is.
 pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> io::Result<()> {
     use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
     let result = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -462,4 +482,30 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> io::Re
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// The pid that owns a [`write_atomic`] temp file, from its name.
+fn atomic_temp_owner(file_name: &str) -> Option<u32> {
+    let rest = file_name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let mut parts = rest.rsplitn(3, '.');
+    let _n: u64 = parts.next()?.parse().ok()?;
+    let pid = parts.next()?.parse().ok()?;
+    parts.next().filter(|name| !name.is_empty())?;
+    Some(pid)
+}
+
+/// Removes the temp files that [`write_atomic`] left in `dir` when its process died between
+/// create and rename. Files of live processes are left alone. Returns how many were removed.
+pub fn sweep_atomic_temps(dir: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let dead = atomic_temp_owner(&name)
+            .is_some_and(|pid| !Path::new("/proc").join(pid.to_string()).exists());
+        if dead {
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
