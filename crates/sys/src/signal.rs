@@ -92,3 +92,67 @@ pub fn reset_all() -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Signal names without the `SIG` prefix, as `kill -l` lists them.
+const SIGNALS: &[(&str, i32)] = &[
+    ("HUP", libc::SIGHUP),
+    ("INT", libc::SIGINT),
+    ("QUIT", libc::SIGQUIT),
+    ("ILL", libc::SIGILL),
+    ("TRAP", libc::SIGTRAP),
+    ("ABRT", libc::SIGABRT),
+    ("IOT", libc::SIGIOT),
+    ("BUS", libc::SIGBUS),
+    ("FPE", libc::SIGFPE),
+    ("KILL", libc::SIGKILL),
+    ("USR1", libc::SIGUSR1),
+    ("SEGV", libc::SIGSEGV),
+    ("USR2", libc::SIGUSR2),
+    ("PIPE", libc::SIGPIPE),
+    ("ALRM", libc::SIGALRM),
+    ("TERM", libc::SIGTERM),
+    ("STKFLT", libc::SIGSTKFLT),
+    ("CHLD", libc::SIGCHLD),
+    ("CONT", libc::SIGCONT),
+    ("STOP", libc::SIGSTOP),
+    ("TSTP", libc::SIGTSTP),
+    ("TTIN", libc::SIGTTIN),
+    ("TTOU", libc::SIGTTOU),
+    ("URG", libc::SIGURG),
+    ("XCPU", libc::SIGXCPU),
+    ("XFSZ", libc::SIGXFSZ),
+    ("VTALRM", libc::SIGVTALRM),
+    ("PROF", libc::SIGPROF),
+    ("WINCH", libc::SIGWINCH),
+    ("IO", libc::SIGIO),
+    ("PWR", libc::SIGPWR),
+    ("SYS", libc::SIGSYS),
+];
+
+/// A signal by number (1-64) or name, with or without `SIG`, any case: `9`, `KILL`, `SIGKILL`,
+/// `sigterm`. None for anything else.
+pub fn parse(s: &str) -> Option<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return (1..=64).contains(&n).then_some(n);
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    SIGNALS.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::parse;
+
+    #[test]
+    fn parses_numbers_and_names_like_kill() {
+        assert_eq!(parse("TERM"), Some(libc::SIGTERM));
+        assert_eq!(parse("SIGKILL"), Some(libc::SIGKILL));
+        assert_eq!(parse("9"), Some(9));
+        assert_eq!(parse("hup"), Some(libc::SIGHUP));
+        assert_eq!(parse("sigusr1"), Some(libc::SIGUSR1));
+        assert_eq!(parse("NOPE"), None);
+        assert_eq!(parse("0"), None);
+        assert_eq!(parse("65"), None);
+    }
+}
