@@ -189,3 +189,41 @@ pub fn repo_root() -> PathBuf {
 pub fn probe_path() -> PathBuf {
     PathBuf::from(env!("HULL_PROBE"))
 }
+
+/// Polls `done` every 50 ms; fails the test after 20 s naming `what`.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Pids whose cgroup path names the container.
+pub fn container_pids(id: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| c.contains(id))
+        })
+        .collect()
+}
+
+/// Every v1/v2 directory of the container's cgroup that exists.
+pub fn cgroup_dirs(id: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        for dir in [entry.path().join("hull").join(id), entry.path().join(id)] {
+            if dir.exists() {
+                found.push(dir.display().to_string());
+            }
+        }
+    }
+    found
+}

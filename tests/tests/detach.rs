@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use hull_tests::{fixture, require_root, Hull};
+use hull_tests::{cgroup_dirs, container_pids, fixture, require_root, wait_until, Hull};
 
 fn busybox() -> String {
     format!("{}/busybox:latest", fixture("HULL_TEST_REGISTRY"))
@@ -35,43 +35,6 @@ fn detach<'a>(h: &'a Hull, args: &[&str]) -> Removed<'a> {
     assert_eq!(id.len(), 64, "{id:?}");
     assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id:?}");
     Removed(h, id)
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Pids whose cgroup path names the container.
-fn container_pids(id: &str) -> Vec<String> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| c.contains(id))
-        })
-        .collect()
-}
-
-/// Every v1/v2 directory of the container's cgroup that exists.
-fn cgroup_dirs(id: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        for dir in [entry.path().join("hull").join(id), entry.path().join(id)] {
-            if dir.exists() {
-                found.push(dir.display().to_string());
-            }
-        }
-    }
-    found
 }
 
 /// The pid of the container's monitor (its command line names the ID).
