@@ -18,20 +18,35 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use hull_runtime::state::Status as RtStatus;
+
 use crate::names;
 use crate::options::RunConfig;
+
+/// The exit code of a container whose runner died without recording one (Docker's).
+pub const UNKNOWN_EXIT: i32 = 255;
+
+/// Docker's rule for container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() >= 2
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
     #[error("no such container: {0}")]
     NotFound(String),
-    #[error("multiple containers match {prefix:?}: {}", candidates.join(", "))]
+    #[error("container prefix {prefix:?} is ambiguous: matches {}", candidates.join(", "))]
     Ambiguous {
         prefix: String,
         candidates: Vec<String>,
     },
-    #[error("conflict: the container name \"/{name}\" is already in use by container {id}")]
+    #[error("Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")]
     NameInUse { name: String, id: String },
+    #[error("invalid container name ({0}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
+    InvalidName(String),
     #[error("{op} {path}: {source}")]
     Io {
         op: &'static str,
@@ -75,6 +90,9 @@ pub struct State {
     pub finished_at: Option<String>,
     #[serde(default)]
     pub oom_killed: bool,
+    /// Frozen by `hull pause` (meaningful while Running).
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// Everything hull keeps about one container.
@@ -183,6 +201,46 @@ impl Containers {
         matches!(f.try_lock_shared(), Err(fs::TryLockError::WouldBlock))
     }
 
+    /// True when the container's processes live: its runner holds the running lock, or the
+    /// runner was killed (-9) and the runtime's init for it still lives on, orphaned.
+    pub fn is_alive(&self, id: &str) -> bool {
+        self.is_running(id) || self.orphan_alive(id)
+    }
+
+    /// True when the runtime has a live, started init for the container (with no runner
+    /// holding it, an orphan).
+    /// Reads the runtime's state file directly: this runs for every stale record `ps` reads.
+    pub fn orphan_alive(&self, id: &str) -> bool {
+        let Some(root) = self.dir.parent() else {
+            return false;
+        };
+        hull_runtime::state::read(&root.join("runtime").join(id)).is_ok_and(|st| {
+            // An init still waiting to be started (Created) runs nothing of the user's.
+            matches!(st.status, RtStatus::Running | RtStatus::Paused)
+                && st
+                    .pid
+                    .is_some_and(|pid| hull_runtime::state::is_alive(pid, st.pid_start_time))
+        })
+    }
+
+    /// `hull rename`: gives the container `new_name`, checked and taken under the store-wide
+    /// names lock like a new container's name.
+    pub fn rename(&self, name_or_id: &str, new_name: &str) -> Result<Record, ContainerError> {
+        let new_name = new_name.strip_prefix('/').unwrap_or(new_name);
+        if !valid_name(new_name) {
+            return Err(ContainerError::InvalidName(new_name.to_string()));
+        }
+        let _names = self.names_lock()?;
+        let record = self.resolve(name_or_id)?;
+        if let Some(owner) = self.list()?.into_iter().find(|r| r.name == new_name) {
+            return Err(ContainerError::NameInUse {
+                name: new_name.to_string(),
+                id: owner.id,
+            });
+        }
+        self.update(&record.id, |r| r.name = new_name.to_string())
+    }
+
     /// Creates the record of a new container (status Created), taking `name` or a generated one
     /// under the store-wide lock so two concurrent runs can never get the same name.
     pub fn create(
@@ -225,6 +283,7 @@ impl Containers {
                 started_at: None,
                 finished_at: None,
                 oom_killed: false,
+                paused: false,
             },
         };
         let dir = self.dir(&id);
@@ -251,9 +310,13 @@ impl Containers {
         };
         let mut r: Record = serde_json::from_slice(&bytes)
             .map_err(|source| ContainerError::Corrupt { path: p, source })?;
-        if r.state.status == Status::Running && !self.is_running(id) {
+        if r.state.status == Status::Running && !self.is_alive(id) {
             r.state.status = Status::Exited;
             r.state.pid = None;
+            r.state.paused = false;
+            // Its runner died before it could record the exit (a host reboot, kill -9): the
+            // code is unknown, which Docker shows as 255.
+            r.state.exit_code.get_or_insert(UNKNOWN_EXIT);
         }
         Ok(r)
     }
@@ -282,6 +345,13 @@ impl Containers {
     /// Finds a container by name, full ID or unambiguous ID prefix.
     pub fn resolve(&self, name: &str) -> Result<Record, ContainerError> {
         let name = name.strip_prefix('/').unwrap_or(name);
+        // A full ID needs no listing (prune and rm of many stay linear).
+        if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            match self.load(name) {
+                Err(ContainerError::NotFound(_)) => {}
+                found => return found,
+            }
+        }
         let all = self.list()?;
         if let Some(r) = all.iter().find(|r| r.id == name || r.name == name) {
             return Ok(r.clone());
@@ -351,6 +421,107 @@ mod tests {
         assert!(c.list().unwrap().is_empty());
     }
 
+    fn record_with_id(c: &Containers, id: &str, name: &str) -> Record {
+        let mut r = c
+            .create(config(Some(name)), Vec::new(), "i", "sha256:ab", "t".into())
+            .unwrap();
+        c.remove(&r.id).unwrap();
+        r.id = id.to_string() + &"0".repeat(64 - id.len());
+        fs::create_dir_all(c.dir(&r.id)).unwrap();
+        c.save(&r).unwrap();
+        r
+    }
+
+    #[test]
+    fn ambiguous_prefixes_list_the_candidates_and_exact_names_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Containers::open(dir.path()).unwrap();
+        let a = record_with_id(&c, "abc123", "first");
+        let b = record_with_id(&c, "ab9f", "second");
+        // A container named like a prefix of another's ID.
+        let named = record_with_id(&c, "ffee", "ab");
+        let e = c.resolve("a").unwrap_err().to_string();
+        assert!(
+            e.starts_with("container prefix \"a\" is ambiguous: matches "),
+            "{e}"
+        );
+        assert!(e.contains(a.short_id()) && e.contains(b.short_id()), "{e}");
+        assert_eq!(c.resolve("ab").unwrap().id, named.id);
+        assert_eq!(c.resolve("abc").unwrap().id, a.id);
+        assert_eq!(c.resolve(&b.id).unwrap().id, b.id);
+    }
+
+    #[test]
+    fn rename_keeps_names_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Containers::open(dir.path()).unwrap();
+        let a = c
+            .create(
+                config(Some("old")),
+                Vec::new(),
+                "i",
+                "sha256:ab",
+                "t".into(),
+            )
+            .unwrap();
+        c.create(
+            config(Some("taken")),
+            Vec::new(),
+            "i",
+            "sha256:ab",
+            "t".into(),
+        )
+        .unwrap();
+        let e = c.rename("old", "taken").unwrap_err();
+        assert!(matches!(e, ContainerError::NameInUse { .. }), "{e}");
+        assert!(matches!(
+            c.rename("old", "bad name"),
+            Err(ContainerError::InvalidName(_))
+        ));
+        assert_eq!(c.rename("old", "/new").unwrap().name, "new");
+        assert_eq!(c.resolve("new").unwrap().id, a.id);
+        assert!(c.resolve("old").is_err());
+    }
+
+    #[test]
+    fn a_running_record_whose_runtime_init_lives_reads_as_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Containers::open(dir.path()).unwrap();
+        let r = c
+            .create(config(None), Vec::new(), "i", "sha256:ab", "t".into())
+            .unwrap();
+        c.save(&Record {
+            state: State {
+                status: Status::Running,
+                ..r.state.clone()
+            },
+            ..r.clone()
+        })
+        .unwrap();
+        assert_eq!(c.load(&r.id).unwrap().state.status, Status::Exited);
+        assert_eq!(c.load(&r.id).unwrap().state.exit_code, Some(UNKNOWN_EXIT));
+        // The runtime's state of an init that lives on: this test process stands in for it.
+        let me = std::process::id() as i32;
+        let rt_dir = dir.path().join("runtime").join(&r.id);
+        fs::create_dir_all(&rt_dir).unwrap();
+        let mut st = hull_runtime::state::ContainerState {
+            id: r.id.clone(),
+            status: RtStatus::Running,
+            pid: Some(me),
+            pid_start_time: hull_runtime::state::pid_start_time(me),
+            bundle: PathBuf::from("/"),
+            cgroup_path: None,
+            annotations: Default::default(),
+        };
+        hull_runtime::state::write(&rt_dir, &st).unwrap();
+        assert!(c.orphan_alive(&r.id));
+        assert_eq!(c.load(&r.id).unwrap().state.status, Status::Running);
+        // A reused pid (another start time) is not the init.
+        st.pid_start_time = st.pid_start_time.map(|t| t + 1);
+        hull_runtime::state::write(&rt_dir, &st).unwrap();
+        assert_eq!(c.load(&r.id).unwrap().state.status, Status::Exited);
+    }
+
     #[test]
     fn names_are_unique() {
         let dir = tempfile::tempdir().unwrap();
@@ -364,7 +535,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             format!(
-                "conflict: the container name \"/x1\" is already in use by container {}",
+                "Conflict. The container name \"/x1\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
                 first.id
             )
         );

@@ -58,6 +58,10 @@ pub enum EngineError {
     AlreadyRunning(String),
     #[error("container {0} is not running")]
     NotRunning(String),
+    #[error("container {0} is already paused")]
+    AlreadyPaused(String),
+    #[error("container {0} is not paused")]
+    NotPaused(String),
     #[error(transparent)]
     Signal(#[from] crate::lifecycle::BadSignal),
     #[error("conflict: you cannot remove a running container {0}: stop it first or use -f")]
@@ -151,7 +155,7 @@ struct RuntimeContainer<'a> {
 
 /// Kills what is left of a container, removes its cgroup and runtime state; a container the
 /// runtime does not know (already deleted) is fine.
-fn delete_from_runtime(runtime: &Runtime, id: &str) {
+pub(crate) fn delete_from_runtime(runtime: &Runtime, id: &str) {
     match runtime.delete(id, true) {
         Ok(()) | Err(RuntimeError::NotFound { .. }) => {}
         Err(e) => eprintln!("hull: delete container {id}: {e}"),
@@ -167,17 +171,10 @@ impl Drop for RuntimeContainer<'_> {
     }
 }
 
-/// True when the runtime still has a live init for `id` (created, running or paused).
-fn runtime_process_alive(runtime: &Runtime, id: &str) -> bool {
-    runtime
-        .state(id)
-        .is_ok_and(|s| matches!(s.status.as_str(), "created" | "running" | "paused"))
-}
-
 /// Every container's cgroup is `<CGROUP_PARENT>/<id>`.
 pub const CGROUP_PARENT: &str = "/hull";
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     hull_image::pull::now_rfc3339()
 }
 
@@ -256,6 +253,11 @@ impl Engine {
         hold: impl FnOnce(&Runtime, Created) -> Result<i32, EngineError>,
     ) -> Result<i32, EngineError> {
         let id = record.id.as_str();
+        // A runner killed with -9 leaves its container running, orphaned; starting it again
+        // would kill it (runtime delete) and stack a second rootfs mount on its own.
+        if self.containers.orphan_alive(id) {
+            return Err(EngineError::AlreadyRunning(id.to_string()));
+        }
         let image_id = record
             .image_id
             .parse::<Digest>()
@@ -311,6 +313,7 @@ impl Engine {
             r.state.exit_code = None;
             r.state.finished_at = None;
             r.state.oom_killed = false;
+            r.state.paused = false;
         })?;
         let held = hold(&runtime, created);
         let oom = runtime.oom_killed(id).unwrap_or(false);
@@ -323,6 +326,7 @@ impl Engine {
             r.state.exit_code = Some(code);
             r.state.finished_at = Some(now());
             r.state.oom_killed = oom;
+            r.state.paused = false;
         })?;
         Ok(code)
     }
@@ -336,6 +340,10 @@ impl Engine {
         );
         for d in [&upper, &work, &target] {
             fs::create_dir_all(d).map_err(io_err(id, "create directory", d))?;
+        }
+        // Left mounted by a runner that died (kill -9) with its container: nothing uses it now.
+        if hull_sys::mount::is_mountpoint(&target).unwrap_or(false) {
+            let _ = hull_sys::mount::unmount(&target, true);
         }
         let spec = self
             .images
@@ -392,10 +400,12 @@ impl Engine {
         let runtime = self.runtime()?;
         let runner_alive = self.containers.is_running(id);
         // A runner killed with -9 leaves its container's processes behind: they still count.
-        let orphan_alive = !runner_alive && runtime_process_alive(&runtime, id);
+        let orphan_alive = !runner_alive && record.state.status == Status::Running;
         if (runner_alive || orphan_alive) && !force {
             return Err(EngineError::RemoveRunning(record.name.clone()));
         }
+        // A frozen process cannot act on SIGKILL (cgroup v1 freezer) until thawed.
+        let _ = runtime.resume(id);
         if runner_alive {
             runtime
                 .kill(id, libc::SIGKILL, true)

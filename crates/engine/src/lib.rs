@@ -8,6 +8,8 @@ mod engine;
 pub mod etc;
 mod foreground;
 pub mod lifecycle;
+pub mod listing;
+pub mod manage;
 pub mod monitor;
 pub mod names;
 pub mod options;

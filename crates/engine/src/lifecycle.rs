@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::container::Record;
+use crate::container::{Record, Status};
 use crate::engine::rt_err;
 use crate::{Engine, EngineError};
 
@@ -18,16 +18,25 @@ pub fn parse_signal(s: &str) -> Result<i32, BadSignal> {
 }
 
 impl Engine {
-    /// `hull kill`: sends `signal` to the container's init.
+    /// `hull kill`: sends `signal` to the container's init. A paused container gets SIGKILL
+    /// thawed, so it can die; other signals wait for `unpause`.
     pub fn kill(&self, name: &str, signal: i32) -> Result<Record, EngineError> {
         let record = self.containers.resolve(name)?;
-        if !self.containers.is_running(&record.id) {
+        if record.state.status != Status::Running {
             return Err(EngineError::NotRunning(record.name.clone()));
         }
         let id = record.id.as_str();
-        self.runtime()?
+        let runtime = self.runtime()?;
+        runtime
             .kill(id, signal, false)
             .map_err(rt_err(id, "kill"))?;
+        if signal == libc::SIGKILL {
+            let _ = runtime.resume(id);
+        }
+        if !self.containers.is_running(id) {
+            // An orphan (its runner was killed): nobody else will record its end.
+            self.reap_orphan(id, signal, Duration::from_secs(1));
+        }
         Ok(record)
     }
 
@@ -36,14 +45,22 @@ impl Engine {
     pub fn stop(&self, name: &str, timeout: Duration) -> Result<Record, EngineError> {
         let record = self.containers.resolve(name)?;
         let id = record.id.as_str();
-        if !self.containers.is_running(id) {
+        if record.state.status != Status::Running {
             return Ok(record);
         }
+        let orphan = !self.containers.is_running(id);
         let runtime = self.runtime()?;
+        // Like Docker: a paused container is thawed, then signalled.
+        let _ = runtime.resume(id);
         let _ = runtime.kill(id, libc::SIGTERM, false);
+        let mut signal = libc::SIGTERM;
         if !self.wait_stopped(id, Some(timeout)) {
+            signal = libc::SIGKILL;
             let _ = runtime.kill(id, libc::SIGKILL, true);
             self.wait_stopped(id, None);
+        }
+        if orphan {
+            self.reap_orphan(id, signal, Duration::ZERO);
         }
         Ok(record)
     }
@@ -59,10 +76,11 @@ impl Engine {
         }
     }
 
-    /// Polls the running lock until it is free; false when `timeout` passed first.
+    /// Polls until the container's runner released it and no orphan of it lives; false when
+    /// `timeout` passed first.
     fn wait_stopped(&self, id: &str, timeout: Option<Duration>) -> bool {
         let start = Instant::now();
-        while self.containers.is_running(id) {
+        while self.containers.is_alive(id) {
             if timeout.is_some_and(|t| start.elapsed() >= t) {
                 return false;
             }

@@ -7,14 +7,20 @@ use hull_engine::Engine;
 use super::run::{container_code, report};
 use super::Ctx;
 use crate::cli::{ContainersArgs, KillArgs, PsArgs, RmArgs, StartArgs, StopArgs};
-use crate::output::{human_duration, table};
+use crate::output::{human_duration, render_template, table, template_header, OutputFormat};
+use hull_engine::listing::{state_name, Filters};
 
 fn engine(ctx: &Ctx) -> Result<Engine> {
     Engine::open(&ctx.root).context("open hull store")
 }
 
 pub fn ps(ctx: &Ctx, args: PsArgs) -> Result<u8> {
-    let records = engine(ctx)?.list(args.all)?;
+    let filters = Filters::parse(&args.filter)?;
+    let records: Vec<Record> = engine(ctx)?
+        .list(args.all || filters.implies_all())?
+        .into_iter()
+        .filter(|r| filters.matches(r))
+        .collect();
     let now = crate::output::now_secs();
     if args.quiet {
         for r in &records {
@@ -22,8 +28,90 @@ pub fn ps(ctx: &Ctx, args: PsArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    print!("{}", ps_table(&records, now, !args.no_trunc));
+    let trunc = !args.no_trunc;
+    match OutputFormat::parse(args.format.as_deref()) {
+        OutputFormat::Table => print!("{}", ps_table(&records, now, trunc)),
+        OutputFormat::Json => {
+            for r in &records {
+                println!("{}", ps_json(r, now, trunc));
+            }
+        }
+        OutputFormat::Template { text, table } => {
+            print!("{}", ps_template(&records, now, trunc, &text, table)?)
+        }
+    }
     Ok(0)
+}
+
+/// One container as `docker ps --format json` prints it (every value a string).
+pub fn ps_json(r: &Record, now: i64, trunc: bool) -> serde_json::Value {
+    serde_json::json!({
+        "Command": quote_command(&r.command.join(" "), trunc),
+        "CreatedAt": docker_time(&r.created),
+        "ID": if trunc { r.short_id() } else { &r.id },
+        "Image": r.image,
+        "Labels": "",
+        "LocalVolumes": "0",
+        "Mounts": "",
+        "Names": r.name,
+        "Networks": "",
+        "Ports": "",
+        "RunningFor": ago(Some(&r.created), now),
+        "Size": "0B",
+        "State": state_name(r),
+        "Status": status(r, now),
+    })
+}
+
+/// `2024-01-02 15:04:05 +0000 UTC`, Go's default time format that Docker prints.
+fn docker_time(rfc3339: &str) -> String {
+    match secs(Some(rfc3339)) {
+        Some(t) => {
+            let s = hull_image::time::format_rfc3339(t, 0);
+            format!("{} {} +0000 UTC", &s[..10], &s[11..19])
+        }
+        None => rfc3339.to_string(),
+    }
+}
+
+fn ps_template(
+    records: &[Record],
+    now: i64,
+    trunc: bool,
+    text: &str,
+    header: bool,
+) -> Result<String> {
+    let names: std::collections::BTreeMap<&str, &str> = [
+        ("ID", "CONTAINER ID"),
+        ("Image", "IMAGE"),
+        ("Command", "COMMAND"),
+        ("CreatedAt", "CREATED AT"),
+        ("RunningFor", "CREATED"),
+        ("Status", "STATUS"),
+        ("State", "STATE"),
+        ("Ports", "PORTS"),
+        ("Names", "NAMES"),
+        ("Labels", "LABELS"),
+        ("Size", "SIZE"),
+        ("Mounts", "MOUNTS"),
+        ("Networks", "NETWORKS"),
+    ]
+    .into();
+    let mut lines = Vec::new();
+    if header {
+        lines.push(template_header(text, &names));
+    }
+    for r in records {
+        lines.push(render_template(text, &ps_json(r, now, trunc)).map_err(anyhow::Error::msg)?);
+    }
+    if header || text.contains("\\t") {
+        let rows: Vec<Vec<String>> = lines
+            .iter()
+            .map(|l| l.split('\t').map(str::to_string).collect())
+            .collect();
+        return Ok(table(&rows));
+    }
+    Ok(lines.iter().map(|l| format!("{l}\n")).collect())
 }
 
 const PS_HEADER: [&str; 7] = [
@@ -85,10 +173,16 @@ pub fn status(r: &Record, now: i64) -> String {
     let s = &r.state;
     match s.status {
         Status::Created => "Created".into(),
-        Status::Running => match secs(s.started_at.as_deref()) {
-            Some(t) => format!("Up {}", human_duration(now - t)),
-            None => "Up".into(),
-        },
+        Status::Running => {
+            let up = match secs(s.started_at.as_deref()) {
+                Some(t) => format!("Up {}", human_duration(now - t)),
+                None => "Up".into(),
+            };
+            match s.paused {
+                true => format!("{up} (Paused)"),
+                false => up,
+            }
+        }
         Status::Exited => match secs(s.finished_at.as_deref()) {
             Some(_) => format!(
                 "Exited ({}) {}",
@@ -206,6 +300,7 @@ mod tests {
                 started_at: Some(at(60)),
                 finished_at: Some(at(3)),
                 oom_killed: false,
+                paused: false,
             },
         }
     }
@@ -221,6 +316,35 @@ mod tests {
             status(&record(Status::Exited, Some(3)), NOW),
             "Exited (3) 3 seconds ago"
         );
+    }
+
+    #[test]
+    fn paused_containers_say_so() {
+        let mut r = record(Status::Running, None);
+        r.state.paused = true;
+        assert_eq!(status(&r, NOW), "Up About a minute (Paused)");
+        assert_eq!(ps_json(&r, NOW, true)["State"], "paused");
+    }
+
+    #[test]
+    fn ps_json_and_templates_read_like_dockers() {
+        let r = record(Status::Exited, Some(2));
+        let v = ps_json(&r, NOW, true);
+        assert_eq!(v["ID"], "4f2a9c1b7e3d");
+        assert_eq!(v["Names"], "happy_turing");
+        assert_eq!(v["State"], "exited");
+        assert_eq!(v["Status"], "Exited (2) 3 seconds ago");
+        assert_eq!(v["RunningFor"], "2 minutes ago");
+        assert_eq!(v["Command"], "\"sh -c echo hello; s…\"");
+        assert_eq!(v["CreatedAt"], "2023-11-14 22:11:20 +0000 UTC");
+        let recs = [r];
+        assert_eq!(
+            ps_template(&recs, NOW, true, "{{.ID}} {{.Names}}", false).unwrap(),
+            "4f2a9c1b7e3d happy_turing\n"
+        );
+        let t = ps_template(&recs, NOW, true, "{{.Names}}\\t{{.State}}", true).unwrap();
+        assert_eq!(t, "NAMES          STATE\nhappy_turing   exited\n");
+        assert!(ps_template(&recs, NOW, true, "{{.Nope}}", false).is_err());
     }
 
     #[test]

@@ -14,11 +14,17 @@ use super::run::container_code;
 use super::Ctx;
 use crate::cli::MonitorArgs;
 
-const STARTED: &str = "started";
+pub(super) const STARTED: &str = "started";
 
 /// Starts the monitor of `record` and returns once the container runs (printing its ID) or
 /// failed to start (printing the monitor's one-line error).
 pub fn run(ctx: &Ctx, engine: &Engine, record: &Record) -> Result<u8> {
+    let line = spawn_monitor(ctx, engine, record)?;
+    Ok(report(&line, &record.id))
+}
+
+/// Starts the monitor of `record` and returns its one line: `started` or the error.
+pub(super) fn spawn_monitor(ctx: &Ctx, engine: &Engine, record: &Record) -> Result<String> {
     let errors = engine.containers.dir(&record.id).join("monitor.log");
     let stderr = OpenOptions::new()
         .create(true)
@@ -40,11 +46,11 @@ pub fn run(ctx: &Ctx, engine: &Engine, record: &Record) -> Result<u8> {
     BufReader::new(out)
         .read_line(&mut line)
         .context("read from the container's monitor")?;
-    Ok(report(line.trim_end(), &record.id))
+    Ok(line.trim_end().to_string())
 }
 
 /// The CLI's side of the monitor's one line.
-fn report(line: &str, id: &str) -> u8 {
+pub(super) fn report(line: &str, id: &str) -> u8 {
     if line == STARTED {
         println!("{id}");
         return 0;

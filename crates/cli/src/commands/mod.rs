@@ -7,6 +7,7 @@ mod detach;
 mod images;
 mod inspect;
 mod logs;
+mod manage;
 mod pull;
 mod run;
 
@@ -15,7 +16,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use hull_image::Store;
 
-use crate::cli::{Cli, Command, ImageCommand};
+use crate::cli::{Cli, Command, ContainerCommand, ImageCommand};
 
 /// What every command needs: the store root and the config file path.
 pub struct Ctx {
@@ -57,6 +58,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Kill(a) => containers::kill(&ctx, a),
         Command::Wait(a) => containers::wait(&ctx, a),
         Command::Inspect(a) => container_inspect::inspect(&ctx, a),
+        Command::Rename(a) => manage::rename(&ctx, a),
+        Command::Pause(a) => manage::pause(&ctx, a),
+        Command::Unpause(a) => manage::unpause(&ctx, a),
+        Command::Restart(a) => manage::restart(&ctx, a),
+        Command::Container(ContainerCommand::Prune(a)) => manage::prune(&ctx, a),
         Command::Monitor(a) => detach::monitor(&ctx, a),
     }
 }

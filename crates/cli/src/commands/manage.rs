@@ -1,0 +1,92 @@
+//! `hull rename`, `pause`, `unpause`, `restart`, `container prune`.
+
+use anyhow::{Context, Result};
+use hull_engine::Engine;
+
+use super::Ctx;
+use crate::cli::{ContainerPruneArgs, ContainersArgs, RenameArgs, StopArgs};
+use crate::output::human_size;
+
+fn engine(ctx: &Ctx) -> Result<Engine> {
+    Engine::open(&ctx.root).context("open hull store")
+}
+
+pub fn rename(ctx: &Ctx, args: RenameArgs) -> Result<u8> {
+    engine(ctx)?.rename(&args.container, &args.new_name)?;
+    Ok(0)
+}
+
+/// Runs `op` on each container, printing its name as given or the error; 1 when any failed.
+fn each(names: &[String], mut op: impl FnMut(&str) -> Result<()>) -> u8 {
+    let mut code = 0;
+    for name in names {
+        match op(name) {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                eprintln!("hull: {}", crate::one_line(&e));
+                code = 1;
+            }
+        }
+    }
+    code
+}
+
+pub fn pause(ctx: &Ctx, args: ContainersArgs) -> Result<u8> {
+    let engine = engine(ctx)?;
+    Ok(each(&args.containers, |name| {
+        engine.pause(name)?;
+        Ok(())
+    }))
+}
+
+pub fn unpause(ctx: &Ctx, args: ContainersArgs) -> Result<u8> {
+    let engine = engine(ctx)?;
+    Ok(each(&args.containers, |name| {
+        engine.unpause(name)?;
+        Ok(())
+    }))
+}
+
+/// `hull restart`: stop (the stop signal, SIGKILL after `-t`), then start again detached under a
+/// new monitor, as Docker's restart does whatever the container was first run with.
+pub fn restart(ctx: &Ctx, args: StopArgs) -> Result<u8> {
+    let engine = engine(ctx)?;
+    let timeout = std::time::Duration::from_secs(args.time);
+    let mut code = 0;
+    for name in &args.containers {
+        let started = engine
+            .stop(name, timeout)
+            .map_err(anyhow::Error::new)
+            .and_then(|record| {
+                super::detach::spawn_monitor(ctx, &engine, &record).map(|l| (record, l))
+            });
+        match started {
+            Ok((_, line)) if line == super::detach::STARTED => println!("{name}"),
+            Ok((record, line)) => {
+                super::detach::report(&line, &record.id);
+                code = 1;
+            }
+            Err(e) => {
+                eprintln!("hull: {}", crate::one_line(&e));
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// `hull container prune`: Docker's output, the IDs removed and the space their writable layers
+/// held.
+pub fn prune(ctx: &Ctx, _args: ContainerPruneArgs) -> Result<u8> {
+    let pruned = engine(ctx)?.prune()?;
+    if !pruned.is_empty() {
+        println!("Deleted Containers:");
+        for p in &pruned {
+            println!("{}", p.id);
+        }
+        println!();
+    }
+    let total = pruned.iter().map(|p| p.reclaimed).sum();
+    println!("Total reclaimed space: {}", human_size(total));
+    Ok(0)
+}

@@ -1,0 +1,138 @@
+//! Commands that change a container without running it: pause/unpause (the runtime's freezer),
+//! rename, prune, and the clean-up of a container whose runner was killed (-9) while it ran.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::container::{Record, Status};
+use crate::engine::{delete_from_runtime, now, rt_err};
+use crate::{Engine, EngineError};
+
+/// One container `prune` removed and the bytes its writable layer held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pruned {
+    pub id: String,
+    pub reclaimed: u64,
+}
+
+impl Engine {
+    /// `hull pause`: freezes every process of a running container.
+    pub fn pause(&self, name: &str) -> Result<Record, EngineError> {
+        let record = self.running_record(name)?;
+        if record.state.paused {
+            return Err(EngineError::AlreadyPaused(record.id));
+        }
+        let id = record.id.as_str();
+        self.runtime()?.pause(id).map_err(rt_err(id, "pause"))?;
+        Ok(self.containers.update(id, |r| r.state.paused = true)?)
+    }
+
+    /// `hull unpause`: thaws a paused container.
+    pub fn unpause(&self, name: &str) -> Result<Record, EngineError> {
+        let record = self.running_record(name)?;
+        if !record.state.paused {
+            return Err(EngineError::NotPaused(record.id));
+        }
+        let id = record.id.as_str();
+        self.runtime()?.resume(id).map_err(rt_err(id, "unpause"))?;
+        Ok(self.containers.update(id, |r| r.state.paused = false)?)
+    }
+
+    fn running_record(&self, name: &str) -> Result<Record, EngineError> {
+        let record = self.containers.resolve(name)?;
+        match record.state.status {
+            Status::Running => Ok(record),
+            Status::Created | Status::Exited => Err(EngineError::NotRunning(record.id)),
+        }
+    }
+
+    /// `hull rename OLD NEW`.
+    pub fn rename(&self, name: &str, new_name: &str) -> Result<Record, EngineError> {
+        Ok(self.containers.rename(name, new_name)?)
+    }
+
+    /// `hull container prune`: removes every container that does not run. One that starts
+    /// meanwhile is skipped (remove refuses it), not an error.
+    pub fn prune(&self) -> Result<Vec<Pruned>, EngineError> {
+        let mut out = Vec::new();
+        for r in self.containers.list()? {
+            if r.state.status == Status::Running {
+                continue;
+            }
+            let reclaimed = disk_usage(&self.containers.dir(&r.id).join("upper"));
+            match self.remove(&r.id, false) {
+                Ok(_) => out.push(Pruned {
+                    id: r.id,
+                    reclaimed,
+                }),
+                Err(EngineError::RemoveRunning(_) | EngineError::Container(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// After a signal to an orphan (a container whose runner was killed -9): waits up to
+    /// `patience` for its init to die and then does the runner's part — tear down and record
+    /// the exit as `128 + signal`. False when it still lives.
+    pub(crate) fn reap_orphan(&self, id: &str, signal: i32, patience: Duration) -> bool {
+        let start = Instant::now();
+        while self.containers.orphan_alive(id) {
+            if start.elapsed() >= patience {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Somebody started it again meanwhile: theirs now.
+        let Ok(Some(_claim)) = self.containers.try_claim_running(id) else {
+            return true;
+        };
+        if let Ok(runtime) = self.runtime() {
+            delete_from_runtime(&runtime, id);
+        }
+        let rootfs = self.containers.rootfs(id);
+        if hull_sys::mount::is_mountpoint(&rootfs).unwrap_or(false) {
+            let _ = hull_sys::mount::unmount(&rootfs, true);
+        }
+        let _ = self.containers.update(id, |r| {
+            r.state.status = Status::Exited;
+            r.state.pid = None;
+            r.state.paused = false;
+            r.state.exit_code = Some(128 + signal);
+            r.state.finished_at = Some(now());
+        });
+        true
+    }
+}
+
+/// Bytes used by the files below `dir` (not following symlinks); 0 when it does not exist.
+pub fn disk_usage(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => disk_usage(&e.path()),
+            _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_usage_sums_files_below() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        fs::write(dir.path().join("a/b/f"), [0u8; 100]).unwrap();
+        fs::write(dir.path().join("g"), [0u8; 23]).unwrap();
+        std::os::unix::fs::symlink("/etc", dir.path().join("l")).unwrap();
+        let link = fs::symlink_metadata(dir.path().join("l")).unwrap().len();
+        assert_eq!(disk_usage(dir.path()), 123 + link);
+        assert_eq!(disk_usage(&dir.path().join("missing")), 0);
+    }
+}
