@@ -204,8 +204,9 @@ fn inspect_is_docker_shaped() {
     assert_ne!(v[0]["State"]["FinishedAt"], "0001-01-01T00:00:00Z");
 }
 
+/// The container outlives its killed monitor: ps tells the truth (Up) while it runs, Exited after.
 #[test]
-fn a_killed_monitor_shows_exited_and_rm_f_cleans_everything() {
+fn a_killed_monitor_leaves_its_container_up_until_it_dies_and_rm_f_cleans_everything() {
     require_root!();
     let h = Hull::new();
     let c = detach(&h, &["sleep", "60"]);
@@ -217,11 +218,19 @@ fn a_killed_monitor_shows_exited_and_rm_f_cleans_everything() {
         .status()
         .unwrap();
     wait_until("the monitor to die", || monitor_pid(&id).is_none());
-    assert!(
-        status_of(&h, &id).contains("Exited"),
-        "{}",
-        status_of(&h, &id)
-    );
+    assert!(status_of(&h, &id).contains("Up "), "{}", status_of(&h, &id));
+    assert!(h.ok(&["ps"]).contains(&id[..12]));
+    let err = h.fails(&["rm", &id]);
+    assert!(err.contains("running"), "{err}");
+    // Its processes die with nobody to record it: Exited, with Docker's unknown code.
+    for pid in container_pids(&id) {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid])
+            .status();
+    }
+    wait_until("ps to show it exited", || {
+        status_of(&h, &id).contains("Exited (255)")
+    });
     assert!(!h.ok(&["ps"]).contains(&id[..12]));
     h.ok(&["rm", "-f", &id]);
     assert!(container_pids(&id).is_empty(), "processes left");

@@ -66,6 +66,7 @@ fn state(r: &Record) -> Value {
     let s = &r.state;
     let status = match s.status {
         Status::Created => "created",
+        Status::Running if s.paused => "paused",
         Status::Running => "running",
         Status::Exited => "exited",
     };
@@ -73,7 +74,7 @@ fn state(r: &Record) -> Value {
     json!({
         "Status": status,
         "Running": s.status == Status::Running,
-        "Paused": false,
+        "Paused": s.paused,
         "Restarting": false,
         "OOMKilled": s.oom_killed,
         "Dead": false,
