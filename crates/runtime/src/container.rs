@@ -514,9 +514,11 @@ impl Runtime {
                 id: id.to_string(),
                 source,
             };
-            Cgroup::open(&self.cgroups, path)
-                .and_then(|c| c.delete())
-                .map_err(err)?;
+            // Already gone (a host reboot took it) is as good as deleted.
+            match Cgroup::open(&self.cgroups, path) {
+                Err(CgroupError::NotFound { .. }) => {}
+                opened => opened.and_then(|c| c.delete()).map_err(err)?,
+            }
         }
         self.sync.lock().expect("sync map").remove(id);
         drop(lock);
