@@ -160,6 +160,15 @@ pub(crate) fn delete_from_runtime(runtime: &Runtime, id: &str) {
         Ok(()) | Err(RuntimeError::NotFound { .. }) => {}
         Err(e) => eprintln!("hull: delete container {id}: {e}"),
     }
+    // A runner killed inside runtime create can leave the cgroup (and an init in it) before the
+    // runtime recorded either: the engine knows the path, since it chose it.
+    let path = format!("{CGROUP_PARENT}/{id}");
+    if let Ok(cg) = hull_runtime::cgroups::Cgroup::open(&runtime.cgroups, &path) {
+        let _ = cg.kill_all(libc::SIGKILL);
+        if let Err(e) = cg.delete() {
+            eprintln!("hull: remove cgroup {path}: {e}");
+        }
+    }
     // The shared parent of every container's cgroup; it goes when the last container does,
     // so hull leaves nothing in the cgroup tree once no container exists.
     let _ = hull_runtime::cgroups::remove_if_empty(&runtime.cgroups, CGROUP_PARENT);
