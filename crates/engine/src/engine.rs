@@ -413,15 +413,8 @@ impl Engine {
         if (runner_alive || orphan_alive) && !force {
             return Err(EngineError::RemoveRunning(record.name.clone()));
         }
-        // A frozen process cannot act on SIGKILL (cgroup v1 freezer) until thawed.
-        let _ = runtime.resume(id);
-        if runner_alive {
-            runtime
-                .kill(id, libc::SIGKILL, true)
-                .map_err(rt_err(id, "kill"))?;
-        }
         // Wait for the runner (if any) to finish its cleanup: it holds this until it is done.
-        let _claim = self.wait_for_runner(id)?;
+        let _claim = self.kill_until_runner_exits(&runtime, id)?;
         // Whatever a dead runner did not clean up: the process, its cgroup, the runtime state.
         delete_from_runtime(&runtime, id);
         let rootfs = self.containers.rootfs(id);
@@ -432,11 +425,21 @@ impl Engine {
         Ok(record)
     }
 
-    fn wait_for_runner(&self, id: &str) -> Result<crate::container::Lock, EngineError> {
+    /// SIGKILLs the container until its runner (if any) has torn it down and let go. Again and
+    /// again, because a runner that is still setting the container up (the runtime does not
+    /// know it yet) would otherwise go on to start it.
+    fn kill_until_runner_exits(
+        &self,
+        runtime: &Runtime,
+        id: &str,
+    ) -> Result<crate::container::Lock, EngineError> {
         for _ in 0..200 {
             if let Some(lock) = self.containers.try_claim_running(id)? {
                 return Ok(lock);
             }
+            // A frozen process cannot act on SIGKILL (cgroup v1 freezer) until thawed.
+            let _ = runtime.resume(id);
+            let _ = runtime.kill(id, libc::SIGKILL, true);
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         Err(EngineError::AlreadyRunning(id.to_string()))
