@@ -1,0 +1,374 @@
+//! Many hull commands at once, hull commands killed half-way, and a simulated host reboot: the
+//! store stays exact (`ps -a` lists what exists, names stay unique) and nothing leaks (mounts
+//! under the store, cgroups, processes).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use hull_tests::{
+    cgroup_dirs, container_pids, fixture, require_root, unmount_below, wait_until, Hull,
+};
+
+fn busybox() -> String {
+    format!("{}/busybox:latest", fixture("HULL_TEST_REGISTRY"))
+}
+
+/// Removes every container of the store when the test ends, passing or failing; kills what hull
+/// could not (only processes in the cgroups of this store's containers) and removes their
+/// cgroups.
+struct Cleanup<'a> {
+    h: &'a Hull,
+    ids: Vec<String>,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let listed = self.h.run(&["ps", "-aq", "--no-trunc"]);
+        let mut ids: BTreeSet<String> = String::from_utf8_lossy(&listed.stdout)
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        ids.extend(hull_tests::entries(&self.h.root().join("containers")));
+        ids.extend(self.ids.iter().cloned());
+        for id in ids.iter().filter(|id| id.len() == 64) {
+            let _ = self.h.run(&["rm", "-f", id]);
+            for pid in container_pids(id) {
+                let _ = std::process::Command::new("kill")
+                    .args(["-9", &pid])
+                    .status();
+            }
+            for dir in cgroup_dirs(id) {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
+}
+
+/// Mount points at or below the store.
+fn mounts_below(h: &Hull) -> Vec<String> {
+    let prefix = h.dir.path().display().to_string();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|p| p.starts_with(&prefix))
+        .map(String::from)
+        .collect()
+}
+
+fn ps_all(h: &Hull) -> BTreeMap<String, String> {
+    h.ok(&["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}}"])
+        .lines()
+        .map(|l| {
+            let (id, name) = l.split_once(' ').unwrap();
+            (id.to_string(), name.to_string())
+        })
+        .collect()
+}
+
+/// Asserts that nothing of the given containers is left: no process, cgroup, mount or state.
+fn assert_nothing_left(h: &Hull, ids: &[String]) {
+    for id in ids {
+        assert!(container_pids(id).is_empty(), "processes of {id} left");
+        assert!(cgroup_dirs(id).is_empty(), "{:?}", cgroup_dirs(id));
+        assert!(
+            !h.root().join("runtime").join(id).exists(),
+            "runtime state of {id} left"
+        );
+    }
+    assert_eq!(
+        mounts_below(h),
+        Vec::<String>::new(),
+        "mounts left under the store"
+    );
+}
+
+#[derive(Debug)]
+struct Outcome {
+    name: Option<String>,
+    id: Option<String>,
+    removed: bool,
+    stderr: String,
+}
+
+/// One of the parallel shells: `run -d` (named or not), and every third also `rm -f` of what
+/// it started right away, while the others still run.
+fn shell(h: &Hull, i: usize) -> Outcome {
+    let image = busybox();
+    // 20 without a name, 15 with a name of their own, 15 sharing 5 names (3 each).
+    let name = match i {
+        0..20 => None,
+        20..35 => Some(format!("own{i}")),
+        _ => Some(format!("shared{}", i % 5)),
+    };
+    let mut argv = vec!["run", "-d"];
+    if let Some(n) = &name {
+        argv.extend(["--name", n]);
+    }
+    argv.extend([image.as_str(), "sleep", "600"]);
+    let out = h.run(&argv);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let id = out
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string());
+    let removed = match &id {
+        Some(id) if i % 3 == 0 => {
+            h.ok(&["rm", "-f", id]);
+            true
+        }
+        _ => false,
+    };
+    Outcome {
+        name,
+        id,
+        removed,
+        stderr,
+    }
+}
+
+#[test]
+fn fifty_concurrent_runs_and_removes_lose_nothing() {
+    require_root!();
+    let h = Hull::new();
+    h.ok(&["pull", "-q", &busybox()]);
+    let mut cleanup = Cleanup {
+        h: &h,
+        ids: Vec::new(),
+    };
+    let hr = &h;
+    let outcomes: Vec<Outcome> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..50).map(|i| s.spawn(move || shell(hr, i))).collect();
+        handles.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    cleanup.ids = outcomes.iter().filter_map(|o| o.id.clone()).collect();
+
+    for o in outcomes.iter().filter(|o| o.id.is_none()) {
+        assert!(
+            o.name.as_deref().is_some_and(|n| n.starts_with("shared")),
+            "run failed: {o:?}"
+        );
+        assert!(o.stderr.contains("Conflict. The container name"), "{o:?}");
+    }
+    for n in 0..5 {
+        let name = format!("shared{n}");
+        let won: Vec<&Outcome> = outcomes
+            .iter()
+            .filter(|o| o.name.as_deref() == Some(&name) && o.id.is_some())
+            .collect();
+        // Exactly one, unless a winner was removed early enough for another to take the name.
+        assert!(!won.is_empty(), "nobody got {name}");
+        assert!(won.iter().filter(|o| !o.removed).count() <= 1, "{won:?}");
+    }
+    let expected: BTreeSet<String> = outcomes
+        .iter()
+        .filter(|o| !o.removed)
+        .filter_map(|o| o.id.clone())
+        .collect();
+    let listed = ps_all(&h);
+    let listed_ids: BTreeSet<String> = listed.keys().cloned().collect();
+    assert_eq!(listed_ids, expected, "ps -a is not exact");
+    let names: BTreeSet<&String> = listed.values().collect();
+    assert_eq!(names.len(), listed.len(), "duplicate names: {listed:?}");
+    for o in outcomes.iter().filter(|o| !o.removed) {
+        if let (Some(id), Some(name)) = (&o.id, &o.name) {
+            assert_eq!(&listed[id], name);
+        }
+    }
+    let running = h.ok(&["ps", "-q", "--no-trunc"]);
+    assert_eq!(running.lines().count(), expected.len(), "{running}");
+    let removed: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.removed)
+        .filter_map(|o| o.id.clone())
+        .collect();
+    assert_nothing_left_but_store(&h, &removed);
+
+    // And all at once, from parallel shells again.
+    std::thread::scope(|s| {
+        for id in &expected {
+            let h = &h;
+            s.spawn(move || h.ok(&["rm", "-f", id]));
+        }
+    });
+    assert!(ps_all(&h).is_empty());
+    assert_nothing_left(&h, &cleanup.ids);
+    assert_eq!(hull_tests::entries(&h.root().join("containers")), ["lock"]);
+}
+
+/// The removed ones are gone completely (the others still run, so their mounts stay).
+fn assert_nothing_left_but_store(h: &Hull, removed: &[String]) {
+    let mounts = mounts_below(h).join("\n");
+    for id in removed {
+        assert!(container_pids(id).is_empty(), "processes of {id} left");
+        assert!(cgroup_dirs(id).is_empty(), "{:?}", cgroup_dirs(id));
+        assert!(!mounts.contains(id.as_str()), "mount of {id} left");
+        assert!(!h.root().join("containers").join(id).exists());
+    }
+}
+
+fn spawn(h: &Hull, args: &[&str]) -> Child {
+    h.command(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_cli_killed_mid_run_leaves_a_container_that_ps_shows_and_rm_f_removes() {
+    require_root!();
+    let h = Hull::new();
+    h.ok(&["pull", "-q", &busybox()]);
+    let mut cleanup = Cleanup {
+        h: &h,
+        ids: Vec::new(),
+    };
+    let image = busybox();
+    for detach in [true, false] {
+        for delay_ms in [0u64, 20, 60, 150, 400] {
+            let mut argv = vec!["run"];
+            if detach {
+                argv.push("-d");
+            }
+            argv.extend([image.as_str(), "sleep", "600"]);
+            let mut cli = spawn(&h, &argv);
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            cli.kill().unwrap();
+            cli.wait().unwrap();
+            // Every container that has a record is listed; rm -f removes it fully.
+            let dirs: Vec<String> = hull_tests::entries(&h.root().join("containers"))
+                .into_iter()
+                .filter(|d| {
+                    h.root()
+                        .join("containers")
+                        .join(d)
+                        .join("container.json")
+                        .exists()
+                })
+                .collect();
+            cleanup.ids.extend(dirs.iter().cloned());
+            let listed = ps_all(&h);
+            for d in &dirs {
+                assert!(
+                    listed.contains_key(d),
+                    "{d} not in ps -a (detach {detach}, {delay_ms} ms)"
+                );
+            }
+            for id in listed.keys() {
+                h.ok(&["rm", "-f", id]);
+            }
+            assert!(ps_all(&h).is_empty());
+            assert_nothing_left(&h, &cleanup.ids);
+        }
+    }
+}
+
+/// The pids of this store's monitors (their command line names the store).
+fn monitor_pids(h: &Hull) -> Vec<String> {
+    let root = h.root().display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let c = String::from_utf8_lossy(&c);
+                c.contains("__monitor") && c.contains(&root)
+            })
+        })
+        .collect()
+}
+
+fn kill9(pids: &[String]) {
+    for pid in pids {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", pid])
+            .status();
+    }
+}
+
+#[test]
+fn after_a_simulated_reboot_ps_is_truthful_and_start_works() {
+    require_root!();
+    let h = Hull::new();
+    h.ok(&["pull", "-q", &busybox()]);
+    let mut cleanup = Cleanup {
+        h: &h,
+        ids: Vec::new(),
+    };
+    let image = busybox();
+    // Sleeps on its first run only: after the reboot `start` finds the marker in its upper dir.
+    let once = "test -e /marker || { touch /marker; sleep 600; }";
+    let a = h.ok(&["run", "-d", "--name", "ra", &image, "sh", "-c", once]);
+    let b = h.ok(&["run", "-d", "--name", "rb", &image, "sleep", "600"]);
+    let ids = vec![a.trim().to_string(), b.trim().to_string()];
+    cleanup.ids = ids.clone();
+    let mut fg = spawn(&h, &["run", "--name", "fg", &image, "sleep", "600"]);
+    wait_until("three containers to run", || {
+        h.ok(&["ps", "-q"]).lines().count() == 3
+    });
+    let fg_id = h
+        .ok(&["ps", "-q", "--no-trunc", "-f", "name=fg"])
+        .trim()
+        .to_string();
+    cleanup.ids.push(fg_id.clone());
+
+    // The "reboot": every monitor and runner, then every container process, dies at once;
+    // mounts and cgroups vanish; the files on disk (records, runtime state, locks) stay.
+    kill9(&monitor_pids(&h));
+    fg.kill().unwrap();
+    fg.wait().unwrap();
+    for id in cleanup.ids.clone() {
+        kill9(&container_pids(&id));
+    }
+    for id in &cleanup.ids {
+        wait_until("the container processes to die", || {
+            container_pids(id).is_empty()
+        });
+        for dir in cgroup_dirs(id) {
+            std::fs::remove_dir(&dir).unwrap_or_else(|e| panic!("rmdir {dir}: {e}"));
+        }
+    }
+    unmount_below(h.dir.path());
+    assert!(mounts_below(&h).is_empty());
+    for id in &cleanup.ids {
+        assert!(h
+            .root()
+            .join("runtime")
+            .join(id)
+            .join("state.json")
+            .exists());
+    }
+
+    assert_eq!(h.ok(&["ps", "-q"]), "", "nothing runs after a reboot");
+    let status = h.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    for name in ["ra", "rb", "fg"] {
+        assert!(
+            status.lines().any(|l| l == format!("{name} Exited (255)")
+                || l.starts_with(&format!("{name} Exited (255) "))),
+            "{status}"
+        );
+    }
+    // start works again: stale runtime state, running.lock and overlay workdir are reconciled.
+    let out = h.run(&["start", "ra"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(h
+        .ok(&["ps", "-a", "-f", "name=ra", "--format", "{{.Status}}"])
+        .starts_with("Exited (0)"));
+    h.ok(&["restart", "rb"]);
+    h.ok(&["restart", "fg"]);
+    assert_eq!(h.ok(&["ps", "-q"]).lines().count(), 2);
+    h.ok(&["stop", "-t", "1", "rb", "fg"]);
+    for id in &cleanup.ids {
+        h.ok(&["rm", "-f", id]);
+    }
+    assert_nothing_left(&h, &cleanup.ids);
+}
