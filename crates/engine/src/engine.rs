@@ -162,16 +162,22 @@ pub(crate) fn delete_from_runtime(runtime: &Runtime, id: &str) {
     }
     // A runner killed inside runtime create can leave the cgroup (and an init in it) before the
     // runtime recorded either: the engine knows the path, since it chose it.
-    let path = format!("{CGROUP_PARENT}/{id}");
-    if let Ok(cg) = hull_runtime::cgroups::Cgroup::open(&runtime.cgroups, &path) {
-        let _ = cg.kill_all(libc::SIGKILL);
+    if let Some(cg) = kill_cgroup(runtime, id) {
         if let Err(e) = cg.delete() {
-            eprintln!("hull: remove cgroup {path}: {e}");
+            eprintln!("hull: remove cgroup {}: {e}", cg.path());
         }
     }
     // The shared parent of every container's cgroup; it goes when the last container does,
     // so hull leaves nothing in the cgroup tree once no container exists.
     let _ = hull_runtime::cgroups::remove_if_empty(&runtime.cgroups, CGROUP_PARENT);
+}
+
+/// SIGKILLs every process in the container's cgroup (the path the engine gave it), if it exists.
+fn kill_cgroup(runtime: &Runtime, id: &str) -> Option<hull_runtime::cgroups::Cgroup> {
+    let path = format!("{CGROUP_PARENT}/{id}");
+    let cg = hull_runtime::cgroups::Cgroup::open(&runtime.cgroups, &path).ok()?;
+    let _ = cg.kill_all(libc::SIGKILL);
+    Some(cg)
 }
 
 impl Drop for RuntimeContainer<'_> {
@@ -440,6 +446,10 @@ impl Engine {
             // A frozen process cannot act on SIGKILL (cgroup v1 freezer) until thawed.
             let _ = runtime.resume(id);
             let _ = runtime.kill(id, libc::SIGKILL, true);
+            // An init cloned by a runner that was killed before the runtime recorded its pid
+            // still holds the runner's lock (inherited, closed only at exec): only its cgroup
+            // names it.
+            kill_cgroup(runtime, id);
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         Err(EngineError::AlreadyRunning(id.to_string()))
