@@ -312,6 +312,7 @@ impl Engine {
         let runtime = self.runtime()?;
         // A container left behind by a crashed run of the same container would block create.
         let _ = runtime.delete(id, true);
+        self.remove_runtime_stub(id);
         let mut req = CreateRequest::new(id, bundle);
         req.spec = Some(spec);
         req.init = record.config.init;
@@ -423,12 +424,23 @@ impl Engine {
         let _claim = self.kill_until_runner_exits(&runtime, id)?;
         // Whatever a dead runner did not clean up: the process, its cgroup, the runtime state.
         delete_from_runtime(&runtime, id);
+        self.remove_runtime_stub(id);
         let rootfs = self.containers.rootfs(id);
         if hull_sys::mount::is_mountpoint(&rootfs).unwrap_or(false) {
             let _ = hull_sys::mount::unmount(&rootfs, true);
         }
         self.containers.remove(id)?;
         Ok(record)
+    }
+
+    /// Removes the runtime's directory for `id` when it holds no state.json: a runner killed
+    /// inside runtime create, before the state was written, leaves such a stub, which the runtime
+    /// does not know as a container (so cannot delete) but which blocks creating it again.
+    fn remove_runtime_stub(&self, id: &str) {
+        let dir = self.root.join("runtime").join(id);
+        if dir.is_dir() && !dir.join(hull_runtime::state::STATE_FILE).exists() {
+            let _ = fs::remove_dir_all(&dir);
+        }
     }
 
     /// SIGKILLs the container until its runner (if any) has torn it down and let go. Again and
