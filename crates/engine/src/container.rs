@@ -23,6 +23,9 @@ use hull_runtime::state::Status as RtStatus;
 use crate::names;
 use crate::options::RunConfig;
 
+/// The suffix of a new container's directory until its record is complete.
+const STAGING: &str = ".creating";
+
 /// The exit code of a container whose runner died without recording one (Docker's).
 pub const UNKNOWN_EXIT: i32 = 255;
 
@@ -286,10 +289,37 @@ impl Containers {
                 paused: false,
             },
         };
-        let dir = self.dir(&id);
-        fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
-        self.save(&record)?;
+        self.publish(&record)?;
         Ok(record)
+    }
+
+    /// Makes a new container's directory appear with its record in one rename, so that a
+    /// process killed half-way leaves no directory without a record (which `ps` could not show
+    /// nor `rm` remove), only a staging directory that the next create sweeps.
+    fn publish(&self, record: &Record) -> Result<(), ContainerError> {
+        self.sweep_staging();
+        let staging = self.dir.join(format!(".{}{STAGING}", record.id));
+        fs::create_dir_all(&staging).map_err(io_err("create directory", &staging))?;
+        let p = staging.join("container.json");
+        let bytes = serde_json::to_vec_pretty(record).expect("records serialize");
+        write_atomic(&p, &bytes).map_err(io_err("write container record", &p))?;
+        let dir = self.dir(&record.id);
+        fs::rename(&staging, &dir).map_err(io_err("rename into place", &dir))
+    }
+
+    /// Removes staging directories of creates that died; only called under the names lock, which
+    /// every create holds, so none of them is in progress.
+    fn sweep_staging(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') && name.ends_with(STAGING) {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
     }
 
     pub fn save(&self, record: &Record) -> Result<(), ContainerError> {
@@ -335,6 +365,7 @@ impl Containers {
         let entries = fs::read_dir(&self.dir).map_err(io_err("list", &self.dir))?;
         let mut out: Vec<Record> = entries
             .flatten()
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
             .filter(|e| e.path().join("container.json").exists())
             .filter_map(|e| self.load(&e.file_name().to_string_lossy()).ok())
             .collect();
@@ -520,6 +551,24 @@ mod tests {
         st.pid_start_time = st.pid_start_time.map(|t| t + 1);
         hull_runtime::state::write(&rt_dir, &st).unwrap();
         assert_eq!(c.load(&r.id).unwrap().state.status, Status::Exited);
+    }
+
+    #[test]
+    fn a_create_that_died_half_way_leaves_nothing_listed_and_is_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Containers::open(dir.path()).unwrap();
+        let dead = dir
+            .path()
+            .join("containers")
+            .join(format!(".{}{STAGING}", "f".repeat(64)));
+        fs::create_dir_all(&dead).unwrap();
+        fs::write(dead.join("container.json"), b"{").unwrap();
+        assert!(c.list().unwrap().is_empty());
+        let r = c
+            .create(config(None), Vec::new(), "i", "sha256:ab", "t".into())
+            .unwrap();
+        assert!(!dead.exists());
+        assert_eq!(c.list().unwrap(), vec![r]);
     }
 
     #[test]
