@@ -61,6 +61,8 @@ pub enum Command {
     Wait(ContainersArgs),
     /// Display detailed information on one or more containers
     Inspect(ContainersArgs),
+    /// Create a new container without starting it
+    Create(Box<RunArgs>),
     /// Rename a container
     Rename(RenameArgs),
     /// Pause all processes within one or more containers

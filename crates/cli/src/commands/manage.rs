@@ -1,14 +1,31 @@
-//! `hull rename`, `pause`, `unpause`, `restart`, `container prune`.
+//! `hull create`, `rename`, `pause`, `unpause`, `restart`, `container prune`.
 
 use anyhow::{Context, Result};
 use hull_engine::Engine;
 
 use super::Ctx;
-use crate::cli::{ContainerPruneArgs, ContainersArgs, RenameArgs, StopArgs};
+use crate::cli::{ContainerPruneArgs, ContainersArgs, RenameArgs, RunArgs, StopArgs};
 use crate::output::human_size;
 
 fn engine(ctx: &Ctx) -> Result<Engine> {
     Engine::open(&ctx.root).context("open hull store")
+}
+
+/// `hull create`: `run` without running (pulls when needed, records the container, prints its
+/// ID); `hull start` runs it later.
+pub fn create(ctx: &Ctx, args: RunArgs) -> Result<u8> {
+    let opts = super::run::options(args);
+    let config =
+        hull_engine::options::RunConfig::from_options(&opts, &hull_engine::options::RealHost)?;
+    let engine = engine(ctx)?;
+    super::run::ensure_image(ctx, &engine, &config)?;
+    match engine.create(config) {
+        Ok(r) => {
+            println!("{}", r.id);
+            Ok(0)
+        }
+        Err(e) => Ok(super::run::report(e)),
+    }
 }
 
 pub fn rename(ctx: &Ctx, args: RenameArgs) -> Result<u8> {

@@ -58,6 +58,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Kill(a) => containers::kill(&ctx, a),
         Command::Wait(a) => containers::wait(&ctx, a),
         Command::Inspect(a) => container_inspect::inspect(&ctx, a),
+        Command::Create(a) => manage::create(&ctx, *a),
         Command::Rename(a) => manage::rename(&ctx, a),
         Command::Pause(a) => manage::pause(&ctx, a),
         Command::Unpause(a) => manage::unpause(&ctx, a),

@@ -85,7 +85,7 @@ pub fn container_code(code: i32) -> u8 {
 
 /// Pulls the image per `--pull`. Progress is not shown: the container owns stdout, so only
 /// Docker's "Unable to find image" line and the result go to stderr.
-fn ensure_image(ctx: &Ctx, engine: &Engine, config: &RunConfig) -> Result<()> {
+pub(super) fn ensure_image(ctx: &Ctx, engine: &Engine, config: &RunConfig) -> Result<()> {
     let present = engine.images.resolve(&config.image).is_ok();
     let must_pull = match config.pull {
         PullPolicy::Always => true,

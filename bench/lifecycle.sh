@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# bench/lifecycle.sh — detached containers: start of N `run -d` (hull vs podman), `ps -a` over
+# many records, and the resident size of hull's monitor next to podman's conmon.
+#
+#   bench/lifecycle.sh [-n STARTS] [-p RECORDS] [-f tmpfs|ext4] [-i IMAGE] [-b HULL_BINARY]
+#
+#   -n STARTS   detached containers started per tool (default 100)
+#   -p RECORDS  container records `hull ps -a` lists (default 1000)
+#   -f FS       where every store lives: "tmpfs" (default; a tmpfs this script mounts) or "ext4"
+#               (a journaled ext4 on a loop device backed by a sparse file in /var/tmp)
+#   -i IMAGE    image (default 127.0.0.1:5000/busybox:latest; plain-HTTP registry)
+#   -b PATH     hull binary (default: `cargo build --release -p hull`, once, then
+#               target/release/hull)
+#
+# Starts: one start = `run -d IMAGE sleep 600` until the CLI returns (the container runs):
+#   hull     hull --root R run -d --network none IMAGE sleep 600
+#   podman   podman run -d --network none --ulimit nofile=… --ulimit nproc=… IMAGE sleep 600
+#            (storage on the benchmark file system, cgroupfs manager, no events; the ulimits and
+#            the mount namespace without /sys/fs/cgroup/unified are explained in bench/run.sh)
+# The two tools alternate (start i of hull, then of podman; the next round podman first), so
+# the load of this shared machine falls on both. Wall time is bash's $EPOCHREALTIME around each
+# command. All 2×N containers run at once at the end; their monitors' (hull `__monitor`, podman's
+# conmon) VmRSS and Pss (from /proc/PID/smaps_rollup) are read then, before the cleanup.
+# ps: RECORDS records made with `hull create IMAGE true` (status Created; `ps` reads Created and
+# Exited records alike, one container.json each), then `hull ps -a` timed 15 times.
+set -euo pipefail
+export LC_ALL=C
+
+SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
+REPO_ROOT="$(cd "$(dirname "$SELF")/.." && pwd)"
+PY=/usr/bin/python3
+
+die() {
+    echo "lifecycle.sh: $*" >&2
+    exit 1
+}
+
+if [[ ${1:-} == __internal ]]; then # a command inside the podman mount namespace
+    shift
+    eval "$*"
+    exit 0
+fi
+
+# ---------------------------------------------------------------- options
+STARTS=100
+RECORDS=1000
+FS=tmpfs
+IMAGE=127.0.0.1:5000/busybox:latest
+HULL=""
+while getopts "n:p:f:i:b:h" opt; do
+    case $opt in
+    n) STARTS=$OPTARG ;;
+    p) RECORDS=$OPTARG ;;
+    f) FS=$OPTARG ;;
+    i) IMAGE=$OPTARG ;;
+    b) HULL=$OPTARG ;;
+    h) sed -n '2,14p' "$SELF"; exit 0 ;;
+    *) exit 2 ;;
+    esac
+done
+[[ $STARTS =~ ^[1-9][0-9]*$ ]] || die "-n wants a positive number"
+[[ $RECORDS =~ ^[1-9][0-9]*$ ]] || die "-p wants a positive number"
+[[ $FS == tmpfs || $FS == ext4 ]] || die "-f wants tmpfs or ext4"
+[[ $(id -u) == 0 ]] || die "run as root (mounts, loop devices, cgroups)"
+for t in podman conmon unshare nsenter findmnt; do
+    command -v "$t" >/dev/null || die "missing $t (apt-get install -y podman)"
+done
+case ${IMAGE%%/*} in 127.* | localhost:*) ;; *) die "only loopback registries: $IMAGE" ;; esac
+if [[ -z $HULL ]]; then
+    (cd "$REPO_ROOT" && cargo build --release -q -p hull) || die "cargo build --release failed"
+    HULL=$REPO_ROOT/target/release/hull
+fi
+[[ -x $HULL ]] || die "no hull binary at $HULL"
+
+# ---------------------------------------------------------------- scratch filesystem
+WORK=$(mktemp -d /tmp/hull-lifebench.XXXXXX)
+LOOP_IMG=""
+LOOP_DEV=""
+MOUNTED=0
+NS=""
+cleanup() {
+    local rc=$?
+    set +e
+    if ((MOUNTED)); then
+        for id in $("$HULL" --root "$WORK/hull" ps -aq --no-trunc 2>/dev/null); do
+            "$HULL" --root "$WORK/hull" rm -f "$id" >/dev/null 2>&1
+        done
+        [[ -n $NS ]] && nsenter --mount="$NS" bash -c "$PODMAN rm -f -a -t 0" >/dev/null 2>&1
+        findmnt -rn -o TARGET | awk -v p="$WORK" 'index($0, p "/") == 1' | sort -r |
+            while read -r m; do umount -l "$m"; done
+        umount "$WORK" || umount -l "$WORK"
+    fi
+    [[ -n $LOOP_DEV ]] && losetup -d "$LOOP_DEV"
+    [[ -n $LOOP_IMG ]] && rm -f "$LOOP_IMG"
+    rmdir "$WORK" 2>/dev/null
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [[ $FS == tmpfs ]]; then
+    mount -t tmpfs -o size=4g,mode=0755 tmpfs "$WORK"
+    FS_DESC="tmpfs (size=4g, RAM-backed; fsync/syncfs are no-ops)"
+else
+    LOOP_IMG=$(mktemp /var/tmp/hull-lifebench-ext4.XXXXXX.img)
+    truncate -s 8G "$LOOP_IMG"
+    mkfs.ext4 -q -F "$LOOP_IMG"
+    LOOP_DEV=$(losetup --find --show "$LOOP_IMG")
+    mount -t ext4 "$LOOP_DEV" "$WORK"
+    FS_DESC="ext4 (journaled, data=ordered) on $LOOP_DEV, a sparse file on the host's $(findmnt -n -o FSTYPE -T /var/tmp) /var/tmp"
+fi
+MOUNTED=1
+mount --make-private "$WORK"
+mkdir -p "$WORK/results" "$WORK/tmp"
+export TMPDIR=$WORK/tmp
+PODMAN="podman --root $WORK/podman/root --runroot $WORK/podman/run --storage-driver overlay --events-backend none --cgroup-manager cgroupfs"
+H=("$HULL" --root "$WORK/hull")
+
+echo "== hull lifecycle benchmark: $IMAGE, $STARTS detached starts per tool, ps over $RECORDS records"
+echo "filesystem: $FS_DESC at $WORK"
+echo "machine:    $(nproc) cores, kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")"
+echo "hull:       $HULL ($(cd "$REPO_ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown))"
+echo "peers:      $(podman --version); $(conmon --version | head -1)"
+
+# ---------------------------------------------------------------- setup (unmeasured)
+"${H[@]}" pull -q "$IMAGE" >/dev/null || die "hull pull $IMAGE failed"
+NS=$WORK/podman-mntns
+touch "$NS"
+unshare --mount="$NS" --propagation private umount /sys/fs/cgroup/unified ||
+    die "cannot make the podman mount namespace"
+in_ns() { nsenter --mount="$NS" "$SELF" __internal "$@"; }
+in_ns "$PODMAN pull -q --tls-verify=false '$IMAGE' >/dev/null" || die "podman pull failed"
+
+HULL_START="'$HULL' --root '$WORK/hull' run -d --network none '$IMAGE' sleep 600"
+PODMAN_START="$PODMAN run -d --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 '$IMAGE' sleep 600"
+
+start_hull() { eval "$HULL_START" </dev/null >"$WORK/results/hull.log" 2>&1; }
+start_podman() { in_ns "$PODMAN_START" </dev/null >"$WORK/results/podman.log" 2>&1; }
+
+# Starts one container with TOOL and appends the wall time (µs) to results/TOOL.us.
+time_start() {
+    local tool=$1 t0 t1
+    t0=$EPOCHREALTIME
+    "start_$tool" || { cat "$WORK/results/$tool.log" >&2; die "$tool run -d failed"; }
+    t1=$EPOCHREALTIME
+    echo $((${t1/./} - ${t0/./})) >>"$WORK/results/$tool.us"
+}
+
+for tool in hull podman; do # warm-up: one unmeasured start each, removed again
+    "start_$tool" || { cat "$WORK/results/$tool.log" >&2; die "$tool run -d failed"; }
+done
+"${H[@]}" rm -f "$(tail -1 "$WORK/results/hull.log")" >/dev/null
+in_ns "$PODMAN rm -f -t 0 $(tail -1 "$WORK/results/podman.log") >/dev/null"
+
+# ---------------------------------------------------------------- starts
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for ((i = 0; i < STARTS; i++)); do
+    if ((i % 2 == 0)); then time_start hull; time_start podman; else time_start podman; time_start hull; fi
+    ((i % 10 == 9)) && echo "  $((i + 1))/$STARTS started each"
+done
+echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---------------------------------------------------------------- monitor RSS
+# VmRSS and Pss (KiB) of every process whose command line matches, one "rss pss" line each.
+memory_of() {
+    local pattern=$1 pid
+    for pid in $(pgrep -f -- "$pattern"); do
+        [[ $(tr '\0' ' ' </proc/$pid/cmdline 2>/dev/null) == *"$WORK"* ]] || continue
+        echo "$(awk '/^VmRSS:/ {print $2}' /proc/$pid/status) $(awk '/^Pss:/ {print $2}' /proc/$pid/smaps_rollup)"
+    done
+}
+memory_of "__monitor" >"$WORK/results/hull.mem"
+memory_of "^/usr/bin/conmon|^conmon" >"$WORK/results/podman.mem"
+echo "monitors:   $(wc -l <"$WORK/results/hull.mem") hull, $(wc -l <"$WORK/results/podman.mem") conmon"
+
+# ---------------------------------------------------------------- cleanup of the starts
+t0=$EPOCHREALTIME
+"${H[@]}" rm -f $("${H[@]}" ps -aq --no-trunc) >/dev/null
+t1=$EPOCHREALTIME
+echo $((${t1/./} - ${t0/./})) >"$WORK/results/hull.rm"
+t0=$EPOCHREALTIME
+in_ns "$PODMAN rm -f -a -t 0 >/dev/null"
+t1=$EPOCHREALTIME
+echo $((${t1/./} - ${t0/./})) >"$WORK/results/podman.rm"
+
+# ---------------------------------------------------------------- ps -a over many records
+echo "creating $RECORDS records with hull create …"
+for ((i = 0; i < RECORDS; i++)); do
+    "${H[@]}" create "$IMAGE" true >/dev/null || die "hull create failed"
+done
+[[ $("${H[@]}" ps -aq | wc -l) == "$RECORDS" ]] || die "ps -a does not list $RECORDS records"
+for ((i = 0; i < 15; i++)); do
+    t0=$EPOCHREALTIME
+    "${H[@]}" ps -a >/dev/null
+    t1=$EPOCHREALTIME
+    echo $((${t1/./} - ${t0/./})) >>"$WORK/results/ps.us"
+done
+
+# ---------------------------------------------------------------- report
+echo
+$PY - "$WORK/results" "$STARTS" "$RECORDS" <<'EOF'
+import statistics, sys
+res, n, records = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def us(name):
+    return [int(l) for l in open(f"{res}/{name}") if l.strip()]
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, max(0, round(p / 100 * len(v) + 0.5) - 1))]
+st = {}
+print(f"{'start (run -d)':<16}{'total s':>9}{'p50 ms':>9}{'p99 ms':>9}{'min ms':>9}{'max ms':>9}{'rm -f all s':>13}")
+for t in ("hull", "podman"):
+    v = us(f"{t}.us")
+    st[t] = (sum(v) / 1e6, pct(v, 50) / 1e3, pct(v, 99) / 1e3)
+    rm = us(f"{t}.rm")[0] / 1e6
+    print(f"{t:<16}{sum(v) / 1e6:>9.2f}{pct(v, 50) / 1e3:>9.1f}{pct(v, 99) / 1e3:>9.1f}"
+          f"{min(v) / 1e3:>9.1f}{max(v) / 1e3:>9.1f}{rm:>13.2f}")
+h, p = st["hull"], st["podman"]
+print(f"ratios hull/podman: total {h[0] / p[0]:.3f} ({p[0] / h[0]:.1f}x faster), "
+      f"p50 {h[1] / p[1]:.3f}, p99 {h[2] / p[2]:.3f}")
+print()
+mem = {}
+for t, label in (("hull", "hull monitor"), ("podman", "conmon")):
+    rows = [tuple(map(int, l.split())) for l in open(f"{res}/{t}.mem") if l.strip()]
+    if not rows:
+        print(f"{label}: none found")
+        continue
+    rss = statistics.median(r[0] for r in rows)
+    pss = statistics.median(r[1] for r in rows)
+    mem[t] = (rss, pss)
+    print(f"{label:<14} n={len(rows):<4} VmRSS median {rss / 1024:.2f} MiB (max {max(r[0] for r in rows) / 1024:.2f}), "
+          f"Pss median {pss / 1024:.2f} MiB")
+if len(mem) == 2:
+    print(f"ratios hull/conmon: VmRSS {mem['hull'][0] / mem['podman'][0]:.2f}, "
+          f"Pss {mem['hull'][1] / mem['podman'][1]:.2f}")
+print()
+v = us("ps.us")
+print(f"hull ps -a over {records} records: median {statistics.median(v) / 1e3:.1f} ms, "
+      f"min {min(v) / 1e3:.1f}, max {max(v) / 1e3:.1f} (15 runs); "
+      f"target < 100 ms: {'MET' if statistics.median(v) < 100e3 else 'NOT MET'}")
+EOF
