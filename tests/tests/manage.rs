@@ -287,3 +287,27 @@ fn stop_of_a_container_whose_run_was_killed_records_its_exit_and_cleans_up() {
     h.ok(&["restart", "orphan"]);
     assert!(ps_line(&h, "orphan").starts_with("orphan running Up"));
 }
+
+#[test]
+fn create_records_a_container_that_start_runs() {
+    require_root!();
+    let h = Hull::new();
+    let _c = Cleanup(&h);
+    let id = h.ok(&[
+        "create",
+        "--name",
+        "later",
+        &busybox(),
+        "sh",
+        "-c",
+        "exit 4",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64, "{id}");
+    assert_eq!(ps_line(&h, "later"), "later created Created");
+    assert!(container_pids(id).is_empty());
+    assert_eq!(h.run(&["start", "later"]).status.code(), Some(4));
+    assert!(ps_line(&h, "later").starts_with("later exited Exited (4)"));
+    let err = h.fails(&["create", "--name", "later", &busybox()]);
+    assert!(err.contains("Conflict."), "{err}");
+}
