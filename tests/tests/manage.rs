@@ -267,6 +267,12 @@ fn stop_of_a_container_whose_run_was_killed_records_its_exit_and_cleans_up() {
         h.ok(&["ps", "-q", "--no-trunc"]).trim().len() == 64
     });
     let id = h.ok(&["ps", "-q", "--no-trunc"]).trim().to_string();
+    // Started, not just created: init has become the sleep.
+    wait_until("the sleep to run", || {
+        container_pids(&id).iter().any(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
+        })
+    });
     runner.kill().unwrap();
     runner.wait().unwrap();
     assert!(ps_line(&h, "orphan").starts_with("orphan running Up"));

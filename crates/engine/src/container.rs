@@ -10,7 +10,12 @@
 //! containers/<id>/bundle/          config.json + rootfs/ (the overlay mount point)
 //! containers/<id>/{upper,work}/    the overlay's writable layer
 //! containers/<id>/{hostname,hosts,resolv.conf}
+//! containers/.<id>.creating/       a new container until its record is complete (then renamed
+//!                                  to <id>; swept by the next create if its creator died)
 //! ```
+//!
+//! A container lives while its runner holds `running.lock`, or, when the runner was killed, while
+//! the runtime's state (`<root>/runtime/<id>/state.json`) names a live, started init.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
