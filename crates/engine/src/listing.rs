@@ -90,13 +90,32 @@ impl Filters {
         };
         let state = state_name(r);
         any(&self.status, &|s| s == state)
-            && any(&self.name, &|n| r.name.contains(n))
+            && any(&self.name, &|n| name_matches(n, &r.name))
             && any(&self.id, &|p| r.id.starts_with(p))
             // hull containers carry no labels yet: a label filter matches none of them.
             && self.label.is_empty()
             && (self.exited.is_empty()
                 || (r.state.status == Status::Exited
                     && self.exited.contains(&r.state.exit_code.unwrap_or(0))))
+    }
+}
+
+/// Docker matches `name=` as a regular expression; hull understands the common subset: a
+/// substring, anchored with `^` and/or `$`.
+fn name_matches(pattern: &str, name: &str) -> bool {
+    let (start, rest) = match pattern.strip_prefix('^') {
+        Some(p) => (true, p),
+        None => (false, pattern),
+    };
+    let (end, text) = match rest.strip_suffix('$') {
+        Some(p) => (true, p),
+        None => (false, rest),
+    };
+    match (start, end) {
+        (true, true) => name == text,
+        (true, false) => name.starts_with(text),
+        (false, true) => name.ends_with(text),
+        (false, false) => name.contains(text),
     }
 }
 
@@ -154,6 +173,8 @@ mod tests {
         assert!(!f(&["exited=0"]).matches(&db));
         assert!(!f(&["label=a=b"]).matches(&web));
         assert!(Filters::default().matches(&new));
+        assert!(f(&["name=^web$"]).matches(&web) && !f(&["name=^web$"]).matches(&new));
+        assert!(f(&["name=^web"]).matches(&new) && !f(&["name=new$"]).matches(&web));
     }
 
     #[test]
