@@ -68,6 +68,13 @@ pub enum RuntimeError {
         step: crate::Step,
         cause: InitError,
     },
+    /// A step of starting an exec'd process failed (see [`RuntimeError::Init`] for the steps).
+    #[error("container {id}: exec failed at {step}: {cause}")]
+    Exec {
+        id: String,
+        step: crate::Step,
+        cause: InitError,
+    },
     #[error("container {id}: exec user program: {}", io::Error::from_raw_os_error(*errno))]
     ExecFailed { id: String, errno: i32 },
     #[error("container {id}: cannot {op} a container that is {status}")]
@@ -79,7 +86,7 @@ pub enum RuntimeError {
 }
 
 impl RuntimeError {
-    fn io(id: &str, op: impl Into<String>) -> impl FnOnce(io::Error) -> RuntimeError {
+    pub(crate) fn io(id: &str, op: impl Into<String>) -> impl FnOnce(io::Error) -> RuntimeError {
         let (id, op) = (id.to_string(), op.into());
         move |source| RuntimeError::Io { id, op, source }
     }
@@ -190,6 +197,10 @@ impl Runtime {
     pub fn with_seccomp_cache(mut self, dir: PathBuf) -> Runtime {
         self.seccomp_cache = Some(dir);
         self
+    }
+
+    pub(crate) fn seccomp_cache(&self) -> Option<&Path> {
+        self.seccomp_cache.as_deref()
     }
 
     fn dir(&self, id: &str) -> Result<PathBuf, RuntimeError> {
@@ -391,6 +402,11 @@ impl Runtime {
                         errno,
                     })
                 }
+                Some((FromInit::Forked { pid }, _)) => {
+                    return Err(RuntimeError::io(id, "read from init")(io::Error::other(
+                        format!("unexpected message Forked {{ pid: {pid} }}"),
+                    )))
+                }
                 None => {
                     return Err(RuntimeError::io(id, "wait for init")(io::Error::other(
                         "init exited before it was ready",
@@ -588,7 +604,7 @@ impl Runtime {
         Cgroup::open(&self.cgroups, path).map_err(cg_err(id))
     }
 
-    fn existing_dir(&self, id: &str) -> Result<PathBuf, RuntimeError> {
+    pub(crate) fn existing_dir(&self, id: &str) -> Result<PathBuf, RuntimeError> {
         let dir = self.dir(id)?;
         if !dir.join(st::STATE_FILE).exists() {
             return Err(RuntimeError::NotFound { id: id.to_string() });
@@ -663,7 +679,7 @@ fn prepare(req: &CreateRequest, seccomp_cache: Option<&Path>) -> Result<Prepared
     })
 }
 
-fn read_spec(path: &Path) -> Result<Spec, RuntimeError> {
+pub(crate) fn read_spec(path: &Path) -> Result<Spec, RuntimeError> {
     let err = |source| RuntimeError::ReadSpec {
         path: path.to_path_buf(),
         source,
@@ -706,7 +722,7 @@ fn cg_err(id: &str) -> impl FnOnce(CgroupError) -> RuntimeError {
     move |source| RuntimeError::Cgroup { id, source }
 }
 
-fn live_status(state: &ContainerState) -> Status {
+pub(crate) fn live_status(state: &ContainerState) -> Status {
     let alive = state
         .pid
         .is_some_and(|pid| st::is_alive(pid, state.pid_start_time));

@@ -580,3 +580,23 @@ fn v1_self_join_files_open_every_hierarchys_tasks_file() {
     fs::remove_file(tmp.path().join("pids/hull/abc/tasks")).unwrap();
     assert!(cg.self_join_files().is_err());
 }
+
+#[test]
+fn join_files_are_tasks_on_v1_and_cgroup_procs_on_v2() {
+    let (tmp, root) = fake_v1(&["hull", "hull/abc"], false);
+    for h in ["cpu,cpuacct", "cpuset", "memory", "pids", "devices"] {
+        fs::write(tmp.path().join(h).join("hull/abc/tasks"), "").unwrap();
+    }
+    let cg = Cgroup::open(&root, "/hull/abc").unwrap();
+    assert_eq!(cg.join_files().unwrap().len(), 5);
+
+    let tmp = fake_v2(&["hull", "hull/abc"]);
+    let root = CgroupRoot::v2_at(tmp.path());
+    let cg = Cgroup::open(&root, "/hull/abc").unwrap();
+    let mut files = cg.join_files().unwrap();
+    assert_eq!(files.len(), 1);
+    std::io::Write::write_all(&mut files[0], b"0").unwrap();
+    assert_eq!(content(&tmp.path().join("hull/abc"), "cgroup.procs"), "0");
+    fs::remove_file(tmp.path().join("hull/abc/cgroup.procs")).unwrap();
+    assert!(cg.join_files().is_err());
+}

@@ -37,7 +37,10 @@ pub struct InitArgs {
 
 type Result<T> = std::result::Result<T, InitError>;
 
-fn fail(step: Step, what: impl Into<String>) -> impl FnOnce(std::io::Error) -> InitError {
+pub(crate) fn fail(
+    step: Step,
+    what: impl Into<String>,
+) -> impl FnOnce(std::io::Error) -> InitError {
     let what = what.into();
     move |e| InitError::new(step, what, Some(&e))
 }
@@ -233,7 +236,7 @@ fn finalize_rootfs(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-fn set_oom_score_adj(proc: &Process) -> Result<()> {
+pub(crate) fn set_oom_score_adj(proc: &Process) -> Result<()> {
     if let Some(adj) = proc.oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(fail(Step::OomScoreAdj, adj.to_string()))?;
@@ -241,7 +244,7 @@ fn set_oom_score_adj(proc: &Process) -> Result<()> {
     Ok(())
 }
 
-fn resolve_program(proc: &Process) -> Result<PathBuf> {
+pub(crate) fn resolve_program(proc: &Process) -> Result<PathBuf> {
     let program = proc.args.first().expect("validated by create");
     user::resolve(program, &proc.env, Path::new("/")).map_err(|e| match e {
         user::ResolveError::NotFound(p) => InitError {
@@ -323,6 +326,16 @@ fn exec_user(a: &InitArgs, program: &Path) -> ! {
 /// Returns the errno of a failed execve.
 fn secure_and_exec(a: &InitArgs, program: &Path) -> Result<i32> {
     let proc = a.spec.process.as_ref().expect("validated by create");
+    secure_and_exec_process(proc, a.seccomp.as_ref(), program)
+}
+
+/// The security steps and execve for `proc` (init's program, or an exec'd process); returns
+/// the errno of a failed execve.
+pub(crate) fn secure_and_exec_process(
+    proc: &Process,
+    seccomp: Option<&Filter>,
+    program: &Path,
+) -> Result<i32> {
     let argv = cstrings(&proc.args)?;
     let envp = cstrings(&proc.env)?;
     let path = CString::new(program.as_os_str().as_encoded_bytes())
@@ -332,7 +345,7 @@ fn secure_and_exec(a: &InitArgs, program: &Path) -> Result<i32> {
     // and before the capabilities are dropped. The filter must then allow the few calls left
     // before execve (setgroups, setres[ug]id, prctl, capset, close_range), as Docker's does.
     if !proc.no_new_privileges {
-        load_seccomp(a)?;
+        load_seccomp(seccomp)?;
     }
     let caps_error =
         |e: capabilities::CapsError| InitError::new(Step::Capabilities, e.to_string(), None);
@@ -350,15 +363,15 @@ fn secure_and_exec(a: &InitArgs, program: &Path) -> Result<i32> {
         rustix::thread::set_no_new_privs(true)
             .map_err(|e| InitError::new(Step::NoNewPrivileges, "prctl", Some(&e.into())))?;
         // as late as possible: right before execve, so the filter sees the fewest of our calls.
-        load_seccomp(a)?;
+        load_seccomp(seccomp)?;
     }
     hull_sys::process::set_cloexec_from(3).map_err(fail(Step::Exec, "close_range"))?;
     let err = hull_sys::process::execve(&path, &argv, &envp);
     Ok(err.raw_os_error().unwrap_or(libc::EINVAL))
 }
 
-fn load_seccomp(a: &InitArgs) -> Result<()> {
-    if let Some(f) = &a.seccomp {
+fn load_seccomp(seccomp: Option<&Filter>) -> Result<()> {
+    if let Some(f) = seccomp {
         f.load()
             .map_err(|e| InitError::new(Step::Seccomp, e.to_string(), None))?;
     }

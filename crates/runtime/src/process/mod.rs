@@ -1,6 +1,7 @@
 //! Creating the container's init: the clone flags from `linux.namespaces`, the fork, and the
 //! parent's half of the sync protocol.
 
+pub mod exec;
 pub mod init;
 pub mod sync;
 

@@ -7,6 +7,11 @@
 //! | (start opens exec.fifo) | `ExecFailed` if execve failed, else end of stream (the socket is close-on-exec) |
 //!
 //! Any step of init may answer `Error` instead; init exits right after sending it.
+//!
+//! `exec` uses the same messages in one direction only (the parent sends nothing): the
+//! intermediate process that joined the namespaces sends `Forked` with the new process's pid,
+//! the new process sends `Console` (with -t) and then `Error`, `ExecFailed`, or nothing before
+//! its successful execve closes the socket.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -32,6 +37,11 @@ pub enum FromInit {
     /// execve of the user's program failed with this errno.
     ExecFailed {
         errno: i32,
+    },
+    /// exec only: the process that will execve was forked, with this pid (in the caller's pid
+    /// namespace).
+    Forked {
+        pid: i32,
     },
 }
 
@@ -159,6 +169,7 @@ mod tests {
             FromInit::Console,
             FromInit::Ready,
             FromInit::ExecFailed { errno: 2 },
+            FromInit::Forked { pid: 42 },
             FromInit::Error(InitError {
                 step: Step::Cwd,
                 message: "chdir /nope: No such file".into(),
