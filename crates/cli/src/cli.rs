@@ -61,6 +61,8 @@ pub enum Command {
     Wait(ContainersArgs),
     /// Display detailed information on one or more containers
     Inspect(ContainersArgs),
+    /// Run a command in a running container
+    Exec(ExecArgs),
     /// The monitor of a detached container (started by `hull run -d`)
     #[command(name = "__monitor", hide = true)]
     Monitor(MonitorArgs),
@@ -399,4 +401,35 @@ pub struct ContainersArgs {
 #[derive(Debug, Args)]
 pub struct MonitorArgs {
     pub id: String,
+}
+
+/// `hull exec`: Docker's flags as plain strings; validation is the engine's.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Detached mode: run the command in the background
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep STDIN open
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Set environment variables (K=V, or K to take the host's value)
+    #[arg(short, long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Username or UID (format: user[:group])
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Container name or ID (prefix)
+    pub container: String,
+    /// The command and its arguments
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }

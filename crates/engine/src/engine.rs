@@ -87,6 +87,14 @@ fn command_failure_code(e: &RuntimeError) -> u8 {
             step: Step::NotExecutable,
             ..
         } => 126,
+        RuntimeError::Exec {
+            step: Step::NotFound,
+            ..
+        } => 127,
+        RuntimeError::Exec {
+            step: Step::NotExecutable,
+            ..
+        } => 126,
         RuntimeError::ExecFailed { errno, .. } if *errno == libc::ENOENT => 127,
         RuntimeError::ExecFailed { .. } => 126,
         _ => 125,

@@ -6,6 +6,7 @@ pub mod caps;
 pub mod container;
 mod engine;
 pub mod etc;
+pub mod exec;
 mod foreground;
 pub mod lifecycle;
 pub mod monitor;

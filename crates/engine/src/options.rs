@@ -257,7 +257,11 @@ impl RunConfig {
 
 /// `--env-file` lines first, then `-e`, so that `-e` wins. A bare `K` takes the host's value and
 /// is dropped when the host has none (Docker's behaviour).
-fn env_flags(env: &[String], files: &[PathBuf], host: &dyn Host) -> Result<Vec<String>, FlagError> {
+pub(crate) fn env_flags(
+    env: &[String],
+    files: &[PathBuf],
+    host: &dyn Host,
+) -> Result<Vec<String>, FlagError> {
     let mut out = Vec::new();
     for file in files {
         let shown = file.display().to_string();

@@ -69,7 +69,7 @@ pub enum RuntimeError {
         cause: InitError,
     },
     /// A step of starting an exec'd process failed (see [`RuntimeError::Init`] for the steps).
-    #[error("container {id}: exec failed at {step}: {cause}")]
+    #[error("container {id}: exec: {cause}")]
     Exec {
         id: String,
         step: crate::Step,

@@ -4,6 +4,7 @@ mod archive;
 mod container_inspect;
 mod containers;
 mod detach;
+mod exec;
 mod images;
 mod inspect;
 mod logs;
@@ -57,6 +58,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Kill(a) => containers::kill(&ctx, a),
         Command::Wait(a) => containers::wait(&ctx, a),
         Command::Inspect(a) => container_inspect::inspect(&ctx, a),
+        Command::Exec(a) => exec::exec(&ctx, a),
         Command::Monitor(a) => detach::monitor(&ctx, a),
     }
 }
