@@ -40,7 +40,7 @@ pub fn run(cli: OciCli) -> Result<u8> {
         OciCommand::Pause(a) => rt()?.pause(&a.id).map(|()| 0).map_err(Into::into),
         OciCommand::Resume(a) => rt()?.resume(&a.id).map(|()| 0).map_err(Into::into),
         OciCommand::Events(a) => events(&rt()?, a),
-        OciCommand::Exec(_) => bail!("exec: not supported yet by hull-runtime"),
+        OciCommand::Exec(a) => super::exec::exec(&rt()?, a),
     }
 }
 
@@ -84,7 +84,7 @@ fn create(rt: &Runtime, a: CreateArgs, foreground: bool) -> Result<i32> {
     Ok(created.pid)
 }
 
-fn absolute(p: PathBuf) -> Result<PathBuf> {
+pub(super) fn absolute(p: PathBuf) -> Result<PathBuf> {
     if p.is_absolute() {
         return Ok(p);
     }
@@ -109,7 +109,7 @@ fn run_container(rt: &Runtime, a: RunArgs) -> Result<u8> {
     code
 }
 
-fn wait_exit(pid: i32) -> Result<u8> {
+pub(super) fn wait_exit(pid: i32) -> Result<u8> {
     let p = rustix::process::Pid::from_raw(pid).ok_or_else(|| anyhow!("bad pid {pid}"))?;
     let (_, status) = rustix::process::waitpid(Some(p), rustix::process::WaitOptions::empty())
         .context("wait for the container")?
