@@ -540,5 +540,21 @@ mod tests {
         assert_eq!(exec(libc::ENOEXEC).exit_code(), 126);
         assert_eq!(exec(libc::ENOENT).exit_code(), 127);
         assert_eq!(EngineError::AlreadyRunning("x".into()).exit_code(), 125);
+        let exec_step = |step| EngineError::Runtime {
+            id: "c".into(),
+            op: "exec",
+            source: Box::new(RuntimeError::Exec {
+                id: "c".into(),
+                step,
+                cause: InitError {
+                    step,
+                    message: "x".into(),
+                    errno: None,
+                },
+            }),
+        };
+        assert_eq!(exec_step(Step::NotFound).exit_code(), 127);
+        assert_eq!(exec_step(Step::NotExecutable).exit_code(), 126);
+        assert_eq!(exec_step(Step::JoinNamespace).exit_code(), 125);
     }
 }
