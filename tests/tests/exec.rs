@@ -244,9 +244,22 @@ fn sigterm_to_a_foreground_exec_reaches_the_process() {
     assert_eq!(line, "ready\n");
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    // Bounded: if the signal were not forwarded, hull exec would wait forever.
+    let mut status = None;
+    let exited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_until("hull exec to exit after SIGTERM", || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        })
+    }));
+    if exited.is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("SIGTERM was not forwarded to the exec'd process");
+    }
+    let status = status.unwrap();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-    let status = child.wait().unwrap();
     assert_eq!(rest, "got-term\n");
     assert_eq!(status.code(), Some(9));
 }
