@@ -60,7 +60,7 @@ pub enum Command {
     /// Block until one or more containers stop, then print their exit codes
     Wait(ContainersArgs),
     /// Display detailed information on one or more containers
-    Inspect(ContainersArgs),
+    Inspect(ContainerInspectArgs),
     /// The monitor of a detached container (started by `hull run -d`)
     #[command(name = "__monitor", hide = true)]
     Monitor(MonitorArgs),
@@ -342,6 +342,9 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short, long)]
     pub force: bool,
+    /// Remove anonymous volumes (accepted: hull creates none, see README)
+    #[arg(short, long)]
+    pub volumes: bool,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -392,6 +395,15 @@ pub struct KillArgs {
 
 #[derive(Debug, Args)]
 pub struct ContainersArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ContainerInspectArgs {
+    /// Format the output using a template such as '{{.State.Status}}' or 'json'
+    #[arg(short, long)]
+    pub format: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
