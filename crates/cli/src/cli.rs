@@ -61,6 +61,10 @@ pub enum Command {
     Wait(ContainersArgs),
     /// Display detailed information on one or more containers
     Inspect(ContainerInspectArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
     /// The monitor of a detached container (started by `hull run -d`)
     #[command(name = "__monitor", hide = true)]
     Monitor(MonitorArgs),
@@ -406,6 +410,25 @@ pub struct ContainerInspectArgs {
     pub format: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short, long)]
+    pub archive: bool,
+    /// CONTAINER:SRC_PATH, or a local path (`-` reads a tar from stdin)
+    pub src: String,
+    /// CONTAINER:DEST_PATH, or a local path (`-` writes a tar to stdout)
+    pub dest: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    pub container: String,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 
 pub mod caps;
 pub mod container;
+pub mod copy;
 mod engine;
 pub mod etc;
 mod foreground;

@@ -3,6 +3,7 @@
 mod archive;
 mod container_inspect;
 mod containers;
+mod copy;
 mod detach;
 mod images;
 mod inspect;
@@ -57,6 +58,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Kill(a) => containers::kill(&ctx, a),
         Command::Wait(a) => containers::wait(&ctx, a),
         Command::Inspect(a) => container_inspect::inspect(&ctx, a),
+        Command::Cp(a) => copy::cp(&ctx, a),
+        Command::Export(a) => copy::export(&ctx, a),
         Command::Monitor(a) => detach::monitor(&ctx, a),
     }
 }

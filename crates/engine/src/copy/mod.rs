@@ -1,0 +1,267 @@
+//! `hull cp` and `hull export`: a container's files as tar, both ways, on a running or a stopped
+//! container.
+//!
+//! ```no_run
+//! # use hull_engine::{Engine, copy::Options};
+//! # fn demo(engine: &Engine) -> Result<(), hull_engine::EngineError> {
+//! let opts = Options::default();
+//! engine.copy_out("web", "/etc/hostname", "./hostname", std::io::stdout(), opts)?; // CTR:SRC DEST
+//! engine.copy_in("./site", std::io::stdin(), "web", "/srv", opts)?;          // SRC CTR:DEST
+//! engine.export("web", std::io::stdout())?;
+//! # Ok(()) }
+//! ```
+//!
+//! What is seen: the container's root file system, the merged overlay (image layers plus the
+//! writable layer). A running container's overlay is already mounted by its runner; a stopped
+//! one is mounted for the copy and unmounted after, while its running lock is held so nobody
+//! starts it meanwhile. Volumes, bind mounts, tmpfs and the per-container /etc/hostname,
+//! /etc/hosts and /etc/resolv.conf are not part of it (Docker copies into volumes too).
+//!
+//! Safety: container paths are resolved by the kernel with `RESOLVE_IN_ROOT`, and archives are
+//! walked and written with no-follow `*at` calls (see `write.rs`, `extract.rs`).
+
+mod extract;
+pub mod paths;
+mod write;
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use hull_image::store::StoreError;
+use hull_oci::Digest;
+use hull_sys::fs::{self as sys, FileType, OFlags};
+
+use crate::container::{Lock, Record};
+use crate::engine::MountedRootfs;
+use crate::{Engine, EngineError};
+use paths::{clean, plan, split_source, Kind, PathError};
+
+pub use extract::Options as ExtractOptions;
+
+/// `hull cp` flags.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// `-a`: keep the archive's uid/gid; otherwise copied files belong to root.
+    pub archive: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: String,
+        source: io::Error,
+    },
+    #[error("container {0} is starting: its root file system is not mounted yet")]
+    NotMounted(String),
+}
+
+fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> CopyError {
+    let path = format!("/{}", path.display());
+    move |source| CopyError::Io { op, path, source }
+}
+
+/// A container's root file system, held open (and mounted, if we had to) for a copy. Fields drop
+/// in order: the fd, then the mount, then the lock.
+pub(crate) struct ContainerFs {
+    root: OwnedFd,
+    _mount: Option<MountedRootfs>,
+    _claim: Option<Lock>,
+}
+
+/// One side of a copy: inside a container's root, or the host's file system.
+enum Side<'a> {
+    Container(&'a OwnedFd),
+    Host,
+}
+
+impl Side<'_> {
+    fn open_dir(&self, rel: &Path) -> io::Result<OwnedFd> {
+        match self {
+            Side::Container(root) => sys::open_dir_in_root(root.as_fd(), rel),
+            Side::Host => sys::open_dir(&Path::new("/").join(rel)),
+        }
+    }
+
+    /// What `rel` names, following symlinks (inside the root, for a container).
+    fn kind(&self, rel: &Path) -> io::Result<Kind> {
+        let is_dir = match self {
+            Side::Container(root) => sys::open_in_root(root.as_fd(), rel, OFlags::PATH)
+                .and_then(|fd| sys::fstat(fd.as_fd()))
+                .map(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory),
+            Side::Host => fs::metadata(Path::new("/").join(rel)).map(|m| m.is_dir()),
+        };
+        match is_dir {
+            Ok(true) => Ok(Kind::Dir),
+            Ok(false) => Ok(Kind::File),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Kind::Missing),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A host path as the copy sees it: absolute, relative to `/`.
+fn host_path(p: &str) -> Result<String, CopyError> {
+    let abs = std::path::absolute(p).map_err(io_err("resolve", Path::new(p)))?;
+    let mut s = abs.display().to_string();
+    // absolute() drops a trailing `/` or `/.`, which carry meaning for cp.
+    for suffix in ["/.", "/"] {
+        if p.ends_with(suffix) && !s.ends_with(suffix) {
+            s.push_str(suffix);
+            break;
+        }
+    }
+    Ok(s)
+}
+
+/// Copies `src` on `from` to `dest` on `to`, with Docker's path rules, through a pipe: one
+/// thread walks the source into tar, this one extracts it.
+fn copy(from: &Side, src: &str, to: &Side, dest: &str, opts: Options) -> Result<(), CopyError> {
+    let s = split_source(src)?;
+    let parent = from
+        .open_dir(&s.parent)
+        .map_err(io_err("open source directory", &s.parent))?;
+    let src_rel = s.parent.join(&s.name);
+    let st = sys::lstat_at(parent.as_fd(), &s.name).map_err(io_err("stat", &src_rel))?;
+    let src_is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+    let dest_rel = clean(dest);
+    let kind = to.kind(&dest_rel).map_err(io_err("stat", &dest_rel))?;
+    let plan = plan(&s, src_is_dir, dest, kind)?;
+    let dest_dir = to
+        .open_dir(&plan.dir)
+        .map_err(io_err("open destination directory", &plan.dir))?;
+    let (root, base) = match to {
+        Side::Container(root) => (root.as_fd(), plan.dir.clone()),
+        Side::Host => (dest_dir.as_fd(), PathBuf::new()),
+    };
+    let as_path = plan.top.map(PathBuf::from).unwrap_or_default();
+    let (reader, writer) = io::pipe().map_err(io_err("create pipe", Path::new("")))?;
+    let xopts = extract::Options {
+        keep_owner: opts.archive,
+    };
+    std::thread::scope(|scope| {
+        let walker = scope.spawn(|| {
+            let mut b = tar::Builder::new(writer);
+            write::tree(&mut b, parent.as_fd(), &s.name, &as_path)?;
+            b.into_inner().map(drop)
+        });
+        let extracted = extract::extract(reader, root, &base, xopts);
+        let walked = walker.join().expect("tar walker panicked");
+        extracted.map_err(io_err("extract into", &plan.dir))?;
+        walked.map_err(io_err("read", &src_rel))
+    })
+}
+
+/// Writes `src` (resolved on `from`) as a tar to `out`, for `cp CTR:SRC -`.
+fn archive_to(from: &Side, src: &str, out: impl Write) -> Result<(), CopyError> {
+    let s = split_source(src)?;
+    let parent = from
+        .open_dir(&s.parent)
+        .map_err(io_err("open source directory", &s.parent))?;
+    let src_rel = s.parent.join(&s.name);
+    let st = sys::lstat_at(parent.as_fd(), &s.name).map_err(io_err("stat", &src_rel))?;
+    if s.must_be_dir && FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+        return Err(PathError::SourceNotDir(src.to_string()).into());
+    }
+    let as_path = match s.contents_only {
+        true => PathBuf::new(),
+        false => PathBuf::from(&s.name),
+    };
+    let mut b = tar::Builder::new(out);
+    write::tree(&mut b, parent.as_fd(), &s.name, &as_path).map_err(io_err("archive", &src_rel))?;
+    b.into_inner()
+        .and_then(|mut w| w.flush())
+        .map_err(io_err("archive", &src_rel))
+}
+
+impl Engine {
+    /// Opens the container's root file system, mounting it when the container is not running.
+    pub(crate) fn container_fs(&self, record: &Record) -> Result<ContainerFs, EngineError> {
+        let id = record.id.as_str();
+        let target = self.containers.rootfs(id);
+        let open = |t: &Path| sys::open_dir(t).map_err(crate::engine::io_err(id, "open", t));
+        match self.containers.try_claim_running(id)? {
+            // Running: its runner holds the lock and has the overlay mounted.
+            None => {
+                if !hull_sys::mount::is_mountpoint(&target).unwrap_or(false) {
+                    return Err(CopyError::NotMounted(id.to_string()).into());
+                }
+                Ok(ContainerFs {
+                    root: open(&target)?,
+                    _mount: None,
+                    _claim: None,
+                })
+            }
+            Some(claim) => {
+                let image_id = record
+                    .image_id
+                    .parse::<Digest>()
+                    .map_err(|_| StoreError::NotFound(record.image_id.clone()))?;
+                let image = self.images.record(&image_id)?;
+                let mount = self.mount_rootfs(id, &image.diff_ids())?;
+                Ok(ContainerFs {
+                    root: open(&target)?,
+                    _mount: Some(mount),
+                    _claim: Some(claim),
+                })
+            }
+        }
+    }
+
+    /// `hull cp CTR:SRC DEST`; DEST `-` writes a tar of SRC to `stdout`.
+    pub fn copy_out(
+        &self,
+        name: &str,
+        src: &str,
+        dest: &str,
+        stdout: impl Write,
+        opts: Options,
+    ) -> Result<(), EngineError> {
+        let record = self.containers.resolve(name)?;
+        let fs = self.container_fs(&record)?;
+        let from = Side::Container(&fs.root);
+        if dest == "-" {
+            return Ok(archive_to(&from, src, stdout)?);
+        }
+        Ok(copy(&from, src, &Side::Host, &host_path(dest)?, opts)?)
+    }
+
+    /// `hull cp SRC CTR:DEST`; SRC `-` reads a tar from `stdin` and extracts it into DEST, which
+    /// must be a directory.
+    pub fn copy_in(
+        &self,
+        src: &str,
+        stdin: impl Read,
+        name: &str,
+        dest: &str,
+        opts: Options,
+    ) -> Result<(), EngineError> {
+        let record = self.containers.resolve(name)?;
+        let fs = self.container_fs(&record)?;
+        let to = Side::Container(&fs.root);
+        if src == "-" {
+            let rel = clean(dest);
+            if to.kind(&rel).map_err(io_err("stat", &rel))? != Kind::Dir {
+                return Err(CopyError::from(PathError::DestNotDir(dest.to_string())).into());
+            }
+            let xopts = extract::Options {
+                keep_owner: opts.archive,
+            };
+            return Ok(extract::extract(stdin, fs.root.as_fd(), &rel, xopts)
+                .map_err(io_err("extract into", &rel))?);
+        }
+        Ok(copy(&Side::Host, &host_path(src)?, &to, dest, opts)?)
+    }
+
+    /// `hull export`: the container's whole file system as a tar.
+    pub fn export(&self, name: &str, out: impl Write) -> Result<(), EngineError> {
+        let record = self.containers.resolve(name)?;
+        let fs = self.container_fs(&record)?;
+        Ok(archive_to(&Side::Container(&fs.root), "/", out)?)
+    }
+}
