@@ -270,3 +270,47 @@ fn export_of_a_running_container_to_stdout() {
     assert!(list.lines().any(|l| l == "bin/busybox"));
     assert!(list.lines().any(|l| l == "written"));
 }
+
+#[test]
+fn top_lists_the_containers_processes_with_host_pids() {
+    require_root!();
+    let h = Hull::new();
+    let c = detach(
+        &h,
+        &["--name", "topc"],
+        &["sh", "-c", "sleep 300 & sleep 301; echo"],
+    );
+    let mut expected = Vec::new();
+    hull_tests::wait_until("both sleeps", || {
+        expected = hull_tests::container_pids(&c.1);
+        expected.len() == 3
+    });
+    let out = h.ok(&["top", "topc"]);
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
+    let mut pids: Vec<String> = rows.iter().map(|r| r[1].to_string()).collect();
+    pids.sort();
+    expected.sort();
+    assert_eq!(pids, expected, "{out}");
+    assert!(
+        out.contains("sleep 300") && out.contains("sleep 301"),
+        "{out}"
+    );
+    assert!(rows.iter().all(|r| r[0] == "root"), "{out}");
+    // With ps options: the host's ps, filtered to the container.
+    let ps = h.ok(&["top", "topc", "-o", "pid,comm"]);
+    assert_eq!(ps.lines().count(), 4, "{ps}");
+    assert!(ps
+        .lines()
+        .skip(1)
+        .all(|l| expected.contains(&l.split_whitespace().next().unwrap().to_string())));
+    h.ok(&["kill", "topc"]);
+    h.ok(&["wait", "topc"]);
+    let err = h.fails(&["top", "topc"]);
+    assert!(err.contains("is not running"), "{err}");
+}

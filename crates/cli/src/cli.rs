@@ -65,6 +65,8 @@ pub enum Command {
     Cp(CpArgs),
     /// Export a container's filesystem as a tar archive
     Export(ExportArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
     /// The monitor of a detached container (started by `hull run -d`)
     #[command(name = "__monitor", hide = true)]
     Monitor(MonitorArgs),
@@ -429,6 +431,14 @@ pub struct ExportArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
     pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    pub container: String,
+    /// Options for the host's ps (default: hull's own `ps -ef` columns, read from /proc)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
 }
 
 #[derive(Debug, Args)]

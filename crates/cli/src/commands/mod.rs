@@ -10,6 +10,7 @@ mod inspect;
 mod logs;
 mod pull;
 mod run;
+mod top;
 
 use std::path::PathBuf;
 
@@ -60,6 +61,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Inspect(a) => container_inspect::inspect(&ctx, a),
         Command::Cp(a) => copy::cp(&ctx, a),
         Command::Export(a) => copy::export(&ctx, a),
+        Command::Top(a) => top::top(&ctx, a),
         Command::Monitor(a) => detach::monitor(&ctx, a),
     }
 }
