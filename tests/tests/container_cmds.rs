@@ -314,3 +314,51 @@ fn top_lists_the_containers_processes_with_host_pids() {
     let err = h.fails(&["top", "topc"]);
     assert!(err.contains("is not running"), "{err}");
 }
+
+/// The number in a `12.5%` or `1.2MiB` figure.
+fn leading_number(s: &str) -> f64 {
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    s[..end]
+        .parse()
+        .unwrap_or_else(|_| panic!("no number in {s:?}"))
+}
+
+#[test]
+fn stats_no_stream_shows_cpu_memory_and_the_limit() {
+    require_root!();
+    let h = Hull::new();
+    let _c = detach(
+        &h,
+        &["--name", "busy", "--memory", "32m"],
+        &["sh", "-c", "while :; do :; done"],
+    );
+    let out = h.ok(&["stats", "--no-stream", "--format", "json", "busy"]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["Name"], "busy");
+    let cpu = leading_number(v["CPUPerc"].as_str().unwrap());
+    assert!(cpu > 0.0, "{out}");
+    let mem = v["MemUsage"].as_str().unwrap();
+    let (usage, limit) = mem.split_once(" / ").unwrap();
+    assert!(leading_number(usage) > 0.0, "{out}");
+    assert_eq!(limit, "32MiB", "{out}");
+    assert_eq!(v["PIDs"], "1");
+    assert_eq!(v["NetIO"], "0B / 0B");
+    // The table has Docker's columns.
+    let table = h.ok(&["stats", "--no-stream", "busy"]);
+    let header = table.lines().next().unwrap();
+    for col in [
+        "CONTAINER ID",
+        "NAME",
+        "CPU %",
+        "MEM USAGE / LIMIT",
+        "MEM %",
+        "NET I/O",
+        "BLOCK I/O",
+        "PIDS",
+    ] {
+        assert!(header.contains(col), "{header}");
+    }
+    assert!(table.lines().nth(1).unwrap().contains("busy"));
+}

@@ -14,6 +14,7 @@ pub mod names;
 pub mod options;
 pub mod security;
 pub mod spec;
+pub mod stats;
 pub mod top;
 pub mod units;
 pub mod user;

@@ -10,6 +10,7 @@ mod inspect;
 mod logs;
 mod pull;
 mod run;
+mod stats;
 mod top;
 
 use std::path::PathBuf;
@@ -62,6 +63,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Cp(a) => copy::cp(&ctx, a),
         Command::Export(a) => copy::export(&ctx, a),
         Command::Top(a) => top::top(&ctx, a),
+        Command::Stats(a) => stats::stats(&ctx, a),
         Command::Monitor(a) => detach::monitor(&ctx, a),
     }
 }
