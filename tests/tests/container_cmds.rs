@@ -362,3 +362,16 @@ fn stats_no_stream_shows_cpu_memory_and_the_limit() {
     }
     assert!(table.lines().nth(1).unwrap().contains("busy"));
 }
+
+#[test]
+fn cp_into_a_read_only_container_is_refused() {
+    require_root!();
+    let h = Hull::new();
+    let _c = detach(&h, &["--name", "ro", "--read-only"], &["sleep", "300"]);
+    let tmp = scratch();
+    std::fs::write(tmp.path().join("f"), "x").unwrap();
+    let err = h.fails(&["cp", &s(&tmp.path().join("f")), "ro:/f"]);
+    assert!(err.contains("read-only"), "{err}");
+    // Reading out still works.
+    h.ok(&["cp", "ro:/etc/passwd", &s(&tmp.path().join("passwd"))]);
+}

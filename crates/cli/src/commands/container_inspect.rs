@@ -18,7 +18,10 @@ pub fn inspect(ctx: &Ctx, args: ContainerInspectArgs) -> Result<u8> {
     let mut code = 0;
     for name in &args.containers {
         match engine.containers.resolve(name) {
-            Ok(r) => docs.push(document(&r, &image_config(&engine, &r))),
+            Ok(r) => {
+                let dir = engine.containers.dir(&r.id);
+                docs.push(document(&r, &image_config(&engine, &r), &dir))
+            }
             Err(e) => {
                 eprintln!("hull: {e}");
                 code = 1;
@@ -52,8 +55,10 @@ fn image_config(engine: &Engine, r: &Record) -> ContainerConfig {
 }
 
 /// The JSON `docker container inspect` prints for one container.
-pub fn document(r: &Record, image: &ContainerConfig) -> Value {
+/// `dir` is the container's directory, which holds its /etc files and its log.
+pub fn document(r: &Record, image: &ContainerConfig, dir: &std::path::Path) -> Value {
     let c = &r.config;
+    let file = |name: &str| dir.join(name).display().to_string();
     let empty = String::new();
     let (path, args) = r.command.split_first().unwrap_or((&empty, &[]));
     json!({
@@ -63,10 +68,10 @@ pub fn document(r: &Record, image: &ContainerConfig) -> Value {
         "Args": args,
         "State": state(r),
         "Image": r.image_id,
-        "ResolvConfPath": "",
-        "HostnamePath": "",
-        "HostsPath": "",
-        "LogPath": "",
+        "ResolvConfPath": file("resolv.conf"),
+        "HostnamePath": file("hostname"),
+        "HostsPath": file("hosts"),
+        "LogPath": file(&format!("{}-json.log", r.id)),
         "Name": format!("/{}", r.name),
         "RestartCount": 0,
         "Driver": "overlay",
@@ -100,7 +105,7 @@ fn config(r: &Record, image: &ContainerConfig) -> Value {
         ),
     };
     json!({
-        "Hostname": c.hostname.clone().unwrap_or_else(|| r.id[..12].to_string()),
+        "Hostname": hull_engine::spec::hostname(c, &r.id, &host_hostname()),
         "Domainname": "",
         "User": c.user.clone().or_else(|| image.user.clone()).unwrap_or_default(),
         "AttachStdin": c.interactive,
@@ -119,6 +124,12 @@ fn config(r: &Record, image: &ContainerConfig) -> Value {
         "Labels": image.labels.clone().unwrap_or_default(),
         "StopSignal": image.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
     })
+}
+
+fn host_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// The image's Env with the user's `-e` values replacing same-named ones, in order.
@@ -319,8 +330,9 @@ mod tests {
             rm: true,
             ..RunOptions::default()
         });
-        let d = document(&r, &image());
+        let d = document(&r, &image(), std::path::Path::new("/c"));
         assert_eq!(d["Name"], "/happy_turing");
+        assert_eq!(d["HostsPath"], "/c/hosts");
         let s = &d["State"];
         for key in [
             "Status",
@@ -372,7 +384,7 @@ mod tests {
             entrypoint: Some("top".into()),
             ..RunOptions::default()
         });
-        let d = document(&r, &image());
+        let d = document(&r, &image(), std::path::Path::new("/c"));
         assert_eq!(d["Config"]["Entrypoint"], json!(["top"]));
         assert_eq!(d["Config"]["Cmd"], Value::Null);
     }
@@ -385,6 +397,7 @@ mod tests {
                 ..RunOptions::default()
             }),
             &ContainerConfig::default(),
+            std::path::Path::new("/c"),
         );
         assert_eq!(render_template("{{.State.Status}}", &d).unwrap(), "running");
         assert_eq!(

@@ -59,6 +59,8 @@ pub enum CopyError {
     },
     #[error("container {0} is starting: its root file system is not mounted yet")]
     NotMounted(String),
+    #[error("container rootfs is marked read-only: cannot copy into {0}")]
+    ReadOnly(String),
 }
 
 fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> CopyError {
@@ -242,6 +244,10 @@ impl Engine {
         opts: Options,
     ) -> Result<(), EngineError> {
         let record = self.containers.resolve(name)?;
+        // As Docker: `--read-only` covers cp too, though the overlay is writable from here.
+        if record.config.read_only {
+            return Err(CopyError::ReadOnly(record.name.clone()).into());
+        }
         let fs = self.container_fs(&record)?;
         let to = Side::Container(&fs.root);
         if src == "-" {
