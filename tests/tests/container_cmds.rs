@@ -150,6 +150,18 @@ fn cp_through_hostile_symlinks_stays_in_the_container() {
             "container-shadow\n"
         );
     }
+    // A symlink as the source is copied as a link; with -L, what it points to, which is the
+    // container's /etc however the link spells it.
+    h.ok(&["cp", "cpc:/x", &s(&t.join("link"))]);
+    assert_eq!(
+        std::fs::read_link(t.join("link")).unwrap(),
+        std::path::Path::new("/etc")
+    );
+    h.ok(&["cp", "-L", "cpc:/y", &s(&t.join("followed"))]);
+    assert_eq!(
+        std::fs::read_to_string(t.join("followed/shadow")).unwrap(),
+        "container-shadow\n"
+    );
     // `..` cannot climb out either.
     let up = t.join("up");
     h.ok(&["cp", "cpc:/../../../../etc/shadow", &s(&up)]);

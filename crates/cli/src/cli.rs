@@ -421,6 +421,9 @@ pub struct CpArgs {
     /// Archive mode (copy all uid/gid information)
     #[arg(short, long)]
     pub archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
     /// CONTAINER:SRC_PATH, or a local path (`-` reads a tar from stdin)
     pub src: String,
     /// CONTAINER:DEST_PATH, or a local path (`-` writes a tar to stdout)

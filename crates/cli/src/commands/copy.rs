@@ -33,6 +33,7 @@ pub fn cp(ctx: &Ctx, args: CpArgs) -> Result<u8> {
     let engine = Engine::open(&ctx.root).context("open hull store")?;
     let opts = Options {
         archive: args.archive,
+        follow_link: args.follow_link,
     };
     let result = match (operand(&args.src), operand(&args.dest)) {
         (Operand::Container(ctr, src), Operand::Local(dest)) => {

@@ -24,6 +24,7 @@ mod extract;
 pub mod paths;
 mod write;
 
+use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -36,7 +37,7 @@ use hull_sys::fs::{self as sys, FileType, OFlags};
 use crate::container::{Lock, Record};
 use crate::engine::MountedRootfs;
 use crate::{Engine, EngineError};
-use paths::{clean, plan, split_source, Kind, PathError};
+use paths::{clean, plan, split_source, Kind, PathError, Source};
 
 pub use extract::Options as ExtractOptions;
 
@@ -45,6 +46,8 @@ pub use extract::Options as ExtractOptions;
 pub struct Options {
     /// `-a`: keep the archive's uid/gid; otherwise copied files belong to root.
     pub archive: bool,
+    /// `-L`: when SRC is a symlink, copy what it points to (resolved on SRC's side).
+    pub follow_link: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,15 +128,10 @@ fn host_path(p: &str) -> Result<String, CopyError> {
 /// thread walks the source into tar, this one extracts it.
 fn copy(from: &Side, src: &str, to: &Side, dest: &str, opts: Options) -> Result<(), CopyError> {
     let s = split_source(src)?;
-    let parent = from
-        .open_dir(&s.parent)
-        .map_err(io_err("open source directory", &s.parent))?;
-    let src_rel = s.parent.join(&s.name);
-    let st = sys::lstat_at(parent.as_fd(), &s.name).map_err(io_err("stat", &src_rel))?;
-    let src_is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+    let r = resolve_source(from, &s, opts.follow_link)?;
     let dest_rel = clean(dest);
     let kind = to.kind(&dest_rel).map_err(io_err("stat", &dest_rel))?;
-    let plan = plan(&s, src_is_dir, dest, kind)?;
+    let plan = plan(&s, r.is_dir, dest, kind)?;
     let dest_dir = to
         .open_dir(&plan.dir)
         .map_err(io_err("open destination directory", &plan.dir))?;
@@ -149,25 +147,21 @@ fn copy(from: &Side, src: &str, to: &Side, dest: &str, opts: Options) -> Result<
     std::thread::scope(|scope| {
         let walker = scope.spawn(|| {
             let mut b = tar::Builder::new(writer);
-            write::tree(&mut b, parent.as_fd(), &s.name, &as_path)?;
+            write::tree(&mut b, r.parent.as_fd(), &r.name, &as_path)?;
             b.into_inner().map(drop)
         });
         let extracted = extract::extract(reader, root, &base, xopts);
         let walked = walker.join().expect("tar walker panicked");
         extracted.map_err(io_err("extract into", &plan.dir))?;
-        walked.map_err(io_err("read", &src_rel))
+        walked.map_err(io_err("read", &r.rel))
     })
 }
 
 /// Writes `src` (resolved on `from`) as a tar to `out`, for `cp CTR:SRC -`.
-fn archive_to(from: &Side, src: &str, out: impl Write) -> Result<(), CopyError> {
+fn archive_to(from: &Side, src: &str, out: impl Write, follow: bool) -> Result<(), CopyError> {
     let s = split_source(src)?;
-    let parent = from
-        .open_dir(&s.parent)
-        .map_err(io_err("open source directory", &s.parent))?;
-    let src_rel = s.parent.join(&s.name);
-    let st = sys::lstat_at(parent.as_fd(), &s.name).map_err(io_err("stat", &src_rel))?;
-    if s.must_be_dir && FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+    let r = resolve_source(from, &s, follow)?;
+    if s.must_be_dir && !r.is_dir {
         return Err(PathError::SourceNotDir(src.to_string()).into());
     }
     let as_path = match s.contents_only {
@@ -175,10 +169,54 @@ fn archive_to(from: &Side, src: &str, out: impl Write) -> Result<(), CopyError> 
         false => PathBuf::from(&s.name),
     };
     let mut b = tar::Builder::new(out);
-    write::tree(&mut b, parent.as_fd(), &s.name, &as_path).map_err(io_err("archive", &src_rel))?;
+    write::tree(&mut b, r.parent.as_fd(), &r.name, &as_path).map_err(io_err("archive", &r.rel))?;
     b.into_inner()
         .and_then(|mut w| w.flush())
-        .map_err(io_err("archive", &src_rel))
+        .map_err(io_err("archive", &r.rel))
+}
+
+/// The source, opened as its parent directory plus its name.
+struct Resolved {
+    parent: OwnedFd,
+    name: OsString,
+    rel: PathBuf,
+    is_dir: bool,
+}
+
+/// How many symlinks `-L` follows before giving up, as the kernel's ELOOP limit.
+const MAX_LINKS: usize = 40;
+
+/// Opens the source's parent. A symlink as the source is copied as a link, unless `follow`
+/// (`-L`) or a trailing `/` asks for its target; the target is resolved on the same side
+/// (inside the container's root for a container), one link at a time.
+fn resolve_source(from: &Side, s: &Source, follow: bool) -> Result<Resolved, CopyError> {
+    let follow = follow || s.must_be_dir;
+    let (mut dir, mut name) = (s.parent.clone(), s.name.clone());
+    for _ in 0..MAX_LINKS {
+        let parent = from
+            .open_dir(&dir)
+            .map_err(io_err("open source directory", &dir))?;
+        let rel = dir.join(&name);
+        let st = sys::lstat_at(parent.as_fd(), &name).map_err(io_err("stat", &rel))?;
+        let kind = FileType::from_raw_mode(st.st_mode);
+        if !(follow && kind == FileType::Symlink) {
+            let is_dir = kind == FileType::Directory;
+            return Ok(Resolved {
+                parent,
+                name,
+                rel,
+                is_dir,
+            });
+        }
+        let target = sys::readlink_at(parent.as_fd(), &name).map_err(io_err("read link", &rel))?;
+        let next = clean(&dir.join(&target).to_string_lossy());
+        (dir, name) = match next.file_name() {
+            Some(n) => (next.parent().unwrap_or(Path::new("")).into(), n.into()),
+            None => (next, OsString::from(".")),
+        };
+    }
+    let loop_err = io::Error::from_raw_os_error(libc::ELOOP);
+    Err(io_err("follow links of", &s.parent.join(&s.name))(loop_err))
 }
 
 impl Engine {
@@ -228,7 +266,7 @@ impl Engine {
         let fs = self.container_fs(&record)?;
         let from = Side::Container(&fs.root);
         if dest == "-" {
-            return Ok(archive_to(&from, src, stdout)?);
+            return Ok(archive_to(&from, src, stdout, opts.follow_link)?);
         }
         Ok(copy(&from, src, &Side::Host, &host_path(dest)?, opts)?)
     }
@@ -268,6 +306,6 @@ impl Engine {
     pub fn export(&self, name: &str, out: impl Write) -> Result<(), EngineError> {
         let record = self.containers.resolve(name)?;
         let fs = self.container_fs(&record)?;
-        Ok(archive_to(&Side::Container(&fs.root), "/", out)?)
+        Ok(archive_to(&Side::Container(&fs.root), "/", out, false)?)
     }
 }
