@@ -29,6 +29,12 @@ fn operand(arg: &str) -> Operand<'_> {
     }
 }
 
+/// Stdout for a tar stream: std's stdout flushes at every newline, which binary data is full of.
+/// The engine flushes it when the archive is done.
+fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
+    io::BufWriter::with_capacity(1 << 16, io::stdout().lock())
+}
+
 pub fn cp(ctx: &Ctx, args: CpArgs) -> Result<u8> {
     let engine = Engine::open(&ctx.root).context("open hull store")?;
     let opts = Options {
@@ -37,7 +43,7 @@ pub fn cp(ctx: &Ctx, args: CpArgs) -> Result<u8> {
     };
     let result = match (operand(&args.src), operand(&args.dest)) {
         (Operand::Container(ctr, src), Operand::Local(dest)) => {
-            engine.copy_out(ctr, src, dest, io::stdout().lock(), opts)
+            engine.copy_out(ctr, src, dest, stdout(), opts)
         }
         (Operand::Local(src), Operand::Container(ctr, dest)) => {
             engine.copy_in(src, io::stdin().lock(), ctr, dest, opts)
@@ -68,7 +74,7 @@ pub fn export(ctx: &Ctx, args: ExportArgs) -> Result<u8> {
             if io::stdout().is_terminal() {
                 bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
             }
-            engine.export(&args.container, io::stdout().lock()).map(Ok)
+            engine.export(&args.container, stdout()).map(Ok)
         }
     };
     match result {
