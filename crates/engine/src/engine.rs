@@ -62,6 +62,8 @@ pub enum EngineError {
     Signal(#[from] crate::lifecycle::BadSignal),
     #[error("conflict: you cannot remove a running container {0}: stop it first or use -f")]
     RemoveRunning(String),
+    #[error(transparent)]
+    Copy(#[from] crate::copy::CopyError),
 }
 
 impl EngineError {
@@ -138,7 +140,7 @@ impl std::fmt::Debug for Engine {
 }
 
 /// The container's rootfs overlay; unmounted when dropped.
-struct MountedRootfs {
+pub(crate) struct MountedRootfs {
     target: PathBuf,
 }
 
@@ -335,7 +337,11 @@ impl Engine {
         Ok(code)
     }
 
-    fn mount_rootfs(&self, id: &str, diff_ids: &[Digest]) -> Result<MountedRootfs, EngineError> {
+    pub(crate) fn mount_rootfs(
+        &self,
+        id: &str,
+        diff_ids: &[Digest],
+    ) -> Result<MountedRootfs, EngineError> {
         let dir = self.containers.dir(id);
         let (upper, work, target) = (
             dir.join("upper"),

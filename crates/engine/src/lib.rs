@@ -4,6 +4,7 @@
 
 pub mod caps;
 pub mod container;
+pub mod copy;
 mod engine;
 pub mod etc;
 pub mod exec;
@@ -14,6 +15,8 @@ pub mod names;
 pub mod options;
 pub mod security;
 pub mod spec;
+pub mod stats;
+pub mod top;
 pub mod units;
 pub mod user;
 

@@ -3,6 +3,7 @@
 mod archive;
 mod container_inspect;
 mod containers;
+mod copy;
 mod detach;
 mod exec;
 mod images;
@@ -10,6 +11,8 @@ mod inspect;
 mod logs;
 mod pull;
 mod run;
+mod stats;
+mod top;
 
 use std::path::PathBuf;
 
@@ -59,6 +62,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Wait(a) => containers::wait(&ctx, a),
         Command::Inspect(a) => container_inspect::inspect(&ctx, a),
         Command::Exec(a) => exec::exec(&ctx, a),
+        Command::Cp(a) => copy::cp(&ctx, a),
+        Command::Export(a) => copy::export(&ctx, a),
+        Command::Top(a) => top::top(&ctx, a),
+        Command::Stats(a) => stats::stats(&ctx, a),
         Command::Monitor(a) => detach::monitor(&ctx, a),
     }
 }
