@@ -70,6 +70,12 @@ pub enum RuntimeError {
     },
     #[error("container {id}: exec user program: {}", io::Error::from_raw_os_error(*errno))]
     ExecFailed { id: String, errno: i32 },
+    #[error("container {id}: hook")]
+    Hook {
+        id: String,
+        #[source]
+        source: Box<crate::hooks::HookError>,
+    },
     #[error("container {id}: cannot {op} a container that is {status}")]
     BadStatus {
         id: String,
@@ -96,6 +102,12 @@ pub struct Runtime {
     /// Where compiled seccomp filters are cached (see [`crate::seccomp::compile_cached`]);
     /// None compiles every time.
     seccomp_cache: Option<PathBuf>,
+    /// Where warnings go (a failed poststart or poststop hook); stderr by default.
+    warn: fn(&str),
+}
+
+fn warn_on_stderr(msg: &str) {
+    eprintln!("warning: {msg}");
 }
 
 /// What `create` needs.
@@ -140,6 +152,28 @@ pub struct Created {
     pub console: Option<OwnedFd>,
 }
 
+/// What `await_ready` needs besides the id.
+struct Ready<'a> {
+    sock: &'a OwnedFd,
+    console_socket: Option<&'a Path>,
+    hooks: &'a hull_oci::runtime::Hooks,
+    state: &'a State,
+}
+
+/// prestart (deprecated, still used) then createRuntime, in the runtime namespace.
+fn run_runtime_hooks(
+    id: &str,
+    hooks: &hull_oci::runtime::Hooks,
+    state: &State,
+) -> Result<(), RuntimeError> {
+    let err = |source| RuntimeError::Hook {
+        id: id.to_string(),
+        source: Box::new(source),
+    };
+    crate::hooks::run_all("prestart", &hooks.prestart, state).map_err(err)?;
+    crate::hooks::run_all("createRuntime", &hooks.create_runtime, state).map_err(err)
+}
+
 /// What `create` checked and prepared before forking.
 struct Prepared {
     spec: Spec,
@@ -182,6 +216,7 @@ impl Runtime {
             cgroups,
             sync: Mutex::new(HashMap::new()),
             seccomp_cache: None,
+            warn: warn_on_stderr,
         })
     }
 
@@ -189,6 +224,12 @@ impl Runtime {
     /// profile skip libseccomp's compile.
     pub fn with_seccomp_cache(mut self, dir: PathBuf) -> Runtime {
         self.seccomp_cache = Some(dir);
+        self
+    }
+
+    /// Sends warnings (failed poststart/poststop hooks) to `warn` instead of stderr.
+    pub fn with_warnings(mut self, warn: fn(&str)) -> Runtime {
+        self.warn = warn;
         self
     }
 
@@ -229,6 +270,10 @@ impl Runtime {
             annotations: prep.spec.annotations.clone(),
         };
         st::write(&dir, &state).map_err(RuntimeError::io(&id, "write state"))?;
+        let hooks = prep.spec.hooks.clone().unwrap_or_default();
+        if prep.spec.hooks.is_some() {
+            crate::hooks::save(&dir, &hooks).map_err(RuntimeError::io(&id, "save hooks"))?;
+        }
         rustix::fs::mknodat(
             rustix::fs::CWD,
             dir.join(st::EXEC_FIFO),
@@ -296,9 +341,24 @@ impl Runtime {
         if let (Some(cg), true) = (&cgroup, self_join) {
             cgroup_paths = cg.member_proc_cgroup(cgroup_paths);
         }
+        let hook_state = ContainerState {
+            pid: Some(pid),
+            ..state.clone()
+        }
+        .oci(Status::Creating);
+        if prep.spec.hooks.is_some() {
+            sync::send(&ours, &ToInit::HookState(hook_state.clone()))
+                .map_err(RuntimeError::io(&id, "send hook state to init"))?;
+        }
         sync::send(&ours, &ToInit::Proceed { cgroup_paths })
             .map_err(RuntimeError::io(&id, "send proceed to init"))?;
-        let console = self.await_ready(&id, &ours, req.console_socket.as_deref())?;
+        let ready = Ready {
+            sock: &ours,
+            console_socket: req.console_socket.as_deref(),
+            hooks: &hooks,
+            state: &hook_state,
+        };
+        let console = self.await_ready(&id, ready)?;
 
         state.status = Status::Created;
         state.pid = Some(pid);
@@ -354,13 +414,10 @@ impl Runtime {
         }
     }
 
-    /// Reads init's messages until `Ready`, handing on the console on the way.
-    fn await_ready(
-        &self,
-        id: &str,
-        sock: &OwnedFd,
-        console_socket: Option<&Path>,
-    ) -> Result<Option<OwnedFd>, RuntimeError> {
+    /// Reads init's messages until `Ready`, handing on the console and running the
+    /// prestart and createRuntime hooks on the way.
+    fn await_ready(&self, id: &str, r: Ready<'_>) -> Result<Option<OwnedFd>, RuntimeError> {
+        let (sock, console_socket) = (r.sock, r.console_socket);
         let mut console = None;
         loop {
             let msg =
@@ -378,6 +435,11 @@ impl Runtime {
                     )))
                 }
                 Some((FromInit::Ready, _)) => return Ok(console),
+                Some((FromInit::RunHooks, _)) => {
+                    run_runtime_hooks(id, r.hooks, r.state)?;
+                    sync::send(sock, &ToInit::HooksDone)
+                        .map_err(RuntimeError::io(id, "send hooks done to init"))?;
+                }
                 Some((FromInit::Error(cause), _)) => {
                     return Err(RuntimeError::Init {
                         id: id.to_string(),
@@ -420,6 +482,7 @@ impl Runtime {
         let _ = std::fs::remove_file(dir.join(st::EXEC_FIFO));
         state.status = Status::Running;
         st::write(&dir, &state).map_err(RuntimeError::io(id, "write state"))?;
+        self.run_warning_hooks(&dir, "poststart", &state.oci(Status::Running));
         let sock = self.sync.lock().expect("sync map").remove(id);
         match sock.map(|s| sync::recv::<FromInit>(&s)) {
             None | Some(Ok(None)) => Ok(()),
@@ -519,8 +582,50 @@ impl Runtime {
                 .map_err(err)?;
         }
         self.sync.lock().expect("sync map").remove(id);
+        let hooks = crate::hooks::load(&dir).unwrap_or_else(|e| {
+            (self.warn)(&format!("container {id}: read hooks: {e}"));
+            Default::default()
+        });
         drop(lock);
-        std::fs::remove_dir_all(&dir).map_err(RuntimeError::io(id, "remove state dir"))
+        std::fs::remove_dir_all(&dir).map_err(RuntimeError::io(id, "remove state dir"))?;
+        // after the container is gone (runtime.md, Lifecycle step 13).
+        self.warn_failures(
+            id,
+            crate::hooks::run_all_collecting(
+                "poststop",
+                &hooks.poststop,
+                &state.oci(Status::Stopped),
+            ),
+        );
+        Ok(())
+    }
+
+    /// Runs the saved hooks of `kind` (poststart), warning about each failure.
+    fn run_warning_hooks(&self, dir: &Path, kind: &str, state: &State) {
+        let hooks = match crate::hooks::load(dir) {
+            Ok(h) => h,
+            Err(e) => return (self.warn)(&format!("container {}: read hooks: {e}", state.id)),
+        };
+        let list = crate::hooks::by_kind(&hooks)
+            .into_iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(&[][..], |(_, l)| l);
+        self.warn_failures(
+            &state.id,
+            crate::hooks::run_all_collecting(kind, list, state),
+        );
+    }
+
+    fn warn_failures(&self, id: &str, errors: Vec<crate::hooks::HookError>) {
+        for e in errors {
+            let mut msg = format!("container {id}: {e}");
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg = format!("{msg}: {s}");
+                src = s.source();
+            }
+            (self.warn)(&msg);
+        }
     }
 
     /// Whether the kernel's OOM killer killed a process of the container (read before delete).
@@ -632,6 +737,9 @@ fn prepare(req: &CreateRequest, seccomp_cache: Option<&Path>) -> Result<Prepared
         return Err(invalid(format!("cwd {:?} is not absolute", proc.cwd)));
     }
     rlimits::validate(&proc.rlimits).map_err(invalid)?;
+    if let Some(hooks) = &spec.hooks {
+        crate::hooks::validate(hooks).map_err(invalid)?;
+    }
     if let Some(caps) = &proc.capabilities {
         crate::capabilities::validate(caps).map_err(|source| RuntimeError::Capabilities {
             id: id.clone(),

@@ -24,6 +24,7 @@ pub mod cgroups;
 pub mod console;
 mod container;
 pub mod devices;
+pub mod hooks;
 pub mod mini_init;
 pub mod mounts;
 pub mod process;

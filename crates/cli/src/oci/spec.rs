@@ -82,7 +82,7 @@ pub fn features() -> Value {
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": hull_oci::runtime::OCI_VERSION,
-        "hooks": [],
+        "hooks": hull_runtime::hooks::KINDS,
         "mountOptions": [
             "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
             "lazytime", "mand", "noatime", "nodev", "nodiratime", "noexec", "nolazytime",

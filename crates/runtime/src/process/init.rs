@@ -6,7 +6,7 @@ use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use hull_oci::runtime::{Process, Spec};
+use hull_oci::runtime::{Process, Spec, State};
 use rustix::fs::{Mode, OFlags};
 use rustix::thread::LinkNameSpaceType;
 
@@ -44,12 +44,12 @@ fn fail(step: Step, what: impl Into<String>) -> impl FnOnce(std::io::Error) -> I
 
 /// Runs init to the exec of the user's program; never returns.
 pub fn run(args: InitArgs) -> ! {
-    let result = prepare(&args).and_then(|program| {
+    let result = prepare(&args).and_then(|ready| {
         wait_for_start(&args)?;
-        Ok(program)
+        Ok(ready)
     });
     match result {
-        Ok(program) => launch(args, &program),
+        Ok((program, hook_state)) => launch(args, &program, hook_state),
         Err(e) => report_and_exit(&args.sock, e),
     }
 }
@@ -59,8 +59,9 @@ fn report_and_exit(sock: &OwnedFd, err: InitError) -> ! {
     hull_sys::process::exit_now(1)
 }
 
-/// Everything up to `Ready`: the container exists, blocked before the user's program.
-fn prepare(a: &InitArgs) -> Result<PathBuf> {
+/// Everything up to `Ready`: the container exists, blocked before the user's program. Returns
+/// the program to run and the state for the startContainer hooks.
+fn prepare(a: &InitArgs) -> Result<(PathBuf, Option<State>)> {
     let proc = a.spec.process.as_ref().expect("validated by create");
     // must happen before the exec because an ignored signal stays ignored across execve: the
     // runtime's caller ignores SIGPIPE (Rust's default) and may itself have been started with
@@ -71,13 +72,13 @@ fn prepare(a: &InitArgs) -> Result<PathBuf> {
     }
     // must happen before anything else because the parent places us in the cgroup and writes the
     // uid/gid maps first; until then we have no identity in a new user namespace.
-    let cgroup_paths = wait_proceed(&a.sock)?;
+    let (cgroup_paths, hook_state) = wait_proceed(&a.sock)?;
     join_cgroup(&a.cgroup_join)?;
     // must happen before mounts because a joined mount namespace is where they have to go.
     join_namespaces(&a.join)?;
     set_hostname(&a.spec)?;
     loopback_up(&a.spec)?;
-    setup_rootfs(a, &cgroup_paths)?;
+    setup_rootfs(a, &cgroup_paths, hook_state.as_ref())?;
     // after pivot_root because the pty must come from the container's own devpts.
     if proc.terminal {
         let master = console::setup(proc.console_size).map_err(fail(Step::Console, "pty"))?;
@@ -98,7 +99,7 @@ fn prepare(a: &InitArgs) -> Result<PathBuf> {
     let umask = proc.user.umask.unwrap_or(0o022);
     rustix::process::umask(Mode::from_raw_mode(umask));
     sync::send(&a.sock, &FromInit::Ready).map_err(fail(Step::Sync, "send ready"))?;
-    Ok(program)
+    Ok((program, hook_state))
 }
 
 /// Moves init (single-threaded) into its cgroup by writing "0", i.e. itself, to each tasks file.
@@ -111,12 +112,75 @@ fn join_cgroup(tasks: &[std::fs::File]) -> Result<()> {
     Ok(())
 }
 
-fn wait_proceed(sock: &OwnedFd) -> Result<Vec<(String, String)>> {
-    match sync::recv::<ToInit>(sock) {
-        Ok(Some((ToInit::Proceed { cgroup_paths }, _))) => Ok(cgroup_paths),
-        Ok(None) => Err(InitError::new(Step::Sync, "parent went away", None)),
-        Err(e) => Err(InitError::new(Step::Sync, "receive proceed", Some(&e))),
+/// Waits for `Proceed`, keeping the `HookState` that may come first.
+#[allow(clippy::type_complexity)]
+fn wait_proceed(sock: &OwnedFd) -> Result<(Vec<(String, String)>, Option<State>)> {
+    let mut hook_state = None;
+    loop {
+        match sync::recv::<ToInit>(sock) {
+            Ok(Some((ToInit::Proceed { cgroup_paths }, _))) => {
+                return Ok((cgroup_paths, hook_state))
+            }
+            Ok(Some((ToInit::HookState(s), _))) => hook_state = Some(s),
+            Ok(Some((other, _))) => {
+                return Err(InitError::new(
+                    Step::Sync,
+                    format!("unexpected {other:?} before proceed"),
+                    None,
+                ))
+            }
+            Ok(None) => return Err(InitError::new(Step::Sync, "parent went away", None)),
+            Err(e) => return Err(InitError::new(Step::Sync, "receive proceed", Some(&e))),
+        }
     }
+}
+
+/// prestart and createRuntime (run by the parent, in the runtime namespace), then
+/// createContainer here in the container's namespaces; all before pivot_root, so a
+/// createContainer hook's path still resolves in the runtime's filesystem.
+fn run_create_hooks(sock: &OwnedFd, spec: &Spec, state: Option<&State>) -> Result<()> {
+    let (Some(hooks), Some(state)) = (&spec.hooks, state) else {
+        return Ok(());
+    };
+    if !hooks.prestart.is_empty() || !hooks.create_runtime.is_empty() {
+        sync::send(sock, &FromInit::RunHooks)
+            .map_err(fail(Step::Hooks, "ask parent to run hooks"))?;
+        match sync::recv::<ToInit>(sock) {
+            Ok(Some((ToInit::HooksDone, _))) => {}
+            Ok(_) => {
+                return Err(InitError::new(
+                    Step::Hooks,
+                    "parent did not run the hooks",
+                    None,
+                ))
+            }
+            Err(e) => return Err(InitError::new(Step::Hooks, "wait for hooks", Some(&e))),
+        }
+    }
+    crate::hooks::run_all("createContainer", &hooks.create_container, state)
+        .map_err(|e| InitError::new(Step::Hooks, error_chain(&e), None))
+}
+
+/// startContainer hooks: after start, in the container (after pivot_root), before the user's
+/// program; a failure stops the container.
+fn run_start_hooks(spec: &Spec, state: Option<State>) -> Result<()> {
+    let (Some(hooks), Some(mut state)) = (&spec.hooks, state) else {
+        return Ok(());
+    };
+    state.status = crate::state::Status::Created.as_str().to_string();
+    crate::hooks::run_all("startContainer", &hooks.start_container, &state)
+        .map_err(|e| InitError::new(Step::Hooks, error_chain(&e), None))
+}
+
+/// An error with its sources, as one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg = format!("{msg}: {s}");
+        src = s.source();
+    }
+    msg
 }
 
 /// (spec name, kernel type). User comes first: joining it changes what we may join next.
@@ -184,7 +248,11 @@ fn loopback_up(spec: &Spec) -> Result<()> {
 }
 
 /// Propagation, the rootfs bind, spec mounts, devices, then pivot_root.
-fn setup_rootfs(a: &InitArgs, cgroup_paths: &[(String, String)]) -> Result<()> {
+fn setup_rootfs(
+    a: &InitArgs,
+    cgroup_paths: &[(String, String)],
+    hook_state: Option<&State>,
+) -> Result<()> {
     let linux = a.spec.linux.clone().unwrap_or_default();
     // must happen before mounting anything so nothing propagates to the host.
     mounts::make_root_private(linux.rootfs_propagation.as_deref())
@@ -197,6 +265,9 @@ fn setup_rootfs(a: &InitArgs, cgroup_paths: &[(String, String)]) -> Result<()> {
     }
     // after the /dev tmpfs mount (they go into it) and before pivot_root (host /dev reachable).
     devices::populate(&a.rootfs, &linux.devices).map_err(fail(Step::Devices, "populate /dev"))?;
+    // after the mounts (hooks may inspect or add to them) and before pivot_root (the spec has
+    // createContainer paths resolve in the runtime's filesystem).
+    run_create_hooks(&a.sock, &a.spec, hook_state)?;
     if a.no_pivot {
         mounts::move_root(&a.rootfs).map_err(fail(Step::PivotRoot, "move root"))
     } else {
@@ -274,7 +345,10 @@ fn wait_for_start(a: &InitArgs) -> Result<()> {
 }
 
 /// After start: either exec the user's program as pid 1, or fork it under the mini init.
-fn launch(a: InitArgs, program: &Path) -> ! {
+fn launch(a: InitArgs, program: &Path, hook_state: Option<State>) -> ! {
+    if let Err(e) = run_start_hooks(&a.spec, hook_state) {
+        report_and_exit(&a.sock, e)
+    }
     if !a.mini_init {
         exec_user(&a, program)
     }

@@ -5,6 +5,8 @@
 //! |----------------------|----------------------------------------------------------------|
 //! | `Proceed` (after cgroup and id maps) | `Console` (with the pty master fd, if terminal), then `Ready`, or `Error` |
 //! | (start opens exec.fifo) | `ExecFailed` if execve failed, else end of stream (the socket is close-on-exec) |
+//! | `HookState` (before `Proceed`, only when the spec has hooks) | nothing |
+//! | (init: mounts done, before pivot_root) | `RunHooks`; the parent runs prestart and createRuntime, then sends `HooksDone` (or stops init) |
 //!
 //! Any step of init may answer `Error` instead; init exits right after sending it.
 
@@ -19,6 +21,10 @@ pub enum ToInit {
     /// The cgroup and uid/gid maps are in place. `cgroup_paths` are init's cgroups as the host
     /// sees them (`controllers` → path, from /proc/<pid>/cgroup), for the /sys/fs/cgroup mount.
     Proceed { cgroup_paths: Vec<(String, String)> },
+    /// The state handed to the hooks init runs itself (createContainer, startContainer).
+    HookState(hull_oci::runtime::State),
+    /// prestart and createRuntime hooks ran and succeeded.
+    HooksDone,
 }
 
 /// Init → parent.
@@ -33,6 +39,9 @@ pub enum FromInit {
     ExecFailed {
         errno: i32,
     },
+    /// The container's namespaces and mounts exist: run prestart and createRuntime hooks now
+    /// (before pivot_root), then answer `HooksDone`.
+    RunHooks,
 }
 
 /// A failure inside init, as it crosses the socket: which step, what happened, and the errno.
@@ -85,6 +94,7 @@ pub enum Step {
     Seccomp,
     Exec,
     Fork,
+    Hooks,
 }
 
 impl std::fmt::Display for Step {
@@ -113,6 +123,7 @@ impl std::fmt::Display for Step {
             Step::Seccomp => "load seccomp filter",
             Step::Exec => "exec",
             Step::Fork => "fork the user process",
+            Step::Hooks => "run hooks",
         };
         f.write_str(s)
     }
@@ -159,6 +170,7 @@ mod tests {
             FromInit::Console,
             FromInit::Ready,
             FromInit::ExecFailed { errno: 2 },
+            FromInit::RunHooks,
             FromInit::Error(InitError {
                 step: Step::Cwd,
                 message: "chdir /nope: No such file".into(),
