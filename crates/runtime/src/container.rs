@@ -400,7 +400,11 @@ impl Runtime {
             id: id.to_string(),
             source,
         };
-        let resources = linux.resources.clone().unwrap_or_default();
+        let mut resources = linux.resources.clone().unwrap_or_default();
+        // like runc: the nodes the runtime itself always creates stay usable under a deny-all.
+        if !resources.devices.is_empty() {
+            resources.devices.extend(crate::devices::always_allowed());
+        }
         let cg = Cgroup::create(&self.cgroups, &path, &resources).map_err(err)?;
         if linux.namespaces.iter().any(|n| n.kind == "user") {
             return Ok((Some(cg), None));
