@@ -282,6 +282,11 @@ impl Runtime {
             0,
         )
         .map_err(|e| RuntimeError::io(&id, "create exec.fifo")(e.into()))?;
+        // In a user namespace init is its root, a host id that must be able to open the fifo.
+        if let Some((uid, gid)) = userns_root(&prep.spec) {
+            std::os::unix::fs::chown(dir.join(st::EXEC_FIFO), Some(uid), Some(gid))
+                .map_err(RuntimeError::io(&id, "chown exec.fifo"))?;
+        }
         let state_dir = rustix::fs::open(
             &dir,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -782,6 +787,22 @@ fn read_spec(path: &Path) -> Result<Spec, RuntimeError> {
     };
     let bytes = std::fs::read(path).map_err(err)?;
     serde_json::from_slice(&bytes).map_err(|e| err(io::Error::new(io::ErrorKind::InvalidData, e)))
+}
+
+/// The host uid and gid of the container's root, when the spec asks for a new user namespace
+/// with mappings for it.
+fn userns_root(spec: &Spec) -> Option<(u32, u32)> {
+    let linux = spec.linux.as_ref()?;
+    linux
+        .namespaces
+        .iter()
+        .find(|n| n.kind == "user" && n.path.is_none())?;
+    let host = |maps: &[hull_oci::runtime::IdMapping]| {
+        maps.iter()
+            .find(|m| m.container_id == 0 && m.size > 0)
+            .map(|m| m.host_id)
+    };
+    Some((host(&linux.uid_mappings)?, host(&linux.gid_mappings)?))
 }
 
 /// Writes /proc/<pid>/{uid,gid}_map for a new user namespace (root writes them without needing

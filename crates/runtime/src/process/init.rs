@@ -76,6 +76,9 @@ fn prepare(a: &InitArgs) -> Result<(PathBuf, Option<State>)> {
     join_cgroup(&a.cgroup_join)?;
     // must happen before mounts because a joined mount namespace is where they have to go.
     join_namespaces(&a.join)?;
+    // must happen before mounts because a process whose ids are unmapped in its user namespace
+    // (we still have the host's root ids) cannot create files (EOVERFLOW).
+    become_userns_root(&a.spec)?;
     set_hostname(&a.spec)?;
     loopback_up(&a.spec)?;
     setup_rootfs(a, &cgroup_paths, hook_state.as_ref())?;
@@ -213,6 +216,25 @@ impl AsFdRef for OwnedFd {
     fn as_fd_ref(&self) -> std::os::fd::BorrowedFd<'_> {
         std::os::fd::AsFd::as_fd(self)
     }
+}
+
+/// In a user namespace (new, or joined by path), switches to its root: the parent has written
+/// the id maps, and our capabilities there allow the change.
+fn become_userns_root(spec: &Spec) -> Result<()> {
+    let in_userns = spec
+        .linux
+        .as_ref()
+        .is_some_and(|l| l.namespaces.iter().any(|n| n.kind == "user"));
+    if !in_userns {
+        return Ok(());
+    }
+    let root_gid = rustix::process::Gid::ROOT;
+    let root_uid = rustix::process::Uid::ROOT;
+    rustix::thread::set_thread_res_gid(root_gid, root_gid, root_gid).map_err(|e| {
+        InitError::new(Step::User, "setresgid 0 in user namespace", Some(&e.into()))
+    })?;
+    rustix::thread::set_thread_res_uid(root_uid, root_uid, root_uid)
+        .map_err(|e| InitError::new(Step::User, "setresuid 0 in user namespace", Some(&e.into())))
 }
 
 fn set_hostname(spec: &Spec) -> Result<()> {
