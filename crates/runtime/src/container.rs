@@ -298,8 +298,11 @@ impl Runtime {
 
         let (cgroup, cgroup_join) = self.create_cgroup(&id, &prep.spec)?;
         guard.cgroup = cgroup.clone();
+        let for_children = process::enter_for_children(&prep.namespaces.join_for_children)
+            .map_err(RuntimeError::io(&id, "join namespaces for init"))?;
         let forked = hull_sys::process::fork_with_flags(prep.namespaces.clone_flags)
             .map_err(RuntimeError::io(&id, "clone init"))?;
+        drop(for_children);
         let pid = match forked {
             hull_sys::process::Forked::Child => {
                 // We are init: the parent's end must not stay open here, or the parent would
