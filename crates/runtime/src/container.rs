@@ -490,10 +490,15 @@ impl Runtime {
                 })
             }
         }
+        let exe_before = state.pid.and_then(exe_of);
         release_init(&dir, &state).map_err(RuntimeError::io(id, "release init via exec.fifo"))?;
         let _ = std::fs::remove_file(dir.join(st::EXEC_FIFO));
         state.status = Status::Running;
         st::write(&dir, &state).map_err(RuntimeError::io(id, "write state"))?;
+        if crate::hooks::load(&dir).is_ok_and(|h| !h.poststart.is_empty()) {
+            // poststart runs after the user's program was exec'd (runtime.md, Lifecycle step 10).
+            wait_exec(&state, exe_before);
+        }
         self.run_warning_hooks(&dir, "poststart", &state.oci(Status::Running));
         let sock = self.sync.lock().expect("sync map").remove(id);
         match sock.map(|s| sync::recv::<FromInit>(&s)) {
@@ -906,6 +911,25 @@ fn wait_readable(f: &std::fs::File) -> io::Result<()> {
     match rustix::event::poll(&mut fds, Some(&timeout)) {
         Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
         Err(e) => Err(e.into()),
+    }
+}
+
+fn exe_of(pid: i32) -> Option<PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/exe")).ok()
+}
+
+/// Waits (at most 10 s) until init has exec'd: its executable is no longer `before` (the
+/// runtime's own binary, of which init is a forked copy), or it is gone.
+fn wait_exec(state: &ContainerState, before: Option<PathBuf>) {
+    let (Some(pid), Some(before)) = (state.pid, before) else {
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && st::is_alive(pid, state.pid_start_time) {
+        if exe_of(pid).is_some_and(|exe| exe != before) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
