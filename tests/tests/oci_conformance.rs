@@ -768,3 +768,63 @@ fn cgroups_path_relative_is_below_the_runtime_cgroup() {
         "{cg:?}"
     );
 }
+
+#[test]
+fn preserve_fds_keyring_and_apparmor() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.linux("maskedPaths", json!([]));
+    b.config["process"]["apparmorProfile"] = json!("hull-test-profile");
+    b.args(&[
+        "sh",
+        "-c",
+        "echo via-fd3 >&3; grep -c _ses.conf-fds /proc/keys",
+    ]);
+    b.write();
+    let id = b.id("fds");
+    let out_file = b.path().join("fd3");
+    // fd 3 of the runtime becomes fd 3 of the container's process.
+    let script = format!(
+        "exec 3>{}; exec {} runtime --root {} run --preserve-fds 1 -b {} {id}",
+        out_file.display(),
+        hull_bin().display(),
+        b.root().display(),
+        b.bundle().display()
+    );
+    let out = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), "via-fd3\n");
+    // A session keyring of its own, named after the container.
+    assert_eq!(text(&out.stdout), "1\n");
+    if !Path::new("/sys/kernel/security/apparmor").exists() {
+        let err = text(&out.stderr);
+        assert!(err.contains("warning") && err.contains("apparmor"), "{err}");
+    }
+    // Without --preserve-fds, fd 3 is closed in the container; --no-new-keyring keeps ours.
+    b.args(&[
+        "sh",
+        "-c",
+        "echo x >&3 || echo closed; grep -c _ses.conf-nofds /proc/keys",
+    ]);
+    b.write();
+    let id = b.id("nofds");
+    let script = format!(
+        "exec 3>/dev/null; exec {} runtime --root {} run --no-new-keyring -b {} {id}",
+        hull_bin().display(),
+        b.root().display(),
+        b.bundle().display()
+    );
+    let out = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).starts_with("closed\n0\n"),
+        "{}",
+        text(&out.stdout)
+    );
+}

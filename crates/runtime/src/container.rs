@@ -127,6 +127,12 @@ pub struct CreateRequest {
     /// (`hull run --init`); it is this binary's own code, nothing is added to the rootfs.
     pub init: bool,
     pub no_pivot: bool,
+    /// runc's `--preserve-fds N`: descriptors 3..3+N of the caller stay open in the container's
+    /// process (LISTEN_FDS and the like in `process.env` are the caller's business).
+    pub preserve_fds: u32,
+    /// Give the container a session keyring of its own, named `_ses.<id>` (runc's default;
+    /// `--no-new-keyring` turns it off). Off in [`CreateRequest::new`].
+    pub new_keyring: bool,
 }
 
 impl CreateRequest {
@@ -140,6 +146,8 @@ impl CreateRequest {
             pid_file: None,
             init: false,
             no_pivot: false,
+            preserve_fds: 0,
+            new_keyring: false,
         }
     }
 }
@@ -245,7 +253,8 @@ impl Runtime {
     pub fn create(&self, req: CreateRequest) -> Result<Created, RuntimeError> {
         let id = req.id.clone();
         let dir = self.dir(&id)?;
-        let prep = prepare(&req, self.seccomp_cache.as_deref())?;
+        let mut prep = prepare(&req, self.seccomp_cache.as_deref())?;
+        self.drop_absent_apparmor(&mut prep.spec);
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -320,6 +329,8 @@ impl Runtime {
                     seccomp: prep.seccomp,
                     mini_init: req.init,
                     no_pivot: req.no_pivot,
+                    preserve_fds: req.preserve_fds,
+                    keyring: req.new_keyring.then(|| format!("_ses.{id}")),
                     cgroup_join: cgroup_join.unwrap_or_default(),
                 })
             }
@@ -382,6 +393,20 @@ impl Runtime {
         drop(lock);
         self.sync.lock().expect("sync map").insert(id, ours);
         Ok(Created { pid, console })
+    }
+
+    /// With AppArmor absent from the kernel, a profile cannot be applied: warn and ignore it
+    /// (as runc does) rather than fail every container that names one.
+    fn drop_absent_apparmor(&self, spec: &mut Spec) {
+        let Some(proc) = spec.process.as_mut() else {
+            return;
+        };
+        if proc.apparmor_profile.is_some() && !crate::apparmor::enabled() {
+            let profile = proc.apparmor_profile.take().unwrap_or_default();
+            (self.warn)(&format!(
+                "apparmor is not enabled on this host: ignoring process.apparmorProfile {profile:?}"
+            ));
+        }
     }
 
     /// Creates the cgroup when the spec asks for one (before init exists). With it come the

@@ -19,6 +19,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod apparmor;
 pub mod capabilities;
 pub mod cgroups;
 pub mod console;

@@ -30,6 +30,10 @@ pub struct InitArgs {
     pub seccomp: Option<Filter>,
     pub mini_init: bool,
     pub no_pivot: bool,
+    /// Descriptors 3..3+preserve_fds stay open across the exec.
+    pub preserve_fds: u32,
+    /// The name of a new session keyring to join, if any.
+    pub keyring: Option<String>,
     /// The cgroup's v1 `tasks` files, when init is to move itself into its cgroup (see
     /// `Cgroup::self_join_files`); empty when the parent moves it.
     pub cgroup_join: Vec<std::fs::File>,
@@ -79,6 +83,7 @@ fn prepare(a: &InitArgs) -> Result<(PathBuf, Option<State>)> {
     // must happen before mounts because a process whose ids are unmapped in its user namespace
     // (we still have the host's root ids) cannot create files (EOVERFLOW).
     become_userns_root(&a.spec)?;
+    join_keyring(a.keyring.as_deref())?;
     set_hostname(&a.spec)?;
     loopback_up(&a.spec)?;
     setup_rootfs(a, &cgroup_paths, hook_state.as_ref())?;
@@ -235,6 +240,23 @@ fn become_userns_root(spec: &Spec) -> Result<()> {
     })?;
     rustix::thread::set_thread_res_uid(root_uid, root_uid, root_uid)
         .map_err(|e| InitError::new(Step::User, "setresuid 0 in user namespace", Some(&e.into())))
+}
+
+/// A session keyring of the container's own, so keys do not leak between containers. A kernel
+/// without keyrings (ENOSYS) is not an error, as with runc.
+fn join_keyring(name: Option<&str>) -> Result<()> {
+    let Some(name) = name else { return Ok(()) };
+    let cname = CString::new(name)
+        .map_err(|_| InitError::new(Step::Keyring, "keyring name has a NUL byte", None))?;
+    match hull_sys::process::join_session_keyring(&cname) {
+        Ok(_) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => Ok(()),
+        Err(e) => Err(InitError::new(
+            Step::Keyring,
+            format!("join {name}"),
+            Some(&e),
+        )),
+    }
 }
 
 fn set_hostname(spec: &Spec) -> Result<()> {
@@ -427,6 +449,12 @@ fn secure_and_exec(a: &InitArgs, program: &Path) -> Result<i32> {
     // load a filter, so it must be loaded before the uid switch (which clears the effective set)
     // and before the capabilities are dropped. The filter must then allow the few calls left
     // before execve (setgroups, setres[ug]id, prctl, capset, close_range), as Docker's does.
+    // must happen before the uid switch (writing our own attr needs no privilege, but the
+    // transition happens at execve) and before seccomp (which may deny the write).
+    if let Some(profile) = &proc.apparmor_profile {
+        crate::apparmor::set_exec_profile(profile)
+            .map_err(fail(Step::AppArmor, format!("profile {profile}")))?;
+    }
     if !proc.no_new_privileges {
         load_seccomp(a)?;
     }
@@ -448,7 +476,9 @@ fn secure_and_exec(a: &InitArgs, program: &Path) -> Result<i32> {
         // as late as possible: right before execve, so the filter sees the fewest of our calls.
         load_seccomp(a)?;
     }
-    hull_sys::process::set_cloexec_from(3).map_err(fail(Step::Exec, "close_range"))?;
+    // 3 + preserve_fds: the descriptors runc's --preserve-fds passes stay open.
+    hull_sys::process::set_cloexec_from(3 + a.preserve_fds)
+        .map_err(fail(Step::Exec, "close_range"))?;
     let err = hull_sys::process::execve(&path, &argv, &envp);
     Ok(err.raw_os_error().unwrap_or(libc::EINVAL))
 }

@@ -95,6 +95,8 @@ pub enum Step {
     Exec,
     Fork,
     Hooks,
+    Keyring,
+    AppArmor,
 }
 
 impl std::fmt::Display for Step {
@@ -124,6 +126,8 @@ impl std::fmt::Display for Step {
             Step::Exec => "exec",
             Step::Fork => "fork the user process",
             Step::Hooks => "run hooks",
+            Step::Keyring => "join session keyring",
+            Step::AppArmor => "set apparmor profile",
         };
         f.write_str(s)
     }
