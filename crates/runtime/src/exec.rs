@@ -248,9 +248,9 @@ fn collect(id: &str, sock: &OwnedFd) -> Report {
                     errno,
                 })
             }
-            (FromInit::Ready, _) => {
+            (other @ (FromInit::Ready | FromInit::RunHooks), _) => {
                 report.error = Some(RuntimeError::io(id, "read from exec")(io::Error::other(
-                    "unexpected message Ready",
+                    format!("unexpected message {other:?}"),
                 )))
             }
         }

@@ -19,12 +19,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod apparmor;
 pub mod capabilities;
 pub mod cgroups;
 pub mod console;
 mod container;
 pub mod devices;
 mod exec;
+pub mod hooks;
 pub mod mini_init;
 pub mod mounts;
 pub mod process;

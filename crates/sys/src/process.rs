@@ -132,6 +132,16 @@ pub fn set_cloexec_from(from: u32) -> io::Result<()> {
     cvt(ret).map(drop)
 }
 
+/// Joins a new session keyring named `name` (keyctl KEYCTL_JOIN_SESSION_KEYRING), so the
+/// process does not share the caller's session keyring; returns the keyring's serial.
+pub fn join_session_keyring(name: &CStr) -> io::Result<libc::c_long> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: `name` is a NUL-terminated string that outlives the call; the kernel only reads it.
+    let ret =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    cvt(ret)
+}
+
 /// Exits the calling process immediately, without running atexit handlers or flushing stdio
 /// buffers that belong to the parent's copy of memory.
 pub fn exit_now(code: i32) -> ! {

@@ -62,15 +62,14 @@ fn print_json(v: &serde_json::Value) -> Result<u8> {
 
 /// Creates the container; its init stays blocked on exec.fifo and outlives this process.
 fn create(rt: &Runtime, a: CreateArgs, foreground: bool) -> Result<i32> {
-    if a.preserve_fds > 0 {
-        bail!("--preserve-fds: not supported yet");
-    }
     let bundle = std::fs::canonicalize(&a.bundle)
         .with_context(|| format!("bundle {}", a.bundle.display()))?;
     let mut req = CreateRequest::new(&a.id, bundle);
     req.console_socket = a.console_socket.map(absolute).transpose()?;
     req.pid_file = a.pid_file.map(absolute).transpose()?;
     req.no_pivot = a.no_pivot;
+    req.preserve_fds = a.preserve_fds;
+    req.new_keyring = !a.no_new_keyring;
     let created = rt.create(req)?;
     if created.console.is_some() {
         let _ = rt.delete(&a.id, true);

@@ -106,7 +106,7 @@ fn join_container(a: &ExecArgs) -> Result<()> {
 /// The exec'd process: stdio, working directory, limits, then the security steps and execve.
 fn exec_process(a: ExecArgs) -> ! {
     match prepare(&a)
-        .and_then(|program| secure_and_exec_process(&a.process, a.seccomp.as_ref(), &program))
+        .and_then(|program| secure_and_exec_process(&a.process, a.seccomp.as_ref(), &program, 3))
     {
         Ok(errno) => {
             let _ = sync::send(&a.sock, &FromInit::ExecFailed { errno });
