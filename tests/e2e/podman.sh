@@ -70,10 +70,11 @@ check "stop" "exited" "$(p inspect -f '{{.State.Status}}' hull-detached)"
 p rm hull-detached >/dev/null
 check "rm" "" "$(p ps -aq)"
 
-# -it: podman needs a terminal of its own; script(1) provides one and records it.
-out=$(script -qec "podman --root $tmp/root --runroot $tmp/runroot --runtime $RUNTIME \
+# -it: podman needs a terminal of its own; script(1) provides one and records it. Its stdin
+# stays open for a while: an immediate EOF makes podman tear the session down, racing the output.
+out=$(sleep 5 | script -qec "podman --root $tmp/root --runroot $tmp/runroot --runtime $RUNTIME \
   --cgroup-manager cgroupfs --events-backend file --storage-driver vfs \
-  run --rm -it $RUNFLAGS $IMAGE sh -c 'test -t 0 && echo tty-yes'" /dev/null 2>&1 </dev/null) || true
+  run --rm -it $RUNFLAGS $IMAGE sh -c 'test -t 0 && echo tty-yes'" /dev/null 2>&1) || true
 check "run -it has a tty" "tty-yes" "$(printf '%s' "$out" | tr -d '\r' | grep tty | tail -n1)"
 
 echo "podman: $pass passed, $fail failed, $skip skipped"
