@@ -7,6 +7,7 @@ mod detach;
 mod images;
 mod inspect;
 mod logs;
+mod network;
 mod pull;
 mod run;
 
@@ -15,7 +16,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use hull_image::Store;
 
-use crate::cli::{Cli, Command, ImageCommand};
+use crate::cli::{Cli, Command, ImageCommand, NetworkCommand};
 
 /// What every command needs: the store root and the config file path.
 pub struct Ctx {
@@ -58,5 +59,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Wait(a) => containers::wait(&ctx, a),
         Command::Inspect(a) => container_inspect::inspect(&ctx, a),
         Command::Monitor(a) => detach::monitor(&ctx, a),
+        Command::Network(NetworkCommand::Create(a)) => network::create(&ctx, a),
+        Command::Network(NetworkCommand::Ls(a)) => network::ls(&ctx, a),
+        Command::Network(NetworkCommand::Inspect(a)) => network::inspect(&ctx, a),
+        Command::Network(NetworkCommand::Rm(a)) => network::rm(&ctx, a),
+        Command::Network(NetworkCommand::Prune(a)) => network::prune(&ctx, a),
     }
 }

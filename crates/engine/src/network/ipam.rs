@@ -29,6 +29,8 @@ pub struct Lease {
     pub ports: Vec<PortMap>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mac: String,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -72,6 +74,7 @@ impl Ipam {
                     host_veth: String::new(),
                     ports: Vec::new(),
                     aliases: Vec::new(),
+                    mac: String::new(),
                 },
             );
             file.last = Some(ip);

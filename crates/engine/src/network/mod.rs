@@ -296,8 +296,8 @@ fn connect(
     let store = store_tag(root);
     let bridge = ensure_host_side(root, net)?;
     let veth = host_veth_name(&store, net, ep.owner);
-    nets_record_veth(root, net, ep.owner, &veth)?;
     let mac = ep.mac.unwrap_or_else(|| mac_for(ip));
+    nets_record_veth(root, net, ep.owner, &veth, mac)?;
     let ns = File::open(netns).map_err(|source| NetworkError::Io {
         op: "open network namespace",
         path: netns.to_path_buf(),
@@ -335,10 +335,12 @@ fn nets_record_veth(
     net: &Network,
     owner: &str,
     veth: &str,
+    mac: [u8; 6],
 ) -> Result<(), NetworkError> {
-    Networks::open(root)
-        .ipam(net)
-        .update(owner, |l| l.host_veth = veth.to_string())
+    Networks::open(root).ipam(net).update(owner, |l| {
+        l.host_veth = veth.to_string();
+        l.mac = mac_string(mac);
+    })
 }
 
 /// Inside the namespace: eth0 gets its address and comes up, lo comes up, default route.
