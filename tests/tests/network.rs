@@ -485,3 +485,88 @@ fn network_rm_is_refused_while_in_use() {
     assert_eq!(h.ok(&["network", "rm", "inuse"]).trim(), "inuse");
     assert!(!h.ok(&["network", "ls"]).contains("inuse"));
 }
+
+/// Sets HULL_FIREWALL for the (serialized) test and clears it on drop. iptables-nft creates the
+/// (empty) `ip nat` and `ip filter` tables on first use: the ones the test made are deleted.
+struct FirewallEnv {
+    made: Vec<&'static str>,
+}
+
+const IPTABLES_TABLES: [&str; 2] = ["nat", "filter"];
+
+fn nft_table_exists(name: &str) -> bool {
+    Command::new("nft")
+        .args(["list", "table", "ip", name])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+impl FirewallEnv {
+    fn set(backend: &str) -> FirewallEnv {
+        let made = IPTABLES_TABLES
+            .into_iter()
+            .filter(|t| !nft_table_exists(t))
+            .collect();
+        std::env::set_var("HULL_FIREWALL", backend);
+        FirewallEnv { made }
+    }
+}
+
+impl Drop for FirewallEnv {
+    fn drop(&mut self) {
+        std::env::remove_var("HULL_FIREWALL");
+        for t in &self.made {
+            let _ = Command::new("nft")
+                .args(["delete", "table", "ip", t])
+                .status();
+        }
+    }
+}
+
+fn iptables_rules() -> String {
+    let nat = Command::new("iptables")
+        .args(["-w", "-t", "nat", "-S"])
+        .output()
+        .unwrap();
+    let filter = Command::new("iptables")
+        .args(["-w", "-S"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&nat.stdout).into_owned() + &String::from_utf8_lossy(&filter.stdout)
+}
+
+#[test]
+fn iptables_fallback_publishes_isolates_and_cleans_up() {
+    require_root!();
+    let _s = serial();
+    let _env = FirewallEnv::set("iptables");
+    {
+        let store = Store::new();
+        store.network("ipt-a", "10.231.11.0/24");
+        store.network("ipt-b", "10.231.12.0/24");
+        let (a, b) = (Netns::new("ipt-a"), Netns::new("ipt-b"));
+        let port = free_port();
+        let aa = store.attach(&a, "web", "ipt-a", &[tcp(port, 80)]);
+        store.attach(&b, "other", "ipt-b", &[]);
+        assert!(
+            iptables_rules().contains("-j HULL-PREROUTING"),
+            "{}",
+            iptables_rules()
+        );
+        let www = tempfile::tempdir().unwrap();
+        let _server = httpd(&a, www.path());
+        let mut body = None;
+        wait_until("the published port to answer on 127.0.0.1", || {
+            body = http_get((Ipv4Addr::LOCALHOST, port));
+            body.is_some()
+        });
+        assert!(body.unwrap().contains("hello from the netns"));
+        assert!(!b.ping(aa.ip), "ipt-b reached ipt-a");
+        network::detach(&store.root(), "web").unwrap();
+        network::detach(&store.root(), "other").unwrap();
+        network::remove_network(&store.root(), "ipt-a").unwrap();
+        network::remove_network(&store.root(), "ipt-b").unwrap();
+    }
+    let left = iptables_rules();
+    assert!(!left.contains("HULL"), "hull chains left behind:\n{left}");
+}

@@ -19,7 +19,9 @@
 //! nft rules carry the same strings as comments. `<store>` is 8 hex of the store root's hash,
 //! so two hull stores on one host never sweep each other's objects.
 
+pub mod firewall;
 pub mod ipam;
+pub mod iptables;
 pub mod nat;
 pub mod netlink;
 pub mod netns;
@@ -176,10 +178,8 @@ pub fn remove_host_side(root: &Path, net: &Network) -> Result<(), NetworkError> 
                 .map_err(nl("delete bridge", &net.bridge))?;
         }
     }
-    if nft::available() {
-        nft::remove(|c| c == tag)?;
-        nat::restore_forwarding()?;
-    }
+    firewall::remove(|c| c == tag)?;
+    nat::restore_forwarding()?;
     Ok(())
 }
 
@@ -381,7 +381,7 @@ fn detach_from(
     let ipam = nets.ipam(net);
     let lease = ipam.leases()?.remove(owner);
     let tag = ep_tag(&store, net, owner);
-    if nft::available() && lease.as_ref().is_none_or(|l| !l.ports.is_empty()) {
+    if lease.as_ref().is_none_or(|l| !l.ports.is_empty()) {
         ports::unpublish(&tag)?;
     }
     let veth = lease
@@ -437,10 +437,8 @@ pub fn sweep(root: &Path, alive: impl Fn(&str) -> bool) -> Result<SweepReport, N
             report.links.push(l.name);
         }
     }
-    if nft::available() {
-        report.rules = nft::remove(|c| c.starts_with(&mine) && !claimed.iter().any(|t| t == c))?;
-        nat::restore_forwarding()?;
-    }
+    report.rules = firewall::remove(|c| c.starts_with(&mine) && !claimed.iter().any(|t| t == c))?;
+    nat::restore_forwarding()?;
     Ok(report)
 }
 

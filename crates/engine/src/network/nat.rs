@@ -3,40 +3,49 @@
 
 use std::path::Path;
 
-use super::nft;
+use super::firewall::{self, Chain, Match, Rule, Verdict};
 use super::subnet::Subnet;
 use super::NetworkError;
 
-/// The rules of one network (all tagged `tag`):
+/// The rules of one network:
 /// - masquerade what leaves the subnet through any interface but its bridge (outbound NAT);
 /// - masquerade 127.0.0.0/8 sources going out the bridge: a published port reached on
 ///   127.0.0.1 is DNATed in `output`, and the container must be able to answer it (the
 ///   bridge also gets route_localnet=1, see [`enable_localnet`]);
-/// - drop forwarding from this bridge to any other hull bridge (isolation between networks).
-pub fn network_rules(tag: &str, bridge: &str, subnet: &Subnet) -> String {
-    [
-        nft::rule(
-            "postrouting",
-            &format!("ip saddr {subnet} oifname != \"{bridge}\" masquerade"),
-            tag,
+/// - isolation: forwarding from this bridge to itself returns (bridged traffic seen with
+///   br_netfilter), to any other hull bridge is dropped.
+pub fn network_rules(bridge: &str, subnet: &Subnet) -> Vec<Rule> {
+    let br = || bridge.to_string();
+    vec![
+        Rule::new(
+            Chain::Postrouting,
+            vec![Match::SourceNet(*subnet), Match::NotOutIface(br())],
+            Verdict::Masquerade,
         ),
-        nft::rule(
-            "postrouting",
-            &format!("ip saddr 127.0.0.0/8 oifname \"{bridge}\" masquerade"),
-            tag,
+        Rule::new(
+            Chain::Postrouting,
+            vec![
+                Match::SourceNet(Subnet::new([127, 0, 0, 0].into(), 8).expect("valid")),
+                Match::OutIface(br()),
+            ],
+            Verdict::Masquerade,
         ),
-        nft::rule(
-            "forward",
-            &format!("iifname \"{bridge}\" oifname != \"{bridge}\" oifname \"hull*\" drop"),
-            tag,
+        Rule::new(
+            Chain::Forward,
+            vec![Match::InIface(br()), Match::OutIface(br())],
+            Verdict::Return,
+        ),
+        Rule::new(
+            Chain::Forward,
+            vec![Match::InIface(br()), Match::OutIfacePrefix("hull".into())],
+            Verdict::Drop,
         ),
     ]
-    .concat()
 }
 
 /// Installs the network's rules once and turns on forwarding.
 pub fn apply(tag: &str, bridge: &str, subnet: &Subnet) -> Result<(), NetworkError> {
-    nft::add_once(tag, &network_rules(tag, bridge, subnet))?;
+    firewall::add_once(tag, &network_rules(bridge, subnet))?;
     enable_localnet(bridge)?;
     enable_forwarding()
 }
@@ -58,7 +67,7 @@ pub fn enable_forwarding() -> Result<(), NetworkError> {
 
 /// Turns forwarding back off if hull turned it on and hull's table is gone (no network left).
 pub fn restore_forwarding() -> Result<(), NetworkError> {
-    if !Path::new(FORWARD_MARK).exists() || !nft::rules()?.is_empty() {
+    if !Path::new(FORWARD_MARK).exists() || firewall::any_rules()? {
         return Ok(());
     }
     std::fs::write(FORWARD, b"0\n").map_err(io("write", FORWARD))?;
@@ -84,12 +93,21 @@ mod tests {
     #[test]
     fn network_rules_masquerade_and_isolate() {
         let s: Subnet = "10.90.0.0/16".parse().unwrap();
-        let r = network_rules("hull x net n1", "hull-n1", &s);
-        assert!(r.contains("add rule ip hull postrouting ip saddr 10.90.0.0/16 oifname != \"hull-n1\" masquerade comment \"hull x net n1\""), "{r}");
-        assert!(r.contains("ip saddr 127.0.0.0/8 oifname \"hull-n1\" masquerade"));
+        let text: String = network_rules("hull-n1", &s)
+            .iter()
+            .map(|r| super::super::nft::render(r, "t"))
+            .collect();
         assert!(
-            r.contains("forward iifname \"hull-n1\" oifname != \"hull-n1\" oifname \"hull*\" drop")
+            text.contains("postrouting ip saddr 10.90.0.0/16 oifname != \"hull-n1\" masquerade"),
+            "{text}"
         );
-        assert_eq!(r.lines().count(), 3);
+        assert!(text.contains("ip saddr 127.0.0.0/8 oifname \"hull-n1\" masquerade"));
+        assert!(text.contains("forward iifname \"hull-n1\" oifname \"hull-n1\" return"));
+        assert!(text.contains("forward iifname \"hull-n1\" oifname \"hull*\" drop"));
+        let ret = text.find(" return ").unwrap();
+        assert!(
+            ret < text.find(" drop ").unwrap(),
+            "return must come before drop"
+        );
     }
 }

@@ -1,13 +1,11 @@
-//! hull's own nftables table, `table ip hull`, driven through `nft -f -`. hull never touches a
-//! table or chain it did not create. Every rule carries a comment naming its owner (a tag), so
-//! removal deletes exactly the rules of one owner, by handle, in one transaction; the table
-//! itself is deleted when its last rule goes, so a host with no hull networks has no hull table.
+//! The nftables backend: hull's own table `table ip hull`, driven through `nft -f -`. hull never
+//! touches a table or chain it did not create. Rules carry their tag as a comment; removal
+//! deletes the chosen rules by handle in one transaction, or the whole table when no rule would
+//! be left, so a host without hull networks has no hull table.
 
-use std::fs::File;
-use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
+use super::firewall::{self, Chain, Match, Rule, Verdict};
 use super::NetworkError;
 
 pub const FAMILY: &str = "ip";
@@ -25,104 +23,83 @@ pub fn base() -> String {
     )
 }
 
-/// One `add rule` line in hull's table, tagged with `tag`.
-pub fn rule(chain: &str, body: &str, tag: &str) -> String {
-    format!("add rule {FAMILY} {TABLE} {chain} {body} comment \"{tag}\"\n")
+/// One rule as an `add rule` line in hull's table, tagged with `tag`.
+pub fn render(rule: &Rule, tag: &str) -> String {
+    let chain = match rule.chain {
+        Chain::Prerouting => "prerouting",
+        Chain::Output => "output",
+        Chain::Postrouting => "postrouting",
+        Chain::Forward => "forward",
+    };
+    let mut body: Vec<String> = rule.matches.iter().map(render_match).collect();
+    body.push(match rule.verdict {
+        Verdict::Masquerade => "masquerade".into(),
+        Verdict::Dnat(ip, port) => format!("dnat to {ip}:{port}"),
+        Verdict::Drop => "drop".into(),
+        Verdict::Return => "return".into(),
+    });
+    format!(
+        "add rule {FAMILY} {TABLE} {chain} {} comment \"{tag}\"\n",
+        body.join(" ")
+    )
+}
+
+fn render_match(m: &Match) -> String {
+    match m {
+        Match::SourceNet(s) => format!("ip saddr {s}"),
+        Match::Source(ip) => format!("ip saddr {ip}"),
+        Match::Dest(ip) => format!("ip daddr {ip}"),
+        Match::DestLocal => "fib daddr type local".into(),
+        Match::InIface(i) => format!("iifname \"{i}\""),
+        Match::OutIface(i) => format!("oifname \"{i}\""),
+        Match::NotOutIface(i) => format!("oifname != \"{i}\""),
+        Match::OutIfacePrefix(p) => format!("oifname \"{p}*\""),
+        Match::DestPort(proto, port) => format!("{proto} dport {port}"),
+    }
 }
 
 /// A rule found in hull's table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rule {
+pub struct Listed {
     pub chain: String,
     pub handle: u64,
     pub comment: String,
 }
 
-/// Whether the `nft` tool is there (else the iptables fallback would be needed).
-pub fn available() -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("nft").is_file()))
-}
-
-/// Holds the host-wide lock for changes to hull's table: hull's table is shared by every hull
-/// store on the host, and deleting rules by handle must not race another process.
-pub struct Lock(#[allow(dead_code)] File);
-
-impl std::fmt::Debug for Lock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("nft::Lock")
-    }
-}
-
-pub fn lock() -> Result<Lock, NetworkError> {
-    let dir = Path::new("/run/hull");
-    let path = dir.join("nft.lock");
-    let io = |op| {
-        let path = path.clone();
-        move |source| NetworkError::Io { op, path, source }
-    };
-    std::fs::create_dir_all(dir).map_err(io("create dir for"))?;
-    let f = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io("open"))?;
-    f.lock().map_err(io("lock"))?;
-    Ok(Lock(f))
+/// Adds the rules (and the table and chains when missing) in one transaction.
+pub fn add(tag: &str, rules: &[Rule]) -> Result<(), NetworkError> {
+    let script: String = rules.iter().map(|r| render(r, tag)).collect();
+    run(&format!("{}{script}", base()))
 }
 
 /// Runs an nft script as one transaction: all of it applies, or none.
 pub fn run(script: &str) -> Result<(), NetworkError> {
-    let fail = |detail: String| NetworkError::Firewall {
-        op: "nft -f -",
-        detail,
-    };
-    let mut child = Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| fail(e.to_string()))?;
-    let wrote = child
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(script.as_bytes());
-    let out = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(fail(format!("{}: {script}", err.trim())));
-    }
-    wrote.map_err(|e| fail(e.to_string()))
+    firewall::run_tool("nft", &["-f", "-"], Some(script)).map(drop)
 }
 
 /// The rules in hull's table (none when the table does not exist).
-pub fn rules() -> Result<Vec<Rule>, NetworkError> {
+pub fn rules() -> Result<Vec<Listed>, NetworkError> {
+    let fail = |detail: String| NetworkError::Firewall {
+        op: "nft list table ip hull",
+        detail,
+    };
     let out = Command::new("nft")
         .args(["-j", "list", "table", FAMILY, TABLE])
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| NetworkError::Firewall {
-            op: "nft list table",
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| fail(e.to_string()))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         if err.contains("No such file or directory") {
             return Ok(Vec::new());
         }
-        return Err(NetworkError::Firewall {
-            op: "nft list table",
-            detail: err.trim().to_string(),
-        });
+        return Err(fail(err.trim().to_string()));
     }
     Ok(parse_rules(&String::from_utf8_lossy(&out.stdout)))
 }
 
 /// Parses `nft -j list table` output into the rules with their chains, handles and comments.
-pub fn parse_rules(json: &str) -> Vec<Rule> {
+pub fn parse_rules(json: &str) -> Vec<Listed> {
     let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
     v["nftables"]
         .as_array()
@@ -130,7 +107,7 @@ pub fn parse_rules(json: &str) -> Vec<Rule> {
         .flatten()
         .filter_map(|item| {
             let r = item.get("rule")?;
-            Some(Rule {
+            Some(Listed {
                 chain: r["chain"].as_str()?.to_string(),
                 handle: r["handle"].as_u64()?,
                 comment: r["comment"].as_str().unwrap_or_default().to_string(),
@@ -139,21 +116,11 @@ pub fn parse_rules(json: &str) -> Vec<Rule> {
         .collect()
 }
 
-/// Adds `rules` under the lock unless rules tagged `tag` already exist (idempotent apply).
-pub fn add_once(tag: &str, rules: &str) -> Result<(), NetworkError> {
-    let _lock = lock()?;
-    if self::rules()?.iter().any(|r| r.comment == tag) {
-        return Ok(());
-    }
-    run(&format!("{}{rules}", base()))
-}
-
-/// Deletes every rule whose tag `doomed` selects, and the table when no rule is left. Returns
-/// the deleted rules' tags.
-pub fn remove(doomed: impl Fn(&str) -> bool) -> Result<Vec<String>, NetworkError> {
-    let _lock = lock()?;
-    let all = rules()?;
-    let (gone, kept): (Vec<Rule>, Vec<Rule>) = all.into_iter().partition(|r| doomed(&r.comment));
+/// Deletes every rule whose tag `doomed` selects, and the table when no rule is left (the
+/// caller holds the firewall lock). Returns the deleted rules' tags.
+pub fn remove(doomed: &dyn Fn(&str) -> bool) -> Result<Vec<String>, NetworkError> {
+    let (gone, kept): (Vec<Listed>, Vec<Listed>) =
+        rules()?.into_iter().partition(|r| doomed(&r.comment));
     let script = delete_script(&gone, kept.is_empty());
     if !script.is_empty() {
         run(&script)?;
@@ -161,7 +128,7 @@ pub fn remove(doomed: impl Fn(&str) -> bool) -> Result<Vec<String>, NetworkError
     Ok(gone.into_iter().map(|r| r.comment).collect())
 }
 
-fn delete_script(gone: &[Rule], table_empty_after: bool) -> String {
+fn delete_script(gone: &[Listed], table_empty_after: bool) -> String {
     if gone.is_empty() {
         return String::new();
     }
@@ -194,7 +161,7 @@ mod tests {
         assert_eq!(rules.len(), 2);
         assert_eq!(
             rules[0],
-            Rule {
+            Listed {
                 chain: "prerouting".into(),
                 handle: 5,
                 comment: "hull abc ep n1 c1".into()
@@ -214,11 +181,29 @@ mod tests {
     }
 
     #[test]
-    fn rules_carry_their_tag() {
-        assert_eq!(
-            rule("forward", "iifname \"b\" drop", "hull r net x"),
-            "add rule ip hull forward iifname \"b\" drop comment \"hull r net x\"\n"
+    fn rules_render_with_their_tag() {
+        let r = Rule::new(
+            Chain::Forward,
+            vec![
+                Match::InIface("b".into()),
+                Match::OutIfacePrefix("hull".into()),
+            ],
+            Verdict::Drop,
         );
+        assert_eq!(
+            render(&r, "hull r net x"),
+            "add rule ip hull forward iifname \"b\" oifname \"hull*\" drop comment \"hull r net x\"\n"
+        );
+        let d = Rule::new(
+            Chain::Output,
+            vec![
+                Match::DestLocal,
+                Match::DestPort(super::super::Proto::Udp, 53),
+            ],
+            Verdict::Dnat([10, 0, 0, 2].into(), 5353),
+        );
+        assert!(render(&d, "t")
+            .contains("output fib daddr type local udp dport 53 dnat to 10.0.0.2:5353"));
         assert!(base().contains("type nat hook prerouting priority dstnat"));
     }
 }

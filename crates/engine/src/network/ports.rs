@@ -14,7 +14,7 @@ use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 
 use serde::{Deserialize, Serialize};
 
-use super::nft;
+use super::firewall::{self, Chain, Match, Rule, Verdict};
 use super::NetworkError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -110,46 +110,43 @@ pub fn assign_random(maps: &[PortMap]) -> Result<Vec<PortMap>, NetworkError> {
         .collect()
 }
 
-/// The DNAT (and hairpin masquerade) rules for `maps` to `ip`, tagged `tag`.
-pub fn port_rules(tag: &str, ip: Ipv4Addr, maps: &[PortMap]) -> String {
-    let mut out = String::new();
+/// The DNAT (and hairpin masquerade) rules for `maps` to `ip`.
+pub fn port_rules(ip: Ipv4Addr, maps: &[PortMap]) -> Vec<Rule> {
+    let mut out = Vec::new();
     for m in maps {
         let dst = if m.host_ip.is_unspecified() {
-            "fib daddr type local".to_string()
+            Match::DestLocal
         } else {
-            format!("ip daddr {}", m.host_ip)
+            Match::Dest(m.host_ip)
         };
-        let dnat = format!(
-            "{dst} {p} dport {hp} dnat to {ip}:{cp}",
-            p = m.proto,
-            hp = m.host_port,
-            cp = m.container_port
-        );
-        out += &nft::rule("prerouting", &dnat, tag);
-        out += &nft::rule("output", &dnat, tag);
-        out += &nft::rule(
-            "postrouting",
-            &format!(
-                "ip saddr {ip} ip daddr {ip} {} dport {} masquerade",
-                m.proto, m.container_port
-            ),
-            tag,
-        );
+        let matches = vec![dst, Match::DestPort(m.proto, m.host_port)];
+        let dnat = Verdict::Dnat(ip, m.container_port);
+        out.push(Rule::new(Chain::Prerouting, matches.clone(), dnat.clone()));
+        out.push(Rule::new(Chain::Output, matches, dnat));
+        out.push(Rule::new(
+            Chain::Postrouting,
+            vec![
+                Match::Source(ip),
+                Match::Dest(ip),
+                Match::DestPort(m.proto, m.container_port),
+            ],
+            Verdict::Masquerade,
+        ));
     }
     out
 }
 
-/// Installs the port maps for `ip` (nothing to do for none).
+/// Installs the port maps for `ip`, tagged `tag` (nothing to do for none).
 pub fn publish(tag: &str, ip: Ipv4Addr, maps: &[PortMap]) -> Result<(), NetworkError> {
     if maps.is_empty() {
         return Ok(());
     }
-    nft::add_once(tag, &port_rules(tag, ip, maps))
+    firewall::add_once(tag, &port_rules(ip, maps))
 }
 
 /// Removes the port maps tagged `tag`.
 pub fn unpublish(tag: &str) -> Result<(), NetworkError> {
-    nft::remove(|c| c == tag).map(drop)
+    firewall::remove(|c| c == tag).map(drop)
 }
 
 #[cfg(test)]
@@ -167,14 +164,16 @@ mod tests {
 
     #[test]
     fn rules_dnat_from_outside_and_from_the_host() {
-        let r = port_rules(
-            "t",
+        let r: String = port_rules(
             Ipv4Addr::new(10, 90, 0, 2),
             &[
                 map([0, 0, 0, 0], 8080, 80, Proto::Tcp),
                 map([127, 0, 0, 1], 5353, 53, Proto::Udp),
             ],
-        );
+        )
+        .iter()
+        .map(|r| super::super::nft::render(r, "t"))
+        .collect();
         assert!(r.contains("add rule ip hull prerouting fib daddr type local tcp dport 8080 dnat to 10.90.0.2:80 comment \"t\""), "{r}");
         assert!(r.contains(
             "add rule ip hull output fib daddr type local tcp dport 8080 dnat to 10.90.0.2:80"
