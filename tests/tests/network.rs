@@ -570,3 +570,54 @@ fn iptables_fallback_publishes_isolates_and_cleans_up() {
     let left = iptables_rules();
     assert!(!left.contains("HULL"), "hull chains left behind:\n{left}");
 }
+
+#[test]
+fn a_failed_attach_undoes_what_it_did() {
+    require_root!();
+    let _s = serial();
+    let store = Store::new();
+    store.network("undo", "10.231.13.0/24");
+    let nets = Networks::open(&store.root());
+    let net = nets.get("undo").unwrap();
+    // A namespace that already has an eth0: the veth's peer cannot take the name.
+    let ns = Netns::new("undo");
+    let st = ns
+        .exec(&[
+            "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let links_before = links();
+    let port = free_port();
+    let err = network::attach(
+        &store.root(),
+        &ns.path(),
+        &endpoint("c1", "undo", &[tcp(port, 80)]),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, network::NetworkError::Netlink { .. }),
+        "{err:?}"
+    );
+    let after: Vec<String> = links().into_iter().filter(|l| l != &net.bridge).collect();
+    assert_eq!(after, links_before, "the failed attach left a link behind");
+    assert!(nets.ipam(&net).leases().unwrap().is_empty(), "lease kept");
+    assert!(
+        !ruleset().contains(" ep "),
+        "port rules kept: {}",
+        ruleset()
+    );
+    // A namespace path that does not exist.
+    let err = network::attach(
+        &store.root(),
+        Path::new("/run/netns/hulltest-does-not-exist"),
+        &endpoint("c2", "undo", &[]),
+    )
+    .unwrap_err();
+    assert!(matches!(err, network::NetworkError::Io { .. }), "{err:?}");
+    assert!(nets.ipam(&net).leases().unwrap().is_empty(), "lease kept");
+    // The owner can attach once the namespace is usable.
+    let ok = Netns::new("undo-ok");
+    store.attach(&ok, "c1", "undo", &[tcp(port, 80)]);
+}

@@ -304,6 +304,7 @@ fn connect(
         source,
     })?;
     let mut host = netlink::Netlink::open().map_err(nl("open socket for", &veth))?;
+    remove_stale_veth(&mut host, &veth, &ep_tag(&store, net, ep.owner))?;
     host.create_veth(&veth, "eth0", ns.as_fd(), mac)
         .map_err(nl("create veth", &veth))?;
     let idx = host
@@ -341,6 +342,18 @@ fn nets_record_veth(
         l.host_veth = veth.to_string();
         l.mac = mac_string(mac);
     })
+}
+
+/// Deletes a veth of this endpoint left by a crash between create and detach, so that a new
+/// attach of the same owner does not fail on the name. A link of that name tagged for someone
+/// else is left alone (the create then fails on it).
+fn remove_stale_veth(h: &mut netlink::Netlink, veth: &str, tag: &str) -> Result<(), NetworkError> {
+    if let Some(l) = h.link_by_name(veth).map_err(nl("find", veth))? {
+        if l.alias.as_deref().is_none_or(|a| a == tag) {
+            h.delete_link(l.index).map_err(nl("delete stale", veth))?;
+        }
+    }
+    Ok(())
 }
 
 /// Inside the namespace: eth0 gets its address and comes up, lo comes up, default route.
