@@ -70,18 +70,31 @@ impl PortMap {
 pub fn check_free(maps: &[PortMap], published: &[PortMap]) -> Result<(), NetworkError> {
     for (i, m) in maps.iter().enumerate() {
         let dup = maps[..i].iter().chain(published).any(|o| o.clashes(m));
-        if dup || !bindable(m) {
+        if dup {
             return Err(NetworkError::PortInUse { map: m.to_string() });
         }
+        try_bind(m)?;
     }
     Ok(())
 }
 
-fn bindable(m: &PortMap) -> bool {
+/// Binds the host address and port once and lets go: EADDRINUSE means a host socket has it;
+/// any other failure (an address that is not the host's) is bad input.
+fn try_bind(m: &PortMap) -> Result<(), NetworkError> {
     let addr = (m.host_ip, m.host_port);
-    match m.proto {
-        Proto::Tcp => TcpListener::bind(addr).is_ok(),
-        Proto::Udp => UdpSocket::bind(addr).is_ok(),
+    let bound = match m.proto {
+        Proto::Tcp => TcpListener::bind(addr).map(drop),
+        Proto::Udp => UdpSocket::bind(addr).map(drop),
+    };
+    match bound {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            Err(NetworkError::PortInUse { map: m.to_string() })
+        }
+        Err(e) => Err(NetworkError::InvalidInput(format!(
+            "cannot publish {m}: bind {}:{}: {e}",
+            m.host_ip, m.host_port
+        ))),
     }
 }
 
@@ -198,6 +211,9 @@ mod tests {
         let mine = [map([0, 0, 0, 0], port, 80, Proto::Tcp)];
         assert!(check_free(&[map([127, 0, 0, 1], port, 81, Proto::Tcp)], &mine).is_err());
         assert!(check_free(&[map([127, 0, 0, 1], port, 81, Proto::Udp)], &mine).is_ok());
+        let foreign = map([192, 0, 2, 254], 8080, 80, Proto::Tcp);
+        let err = check_free(&[foreign], &[]).unwrap_err();
+        assert!(matches!(err, NetworkError::InvalidInput(_)), "{err}");
         let twice = [mine[0], mine[0]];
         assert!(
             check_free(&twice, &[]).is_err(),
