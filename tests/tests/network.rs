@@ -621,3 +621,35 @@ fn a_failed_attach_undoes_what_it_did() {
     let ok = Netns::new("undo-ok");
     store.attach(&ok, "c1", "undo", &[tcp(port, 80)]);
 }
+
+#[test]
+fn reserve_then_plug_or_detach() {
+    require_root!();
+    let _s = serial();
+    let store = Store::new();
+    store.network("two-step", "10.231.14.0/24");
+    let root = store.root();
+    let nets = Networks::open(&root);
+    let net = nets.get("two-step").unwrap();
+    let links_before = links();
+    let wanted = [tcp(0, 80)];
+    let r = network::reserve(&root, &endpoint("c1", "two-step", &wanted)).unwrap();
+    assert_ne!(
+        r.ports[0].host_port, 0,
+        "a random host port is chosen at reserve"
+    );
+    assert_eq!(links(), links_before, "reserve changed the host's links");
+    assert_eq!(nets.ipam(&net).leases().unwrap()["c1"].ip, r.ip);
+    // The container never got created: detach gives everything back.
+    network::detach(&root, "c1").unwrap();
+    assert!(nets.ipam(&net).leases().unwrap().is_empty());
+    // Reserve, then plug once the namespace exists.
+    let r = network::reserve(&root, &endpoint("c2", "two-step", &[])).unwrap();
+    let ns = Netns::new("two-step");
+    let a = network::plug(&root, &ns.path(), &r).unwrap();
+    assert_eq!(a.ip, r.ip);
+    assert!(
+        ns.ping(a.gateway),
+        "plugged namespace cannot reach its gateway"
+    );
+}

@@ -5,13 +5,16 @@
 //! Lifecycle, as `hull run` is meant to use it:
 //!
 //! ```ignore
-//! let a = network::attach(root, Path::new("/proc/PID/ns/net"), &Endpoint {
-//!     owner: &container_id, network: "bridge", ports: &maps, aliases: &[], mac: None,
-//! })?;                                   // IPAM → veth → eth0/lo/route → port maps
-//! // ... write a.ip into the container's /etc/hosts, run it ...
-//! network::detach(root, &container_id)?; // idempotent: ports, veth, lease
+//! let ep = Endpoint { owner: &id, network: "bridge", ports: &maps, aliases: &[name], mac: None };
+//! let r = network::reserve(root, &ep)?;     // lease + host ports; nothing on the host yet
+//! // ... write r.ip into the container's /etc/hosts, runtime create (init waits) ...
+//! let a = network::plug(root, Path::new(&format!("/proc/{pid}/ns/net")), &r)?;
+//! // bridge → veth → eth0/lo/route → port maps; then runtime start
+//! network::detach(root, &id)?;              // on exit or failure; idempotent
 //! network::sweep(root, |owner| alive(owner))?; // after crashes: what nothing owns any more
 //! ```
+//!
+//! `attach` is reserve + plug in one call, for a namespace that already exists.
 //!
 //! What hull creates on the host is tagged so that it can be found again: host veths are named
 //! `hull` + 8 hex of a hash (store, network, owner) and carry the link alias
@@ -230,13 +233,30 @@ fn published_ports(nets: &Networks) -> Result<Vec<PortMap>, NetworkError> {
     Ok(out)
 }
 
-/// Connects the namespace at `netns` to the endpoint's network: lease an address, create the
-/// veth pair (host end on the bridge, `eth0` inside), configure `eth0`, `lo` and the default
-/// route, then publish the ports. On any failure it undoes what it did and returns the error.
+/// Connects the namespace at `netns` to the endpoint's network: [`reserve`] then [`plug`].
+/// On any failure it undoes what it did and returns the error.
 pub fn attach(root: &Path, netns: &Path, ep: &Endpoint<'_>) -> Result<Attachment, NetworkError> {
+    let r = reserve(root, ep)?;
+    plug(root, netns, &r)
+}
+
+/// The first half of attach, before the namespace exists: the address lease and the host ports
+/// (checked free, random ones chosen), so that /etc/hosts can be written before the container
+/// is created. Nothing on the host changes yet. Undo with [`detach`] if the container never
+/// gets to [`plug`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    pub owner: String,
+    pub network: Network,
+    pub ip: Ipv4Addr,
+    pub mac: [u8; 6],
+    pub ports: Vec<PortMap>,
+}
+
+pub fn reserve(root: &Path, ep: &Endpoint<'_>) -> Result<Reservation, NetworkError> {
     let nets = Networks::open(root);
     let net = nets.get(ep.network)?;
-    let ports_lock = ports_lock(&nets)?;
+    let _ports_lock = ports_lock(&nets)?;
     let ports = ports::assign_random(ep.ports)?;
     ports::check_free(&ports, &published_ports(&nets)?)?;
     let ipam = nets.ipam(&net);
@@ -247,24 +267,33 @@ pub fn attach(root: &Path, netns: &Path, ep: &Endpoint<'_>) -> Result<Attachment
         });
     }
     let ip = ipam.allocate(ep.owner)?;
+    let mac = ep.mac.unwrap_or_else(|| mac_for(ip));
     // The lease is recorded with its ports before the rules exist, so that a concurrent attach
     // sees them as taken once the lock is released.
-    let result = ipam
-        .update(ep.owner, |l| {
-            l.ports = ports.clone();
-            l.aliases = ep.aliases.to_vec();
-        })
-        .and_then(|()| {
-            drop(ports_lock);
-            connect(root, netns, &net, ep, ip, &ports)
-        });
-    match result {
-        Ok(a) => Ok(a),
-        Err(e) => {
-            let _ = detach_from(root, &nets, &net, ep.owner);
-            Err(e)
-        }
+    let recorded = ipam.update(ep.owner, |l| {
+        l.ports = ports.clone();
+        l.aliases = ep.aliases.to_vec();
+        l.mac = mac_string(mac);
+    });
+    if let Err(e) = recorded {
+        let _ = ipam.release(ep.owner);
+        return Err(e);
     }
+    Ok(Reservation {
+        owner: ep.owner.to_string(),
+        network: net,
+        ip,
+        mac,
+        ports,
+    })
+}
+
+/// The second half of attach, once the namespace exists: bridge, veth, eth0/lo/route, port
+/// maps. On failure the whole endpoint (the reservation included) is undone.
+pub fn plug(root: &Path, netns: &Path, r: &Reservation) -> Result<Attachment, NetworkError> {
+    connect(root, netns, r).inspect_err(|_| {
+        let _ = detach_from(root, &Networks::open(root), &r.network, &r.owner);
+    })
 }
 
 fn ports_lock(nets: &Networks) -> Result<File, NetworkError> {
@@ -285,26 +314,21 @@ fn ports_lock(nets: &Networks) -> Result<File, NetworkError> {
 }
 
 /// The host-side and in-namespace steps of attach, after the lease.
-fn connect(
-    root: &Path,
-    netns: &Path,
-    net: &Network,
-    ep: &Endpoint<'_>,
-    ip: Ipv4Addr,
-    ports: &[PortMap],
-) -> Result<Attachment, NetworkError> {
+fn connect(root: &Path, netns: &Path, r: &Reservation) -> Result<Attachment, NetworkError> {
+    let (net, owner, ip, mac) = (&r.network, r.owner.as_str(), r.ip, r.mac);
     let store = store_tag(root);
     let bridge = ensure_host_side(root, net)?;
-    let veth = host_veth_name(&store, net, ep.owner);
-    let mac = ep.mac.unwrap_or_else(|| mac_for(ip));
-    nets_record_veth(root, net, ep.owner, &veth, mac)?;
+    let veth = host_veth_name(&store, net, owner);
+    Networks::open(root)
+        .ipam(net)
+        .update(owner, |l| l.host_veth = veth.clone())?;
     let ns = File::open(netns).map_err(|source| NetworkError::Io {
         op: "open network namespace",
         path: netns.to_path_buf(),
         source,
     })?;
     let mut host = netlink::Netlink::open().map_err(nl("open socket for", &veth))?;
-    remove_stale_veth(&mut host, &veth, &ep_tag(&store, net, ep.owner))?;
+    remove_stale_veth(&mut host, &veth, &ep_tag(&store, net, owner))?;
     host.create_veth(&veth, "eth0", ns.as_fd(), mac)
         .map_err(nl("create veth", &veth))?;
     let idx = host
@@ -312,13 +336,13 @@ fn connect(
         .map_err(nl("find", &veth))?
         .ok_or_else(|| nl("find", &veth)(std::io::ErrorKind::NotFound.into()))?
         .index;
-    host.set_alias(idx, &ep_tag(&store, net, ep.owner))
+    host.set_alias(idx, &ep_tag(&store, net, owner))
         .map_err(nl("tag", &veth))?;
     host.set_master(idx, bridge)
         .map_err(nl("attach to bridge", &veth))?;
     host.set_up(idx).map_err(nl("bring up", &veth))?;
     configure_inside(netns, ip, net)?;
-    ports::publish(&ep_tag(&store, net, ep.owner), ip, ports)?;
+    ports::publish(&ep_tag(&store, net, owner), ip, &r.ports)?;
     Ok(Attachment {
         network_id: net.id.clone(),
         network: net.name.clone(),
@@ -327,20 +351,7 @@ fn connect(
         prefix_len: net.subnet.prefix,
         mac: mac_string(mac),
         host_veth: veth,
-        ports: ports.to_vec(),
-    })
-}
-
-fn nets_record_veth(
-    root: &Path,
-    net: &Network,
-    owner: &str,
-    veth: &str,
-    mac: [u8; 6],
-) -> Result<(), NetworkError> {
-    Networks::open(root).ipam(net).update(owner, |l| {
-        l.host_veth = veth.to_string();
-        l.mac = mac_string(mac);
+        ports: r.ports.clone(),
     })
 }
 
