@@ -653,3 +653,27 @@ fn reserve_then_plug_or_detach() {
         "plugged namespace cannot reach its gateway"
     );
 }
+
+#[test]
+fn a_subnet_routed_on_the_host_is_refused() {
+    require_root!();
+    let _s = serial();
+    let store = Store::new();
+    store.network("routed", "10.231.15.0/24");
+    let ns = Netns::new("routed");
+    store.attach(&ns, "c1", "routed", &[]); // the bridge is up: 10.231.15.0/24 is a host route
+    let other = Hull::new();
+    let err = other.fails(&["network", "create", "--subnet", "10.231.15.128/25", "clash"]);
+    assert!(
+        err.contains("overlaps the host route 10.231.15.0/24"),
+        "{err}"
+    );
+    let auto = other.ok(&["network", "create", "auto"]);
+    let inspect = other.ok(&["network", "inspect", auto.trim()]);
+    let v: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    let subnet = v[0]["IPAM"]["Config"][0]["Subnet"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(subnet, "10.231.15.0/24");
+}

@@ -376,6 +376,26 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_creates_get_distinct_automatic_subnets() {
+        let d = tempfile::tempdir().unwrap();
+        let threads: Vec<_> = (0..6)
+            .map(|i| {
+                let nets = Networks::open(d.path());
+                std::thread::spawn(move || {
+                    nets.create(&req(&format!("n{i}"), None)).unwrap().subnet
+                })
+            })
+            .collect();
+        let mut subnets: Vec<Subnet> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        subnets.push(Networks::open(d.path()).get("bridge").unwrap().subnet);
+        for (i, a) in subnets.iter().enumerate() {
+            for b in &subnets[i + 1..] {
+                assert!(!a.overlaps(b), "{a} overlaps {b}");
+            }
+        }
+    }
+
+    #[test]
     fn gateway_must_be_a_host_address_of_the_subnet() {
         let d = tempfile::tempdir().unwrap();
         let nets = Networks::open(d.path());
