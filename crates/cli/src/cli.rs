@@ -74,6 +74,62 @@ pub enum Command {
     /// The monitor of a detached container (started by `hull run -d`)
     #[command(name = "__monitor", hide = true)]
     Monitor(MonitorArgs),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Create a network
+    Create(NetworkCreateArgs),
+    /// List networks
+    #[command(alias = "list")]
+    Ls(NetworkLsArgs),
+    /// Display detailed information on one or more networks
+    Inspect(NetworkNamesArgs),
+    /// Remove one or more networks
+    #[command(alias = "remove")]
+    Rm(NetworkNamesArgs),
+    /// Remove all unused networks
+    Prune(NetworkPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkCreateArgs {
+    /// Subnet in CIDR format (default: the first free private pool)
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// IPv4 gateway for the subnet (default: its first address)
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// Driver to manage the network (only "bridge")
+    #[arg(short, long, default_value = "bridge")]
+    pub driver: String,
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkLsArgs {
+    /// Only display network IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Do not truncate the output
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkNamesArgs {
+    #[arg(required = true)]
+    pub networks: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkPruneArgs {
+    /// Do not prompt for confirmation (hull never prompts)
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,7 @@ mod foreground;
 pub mod lifecycle;
 pub mod monitor;
 pub mod names;
+pub mod network;
 pub mod options;
 pub mod security;
 pub mod spec;

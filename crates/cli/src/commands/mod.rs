@@ -9,6 +9,7 @@ mod exec;
 mod images;
 mod inspect;
 mod logs;
+mod network;
 mod pull;
 mod run;
 mod stats;
@@ -19,7 +20,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use hull_image::Store;
 
-use crate::cli::{Cli, Command, ImageCommand};
+use crate::cli::{Cli, Command, ImageCommand, NetworkCommand};
 
 /// What every command needs: the store root and the config file path.
 pub struct Ctx {
@@ -67,5 +68,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Top(a) => top::top(&ctx, a),
         Command::Stats(a) => stats::stats(&ctx, a),
         Command::Monitor(a) => detach::monitor(&ctx, a),
+        Command::Network(NetworkCommand::Create(a)) => network::create(&ctx, a),
+        Command::Network(NetworkCommand::Ls(a)) => network::ls(&ctx, a),
+        Command::Network(NetworkCommand::Inspect(a)) => network::inspect(&ctx, a),
+        Command::Network(NetworkCommand::Rm(a)) => network::rm(&ctx, a),
+        Command::Network(NetworkCommand::Prune(a)) => network::prune(&ctx, a),
     }
 }
