@@ -3,17 +3,21 @@
 //! into `<id>-json.log` in Docker's json-file format. It stays single-threaded: the runtime
 //! refuses to fork from a threaded process, and one poll(2) loop is the smallest footprint.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::File;
+use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
 use rustix::pipe::PipeFlags;
 use rustix::process::{Pid, WaitOptions};
 use serde::{Deserialize, Serialize};
 
+use crate::container::{Record, Status};
 use crate::engine::{io_err, rt_err};
+use crate::logfile::LogFile;
+use crate::restart::Restarter;
 use crate::{foreground, Engine, EngineError};
 
 /// One line of the log, as Docker's json-file driver writes it.
@@ -46,7 +50,7 @@ impl Stream {
     }
 
     /// Reads what is available; writes every complete line; at EOF the rest, and closes.
-    fn pump(&mut self, log: &mut impl Write) -> io::Result<()> {
+    fn pump(&mut self, log: &mut LogFile) -> io::Result<()> {
         let Some(fd) = &self.fd else { return Ok(()) };
         let mut buf = [0u8; 8192];
         let n = match rustix::io::read(fd, &mut buf) {
@@ -71,7 +75,7 @@ impl Stream {
     }
 }
 
-fn write_line(log: &mut impl Write, stream: &'static str, text: &[u8]) -> io::Result<()> {
+fn write_line(log: &mut LogFile, stream: &'static str, text: &[u8]) -> io::Result<()> {
     let line = LogLine {
         log: String::from_utf8_lossy(text).into_owned(),
         stream: stream.to_string(),
@@ -79,12 +83,12 @@ fn write_line(log: &mut impl Write, stream: &'static str, text: &[u8]) -> io::Re
     };
     let mut bytes = serde_json::to_vec(&line).expect("log lines serialize");
     bytes.push(b'\n');
-    log.write_all(&bytes)
+    log.write_entry(&bytes)
 }
 
 /// Copies the streams into the log until every one of them is closed (the container and all
 /// its processes are gone: they die with its pid 1).
-fn copy_to_log(mut streams: Vec<Stream>, log: &mut File) -> io::Result<()> {
+fn copy_to_log(mut streams: Vec<Stream>, log: &mut LogFile) -> io::Result<()> {
     while streams.iter().any(|s| s.fd.is_some()) {
         let mut fds: Vec<PollFd<'_>> = streams
             .iter()
@@ -125,32 +129,111 @@ fn pipe(id: &str) -> Result<(OwnedFd, OwnedFd), EngineError> {
 
 impl Engine {
     /// The monitor's work: runs the container with its output going to the log, calls `started`
-    /// once it runs (the CLI waiting on `hull run -d` may then return), and returns its exit
-    /// code once it exited and was torn down (and removed, with `--rm`).
+    /// once it runs (the CLI waiting on `hull run -d` may then return), runs it again as its
+    /// restart policy says, and returns the last exit code once it exited for good and was torn
+    /// down (and removed, with `--rm`). It holds the running lock throughout, restart delays
+    /// included, so the container counts as running (or restarting) until then.
     pub fn run_detached(&self, id: &str, started: impl FnOnce()) -> Result<i32, EngineError> {
-        let record = self.containers.load(id)?;
+        let claim = self
+            .containers
+            .try_claim_running(id)?
+            .ok_or_else(|| EngineError::AlreadyRunning(id.to_string()))?;
+        let record = self.containers.update(id, |r| {
+            r.state.stopped_by_user = false;
+            r.state.restart_count = 0;
+        })?;
         let path = log_path(self, id);
-        let mut log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io_err(id, "open log", &path))?;
+        let mut log =
+            LogFile::open(&path, &record.config.log).map_err(io_err(id, "open log", &path))?;
+        let mut restarter = Restarter::new(record.config.restart);
+        let mut started = Some(started);
+        let result = loop {
+            let begun = Instant::now();
+            let run = self.run_once(&record, &mut log, || {
+                if let Some(tell) = started.take() {
+                    tell();
+                }
+            });
+            let code = match run {
+                Ok(code) => code,
+                // A container that never started reports the error to `hull run -d`.
+                Err(e) if started.is_some() => break Err(e),
+                Err(e) => {
+                    eprintln!("hull: restart {id}: {e}");
+                    i32::from(e.exit_code())
+                }
+            };
+            let stopped = self.containers.load(id)?.state.stopped_by_user;
+            let Some(delay) = restarter.next(code, begun.elapsed(), stopped) else {
+                break Ok(code);
+            };
+            self.containers.update(id, |r| {
+                r.state.status = Status::Restarting;
+                r.state.exit_code = Some(code);
+                r.state.restart_count = restarter.count;
+            })?;
+            if !self.sleep_unless_stopped(id, delay)? {
+                self.containers
+                    .update(id, |r| r.state.status = Status::Exited)?;
+                break Ok(code);
+            }
+        };
+        if let Err(e) = &result {
+            let code = i32::from(e.exit_code());
+            let _ = self
+                .containers
+                .update(id, |r| r.state.exit_code = Some(code));
+        }
+        drop(claim);
+        if record.config.rm {
+            self.containers.remove(id)?;
+        }
+        result
+    }
+
+    /// Waits out a restart delay; false when `hull stop`/`kill` came meanwhile.
+    fn sleep_unless_stopped(&self, id: &str, delay: Duration) -> Result<bool, EngineError> {
+        let until = Instant::now() + delay;
+        loop {
+            if self.containers.load(id)?.state.stopped_by_user {
+                return Ok(false);
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(true);
+            }
+            std::thread::sleep(left.min(STOP_POLL));
+        }
+    }
+
+    /// One run of the container: output pipes (or its pty) copied into the log until it exits.
+    fn run_once(
+        &self,
+        record: &Record,
+        log: &mut LogFile,
+        started: impl FnOnce(),
+    ) -> Result<i32, EngineError> {
+        let id = record.id.as_str();
+        let path = log_path(self, id);
         let null = Path::new("/dev/null");
         let stdin = File::open(null).map_err(io_err(id, "open", null))?;
         let (out_r, out_w) = pipe(id)?;
         let (err_r, err_w) = pipe(id)?;
         let stdio = (!record.config.tty).then(|| [stdin.into(), out_w, err_w]);
         let mut streams = vec![Stream::new(out_r, "stdout"), Stream::new(err_r, "stderr")];
-        self.run_with(id, stdio, |runtime, created| {
+        self.run_claimed(record, stdio, |runtime, created| {
             if let Some(console) = created.console {
                 streams = vec![Stream::new(console, "stdout")];
             }
             runtime.start(id).map_err(rt_err(id, "start"))?;
             started();
-            let copied = copy_to_log(streams, &mut log);
+            let copied = copy_to_log(streams, log);
             let code = wait_exit(created.pid).map_err(io_err(id, "wait for", Path::new("init")));
             copied.map_err(io_err(id, "write log", &path))?;
             code
         })
     }
 }
+
+/// How often a restart delay looks for a user's stop.
+const STOP_POLL: Duration = Duration::from_millis(50);

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use hull_engine::container::{Record, Status};
+use hull_engine::logfile::{LogConfig, LogDriver};
 use hull_engine::options::{NetworkMode, UserMount};
 use hull_engine::units::CPU_PERIOD;
 use hull_engine::Engine;
@@ -39,6 +40,7 @@ fn document(r: &Record) -> Value {
         "State": state(r),
         "Image": r.image_id,
         "Name": format!("/{}", r.name),
+        "RestartCount": r.state.restart_count,
         "Config": {
             "Hostname": c.hostname.clone().unwrap_or_else(|| r.id[..12].to_string()),
             "Env": c.env,
@@ -55,6 +57,11 @@ fn document(r: &Record) -> Value {
             "Privileged": c.privileged,
             "ReadonlyRootfs": c.read_only,
             "AutoRemove": c.rm,
+            "RestartPolicy": {
+                "Name": c.restart.name(),
+                "MaximumRetryCount": c.restart.max_retries(),
+            },
+            "LogConfig": log_config(&c.log),
             "NetworkMode": match c.network { NetworkMode::Host => "host", NetworkMode::None => "none" },
         },
         "Mounts": c.mounts.iter().map(mount).collect::<Vec<_>>(),
@@ -62,11 +69,25 @@ fn document(r: &Record) -> Value {
     })
 }
 
+fn log_config(l: &LogConfig) -> Value {
+    let mut config = serde_json::Map::new();
+    if let Some(size) = l.max_size {
+        config.insert("max-size".into(), json!(size.to_string()));
+        config.insert("max-file".into(), json!(l.max_file.to_string()));
+    }
+    let driver = match l.driver {
+        LogDriver::JsonFile => "json-file",
+        LogDriver::None => "none",
+    };
+    json!({ "Type": driver, "Config": config })
+}
+
 fn state(r: &Record) -> Value {
     let s = &r.state;
     let status = match s.status {
         Status::Created => "created",
         Status::Running => "running",
+        Status::Restarting => "restarting",
         Status::Exited => "exited",
     };
     const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -74,7 +95,7 @@ fn state(r: &Record) -> Value {
         "Status": status,
         "Running": s.status == Status::Running,
         "Paused": false,
-        "Restarting": false,
+        "Restarting": s.status == Status::Restarting,
         "OOMKilled": s.oom_killed,
         "Dead": false,
         "Pid": s.pid.unwrap_or(0),

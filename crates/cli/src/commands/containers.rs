@@ -89,6 +89,11 @@ pub fn status(r: &Record, now: i64) -> String {
             Some(t) => format!("Up {}", human_duration(now - t)),
             None => "Up".into(),
         },
+        Status::Restarting => format!(
+            "Restarting ({}) {}",
+            s.exit_code.unwrap_or(0),
+            ago(s.finished_at.as_deref(), now)
+        ),
         Status::Exited => match secs(s.finished_at.as_deref()) {
             Some(_) => format!(
                 "Exited ({}) {}",
@@ -206,6 +211,8 @@ mod tests {
                 started_at: Some(at(60)),
                 finished_at: Some(at(3)),
                 oom_killed: false,
+                restart_count: 0,
+                stopped_by_user: false,
             },
         }
     }
