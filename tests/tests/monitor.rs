@@ -117,3 +117,99 @@ fn restart_conflicts_with_rm() {
         "{err}"
     );
 }
+
+#[test]
+fn log_rotation_keeps_max_file_small_files_and_logs_reads_them_in_order() {
+    require_root!();
+    let h = Hull::new();
+    let script = "i=0; while [ $i -lt 300 ]; do echo line$i; i=$((i+1)); done";
+    let c = detach(
+        &h,
+        &["--log-opt", "max-size=1k", "--log-opt", "max-file=3"],
+        &["sh", "-c", script],
+    );
+    assert_eq!(h.ok(&["wait", &c.1]).trim(), "0");
+    let dir = h.root().join("containers").join(&c.1);
+    let logs: Vec<(String, u64)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("-json.log"))
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, e.metadata().unwrap().len())
+        })
+        .collect();
+    assert_eq!(logs.len(), 3, "{logs:?}");
+    for (name, size) in &logs {
+        assert!(*size <= 1024 + 200, "{name} has {size} bytes");
+    }
+    let out = h.ok(&["logs", &c.1]);
+    let numbers: Vec<u32> = out
+        .lines()
+        .map(|l| l.strip_prefix("line").unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(numbers.last(), Some(&299), "{out}");
+    assert!(numbers.len() > 10 && numbers.len() < 300, "{out}");
+    assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{out}");
+    let doc = inspect(&h, &c.1);
+    assert_eq!(doc["HostConfig"]["LogConfig"]["Config"]["max-file"], "3");
+}
+
+#[test]
+fn log_driver_none_keeps_no_log_and_logs_says_so() {
+    require_root!();
+    let h = Hull::new();
+    let c = detach(&h, &["--log-driver", "none"], &["echo", "hi"]);
+    assert_eq!(h.ok(&["wait", &c.1]).trim(), "0");
+    let err = h.fails(&["logs", &c.1]);
+    assert!(
+        err.contains("configured logging driver does not support reading"),
+        "{err}"
+    );
+    assert!(!h
+        .root()
+        .join("containers")
+        .join(&c.1)
+        .join(format!("{}-json.log", c.1))
+        .exists());
+    let err = h.fails(&["run", "--log-opt", "colour=red", &busybox(), "true"]);
+    assert!(err.contains("unknown log opt 'colour'"), "{err}");
+}
+
+#[test]
+fn logs_since_and_until_select_lines_by_time() {
+    require_root!();
+    let h = Hull::new();
+    let c = detach(&h, &[], &["sh", "-c", "echo before; sleep 1; echo after"]);
+    assert_eq!(h.ok(&["wait", &c.1]).trim(), "0");
+    let stamped = h.ok(&["logs", "-t", &c.1]);
+    let time_of = |text: &str| {
+        stamped
+            .lines()
+            .find(|l| l.ends_with(text))
+            .and_then(|l| l.split_once(' '))
+            .map(|(t, _)| t.to_string())
+            .unwrap_or_else(|| panic!("{text} not in {stamped}"))
+    };
+    let (before, after) = (time_of("before"), time_of("after"));
+    assert_eq!(h.ok(&["logs", "--since", &after, &c.1]), "after\n");
+    assert_eq!(h.ok(&["logs", "--until", &before, &c.1]), "before\n");
+    assert_eq!(h.ok(&["logs", "--since", "1h", &c.1]), "before\nafter\n");
+    assert_eq!(h.ok(&["logs", "--since", "0s", &c.1]), "");
+    let secs = after.split('.').next().unwrap();
+    let unix = epoch_secs(secs);
+    assert!(h
+        .ok(&["logs", "--since", &unix.to_string(), &c.1])
+        .ends_with("after\n"));
+    let err = h.fails(&["logs", "--since", "yesterday", &c.1]);
+    assert!(err.contains("--since"), "{err}");
+}
+
+/// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS` (UTC), by `date`.
+fn epoch_secs(t: &str) -> i64 {
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", &format!("{t}Z"), "+%s"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}

@@ -378,6 +378,12 @@ pub struct LogsArgs {
     /// Number of lines to show from the end of the logs ("all" for every line)
     #[arg(short = 'n', long, default_value = "all")]
     pub tail: String,
+    /// Show logs since a time (RFC 3339, Unix timestamp) or a duration ago (10s, 2m, 1h)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a time (RFC 3339, Unix timestamp) or a duration ago (10s, 2m, 1h)
+    #[arg(long)]
+    pub until: Option<String>,
     pub container: String,
 }
 

@@ -7,6 +7,7 @@ mod detach;
 mod images;
 mod inspect;
 mod logs;
+mod logtime;
 mod pull;
 mod run;
 
