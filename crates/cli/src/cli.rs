@@ -49,8 +49,10 @@ pub enum Command {
     Ps(PsArgs),
     /// Remove one or more containers
     Rm(RmArgs),
-    /// Start a stopped container in the foreground
+    /// Start a stopped container (in the background; attached with -a)
     Start(StartArgs),
+    /// Attach the terminal to a running container's input and output
+    Attach(AttachArgs),
     /// Fetch the logs of a container
     Logs(LogsArgs),
     /// Stop one or more running containers
@@ -357,12 +359,15 @@ pub struct RmArgs {
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
-    /// Attach STDOUT/STDERR and forward signals (the only mode for now)
+    /// Attach STDOUT/STDERR and wait for the container to exit
     #[arg(short, long)]
     pub attach: bool,
     /// Attach the container's STDIN
     #[arg(short, long)]
     pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = DEFAULT_DETACH_KEYS)]
+    pub detach_keys: String,
     #[arg(required = true, num_args = 1)]
     pub container: String,
 }
@@ -413,5 +418,25 @@ pub struct ContainersArgs {
 
 #[derive(Debug, Args)]
 pub struct MonitorArgs {
+    /// Wait for a client on the attach socket before starting (`hull start -a`)
+    #[arg(long)]
+    pub attach_first: bool,
     pub id: String,
 }
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = DEFAULT_DETACH_KEYS)]
+    pub detach_keys: String,
+    /// Accepted for Docker compatibility; signals are not proxied
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
+    pub container: String,
+}
+
+/// Docker's default detach sequence.
+pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";

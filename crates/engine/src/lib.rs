@@ -2,6 +2,7 @@
 //! become an OCI spec, containers get records and a lifecycle.
 #![forbid(unsafe_code)]
 
+pub mod attach;
 pub mod caps;
 pub mod container;
 mod engine;

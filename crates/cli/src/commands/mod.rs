@@ -1,6 +1,7 @@
 //! One function per command: validate the parsed flags, make one library call, print.
 
 mod archive;
+mod attach;
 mod container_inspect;
 mod containers;
 mod detach;
@@ -53,6 +54,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Ps(a) => containers::ps(&ctx, a),
         Command::Rm(a) => containers::rm(&ctx, a),
         Command::Start(a) => containers::start(&ctx, a),
+        Command::Attach(a) => attach::attach(&ctx, a),
         Command::Logs(a) => logs::logs(&ctx, a),
         Command::Stop(a) => containers::stop(&ctx, a),
         Command::Kill(a) => containers::kill(&ctx, a),
