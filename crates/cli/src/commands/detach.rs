@@ -166,6 +166,27 @@ pub fn monitor(ctx: &Ctx, args: MonitorArgs) -> Result<u8> {
     }
 }
 
+/// The monitor's argv exactly as [`spawn_monitor`] writes it (`hull --root ROOT __monitor
+/// [--attach-first] ID`), recognized before clap so that a monitor never runs, and never keeps
+/// resident, the argument parser.
+pub fn monitor_from_argv(args: &[std::ffi::OsString]) -> Option<(Ctx, MonitorArgs)> {
+    let args: Vec<&str> = args.iter().map(|a| a.to_str()).collect::<Option<_>>()?;
+    let (root, attach_first, id) = match args.as_slice() {
+        [_, "--root", root, "__monitor", "--attach-first", id] => (root, true, id),
+        [_, "--root", root, "__monitor", id] => (root, false, id),
+        _ => return None,
+    };
+    let ctx = Ctx {
+        root: root.into(),
+        config: None,
+    };
+    let args = MonitorArgs {
+        attach_first,
+        id: id.to_string(),
+    };
+    Some((ctx, args))
+}
+
 /// Writes a line to the CLI.
 fn say(line: &str) {
     let mut out = std::io::stdout().lock();
@@ -188,5 +209,26 @@ mod tests {
         assert_eq!(super::report("started", "abc"), 0);
         assert_eq!(super::report("error 127 no such file", "abc"), 127);
         assert_eq!(super::report("", "abc"), 125);
+    }
+
+    #[test]
+    fn the_monitors_own_argv_skips_clap_and_nothing_else_does() {
+        let argv = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let (ctx, args) =
+            super::monitor_from_argv(&argv(&["hull", "--root", "/r", "__monitor", "abc"])).unwrap();
+        assert_eq!(ctx.root, std::path::Path::new("/r"));
+        assert_eq!((args.id.as_str(), args.attach_first), ("abc", false));
+        let (_, args) = super::monitor_from_argv(&argv(&[
+            "hull",
+            "--root",
+            "/r",
+            "__monitor",
+            "--attach-first",
+            "abc",
+        ]))
+        .unwrap();
+        assert!(args.attach_first);
+        assert!(super::monitor_from_argv(&argv(&["hull", "run", "-d", "x"])).is_none());
+        assert!(super::monitor_from_argv(&argv(&["hull", "__monitor", "abc"])).is_none());
     }
 }

@@ -31,6 +31,16 @@ impl Ctx {
     }
 }
 
+/// The detached monitor's entry point when argv is exactly what `hull run -d` passes it: run
+/// without clap (see `detach::monitor_from_argv`); None for any other argv.
+pub fn run_monitor_directly(args: &[std::ffi::OsString]) -> Option<u8> {
+    let (ctx, args) = detach::monitor_from_argv(args)?;
+    Some(detach::monitor(&ctx, args).unwrap_or_else(|e| {
+        eprintln!("hull: {}", crate::one_line(&e));
+        125
+    }))
+}
+
 /// Runs a command and returns the process exit code.
 pub fn run(cli: Cli) -> Result<u8> {
     let ctx = Ctx {
