@@ -213,3 +213,40 @@ fn epoch_secs(t: &str) -> i64 {
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
+
+#[test]
+fn between_runs_ps_and_inspect_show_restarting_and_stop_ends_it() {
+    require_root!();
+    let h = Hull::new();
+    let c = detach(&h, &["--restart", "always"], &["sh", "-c", "exit 3"]);
+    // The delay doubles from 100 ms: soon the container spends most of its time waiting.
+    wait_until("status restarting", || {
+        inspect(&h, &c.1)["State"]["Status"] == "restarting"
+    });
+    let doc = inspect(&h, &c.1);
+    assert_eq!(doc["State"]["Restarting"], true, "{doc:#}");
+    let ps = h.ok(&["ps", "-a"]);
+    let row = ps.lines().find(|l| l.starts_with(&c.1[..12])).unwrap();
+    assert!(row.contains("Restarting (3)"), "{row}");
+    h.ok(&["stop", &c.1]);
+    assert_eq!(inspect(&h, &c.1)["State"]["Status"], "exited");
+}
+
+#[test]
+fn logs_f_follows_across_rotations() {
+    require_root!();
+    let h = Hull::new();
+    let script = "i=0; while [ $i -lt 60 ]; do echo line$i; i=$((i+1)); sleep 0.05; done";
+    let c = detach(
+        &h,
+        &["--log-opt", "max-size=300", "--log-opt", "max-file=5"],
+        &["sh", "-c", script],
+    );
+    let out = h.ok(&["logs", "-f", &c.1]);
+    let numbers: Vec<u32> = out
+        .lines()
+        .map(|l| l.strip_prefix("line").unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(numbers.last(), Some(&59), "{out}");
+    assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{out}");
+}
