@@ -49,8 +49,10 @@ pub enum Command {
     Ps(PsArgs),
     /// Remove one or more containers
     Rm(RmArgs),
-    /// Start a stopped container in the foreground
+    /// Start a stopped container (in the background; attached with -a)
     Start(StartArgs),
+    /// Attach the terminal to a running container's input and output
+    Attach(AttachArgs),
     /// Fetch the logs of a container
     Logs(LogsArgs),
     /// Stop one or more running containers
@@ -383,6 +385,15 @@ pub struct RunArgs {
     /// Set custom DNS servers
     #[arg(long)]
     pub dns: Vec<String>,
+    /// Restart policy when the container exits: no, on-failure[:N], always, unless-stopped
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// Logging driver: json-file (default) or none
+    #[arg(long)]
+    pub log_driver: Option<String>,
+    /// Log driver options (max-size=10m, max-file=3)
+    #[arg(long)]
+    pub log_opt: Vec<String>,
     /// The image to run
     pub image: String,
     /// The command and its arguments
@@ -417,12 +428,15 @@ pub struct RmArgs {
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
-    /// Attach STDOUT/STDERR and forward signals (the only mode for now)
+    /// Attach STDOUT/STDERR and wait for the container to exit
     #[arg(short, long)]
     pub attach: bool,
     /// Attach the container's STDIN
     #[arg(short, long)]
     pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = DEFAULT_DETACH_KEYS)]
+    pub detach_keys: String,
     #[arg(required = true, num_args = 1)]
     pub container: String,
 }
@@ -438,6 +452,12 @@ pub struct LogsArgs {
     /// Number of lines to show from the end of the logs ("all" for every line)
     #[arg(short = 'n', long, default_value = "all")]
     pub tail: String,
+    /// Show logs since a time (RFC 3339, Unix timestamp) or a duration ago (10s, 2m, 1h)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a time (RFC 3339, Unix timestamp) or a duration ago (10s, 2m, 1h)
+    #[arg(long)]
+    pub until: Option<String>,
     pub container: String,
 }
 
@@ -523,6 +543,9 @@ pub struct StatsArgs {
 
 #[derive(Debug, Args)]
 pub struct MonitorArgs {
+    /// Wait for a client on the attach socket before starting (`hull start -a`)
+    #[arg(long)]
+    pub attach_first: bool,
     pub id: String,
 }
 
@@ -556,3 +579,20 @@ pub struct ExecArgs {
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
 }
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = DEFAULT_DETACH_KEYS)]
+    pub detach_keys: String,
+    /// Accepted for Docker compatibility; signals are not proxied
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
+    pub container: String,
+}
+
+/// Docker's default detach sequence.
+pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";

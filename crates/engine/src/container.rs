@@ -59,6 +59,8 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Con
 pub enum Status {
     Created,
     Running,
+    /// Exited, and its monitor runs it again after the restart policy's delay.
+    Restarting,
     Exited,
 }
 
@@ -75,6 +77,12 @@ pub struct State {
     pub finished_at: Option<String>,
     #[serde(default)]
     pub oom_killed: bool,
+    /// Times the monitor ran the container again under its restart policy.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// Set by `hull stop`/`kill` (Docker's HasBeenManuallyStopped): no restart after this exit.
+    #[serde(default)]
+    pub stopped_by_user: bool,
 }
 
 /// Everything hull keeps about one container.
@@ -225,6 +233,8 @@ impl Containers {
                 started_at: None,
                 finished_at: None,
                 oom_killed: false,
+                restart_count: 0,
+                stopped_by_user: false,
             },
         };
         let dir = self.dir(&id);
@@ -251,7 +261,8 @@ impl Containers {
         };
         let mut r: Record = serde_json::from_slice(&bytes)
             .map_err(|source| ContainerError::Corrupt { path: p, source })?;
-        if r.state.status == Status::Running && !self.is_running(id) {
+        let claimed = matches!(r.state.status, Status::Running | Status::Restarting);
+        if claimed && !self.is_running(id) {
             r.state.status = Status::Exited;
             r.state.pid = None;
         }

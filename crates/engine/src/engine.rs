@@ -259,7 +259,7 @@ impl Engine {
     }
 
     /// The recipe of one run. Each guard undoes its step on the way out, in reverse.
-    fn run_claimed(
+    pub(crate) fn run_claimed(
         &self,
         record: &Record,
         stdio: Option<[OwnedFd; 3]>,
@@ -411,9 +411,14 @@ impl Engine {
             return Err(EngineError::RemoveRunning(record.name.clone()));
         }
         if runner_alive {
-            runtime
-                .kill(id, libc::SIGKILL, true)
-                .map_err(rt_err(id, "kill"))?;
+            // Keeps a monitor from running it again under a restart policy.
+            self.containers
+                .update(id, |r| r.state.stopped_by_user = true)?;
+            match runtime.kill(id, libc::SIGKILL, true) {
+                // Between two runs of a restarting container there is nothing to kill.
+                Ok(()) | Err(RuntimeError::NotFound { .. }) => {}
+                Err(e) => return Err(rt_err(id, "kill")(e)),
+            }
         }
         // Wait for the runner (if any) to finish its cleanup: it holds this until it is done.
         let _claim = self.wait_for_runner(id)?;

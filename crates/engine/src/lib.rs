@@ -2,6 +2,7 @@
 //! become an OCI spec, containers get records and a lifecycle.
 #![forbid(unsafe_code)]
 
+pub mod attach;
 pub mod caps;
 pub mod container;
 pub mod copy;
@@ -10,10 +11,12 @@ pub mod etc;
 pub mod exec;
 mod foreground;
 pub mod lifecycle;
+pub mod logfile;
 pub mod monitor;
 pub mod names;
 pub mod network;
 pub mod options;
+pub mod restart;
 pub mod security;
 pub mod spec;
 pub mod stats;

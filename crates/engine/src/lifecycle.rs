@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::container::Record;
+use crate::container::{Record, Status};
 use crate::engine::rt_err;
 use crate::{Engine, EngineError};
 
@@ -25,10 +25,13 @@ impl Engine {
             return Err(EngineError::NotRunning(record.name.clone()));
         }
         let id = record.id.as_str();
-        self.runtime()?
-            .kill(id, signal, false)
-            .map_err(rt_err(id, "kill"))?;
-        Ok(record)
+        self.mark_stopped_by_user(id)?;
+        match self.runtime()?.kill(id, signal, false) {
+            Ok(()) => Ok(record),
+            // Between two runs there is no process: the mark alone keeps it from running again.
+            Err(_) if self.containers.load(id)?.state.status == Status::Restarting => Ok(record),
+            Err(e) => Err(rt_err(id, "kill")(e)),
+        }
     }
 
     /// `hull stop`: SIGTERM, then SIGKILL to every process after `timeout`; returns once the
@@ -39,6 +42,7 @@ impl Engine {
         if !self.containers.is_running(id) {
             return Ok(record);
         }
+        self.mark_stopped_by_user(id)?;
         let runtime = self.runtime()?;
         let _ = runtime.kill(id, libc::SIGTERM, false);
         if !self.wait_stopped(id, Some(timeout)) {
@@ -57,6 +61,15 @@ impl Engine {
             // Removed by --rm after recording its code: the record we saw is all there is.
             Err(_) => Ok(record.state.exit_code.unwrap_or(0)),
         }
+    }
+
+    /// Docker's HasBeenManuallyStopped: written before any signal, so the monitor that sees
+    /// the exit it causes (or waits out a restart delay) does not run the container again.
+    /// `docker kill` sets it for any signal when no stop signal is configured, and hull has none.
+    fn mark_stopped_by_user(&self, id: &str) -> Result<(), EngineError> {
+        self.containers
+            .update(id, |r| r.state.stopped_by_user = true)?;
+        Ok(())
     }
 
     /// Polls the running lock until it is free; false when `timeout` passed first.

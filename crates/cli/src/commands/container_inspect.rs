@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use hull_engine::container::{Record, Status};
+use hull_engine::logfile::{LogConfig, LogDriver};
 use hull_engine::options::{NetworkMode, RunConfig, UserMount};
 use hull_engine::units::CPU_PERIOD;
 use hull_engine::Engine;
@@ -73,7 +74,7 @@ pub fn document(r: &Record, image: &ContainerConfig, dir: &std::path::Path) -> V
         "HostsPath": file("hosts"),
         "LogPath": file(&format!("{}-json.log", r.id)),
         "Name": format!("/{}", r.name),
-        "RestartCount": 0,
+        "RestartCount": r.state.restart_count,
         "Driver": "overlay",
         "Platform": "linux",
         "Config": config(r, image),
@@ -177,7 +178,11 @@ fn host_config(c: &RunConfig) -> Value {
         "Binds": null_if_empty(&binds),
         "NetworkMode": match c.network { NetworkMode::Host => "host", NetworkMode::None => "none" },
         "PortBindings": {},
-        "RestartPolicy": { "Name": "no", "MaximumRetryCount": 0 },
+        "RestartPolicy": {
+            "Name": c.restart.name(),
+            "MaximumRetryCount": c.restart.max_retries(),
+        },
+        "LogConfig": log_config(&c.log),
         "AutoRemove": c.rm,
         "CapAdd": null_if_empty(&c.cap_add),
         "CapDrop": null_if_empty(&c.cap_drop),
@@ -239,11 +244,25 @@ fn network_settings(c: &RunConfig) -> Value {
     })
 }
 
+fn log_config(l: &LogConfig) -> Value {
+    let mut config = serde_json::Map::new();
+    if let Some(size) = l.max_size {
+        config.insert("max-size".into(), json!(size.to_string()));
+        config.insert("max-file".into(), json!(l.max_file.to_string()));
+    }
+    let driver = match l.driver {
+        LogDriver::JsonFile => "json-file",
+        LogDriver::None => "none",
+    };
+    json!({ "Type": driver, "Config": config })
+}
+
 fn state(r: &Record) -> Value {
     let s = &r.state;
     let status = match s.status {
         Status::Created => "created",
         Status::Running => "running",
+        Status::Restarting => "restarting",
         Status::Exited => "exited",
     };
     const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -251,7 +270,7 @@ fn state(r: &Record) -> Value {
         "Status": status,
         "Running": s.status == Status::Running,
         "Paused": false,
-        "Restarting": false,
+        "Restarting": s.status == Status::Restarting,
         "OOMKilled": s.oom_killed,
         "Dead": false,
         "Pid": s.pid.unwrap_or(0),
@@ -301,6 +320,8 @@ mod tests {
                 started_at: Some("2026-01-01T00:00:01Z".into()),
                 finished_at: None,
                 oom_killed: false,
+                restart_count: 2,
+                stopped_by_user: false,
             },
         }
     }
@@ -372,6 +393,8 @@ mod tests {
         assert_eq!(h["CapAdd"], json!(["CAP_NET_ADMIN"]));
         assert_eq!(h["NetworkMode"], "none");
         assert_eq!(h["RestartPolicy"]["Name"], "no");
+        assert_eq!(h["LogConfig"]["Type"], "json-file");
+        assert_eq!(d["RestartCount"], 2);
         assert_eq!(d["Mounts"][0]["Destination"], "/data");
         assert_eq!(d["Mounts"][0]["RW"], false);
         assert!(d["NetworkSettings"]["Networks"].get("none").is_some());

@@ -1,6 +1,7 @@
 //! One function per command: validate the parsed flags, make one library call, print.
 
 mod archive;
+mod attach;
 mod container_inspect;
 mod containers;
 mod copy;
@@ -9,6 +10,7 @@ mod exec;
 mod images;
 mod inspect;
 mod logs;
+mod logtime;
 mod network;
 mod pull;
 mod run;
@@ -34,6 +36,16 @@ impl Ctx {
     }
 }
 
+/// The detached monitor's entry point when argv is exactly what `hull run -d` passes it: run
+/// without clap (see `detach::monitor_from_argv`); None for any other argv.
+pub fn run_monitor_directly(args: &[std::ffi::OsString]) -> Option<u8> {
+    let (ctx, args) = detach::monitor_from_argv(args)?;
+    Some(detach::monitor(&ctx, args).unwrap_or_else(|e| {
+        eprintln!("hull: {}", crate::one_line(&e));
+        125
+    }))
+}
+
 /// Runs a command and returns the process exit code.
 pub fn run(cli: Cli) -> Result<u8> {
     let ctx = Ctx {
@@ -57,6 +69,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Ps(a) => containers::ps(&ctx, a),
         Command::Rm(a) => containers::rm(&ctx, a),
         Command::Start(a) => containers::start(&ctx, a),
+        Command::Attach(a) => attach::attach(&ctx, a),
         Command::Logs(a) => logs::logs(&ctx, a),
         Command::Stop(a) => containers::stop(&ctx, a),
         Command::Kill(a) => containers::kill(&ctx, a),
