@@ -13,7 +13,11 @@
 #   hull     hull --root R run --rm --network none IMAGE true
 #   crun     crun run -b B ID      (the same OCI bundle for crun and runc; a foreground run
 #   runc     runc run -b B ID       deletes the container, state and cgroup, when it exits)
+#   hullrt   hull-runtime run -b B ID   (hull as a runc-compatible runtime, the same bundle; its
+#            foreground run deletes too)
 #   podman   podman run --rm --network none --ulimit nofile=… --ulimit nproc=… IMAGE true
+#   podman-hull  the same with --runtime hull-runtime (outside the crun namespace: hull handles
+#            the hybrid cgroup layout)
 #            (storage on the benchmark file system; the ulimits are explained below)
 #   floor    unshare --fork --pid --mount --uts --ipc --net true
 # The bundle is hull's own: config.json is the one `hull run --network none IMAGE true` writes
@@ -38,7 +42,7 @@ export LC_ALL=C
 SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 REPO_ROOT="$(cd "$(dirname "$SELF")/.." && pwd)"
 PY=/usr/bin/python3
-TOOLS=(hull crun runc podman floor)
+TOOLS=(hull hullrt crun runc podman podman-hull floor)
 
 die() {
     echo "run.sh: $*" >&2
@@ -52,6 +56,7 @@ command_for() {
     local w=$BENCH_WORK
     case $1 in
     hull) echo "'$BENCH_HULL' --root '$w/hull' run --rm --network none '$BENCH_IMAGE' true" ;;
+    hullrt) echo "'$BENCH_HULLRT' --root '$w/hullrt-state' run -b '$w/bundle-hullrt' bench-hullrt" ;;
     crun | runc)
         # A foreground `run` deletes the container itself when it exits (state and cgroup), as
         # the check after the measurements confirms; a `delete` afterwards would fail.
@@ -62,6 +67,9 @@ command_for() {
     # 32768 at startup. So both are given explicitly; hull and the bundle set no rlimits.
     podman)
         echo "$BENCH_PODMAN run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 '$BENCH_IMAGE' true"
+        ;;
+    podman-hull)
+        echo "$BENCH_PODMAN --runtime '$BENCH_HULLRT' run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 '$BENCH_IMAGE' true"
         ;;
     floor) echo "unshare --fork --pid --mount --uts --ipc --net true" ;;
     *) die "unknown tool $1" ;;
@@ -137,6 +145,7 @@ cleanup() {
         for t in crun runc; do
             "$t" --root "$WORK/$t-state" delete -f "bench-$t" >/dev/null 2>&1
         done
+        "$WORK/bin/hull-runtime" --root "$WORK/hullrt-state" delete -f bench-hullrt >/dev/null 2>&1
         # anything still mounted below WORK (the namespace file, podman's overlays), deepest
         # first, then WORK itself
         findmnt -rn -o TARGET | awk -v p="$WORK" 'index($0, p "/") == 1' | sort -r |
@@ -171,7 +180,10 @@ mkdir -p "$WORK/results" "$WORK/tmp"
 export TMPDIR=$WORK/tmp
 
 PODMAN="podman --root $WORK/podman/root --runroot $WORK/podman/run --storage-driver overlay --events-backend none --cgroup-manager cgroupfs"
+mkdir -p "$WORK/bin"
+ln -s "$(realpath "$HULL")" "$WORK/bin/hull-runtime"
 export BENCH_WORK=$WORK BENCH_HULL=$HULL BENCH_IMAGE=$IMAGE BENCH_PODMAN=$PODMAN
+export BENCH_HULLRT=$WORK/bin/hull-runtime
 
 echo "== hull run benchmark: $IMAGE, \`true\`, $RUNS runs per tool"
 echo "filesystem: $FS_DESC at $WORK"
@@ -194,7 +206,7 @@ cp "$cdir"/{hosts,hostname,resolv.conf} "$WORK/etc/"
 mnt=$("$HULL" --root "$WORK/hull" image mount "$IMAGE")
 cp -a "$mnt" "$WORK/rootfs"
 "$HULL" --root "$WORK/hull" image unmount "$IMAGE" >/dev/null
-for t in crun runc; do
+for t in hullrt crun runc; do
     mkdir -p "$WORK/bundle-$t" "$WORK/$t-state"
     jq --arg root "$WORK/rootfs" --arg etc "$WORK/etc" --arg cg "/$CGROUP_PARENT/$t" '
         .ociVersion = "1.0.2"
@@ -239,7 +251,7 @@ for ((r = 0; r < RUNS; r++)); do
     echo
 done
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
-for t in crun runc; do # a foreground run must have removed the container, or we did less work
+for t in hullrt crun runc; do # a foreground run must have removed the container, or we did less work
     [[ -z $(ls -A "$WORK/$t-state") ]] || die "$t left state behind: $(ls -A "$WORK/$t-state")"
     [[ ! -e /sys/fs/cgroup/memory/$CGROUP_PARENT/$t ]] || die "$t left its cgroup behind"
 done
@@ -259,15 +271,17 @@ for t in tools:
     rss = max(int(l) for l in open(f"{results}/{t}.rss") if l.strip())
     st[t] = (statistics.median(us) / 1000, min(us) / 1000, max(us) / 1000, rss)
 hull = st["hull"][0]
-print(f"{'tool':<10}{'median ms':>10}{'min ms':>9}{'max ms':>9}{'peak RSS':>11}{'hull/tool':>11}")
+print(f"{'tool':<12}{'median ms':>10}{'min ms':>9}{'max ms':>9}{'peak RSS':>11}{'hull/tool':>11}")
 for t in tools:
     med, lo, hi, rss = st[t]
-    print(f"{t:<10}{med:>10.1f}{lo:>9.1f}{hi:>9.1f}{rss / 1024:>9.1f}Mi{hull / med:>11.2f}")
+    print(f"{t:<12}{med:>10.1f}{lo:>9.1f}{hi:>9.1f}{rss / 1024:>9.1f}Mi{hull / med:>11.2f}")
 print("(peak RSS = largest single process of the run, from 3 extra runs under /usr/bin/time)")
 print()
 r = {t: hull / st[t][0] for t in tools}
 print(f"hull/crun {r['crun']:.2f}  hull/runc {r['runc']:.2f}  hull/podman {r['podman']:.3f}  "
       f"hull/floor {r['floor']:.2f};  hull peak RSS {st['hull'][3] / 1024:.1f} MiB")
+print(f"hull-runtime/crun {st['hullrt'][0] / st['crun'][0]:.2f}  "
+      f"podman+hull/podman+crun {st['podman-hull'][0] / st['podman'][0]:.2f}")
 print(f"target: within 1.5x of crun:      {r['crun']:.2f}x  {'MET' if r['crun'] <= 1.5 else 'NOT MET'}")
 print(f"target: faster than runc:         {r['runc']:.2f}x  {'MET' if r['runc'] < 1 else 'NOT MET'}")
 print(f"target: >=10x faster than podman: {1 / r['podman']:.1f}x  "

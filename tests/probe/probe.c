@@ -5,7 +5,7 @@
  *
  * usage: probe CMD [ARG] [CMD [ARG]...]   (commands run in order)
  *   all                   every fact below
- *   pid ppid ids hostname cwd ns status denied masked procsys rlimit umask mounts cgroup
+ *   pid ppid ids hostname cwd ns status denied masked procsys rlimit umask mounts cgroup idmap
  *   exit N                exit with status N
  *   sleep N               sleep N seconds (output is flushed first)
  *   fork-bomb [MAX]       fork until fork fails or MAX (default 512) children; report the count
@@ -16,7 +16,7 @@
  * unshare_newns, keyctl, clone_newuser (ok or the errno name), kcore and firmware (masked,
  * readable or the errno name), procsys (EROFS, writable or the errno name), nofile_soft,
  * nofile_hard, umask (octal), mountinfo (one line each), cgroup (one /proc/self/cgroup line each),
- * memory_max, pids_max, forks, fork_error, alloc_mb.
+ * memory_max, pids_max, forks, fork_error, alloc_mb, uid_map and gid_map (one line each).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -314,6 +314,24 @@ static void alloc(long mb)
 	printf("alloc_mb=%ld\n", mb);
 }
 
+/* uid_map / gid_map: one `uid_map=` / `gid_map=` line per mapping, spaces squeezed. */
+static void idmap(void)
+{
+	static const char *const files[] = {"uid_map", "gid_map"};
+	for (int i = 0; i < 2; i++) {
+		char path[64], line[256];
+		snprintf(path, sizeof path, "/proc/self/%s", files[i]);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		unsigned long in, out, n;
+		while (fgets(line, sizeof line, f))
+			if (sscanf(line, "%lu %lu %lu", &in, &out, &n) == 3)
+				printf("%s=%lu %lu %lu\n", files[i], in, out, n);
+		fclose(f);
+	}
+}
+
 static void all(void)
 {
 	pid();
@@ -339,7 +357,7 @@ static const struct {
 	{"all", all},       {"pid", pid},         {"ppid", ppid},         {"ids", ids},
 	{"hostname", hostname}, {"cwd", cwd},     {"ns", ns},             {"status", status},
 	{"denied", denied}, {"masked", masked},   {"procsys", procsys},   {"rlimit", rlimit},
-	{"umask", print_umask}, {"mounts", mounts}, {"cgroup", cgroup},
+	{"umask", print_umask}, {"mounts", mounts}, {"cgroup", cgroup}, {"idmap", idmap},
 };
 
 /* The numeric argument after argv[*i], or `fallback` when there is none. */

@@ -358,13 +358,8 @@ fn after_a_simulated_reboot_ps_is_truthful_and_start_works() {
         );
     }
     // start works again: stale runtime state, running.lock and overlay workdir are reconciled.
-    let out = h.run(&["start", "ra"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(h.ok(&["start", "ra"]).trim(), "ra");
+    assert_eq!(h.ok(&["wait", "ra"]).trim(), "0");
     assert!(h
         .ok(&["ps", "-a", "-f", "name=ra", "--format", "{{.Status}}"])
         .starts_with("Exited (0)"));

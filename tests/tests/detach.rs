@@ -191,7 +191,10 @@ fn inspect_is_docker_shaped() {
     assert_eq!(d["State"]["Status"], "running");
     assert_eq!(d["State"]["Running"], true);
     assert!(d["State"]["Pid"].as_i64().unwrap() > 0);
-    assert_eq!(d["Config"]["Env"][0], "A=1");
+    // Docker's Config.Env: the image's variables, then the user's.
+    let env = d["Config"]["Env"].as_array().unwrap();
+    assert!(env.iter().any(|e| e == "A=1"), "{env:?}");
+    assert!(env[0].as_str().unwrap().starts_with("PATH="), "{env:?}");
     assert_eq!(d["HostConfig"]["Memory"], 64 << 20);
     assert_eq!(d["HostConfig"]["NetworkMode"], "none");
     assert!(d["Mounts"].is_array() && d["NetworkSettings"].is_object());

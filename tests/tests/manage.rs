@@ -312,7 +312,7 @@ fn create_records_a_container_that_start_runs() {
     assert_eq!(id.len(), 64, "{id}");
     assert_eq!(ps_line(&h, "later"), "later created Created");
     assert!(container_pids(id).is_empty());
-    assert_eq!(h.run(&["start", "later"]).status.code(), Some(4));
+    assert_eq!(h.run(&["start", "-a", "later"]).status.code(), Some(4));
     assert!(ps_line(&h, "later").starts_with("later exited Exited (4)"));
     let err = h.fails(&["create", "--name", "later", &busybox()]);
     assert!(err.contains("Conflict."), "{err}");

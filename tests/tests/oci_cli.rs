@@ -333,3 +333,66 @@ fn errors_are_one_line_exit_1_and_logged_as_json() {
     assert!(features["linux"]["namespaces"].as_array().unwrap().len() >= 6);
     assert!(features["linux"]["seccomp"]["actions"].is_array());
 }
+
+#[test]
+fn exec_runs_a_command_line_or_a_process_json_in_the_container() {
+    require_root!();
+    let mut oci = Oci::new();
+    let id = oci.id("exec");
+    oci.config(&["sleep", "1000"]);
+    let bundle = oci.bundle();
+    let (ok, err) = oci.detached(&["run", "-d", "-b", bundle.to_str().unwrap(), &id]);
+    assert!(ok, "run -d: {err}");
+
+    // The container's process is the template; the flags change it.
+    let script = "echo $X; pwd; cat /proc/1/cmdline; echo; exit 4";
+    let out = oci.run(&[
+        "exec", "--cwd", "/bin", "-e", "X=7", &id, "sh", "-c", script,
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "7\n/bin\nsleep\u{0}1000\u{0}\n");
+
+    let process = oci.dir.path().join("process.json");
+    let json = serde_json::json!({
+        "args": ["sh", "-c", "echo from-json; exit 5"],
+        "cwd": "/",
+        "env": ["PATH=/bin"],
+        "user": {"uid": 0, "gid": 0},
+    });
+    std::fs::write(&process, json.to_string()).unwrap();
+    let out = oci.run(&["exec", "--process", process.to_str().unwrap(), &id]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "from-json\n");
+
+    let err = oci.fails(&["exec", &id, "nosuchprog"]);
+    assert!(err.contains("nosuchprog"), "{err}");
+    oci.ok(&["pause", &id]);
+    let err = oci.fails(&["exec", &id, "true"]);
+    assert!(err.contains("paused"), "{err}");
+    oci.ok(&["resume", &id]);
+
+    // Detached: the pid file names a live process in the container, gone with the container.
+    let pid_file = oci.dir.path().join("exec.pid");
+    let (ok, err) = oci.detached(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "sleep",
+        "999",
+    ]);
+    assert!(ok, "exec -d: {err}");
+    let pid: i64 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(pid));
+    let pids: Vec<i64> = serde_json::from_str(&oci.ok(&["ps", "--format", "json", &id])).unwrap();
+    assert!(pids.contains(&pid), "{pids:?} lacks {pid}");
+    oci.ok(&["delete", "--force", &id]);
+    hull_tests::wait_until("the exec'd process to die with the container", || {
+        !alive(pid)
+    });
+}

@@ -49,8 +49,10 @@ pub enum Command {
     Ps(PsArgs),
     /// Remove one or more containers
     Rm(RmArgs),
-    /// Start a stopped container in the foreground
+    /// Start a stopped container (in the background; attached with -a)
     Start(StartArgs),
+    /// Attach the terminal to a running container's input and output
+    Attach(AttachArgs),
     /// Fetch the logs of a container
     Logs(LogsArgs),
     /// Stop one or more running containers
@@ -60,7 +62,17 @@ pub enum Command {
     /// Block until one or more containers stop, then print their exit codes
     Wait(ContainersArgs),
     /// Display detailed information on one or more containers
-    Inspect(ContainersArgs),
+    Inspect(ContainerInspectArgs),
+    /// Run a command in a running container
+    Exec(ExecArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
     /// Create a new container without starting it
     Create(Box<RunArgs>),
     /// Rename a container
@@ -77,6 +89,62 @@ pub enum Command {
     /// The monitor of a detached container (started by `hull run -d`)
     #[command(name = "__monitor", hide = true)]
     Monitor(MonitorArgs),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Create a network
+    Create(NetworkCreateArgs),
+    /// List networks
+    #[command(alias = "list")]
+    Ls(NetworkLsArgs),
+    /// Display detailed information on one or more networks
+    Inspect(NetworkNamesArgs),
+    /// Remove one or more networks
+    #[command(alias = "remove")]
+    Rm(NetworkNamesArgs),
+    /// Remove all unused networks
+    Prune(NetworkPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkCreateArgs {
+    /// Subnet in CIDR format (default: the first free private pool)
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// IPv4 gateway for the subnet (default: its first address)
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// Driver to manage the network (only "bridge")
+    #[arg(short, long, default_value = "bridge")]
+    pub driver: String,
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkLsArgs {
+    /// Only display network IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Do not truncate the output
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkNamesArgs {
+    #[arg(required = true)]
+    pub networks: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkPruneArgs {
+    /// Do not prompt for confirmation (hull never prompts)
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -349,6 +417,15 @@ pub struct RunArgs {
     /// Set custom DNS servers
     #[arg(long)]
     pub dns: Vec<String>,
+    /// Restart policy when the container exits: no, on-failure[:N], always, unless-stopped
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// Logging driver: json-file (default) or none
+    #[arg(long)]
+    pub log_driver: Option<String>,
+    /// Log driver options (max-size=10m, max-file=3)
+    #[arg(long)]
+    pub log_opt: Vec<String>,
     /// The image to run
     pub image: String,
     /// The command and its arguments
@@ -380,18 +457,24 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short, long)]
     pub force: bool,
+    /// Remove anonymous volumes (accepted: hull creates none, see README)
+    #[arg(short, long)]
+    pub volumes: bool,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
-    /// Attach STDOUT/STDERR and forward signals (the only mode for now)
+    /// Attach STDOUT/STDERR and wait for the container to exit
     #[arg(short, long)]
     pub attach: bool,
     /// Attach the container's STDIN
     #[arg(short, long)]
     pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = DEFAULT_DETACH_KEYS)]
+    pub detach_keys: String,
     #[arg(required = true, num_args = 1)]
     pub container: String,
 }
@@ -407,6 +490,12 @@ pub struct LogsArgs {
     /// Number of lines to show from the end of the logs ("all" for every line)
     #[arg(short = 'n', long, default_value = "all")]
     pub tail: String,
+    /// Show logs since a time (RFC 3339, Unix timestamp) or a duration ago (10s, 2m, 1h)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a time (RFC 3339, Unix timestamp) or a duration ago (10s, 2m, 1h)
+    #[arg(long)]
+    pub until: Option<String>,
     pub container: String,
 }
 
@@ -435,6 +524,113 @@ pub struct ContainersArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ContainerInspectArgs {
+    /// Format the output using a template such as '{{.State.Status}}' or 'json'
+    #[arg(short, long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// CONTAINER:SRC_PATH, or a local path (`-` reads a tar from stdin)
+    pub src: String,
+    /// CONTAINER:DEST_PATH, or a local path (`-` writes a tar to stdout)
+    pub dest: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    pub container: String,
+    /// Options for the host's ps (default: hull's own `ps -ef` columns, read from /proc)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Output format: table, json, or a template such as '{{.Name}}\t{{.CPUPerc}}'
+    #[arg(long)]
+    pub format: Option<String>,
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct MonitorArgs {
+    /// Wait for a client on the attach socket before starting (`hull start -a`)
+    #[arg(long)]
+    pub attach_first: bool,
     pub id: String,
 }
+
+/// `hull exec`: Docker's flags as plain strings; validation is the engine's.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Detached mode: run the command in the background
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep STDIN open
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Set environment variables (K=V, or K to take the host's value)
+    #[arg(short, long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Username or UID (format: user[:group])
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Container name or ID (prefix)
+    pub container: String,
+    /// The command and its arguments
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = DEFAULT_DETACH_KEYS)]
+    pub detach_keys: String,
+    /// Accepted for Docker compatibility; signals are not proxied
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
+    pub container: String,
+}
+
+/// Docker's default detach sequence.
+pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";

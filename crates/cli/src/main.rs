@@ -16,6 +16,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(code) = commands::run_monitor_directly(&args) {
+        return ExitCode::from(code);
+    }
     if let Some(args) = oci::wants_runtime_cli(&args) {
         return ExitCode::from(oci::main(args));
     }

@@ -82,6 +82,8 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Con
 pub enum Status {
     Created,
     Running,
+    /// Exited, and its monitor runs it again after the restart policy's delay.
+    Restarting,
     Exited,
 }
 
@@ -101,6 +103,12 @@ pub struct State {
     /// Frozen by `hull pause` (meaningful while Running).
     #[serde(default)]
     pub paused: bool,
+    /// Times the monitor ran the container again under its restart policy.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// Set by `hull stop`/`kill` (Docker's HasBeenManuallyStopped): no restart after this exit.
+    #[serde(default)]
+    pub stopped_by_user: bool,
 }
 
 /// Everything hull keeps about one container.
@@ -292,6 +300,8 @@ impl Containers {
                 finished_at: None,
                 oom_killed: false,
                 paused: false,
+                restart_count: 0,
+                stopped_by_user: false,
             },
         };
         self.publish(&record)?;
@@ -345,7 +355,13 @@ impl Containers {
         };
         let mut r: Record = serde_json::from_slice(&bytes)
             .map_err(|source| ContainerError::Corrupt { path: p, source })?;
-        if r.state.status == Status::Running && !self.is_alive(id) {
+        // A monitor between restarts (Restarting) has no container process an orphan could be.
+        let gone = match r.state.status {
+            Status::Running => !self.is_alive(id),
+            Status::Restarting => !self.is_running(id),
+            Status::Created | Status::Exited => false,
+        };
+        if gone {
             r.state.status = Status::Exited;
             r.state.pid = None;
             r.state.paused = false;

@@ -66,6 +66,8 @@ pub enum EngineError {
     Signal(#[from] crate::lifecycle::BadSignal),
     #[error("conflict: you cannot remove a running container {0}: stop it first or use -f")]
     RemoveRunning(String),
+    #[error(transparent)]
+    Copy(#[from] crate::copy::CopyError),
 }
 
 impl EngineError {
@@ -88,6 +90,14 @@ fn command_failure_code(e: &RuntimeError) -> u8 {
             ..
         } => 127,
         RuntimeError::Init {
+            step: Step::NotExecutable,
+            ..
+        } => 126,
+        RuntimeError::Exec {
+            step: Step::NotFound,
+            ..
+        } => 127,
+        RuntimeError::Exec {
             step: Step::NotExecutable,
             ..
         } => 126,
@@ -134,7 +144,7 @@ impl std::fmt::Debug for Engine {
 }
 
 /// The container's rootfs overlay; unmounted when dropped.
-struct MountedRootfs {
+pub(crate) struct MountedRootfs {
     target: PathBuf,
 }
 
@@ -261,7 +271,7 @@ impl Engine {
     }
 
     /// The recipe of one run. Each guard undoes its step on the way out, in reverse.
-    fn run_claimed(
+    pub(crate) fn run_claimed(
         &self,
         record: &Record,
         stdio: Option<[OwnedFd; 3]>,
@@ -347,7 +357,11 @@ impl Engine {
         Ok(code)
     }
 
-    fn mount_rootfs(&self, id: &str, diff_ids: &[Digest]) -> Result<MountedRootfs, EngineError> {
+    pub(crate) fn mount_rootfs(
+        &self,
+        id: &str,
+        diff_ids: &[Digest],
+    ) -> Result<MountedRootfs, EngineError> {
         let dir = self.containers.dir(id);
         let (upper, work, target) = (
             dir.join("upper"),
@@ -419,6 +433,11 @@ impl Engine {
         let orphan_alive = !runner_alive && record.state.status == Status::Running;
         if (runner_alive || orphan_alive) && !force {
             return Err(EngineError::RemoveRunning(record.name.clone()));
+        }
+        if runner_alive {
+            // Keeps a monitor from running it again under a restart policy.
+            self.containers
+                .update(id, |r| r.state.stopped_by_user = true)?;
         }
         // Wait for the runner (if any) to finish its cleanup: it holds this until it is done.
         let _claim = self.kill_until_runner_exits(&runtime, id)?;
@@ -576,5 +595,21 @@ mod tests {
         assert_eq!(exec(libc::ENOEXEC).exit_code(), 126);
         assert_eq!(exec(libc::ENOENT).exit_code(), 127);
         assert_eq!(EngineError::AlreadyRunning("x".into()).exit_code(), 125);
+        let exec_step = |step| EngineError::Runtime {
+            id: "c".into(),
+            op: "exec",
+            source: Box::new(RuntimeError::Exec {
+                id: "c".into(),
+                step,
+                cause: InitError {
+                    step,
+                    message: "x".into(),
+                    errno: None,
+                },
+            }),
+        };
+        assert_eq!(exec_step(Step::NotFound).exit_code(), 127);
+        assert_eq!(exec_step(Step::NotExecutable).exit_code(), 126);
+        assert_eq!(exec_step(Step::JoinNamespace).exit_code(), 125);
     }
 }

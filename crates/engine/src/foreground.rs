@@ -24,13 +24,13 @@ pub fn exit_code(status: rustix::process::WaitStatus) -> i32 {
 }
 
 /// Restores the host terminal's settings when dropped.
-struct RawMode {
+pub(crate) struct RawMode {
     saved: Termios,
 }
 
 impl RawMode {
     /// Puts stdin in raw mode when it is a terminal (keys go to the container unprocessed).
-    fn enable() -> Option<RawMode> {
+    pub(crate) fn enable() -> Option<RawMode> {
         let stdin = io::stdin();
         if !rustix::termios::isatty(stdin.as_fd()) {
             return None;

@@ -2,19 +2,27 @@
 //! become an OCI spec, containers get records and a lifecycle.
 #![forbid(unsafe_code)]
 
+pub mod attach;
 pub mod caps;
 pub mod container;
+pub mod copy;
 mod engine;
 pub mod etc;
+pub mod exec;
 mod foreground;
 pub mod lifecycle;
 pub mod listing;
+pub mod logfile;
 pub mod manage;
 pub mod monitor;
 pub mod names;
+pub mod network;
 pub mod options;
+pub mod restart;
 pub mod security;
 pub mod spec;
+pub mod stats;
+pub mod top;
 pub mod units;
 pub mod user;
 

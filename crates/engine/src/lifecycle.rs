@@ -22,19 +22,28 @@ impl Engine {
     /// thawed, so it can die; other signals wait for `unpause`.
     pub fn kill(&self, name: &str, signal: i32) -> Result<Record, EngineError> {
         let record = self.containers.resolve(name)?;
-        if record.state.status != Status::Running {
+        let id = record.id.as_str();
+        // Running includes an orphan whose runner was killed (-9); a monitor that holds the
+        // container between two runs of a restart policy counts too.
+        let orphan = !self.containers.is_running(id);
+        if orphan && record.state.status != Status::Running {
             return Err(EngineError::NotRunning(record.name.clone()));
         }
-        let id = record.id.as_str();
+        self.mark_stopped_by_user(id)?;
         let runtime = self.runtime()?;
-        runtime
-            .kill(id, signal, false)
-            .map_err(rt_err(id, "kill"))?;
+        match runtime.kill(id, signal, false) {
+            Ok(()) => {}
+            // Between two runs there is no process: the mark alone keeps it from running again.
+            Err(_) if self.containers.load(id)?.state.status == Status::Restarting => {
+                return Ok(record)
+            }
+            Err(e) => return Err(rt_err(id, "kill")(e)),
+        }
         if signal == libc::SIGKILL {
             let _ = runtime.resume(id);
         }
-        if !self.containers.is_running(id) {
-            // An orphan (its runner was killed): nobody else will record its end.
+        if orphan {
+            // Nobody else will record its end.
             self.reap_orphan(id, signal, Duration::from_secs(1));
         }
         Ok(record)
@@ -45,10 +54,11 @@ impl Engine {
     pub fn stop(&self, name: &str, timeout: Duration) -> Result<Record, EngineError> {
         let record = self.containers.resolve(name)?;
         let id = record.id.as_str();
-        if record.state.status != Status::Running {
+        let orphan = !self.containers.is_running(id);
+        if orphan && record.state.status != Status::Running {
             return Ok(record);
         }
-        let orphan = !self.containers.is_running(id);
+        self.mark_stopped_by_user(id)?;
         let runtime = self.runtime()?;
         // Like Docker: a paused container is thawed, then signalled.
         let _ = runtime.resume(id);
@@ -74,6 +84,15 @@ impl Engine {
             // Removed by --rm after recording its code: the record we saw is all there is.
             Err(_) => Ok(record.state.exit_code.unwrap_or(0)),
         }
+    }
+
+    /// Docker's HasBeenManuallyStopped: written before any signal, so the monitor that sees
+    /// the exit it causes (or waits out a restart delay) does not run the container again.
+    /// `docker kill` sets it for any signal when no stop signal is configured, and hull has none.
+    fn mark_stopped_by_user(&self, id: &str) -> Result<(), EngineError> {
+        self.containers
+            .update(id, |r| r.state.stopped_by_user = true)?;
+        Ok(())
     }
 
     /// Polls until the container's runner released it and no orphan of it lives; false when

@@ -26,6 +26,7 @@ pub fn state_name(r: &Record) -> &'static str {
         Status::Created => "created",
         Status::Running if r.state.paused => "paused",
         Status::Running => "running",
+        Status::Restarting => "restarting",
         Status::Exited => "exited",
     }
 }
@@ -149,6 +150,8 @@ mod tests {
                 finished_at: None,
                 oom_killed: false,
                 paused: false,
+                restart_count: 0,
+                stopped_by_user: false,
             },
         }
     }

@@ -43,7 +43,9 @@ impl Engine {
         let record = self.containers.resolve(name)?;
         match record.state.status {
             Status::Running => Ok(record),
-            Status::Created | Status::Exited => Err(EngineError::NotRunning(record.id)),
+            Status::Created | Status::Restarting | Status::Exited => {
+                Err(EngineError::NotRunning(record.id))
+            }
         }
     }
 
@@ -57,7 +59,7 @@ impl Engine {
     pub fn prune(&self) -> Result<Vec<Pruned>, EngineError> {
         let mut out = Vec::new();
         for r in self.containers.list()? {
-            if r.state.status == Status::Running {
+            if matches!(r.state.status, Status::Running | Status::Restarting) {
                 continue;
             }
             let reclaimed = disk_usage(&self.containers.dir(&r.id).join("upper"));

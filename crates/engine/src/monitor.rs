@@ -1,19 +1,26 @@
 //! The detached side of `hull run -d`: a monitor process (a hidden entry point of the hull
-//! binary) runs the container with its stdout and stderr on pipes and copies them, line by line,
-//! into `<id>-json.log` in Docker's json-file format. It stays single-threaded: the runtime
-//! refuses to fork from a threaded process, and one poll(2) loop is the smallest footprint.
+//! binary) runs the container with its stdout and stderr on pipes (or its pty) and copies them,
+//! line by line, into `<id>-json.log` in Docker's json-file format, and to the clients attached
+//! on its socket ([`crate::attach`]); it runs the container again under its restart policy. It
+//! stays single-threaded: the runtime refuses to fork from a threaded process, and one poll(2)
+//! loop is the smallest footprint.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::File;
+use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
 use rustix::pipe::PipeFlags;
 use rustix::process::{Pid, WaitOptions};
 use serde::{Deserialize, Serialize};
 
+use crate::attach::{AttachServer, Frame};
+use crate::container::{Record, Status};
 use crate::engine::{io_err, rt_err};
+use crate::logfile::LogFile;
+use crate::restart::Restarter;
 use crate::{foreground, Engine, EngineError};
 
 /// One line of the log, as Docker's json-file driver writes it.
@@ -29,7 +36,8 @@ pub fn log_path(engine: &Engine, id: &str) -> PathBuf {
     engine.containers.dir(id).join(format!("{id}-json.log"))
 }
 
-/// One of the container's output streams: the pipe's read end and the unfinished line.
+/// One of the container's output streams: the pipe's (or pty's) read end and the unfinished
+/// line.
 struct Stream {
     fd: Option<OwnedFd>,
     name: &'static str,
@@ -45,8 +53,9 @@ impl Stream {
         }
     }
 
-    /// Reads what is available; writes every complete line; at EOF the rest, and closes.
-    fn pump(&mut self, log: &mut impl Write) -> io::Result<()> {
+    /// Reads what is available, passes it to the attached clients and writes every complete
+    /// line to the log; at EOF the rest, and closes.
+    fn pump(&mut self, log: &mut LogFile, clients: &mut AttachServer) -> io::Result<()> {
         let Some(fd) = &self.fd else { return Ok(()) };
         let mut buf = [0u8; 8192];
         let n = match rustix::io::read(fd, &mut buf) {
@@ -55,6 +64,12 @@ impl Stream {
             // EIO: a pty whose slave side is gone, which is its EOF.
             Err(_) => 0,
         };
+        if n > 0 && !clients.clients.is_empty() {
+            clients.broadcast(&match self.name {
+                "stderr" => Frame::Stderr(buf[..n].to_vec()),
+                _ => Frame::Stdout(buf[..n].to_vec()),
+            });
+        }
         self.partial.extend_from_slice(&buf[..n]);
         while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = self.partial.drain(..=end).collect();
@@ -71,7 +86,7 @@ impl Stream {
     }
 }
 
-fn write_line(log: &mut impl Write, stream: &'static str, text: &[u8]) -> io::Result<()> {
+fn write_line(log: &mut LogFile, stream: &'static str, text: &[u8]) -> io::Result<()> {
     let line = LogLine {
         log: String::from_utf8_lossy(text).into_owned(),
         stream: stream.to_string(),
@@ -79,28 +94,94 @@ fn write_line(log: &mut impl Write, stream: &'static str, text: &[u8]) -> io::Re
     };
     let mut bytes = serde_json::to_vec(&line).expect("log lines serialize");
     bytes.push(b'\n');
-    log.write_all(&bytes)
+    log.write_entry(&bytes)
 }
 
-/// Copies the streams into the log until every one of them is closed (the container and all
-/// its processes are gone: they die with its pid 1).
-fn copy_to_log(mut streams: Vec<Stream>, log: &mut File) -> io::Result<()> {
+/// The container's input side as the monitor holds it.
+struct Input {
+    /// Where attached clients' stdin goes (the pty, or the stdin pipe with `-i`); None without
+    /// `-i`: clients' input is dropped, as Docker does for a container without OpenStdin.
+    stdin: Option<OwnedFd>,
+    /// The pty, for window sizes.
+    console: Option<OwnedFd>,
+    /// Close the container's stdin when a client's ends (`hull start -a -i`, Docker's
+    /// StdinOnce).
+    stdin_once: bool,
+}
+
+impl Input {
+    fn apply(&mut self, frame: Frame) {
+        match frame {
+            Frame::Stdin(bytes) => {
+                if let Some(fd) = &self.stdin {
+                    if rustix::io::write(fd, &bytes).is_err() {
+                        self.stdin = None;
+                    }
+                }
+            }
+            Frame::StdinEnd if self.stdin_once => self.stdin = None,
+            Frame::Resize { rows, cols } => {
+                if let Some(c) = &self.console {
+                    let size = rustix::termios::Winsize {
+                        ws_row: rows,
+                        ws_col: cols,
+                        ws_xpixel: 0,
+                        ws_ypixel: 0,
+                    };
+                    let _ = rustix::termios::tcsetwinsize(c, size);
+                }
+            }
+            Frame::StdinEnd | Frame::Stdout(_) | Frame::Stderr(_) | Frame::Exit(_) => {}
+        }
+    }
+}
+
+/// The monitor's one loop while the container runs: output into the log and to attached
+/// clients, new clients accepted, clients' input to the container; ends once every output
+/// stream is closed (the container and all its processes are gone: they die with its pid 1).
+fn relay(
+    mut streams: Vec<Stream>,
+    input: &mut Input,
+    server: &mut AttachServer,
+    log: &mut LogFile,
+) -> io::Result<()> {
     while streams.iter().any(|s| s.fd.is_some()) {
-        let mut fds: Vec<PollFd<'_>> = streams
-            .iter()
-            .filter_map(|s| s.fd.as_ref())
-            .map(|fd| PollFd::new(fd, PollFlags::IN))
+        let open: Vec<usize> = (0..streams.len())
+            .filter(|&i| streams[i].fd.is_some())
             .collect();
+        let mut fds: Vec<PollFd<'_>> = open
+            .iter()
+            .map(|&i| PollFd::new(streams[i].fd.as_ref().expect("open"), PollFlags::IN))
+            .collect();
+        fds.push(PollFd::new(&server.listener, PollFlags::IN));
+        fds.extend(
+            server
+                .clients
+                .iter()
+                .map(|c| PollFd::new(&c.stream, PollFlags::IN)),
+        );
         match rustix::event::poll(&mut fds, None) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
         let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
         drop(fds);
-        let open = streams.iter_mut().filter(|s| s.fd.is_some());
-        for (stream, ready) in open.zip(ready) {
+        let (stream_ready, rest) = ready.split_at(open.len());
+        let (listener_ready, client_ready) = rest.split_first().expect("listener polled");
+        // Clients first, in reverse so that dropping one keeps the others' indices.
+        for i in (0..client_ready.len()).rev() {
+            if client_ready[i] {
+                for frame in server.receive(i).unwrap_or_default() {
+                    input.apply(frame);
+                }
+            }
+        }
+        if *listener_ready {
+            server.accept();
+        }
+        for (&i, &ready) in open.iter().zip(stream_ready) {
             if ready {
-                stream.pump(log)?;
+                streams[i].pump(log, server)?;
             }
         }
     }
@@ -123,34 +204,195 @@ fn pipe(id: &str) -> Result<(OwnedFd, OwnedFd), EngineError> {
         .map_err(|e| io_err(id, "create", Path::new("output pipe"))(e.into()))
 }
 
+/// What the monitor tells the CLI that started it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MonitorEvent {
+    /// The attach socket is ready: `hull start -a` connects now, before the container starts.
+    Listening,
+    /// The container runs.
+    Started,
+}
+
+/// How long a monitor started for `hull start -a` waits for its client before starting anyway.
+const FIRST_CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long it then waits for that client's window size.
+const FIRST_FRAME_TIMEOUT: Duration = Duration::from_millis(200);
+
 impl Engine {
-    /// The monitor's work: runs the container with its output going to the log, calls `started`
-    /// once it runs (the CLI waiting on `hull run -d` may then return), and returns its exit
-    /// code once it exited and was torn down (and removed, with `--rm`).
-    pub fn run_detached(&self, id: &str, started: impl FnOnce()) -> Result<i32, EngineError> {
-        let record = self.containers.load(id)?;
+    /// The monitor's work: runs the container with its output going to the log and to attached
+    /// clients, tells `Started` once it runs (the CLI waiting on `hull run -d` may then
+    /// return), runs it again as its restart policy says, and returns the last exit code once
+    /// it exited for good and was torn down (and removed, with `--rm`). It holds the running
+    /// lock throughout, restart delays included, so the container counts as running (or
+    /// restarting) until then. With `attach_first` (`hull start -a`) it tells `Listening` and
+    /// waits for a client before the first start, so the client misses no output.
+    pub fn run_detached(
+        &self,
+        id: &str,
+        attach_first: bool,
+        mut tell: impl FnMut(MonitorEvent),
+    ) -> Result<i32, EngineError> {
+        let claim = self
+            .containers
+            .try_claim_running(id)?
+            .ok_or_else(|| EngineError::AlreadyRunning(id.to_string()))?;
+        let record = self.containers.update(id, |r| {
+            r.state.stopped_by_user = false;
+            r.state.restart_count = 0;
+        })?;
         let path = log_path(self, id);
-        let mut log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io_err(id, "open log", &path))?;
-        let null = Path::new("/dev/null");
-        let stdin = File::open(null).map_err(io_err(id, "open", null))?;
+        let mut log =
+            LogFile::open(&path, &record.config.log).map_err(io_err(id, "open log", &path))?;
+        let dir = self.containers.dir(id);
+        let mut server =
+            AttachServer::bind(&dir).map_err(io_err(id, "listen on", &dir.join("attach.sock")))?;
+        if attach_first {
+            tell(MonitorEvent::Listening);
+        }
+        let mut restarter = Restarter::new(record.config.restart);
+        let mut first = true;
+        let result = loop {
+            let begun = Instant::now();
+            let run = self.run_once(
+                &record,
+                &mut log,
+                &mut server,
+                attach_first && first,
+                || {
+                    if first {
+                        tell(MonitorEvent::Started);
+                    }
+                },
+            );
+            let code = match run {
+                Ok(code) => code,
+                // A container that never started reports the error to `hull run -d`.
+                Err(e) if first => break Err(e),
+                Err(e) => {
+                    eprintln!("hull: restart {id}: {e}");
+                    i32::from(e.exit_code())
+                }
+            };
+            first = false;
+            let stopped = self.containers.load(id)?.state.stopped_by_user;
+            let Some(delay) = restarter.next(code, begun.elapsed(), stopped) else {
+                break Ok(code);
+            };
+            self.containers.update(id, |r| {
+                r.state.status = Status::Restarting;
+                r.state.exit_code = Some(code);
+                r.state.restart_count = restarter.count;
+            })?;
+            if !self.sleep_unless_stopped(id, delay)? {
+                self.containers
+                    .update(id, |r| r.state.status = Status::Exited)?;
+                break Ok(code);
+            }
+        };
+        drop(server);
+        let _ = std::fs::remove_file(dir.join("attach.sock"));
+        if let Err(e) = &result {
+            let code = i32::from(e.exit_code());
+            let _ = self
+                .containers
+                .update(id, |r| r.state.exit_code = Some(code));
+        }
+        drop(claim);
+        if record.config.rm {
+            self.containers.remove(id)?;
+        }
+        result
+    }
+
+    /// Waits out a restart delay; false when `hull stop`/`kill` came meanwhile.
+    fn sleep_unless_stopped(&self, id: &str, delay: Duration) -> Result<bool, EngineError> {
+        let until = Instant::now() + delay;
+        loop {
+            if self.containers.load(id)?.state.stopped_by_user {
+                return Ok(false);
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(true);
+            }
+            std::thread::sleep(left.min(STOP_POLL));
+        }
+    }
+
+    /// One run of the container: its output pipes (or pty) relayed into the log and to attached
+    /// clients until it exits; with `-i` its stdin is a pipe (or the pty) that clients write to.
+    fn run_once(
+        &self,
+        record: &Record,
+        log: &mut LogFile,
+        server: &mut AttachServer,
+        wait_for_client: bool,
+        started: impl FnOnce(),
+    ) -> Result<i32, EngineError> {
+        let id = record.id.as_str();
+        let path = log_path(self, id);
+        let (interactive, tty) = (record.config.interactive, record.config.tty);
+        let (child_stdin, stdin) = if interactive && !tty {
+            let (r, w) = pipe(id)?;
+            (r, Some(w))
+        } else {
+            let null = Path::new("/dev/null");
+            (
+                File::open(null).map_err(io_err(id, "open", null))?.into(),
+                None,
+            )
+        };
         let (out_r, out_w) = pipe(id)?;
         let (err_r, err_w) = pipe(id)?;
-        let stdio = (!record.config.tty).then(|| [stdin.into(), out_w, err_w]);
+        let stdio = (!tty).then_some([child_stdin, out_w, err_w]);
         let mut streams = vec![Stream::new(out_r, "stdout"), Stream::new(err_r, "stderr")];
-        self.run_with(id, stdio, |runtime, created| {
+        let mut input = Input {
+            stdin,
+            console: None,
+            stdin_once: wait_for_client,
+        };
+        let dup_err = |e: io::Error| io_err(id, "duplicate", Path::new("console"))(e);
+        self.run_claimed(record, stdio, |runtime, created| {
             if let Some(console) = created.console {
+                input.console = Some(console.try_clone().map_err(dup_err)?);
+                if interactive {
+                    input.stdin = Some(console.try_clone().map_err(dup_err)?);
+                }
                 streams = vec![Stream::new(console, "stdout")];
+            }
+            if wait_for_client {
+                server.accept_first(FIRST_CLIENT_TIMEOUT).map_err(io_err(
+                    id,
+                    "accept on",
+                    Path::new("attach.sock"),
+                ))?;
+                // Its window size, before the program may ask for it.
+                for i in (0..server.clients.len()).rev() {
+                    if let Some(frames) = server.receive_ready(i, FIRST_FRAME_TIMEOUT) {
+                        frames.into_iter().for_each(|f| input.apply(f));
+                    }
+                }
             }
             runtime.start(id).map_err(rt_err(id, "start"))?;
             started();
-            let copied = copy_to_log(streams, &mut log);
+            shed_setup_memory();
+            let relayed = relay(streams, &mut input, server, log);
             let code = wait_exit(created.pid).map_err(io_err(id, "wait for", Path::new("init")));
-            copied.map_err(io_err(id, "write log", &path))?;
+            server.finish(*code.as_ref().unwrap_or(&128));
+            relayed.map_err(io_err(id, "write log", &path))?;
             code
         })
     }
 }
+
+/// The monitor waits far longer than it sets up: it gives back the heap setup freed and the
+/// code pages only setup ran (image store, runtime, seccomp compiler...), so that its resident
+/// size is what the relay loop uses (see BENCHMARKS.md, "Monitor footprint"). The monitor is
+/// single-threaded (the runtime refuses to fork otherwise), as the release requires.
+fn shed_setup_memory() {
+    hull_sys::mem::trim_heap();
+    let _ = hull_sys::mem::release_clean_file_pages();
+}
+
+/// How often a restart delay looks for a user's stop.
+const STOP_POLL: Duration = Duration::from_millis(50);

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::caps;
+use crate::logfile::LogConfig;
+use crate::restart::RestartPolicy;
 use crate::units::{parse_bytes, parse_cpus, parse_ulimit};
 
 /// Flags as typed, before validation.
@@ -45,6 +47,11 @@ pub struct RunOptions {
     pub pull: Option<String>,
     pub add_hosts: Vec<String>,
     pub dns: Vec<String>,
+    /// `--restart`: no, on-failure[:N], always, unless-stopped.
+    pub restart: Option<String>,
+    pub log_driver: Option<String>,
+    /// `--log-opt key=value`.
+    pub log_opts: Vec<String>,
     pub image: String,
     pub args: Vec<String>,
 }
@@ -167,6 +174,11 @@ pub struct RunConfig {
     /// `--add-host` as (hostname, ip).
     pub add_hosts: Vec<(String, String)>,
     pub dns: Vec<String>,
+    /// What the detached monitor does when the container exits.
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    #[serde(default)]
+    pub log: LogConfig,
 }
 
 /// Where validation looks up what is outside the flags: host environment variables (for `-e K`)
@@ -251,13 +263,36 @@ impl RunConfig {
                 .iter()
                 .map(|d| dns_flag(d))
                 .collect::<Result<_, _>>()?,
+            restart: restart_flag(o)?,
+            log: LogConfig::parse(o.log_driver.as_deref(), &o.log_opts)
+                .map_err(|r| flag_err("--log-opt", &o.log_opts.join(","), r))?,
         })
     }
 }
 
+/// `--restart`; any policy but `no` conflicts with `--rm`, as in Docker.
+fn restart_flag(o: &RunOptions) -> Result<RestartPolicy, FlagError> {
+    let Some(value) = o.restart.as_deref() else {
+        return Ok(RestartPolicy::No);
+    };
+    let policy = RestartPolicy::parse(value).map_err(|r| flag_err("--restart", value, r))?;
+    if o.rm && !policy.is_no() {
+        return Err(flag_err(
+            "--restart",
+            value,
+            "Conflicting options: --restart and --rm",
+        ));
+    }
+    Ok(policy)
+}
+
 /// `--env-file` lines first, then `-e`, so that `-e` wins. A bare `K` takes the host's value and
 /// is dropped when the host has none (Docker's behaviour).
-fn env_flags(env: &[String], files: &[PathBuf], host: &dyn Host) -> Result<Vec<String>, FlagError> {
+pub(crate) fn env_flags(
+    env: &[String],
+    files: &[PathBuf],
+    host: &dyn Host,
+) -> Result<Vec<String>, FlagError> {
     let mut out = Vec::new();
     for file in files {
         let shown = file.display().to_string();

@@ -16,6 +16,22 @@ fn ctx(what: &str, e: impl Into<io::Error>) -> io::Error {
 /// Opens /dev/pts/ptmx (after pivot_root, so it is the container's devpts instance), makes the
 /// slave our controlling terminal and stdio, binds it over /dev/console, and returns the master.
 pub fn setup(size: Option<ConsoleSize>) -> io::Result<OwnedFd> {
+    let (master, slave) = open_pty(size)?;
+    bind_console(&master)?;
+    become_controlled_by(&slave)?;
+    Ok(master)
+}
+
+/// For a process exec'd into a running container: like [`setup`], but /dev/console stays the
+/// container's own (its init's pty, or none).
+pub fn setup_for_exec(size: Option<ConsoleSize>) -> io::Result<OwnedFd> {
+    let (master, slave) = open_pty(size)?;
+    become_controlled_by(&slave)?;
+    Ok(master)
+}
+
+/// A new pty pair from /dev/pts/ptmx, the slave sized to `size`.
+fn open_pty(size: Option<ConsoleSize>) -> io::Result<(OwnedFd, OwnedFd)> {
     let master = rustix::fs::open(
         "/dev/pts/ptmx",
         OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
@@ -34,13 +50,16 @@ pub fn setup(size: Option<ConsoleSize>) -> io::Result<OwnedFd> {
         };
         rustix::termios::tcsetwinsize(&slave, ws).map_err(|e| ctx("set window size", e))?;
     }
-    bind_console(&master)?;
+    Ok((master, slave))
+}
+
+/// Starts a new session with `slave` as its controlling terminal and our stdio.
+fn become_controlled_by(slave: &OwnedFd) -> io::Result<()> {
     // setsid must happen before TIOCSCTTY because only a session leader without a terminal can
     // acquire one.
     rustix::process::setsid().map_err(|e| ctx("setsid", e))?;
-    rustix::process::ioctl_tiocsctty(&slave).map_err(|e| ctx("set controlling terminal", e))?;
-    dup_stdio(&slave)?;
-    Ok(master)
+    rustix::process::ioctl_tiocsctty(slave).map_err(|e| ctx("set controlling terminal", e))?;
+    dup_stdio(slave)
 }
 
 /// /dev/console is the pty slave, like Docker's `-t` (best effort: a rootfs without /dev tmpfs

@@ -68,8 +68,21 @@ pub enum RuntimeError {
         step: crate::Step,
         cause: InitError,
     },
+    /// A step of starting an exec'd process failed (see [`RuntimeError::Init`] for the steps).
+    #[error("container {id}: exec: {cause}")]
+    Exec {
+        id: String,
+        step: crate::Step,
+        cause: InitError,
+    },
     #[error("container {id}: exec user program: {}", io::Error::from_raw_os_error(*errno))]
     ExecFailed { id: String, errno: i32 },
+    #[error("container {id}: hook")]
+    Hook {
+        id: String,
+        #[source]
+        source: Box<crate::hooks::HookError>,
+    },
     #[error("container {id}: cannot {op} a container that is {status}")]
     BadStatus {
         id: String,
@@ -79,7 +92,7 @@ pub enum RuntimeError {
 }
 
 impl RuntimeError {
-    fn io(id: &str, op: impl Into<String>) -> impl FnOnce(io::Error) -> RuntimeError {
+    pub(crate) fn io(id: &str, op: impl Into<String>) -> impl FnOnce(io::Error) -> RuntimeError {
         let (id, op) = (id.to_string(), op.into());
         move |source| RuntimeError::Io { id, op, source }
     }
@@ -96,6 +109,12 @@ pub struct Runtime {
     /// Where compiled seccomp filters are cached (see [`crate::seccomp::compile_cached`]);
     /// None compiles every time.
     seccomp_cache: Option<PathBuf>,
+    /// Where warnings go (a failed poststart or poststop hook); stderr by default.
+    warn: fn(&str),
+}
+
+fn warn_on_stderr(msg: &str) {
+    eprintln!("warning: {msg}");
 }
 
 /// What `create` needs.
@@ -115,6 +134,12 @@ pub struct CreateRequest {
     /// (`hull run --init`); it is this binary's own code, nothing is added to the rootfs.
     pub init: bool,
     pub no_pivot: bool,
+    /// runc's `--preserve-fds N`: descriptors 3..3+N of the caller stay open in the container's
+    /// process (LISTEN_FDS and the like in `process.env` are the caller's business).
+    pub preserve_fds: u32,
+    /// Give the container a session keyring of its own, named `_ses.<id>` (runc's default;
+    /// `--no-new-keyring` turns it off). Off in [`CreateRequest::new`].
+    pub new_keyring: bool,
 }
 
 impl CreateRequest {
@@ -128,6 +153,8 @@ impl CreateRequest {
             pid_file: None,
             init: false,
             no_pivot: false,
+            preserve_fds: 0,
+            new_keyring: false,
         }
     }
 }
@@ -138,6 +165,28 @@ impl CreateRequest {
 pub struct Created {
     pub pid: i32,
     pub console: Option<OwnedFd>,
+}
+
+/// What `await_ready` needs besides the id.
+struct Ready<'a> {
+    sock: &'a OwnedFd,
+    console_socket: Option<&'a Path>,
+    hooks: &'a hull_oci::runtime::Hooks,
+    state: &'a State,
+}
+
+/// prestart (deprecated, still used) then createRuntime, in the runtime namespace.
+fn run_runtime_hooks(
+    id: &str,
+    hooks: &hull_oci::runtime::Hooks,
+    state: &State,
+) -> Result<(), RuntimeError> {
+    let err = |source| RuntimeError::Hook {
+        id: id.to_string(),
+        source: Box::new(source),
+    };
+    crate::hooks::run_all("prestart", &hooks.prestart, state).map_err(err)?;
+    crate::hooks::run_all("createRuntime", &hooks.create_runtime, state).map_err(err)
 }
 
 /// What `create` checked and prepared before forking.
@@ -182,6 +231,7 @@ impl Runtime {
             cgroups,
             sync: Mutex::new(HashMap::new()),
             seccomp_cache: None,
+            warn: warn_on_stderr,
         })
     }
 
@@ -189,6 +239,16 @@ impl Runtime {
     /// profile skip libseccomp's compile.
     pub fn with_seccomp_cache(mut self, dir: PathBuf) -> Runtime {
         self.seccomp_cache = Some(dir);
+        self
+    }
+
+    pub(crate) fn seccomp_cache(&self) -> Option<&Path> {
+        self.seccomp_cache.as_deref()
+    }
+
+    /// Sends warnings (failed poststart/poststop hooks) to `warn` instead of stderr.
+    pub fn with_warnings(mut self, warn: fn(&str)) -> Runtime {
+        self.warn = warn;
         self
     }
 
@@ -204,7 +264,8 @@ impl Runtime {
     pub fn create(&self, req: CreateRequest) -> Result<Created, RuntimeError> {
         let id = req.id.clone();
         let dir = self.dir(&id)?;
-        let prep = prepare(&req, self.seccomp_cache.as_deref())?;
+        let mut prep = prepare(&req, self.seccomp_cache.as_deref())?;
+        self.drop_absent_apparmor(&mut prep.spec);
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -229,6 +290,10 @@ impl Runtime {
             annotations: prep.spec.annotations.clone(),
         };
         st::write(&dir, &state).map_err(RuntimeError::io(&id, "write state"))?;
+        let hooks = prep.spec.hooks.clone().unwrap_or_default();
+        if prep.spec.hooks.is_some() {
+            crate::hooks::save(&dir, &hooks).map_err(RuntimeError::io(&id, "save hooks"))?;
+        }
         rustix::fs::mknodat(
             rustix::fs::CWD,
             dir.join(st::EXEC_FIFO),
@@ -237,6 +302,11 @@ impl Runtime {
             0,
         )
         .map_err(|e| RuntimeError::io(&id, "create exec.fifo")(e.into()))?;
+        // In a user namespace init is its root, a host id that must be able to open the fifo.
+        if let Some((uid, gid)) = userns_root(&prep.spec) {
+            std::os::unix::fs::chown(dir.join(st::EXEC_FIFO), Some(uid), Some(gid))
+                .map_err(RuntimeError::io(&id, "chown exec.fifo"))?;
+        }
         let state_dir = rustix::fs::open(
             &dir,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -248,8 +318,11 @@ impl Runtime {
 
         let (cgroup, cgroup_join) = self.create_cgroup(&id, &prep.spec)?;
         guard.cgroup = cgroup.clone();
+        let for_children = process::enter_for_children(&prep.namespaces.join_for_children)
+            .map_err(RuntimeError::io(&id, "join namespaces for init"))?;
         let forked = hull_sys::process::fork_with_flags(prep.namespaces.clone_flags)
             .map_err(RuntimeError::io(&id, "clone init"))?;
+        drop(for_children);
         let pid = match forked {
             hull_sys::process::Forked::Child => {
                 // We are init: the parent's end must not stay open here, or the parent would
@@ -267,6 +340,8 @@ impl Runtime {
                     seccomp: prep.seccomp,
                     mini_init: req.init,
                     no_pivot: req.no_pivot,
+                    preserve_fds: req.preserve_fds,
+                    keyring: req.new_keyring.then(|| format!("_ses.{id}")),
                     cgroup_join: cgroup_join.unwrap_or_default(),
                 })
             }
@@ -296,9 +371,24 @@ impl Runtime {
         if let (Some(cg), true) = (&cgroup, self_join) {
             cgroup_paths = cg.member_proc_cgroup(cgroup_paths);
         }
+        let hook_state = ContainerState {
+            pid: Some(pid),
+            ..state.clone()
+        }
+        .oci(Status::Creating);
+        if prep.spec.hooks.is_some() {
+            sync::send(&ours, &ToInit::HookState(hook_state.clone()))
+                .map_err(RuntimeError::io(&id, "send hook state to init"))?;
+        }
         sync::send(&ours, &ToInit::Proceed { cgroup_paths })
             .map_err(RuntimeError::io(&id, "send proceed to init"))?;
-        let console = self.await_ready(&id, &ours, req.console_socket.as_deref())?;
+        let ready = Ready {
+            sock: &ours,
+            console_socket: req.console_socket.as_deref(),
+            hooks: &hooks,
+            state: &hook_state,
+        };
+        let console = self.await_ready(&id, ready)?;
 
         state.status = Status::Created;
         state.pid = Some(pid);
@@ -314,6 +404,20 @@ impl Runtime {
         drop(lock);
         self.sync.lock().expect("sync map").insert(id, ours);
         Ok(Created { pid, console })
+    }
+
+    /// With AppArmor absent from the kernel, a profile cannot be applied: warn and ignore it
+    /// (as runc does) rather than fail every container that names one.
+    fn drop_absent_apparmor(&self, spec: &mut Spec) {
+        let Some(proc) = spec.process.as_mut() else {
+            return;
+        };
+        if proc.apparmor_profile.is_some() && !crate::apparmor::enabled() {
+            let profile = proc.apparmor_profile.take().unwrap_or_default();
+            (self.warn)(&format!(
+                "apparmor is not enabled on this host: ignoring process.apparmorProfile {profile:?}"
+            ));
+        }
     }
 
     /// Creates the cgroup when the spec asks for one (before init exists). With it come the
@@ -340,7 +444,11 @@ impl Runtime {
             id: id.to_string(),
             source,
         };
-        let resources = linux.resources.clone().unwrap_or_default();
+        let mut resources = linux.resources.clone().unwrap_or_default();
+        // like runc: the nodes the runtime itself always creates stay usable under a deny-all.
+        if !resources.devices.is_empty() {
+            resources.devices.extend(crate::devices::always_allowed());
+        }
         let cg = Cgroup::create(&self.cgroups, &path, &resources).map_err(err)?;
         if linux.namespaces.iter().any(|n| n.kind == "user") {
             return Ok((Some(cg), None));
@@ -354,13 +462,10 @@ impl Runtime {
         }
     }
 
-    /// Reads init's messages until `Ready`, handing on the console on the way.
-    fn await_ready(
-        &self,
-        id: &str,
-        sock: &OwnedFd,
-        console_socket: Option<&Path>,
-    ) -> Result<Option<OwnedFd>, RuntimeError> {
+    /// Reads init's messages until `Ready`, handing on the console and running the
+    /// prestart and createRuntime hooks on the way.
+    fn await_ready(&self, id: &str, r: Ready<'_>) -> Result<Option<OwnedFd>, RuntimeError> {
+        let (sock, console_socket) = (r.sock, r.console_socket);
         let mut console = None;
         loop {
             let msg =
@@ -378,6 +483,11 @@ impl Runtime {
                     )))
                 }
                 Some((FromInit::Ready, _)) => return Ok(console),
+                Some((FromInit::RunHooks, _)) => {
+                    run_runtime_hooks(id, r.hooks, r.state)?;
+                    sync::send(sock, &ToInit::HooksDone)
+                        .map_err(RuntimeError::io(id, "send hooks done to init"))?;
+                }
                 Some((FromInit::Error(cause), _)) => {
                     return Err(RuntimeError::Init {
                         id: id.to_string(),
@@ -390,6 +500,11 @@ impl Runtime {
                         id: id.to_string(),
                         errno,
                     })
+                }
+                Some((FromInit::Forked { pid }, _)) => {
+                    return Err(RuntimeError::io(id, "read from init")(io::Error::other(
+                        format!("unexpected message Forked {{ pid: {pid} }}"),
+                    )))
                 }
                 None => {
                     return Err(RuntimeError::io(id, "wait for init")(io::Error::other(
@@ -416,10 +531,16 @@ impl Runtime {
                 })
             }
         }
+        let exe_before = state.pid.and_then(exe_of);
         release_init(&dir, &state).map_err(RuntimeError::io(id, "release init via exec.fifo"))?;
         let _ = std::fs::remove_file(dir.join(st::EXEC_FIFO));
         state.status = Status::Running;
         st::write(&dir, &state).map_err(RuntimeError::io(id, "write state"))?;
+        if crate::hooks::load(&dir).is_ok_and(|h| !h.poststart.is_empty()) {
+            // poststart runs after the user's program was exec'd (runtime.md, Lifecycle step 10).
+            wait_exec(&state, exe_before);
+        }
+        self.run_warning_hooks(&dir, "poststart", &state.oci(Status::Running));
         let sock = self.sync.lock().expect("sync map").remove(id);
         match sock.map(|s| sync::recv::<FromInit>(&s)) {
             None | Some(Ok(None)) => Ok(()),
@@ -521,8 +642,50 @@ impl Runtime {
             }
         }
         self.sync.lock().expect("sync map").remove(id);
+        let hooks = crate::hooks::load(&dir).unwrap_or_else(|e| {
+            (self.warn)(&format!("container {id}: read hooks: {e}"));
+            Default::default()
+        });
         drop(lock);
-        std::fs::remove_dir_all(&dir).map_err(RuntimeError::io(id, "remove state dir"))
+        std::fs::remove_dir_all(&dir).map_err(RuntimeError::io(id, "remove state dir"))?;
+        // after the container is gone (runtime.md, Lifecycle step 13).
+        self.warn_failures(
+            id,
+            crate::hooks::run_all_collecting(
+                "poststop",
+                &hooks.poststop,
+                &state.oci(Status::Stopped),
+            ),
+        );
+        Ok(())
+    }
+
+    /// Runs the saved hooks of `kind` (poststart), warning about each failure.
+    fn run_warning_hooks(&self, dir: &Path, kind: &str, state: &State) {
+        let hooks = match crate::hooks::load(dir) {
+            Ok(h) => h,
+            Err(e) => return (self.warn)(&format!("container {}: read hooks: {e}", state.id)),
+        };
+        let list = crate::hooks::by_kind(&hooks)
+            .into_iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(&[][..], |(_, l)| l);
+        self.warn_failures(
+            &state.id,
+            crate::hooks::run_all_collecting(kind, list, state),
+        );
+    }
+
+    fn warn_failures(&self, id: &str, errors: Vec<crate::hooks::HookError>) {
+        for e in errors {
+            let mut msg = format!("container {id}: {e}");
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg = format!("{msg}: {s}");
+                src = s.source();
+            }
+            (self.warn)(&msg);
+        }
     }
 
     /// Whether the kernel's OOM killer killed a process of the container (read before delete).
@@ -590,7 +753,7 @@ impl Runtime {
         Cgroup::open(&self.cgroups, path).map_err(cg_err(id))
     }
 
-    fn existing_dir(&self, id: &str) -> Result<PathBuf, RuntimeError> {
+    pub(crate) fn existing_dir(&self, id: &str) -> Result<PathBuf, RuntimeError> {
         let dir = self.dir(id)?;
         if !dir.join(st::STATE_FILE).exists() {
             return Err(RuntimeError::NotFound { id: id.to_string() });
@@ -634,6 +797,9 @@ fn prepare(req: &CreateRequest, seccomp_cache: Option<&Path>) -> Result<Prepared
         return Err(invalid(format!("cwd {:?} is not absolute", proc.cwd)));
     }
     rlimits::validate(&proc.rlimits).map_err(invalid)?;
+    if let Some(hooks) = &spec.hooks {
+        crate::hooks::validate(hooks).map_err(invalid)?;
+    }
     if let Some(caps) = &proc.capabilities {
         crate::capabilities::validate(caps).map_err(|source| RuntimeError::Capabilities {
             id: id.clone(),
@@ -665,13 +831,29 @@ fn prepare(req: &CreateRequest, seccomp_cache: Option<&Path>) -> Result<Prepared
     })
 }
 
-fn read_spec(path: &Path) -> Result<Spec, RuntimeError> {
+pub(crate) fn read_spec(path: &Path) -> Result<Spec, RuntimeError> {
     let err = |source| RuntimeError::ReadSpec {
         path: path.to_path_buf(),
         source,
     };
     let bytes = std::fs::read(path).map_err(err)?;
     serde_json::from_slice(&bytes).map_err(|e| err(io::Error::new(io::ErrorKind::InvalidData, e)))
+}
+
+/// The host uid and gid of the container's root, when the spec asks for a new user namespace
+/// with mappings for it.
+fn userns_root(spec: &Spec) -> Option<(u32, u32)> {
+    let linux = spec.linux.as_ref()?;
+    linux
+        .namespaces
+        .iter()
+        .find(|n| n.kind == "user" && n.path.is_none())?;
+    let host = |maps: &[hull_oci::runtime::IdMapping]| {
+        maps.iter()
+            .find(|m| m.container_id == 0 && m.size > 0)
+            .map(|m| m.host_id)
+    };
+    Some((host(&linux.uid_mappings)?, host(&linux.gid_mappings)?))
 }
 
 /// Writes /proc/<pid>/{uid,gid}_map for a new user namespace (root writes them without needing
@@ -708,7 +890,7 @@ fn cg_err(id: &str) -> impl FnOnce(CgroupError) -> RuntimeError {
     move |source| RuntimeError::Cgroup { id, source }
 }
 
-fn live_status(state: &ContainerState) -> Status {
+pub(crate) fn live_status(state: &ContainerState) -> Status {
     let alive = state
         .pid
         .is_some_and(|pid| st::is_alive(pid, state.pid_start_time));
@@ -772,6 +954,25 @@ fn wait_readable(f: &std::fs::File) -> io::Result<()> {
     match rustix::event::poll(&mut fds, Some(&timeout)) {
         Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
         Err(e) => Err(e.into()),
+    }
+}
+
+fn exe_of(pid: i32) -> Option<PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/exe")).ok()
+}
+
+/// Waits (at most 10 s) until init has exec'd: its executable is no longer `before` (the
+/// runtime's own binary, of which init is a forked copy), or it is gone.
+fn wait_exec(state: &ContainerState, before: Option<PathBuf>) {
+    let (Some(pid), Some(before)) = (state.pid, before) else {
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && st::is_alive(pid, state.pid_start_time) {
+        if exe_of(pid).is_some_and(|exe| exe != before) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 

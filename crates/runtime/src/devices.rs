@@ -10,6 +10,32 @@ use rustix::fs::{FileType, Mode};
 /// Docker's default nodes, bound from the host's /dev.
 pub const DEFAULT_DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 
+/// The device cgroup rules for what every container gets, whatever its spec says (runc does the
+/// same): the [`DEFAULT_DEVICES`], /dev/console, /dev/ptmx and the pty slaves.
+pub fn always_allowed() -> Vec<hull_oci::runtime::DeviceRule> {
+    const ALLOWED: &[(i64, Option<i64>)] = &[
+        (1, Some(3)), // null
+        (1, Some(5)), // zero
+        (1, Some(7)), // full
+        (1, Some(8)), // random
+        (1, Some(9)), // urandom
+        (5, Some(0)), // tty
+        (5, Some(1)), // console
+        (5, Some(2)), // ptmx
+        (136, None),  // pts/*
+    ];
+    ALLOWED
+        .iter()
+        .map(|&(major, minor)| hull_oci::runtime::DeviceRule {
+            allow: true,
+            kind: Some("c".into()),
+            major: Some(major),
+            minor,
+            access: Some("rwm".into()),
+        })
+        .collect()
+}
+
 /// (link target, link path under /dev).
 pub const DEV_SYMLINKS: &[(&str, &str)] = &[
     ("/proc/self/fd", "fd"),

@@ -19,11 +19,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod apparmor;
 pub mod capabilities;
 pub mod cgroups;
 pub mod console;
 mod container;
 pub mod devices;
+mod exec;
+pub mod hooks;
 pub mod mini_init;
 pub mod mounts;
 pub mod process;
@@ -33,4 +36,5 @@ pub mod state;
 pub mod user;
 
 pub use container::{CreateRequest, Created, Runtime, RuntimeError};
+pub use exec::{ExecRequest, Executed};
 pub use process::sync::{InitError, Step};

@@ -8,7 +8,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use hull_oci::runtime::{Linux, Mount, Namespace, Process, Rlimit, Root, Spec, User};
-use hull_runtime::{CreateRequest, Runtime, RuntimeError, Step};
+use hull_runtime::{CreateRequest, ExecRequest, Runtime, RuntimeError, Step};
 use rustix::process::{Pid, WaitOptions, WaitStatus};
 
 const APPLETS: &[&str] = &[
@@ -443,6 +443,103 @@ fn start_from_another_runtime_instance() {
     second.delete("other", false).unwrap();
 }
 
+/// Reads `r` to its end (every writer closed) as text.
+fn read_all(r: OwnedFd) -> String {
+    let mut out = String::new();
+    std::fs::File::from(r).read_to_string(&mut out).unwrap();
+    out
+}
+
+/// Runs `process` in the running container `id` with stdout+stderr into a pipe.
+fn exec_to_end(rt: &Rt, id: &str, process: Process) -> Result<(WaitStatus, String), RuntimeError> {
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    let null: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+    let mut req = ExecRequest::new(id, process);
+    req.stdio = Some([null, w.try_clone().unwrap(), w]);
+    let executed = rt.rt.exec(req)?;
+    let out = read_all(r);
+    Ok((wait(executed.pid), out))
+}
+
+fn exec_joins_the_running_container() {
+    let rt = Rt::new();
+    let b = Bundle::new();
+    let s = spec(&["sleep", "100"]);
+    std::fs::write(
+        b.path().join("config.json"),
+        serde_json::to_vec(&s).unwrap(),
+    )
+    .unwrap();
+    let pid = rt.create("ex", &b, s.clone(), None).unwrap();
+    let template = s.process.clone().unwrap();
+    let with_args = |args: &[&str]| Process {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        ..template.clone()
+    };
+    assert!(matches!(
+        rt.rt.exec(ExecRequest::new("ex", with_args(&["true"]))),
+        Err(RuntimeError::BadStatus {
+            status: "created",
+            ..
+        })
+    ));
+    rt.rt.start("ex").unwrap();
+
+    // Same pid namespace (pid 1 is the container's sleep), mount namespace (its /proc), uts.
+    let mut p = with_args(&[
+        "sh",
+        "-c",
+        "cat /proc/1/comm; hostname; id -u; pwd; echo $$",
+    ]);
+    p.user.uid = 1000;
+    p.cwd = "/tmp".into();
+    let (st, out) = exec_to_end(&rt, "ex", p).unwrap();
+    assert_eq!(st.exit_status(), Some(0), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..4], ["sleep", "hullbox", "1000", "/tmp"], "{out}");
+    assert_ne!(lines[4], "1", "{out}");
+
+    let (st, _) = exec_to_end(&rt, "ex", with_args(&["sh", "-c", "exit 3"])).unwrap();
+    assert_eq!(st.exit_status(), Some(3));
+    match exec_to_end(&rt, "ex", with_args(&["nosuchprog"])) {
+        Err(RuntimeError::Exec { step, .. }) => assert_eq!(step, Step::NotFound),
+        other => panic!("expected a NotFound exec error, got {other:?}"),
+    }
+
+    let mut p = with_args(&["sh", "-c", "tty; echo hi-from-exec-pty"]);
+    p.terminal = true;
+    let executed = rt.rt.exec(ExecRequest::new("ex", p)).unwrap();
+    let out = read_all_pty(executed.console.expect("a pty master"));
+    assert!(out.contains("/dev/pts/"), "{out}");
+    assert!(out.contains("hi-from-exec-pty"), "{out}");
+    assert_eq!(wait(executed.pid).exit_status(), Some(0));
+
+    rt.rt.kill("ex", libc::SIGKILL, false).unwrap();
+    wait(pid);
+    assert!(matches!(
+        rt.rt.exec(ExecRequest::new("ex", with_args(&["true"]))),
+        Err(RuntimeError::BadStatus {
+            status: "stopped",
+            ..
+        })
+    ));
+    rt.rt.delete("ex", false).unwrap();
+}
+
+/// Reads a pty master until every slave holder is gone (EIO).
+fn read_all_pty(master: OwnedFd) -> String {
+    let mut f = std::fs::File::from(master);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 256];
+    while let Ok(n) = f.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn main() {
     match std::env::var("HULL_ROOT_TESTS").as_deref() {
         Ok("1") => {}
@@ -497,6 +594,10 @@ fn main() {
         (
             "start_from_another_runtime_instance",
             start_from_another_runtime_instance,
+        ),
+        (
+            "exec_joins_the_running_container",
+            exec_joins_the_running_container,
         ),
     ];
     let filter = std::env::args().nth(1).filter(|a| !a.starts_with('-'));

@@ -189,6 +189,14 @@ pub fn lstat_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<Stat> {
     rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(errno)
 }
 
+/// `readlinkat(dir, name)`: the target of the symlink `name`, verbatim.
+pub fn readlink_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<OsString> {
+    use std::os::unix::ffi::OsStringExt;
+    rustix::fs::readlinkat(dir, name, Vec::new())
+        .map(|target| OsString::from_vec(target.into_bytes()))
+        .map_err(errno)
+}
+
 /// `fstat(fd)`.
 pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<Stat> {
     rustix::fs::fstat(fd).map_err(errno)

@@ -41,18 +41,43 @@ pub fn thread_count() -> io::Result<usize> {
 /// Refuses when the calling process runs more than one thread: the child would inherit a copy of
 /// memory where another thread may hold a lock (malloc's, stdio's) that nobody will ever release.
 pub fn fork_with_flags(flags: u64) -> io::Result<Forked> {
-    let threads = thread_count()?;
-    if threads != 1 {
-        return Err(io::Error::other(format!(
-            "refusing to clone from a process running {threads} threads"
-        )));
+    fork_single_threaded(flags, &SingleThreaded::check()?)
+}
+
+/// Proof that the calling process ran one thread when it was checked, for a fork that happens
+/// where /proc/self cannot be read (after joining a container's mount namespace, whose /proc
+/// belongs to a pid namespace the caller is not in). Not `Send`: it must be used by the process
+/// that checked, which must start no thread in between.
+#[derive(Debug)]
+pub struct SingleThreaded(std::marker::PhantomData<*const ()>);
+
+impl SingleThreaded {
+    pub fn check() -> io::Result<SingleThreaded> {
+        let threads = thread_count()?;
+        if threads != 1 {
+            return Err(io::Error::other(format!(
+                "refusing to clone from a process running {threads} threads"
+            )));
+        }
+        Ok(SingleThreaded(std::marker::PhantomData))
     }
+}
+
+/// [`fork_with_flags`] with the thread check done earlier ([`SingleThreaded::check`]).
+pub fn fork_single_threaded(flags: u64, _checked: &SingleThreaded) -> io::Result<Forked> {
+    // clone3 rejects an exit signal with CLONE_PARENT (EINVAL): the child then inherits ours,
+    // which is SIGCHLD for every process this crate forks.
+    let exit_signal = if flags & libc::CLONE_PARENT as u64 != 0 {
+        0
+    } else {
+        libc::SIGCHLD as u64
+    };
     let mut args = libc::clone_args {
         flags,
         pidfd: 0,
         child_tid: 0,
         parent_tid: 0,
-        exit_signal: libc::SIGCHLD as u64,
+        exit_signal,
         stack: 0,
         stack_size: 0,
         tls: 0,
@@ -60,7 +85,8 @@ pub fn fork_with_flags(flags: u64) -> io::Result<Forked> {
         set_tid_size: 0,
         cgroup: 0,
     };
-    // SAFETY: the process was checked above to be single-threaded, so the child's copy of the
+    // SAFETY: the process was checked to be single-threaded (`_checked`, which cannot leave this
+    // process or thread, and no thread was started since), so the child's copy of the
     // address space has no lock held by a thread that does not exist in the child; stack 0 means
     // the child continues on a copy-on-write copy of our stack, exactly like fork(2). `args` is a
     // live, correctly sized clone_args for the duration of the call.
@@ -104,6 +130,16 @@ pub fn set_cloexec_from(from: u32) -> io::Result<()> {
         )
     };
     cvt(ret).map(drop)
+}
+
+/// Joins a new session keyring named `name` (keyctl KEYCTL_JOIN_SESSION_KEYRING), so the
+/// process does not share the caller's session keyring; returns the keyring's serial.
+pub fn join_session_keyring(name: &CStr) -> io::Result<libc::c_long> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: `name` is a NUL-terminated string that outlives the call; the kernel only reads it.
+    let ret =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    cvt(ret)
 }
 
 /// Exits the calling process immediately, without running atexit handlers or flushing stdio

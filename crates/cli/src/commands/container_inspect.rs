@@ -1,34 +1,65 @@
-//! `hull inspect CTR`: a container's record as Docker-shaped JSON.
+//! `hull inspect CTR`: a container's record as Docker-shaped JSON, with `--format` templates.
 
 use anyhow::{Context, Result};
 use hull_engine::container::{Record, Status};
-use hull_engine::options::{NetworkMode, UserMount};
+use hull_engine::logfile::{LogConfig, LogDriver};
+use hull_engine::options::{NetworkMode, RunConfig, UserMount};
 use hull_engine::units::CPU_PERIOD;
 use hull_engine::Engine;
+use hull_oci::image::ContainerConfig;
 use serde_json::{json, Value};
 
 use super::Ctx;
-use crate::cli::ContainersArgs;
+use crate::cli::ContainerInspectArgs;
+use crate::output::{render_template, OutputFormat};
 
-pub fn inspect(ctx: &Ctx, args: ContainersArgs) -> Result<u8> {
+pub fn inspect(ctx: &Ctx, args: ContainerInspectArgs) -> Result<u8> {
     let engine = Engine::open(&ctx.root).context("open hull store")?;
     let mut docs = Vec::new();
     let mut code = 0;
     for name in &args.containers {
         match engine.containers.resolve(name) {
-            Ok(r) => docs.push(document(&r)),
+            Ok(r) => {
+                let dir = engine.containers.dir(&r.id);
+                docs.push(document(&r, &image_config(&engine, &r), &dir))
+            }
             Err(e) => {
                 eprintln!("hull: {e}");
                 code = 1;
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&Value::Array(docs))?);
+    match OutputFormat::parse(args.format.as_deref()) {
+        OutputFormat::Template { text, .. } => {
+            for d in &docs {
+                println!("{}", render_template(&text, d).map_err(anyhow::Error::msg)?);
+            }
+        }
+        OutputFormat::Json => {
+            for d in &docs {
+                println!("{d}");
+            }
+        }
+        OutputFormat::Table => println!("{}", serde_json::to_string_pretty(&Value::Array(docs))?),
+    }
     Ok(code)
 }
 
-fn document(r: &Record) -> Value {
+/// The image's config, or an empty one when the image is gone (Docker still inspects then).
+fn image_config(engine: &Engine, r: &Record) -> ContainerConfig {
+    r.image_id
+        .parse()
+        .ok()
+        .and_then(|id| engine.images.config(&id).ok())
+        .and_then(|c| c.config)
+        .unwrap_or_default()
+}
+
+/// The JSON `docker container inspect` prints for one container.
+/// `dir` is the container's directory, which holds its /etc files and its log.
+pub fn document(r: &Record, image: &ContainerConfig, dir: &std::path::Path) -> Value {
     let c = &r.config;
+    let file = |name: &str| dir.join(name).display().to_string();
     let empty = String::new();
     let (path, args) = r.command.split_first().unwrap_or((&empty, &[]));
     json!({
@@ -38,28 +69,192 @@ fn document(r: &Record) -> Value {
         "Args": args,
         "State": state(r),
         "Image": r.image_id,
+        "ResolvConfPath": file("resolv.conf"),
+        "HostnamePath": file("hostname"),
+        "HostsPath": file("hosts"),
+        "LogPath": file(&format!("{}-json.log", r.id)),
         "Name": format!("/{}", r.name),
-        "Config": {
-            "Hostname": c.hostname.clone().unwrap_or_else(|| r.id[..12].to_string()),
-            "Env": c.env,
-            "Cmd": if c.args.is_empty() { Value::Null } else { json!(c.args) },
-            "Image": r.image,
-            "WorkingDir": c.workdir.clone().unwrap_or_default(),
-            "Entrypoint": c.entrypoint,
-            "User": c.user.clone().unwrap_or_default(),
-        },
-        "HostConfig": {
-            "Memory": c.limits.memory.unwrap_or(0),
-            "NanoCpus": c.limits.cpu_quota.map_or(0, |q| q * 1_000_000_000 / CPU_PERIOD as i64),
-            "PidsLimit": c.limits.pids_limit,
-            "Privileged": c.privileged,
-            "ReadonlyRootfs": c.read_only,
-            "AutoRemove": c.rm,
-            "NetworkMode": match c.network { NetworkMode::Host => "host", NetworkMode::None => "none" },
-        },
+        "RestartCount": r.state.restart_count,
+        "Driver": "overlay",
+        "Platform": "linux",
+        "Config": config(r, image),
+        "HostConfig": host_config(c),
         "Mounts": c.mounts.iter().map(mount).collect::<Vec<_>>(),
-        "NetworkSettings": {},
+        "NetworkSettings": network_settings(c),
     })
+}
+
+fn null_if_empty<T: serde::Serialize>(v: &[T]) -> Value {
+    if v.is_empty() {
+        Value::Null
+    } else {
+        json!(v)
+    }
+}
+
+/// Docker's Config: the image's settings with the user's flags applied.
+fn config(r: &Record, image: &ContainerConfig) -> Value {
+    let c = &r.config;
+    let (entrypoint, cmd) = match &c.entrypoint {
+        Some(e) => (e.clone(), c.args.clone()),
+        None if !c.args.is_empty() => {
+            (image.entrypoint.clone().unwrap_or_default(), c.args.clone())
+        }
+        None => (
+            image.entrypoint.clone().unwrap_or_default(),
+            image.cmd.clone().unwrap_or_default(),
+        ),
+    };
+    json!({
+        "Hostname": hull_engine::spec::hostname(c, &r.id, &host_hostname()),
+        "Domainname": "",
+        "User": c.user.clone().or_else(|| image.user.clone()).unwrap_or_default(),
+        "AttachStdin": c.interactive,
+        "AttachStdout": true,
+        "AttachStderr": true,
+        "ExposedPorts": image.exposed_ports.clone().filter(|p| !p.is_empty()),
+        "Tty": c.tty,
+        "OpenStdin": c.interactive,
+        "StdinOnce": c.interactive,
+        "Env": merged_env(image.env.as_deref().unwrap_or_default(), &c.env),
+        "Cmd": null_if_empty(&cmd),
+        "Image": r.image,
+        "Volumes": image.volumes.clone().filter(|v| !v.is_empty()),
+        "WorkingDir": c.workdir.clone().or_else(|| image.working_dir.clone()).unwrap_or_default(),
+        "Entrypoint": null_if_empty(&entrypoint),
+        "Labels": image.labels.clone().unwrap_or_default(),
+        "StopSignal": image.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
+    })
+}
+
+fn host_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The image's Env with the user's `-e` values replacing same-named ones, in order.
+fn merged_env(image: &[String], user: &[String]) -> Vec<String> {
+    let mut env: Vec<String> = Vec::new();
+    for e in image.iter().chain(user) {
+        let key = e.split('=').next().unwrap_or(e);
+        match env.iter_mut().find(|x| x.split('=').next() == Some(key)) {
+            Some(slot) => *slot = e.clone(),
+            None => env.push(e.clone()),
+        }
+    }
+    env
+}
+
+fn host_config(c: &RunConfig) -> Value {
+    let l = &c.limits;
+    let binds: Vec<String> = c
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            UserMount::Bind {
+                source,
+                target,
+                readonly,
+            } => Some(format!(
+                "{}:{target}{}",
+                source.display(),
+                if *readonly { ":ro" } else { "" }
+            )),
+            UserMount::Tmpfs { .. } => None,
+        })
+        .collect();
+    let tmpfs: serde_json::Map<String, Value> = c
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            UserMount::Tmpfs { target, options } => {
+                Some((target.clone(), json!(options.join(","))))
+            }
+            UserMount::Bind { .. } => None,
+        })
+        .collect();
+    json!({
+        "Binds": null_if_empty(&binds),
+        "NetworkMode": match c.network { NetworkMode::Host => "host", NetworkMode::None => "none" },
+        "PortBindings": {},
+        "RestartPolicy": {
+            "Name": c.restart.name(),
+            "MaximumRetryCount": c.restart.max_retries(),
+        },
+        "LogConfig": log_config(&c.log),
+        "AutoRemove": c.rm,
+        "CapAdd": null_if_empty(&c.cap_add),
+        "CapDrop": null_if_empty(&c.cap_drop),
+        "Dns": c.dns,
+        "ExtraHosts": null_if_empty(&c.add_hosts.iter().map(|(h, ip)| format!("{h}:{ip}")).collect::<Vec<_>>()),
+        "Privileged": c.privileged,
+        "ReadonlyRootfs": c.read_only,
+        "SecurityOpt": null_if_empty(&security_opt(c)),
+        "Tmpfs": if tmpfs.is_empty() { Value::Null } else { Value::Object(tmpfs) },
+        "Init": c.init,
+        "Memory": l.memory.unwrap_or(0),
+        "MemorySwap": l.memory_swap.unwrap_or(0),
+        "NanoCpus": l.cpu_quota.map_or(0, |q| q * 1_000_000_000 / CPU_PERIOD as i64),
+        "CpuShares": l.cpu_shares.unwrap_or(0),
+        "CpusetCpus": l.cpuset_cpus.clone().unwrap_or_default(),
+        "PidsLimit": l.pids_limit,
+        "Ulimits": c.ulimits.iter().map(|u| json!({
+            "Name": u.kind.trim_start_matches("RLIMIT_").to_lowercase(), "Soft": u.soft, "Hard": u.hard,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn security_opt(c: &RunConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    if c.no_new_privileges {
+        out.push("no-new-privileges".to_string());
+    }
+    match &c.seccomp {
+        hull_engine::options::SeccompChoice::Unconfined => out.push("seccomp=unconfined".into()),
+        hull_engine::options::SeccompChoice::Profile(p) => {
+            out.push(format!("seccomp={}", p.display()))
+        }
+        hull_engine::options::SeccompChoice::Default => {}
+    }
+    out
+}
+
+/// No networking yet: the shape Docker prints for `--network none`.
+fn network_settings(c: &RunConfig) -> Value {
+    let mode = match c.network {
+        NetworkMode::Host => "host",
+        NetworkMode::None => "none",
+    };
+    json!({
+        "Bridge": "",
+        "SandboxID": "",
+        "SandboxKey": "",
+        "Ports": {},
+        "Gateway": "",
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "MacAddress": "",
+        "Networks": {
+            mode: {
+                "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
+                "IPPrefixLen": 0, "MacAddress": "", "Aliases": null,
+            }
+        },
+    })
+}
+
+fn log_config(l: &LogConfig) -> Value {
+    let mut config = serde_json::Map::new();
+    if let Some(size) = l.max_size {
+        config.insert("max-size".into(), json!(size.to_string()));
+        config.insert("max-file".into(), json!(l.max_file.to_string()));
+    }
+    let driver = match l.driver {
+        LogDriver::JsonFile => "json-file",
+        LogDriver::None => "none",
+    };
+    json!({ "Type": driver, "Config": config })
 }
 
 fn state(r: &Record) -> Value {
@@ -68,6 +263,7 @@ fn state(r: &Record) -> Value {
         Status::Created => "created",
         Status::Running if s.paused => "paused",
         Status::Running => "running",
+        Status::Restarting => "restarting",
         Status::Exited => "exited",
     };
     const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -75,7 +271,7 @@ fn state(r: &Record) -> Value {
         "Status": status,
         "Running": s.status == Status::Running,
         "Paused": s.paused,
-        "Restarting": false,
+        "Restarting": s.status == Status::Restarting,
         "OOMKilled": s.oom_killed,
         "Dead": false,
         "Pid": s.pid.unwrap_or(0),
@@ -93,12 +289,146 @@ fn mount(m: &UserMount) -> Value {
             target,
             readonly,
         } => json!({
-            "Type": "bind", "Source": source, "Destination": target, "Mode": "", "RW": !readonly,
-            "Propagation": "rprivate",
+            "Type": "bind", "Source": source, "Destination": target, "Mode": if *readonly { "ro" } else { "" },
+            "RW": !readonly, "Propagation": "rprivate",
         }),
         UserMount::Tmpfs { target, .. } => json!({
             "Type": "tmpfs", "Source": "", "Destination": target, "Mode": "", "RW": true,
             "Propagation": "",
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hull_engine::container::State;
+    use hull_engine::options::{RealHost, RunOptions};
+
+    fn record(opts: RunOptions) -> Record {
+        Record {
+            id: "4f2a9c1b7e3d".to_string() + &"0".repeat(52),
+            name: "happy_turing".into(),
+            image: "busybox".into(),
+            image_id: "sha256:00".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            command: vec!["sh".into(), "-c".into(), "true".into()],
+            config: RunConfig::from_options(&opts, &RealHost).unwrap(),
+            state: State {
+                status: Status::Running,
+                pid: Some(42),
+                exit_code: None,
+                started_at: Some("2026-01-01T00:00:01Z".into()),
+                finished_at: None,
+                oom_killed: false,
+                restart_count: 2,
+                stopped_by_user: false,
+                paused: false,
+            },
+        }
+    }
+
+    fn image() -> ContainerConfig {
+        serde_json::from_value(json!({
+            "Env": ["PATH=/bin", "A=image"],
+            "Cmd": ["sh"],
+            "Labels": {"maintainer": "me"},
+            "ExposedPorts": {"80/tcp": {}},
+            "StopSignal": "SIGQUIT",
+            "WorkingDir": "/srv",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn document_has_dockers_shape() {
+        let r = record(RunOptions {
+            image: "busybox".into(),
+            env: vec!["A=user".into()],
+            memory: Some("64m".into()),
+            cpus: Some("1.5".into()),
+            pids_limit: Some(50),
+            cap_add: vec!["NET_ADMIN".into()],
+            volumes: vec!["/srv:/data:ro".into()],
+            rm: true,
+            ..RunOptions::default()
+        });
+        let d = document(&r, &image(), std::path::Path::new("/c"));
+        assert_eq!(d["Name"], "/happy_turing");
+        assert_eq!(d["HostsPath"], "/c/hosts");
+        let s = &d["State"];
+        for key in [
+            "Status",
+            "Running",
+            "Paused",
+            "Restarting",
+            "OOMKilled",
+            "Dead",
+            "Pid",
+            "ExitCode",
+            "Error",
+            "StartedAt",
+            "FinishedAt",
+        ] {
+            assert!(s.get(key).is_some(), "State.{key} missing");
+        }
+        assert_eq!(s["Status"], "running");
+        assert_eq!(s["Pid"], 42);
+        assert_eq!(s["FinishedAt"], "0001-01-01T00:00:00Z");
+        let c = &d["Config"];
+        assert_eq!(c["Env"], json!(["PATH=/bin", "A=user"]));
+        assert_eq!(c["Cmd"], json!(["sh"]));
+        assert_eq!(c["Entrypoint"], Value::Null);
+        assert_eq!(c["Labels"], json!({"maintainer": "me"}));
+        assert_eq!(c["ExposedPorts"], json!({"80/tcp": {}}));
+        assert_eq!(c["StopSignal"], "SIGQUIT");
+        assert_eq!(c["WorkingDir"], "/srv");
+        assert_eq!(c["Hostname"], "4f2a9c1b7e3d");
+        assert_eq!(c["Tty"], false);
+        assert_eq!(c["OpenStdin"], false);
+        let h = &d["HostConfig"];
+        assert_eq!(h["Memory"], 64 << 20);
+        assert_eq!(h["NanoCpus"], 1_500_000_000i64);
+        assert_eq!(h["PidsLimit"], 50);
+        assert_eq!(h["AutoRemove"], true);
+        assert_eq!(h["Binds"], json!(["/srv:/data:ro"]));
+        assert_eq!(h["CapAdd"], json!(["CAP_NET_ADMIN"]));
+        assert_eq!(h["NetworkMode"], "none");
+        assert_eq!(h["RestartPolicy"]["Name"], "no");
+        assert_eq!(h["LogConfig"]["Type"], "json-file");
+        assert_eq!(d["RestartCount"], 2);
+        assert_eq!(d["Mounts"][0]["Destination"], "/data");
+        assert_eq!(d["Mounts"][0]["RW"], false);
+        assert!(d["NetworkSettings"]["Networks"].get("none").is_some());
+    }
+
+    #[test]
+    fn user_entrypoint_clears_the_image_cmd() {
+        let r = record(RunOptions {
+            image: "busybox".into(),
+            entrypoint: Some("top".into()),
+            ..RunOptions::default()
+        });
+        let d = document(&r, &image(), std::path::Path::new("/c"));
+        assert_eq!(d["Config"]["Entrypoint"], json!(["top"]));
+        assert_eq!(d["Config"]["Cmd"], Value::Null);
+    }
+
+    #[test]
+    fn templates_reach_nested_fields() {
+        let d = document(
+            &record(RunOptions {
+                image: "busybox".into(),
+                ..RunOptions::default()
+            }),
+            &ContainerConfig::default(),
+            std::path::Path::new("/c"),
+        );
+        assert_eq!(render_template("{{.State.Status}}", &d).unwrap(), "running");
+        assert_eq!(
+            render_template("{{json .State.Running}}", &d).unwrap(),
+            "true"
+        );
+        assert_eq!(render_template("{{.Name}}", &d).unwrap(), "/happy_turing");
     }
 }

@@ -4,10 +4,10 @@ use anyhow::{Context, Result};
 use hull_engine::container::{Record, Status};
 use hull_engine::Engine;
 
-use super::run::{container_code, report};
 use super::Ctx;
 use crate::cli::{ContainersArgs, KillArgs, PsArgs, RmArgs, StartArgs, StopArgs};
 use crate::output::{human_duration, render_template, table, template_header, OutputFormat};
+use hull_engine::attach::{parse_detach_keys, ClientOptions};
 use hull_engine::listing::{state_name, Filters};
 
 fn engine(ctx: &Ctx) -> Result<Engine> {
@@ -183,6 +183,11 @@ pub fn status(r: &Record, now: i64) -> String {
                 false => up,
             }
         }
+        Status::Restarting => format!(
+            "Restarting ({}) {}",
+            s.exit_code.unwrap_or(0),
+            ago(s.finished_at.as_deref(), now)
+        ),
         Status::Exited => match secs(s.finished_at.as_deref()) {
             Some(_) => format!(
                 "Exited ({}) {}",
@@ -209,19 +214,20 @@ pub fn rm(ctx: &Ctx, args: RmArgs) -> Result<u8> {
     Ok(code)
 }
 
-/// `hull start -a CTR`: runs the container again in the foreground with its stored config.
+/// `hull start CTR`: runs an exited container again under a new monitor; with `-a` this
+/// terminal attaches to it (and with `-i` sends it its input) until it exits.
 pub fn start(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     let engine = engine(ctx)?;
     let record = engine.containers.resolve(&args.container)?;
-    if args.interactive {
-        engine
-            .containers
-            .update(&record.id, |r| r.config.interactive = true)?;
+    if !args.attach {
+        return super::detach::start(ctx, &engine, &record, &args.container);
     }
-    match engine.run(&record.id) {
-        Ok(code) => Ok(container_code(code)),
-        Err(e) => Ok(report(e)),
-    }
+    let opts = ClientOptions {
+        stdin: args.interactive,
+        tty: record.config.tty,
+        detach_keys: parse_detach_keys(&args.detach_keys).map_err(anyhow::Error::msg)?,
+    };
+    super::detach::start_attached(ctx, &engine, &record, &opts)
 }
 
 /// Runs `op` on each container, printing its name or the error; 1 when any failed.
@@ -301,6 +307,8 @@ mod tests {
                 finished_at: Some(at(3)),
                 oom_killed: false,
                 paused: false,
+                restart_count: 0,
+                stopped_by_user: false,
             },
         }
     }

@@ -1,56 +1,127 @@
-//! `hull run -d`: the CLI starts a monitor (this binary's hidden `__monitor` command) in a new
-//! session and waits for one line from it on a pipe: `started`, or the error that kept the
-//! container from starting, with its exit code.
+//! `hull run -d` and `hull start`: the CLI starts a monitor (this binary's hidden `__monitor`
+//! command) in a new session and waits for one line from it on a pipe: `started`, or the error
+//! that kept the container from starting, with its exit code. For `hull start -a` the monitor
+//! first says `listening`, and waits for the CLI to attach before it starts the container.
 
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
-use hull_engine::container::Record;
+use hull_engine::attach::{self, ClientEnd, ClientOptions};
+use hull_engine::container::{Record, Status};
+use hull_engine::monitor::MonitorEvent;
 use hull_engine::Engine;
 
 use super::run::container_code;
 use super::Ctx;
 use crate::cli::MonitorArgs;
 
-pub(super) const STARTED: &str = "started";
+const STARTED: &str = "started";
+const LISTENING: &str = "listening";
 
 /// Starts the monitor of `record` and returns once the container runs (printing its ID) or
 /// failed to start (printing the monitor's one-line error).
 pub fn run(ctx: &Ctx, engine: &Engine, record: &Record) -> Result<u8> {
-    let line = spawn_monitor(ctx, engine, record)?;
+    let (_child, mut lines) = spawn_monitor(ctx, engine, record, false)?;
+    Ok(report(&read_line(&mut lines)?, &record.id))
+}
+
+/// `hull start CTR` without `-a`: as `run -d`, printing the name the user gave.
+pub fn start(ctx: &Ctx, engine: &Engine, record: &Record, shown: &str) -> Result<u8> {
+    let (_child, mut lines) = spawn_monitor(ctx, engine, record, false)?;
+    let line = read_line(&mut lines)?;
+    if line == STARTED {
+        println!("{shown}");
+        return Ok(0);
+    }
     Ok(report(&line, &record.id))
 }
 
-/// Starts the monitor of `record` and returns its one line: `started` or the error.
-pub(super) fn spawn_monitor(ctx: &Ctx, engine: &Engine, record: &Record) -> Result<String> {
+/// `hull start -a [-i] CTR`: a monitor that waits for this client before it starts the
+/// container, so no output is missed; returns the container's exit code.
+pub fn start_attached(
+    ctx: &Ctx,
+    engine: &Engine,
+    record: &Record,
+    opts: &ClientOptions,
+) -> Result<u8> {
+    let (_child, mut lines) = spawn_monitor(ctx, engine, record, true)?;
+    let line = read_line(&mut lines)?;
+    if line != LISTENING {
+        return Ok(report(&line, &record.id));
+    }
+    let sock = attach::connect(&engine.containers.dir(&record.id))
+        .context("connect to the container's monitor")?;
+    match attach::run_client(sock, opts).context("attach to the container")? {
+        ClientEnd::Exited(code) => {
+            settle(engine, record);
+            Ok(container_code(code))
+        }
+        ClientEnd::Detached => Ok(0),
+        // The container did not start: the monitor says why.
+        ClientEnd::Closed => Ok(report(&read_line(&mut lines)?, &record.id)),
+    }
+}
+
+/// After an attached client saw the exit: waits until the monitor recorded it (and, unless it
+/// restarts the container, tore it down), so that a `hull rm` right after succeeds, as after
+/// `docker start -a`.
+pub fn settle(engine: &Engine, record: &Record) {
+    if record.config.restart.is_no() {
+        let _ = engine.wait(&record.id);
+        return;
+    }
+    let running = |r: Result<Record, _>| r.is_ok_and(|r: Record| r.state.status == Status::Running);
+    for _ in 0..200 {
+        if !running(engine.containers.load(&record.id)) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+type Lines = BufReader<std::process::ChildStdout>;
+
+fn spawn_monitor(
+    ctx: &Ctx,
+    engine: &Engine,
+    record: &Record,
+    attach_first: bool,
+) -> Result<(std::process::Child, Lines)> {
     let errors = engine.containers.dir(&record.id).join("monitor.log");
     let stderr = OpenOptions::new()
         .create(true)
         .append(true)
         .open(&errors)
         .with_context(|| format!("open {}", errors.display()))?;
-    let mut child = Command::new(std::env::current_exe().context("find the hull binary")?)
-        .arg("--root")
-        .arg(&ctx.root)
-        .arg("__monitor")
+    let mut command = Command::new(std::env::current_exe().context("find the hull binary")?);
+    command.arg("--root").arg(&ctx.root).arg("__monitor");
+    if attach_first {
+        command.arg("--attach-first");
+    }
+    let mut child = command
         .arg(&record.id)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
         .context("start the container's monitor")?;
-    let mut line = String::new();
     let out = child.stdout.take().expect("piped stdout");
-    BufReader::new(out)
+    Ok((child, BufReader::new(out)))
+}
+
+/// The monitor's next line ("" once it closed its end).
+fn read_line(lines: &mut Lines) -> Result<String> {
+    let mut line = String::new();
+    lines
         .read_line(&mut line)
         .context("read from the container's monitor")?;
     Ok(line.trim_end().to_string())
 }
 
 /// The CLI's side of the monitor's one line.
-pub(super) fn report(line: &str, id: &str) -> u8 {
+fn report(line: &str, id: &str) -> u8 {
     if line == STARTED {
         println!("{id}");
         return 0;
@@ -73,9 +144,12 @@ pub fn monitor(ctx: &Ctx, args: MonitorArgs) -> Result<u8> {
     let _ = rustix::process::setsid();
     let engine = Engine::open(&ctx.root).context("open hull store")?;
     let mut told = false;
-    let result = engine.run_detached(&args.id, || {
-        tell(STARTED);
-        told = true;
+    let result = engine.run_detached(&args.id, args.attach_first, |event| match event {
+        MonitorEvent::Listening => say(LISTENING),
+        MonitorEvent::Started => {
+            tell(STARTED);
+            told = true;
+        }
     });
     match result {
         Ok(code) => Ok(container_code(code)),
@@ -92,11 +166,37 @@ pub fn monitor(ctx: &Ctx, args: MonitorArgs) -> Result<u8> {
     }
 }
 
-/// Writes the one line to the CLI and closes the pipe (stdout becomes /dev/null).
-fn tell(line: &str) {
+/// The monitor's argv exactly as [`spawn_monitor`] writes it (`hull --root ROOT __monitor
+/// [--attach-first] ID`), recognized before clap so that a monitor never runs, and never keeps
+/// resident, the argument parser.
+pub fn monitor_from_argv(args: &[std::ffi::OsString]) -> Option<(Ctx, MonitorArgs)> {
+    let args: Vec<&str> = args.iter().map(|a| a.to_str()).collect::<Option<_>>()?;
+    let (root, attach_first, id) = match args.as_slice() {
+        [_, "--root", root, "__monitor", "--attach-first", id] => (root, true, id),
+        [_, "--root", root, "__monitor", id] => (root, false, id),
+        _ => return None,
+    };
+    let ctx = Ctx {
+        root: root.into(),
+        config: None,
+    };
+    let args = MonitorArgs {
+        attach_first,
+        id: id.to_string(),
+    };
+    Some((ctx, args))
+}
+
+/// Writes a line to the CLI.
+fn say(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
+}
+
+/// Writes the last line to the CLI and closes the pipe (stdout becomes /dev/null).
+fn tell(line: &str) {
+    say(line);
     if let Ok(null) = std::fs::File::open("/dev/null") {
         let _ = rustix::stdio::dup2_stdout(&null);
     }
@@ -109,5 +209,26 @@ mod tests {
         assert_eq!(super::report("started", "abc"), 0);
         assert_eq!(super::report("error 127 no such file", "abc"), 127);
         assert_eq!(super::report("", "abc"), 125);
+    }
+
+    #[test]
+    fn the_monitors_own_argv_skips_clap_and_nothing_else_does() {
+        let argv = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let (ctx, args) =
+            super::monitor_from_argv(&argv(&["hull", "--root", "/r", "__monitor", "abc"])).unwrap();
+        assert_eq!(ctx.root, std::path::Path::new("/r"));
+        assert_eq!((args.id.as_str(), args.attach_first), ("abc", false));
+        let (_, args) = super::monitor_from_argv(&argv(&[
+            "hull",
+            "--root",
+            "/r",
+            "__monitor",
+            "--attach-first",
+            "abc",
+        ]))
+        .unwrap();
+        assert!(args.attach_first);
+        assert!(super::monitor_from_argv(&argv(&["hull", "run", "-d", "x"])).is_none());
+        assert!(super::monitor_from_argv(&argv(&["hull", "__monitor", "abc"])).is_none());
     }
 }

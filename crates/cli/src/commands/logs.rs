@@ -1,15 +1,17 @@
-//! `hull logs`: prints a container's json-file log, stdout lines to stdout and stderr lines to
-//! stderr; `-f` follows it until the container stops running.
+//! `hull logs`: prints a container's json-file log (its rotated files oldest first, then the
+//! current one), stdout lines to stdout and stderr lines to stderr; `--since`/`--until` select
+//! by time; `-f` follows it, across rotations, until the container stops running.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use hull_engine::logfile::{files_oldest_first, LogDriver};
 use hull_engine::monitor::{log_path, LogLine};
 use hull_engine::Engine;
 
-use super::Ctx;
+use super::{logtime, Ctx};
 use crate::cli::LogsArgs;
 
 /// The complete lines of the log from `offset` on, and the offset after the last of them.
@@ -23,12 +25,18 @@ fn read_from(path: &Path, offset: u64) -> Result<(Vec<LogLine>, u64)> {
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)
         .with_context(|| format!("read {}", path.display()))?;
+    let (lines, complete) = complete_lines(&bytes);
+    Ok((lines, offset + complete as u64))
+}
+
+/// The whole lines in `bytes` and how many bytes they take.
+fn complete_lines(bytes: &[u8]) -> (Vec<LogLine>, usize) {
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let lines = bytes[..complete]
         .split(|&b| b == b'\n')
         .filter_map(|l| serde_json::from_slice(l).ok())
         .collect();
-    Ok((lines, offset + complete as u64))
+    (lines, complete)
 }
 
 fn print(lines: &[LogLine], timestamps: bool) {
@@ -58,26 +66,128 @@ fn tail(lines: Vec<LogLine>, tail: &str) -> Result<Vec<LogLine>> {
     Ok(lines[lines.len().saturating_sub(n)..].to_vec())
 }
 
+/// `--since`/`--until` as a window of nanoseconds since the epoch.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    since: Option<i128>,
+    until: Option<i128>,
+}
+
+impl Window {
+    fn parse(since: Option<&str>, until: Option<&str>) -> Result<Window> {
+        let now = logtime::now();
+        let one = |flag: &str, v: Option<&str>| -> Result<Option<i128>> {
+            v.map(|v| {
+                logtime::parse(v, now).with_context(|| {
+                    format!("invalid value for --{flag} {v:?}: a duration (10s, 2m, 1h), a Unix timestamp or an RFC 3339 time")
+                })
+            })
+            .transpose()
+        };
+        Ok(Window {
+            since: one("since", since)?,
+            until: one("until", until)?,
+        })
+    }
+
+    fn keeps(&self, line: &LogLine) -> bool {
+        if self.since.is_none() && self.until.is_none() {
+            return true;
+        }
+        let Some(t) = logtime::rfc3339(&line.time) else {
+            return false;
+        };
+        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t <= u)
+    }
+
+    fn select(&self, lines: Vec<LogLine>) -> Vec<LogLine> {
+        lines.into_iter().filter(|l| self.keeps(l)).collect()
+    }
+}
+
 pub fn logs(ctx: &Ctx, args: LogsArgs) -> Result<u8> {
     let engine = Engine::open(&ctx.root).context("open hull store")?;
     let record = engine.containers.resolve(&args.container)?;
+    if record.config.log.driver == LogDriver::None {
+        anyhow::bail!("configured logging driver does not support reading");
+    }
+    let window = Window::parse(args.since.as_deref(), args.until.as_deref())?;
     let path = log_path(&engine, &record.id);
-    let (lines, offset) = read_from(&path, 0)?;
-    print(&tail(lines, &args.tail)?, args.timestamps);
-    if args.follow {
-        follow(&engine, &record.id, &path, offset, args.timestamps)?;
+    let mut lines = Vec::new();
+    let files = files_oldest_first(&path);
+    let (current, rotated) = files
+        .split_last()
+        .expect("the current file is always listed");
+    for file in rotated {
+        lines.extend(read_from(file, 0)?.0);
+    }
+    let (last, offset) = read_from(current, 0)?;
+    lines.extend(last);
+    print(&tail(window.select(lines), &args.tail)?, args.timestamps);
+    if args.follow && args.until.is_none() {
+        follow(&engine, &record.id, &path, offset, args.timestamps, window)?;
     }
     Ok(0)
 }
 
-/// Prints what the container writes until it stops running.
-fn follow(engine: &Engine, id: &str, path: &Path, mut offset: u64, timestamps: bool) -> Result<()> {
+/// The log file being followed: an open handle survives a rotation that renames it away.
+struct Followed {
+    file: Option<std::fs::File>,
+    offset: u64,
+}
+
+impl Followed {
+    fn open(path: &Path, offset: u64) -> Followed {
+        Followed {
+            file: std::fs::File::open(path).ok(),
+            offset,
+        }
+    }
+
+    /// The complete lines written since the last call.
+    fn read_new(&mut self) -> Result<Vec<LogLine>> {
+        let Some(file) = &mut self.file else {
+            return Ok(Vec::new());
+        };
+        file.seek(SeekFrom::Start(self.offset))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        let (lines, used) = complete_lines(&bytes);
+        self.offset += used as u64;
+        Ok(lines)
+    }
+
+    /// True when `path` is no longer the file held (rotated away, or truncated under it).
+    fn replaced(&self, path: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let (Some(file), Ok(now)) = (&self.file, std::fs::metadata(path)) else {
+            return self.file.is_none() && path.exists();
+        };
+        let held = file.metadata().ok();
+        held.is_none_or(|h| h.ino() != now.ino() || now.len() < self.offset)
+    }
+}
+
+/// Prints what the container writes until it stops running, across rotations.
+fn follow(
+    engine: &Engine,
+    id: &str,
+    path: &Path,
+    offset: u64,
+    timestamps: bool,
+    window: Window,
+) -> Result<()> {
+    let mut followed = Followed::open(path, offset);
     loop {
         // Checked before reading, so the last read sees everything the container wrote.
         let running = engine.containers.is_running(id);
-        let (lines, next) = read_from(path, offset)?;
-        print(&lines, timestamps);
-        offset = next;
+        let replaced = followed.replaced(path);
+        print(&window.select(followed.read_new()?), timestamps);
+        if replaced {
+            // The rest of the old file was just read; the new one starts at 0.
+            followed = Followed::open(path, 0);
+            continue;
+        }
         if !running {
             return Ok(());
         }

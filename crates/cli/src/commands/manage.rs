@@ -65,24 +65,20 @@ pub fn unpause(ctx: &Ctx, args: ContainersArgs) -> Result<u8> {
 }
 
 /// `hull restart`: stop (the stop signal, SIGKILL after `-t`), then start again detached under a
-/// new monitor, as Docker's restart does whatever the container was first run with.
+/// new monitor (as `hull start` does), whatever the container was first run with, as Docker's
+/// restart does.
 pub fn restart(ctx: &Ctx, args: StopArgs) -> Result<u8> {
     let engine = engine(ctx)?;
     let timeout = std::time::Duration::from_secs(args.time);
     let mut code = 0;
     for name in &args.containers {
-        let started = engine
+        let restarted = engine
             .stop(name, timeout)
             .map_err(anyhow::Error::new)
-            .and_then(|record| {
-                super::detach::spawn_monitor(ctx, &engine, &record).map(|l| (record, l))
-            });
-        match started {
-            Ok((_, line)) if line == super::detach::STARTED => println!("{name}"),
-            Ok((record, line)) => {
-                super::detach::report(&line, &record.id);
-                code = 1;
-            }
+            .and_then(|record| super::detach::start(ctx, &engine, &record, name));
+        match restarted {
+            Ok(0) => {}
+            Ok(_) => code = 1,
             Err(e) => {
                 eprintln!("hull: {}", crate::one_line(&e));
                 code = 1;

@@ -1,22 +1,29 @@
 //! One function per command: validate the parsed flags, make one library call, print.
 
 mod archive;
+mod attach;
 mod container_inspect;
 mod containers;
+mod copy;
 mod detach;
+mod exec;
 mod images;
 mod inspect;
 mod logs;
+mod logtime;
 mod manage;
+mod network;
 mod pull;
 mod run;
+mod stats;
+mod top;
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use hull_image::Store;
 
-use crate::cli::{Cli, Command, ContainerCommand, ImageCommand};
+use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, NetworkCommand};
 
 /// What every command needs: the store root and the config file path.
 pub struct Ctx {
@@ -28,6 +35,16 @@ impl Ctx {
     pub fn store(&self) -> Result<Store> {
         Store::open(&self.root).with_context(|| format!("open store {}", self.root.display()))
     }
+}
+
+/// The detached monitor's entry point when argv is exactly what `hull run -d` passes it: run
+/// without clap (see `detach::monitor_from_argv`); None for any other argv.
+pub fn run_monitor_directly(args: &[std::ffi::OsString]) -> Option<u8> {
+    let (ctx, args) = detach::monitor_from_argv(args)?;
+    Some(detach::monitor(&ctx, args).unwrap_or_else(|e| {
+        eprintln!("hull: {}", crate::one_line(&e));
+        125
+    }))
 }
 
 /// Runs a command and returns the process exit code.
@@ -53,6 +70,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Ps(a) => containers::ps(&ctx, a),
         Command::Rm(a) => containers::rm(&ctx, a),
         Command::Start(a) => containers::start(&ctx, a),
+        Command::Attach(a) => attach::attach(&ctx, a),
         Command::Logs(a) => logs::logs(&ctx, a),
         Command::Stop(a) => containers::stop(&ctx, a),
         Command::Kill(a) => containers::kill(&ctx, a),
@@ -64,6 +82,16 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Unpause(a) => manage::unpause(&ctx, a),
         Command::Restart(a) => manage::restart(&ctx, a),
         Command::Container(ContainerCommand::Prune(a)) => manage::prune(&ctx, a),
+        Command::Exec(a) => exec::exec(&ctx, a),
+        Command::Cp(a) => copy::cp(&ctx, a),
+        Command::Export(a) => copy::export(&ctx, a),
+        Command::Top(a) => top::top(&ctx, a),
+        Command::Stats(a) => stats::stats(&ctx, a),
         Command::Monitor(a) => detach::monitor(&ctx, a),
+        Command::Network(NetworkCommand::Create(a)) => network::create(&ctx, a),
+        Command::Network(NetworkCommand::Ls(a)) => network::ls(&ctx, a),
+        Command::Network(NetworkCommand::Inspect(a)) => network::inspect(&ctx, a),
+        Command::Network(NetworkCommand::Rm(a)) => network::rm(&ctx, a),
+        Command::Network(NetworkCommand::Prune(a)) => network::prune(&ctx, a),
     }
 }

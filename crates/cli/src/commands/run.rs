@@ -47,6 +47,9 @@ pub fn options(a: RunArgs) -> RunOptions {
         pull: a.pull,
         add_hosts: a.add_host,
         dns: a.dns,
+        restart: a.restart,
+        log_driver: a.log_driver,
+        log_opts: a.log_opt,
         image: a.image,
         args: a.args,
     }

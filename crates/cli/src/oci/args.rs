@@ -76,7 +76,7 @@ pub enum OciCommand {
     Resume(IdArg),
     /// Print a container's resource usage.
     Events(EventsArgs),
-    /// Run a process in a container (not supported yet).
+    /// Run a new process in a running container.
     Exec(ExecArgs),
 }
 
@@ -157,8 +157,50 @@ pub struct EventsArgs {
     pub id: String,
 }
 
+/// runc's `exec`: with `--process` the file is the whole process; otherwise the container's
+/// process (config.json) is the template and the flags change it.
 #[derive(Debug, Args)]
 pub struct ExecArgs {
+    /// A process.json (an OCI `process` object) to run instead of a command line.
+    #[arg(short = 'p', long)]
+    pub process: Option<PathBuf>,
+    /// Start the process and exit, leaving it running.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Where to send the pty master (SCM_RIGHTS) with --tty.
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Allocate a pty for the process.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Working directory (absolute) inside the container.
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// Set an environment variable (K=V); may repeat.
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// UID[:GID] to run as.
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Additional group ids; may repeat.
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability (CAP_NET_ADMIN or NET_ADMIN) to the bounding, effective and permitted
+    /// sets; may repeat.
+    #[arg(short = 'c', long = "cap")]
+    pub cap: Vec<String>,
+    /// Set no_new_privs for the process.
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Accepted and ignored: hull has no AppArmor support.
+    #[arg(short = 'a', long)]
+    pub apparmor: Option<String>,
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    pub id: String,
+    /// The command and its arguments (without --process).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub rest: Vec<String>,
+    pub command: Vec<String>,
 }

@@ -40,7 +40,7 @@ pub fn run(cli: OciCli) -> Result<u8> {
         OciCommand::Pause(a) => rt()?.pause(&a.id).map(|()| 0).map_err(Into::into),
         OciCommand::Resume(a) => rt()?.resume(&a.id).map(|()| 0).map_err(Into::into),
         OciCommand::Events(a) => events(&rt()?, a),
-        OciCommand::Exec(_) => bail!("exec: not supported yet by hull-runtime"),
+        OciCommand::Exec(a) => super::exec::exec(&rt()?, a),
     }
 }
 
@@ -62,15 +62,14 @@ fn print_json(v: &serde_json::Value) -> Result<u8> {
 
 /// Creates the container; its init stays blocked on exec.fifo and outlives this process.
 fn create(rt: &Runtime, a: CreateArgs, foreground: bool) -> Result<i32> {
-    if a.preserve_fds > 0 {
-        bail!("--preserve-fds: not supported yet");
-    }
     let bundle = std::fs::canonicalize(&a.bundle)
         .with_context(|| format!("bundle {}", a.bundle.display()))?;
     let mut req = CreateRequest::new(&a.id, bundle);
     req.console_socket = a.console_socket.map(absolute).transpose()?;
     req.pid_file = a.pid_file.map(absolute).transpose()?;
     req.no_pivot = a.no_pivot;
+    req.preserve_fds = a.preserve_fds;
+    req.new_keyring = !a.no_new_keyring;
     let created = rt.create(req)?;
     if created.console.is_some() {
         let _ = rt.delete(&a.id, true);
@@ -84,7 +83,7 @@ fn create(rt: &Runtime, a: CreateArgs, foreground: bool) -> Result<i32> {
     Ok(created.pid)
 }
 
-fn absolute(p: PathBuf) -> Result<PathBuf> {
+pub(super) fn absolute(p: PathBuf) -> Result<PathBuf> {
     if p.is_absolute() {
         return Ok(p);
     }
@@ -109,7 +108,7 @@ fn run_container(rt: &Runtime, a: RunArgs) -> Result<u8> {
     code
 }
 
-fn wait_exit(pid: i32) -> Result<u8> {
+pub(super) fn wait_exit(pid: i32) -> Result<u8> {
     let p = rustix::process::Pid::from_raw(pid).ok_or_else(|| anyhow!("bad pid {pid}"))?;
     let (_, status) = rustix::process::waitpid(Some(p), rustix::process::WaitOptions::empty())
         .context("wait for the container")?

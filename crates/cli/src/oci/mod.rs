@@ -4,6 +4,7 @@
 
 mod args;
 mod commands;
+mod exec;
 mod spec;
 
 use std::ffi::OsString;

@@ -82,7 +82,7 @@ pub fn features() -> Value {
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": hull_oci::runtime::OCI_VERSION,
-        "hooks": [],
+        "hooks": hull_runtime::hooks::KINDS,
         "mountOptions": [
             "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
             "lazytime", "mand", "noatime", "nodev", "nodiratime", "noexec", "nolazytime",
@@ -106,7 +106,7 @@ pub fn features() -> Value {
                 ],
                 "archs": ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]
             },
-            "apparmor": {"enabled": false},
+            "apparmor": {"enabled": true},
             "selinux": {"enabled": false}
         },
         "annotations": {"org.hull.runtime.version": env!("CARGO_PKG_VERSION")}

@@ -478,3 +478,36 @@ fn entrypoint_hosts_and_names() {
         }]
     );
 }
+
+#[test]
+fn restart_and_log_flags_validate_like_dockers() {
+    let c = ok(RunOptions {
+        restart: Some("on-failure:3".into()),
+        log_opts: vec!["max-size=1k".into(), "max-file=3".into()],
+        ..opts()
+    });
+    assert_eq!(c.restart, RestartPolicy::OnFailure { max: 3 });
+    assert_eq!(c.log.max_size, Some(1024));
+    assert_eq!(ok(opts()).restart, RestartPolicy::No);
+    let e = err(RunOptions {
+        restart: Some("always".into()),
+        rm: true,
+        ..opts()
+    });
+    assert!(
+        e.to_string()
+            .contains("Conflicting options: --restart and --rm"),
+        "{e}"
+    );
+    let c = ok(RunOptions {
+        restart: Some("no".into()),
+        rm: true,
+        ..opts()
+    });
+    assert!(c.rm);
+    let e = err(RunOptions {
+        log_opts: vec!["nope=1".into()],
+        ..opts()
+    });
+    assert!(e.to_string().contains("unknown log opt 'nope'"), "{e}");
+}

@@ -641,6 +641,26 @@ impl Cgroup {
             .map(Some)
     }
 
+    /// Files through which a single-threaded process moves itself into the cgroup by writing
+    /// "0": every v1 hierarchy's `tasks`, or the v2 directory's `cgroup.procs` (`exec` joins a
+    /// running container's cgroup this way, before it forks the process that will execve).
+    pub fn join_files(&self) -> Result<Vec<fs::File>, CgroupError> {
+        if let Some(files) = self.self_join_files()? {
+            return Ok(files);
+        }
+        let dir = self.distinct_dirs()[0];
+        fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join("cgroup.procs"))
+            .map(|f| vec![f])
+            .map_err(|source| CgroupError::Write {
+                file: "cgroup.procs".into(),
+                value: "0".into(),
+                dir: dir.into(),
+                source,
+            })
+    }
+
     /// `lines` of a `/proc/<pid>/cgroup` (controllers → path) with the path of every v1
     /// hierarchy this cgroup spans replaced by the cgroup's path there: what a member process
     /// of the cgroup that was otherwise where `lines` says reads from its /proc/self/cgroup.

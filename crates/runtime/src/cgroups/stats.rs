@@ -97,7 +97,12 @@ pub(crate) fn v1<'a>(dir: impl Fn(&str) -> Option<&'a Path>) -> Result<CgroupSta
         None => Ok(None),
     };
     let memory_stat = read("memory", "memory.stat")?;
-    let io = read("blkio", "blkio.throttle.io_service_bytes_recursive")?.map(|t| v1_io(&t));
+    // The recursive file counts the children's I/O too; kernels without it have the plain one.
+    let io = match read("blkio", "blkio.throttle.io_service_bytes_recursive")? {
+        Some(t) => Some(t),
+        None => read("blkio", "blkio.throttle.io_service_bytes")?,
+    }
+    .map(|t| v1_io(&t));
     Ok(CgroupStats {
         cpu_usage_ns: number(read("cpuacct", "cpuacct.usage")?),
         memory_usage: number(read("memory", "memory.usage_in_bytes")?),

@@ -580,3 +580,97 @@ fn v1_self_join_files_open_every_hierarchys_tasks_file() {
     fs::remove_file(tmp.path().join("pids/hull/abc/tasks")).unwrap();
     assert!(cg.self_join_files().is_err());
 }
+
+#[test]
+fn join_files_are_tasks_on_v1_and_cgroup_procs_on_v2() {
+    let (tmp, root) = fake_v1(&["hull", "hull/abc"], false);
+    for h in ["cpu,cpuacct", "cpuset", "memory", "pids", "devices"] {
+        fs::write(tmp.path().join(h).join("hull/abc/tasks"), "").unwrap();
+    }
+    let cg = Cgroup::open(&root, "/hull/abc").unwrap();
+    assert_eq!(cg.join_files().unwrap().len(), 5);
+
+    let tmp = fake_v2(&["hull", "hull/abc"]);
+    let root = CgroupRoot::v2_at(tmp.path());
+    let cg = Cgroup::open(&root, "/hull/abc").unwrap();
+    let mut files = cg.join_files().unwrap();
+    assert_eq!(files.len(), 1);
+    std::io::Write::write_all(&mut files[0], b"0").unwrap();
+    assert_eq!(content(&tmp.path().join("hull/abc"), "cgroup.procs"), "0");
+    fs::remove_file(tmp.path().join("hull/abc/cgroup.procs")).unwrap();
+    assert!(cg.join_files().is_err());
+}
+
+/// A v1 tree with the hierarchies `hull stats` reads, each holding `/hull/abc`.
+fn fake_v1_stats() -> (tempfile::TempDir, CgroupRoot) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut mounts = BTreeMap::new();
+    for hierarchy in ["cpu,cpuacct", "memory", "pids", "blkio"] {
+        let mount = tmp.path().join(hierarchy);
+        fs::create_dir_all(mount.join("hull/abc")).unwrap();
+        for key in hierarchy.split(',') {
+            mounts.insert(key.to_string(), mount.clone());
+        }
+    }
+    (tmp, CgroupRoot::v1_at(mounts))
+}
+
+#[test]
+fn v1_stats_read_every_controller() {
+    let (tmp, root) = fake_v1_stats();
+    let cg = Cgroup::open(&root, "/hull/abc").unwrap();
+    let dir = |h: &str| tmp.path().join(h).join("hull/abc");
+    fs::write(dir("cpu,cpuacct").join("cpuacct.usage"), "123456789\n").unwrap();
+    fs::write(dir("memory").join("memory.usage_in_bytes"), "10485760\n").unwrap();
+    fs::write(dir("memory").join("memory.limit_in_bytes"), "33554432\n").unwrap();
+    fs::write(
+        dir("memory").join("memory.stat"),
+        "cache 4096\ninactive_file 99\ntotal_cache 8192\ntotal_inactive_file 2048\n",
+    )
+    .unwrap();
+    fs::write(dir("pids").join("pids.current"), "2\n").unwrap();
+    fs::write(dir("pids").join("pids.max"), "max\n").unwrap();
+    // Only the non-recursive blkio file: older kernels.
+    fs::write(
+        dir("blkio").join("blkio.throttle.io_service_bytes"),
+        "8:0 Read 512\n8:0 Write 1024\n8:0 Total 1536\nTotal 1536\n",
+    )
+    .unwrap();
+    assert_eq!(
+        cg.stats().unwrap(),
+        CgroupStats {
+            cpu_usage_ns: Some(123_456_789),
+            memory_usage: Some(10 << 20),
+            memory_limit: Some(32 << 20),
+            memory_inactive_file: Some(2048),
+            pids_current: Some(2),
+            pids_limit: None,
+            io_read_bytes: Some(512),
+            io_write_bytes: Some(1024),
+        }
+    );
+    // The recursive file wins when present.
+    fs::write(
+        dir("blkio").join("blkio.throttle.io_service_bytes_recursive"),
+        "8:0 Read 7\n8:0 Write 9\n",
+    )
+    .unwrap();
+    let s = cg.stats().unwrap();
+    assert_eq!((s.io_read_bytes, s.io_write_bytes), (Some(7), Some(9)));
+}
+
+#[test]
+fn v2_stats_of_an_idle_cgroup_without_io() {
+    let tmp = fake_v2(&["hull", "hull/abc"]);
+    let root = CgroupRoot::v2_at(tmp.path());
+    let cg = Cgroup::create(&root, "/hull/abc", &Resources::default()).unwrap();
+    let leaf = tmp.path().join("hull/abc");
+    fs::write(leaf.join("cpu.stat"), "usage_usec 0\n").unwrap();
+    fs::write(leaf.join("memory.current"), "0\n").unwrap();
+    fs::write(leaf.join("memory.max"), "67108864\n").unwrap();
+    let _ = fs::remove_file(leaf.join("io.stat"));
+    let s = cg.stats().unwrap();
+    assert_eq!(s.cpu_usage_ns, Some(0));
+    assert_eq!(s.memory_limit, Some(64 << 20));
+    assert_eq!(s.io_read_bytes, None, "no io controller: unknown, not zero");
+}

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use hull_oci::runtime::{Process, Spec};
+use hull_oci::runtime::{Process, Spec, State};
 use rustix::fs::{Mode, OFlags};
 use rustix::thread::LinkNameSpaceType;
 
@@ -30,6 +30,10 @@ pub struct InitArgs {
     pub seccomp: Option<Filter>,
     pub mini_init: bool,
     pub no_pivot: bool,
+    /// Descriptors 3..3+preserve_fds stay open across the exec.
+    pub preserve_fds: u32,
+    /// The name of a new session keyring to join, if any.
+    pub keyring: Option<String>,
     /// The cgroup's v1 `tasks` files, when init is to move itself into its cgroup (see
     /// `Cgroup::self_join_files`); empty when the parent moves it.
     pub cgroup_join: Vec<std::fs::File>,
@@ -37,19 +41,22 @@ pub struct InitArgs {
 
 type Result<T> = std::result::Result<T, InitError>;
 
-fn fail(step: Step, what: impl Into<String>) -> impl FnOnce(std::io::Error) -> InitError {
+pub(crate) fn fail(
+    step: Step,
+    what: impl Into<String>,
+) -> impl FnOnce(std::io::Error) -> InitError {
     let what = what.into();
     move |e| InitError::new(step, what, Some(&e))
 }
 
 /// Runs init to the exec of the user's program; never returns.
 pub fn run(args: InitArgs) -> ! {
-    let result = prepare(&args).and_then(|program| {
+    let result = prepare(&args).and_then(|ready| {
         wait_for_start(&args)?;
-        Ok(program)
+        Ok(ready)
     });
     match result {
-        Ok(program) => launch(args, &program),
+        Ok((program, hook_state)) => launch(args, &program, hook_state),
         Err(e) => report_and_exit(&args.sock, e),
     }
 }
@@ -59,8 +66,9 @@ fn report_and_exit(sock: &OwnedFd, err: InitError) -> ! {
     hull_sys::process::exit_now(1)
 }
 
-/// Everything up to `Ready`: the container exists, blocked before the user's program.
-fn prepare(a: &InitArgs) -> Result<PathBuf> {
+/// Everything up to `Ready`: the container exists, blocked before the user's program. Returns
+/// the program to run and the state for the startContainer hooks.
+fn prepare(a: &InitArgs) -> Result<(PathBuf, Option<State>)> {
     let proc = a.spec.process.as_ref().expect("validated by create");
     // must happen before the exec because an ignored signal stays ignored across execve: the
     // runtime's caller ignores SIGPIPE (Rust's default) and may itself have been started with
@@ -71,13 +79,17 @@ fn prepare(a: &InitArgs) -> Result<PathBuf> {
     }
     // must happen before anything else because the parent places us in the cgroup and writes the
     // uid/gid maps first; until then we have no identity in a new user namespace.
-    let cgroup_paths = wait_proceed(&a.sock)?;
+    let (cgroup_paths, hook_state) = wait_proceed(&a.sock)?;
     join_cgroup(&a.cgroup_join)?;
     // must happen before mounts because a joined mount namespace is where they have to go.
     join_namespaces(&a.join)?;
+    // must happen before mounts because a process whose ids are unmapped in its user namespace
+    // (we still have the host's root ids) cannot create files (EOVERFLOW).
+    become_userns_root(&a.spec)?;
+    join_keyring(a.keyring.as_deref())?;
     set_hostname(&a.spec)?;
     loopback_up(&a.spec)?;
-    setup_rootfs(a, &cgroup_paths)?;
+    setup_rootfs(a, &cgroup_paths, hook_state.as_ref())?;
     // after pivot_root because the pty must come from the container's own devpts.
     if proc.terminal {
         let master = console::setup(proc.console_size).map_err(fail(Step::Console, "pty"))?;
@@ -98,7 +110,7 @@ fn prepare(a: &InitArgs) -> Result<PathBuf> {
     let umask = proc.user.umask.unwrap_or(0o022);
     rustix::process::umask(Mode::from_raw_mode(umask));
     sync::send(&a.sock, &FromInit::Ready).map_err(fail(Step::Sync, "send ready"))?;
-    Ok(program)
+    Ok((program, hook_state))
 }
 
 /// Moves init (single-threaded) into its cgroup by writing "0", i.e. itself, to each tasks file.
@@ -111,12 +123,75 @@ fn join_cgroup(tasks: &[std::fs::File]) -> Result<()> {
     Ok(())
 }
 
-fn wait_proceed(sock: &OwnedFd) -> Result<Vec<(String, String)>> {
-    match sync::recv::<ToInit>(sock) {
-        Ok(Some((ToInit::Proceed { cgroup_paths }, _))) => Ok(cgroup_paths),
-        Ok(None) => Err(InitError::new(Step::Sync, "parent went away", None)),
-        Err(e) => Err(InitError::new(Step::Sync, "receive proceed", Some(&e))),
+/// Waits for `Proceed`, keeping the `HookState` that may come first.
+#[allow(clippy::type_complexity)]
+fn wait_proceed(sock: &OwnedFd) -> Result<(Vec<(String, String)>, Option<State>)> {
+    let mut hook_state = None;
+    loop {
+        match sync::recv::<ToInit>(sock) {
+            Ok(Some((ToInit::Proceed { cgroup_paths }, _))) => {
+                return Ok((cgroup_paths, hook_state))
+            }
+            Ok(Some((ToInit::HookState(s), _))) => hook_state = Some(s),
+            Ok(Some((other, _))) => {
+                return Err(InitError::new(
+                    Step::Sync,
+                    format!("unexpected {other:?} before proceed"),
+                    None,
+                ))
+            }
+            Ok(None) => return Err(InitError::new(Step::Sync, "parent went away", None)),
+            Err(e) => return Err(InitError::new(Step::Sync, "receive proceed", Some(&e))),
+        }
     }
+}
+
+/// prestart and createRuntime (run by the parent, in the runtime namespace), then
+/// createContainer here in the container's namespaces; all before pivot_root, so a
+/// createContainer hook's path still resolves in the runtime's filesystem.
+fn run_create_hooks(sock: &OwnedFd, spec: &Spec, state: Option<&State>) -> Result<()> {
+    let (Some(hooks), Some(state)) = (&spec.hooks, state) else {
+        return Ok(());
+    };
+    if !hooks.prestart.is_empty() || !hooks.create_runtime.is_empty() {
+        sync::send(sock, &FromInit::RunHooks)
+            .map_err(fail(Step::Hooks, "ask parent to run hooks"))?;
+        match sync::recv::<ToInit>(sock) {
+            Ok(Some((ToInit::HooksDone, _))) => {}
+            Ok(_) => {
+                return Err(InitError::new(
+                    Step::Hooks,
+                    "parent did not run the hooks",
+                    None,
+                ))
+            }
+            Err(e) => return Err(InitError::new(Step::Hooks, "wait for hooks", Some(&e))),
+        }
+    }
+    crate::hooks::run_all("createContainer", &hooks.create_container, state)
+        .map_err(|e| InitError::new(Step::Hooks, error_chain(&e), None))
+}
+
+/// startContainer hooks: after start, in the container (after pivot_root), before the user's
+/// program; a failure stops the container.
+fn run_start_hooks(spec: &Spec, state: Option<State>) -> Result<()> {
+    let (Some(hooks), Some(mut state)) = (&spec.hooks, state) else {
+        return Ok(());
+    };
+    state.status = crate::state::Status::Created.as_str().to_string();
+    crate::hooks::run_all("startContainer", &hooks.start_container, &state)
+        .map_err(|e| InitError::new(Step::Hooks, error_chain(&e), None))
+}
+
+/// An error with its sources, as one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg = format!("{msg}: {s}");
+        src = s.source();
+    }
+    msg
 }
 
 /// (spec name, kernel type). User comes first: joining it changes what we may join next.
@@ -148,6 +223,42 @@ trait AsFdRef {
 impl AsFdRef for OwnedFd {
     fn as_fd_ref(&self) -> std::os::fd::BorrowedFd<'_> {
         std::os::fd::AsFd::as_fd(self)
+    }
+}
+
+/// In a user namespace (new, or joined by path), switches to its root: the parent has written
+/// the id maps, and our capabilities there allow the change.
+fn become_userns_root(spec: &Spec) -> Result<()> {
+    let in_userns = spec
+        .linux
+        .as_ref()
+        .is_some_and(|l| l.namespaces.iter().any(|n| n.kind == "user"));
+    if !in_userns {
+        return Ok(());
+    }
+    let root_gid = rustix::process::Gid::ROOT;
+    let root_uid = rustix::process::Uid::ROOT;
+    rustix::thread::set_thread_res_gid(root_gid, root_gid, root_gid).map_err(|e| {
+        InitError::new(Step::User, "setresgid 0 in user namespace", Some(&e.into()))
+    })?;
+    rustix::thread::set_thread_res_uid(root_uid, root_uid, root_uid)
+        .map_err(|e| InitError::new(Step::User, "setresuid 0 in user namespace", Some(&e.into())))
+}
+
+/// A session keyring of the container's own, so keys do not leak between containers. A kernel
+/// without keyrings (ENOSYS) is not an error, as with runc.
+fn join_keyring(name: Option<&str>) -> Result<()> {
+    let Some(name) = name else { return Ok(()) };
+    let cname = CString::new(name)
+        .map_err(|_| InitError::new(Step::Keyring, "keyring name has a NUL byte", None))?;
+    match hull_sys::process::join_session_keyring(&cname) {
+        Ok(_) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => Ok(()),
+        Err(e) => Err(InitError::new(
+            Step::Keyring,
+            format!("join {name}"),
+            Some(&e),
+        )),
     }
 }
 
@@ -184,7 +295,11 @@ fn loopback_up(spec: &Spec) -> Result<()> {
 }
 
 /// Propagation, the rootfs bind, spec mounts, devices, then pivot_root.
-fn setup_rootfs(a: &InitArgs, cgroup_paths: &[(String, String)]) -> Result<()> {
+fn setup_rootfs(
+    a: &InitArgs,
+    cgroup_paths: &[(String, String)],
+    hook_state: Option<&State>,
+) -> Result<()> {
     let linux = a.spec.linux.clone().unwrap_or_default();
     // must happen before mounting anything so nothing propagates to the host.
     mounts::make_root_private(linux.rootfs_propagation.as_deref())
@@ -197,6 +312,9 @@ fn setup_rootfs(a: &InitArgs, cgroup_paths: &[(String, String)]) -> Result<()> {
     }
     // after the /dev tmpfs mount (they go into it) and before pivot_root (host /dev reachable).
     devices::populate(&a.rootfs, &linux.devices).map_err(fail(Step::Devices, "populate /dev"))?;
+    // after the mounts (hooks may inspect or add to them) and before pivot_root (the spec has
+    // createContainer paths resolve in the runtime's filesystem).
+    run_create_hooks(&a.sock, &a.spec, hook_state)?;
     if a.no_pivot {
         mounts::move_root(&a.rootfs).map_err(fail(Step::PivotRoot, "move root"))
     } else {
@@ -233,7 +351,7 @@ fn finalize_rootfs(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-fn set_oom_score_adj(proc: &Process) -> Result<()> {
+pub(crate) fn set_oom_score_adj(proc: &Process) -> Result<()> {
     if let Some(adj) = proc.oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(fail(Step::OomScoreAdj, adj.to_string()))?;
@@ -241,7 +359,7 @@ fn set_oom_score_adj(proc: &Process) -> Result<()> {
     Ok(())
 }
 
-fn resolve_program(proc: &Process) -> Result<PathBuf> {
+pub(crate) fn resolve_program(proc: &Process) -> Result<PathBuf> {
     let program = proc.args.first().expect("validated by create");
     user::resolve(program, &proc.env, Path::new("/")).map_err(|e| match e {
         user::ResolveError::NotFound(p) => InitError {
@@ -274,7 +392,10 @@ fn wait_for_start(a: &InitArgs) -> Result<()> {
 }
 
 /// After start: either exec the user's program as pid 1, or fork it under the mini init.
-fn launch(a: InitArgs, program: &Path) -> ! {
+fn launch(a: InitArgs, program: &Path, hook_state: Option<State>) -> ! {
+    if let Err(e) = run_start_hooks(&a.spec, hook_state) {
+        report_and_exit(&a.sock, e)
+    }
     if !a.mini_init {
         exec_user(&a, program)
     }
@@ -323,6 +444,17 @@ fn exec_user(a: &InitArgs, program: &Path) -> ! {
 /// Returns the errno of a failed execve.
 fn secure_and_exec(a: &InitArgs, program: &Path) -> Result<i32> {
     let proc = a.spec.process.as_ref().expect("validated by create");
+    secure_and_exec_process(proc, a.seccomp.as_ref(), program, 3 + a.preserve_fds)
+}
+
+/// The security steps and execve for `proc` (init's program, or an exec'd process), with the
+/// descriptors from `first_closed` on closed at execve; returns the errno of a failed execve.
+pub(crate) fn secure_and_exec_process(
+    proc: &Process,
+    seccomp: Option<&Filter>,
+    program: &Path,
+    first_closed: u32,
+) -> Result<i32> {
     let argv = cstrings(&proc.args)?;
     let envp = cstrings(&proc.env)?;
     let path = CString::new(program.as_os_str().as_encoded_bytes())
@@ -331,8 +463,14 @@ fn secure_and_exec(a: &InitArgs, program: &Path) -> Result<i32> {
     // load a filter, so it must be loaded before the uid switch (which clears the effective set)
     // and before the capabilities are dropped. The filter must then allow the few calls left
     // before execve (setgroups, setres[ug]id, prctl, capset, close_range), as Docker's does.
+    // must happen before the uid switch (writing our own attr needs no privilege, but the
+    // transition happens at execve) and before seccomp (which may deny the write).
+    if let Some(profile) = &proc.apparmor_profile {
+        crate::apparmor::set_exec_profile(profile)
+            .map_err(fail(Step::AppArmor, format!("profile {profile}")))?;
+    }
     if !proc.no_new_privileges {
-        load_seccomp(a)?;
+        load_seccomp(seccomp)?;
     }
     let caps_error =
         |e: capabilities::CapsError| InitError::new(Step::Capabilities, e.to_string(), None);
@@ -350,15 +488,16 @@ fn secure_and_exec(a: &InitArgs, program: &Path) -> Result<i32> {
         rustix::thread::set_no_new_privs(true)
             .map_err(|e| InitError::new(Step::NoNewPrivileges, "prctl", Some(&e.into())))?;
         // as late as possible: right before execve, so the filter sees the fewest of our calls.
-        load_seccomp(a)?;
+        load_seccomp(seccomp)?;
     }
-    hull_sys::process::set_cloexec_from(3).map_err(fail(Step::Exec, "close_range"))?;
+    // 3 + preserve_fds for init: the descriptors runc's --preserve-fds passes stay open.
+    hull_sys::process::set_cloexec_from(first_closed).map_err(fail(Step::Exec, "close_range"))?;
     let err = hull_sys::process::execve(&path, &argv, &envp);
     Ok(err.raw_os_error().unwrap_or(libc::EINVAL))
 }
 
-fn load_seccomp(a: &InitArgs) -> Result<()> {
-    if let Some(f) = &a.seccomp {
+fn load_seccomp(seccomp: Option<&Filter>) -> Result<()> {
+    if let Some(f) = seccomp {
         f.load()
             .map_err(|e| InitError::new(Step::Seccomp, e.to_string(), None))?;
     }

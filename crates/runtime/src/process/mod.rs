@@ -1,6 +1,7 @@
 //! Creating the container's init: the clone flags from `linux.namespaces`, the fork, and the
 //! parent's half of the sync protocol.
 
+pub mod exec;
 pub mod init;
 pub mod sync;
 
@@ -25,6 +26,9 @@ pub const NAMESPACE_FLAGS: &[(&str, i32)] = &[
 pub struct NamespacePlan {
     pub clone_flags: u64,
     pub join: Vec<(String, PathBuf)>,
+    /// pid and time namespaces to join: they only apply to children, so the parent enters them
+    /// for the fork of init (see [`enter_for_children`]).
+    pub join_for_children: Vec<(String, PathBuf)>,
 }
 
 pub fn plan_namespaces(namespaces: &[Namespace]) -> Result<NamespacePlan, String> {
@@ -35,19 +39,63 @@ pub fn plan_namespaces(namespaces: &[Namespace]) -> Result<NamespacePlan, String
         };
         match &ns.path {
             None => plan.clone_flags |= *flag as u32 as u64,
-            // Joining a pid (or time) namespace only affects children, so init would have to
-            // fork once more; not supported yet.
             Some(p) if ns.kind == "pid" || ns.kind == "time" => {
-                return Err(format!(
-                    "joining an existing {} namespace ({}) is not supported",
-                    ns.kind,
-                    p.display()
-                ))
+                plan.join_for_children.push((ns.kind.clone(), p.clone()))
             }
             Some(p) => plan.join.push((ns.kind.clone(), p.clone())),
         }
     }
     Ok(plan)
+}
+
+/// Puts the children this thread forks next into the pid/time namespaces of `join`; the guard
+/// it returns puts them back into this thread's own on drop. setns(CLONE_NEWPID) changes only
+/// `pid_for_children`, so the caller itself stays where it is.
+pub fn enter_for_children(join: &[(String, PathBuf)]) -> std::io::Result<ChildrenNamespaces> {
+    use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
+    let mut restore = Vec::new();
+    for (kind, path) in join {
+        let (ty, own) = match kind.as_str() {
+            "pid" => (LinkNameSpaceType::ProcessID, "/proc/thread-self/ns/pid"),
+            _ => (LinkNameSpaceType::Time, "/proc/thread-self/ns/time"),
+        };
+        let open = |p: &std::path::Path| {
+            rustix::fs::open(
+                p,
+                rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| {
+                std::io::Error::new(
+                    std::io::Error::from(e).kind(),
+                    format!("open {}: {e}", p.display()),
+                )
+            })
+        };
+        let target = open(path)?;
+        restore.push((ty, open(std::path::Path::new(own))?));
+        move_into_link_name_space(std::os::fd::AsFd::as_fd(&target), Some(ty)).map_err(|e| {
+            std::io::Error::new(
+                std::io::Error::from(e).kind(),
+                format!("join {kind} namespace {}: {e}", path.display()),
+            )
+        })?;
+    }
+    Ok(ChildrenNamespaces { restore })
+}
+
+/// Returned by [`enter_for_children`].
+pub struct ChildrenNamespaces {
+    restore: Vec<(rustix::thread::LinkNameSpaceType, std::os::fd::OwnedFd)>,
+}
+
+impl Drop for ChildrenNamespaces {
+    fn drop(&mut self) {
+        for (ty, fd) in &self.restore {
+            let _ =
+                rustix::thread::move_into_link_name_space(std::os::fd::AsFd::as_fd(fd), Some(*ty));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -80,8 +128,10 @@ mod tests {
     }
 
     #[test]
-    fn rejects_unknown_types_and_pid_paths() {
+    fn rejects_unknown_types_and_joins_pid_for_children() {
         assert!(plan_namespaces(&[ns("bogus", None)]).is_err());
-        assert!(plan_namespaces(&[ns("pid", Some("/proc/1/ns/pid"))]).is_err());
+        let p = plan_namespaces(&[ns("pid", Some("/proc/1/ns/pid"))]).unwrap();
+        assert_eq!(p.join_for_children.len(), 1);
+        assert_eq!(p.clone_flags, 0);
     }
 }

@@ -5,8 +5,15 @@
 //! |----------------------|----------------------------------------------------------------|
 //! | `Proceed` (after cgroup and id maps) | `Console` (with the pty master fd, if terminal), then `Ready`, or `Error` |
 //! | (start opens exec.fifo) | `ExecFailed` if execve failed, else end of stream (the socket is close-on-exec) |
+//! | `HookState` (before `Proceed`, only when the spec has hooks) | nothing |
+//! | (init: mounts done, before pivot_root) | `RunHooks`; the parent runs prestart and createRuntime, then sends `HooksDone` (or stops init) |
 //!
 //! Any step of init may answer `Error` instead; init exits right after sending it.
+//!
+//! `exec` uses the same messages in one direction only (the parent sends nothing): the
+//! intermediate process that joined the namespaces sends `Forked` with the new process's pid,
+//! the new process sends `Console` (with -t) and then `Error`, `ExecFailed`, or nothing before
+//! its successful execve closes the socket.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -19,6 +26,10 @@ pub enum ToInit {
     /// The cgroup and uid/gid maps are in place. `cgroup_paths` are init's cgroups as the host
     /// sees them (`controllers` → path, from /proc/<pid>/cgroup), for the /sys/fs/cgroup mount.
     Proceed { cgroup_paths: Vec<(String, String)> },
+    /// The state handed to the hooks init runs itself (createContainer, startContainer).
+    HookState(hull_oci::runtime::State),
+    /// prestart and createRuntime hooks ran and succeeded.
+    HooksDone,
 }
 
 /// Init → parent.
@@ -33,6 +44,14 @@ pub enum FromInit {
     ExecFailed {
         errno: i32,
     },
+    /// exec only: the process that will execve was forked, with this pid (in the caller's pid
+    /// namespace).
+    Forked {
+        pid: i32,
+    },
+    /// The container's namespaces and mounts exist: run prestart and createRuntime hooks now
+    /// (before pivot_root), then answer `HooksDone`.
+    RunHooks,
 }
 
 /// A failure inside init, as it crosses the socket: which step, what happened, and the errno.
@@ -85,6 +104,9 @@ pub enum Step {
     Seccomp,
     Exec,
     Fork,
+    Hooks,
+    Keyring,
+    AppArmor,
 }
 
 impl std::fmt::Display for Step {
@@ -113,6 +135,9 @@ impl std::fmt::Display for Step {
             Step::Seccomp => "load seccomp filter",
             Step::Exec => "exec",
             Step::Fork => "fork the user process",
+            Step::Hooks => "run hooks",
+            Step::Keyring => "join session keyring",
+            Step::AppArmor => "set apparmor profile",
         };
         f.write_str(s)
     }
@@ -159,6 +184,8 @@ mod tests {
             FromInit::Console,
             FromInit::Ready,
             FromInit::ExecFailed { errno: 2 },
+            FromInit::Forked { pid: 42 },
+            FromInit::RunHooks,
             FromInit::Error(InitError {
                 step: Step::Cwd,
                 message: "chdir /nope: No such file".into(),

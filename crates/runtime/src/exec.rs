@@ -1,0 +1,301 @@
+//! `exec`: a new process inside a running container, in all its namespaces and its cgroup, with
+//! its own [`Process`] (args, env, cwd, user, capabilities, rlimits, terminal) and the
+//! container's seccomp filter.
+//!
+//! ```no_run
+//! # use hull_runtime::{Runtime, ExecRequest};
+//! # let rt = Runtime::new("/run/hull/runtime".into()).unwrap();
+//! let mut process = rt.spec("web").unwrap().process.unwrap(); // the container's as a template
+//! process.args = vec!["ps".into()];
+//! let executed = rt.exec(ExecRequest::new("web", process)).unwrap();
+//! // the caller is the process's parent and can waitpid(executed.pid)
+//! ```
+//!
+//! Like `create`, `exec` forks from the calling process, which must be single-threaded.
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+use hull_oci::runtime::{Process, Spec};
+use rustix::fs::{Mode, OFlags};
+use rustix::process::{Pid, WaitOptions};
+
+use crate::cgroups::Cgroup;
+use crate::container::{live_status, read_spec};
+use crate::process::exec::{self as child, ExecArgs};
+use crate::process::sync::{self, FromInit};
+use crate::state::{self as st, ContainerState, Status};
+use crate::{Runtime, RuntimeError};
+
+/// What `exec` needs.
+#[derive(Debug)]
+pub struct ExecRequest {
+    pub id: String,
+    pub process: Process,
+    /// stdin, stdout and stderr; None inherits the caller's. Ignored with `process.terminal`.
+    pub stdio: Option<[OwnedFd; 3]>,
+    /// Where to send the pty master when `process.terminal`; else it is returned.
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+}
+
+impl ExecRequest {
+    pub fn new(id: &str, process: Process) -> ExecRequest {
+        ExecRequest {
+            id: id.to_string(),
+            process,
+            stdio: None,
+            console_socket: None,
+            pid_file: None,
+        }
+    }
+}
+
+/// The started process: a child of the caller (wait for it), and its pty master when it has a
+/// terminal and no console socket was given.
+#[derive(Debug)]
+pub struct Executed {
+    pub pid: i32,
+    pub console: Option<OwnedFd>,
+}
+
+/// What the parent collected from the intermediate and the exec'd process.
+#[derive(Default)]
+struct Report {
+    pid: Option<i32>,
+    console: Option<OwnedFd>,
+    error: Option<RuntimeError>,
+}
+
+impl Runtime {
+    /// The container's spec (its bundle's config.json), e.g. as the template of an exec.
+    pub fn spec(&self, id: &str) -> Result<Spec, RuntimeError> {
+        let state = self.read_state(id)?;
+        read_spec(&state.bundle.join("config.json"))
+    }
+
+    fn read_state(&self, id: &str) -> Result<ContainerState, RuntimeError> {
+        let dir = self.existing_dir(id)?;
+        let _lock = st::lock(&dir).map_err(RuntimeError::io(id, "lock"))?;
+        st::read(&dir).map_err(RuntimeError::io(id, "read state"))
+    }
+
+    /// Starts `req.process` in the running container `req.id` and returns once it has called
+    /// execve (or failed to: the error says at which step, with `NotFound`/`NotExecutable` for
+    /// a program that cannot be run).
+    pub fn exec(&self, req: ExecRequest) -> Result<Executed, RuntimeError> {
+        let id = req.id.as_str();
+        let state = self.read_state(id)?;
+        match live_status(&state) {
+            Status::Running => {}
+            s @ (Status::Creating | Status::Created | Status::Paused | Status::Stopped) => {
+                return Err(RuntimeError::BadStatus {
+                    id: id.to_string(),
+                    op: "exec",
+                    status: s.as_str(),
+                })
+            }
+        }
+        let spec = read_spec(&state.bundle.join("config.json"))?;
+        validate(id, &req.process)?;
+        let init = state.pid.expect("a running container has a pid");
+        let namespaces = open_namespaces(id, &spec, init)?;
+        let cgroup_join = self.cgroup_join_files(id, &state)?;
+        let seccomp = self.compile_seccomp(id, &spec)?;
+        let (ours, theirs) =
+            hull_sys::socket::seqpacket_pair().map_err(RuntimeError::io(id, "socketpair"))?;
+        let args = ExecArgs {
+            process: req.process,
+            namespaces,
+            cgroup_join,
+            sock: theirs,
+            stdio: req.stdio,
+            seccomp,
+        };
+        let forked =
+            hull_sys::process::fork_with_flags(0).map_err(RuntimeError::io(id, "fork for exec"))?;
+        let intermediate = match forked {
+            hull_sys::process::Forked::Child => {
+                drop(ours);
+                child::run(args)
+            }
+            hull_sys::process::Forked::Parent(pid) => pid,
+        };
+        drop(args);
+        let report = collect(id, &ours);
+        reap(intermediate);
+        finish(
+            id,
+            report,
+            req.console_socket.as_deref(),
+            req.pid_file.as_deref(),
+        )
+    }
+
+    /// The files through which the intermediate joins the container's cgroup (none when the
+    /// container has no cgroup of its own).
+    fn cgroup_join_files(
+        &self,
+        id: &str,
+        state: &ContainerState,
+    ) -> Result<Vec<std::fs::File>, RuntimeError> {
+        let Some(path) = &state.cgroup_path else {
+            return Ok(Vec::new());
+        };
+        let err = |source| RuntimeError::Cgroup {
+            id: id.to_string(),
+            source,
+        };
+        Cgroup::open(&self.cgroups, path)
+            .and_then(|c| c.join_files())
+            .map_err(err)
+    }
+
+    /// The container's filter (from its config.json), through the same cache as `create`.
+    fn compile_seccomp(
+        &self,
+        id: &str,
+        spec: &Spec,
+    ) -> Result<Option<crate::seccomp::Filter>, RuntimeError> {
+        let Some(s) = spec.linux.as_ref().and_then(|l| l.seccomp.as_ref()) else {
+            return Ok(None);
+        };
+        match self.seccomp_cache() {
+            Some(dir) => crate::seccomp::compile_cached(s, dir),
+            None => crate::seccomp::compile(s),
+        }
+        .map(Some)
+        .map_err(|source| RuntimeError::Seccomp {
+            id: id.to_string(),
+            source,
+        })
+    }
+}
+
+fn validate(id: &str, proc: &Process) -> Result<(), RuntimeError> {
+    let invalid = |reason: String| RuntimeError::InvalidSpec {
+        id: id.to_string(),
+        reason,
+    };
+    if proc.args.is_empty() {
+        return Err(invalid("exec: process.args is empty".into()));
+    }
+    if !std::path::Path::new(&proc.cwd).is_absolute() {
+        return Err(invalid(format!("exec: cwd {:?} is not absolute", proc.cwd)));
+    }
+    crate::rlimits::validate(&proc.rlimits).map_err(invalid)?;
+    if let Some(caps) = &proc.capabilities {
+        crate::capabilities::validate(caps).map_err(|source| RuntimeError::Capabilities {
+            id: id.to_string(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// Opens `/proc/<init>/ns/<kind>` for every namespace of the spec, in join order.
+fn open_namespaces(
+    id: &str,
+    spec: &Spec,
+    init: i32,
+) -> Result<Vec<(String, OwnedFd)>, RuntimeError> {
+    let kinds: Vec<String> = spec
+        .linux
+        .as_ref()
+        .map(|l| l.namespaces.iter().map(|n| n.kind.clone()).collect())
+        .unwrap_or_default();
+    let plan = child::join_plan(&kinds).map_err(|reason| RuntimeError::InvalidSpec {
+        id: id.to_string(),
+        reason,
+    })?;
+    plan.into_iter()
+        .map(|kind| {
+            let path = format!("/proc/{init}/ns/{}", child::proc_ns_file(&kind));
+            let fd = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(|e| RuntimeError::io(id, format!("open {path}"))(e.into()))?;
+            Ok((kind, fd))
+        })
+        .collect()
+}
+
+/// Reads every message until both children closed the socket (the exec'd process's end closes
+/// on a successful execve).
+fn collect(id: &str, sock: &OwnedFd) -> Report {
+    let mut report = Report::default();
+    loop {
+        let msg = match sync::recv::<FromInit>(sock) {
+            Ok(Some(m)) => m,
+            Ok(None) => return report,
+            Err(e) => {
+                report.error = Some(RuntimeError::io(id, "read from exec")(e));
+                return report;
+            }
+        };
+        match msg {
+            (FromInit::Forked { pid }, _) => report.pid = Some(pid),
+            (FromInit::Console, fd) => report.console = fd,
+            (FromInit::Error(cause), _) => {
+                report.error = Some(RuntimeError::Exec {
+                    id: id.to_string(),
+                    step: cause.step,
+                    cause,
+                })
+            }
+            (FromInit::ExecFailed { errno }, _) => {
+                report.error = Some(RuntimeError::ExecFailed {
+                    id: id.to_string(),
+                    errno,
+                })
+            }
+            (other @ (FromInit::Ready | FromInit::RunHooks), _) => {
+                report.error = Some(RuntimeError::io(id, "read from exec")(io::Error::other(
+                    format!("unexpected message {other:?}"),
+                )))
+            }
+        }
+    }
+}
+
+/// Waits for a child of ours that is about to exit (or has).
+fn reap(pid: i32) {
+    if let Some(p) = Pid::from_raw(pid) {
+        while let Err(rustix::io::Errno::INTR) =
+            rustix::process::waitpid(Some(p), WaitOptions::empty())
+        {}
+    }
+}
+
+/// Turns the report into the result: on failure the exec'd process (which exits right after its
+/// report) is reaped; on success the console goes to the socket and the pid to the pid file.
+fn finish(
+    id: &str,
+    report: Report,
+    console_socket: Option<&std::path::Path>,
+    pid_file: Option<&std::path::Path>,
+) -> Result<Executed, RuntimeError> {
+    if let Some(e) = report.error {
+        if let Some(pid) = report.pid {
+            reap(pid);
+        }
+        return Err(e);
+    }
+    let pid = report.pid.ok_or_else(|| {
+        RuntimeError::io(id, "exec")(io::Error::other("the process exited before it was forked"))
+    })?;
+    let mut console = report.console;
+    if let (Some(path), Some(fd)) = (console_socket, &console) {
+        hull_sys::socket::send_fd_to_path(path, fd, "console").map_err(RuntimeError::io(
+            id,
+            format!("send console to {}", path.display()),
+        ))?;
+        console = None;
+    }
+    if let Some(pf) = pid_file {
+        std::fs::write(pf, pid.to_string()).map_err(RuntimeError::io(
+            id,
+            format!("write pid file {}", pf.display()),
+        ))?;
+    }
+    Ok(Executed { pid, console })
+}

@@ -1,0 +1,226 @@
+//! `hull run -d -it` / `-d -i`, `hull attach` and its detach keys, `hull start [-a [-i]]`: the
+//! monitor keeps the container's pty or stdin and relays it to attached clients.
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use hull_tests::{fixture, require_root, Hull};
+
+fn busybox() -> String {
+    format!("{}/busybox:latest", fixture("HULL_TEST_REGISTRY"))
+}
+
+/// `hull rm -f` of the container when the test ends, passing or failing.
+struct Removed<'a>(&'a Hull, String);
+
+impl Drop for Removed<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["rm", "-f", &self.1]);
+    }
+}
+
+fn detach<'a>(h: &'a Hull, flags: &[&str], cmd: &[&str]) -> Removed<'a> {
+    let image = busybox();
+    let mut argv = vec!["run", "-d"];
+    argv.extend_from_slice(flags);
+    argv.push(&image);
+    argv.extend_from_slice(cmd);
+    let id = h.ok(&argv).trim().to_string();
+    assert_eq!(id.len(), 64, "{id:?}");
+    Removed(h, id)
+}
+
+/// A child killed (by its PID) if the test ends before it does.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl Reaped {
+    /// The exit code, failing the test after 20 s.
+    fn code(&mut self) -> i32 {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.0.try_wait().unwrap() {
+                return s.code().unwrap_or(-1);
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "hull did not exit"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The user's terminal: hull runs on the slave as its controlling terminal; the test types on
+/// the master and reads what hull prints.
+struct Pty {
+    master: OwnedFd,
+    slave: OwnedFd,
+    /// What the master read: one reader for the pty's life, so no output goes to a stale one.
+    output: mpsc::Receiver<Vec<u8>>,
+}
+
+impl Pty {
+    fn open() -> Pty {
+        use rustix::fs::{Mode, OFlags};
+        use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+        let master =
+            openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).expect("openpt");
+        grantpt(&master).unwrap();
+        unlockpt(&master).unwrap();
+        let name = ptsname(&master, Vec::new()).unwrap();
+        let slave = rustix::fs::open(
+            name.as_c_str(),
+            OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .expect("open pty slave");
+        let (tx, output) = mpsc::channel();
+        let mut reader = std::fs::File::from(master.try_clone().unwrap());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    return;
+                }
+            }
+        });
+        Pty {
+            master,
+            slave,
+            output,
+        }
+    }
+
+    /// Runs `hull ARGS` on the slave.
+    fn spawn(&self, h: &Hull, args: &[&str]) -> Reaped {
+        let inner = h.command(args);
+        let mut c = Command::new("setsid");
+        c.arg("--ctty")
+            .arg(inner.get_program())
+            .args(inner.get_args());
+        for (k, v) in inner.get_envs() {
+            if let Some(v) = v {
+                c.env(k, v);
+            }
+        }
+        let fd = || Stdio::from(self.slave.try_clone().unwrap());
+        Reaped(c.stdin(fd()).stdout(fd()).stderr(fd()).spawn().unwrap())
+    }
+
+    fn write(&self, bytes: &[u8]) {
+        let mut f = std::fs::File::from(self.master.try_clone().unwrap());
+        f.write_all(bytes).unwrap();
+    }
+}
+
+/// Collects output into `seen` until it contains `want`; false after 20 s.
+fn read_until(rx: &mpsc::Receiver<Vec<u8>>, seen: &mut String, want: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seen.contains(want) {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(chunk) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+#[test]
+fn attach_to_d_it_detaches_with_ctrl_p_ctrl_q_and_returns_the_exit_code() {
+    require_root!();
+    let h = Hull::new();
+    let c = detach(&h, &["-it"], &["sh"]);
+    let pty = Pty::open();
+
+    let mut attach = pty.spawn(&h, &["attach", &c.1]);
+    let mut seen = String::new();
+    pty.write(b"echo hi$((6*7))\r");
+    assert!(read_until(&pty.output, &mut seen, "hi42"), "{seen:?}");
+    pty.write(b"\x10\x11");
+    assert_eq!(attach.code(), 0, "{seen:?}");
+    assert!(
+        h.ok(&["ps"]).contains(&c.1[..12]),
+        "still running after detach"
+    );
+
+    let mut attach = pty.spawn(&h, &["attach", &c.1]);
+    let mut seen = String::new();
+    pty.write(b"echo again$((6*7))\r");
+    assert!(read_until(&pty.output, &mut seen, "again42"), "{seen:?}");
+    pty.write(b"exit 7\r");
+    assert_eq!(attach.code(), 7, "{seen:?}");
+    assert_eq!(h.ok(&["wait", &c.1]).trim(), "7");
+}
+
+#[test]
+fn attach_without_a_tty_relays_stdin_stdout_and_stderr() {
+    require_root!();
+    let h = Hull::new();
+    let script = "read x; echo got $x; echo oops >&2; exit 3";
+    let c = detach(&h, &["-i"], &["sh", "-c", script]);
+    let mut child = h
+        .command(&["attach", &c.1])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got hello\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "oops\n");
+    // The log has it too.
+    assert_eq!(h.ok(&["logs", &c.1]), "got hello\n");
+}
+
+#[test]
+fn attach_to_an_exited_container_fails() {
+    require_root!();
+    let h = Hull::new();
+    let c = detach(&h, &[], &["true"]);
+    h.ok(&["wait", &c.1]);
+    let err = h.fails(&["attach", &c.1]);
+    assert!(
+        err.contains("You cannot attach to a stopped container"),
+        "{err}"
+    );
+}
+
+#[test]
+fn start_runs_in_the_background_and_start_a_i_attaches_stdin() {
+    require_root!();
+    let h = Hull::new();
+    let c = detach(
+        &h,
+        &["-i", "--name", "again"],
+        &["sh", "-c", "read x; echo got $x"],
+    );
+    h.ok(&["stop", "-t", "1", &c.1]);
+    // Without -a: the name, and the container runs (waiting for input).
+    assert_eq!(h.ok(&["start", "again"]).trim(), "again");
+    assert!(h.ok(&["ps"]).contains(&c.1[..12]));
+    h.ok(&["stop", "-t", "1", &c.1]);
+    let mut child = h
+        .command(&["start", "-a", "-i", "again"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"there\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got there\n");
+}

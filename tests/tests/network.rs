@@ -1,0 +1,679 @@
+//! Root tests of engine::network: bridges, veths, IPAM, NAT and published ports, on network
+//! namespaces the tests create (`ip netns add`, unique names) and networks with their own
+//! subnets (10.231.x.0/24) and bridges in a private store, so a real `hull0` is never touched.
+//! No traffic leaves the machine: it goes between these namespaces and 127.0.0.1 / the
+//! bridges' own addresses. The tests share host state (links, hull's nft table, ip_forward),
+//! so they take one lock and run one at a time.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hull_engine::network::{self, Attachment, CreateRequest, Endpoint, Networks, PortMap, Proto};
+use hull_tests::{require_root, wait_until, Hull};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A named network namespace, deleted on drop.
+struct Netns {
+    name: String,
+}
+
+impl Netns {
+    fn new(tag: &str) -> Netns {
+        let name = format!("hulltest-{}-{tag}", std::process::id());
+        let st = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap();
+        assert!(st.success(), "ip netns add {name}");
+        Netns { name }
+    }
+
+    fn path(&self) -> PathBuf {
+        PathBuf::from("/run/netns").join(&self.name)
+    }
+
+    fn exec(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).args(args);
+        c
+    }
+
+    fn ping(&self, ip: Ipv4Addr) -> bool {
+        self.exec(&["busybox", "ping", "-c1", "-W1", &ip.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// A private store; on drop it detaches every endpoint and removes its networks (bridges and
+/// nft rules), even when the test failed.
+struct Store {
+    hull: Hull,
+}
+
+impl Store {
+    fn new() -> Store {
+        Store { hull: Hull::new() }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.hull.root()
+    }
+
+    fn network(&self, name: &str, subnet: &str) -> network::Network {
+        Networks::open(&self.root())
+            .create(&CreateRequest {
+                name: name.into(),
+                subnet: Some(subnet.parse().unwrap()),
+                ..Default::default()
+            })
+            .unwrap()
+    }
+
+    fn attach(&self, ns: &Netns, owner: &str, net: &str, ports: &[PortMap]) -> Attachment {
+        network::attach(&self.root(), &ns.path(), &endpoint(owner, net, ports))
+            .unwrap_or_else(|e| panic!("attach {owner} to {net}: {e:?}"))
+    }
+}
+
+fn endpoint<'a>(owner: &'a str, net: &'a str, ports: &'a [PortMap]) -> Endpoint<'a> {
+    Endpoint {
+        owner,
+        network: net,
+        ports,
+        aliases: &[],
+        mac: None,
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let root = self.root();
+        if let Err(e) = network::sweep(&root, |_| false) {
+            eprintln!("cleanup: sweep: {e}");
+        }
+        for n in Networks::open(&root).list().unwrap_or_default() {
+            if n.name != "bridge" {
+                if let Err(e) = network::remove_network(&root, &n.id) {
+                    eprintln!("cleanup: remove network {}: {e}", n.name);
+                }
+            }
+        }
+    }
+}
+
+/// A process started in a netns, killed (by its pid) on drop.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tcp(host_port: u16, container_port: u16) -> PortMap {
+    PortMap {
+        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_port,
+        container_port,
+        proto: Proto::Tcp,
+    }
+}
+
+/// A host port that is free now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn links() -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .unwrap();
+    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(':').nth(1))
+        .map(|n| n.trim().split('@').next().unwrap_or_default().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn ruleset() -> String {
+    let out = Command::new("nft")
+        .args(["list", "ruleset"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// GET / over TCP; None until the server answers.
+fn http_get(addr: (Ipv4Addr, u16)) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&addr.into(), Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n").ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    Some(body)
+}
+
+fn httpd(ns: &Netns, dir: &Path) -> Server {
+    std::fs::write(dir.join("index.html"), "hello from the netns\n").unwrap();
+    Server(
+        ns.exec(&[
+            "busybox",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            &dir.display().to_string(),
+        ])
+        .spawn()
+        .unwrap(),
+    )
+}
+
+#[test]
+fn two_namespaces_on_one_network_ping_each_other() {
+    require_root!();
+    let _s = serial();
+    let store = Store::new();
+    store.network("n1", "10.231.1.0/24");
+    let (a, b) = (Netns::new("ping-a"), Netns::new("ping-b"));
+    let aa = store.attach(&a, "owner-a", "n1", &[]);
+    let ab = store.attach(&b, "owner-b", "n1", &[]);
+    assert_ne!(aa.ip, ab.ip);
+    assert_eq!(aa.gateway, Ipv4Addr::new(10, 231, 1, 1));
+    assert_eq!(aa.prefix_len, 24);
+    assert!(a.ping(ab.ip), "a cannot ping b at {}", ab.ip);
+    assert!(b.ping(aa.ip), "b cannot ping a at {}", aa.ip);
+    assert!(a.ping(aa.gateway), "a cannot ping its gateway");
+    let route = a.exec(&["ip", "route"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&route.stdout).contains("default via 10.231.1.1 dev eth0"),
+        "{}",
+        String::from_utf8_lossy(&route.stdout)
+    );
+}
+
+#[test]
+fn namespaces_on_different_networks_cannot_reach_each_other() {
+    require_root!();
+    let _s = serial();
+    let store = Store::new();
+    store.network("iso-a", "10.231.2.0/24");
+    store.network("iso-b", "10.231.3.0/24");
+    let (a, b) = (Netns::new("iso-a"), Netns::new("iso-b"));
+    let aa = store.attach(&a, "owner-a", "iso-a", &[]);
+    let ab = store.attach(&b, "owner-b", "iso-b", &[]);
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+            .unwrap()
+            .trim(),
+        "1",
+        "forwarding is on, so only the isolation rule can stop the traffic"
+    );
+    assert!(b.ping(ab.gateway), "b cannot reach its own gateway");
+    assert!(!b.ping(aa.ip), "b on iso-b reached a on iso-a");
+    assert!(!a.ping(ab.ip), "a on iso-a reached b on iso-b");
+}
+
+#[test]
+fn published_tcp_port_is_reached_via_127_0_0_1_and_the_bridge_address() {
+    require_root!();
+    let _s = serial();
+    let store = Store::new();
+    store.network("pub", "10.231.4.0/24");
+    let ns = Netns::new("tcp");
+    let port = free_port();
+    let att = store.attach(&ns, "web", "pub", &[tcp(port, 80)]);
+    let www = tempfile::tempdir().unwrap();
+    let _server = httpd(&ns, www.path());
+    let mut body = None;
+    wait_until("the published port to answer on 127.0.0.1", || {
+        body = http_get((Ipv4Addr::LOCALHOST, port));
+        body.is_some()
+    });
+    assert!(body.unwrap().contains("hello from the netns"));
+    let via_bridge = http_get((att.gateway, port)).expect("no answer via the bridge address");
+    assert!(via_bridge.contains("hello from the netns"));
+    let leases = Networks::open(&store.root());
+    let net = leases.get("pub").unwrap();
+    assert_eq!(
+        leases.ipam(&net).leases().unwrap()["web"].ports,
+        vec![tcp(port, 80)]
+    );
+}
+
+#[test]
+fn published_udp_port_answers() {
+    require_root!();
+    let _s = serial();
+    let store = Store::new();
+    store.network("udp", "10.231.5.0/24");
+    let ns = Netns::new("udp");
+    let port = free_port();
+    let map = PortMap {
+        proto: Proto::Udp,
+        ..tcp(port, 5353)
+    };
+    store.attach(&ns, "dns", "udp", &[map]);
+    let echo = "import socket\n\
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+                s.bind(('0.0.0.0', 5353))\n\
+                while True:\n    d, a = s.recvfrom(512)\n    s.sendto(d.upper(), a)\n";
+    let _server = Server(ns.exec(&["/usr/bin/python3", "-c", echo]).spawn().unwrap());
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut reply = String::new();
+    wait_until("a UDP answer through the published port", || {
+        sock.send_to(b"ping", (Ipv4Addr::LOCALHOST, port)).unwrap();
+        let mut buf = [0u8; 64];
+        match sock.recv(&mut buf) {
+            Ok(n) => {
+                reply = String::from_utf8_lossy(&buf[..n]).into_owned();
+                true
+            }
+            Err(_) => false,
+        }
+    });
+    assert_eq!(reply, "PING");
+}
+
+#[test]
+fn host_port_in_use_fails_before_anything_changes() {
+    require_root!();
+    let _s = serial();
+    let store = Store::new();
+    store.network("busy", "10.231.6.0/24");
+    let ns = Netns::new("busy");
+    let held = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let links_before = links();
+    let err = network::attach(
+        &store.root(),
+        &ns.path(),
+        &endpoint("c1", "busy", &[tcp(port, 80)]),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, network::NetworkError::PortInUse { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(&format!(":{port}->80/tcp")),
+        "{err}"
+    );
+    assert_eq!(
+        links(),
+        links_before,
+        "a failed attach changed the host's links"
+    );
+    let nets = Networks::open(&store.root());
+    assert!(nets
+        .ipam(&nets.get("busy").unwrap())
+        .leases()
+        .unwrap()
+        .is_empty());
+    // hull's own published map counts as in use too (a DNATed port has no socket).
+    drop(held);
+    let ns2 = Netns::new("busy2");
+    store.attach(&ns, "c1", "busy", &[tcp(port, 80)]);
+    let err = network::attach(
+        &store.root(),
+        &ns2.path(),
+        &endpoint("c2", "busy", &[tcp(port, 81)]),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, network::NetworkError::PortInUse { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn thirty_parallel_attaches_get_distinct_addresses() {
+    require_root!();
+    let _s = serial();
+    let store = Store::new();
+    store.network("many", "10.231.7.0/24");
+    let namespaces: Vec<Netns> = (0..30).map(|i| Netns::new(&format!("m{i}"))).collect();
+    let root = store.root();
+    let ips: Vec<Ipv4Addr> = std::thread::scope(|s| {
+        let handles: Vec<_> = namespaces
+            .iter()
+            .enumerate()
+            .map(|(i, ns)| {
+                let root = root.clone();
+                s.spawn(move || {
+                    let owner = format!("owner-{i}");
+                    network::attach(&root, &ns.path(), &endpoint(&owner, "many", &[]))
+                        .unwrap_or_else(|e| panic!("attach {owner}: {e:?}"))
+                        .ip
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut unique = ips.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 30, "duplicate addresses: {ips:?}");
+    for (ns, ip) in namespaces.iter().zip(&ips) {
+        let out = ns
+            .exec(&["ip", "-o", "-4", "addr", "show", "eth0"])
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(&format!("{ip}/24")),
+            "{} lacks {ip}",
+            ns.name
+        );
+    }
+    assert!(namespaces[0].ping(ips[29]), "first cannot ping last");
+}
+
+#[test]
+fn detaching_everything_restores_links_rules_and_leases() {
+    require_root!();
+    let _s = serial();
+    let links_before = links();
+    let rules_before = ruleset();
+    let forward_before = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    {
+        let store = Store::new();
+        store.network("clean", "10.231.8.0/24");
+        let (a, b) = (Netns::new("clean-a"), Netns::new("clean-b"));
+        let pa = free_port();
+        store.attach(&a, "a", "clean", &[tcp(pa, 80)]);
+        store.attach(&b, "b", "clean", &[]);
+        assert_ne!(links(), links_before);
+        assert_ne!(ruleset(), rules_before);
+        network::detach(&store.root(), "a").unwrap();
+        network::detach(&store.root(), "a").unwrap(); // idempotent
+        network::detach(&store.root(), "b").unwrap();
+        let nets = Networks::open(&store.root());
+        assert!(nets
+            .ipam(&nets.get("clean").unwrap())
+            .leases()
+            .unwrap()
+            .is_empty());
+        network::remove_network(&store.root(), "clean").unwrap();
+        assert_eq!(links(), links_before, "links left behind");
+        assert_eq!(ruleset(), rules_before, "nft rules left behind");
+        assert_eq!(
+            std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+            forward_before,
+            "ip_forward not restored"
+        );
+    }
+}
+
+#[test]
+fn sweep_removes_endpoints_of_dead_owners_and_orphans() {
+    require_root!();
+    let _s = serial();
+    let store = Store::new();
+    let net = store.network("sweep", "10.231.9.0/24");
+    let (a, b) = (Netns::new("sweep-a"), Netns::new("sweep-b"));
+    let aa = store.attach(&a, "alive", "sweep", &[tcp(free_port(), 80)]);
+    let ab = store.attach(&b, "dead", "sweep", &[tcp(free_port(), 80)]);
+    // An orphan: the lease is gone but the veth stays (a crash between the steps of detach).
+    let nets = Networks::open(&store.root());
+    let report = network::sweep(&store.root(), |o| o == "alive").unwrap();
+    assert_eq!(report.leases, vec!["sweep/dead".to_string()]);
+    assert!(!links().contains(&ab.host_veth), "dead owner's veth kept");
+    assert!(links().contains(&aa.host_veth), "live veth removed");
+    nets.ipam(&net).release("alive").unwrap();
+    let report = network::sweep(&store.root(), |_| true).unwrap();
+    assert!(report.links.contains(&aa.host_veth), "{report:?}");
+    assert_eq!(
+        report.rules.len(),
+        3,
+        "the orphan's three port rules: {report:?}"
+    );
+    assert!(
+        !ruleset().contains("ep "),
+        "endpoint rules left: {}",
+        ruleset()
+    );
+}
+
+#[test]
+fn network_rm_is_refused_while_in_use() {
+    require_root!();
+    let _s = serial();
+    let store = Store::new();
+    let h = &store.hull;
+    h.ok(&["network", "create", "--subnet", "10.231.10.0/24", "inuse"]);
+    let ns = Netns::new("inuse");
+    store.attach(&ns, "c1", "inuse", &[]);
+    let err = h.fails(&["network", "rm", "inuse"]);
+    assert!(err.contains("network inuse has active endpoints"), "{err}");
+    let inspect = h.ok(&["network", "inspect", "inuse"]);
+    let v: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    assert_eq!(v[0]["IPAM"]["Config"][0]["Subnet"], "10.231.10.0/24");
+    assert_eq!(v[0]["Containers"]["c1"]["IPv4Address"], "10.231.10.2/24");
+    network::detach(&store.root(), "c1").unwrap();
+    assert_eq!(h.ok(&["network", "rm", "inuse"]).trim(), "inuse");
+    assert!(!h.ok(&["network", "ls"]).contains("inuse"));
+}
+
+/// Sets HULL_FIREWALL for the (serialized) test and clears it on drop. iptables-nft creates the
+/// (empty) `ip nat` and `ip filter` tables on first use: the ones the test made are deleted.
+struct FirewallEnv {
+    made: Vec<&'static str>,
+}
+
+const IPTABLES_TABLES: [&str; 2] = ["nat", "filter"];
+
+fn nft_table_exists(name: &str) -> bool {
+    Command::new("nft")
+        .args(["list", "table", "ip", name])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+impl FirewallEnv {
+    fn set(backend: &str) -> FirewallEnv {
+        let made = IPTABLES_TABLES
+            .into_iter()
+            .filter(|t| !nft_table_exists(t))
+            .collect();
+        std::env::set_var("HULL_FIREWALL", backend);
+        FirewallEnv { made }
+    }
+}
+
+impl Drop for FirewallEnv {
+    fn drop(&mut self) {
+        std::env::remove_var("HULL_FIREWALL");
+        for t in &self.made {
+            let _ = Command::new("nft")
+                .args(["delete", "table", "ip", t])
+                .status();
+        }
+    }
+}
+
+fn iptables_rules() -> String {
+    let nat = Command::new("iptables")
+        .args(["-w", "-t", "nat", "-S"])
+        .output()
+        .unwrap();
+    let filter = Command::new("iptables")
+        .args(["-w", "-S"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&nat.stdout).into_owned() + &String::from_utf8_lossy(&filter.stdout)
+}
+
+#[test]
+fn iptables_fallback_publishes_isolates_and_cleans_up() {
+    require_root!();
+    let _s = serial();
+    let _env = FirewallEnv::set("iptables");
+    {
+        let store = Store::new();
+        store.network("ipt-a", "10.231.11.0/24");
+        store.network("ipt-b", "10.231.12.0/24");
+        let (a, b) = (Netns::new("ipt-a"), Netns::new("ipt-b"));
+        let port = free_port();
+        let aa = store.attach(&a, "web", "ipt-a", &[tcp(port, 80)]);
+        store.attach(&b, "other", "ipt-b", &[]);
+        assert!(
+            iptables_rules().contains("-j HULL-PREROUTING"),
+            "{}",
+            iptables_rules()
+        );
+        let www = tempfile::tempdir().unwrap();
+        let _server = httpd(&a, www.path());
+        let mut body = None;
+        wait_until("the published port to answer on 127.0.0.1", || {
+            body = http_get((Ipv4Addr::LOCALHOST, port));
+            body.is_some()
+        });
+        assert!(body.unwrap().contains("hello from the netns"));
+        assert!(!b.ping(aa.ip), "ipt-b reached ipt-a");
+        network::detach(&store.root(), "web").unwrap();
+        network::detach(&store.root(), "other").unwrap();
+        network::remove_network(&store.root(), "ipt-a").unwrap();
+        network::remove_network(&store.root(), "ipt-b").unwrap();
+    }
+    let left = iptables_rules();
+    assert!(!left.contains("HULL"), "hull chains left behind:\n{left}");
+}
+
+#[test]
+fn a_failed_attach_undoes_what_it_did() {
+    require_root!();
+    let _s = serial();
+    let store = Store::new();
+    store.network("undo", "10.231.13.0/24");
+    let nets = Networks::open(&store.root());
+    let net = nets.get("undo").unwrap();
+    // A namespace that already has an eth0: the veth's peer cannot take the name.
+    let ns = Netns::new("undo");
+    let st = ns
+        .exec(&[
+            "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let links_before = links();
+    let port = free_port();
+    let err = network::attach(
+        &store.root(),
+        &ns.path(),
+        &endpoint("c1", "undo", &[tcp(port, 80)]),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, network::NetworkError::Netlink { .. }),
+        "{err:?}"
+    );
+    let after: Vec<String> = links().into_iter().filter(|l| l != &net.bridge).collect();
+    assert_eq!(after, links_before, "the failed attach left a link behind");
+    assert!(nets.ipam(&net).leases().unwrap().is_empty(), "lease kept");
+    assert!(
+        !ruleset().contains(" ep "),
+        "port rules kept: {}",
+        ruleset()
+    );
+    // A namespace path that does not exist.
+    let err = network::attach(
+        &store.root(),
+        Path::new("/run/netns/hulltest-does-not-exist"),
+        &endpoint("c2", "undo", &[]),
+    )
+    .unwrap_err();
+    assert!(matches!(err, network::NetworkError::Io { .. }), "{err:?}");
+    assert!(nets.ipam(&net).leases().unwrap().is_empty(), "lease kept");
+    // The owner can attach once the namespace is usable.
+    let ok = Netns::new("undo-ok");
+    store.attach(&ok, "c1", "undo", &[tcp(port, 80)]);
+}
+
+#[test]
+fn reserve_then_plug_or_detach() {
+    require_root!();
+    let _s = serial();
+    let store = Store::new();
+    store.network("two-step", "10.231.14.0/24");
+    let root = store.root();
+    let nets = Networks::open(&root);
+    let net = nets.get("two-step").unwrap();
+    let links_before = links();
+    let wanted = [tcp(0, 80)];
+    let r = network::reserve(&root, &endpoint("c1", "two-step", &wanted)).unwrap();
+    assert_ne!(
+        r.ports[0].host_port, 0,
+        "a random host port is chosen at reserve"
+    );
+    assert_eq!(links(), links_before, "reserve changed the host's links");
+    assert_eq!(nets.ipam(&net).leases().unwrap()["c1"].ip, r.ip);
+    // The container never got created: detach gives everything back.
+    network::detach(&root, "c1").unwrap();
+    assert!(nets.ipam(&net).leases().unwrap().is_empty());
+    // Reserve, then plug once the namespace exists.
+    let r = network::reserve(&root, &endpoint("c2", "two-step", &[])).unwrap();
+    let ns = Netns::new("two-step");
+    let a = network::plug(&root, &ns.path(), &r).unwrap();
+    assert_eq!(a.ip, r.ip);
+    assert!(
+        ns.ping(a.gateway),
+        "plugged namespace cannot reach its gateway"
+    );
+}
+
+#[test]
+fn a_subnet_routed_on_the_host_is_refused() {
+    require_root!();
+    let _s = serial();
+    let store = Store::new();
+    store.network("routed", "10.231.15.0/24");
+    let ns = Netns::new("routed");
+    store.attach(&ns, "c1", "routed", &[]); // the bridge is up: 10.231.15.0/24 is a host route
+    let other = Hull::new();
+    let err = other.fails(&["network", "create", "--subnet", "10.231.15.128/25", "clash"]);
+    assert!(
+        err.contains("overlaps the host route 10.231.15.0/24"),
+        "{err}"
+    );
+    let auto = other.ok(&["network", "create", "auto"]);
+    let inspect = other.ok(&["network", "inspect", auto.trim()]);
+    let v: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    let subnet = v[0]["IPAM"]["Config"][0]["Subnet"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(subnet, "10.231.15.0/24");
+}
