@@ -276,6 +276,9 @@ fn stop_of_a_container_whose_run_was_killed_records_its_exit_and_cleans_up() {
     runner.kill().unwrap();
     runner.wait().unwrap();
     assert!(ps_line(&h, "orphan").starts_with("orphan running Up"));
+    // It runs, so the commands on running containers work on it.
+    assert_eq!(h.ok(&["exec", "orphan", "echo", "in"]).trim(), "in");
+    assert!(h.ok(&["top", "orphan"]).contains("sleep 300"));
     // Starting it again must not kill it nor mount its rootfs twice.
     let err = h.fails(&["start", "orphan"]);
     assert!(err.contains("already running"), "{err}");

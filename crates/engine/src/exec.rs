@@ -87,7 +87,7 @@ impl Engine {
     pub fn exec(&self, config: &ExecConfig) -> Result<i32, EngineError> {
         let record = self.containers.resolve(&config.container)?;
         let id = record.id.as_str();
-        if !self.containers.is_running(id) {
+        if !self.containers.is_alive(id) {
             return Err(EngineError::NotRunning(record.name.clone()));
         }
         let runtime = self.runtime()?;

@@ -125,7 +125,7 @@ impl Engine {
             ..Sample::default()
         };
         let id = record.id.as_str();
-        if !self.containers.is_running(id) {
+        if !self.containers.is_alive(id) {
             return Ok(sample);
         }
         let cgroup = match self.runtime()?.cgroup(id) {

@@ -195,7 +195,7 @@ impl Engine {
     pub fn container_pids(&self, name: &str) -> Result<(Record, Vec<i32>), EngineError> {
         let record = self.containers.resolve(name)?;
         let id = record.id.as_str();
-        if !self.containers.is_running(id) {
+        if !self.containers.is_alive(id) {
             return Err(EngineError::NotRunning(record.name.clone()));
         }
         let cgroup = self
