@@ -105,6 +105,11 @@ impl Ipam {
         })
     }
 
+    /// The lease file, replaced (a new inode) on every change: readers may cache by its stat.
+    pub fn lease_file(&self) -> PathBuf {
+        self.dir.join("leases.json")
+    }
+
     pub fn leases(&self) -> Result<BTreeMap<String, Lease>, NetworkError> {
         self.with_leases(|file| Ok((file.leases.clone(), false)))
     }
@@ -145,7 +150,7 @@ impl Ipam {
             .open(&lock_path)
             .map_err(io("open lock", &lock_path))?;
         lock.lock().map_err(io("lock", &lock_path))?;
-        let path = self.dir.join("leases.json");
+        let path = self.lease_file();
         let mut file = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| NetworkError::Corrupt {
                 path: path.clone(),

@@ -22,6 +22,7 @@
 //! nft rules carry the same strings as comments. `<store>` is 8 hex of the store root's hash,
 //! so two hull stores on one host never sweep each other's objects.
 
+pub mod dns;
 pub mod firewall;
 pub mod ipam;
 pub mod iptables;
