@@ -343,3 +343,63 @@ fn the_default_bridge_has_no_embedded_dns() {
     assert!(got.is_some(), "no responder on a user network");
     assert!(a.links().contains(&"eth0".to_string()));
 }
+
+#[test]
+fn connect_adds_eth1_on_a_second_network_and_disconnect_removes_it() {
+    require_root!();
+    let _s = serial();
+    let store = Store::new();
+    let root = store.root();
+    store.network("front", "10.233.5.0/24");
+    store.network("back", "10.233.6.0/24");
+    let (a, b) = (Netns::new("a"), Netns::new("b"));
+    store.attach(&a, A_ID, "front", &["alpha"]);
+    let b_ip = store.attach(&b, B_ID, "back", &["db"]);
+    let _dns = serve(&store, &a, A_ID, Vec::new());
+    let mut client = Client::new(&a);
+    assert!(
+        client.a("db").is_empty(),
+        "db is on a network alpha is not on"
+    );
+
+    let aliases = vec!["alpha".to_string(), "api".to_string()];
+    let ep = Endpoint {
+        owner: A_ID,
+        network: "back",
+        ports: &[],
+        aliases: &aliases,
+        mac: None,
+    };
+    let chosen = Ipv4Addr::new(10, 233, 6, 77);
+    let (ifname, att) = network::connect_extra(&root, &a.path(), &ep, Some(chosen)).unwrap();
+    assert_eq!((ifname.as_str(), att.ip), ("eth1", chosen));
+    assert!(a.links().contains(&"eth1".to_string()), "{:?}", a.links());
+    let ping = a
+        .exec(&["busybox", "ping", "-c1", "-W2", &b_ip.to_string()])
+        .output()
+        .unwrap();
+    assert!(ping.status.success(), "ping db over eth1: {ping:?}");
+    assert_eq!(
+        client.a("db"),
+        [b_ip],
+        "db resolves once connected, no restart"
+    );
+    let nets = Networks::open(&root);
+    let back = nets.get("back").unwrap();
+    let leases = nets.ipam(&back).leases().unwrap();
+    assert_eq!(leases[A_ID].ip, chosen);
+    assert_eq!(leases[A_ID].aliases, aliases);
+    let again = network::connect_extra(&root, &a.path(), &ep, None);
+    assert!(again.is_err(), "connected twice");
+
+    network::disconnect(&root, A_ID, "back").unwrap();
+    assert!(!a.links().contains(&"eth1".to_string()), "{:?}", a.links());
+    assert!(
+        a.links().contains(&"eth0".to_string()),
+        "the first network stays"
+    );
+    assert!(!nets.ipam(&back).leases().unwrap().contains_key(A_ID));
+    assert!(client.a("db").is_empty(), "db still resolves after disconnect");
+    let err = network::disconnect(&root, A_ID, "back").unwrap_err();
+    assert!(err.to_string().contains("not found"), "{err}");
+}
