@@ -399,7 +399,10 @@ fn connect_adds_eth1_on_a_second_network_and_disconnect_removes_it() {
         "the first network stays"
     );
     assert!(!nets.ipam(&back).leases().unwrap().contains_key(A_ID));
-    assert!(client.a("db").is_empty(), "db still resolves after disconnect");
+    assert!(
+        client.a("db").is_empty(),
+        "db still resolves after disconnect"
+    );
     let err = network::disconnect(&root, A_ID, "back").unwrap_err();
     assert!(err.to_string().contains("not found"), "{err}");
 }

@@ -6,6 +6,7 @@ pub mod attach;
 pub mod caps;
 pub mod container;
 pub mod copy;
+mod embedded_dns;
 mod engine;
 pub mod etc;
 pub mod exec;
