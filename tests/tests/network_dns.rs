@@ -406,3 +406,41 @@ fn connect_adds_eth1_on_a_second_network_and_disconnect_removes_it() {
     let err = network::disconnect(&root, A_ID, "back").unwrap_err();
     assert!(err.to_string().contains("not found"), "{err}");
 }
+
+/// `hull rm -f` of the container when the test ends, passing or failing.
+struct Removed<'a>(&'a Hull, String);
+
+impl Drop for Removed<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["rm", "-f", &self.1]);
+    }
+}
+
+#[test]
+fn cli_connect_refuses_what_it_cannot_connect() {
+    require_root!();
+    let _s = serial();
+    let store = Store::new();
+    let h = &store.hull;
+    store.network("clinet", "10.233.7.0/24");
+    let image = format!(
+        "{}/busybox:latest",
+        hull_tests::fixture("HULL_TEST_REGISTRY")
+    );
+    h.ok(&["run", "--name", "stopped", &image, "true"]);
+    let _stopped = Removed(h, "stopped".into());
+    let err = h.fails(&["network", "connect", "clinet", "stopped"]);
+    assert!(
+        err.contains("network mode none") || err.contains("not running"),
+        "{err}"
+    );
+    let id = h.ok(&["run", "-d", "--network", "none", &image, "sleep", "60"]);
+    let _running = Removed(h, id.trim().into());
+    let err = h.fails(&["network", "connect", "clinet", id.trim()]);
+    assert!(err.contains("network mode none"), "{err}");
+    let err = h.fails(&["network", "connect", "nosuchnet", id.trim()]);
+    assert!(err.contains("nosuchnet"), "{err}");
+    let err = h.fails(&["network", "disconnect", "clinet", id.trim()]);
+    assert!(err.contains("is not connected to network clinet"), "{err}");
+    h.ok(&["network", "disconnect", "-f", "clinet", id.trim()]);
+}

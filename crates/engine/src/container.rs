@@ -83,6 +83,10 @@ pub struct State {
     /// Set by `hull stop`/`kill` (Docker's HasBeenManuallyStopped): no restart after this exit.
     #[serde(default)]
     pub stopped_by_user: bool,
+    /// Networks added by `hull network connect` while it runs (the run's own network is not
+    /// listed here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_networks: Vec<String>,
 }
 
 /// Everything hull keeps about one container.
@@ -235,6 +239,7 @@ impl Containers {
                 oom_killed: false,
                 restart_count: 0,
                 stopped_by_user: false,
+                extra_networks: Vec::new(),
             },
         };
         let dir = self.dir(&id);

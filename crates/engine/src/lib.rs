@@ -4,6 +4,7 @@
 
 pub mod attach;
 pub mod caps;
+pub mod connect;
 pub mod container;
 pub mod copy;
 mod embedded_dns;

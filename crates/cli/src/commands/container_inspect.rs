@@ -322,6 +322,7 @@ mod tests {
                 oom_killed: false,
                 restart_count: 2,
                 stopped_by_user: false,
+                extra_networks: Vec::new(),
             },
         }
     }

@@ -214,6 +214,7 @@ mod tests {
                 oom_killed: false,
                 restart_count: 0,
                 stopped_by_user: false,
+                extra_networks: Vec::new(),
             },
         }
     }
