@@ -79,6 +79,12 @@ impl Engine {
             return Err(ConnectError::NotRunning(record.name));
         };
         let net = Networks::open(&self.root).get(network)?;
+        if net.name == network::store::DEFAULT_NETWORK && !req.aliases.is_empty() {
+            return Err(NetworkError::InvalidInput(
+                "network-scoped aliases are supported only on user-defined networks".into(),
+            )
+            .into());
+        }
         let aliases = dns_names(&record, &req.aliases);
         let ep = Endpoint {
             owner: &id,
