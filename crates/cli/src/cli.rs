@@ -108,6 +108,31 @@ pub enum NetworkCommand {
     Rm(NetworkNamesArgs),
     /// Remove all unused networks
     Prune(NetworkPruneArgs),
+    /// Connect a running container to a network
+    Connect(NetworkConnectArgs),
+    /// Disconnect a container from a network
+    Disconnect(NetworkDisconnectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkConnectArgs {
+    /// Add a network-scoped alias for the container (repeatable)
+    #[arg(long = "alias")]
+    pub aliases: Vec<String>,
+    /// IPv4 address on the network
+    #[arg(long)]
+    pub ip: Option<String>,
+    pub network: String,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkDisconnectArgs {
+    /// Do not fail when the container is not connected to the network
+    #[arg(short, long)]
+    pub force: bool,
+    pub network: String,
+    pub container: String,
 }
 
 #[derive(Debug, Args)]

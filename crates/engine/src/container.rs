@@ -78,8 +78,9 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Con
 
 /// Where a container is in its life. Exited keeps its code; a record that says Running whose
 /// runner is gone is read back as Exited (see [`Containers::load`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
+    #[default]
     Created,
     Running,
     /// Exited, and its monitor runs it again after the restart policy's delay.
@@ -87,7 +88,7 @@ pub enum Status {
     Exited,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
     pub status: Status,
     #[serde(default)]
@@ -109,6 +110,10 @@ pub struct State {
     /// Set by `hull stop`/`kill` (Docker's HasBeenManuallyStopped): no restart after this exit.
     #[serde(default)]
     pub stopped_by_user: bool,
+    /// Networks added by `hull network connect` while it runs (the run's own network is not
+    /// listed here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_networks: Vec<String>,
 }
 
 /// Everything hull keeps about one container.
@@ -292,17 +297,7 @@ impl Containers {
             created,
             command,
             config,
-            state: State {
-                status: Status::Created,
-                pid: None,
-                exit_code: None,
-                started_at: None,
-                finished_at: None,
-                oom_killed: false,
-                paused: false,
-                restart_count: 0,
-                stopped_by_user: false,
-            },
+            state: State::default(),
         };
         self.publish(&record)?;
         Ok(record)

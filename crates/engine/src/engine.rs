@@ -132,7 +132,7 @@ pub(crate) fn rt_err<'a>(
 }
 
 pub struct Engine {
-    root: PathBuf,
+    pub(crate) root: PathBuf,
     pub containers: Containers,
     pub images: Store,
 }
@@ -238,6 +238,7 @@ impl Engine {
         let stdio = stdio(id, &record.config)?;
         let interactive = record.config.interactive;
         self.run_with(id, stdio, |runtime, created| {
+            let _dns = self.embedded_dns_thread(&record, created.pid)?;
             hold_in_foreground(runtime, id, created, interactive)
         })
     }

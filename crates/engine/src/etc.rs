@@ -67,6 +67,31 @@ pub fn resolv_conf(host: &str, dns: &[String]) -> String {
     out
 }
 
+/// The resolv.conf of a container on a user-defined network, Docker's rule for its embedded
+/// DNS: the only nameserver is the responder at 127.0.0.11 (which forwards to the host's
+/// nameservers, or to `--dns`), the host's search and options lines are kept, and
+/// `options ndots:0` is added unless the host sets ndots (container names are bare, and a
+/// search domain must not be tried first for them). The default `bridge` network has no
+/// embedded DNS and uses [`resolv_conf`].
+pub fn resolv_conf_embedded(host: &str) -> String {
+    let mut out = String::from("nameserver 127.0.0.11\n");
+    let mut ndots = false;
+    for line in host.lines() {
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("search" | "domain") => {}
+            Some("options") => ndots |= words.any(|w| w.starts_with("ndots:")),
+            _ => continue,
+        }
+        out.push_str(line.trim());
+        out.push('\n');
+    }
+    if !ndots {
+        out.push_str("options ndots:0\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +133,25 @@ mod tests {
         assert_eq!(
             resolv_conf(host, &["1.1.1.1".into()]),
             "search lan\nnameserver 1.1.1.1\n"
+        );
+    }
+
+    #[test]
+    fn user_networks_name_the_embedded_resolver_only() {
+        let host = "# generated\nnameserver 127.0.0.53\nnameserver 10.0.0.1\nsearch lan corp\n\
+                    options edns0 trust-ad\n";
+        assert_eq!(
+            resolv_conf_embedded(host),
+            "nameserver 127.0.0.11\nsearch lan corp\noptions edns0 trust-ad\noptions ndots:0\n"
+        );
+        assert_eq!(
+            resolv_conf_embedded("options ndots:2 rotate\n"),
+            "nameserver 127.0.0.11\noptions ndots:2 rotate\n",
+            "the host's ndots wins"
+        );
+        assert_eq!(
+            resolv_conf_embedded(""),
+            "nameserver 127.0.0.11\noptions ndots:0\n"
         );
     }
 }

@@ -4,8 +4,10 @@
 
 pub mod attach;
 pub mod caps;
+pub mod connect;
 pub mod container;
 pub mod copy;
+mod embedded_dns;
 mod engine;
 pub mod etc;
 pub mod exec;

@@ -144,14 +144,8 @@ mod tests {
             .unwrap(),
             state: State {
                 status,
-                pid: None,
                 exit_code: exit,
-                started_at: None,
-                finished_at: None,
-                oom_killed: false,
-                paused: false,
-                restart_count: 0,
-                stopped_by_user: false,
+                ..State::default()
             },
         }
     }

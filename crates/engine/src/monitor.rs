@@ -20,6 +20,7 @@ use crate::attach::{AttachServer, Frame};
 use crate::container::{Record, Status};
 use crate::engine::{io_err, rt_err};
 use crate::logfile::LogFile;
+use crate::network::dns::DnsServer;
 use crate::restart::Restarter;
 use crate::{foreground, Engine, EngineError};
 
@@ -137,13 +138,15 @@ impl Input {
 }
 
 /// The monitor's one loop while the container runs: output into the log and to attached
-/// clients, new clients accepted, clients' input to the container; ends once every output
-/// stream is closed (the container and all its processes are gone: they die with its pid 1).
+/// clients, new clients accepted, clients' input to the container, the container's DNS
+/// queries answered; ends once every output stream is closed (the container and all its
+/// processes are gone: they die with its pid 1).
 fn relay(
     mut streams: Vec<Stream>,
     input: &mut Input,
     server: &mut AttachServer,
     log: &mut LogFile,
+    mut dns: Option<&mut DnsServer>,
 ) -> io::Result<()> {
     while streams.iter().any(|s| s.fd.is_some()) {
         let open: Vec<usize> = (0..streams.len())
@@ -160,12 +163,28 @@ fn relay(
                 .iter()
                 .map(|c| PollFd::new(&c.stream, PollFlags::IN)),
         );
-        match rustix::event::poll(&mut fds, None) {
+        let dns_fds = dns.as_deref().map(DnsServer::fds);
+        fds.extend(
+            dns_fds
+                .iter()
+                .flatten()
+                .map(|fd| PollFd::new(fd, PollFlags::IN)),
+        );
+        let timeout = dns
+            .as_deref()
+            .and_then(DnsServer::next_timeout)
+            .and_then(|d| rustix::event::Timespec::try_from(d).ok());
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
-        let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
+        let mut ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
         drop(fds);
+        // The DNS sockets come last; its timeouts are due after any wakeup, so serve it always.
+        ready.truncate(open.len() + 1 + server.clients.len());
+        if let Some(dns) = dns.as_deref_mut() {
+            dns.handle_ready();
+        }
         let (stream_ready, rest) = ready.split_at(open.len());
         let (listener_ready, client_ready) = rest.split_first().expect("listener polled");
         // Clients first, in reverse so that dropping one keeps the others' indices.
@@ -373,10 +392,11 @@ impl Engine {
                     }
                 }
             }
+            let mut dns = self.embedded_dns(record, created.pid)?;
             runtime.start(id).map_err(rt_err(id, "start"))?;
             started();
             shed_setup_memory();
-            let relayed = relay(streams, &mut input, server, log);
+            let relayed = relay(streams, &mut input, server, log, dns.as_mut());
             let code = wait_exit(created.pid).map_err(io_err(id, "wait for", Path::new("init")));
             server.finish(*code.as_ref().unwrap_or(&128));
             relayed.map_err(io_err(id, "write log", &path))?;

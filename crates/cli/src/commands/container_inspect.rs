@@ -317,13 +317,9 @@ mod tests {
             state: State {
                 status: Status::Running,
                 pid: Some(42),
-                exit_code: None,
                 started_at: Some("2026-01-01T00:00:01Z".into()),
-                finished_at: None,
-                oom_killed: false,
                 restart_count: 2,
-                stopped_by_user: false,
-                paused: false,
+                ..State::default()
             },
         }
     }

@@ -301,14 +301,10 @@ mod tests {
             .unwrap(),
             state: State {
                 status,
-                pid: None,
                 exit_code: exit,
                 started_at: Some(at(60)),
                 finished_at: Some(at(3)),
-                oom_killed: false,
-                paused: false,
-                restart_count: 0,
-                stopped_by_user: false,
+                ..State::default()
             },
         }
     }

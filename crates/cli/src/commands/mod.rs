@@ -93,5 +93,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Network(NetworkCommand::Inspect(a)) => network::inspect(&ctx, a),
         Command::Network(NetworkCommand::Rm(a)) => network::rm(&ctx, a),
         Command::Network(NetworkCommand::Prune(a)) => network::prune(&ctx, a),
+        Command::Network(NetworkCommand::Connect(a)) => network::connect(&ctx, a),
+        Command::Network(NetworkCommand::Disconnect(a)) => network::disconnect(&ctx, a),
     }
 }

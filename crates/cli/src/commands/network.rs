@@ -1,11 +1,16 @@
-//! `hull network create|ls|inspect|rm|prune`.
+//! `hull network create|ls|inspect|rm|prune|connect|disconnect`.
 
 use anyhow::{Context, Result};
+use hull_engine::connect::ConnectRequest;
 use hull_engine::network::{self, CreateRequest, Network, Networks};
+use hull_engine::Engine;
 use serde_json::{json, Map, Value};
 
 use super::Ctx;
-use crate::cli::{NetworkCreateArgs, NetworkLsArgs, NetworkNamesArgs, NetworkPruneArgs};
+use crate::cli::{
+    NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs, NetworkLsArgs, NetworkNamesArgs,
+    NetworkPruneArgs,
+};
 
 /// Prints the new network's full ID, like `docker network create`.
 pub fn create(ctx: &Ctx, args: NetworkCreateArgs) -> Result<u8> {
@@ -141,4 +146,98 @@ pub fn prune(ctx: &Ctx, _args: NetworkPruneArgs) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// The flags of `network connect` as the engine's request.
+fn connect_request(args: &NetworkConnectArgs) -> Result<ConnectRequest> {
+    let ip = args
+        .ip
+        .as_deref()
+        .map(|ip| {
+            ip.parse::<std::net::Ipv4Addr>()
+                .with_context(|| format!("invalid --ip {ip:?}: an IPv4 address"))
+        })
+        .transpose()?;
+    Ok(ConnectRequest {
+        aliases: args.aliases.clone(),
+        ip,
+    })
+}
+
+/// `docker network connect` prints nothing on success.
+pub fn connect(ctx: &Ctx, args: NetworkConnectArgs) -> Result<u8> {
+    let req = connect_request(&args)?;
+    let engine = Engine::open(&ctx.root).context("open hull store")?;
+    engine
+        .connect_network(&args.network, &args.container, &req)
+        .with_context(|| {
+            format!(
+                "connect container {} to network {}",
+                args.container, args.network
+            )
+        })?;
+    Ok(0)
+}
+
+pub fn disconnect(ctx: &Ctx, args: NetworkDisconnectArgs) -> Result<u8> {
+    let engine = Engine::open(&ctx.root).context("open hull store")?;
+    engine
+        .disconnect_network(&args.network, &args.container, args.force)
+        .with_context(|| {
+            format!(
+                "disconnect container {} from network {}",
+                args.container, args.network
+            )
+        })?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command, NetworkCommand};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> NetworkCommand {
+        match Cli::try_parse_from(args).unwrap().command {
+            Command::Network(n) => n,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn connect_takes_aliases_and_an_ip() {
+        let NetworkCommand::Connect(a) = parse(&[
+            "hull", "network", "connect", "--alias", "api", "--alias", "v1", "--ip", "10.1.0.9",
+            "back", "web",
+        ]) else {
+            panic!("not connect")
+        };
+        assert_eq!((a.network.as_str(), a.container.as_str()), ("back", "web"));
+        let req = connect_request(&a).unwrap();
+        assert_eq!(req.aliases, ["api", "v1"]);
+        assert_eq!(req.ip, Some(std::net::Ipv4Addr::new(10, 1, 0, 9)));
+    }
+
+    #[test]
+    fn connect_refuses_a_bad_ip_and_missing_operands() {
+        let NetworkCommand::Connect(a) =
+            parse(&["hull", "network", "connect", "--ip", "x", "n", "c"])
+        else {
+            panic!("not connect")
+        };
+        assert!(connect_request(&a).is_err());
+        assert!(Cli::try_parse_from(["hull", "network", "connect", "n"]).is_err());
+    }
+
+    #[test]
+    fn disconnect_takes_force() {
+        let NetworkCommand::Disconnect(a) =
+            parse(&["hull", "network", "disconnect", "-f", "n", "c"])
+        else {
+            panic!("not disconnect")
+        };
+        assert!(a.force);
+        assert_eq!((a.network.as_str(), a.container.as_str()), ("n", "c"));
+    }
 }

@@ -82,6 +82,50 @@ impl Ipam {
         })
     }
 
+    /// The owner's lease on a chosen address (`--ip`): one of the subnet's host addresses that
+    /// is neither the gateway nor another owner's.
+    pub fn allocate_at(&self, owner: &str, ip: Ipv4Addr) -> Result<Ipv4Addr, NetworkError> {
+        let n = u32::from(ip);
+        if !self.subnet.contains(ip)
+            || n == self.subnet.network()
+            || n == self.subnet.broadcast()
+            || ip == self.gateway
+        {
+            return Err(NetworkError::InvalidInput(format!(
+                "address {ip} is not a free host address of {}",
+                self.subnet
+            )));
+        }
+        self.with_leases(|file| {
+            if let Some((other, _)) = file.leases.iter().find(|(_, l)| l.ip == ip) {
+                return match other == owner {
+                    true => Ok((ip, false)),
+                    false => Err(NetworkError::Conflict(format!(
+                        "address {ip} is already in use on {}",
+                        self.subnet
+                    ))),
+                };
+            }
+            if file.leases.contains_key(owner) {
+                return Err(NetworkError::Conflict(format!(
+                    "{owner} already holds another address on {}",
+                    self.subnet
+                )));
+            }
+            file.leases.insert(
+                owner.to_string(),
+                Lease {
+                    ip,
+                    host_veth: String::new(),
+                    ports: Vec::new(),
+                    aliases: Vec::new(),
+                    mac: String::new(),
+                },
+            );
+            Ok((ip, true))
+        })
+    }
+
     /// Changes the owner's lease in place (records its veth, ports, aliases).
     pub fn update(&self, owner: &str, f: impl FnOnce(&mut Lease)) -> Result<(), NetworkError> {
         self.with_leases(|file| match file.leases.get_mut(owner) {
@@ -103,6 +147,11 @@ impl Ipam {
             let changed = old.is_some();
             Ok((old, changed))
         })
+    }
+
+    /// The lease file, replaced (a new inode) on every change: readers may cache by its stat.
+    pub fn lease_file(&self) -> PathBuf {
+        self.dir.join("leases.json")
     }
 
     pub fn leases(&self) -> Result<BTreeMap<String, Lease>, NetworkError> {
@@ -145,7 +194,7 @@ impl Ipam {
             .open(&lock_path)
             .map_err(io("open lock", &lock_path))?;
         lock.lock().map_err(io("lock", &lock_path))?;
-        let path = self.dir.join("leases.json");
+        let path = self.lease_file();
         let mut file = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| NetworkError::Corrupt {
                 path: path.clone(),
@@ -242,6 +291,29 @@ mod tests {
         all.dedup();
         assert_eq!(all.len(), n, "an address was handed out twice");
         assert_eq!(ipam(d.path(), "10.99.0.0/24").leases().unwrap().len(), 128);
+    }
+
+    #[test]
+    fn chosen_addresses_are_checked() {
+        let d = tempfile::tempdir().unwrap();
+        let ipam = ipam(d.path(), "10.99.0.0/24");
+        let want = Ipv4Addr::new(10, 99, 0, 50);
+        assert_eq!(ipam.allocate_at("a", want).unwrap(), want);
+        assert_eq!(ipam.allocate_at("a", want).unwrap(), want, "idempotent");
+        for (owner, ip) in [
+            ("b", want),                         // taken
+            ("a", Ipv4Addr::new(10, 99, 0, 51)), // a has one already
+            ("b", Ipv4Addr::new(10, 99, 0, 1)),  // gateway
+            ("b", Ipv4Addr::new(10, 99, 0, 255)),
+            ("b", Ipv4Addr::new(10, 98, 0, 5)),
+        ] {
+            assert!(ipam.allocate_at(owner, ip).is_err(), "{owner} {ip}");
+        }
+        assert_ne!(
+            ipam.allocate("b").unwrap(),
+            want,
+            "a chosen address is not handed out"
+        );
     }
 
     #[test]

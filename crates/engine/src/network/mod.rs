@@ -22,6 +22,7 @@
 //! nft rules carry the same strings as comments. `<store>` is 8 hex of the store root's hash,
 //! so two hull stores on one host never sweep each other's objects.
 
+pub mod dns;
 pub mod firewall;
 pub mod ipam;
 pub mod iptables;
@@ -254,6 +255,15 @@ pub struct Reservation {
 }
 
 pub fn reserve(root: &Path, ep: &Endpoint<'_>) -> Result<Reservation, NetworkError> {
+    reserve_at(root, ep, None)
+}
+
+/// [`reserve`] on a chosen address (`--ip`) when one is given.
+fn reserve_at(
+    root: &Path,
+    ep: &Endpoint<'_>,
+    want: Option<Ipv4Addr>,
+) -> Result<Reservation, NetworkError> {
     let nets = Networks::open(root);
     let net = nets.get(ep.network)?;
     let _ports_lock = ports_lock(&nets)?;
@@ -266,7 +276,10 @@ pub fn reserve(root: &Path, ep: &Endpoint<'_>) -> Result<Reservation, NetworkErr
             name: format!("{} on network {}", ep.owner, net.name),
         });
     }
-    let ip = ipam.allocate(ep.owner)?;
+    let ip = match want {
+        Some(ip) => ipam.allocate_at(ep.owner, ip)?,
+        None => ipam.allocate(ep.owner)?,
+    };
     let mac = ep.mac.unwrap_or_else(|| mac_for(ip));
     // The lease is recorded with its ports before the rules exist, so that a concurrent attach
     // sees them as taken once the lock is released.
@@ -315,6 +328,67 @@ fn ports_lock(nets: &Networks) -> Result<File, NetworkError> {
 
 /// The host-side and in-namespace steps of attach, after the lease.
 fn connect(root: &Path, netns: &Path, r: &Reservation) -> Result<Attachment, NetworkError> {
+    connect_as(root, netns, r, "eth0")
+}
+
+/// `hull network connect`: one more endpoint for a namespace that may already be on other
+/// networks, as the first free `ethN` inside it (eth1 beside the first network's eth0), on a
+/// chosen address with `ip`. The default route stays with eth0 (it is added only when the new
+/// interface is eth0). Returns the interface's name with the attachment. Undone on failure;
+/// [`disconnect`] removes it.
+pub fn connect_extra(
+    root: &Path,
+    netns: &Path,
+    ep: &Endpoint<'_>,
+    ip: Option<Ipv4Addr>,
+) -> Result<(String, Attachment), NetworkError> {
+    let r = reserve_at(root, ep, ip)?;
+    let plugged = next_interface(netns).and_then(|ifname| {
+        let a = connect_as(root, netns, &r, &ifname)?;
+        Ok((ifname, a))
+    });
+    plugged.inspect_err(|_| {
+        let _ = detach_from(root, &Networks::open(root), &r.network, &r.owner);
+    })
+}
+
+/// `hull network disconnect`: removes `owner`'s endpoint on one network (its veth, which takes
+/// the interface inside the namespace with it, its port maps and its lease).
+pub fn disconnect(root: &Path, owner: &str, network: &str) -> Result<(), NetworkError> {
+    let nets = Networks::open(root);
+    let net = nets.get(network)?;
+    if !nets.ipam(&net).leases()?.contains_key(owner) {
+        return Err(NetworkError::NotFound {
+            what: "endpoint",
+            name: format!("{owner} on network {}", net.name),
+        });
+    }
+    detach_from(root, &nets, &net, owner)
+}
+
+/// The first `ethN` not yet in the namespace.
+fn next_interface(netns: &Path) -> Result<String, NetworkError> {
+    let ns = netns.display().to_string();
+    let mut h = netlink::Netlink::open_in(netns).map_err(nl("open socket in", &ns))?;
+    let taken: Vec<String> = h
+        .links()
+        .map_err(nl("list links in", &ns))?
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    Ok((0..)
+        .map(|n| format!("eth{n}"))
+        .find(|name| !taken.contains(name))
+        .expect("some ethN is free"))
+}
+
+/// [`connect`] with the interface inside named `ifname`.
+fn connect_as(
+    root: &Path,
+    netns: &Path,
+    r: &Reservation,
+    ifname: &str,
+) -> Result<Attachment, NetworkError> {
     let (net, owner, ip, mac) = (&r.network, r.owner.as_str(), r.ip, r.mac);
     let store = store_tag(root);
     let bridge = ensure_host_side(root, net)?;
@@ -329,7 +403,7 @@ fn connect(root: &Path, netns: &Path, r: &Reservation) -> Result<Attachment, Net
     })?;
     let mut host = netlink::Netlink::open().map_err(nl("open socket for", &veth))?;
     remove_stale_veth(&mut host, &veth, &ep_tag(&store, net, owner))?;
-    host.create_veth(&veth, "eth0", ns.as_fd(), mac)
+    host.create_veth(&veth, ifname, ns.as_fd(), mac)
         .map_err(nl("create veth", &veth))?;
     let idx = host
         .link_by_name(&veth)
@@ -341,7 +415,7 @@ fn connect(root: &Path, netns: &Path, r: &Reservation) -> Result<Attachment, Net
     host.set_master(idx, bridge)
         .map_err(nl("attach to bridge", &veth))?;
     host.set_up(idx).map_err(nl("bring up", &veth))?;
-    configure_inside(netns, ip, net)?;
+    configure_inside(netns, ifname, ip, net)?;
     ports::publish(&ep_tag(&store, net, owner), ip, &r.ports)?;
     Ok(Attachment {
         network_id: net.id.clone(),
@@ -367,22 +441,31 @@ fn remove_stale_veth(h: &mut netlink::Netlink, veth: &str, tag: &str) -> Result<
     Ok(())
 }
 
-/// Inside the namespace: eth0 gets its address and comes up, lo comes up, default route.
-fn configure_inside(netns: &Path, ip: Ipv4Addr, net: &Network) -> Result<(), NetworkError> {
-    let ns = netns.display().to_string();
+/// Inside the namespace: the interface (eth0) gets its address and comes up, lo comes up,
+/// and eth0 gets the default route (a further network's interface only its subnet's route).
+fn configure_inside(
+    netns: &Path,
+    ifname: &str,
+    ip: Ipv4Addr,
+    net: &Network,
+) -> Result<(), NetworkError> {
+    let ns = format!("{ifname} in {}", netns.display());
     let mut h = netlink::Netlink::open_in(netns).map_err(nl("open socket in", &ns))?;
-    let eth0 = h
-        .link_by_name("eth0")
-        .map_err(nl("find eth0 in", &ns))?
-        .ok_or_else(|| nl("find eth0 in", &ns)(std::io::ErrorKind::NotFound.into()))?;
-    h.add_address(eth0.index, ip, net.subnet.prefix)
-        .map_err(nl("add address to eth0 in", &ns))?;
-    h.set_up(eth0.index).map_err(nl("bring up eth0 in", &ns))?;
-    if let Some(lo) = h.link_by_name("lo").map_err(nl("find lo in", &ns))? {
-        h.set_up(lo.index).map_err(nl("bring up lo in", &ns))?;
+    let iface = h
+        .link_by_name(ifname)
+        .map_err(nl("find", &ns))?
+        .ok_or_else(|| nl("find", &ns)(std::io::ErrorKind::NotFound.into()))?;
+    h.add_address(iface.index, ip, net.subnet.prefix)
+        .map_err(nl("add address to", &ns))?;
+    h.set_up(iface.index).map_err(nl("bring up", &ns))?;
+    if let Some(lo) = h.link_by_name("lo").map_err(nl("find lo for", &ns))? {
+        h.set_up(lo.index).map_err(nl("bring up lo for", &ns))?;
     }
-    h.add_default_route(eth0.index, net.gateway)
-        .map_err(nl("add default route in", &ns))
+    if ifname != "eth0" {
+        return Ok(());
+    }
+    h.add_default_route(iface.index, net.gateway)
+        .map_err(nl("add default route via", &ns))
 }
 
 /// Disconnects `owner` from every network: unpublish its ports, delete its host veth (which
