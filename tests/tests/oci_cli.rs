@@ -332,6 +332,11 @@ fn errors_are_one_line_exit_1_and_logged_as_json() {
     let features: Value = serde_json::from_str(&oci.ok(&["features"])).unwrap();
     assert!(features["linux"]["namespaces"].as_array().unwrap().len() >= 6);
     assert!(features["linux"]["seccomp"]["actions"].is_array());
+    let resources = &features["annotations"]["org.hull.runtime.cgroup.resources"];
+    assert!(
+        resources.as_str().unwrap().contains("blockIO"),
+        "{resources}"
+    );
 }
 
 #[test]

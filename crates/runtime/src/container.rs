@@ -449,6 +449,9 @@ impl Runtime {
         if !resources.devices.is_empty() {
             resources.devices.extend(crate::devices::always_allowed());
         }
+        for warning in self.cgroups.ignored_resources(&resources) {
+            (self.warn)(&format!("linux.resources: {warning}"));
+        }
         let cg = Cgroup::create(&self.cgroups, &path, &resources).map_err(err)?;
         if linux.namespaces.iter().any(|n| n.kind == "user") {
             return Ok((Some(cg), None));
