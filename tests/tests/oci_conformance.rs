@@ -981,3 +981,33 @@ fn cgroup_hugetlb_and_network_where_mounted_else_a_clear_error() {
         assert!(!b.root().join(&id).exists(), "{name}: state left behind");
     }
 }
+
+#[test]
+fn a_failing_start_container_hook_fails_a_separate_start() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.args(&["sh", "-c", "echo ran > /ran"]);
+    // startContainer hooks run in the container, so the hook is a program of the rootfs.
+    b.config["hooks"] = json!({"startContainer": [{"path": "/bin/sh",
+        "args": ["sh", "-c", "echo start-hook-nope >&2; exit 3"]}]});
+    let id = b.create("starthook", &[]);
+    let out = b.output(&["start", &id]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("startContainer") && err.contains("start-hook-nope"),
+        "{err}"
+    );
+    assert!(!b.bundle().join("rootfs/ran").exists(), "the program ran");
+    hull_tests::wait_until("init to exit", || b.state(&id)["status"] == "stopped");
+    b.ok(&["delete", &id]);
+
+    // A passing hook lets the program run; start still returns promptly.
+    b.config["hooks"] = json!({"startContainer": [{"path": "/bin/true"}]});
+    std::os::unix::fs::symlink("busybox", b.bundle().join("rootfs/bin/true")).unwrap();
+    let id = b.create("starthook-ok", &[]);
+    b.ok(&["start", &id]);
+    hull_tests::wait_until("the program to run", || {
+        b.bundle().join("rootfs/ran").exists()
+    });
+}
