@@ -324,6 +324,26 @@ fn uid_and_gid_mappings_make_a_user_namespace() {
     let f = facts(&out);
     assert_eq!((f["uid"].as_str(), f["gid"].as_str()), ("0", "0"));
     assert!(!host_ns("user").contains(&f["ns.user"]));
+
+    // exec joins the user namespace (first, so it may join the others it owns) and gets the
+    // same mapping. Root writes gid_map without `setgroups deny`, as runc does (runc denies it
+    // only for rootless containers), so the container keeps setgroups(2).
+    b.args(&["sleep", "1000"]);
+    let id = b.create("userns-exec", &[]);
+    b.ok(&["start", &id]);
+    let out = b.ok(&["exec", &id, "/probe", "idmap", "ids", "ns"]);
+    assert_eq!(values(&out, "uid_map"), ["0 100000 65536"]);
+    let exec = facts(&out);
+    assert_eq!((exec["uid"].as_str(), exec["gid"].as_str()), ("0", "0"));
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    let init_userns = std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+    assert!(
+        init_userns.to_string_lossy().contains(&exec["ns.user"]),
+        "{init_userns:?} vs {}",
+        exec["ns.user"]
+    );
+    let setgroups = b.ok(&["exec", &id, "cat", "/proc/self/setgroups"]);
+    assert_eq!(setgroups.trim(), "allow");
 }
 
 fn chown_tree(dir: &Path, uid: u32, gid: u32) {

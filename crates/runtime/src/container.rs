@@ -868,8 +868,9 @@ fn userns_root(spec: &Spec) -> Option<(u32, u32)> {
     Some((host(&linux.uid_mappings)?, host(&linux.gid_mappings)?))
 }
 
-/// Writes /proc/<pid>/{uid,gid}_map for a new user namespace (root writes them without needing
-/// setgroups=deny).
+/// Writes /proc/<pid>/{uid,gid}_map for a new user namespace. `setgroups` is left at `allow`:
+/// a writer with CAP_SETGID in the parent namespace (root) may write gid_map without denying
+/// it, and runc writes `deny` only for rootless containers; the container keeps setgroups(2).
 fn write_id_maps(id: &str, spec: &Spec, pid: i32) -> Result<(), RuntimeError> {
     let Some(linux) = &spec.linux else {
         return Ok(());
