@@ -3,7 +3,7 @@
 //! test plays the terminal emulator on the master (types, reads, resizes).
 
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -78,6 +78,18 @@ impl Pty {
         }
         let fd = || Stdio::from(self.slave.try_clone().unwrap());
         c.stdin(fd()).stdout(fd()).stderr(fd()).spawn().unwrap()
+    }
+
+    /// The slave end, e.g. to compare the terminal's settings before and after.
+    pub fn slave(&self) -> BorrowedFd<'_> {
+        self.slave.as_fd()
+    }
+
+    /// Reads into `seen` until nothing more comes for 200 ms.
+    pub fn drain(&mut self) {
+        while let Ok(chunk) = self.output.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
     }
 
     pub fn write(&self, bytes: &[u8]) {
