@@ -19,6 +19,10 @@
 #   podman-hull  the same with --runtime hull-runtime (outside the crun namespace: hull handles
 #            the hybrid cgroup layout)
 #            (storage on the benchmark file system; the ulimits are explained below)
+#   ctr-hull ctr run --rm --runc-binary hull-runtime IMAGE ID true   (containerd's runc shim
+#            driving hull; containerd is started by this script with its root and state on the
+#            benchmark file system, CRI disabled, as tests/e2e/containerd.sh does)
+#   ctr-runc the same with --runc-binary runc
 #   floor    unshare --fork --pid --mount --uts --ipc --net true
 # The bundle is hull's own: config.json is the one `hull run --network none IMAGE true` writes
 # (Docker's mounts, capabilities, masked paths, device cgroup rules and seccomp profile; pid,
@@ -42,7 +46,7 @@ export LC_ALL=C
 SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 REPO_ROOT="$(cd "$(dirname "$SELF")/.." && pwd)"
 PY=/usr/bin/python3
-TOOLS=(hull hullrt crun runc podman podman-hull floor)
+TOOLS=(hull hullrt crun runc podman podman-hull ctr-hull ctr-runc floor)
 
 die() {
     echo "run.sh: $*" >&2
@@ -70,6 +74,12 @@ command_for() {
         ;;
     podman-hull)
         echo "$BENCH_PODMAN --runtime '$BENCH_HULLRT' run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 '$BENCH_IMAGE' true"
+        ;;
+    # A fresh container id per run (--rm removes container and snapshot when the task exits).
+    ctr-hull | ctr-runc)
+        local bin=$BENCH_HULLRT
+        [[ $1 == ctr-runc ]] && bin=$(command -v runc)
+        echo "ctr -a '$w/containerd/sock' -n bench run --rm --runc-binary '$bin' '$BENCH_IMAGE' $1-\${EPOCHREALTIME/./} true"
         ;;
     floor) echo "unshare --fork --pid --mount --uts --ipc --net true" ;;
     *) die "unknown tool $1" ;;
@@ -127,7 +137,7 @@ done
 [[ $FS == tmpfs || $FS == ext4 ]] || die "-f wants tmpfs or ext4"
 [[ $(id -u) == 0 ]] || die "run as root (mount, loop devices, cgroups, runtimes)"
 [[ -x $HULL ]] || die "no hull binary at $HULL; run: cargo build --release"
-for t in crun runc podman unshare nsenter jq findmnt /usr/bin/time; do
+for t in crun runc podman containerd ctr unshare nsenter jq findmnt /usr/bin/time; do
     command -v "$t" >/dev/null || die "missing $t"
 done
 case ${IMAGE%%/*} in 127.* | localhost:*) ;; *) die "only loopback registries: $IMAGE" ;; esac
@@ -137,10 +147,15 @@ WORK=$(mktemp -d /tmp/hull-runbench.XXXXXX)
 LOOP_IMG=""
 LOOP_DEV=""
 MOUNTED=0
+CONTAINERD_PID=""
 CGROUP_PARENT=hull-bench-$$
 cleanup() {
     local rc=$?
     set +e
+    if [[ -n $CONTAINERD_PID ]]; then
+        kill "$CONTAINERD_PID"
+        wait "$CONTAINERD_PID"
+    fi
     if ((MOUNTED)); then
         for t in crun runc; do
             "$t" --root "$WORK/$t-state" delete -f "bench-$t" >/dev/null 2>&1
@@ -228,6 +243,28 @@ in_ns "$SELF" __internal sh "$PODMAN pull -q --tls-verify=false '$IMAGE' >/dev/n
     die "podman pull failed"
 echo "podman:     $(in_ns "$SELF" __internal sh "$PODMAN info --format '{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Version}}'" | head -1 | tr '\n' ' ')(storage driver overlay)"
 
+# containerd for the ctr rows: private root, state and socket on the benchmark file system.
+mkdir -p "$WORK/containerd"
+cat >"$WORK/containerd/config.toml" <<EOF
+version = 2
+root = "$WORK/containerd/root"
+state = "$WORK/containerd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$WORK/containerd/sock"
+[ttrpc]
+  address = "$WORK/containerd/sock.ttrpc"
+EOF
+containerd --config "$WORK/containerd/config.toml" >"$WORK/containerd/log" 2>&1 &
+CONTAINERD_PID=$!
+for _ in $(seq 100); do
+    ctr -a "$WORK/containerd/sock" version >/dev/null 2>&1 && break
+    sleep 0.1
+done
+ctr -a "$WORK/containerd/sock" -n bench images pull --plain-http "$IMAGE" >/dev/null ||
+    die "ctr pull $IMAGE failed"
+echo "containerd: $(containerd --version | cut -d' ' -f3) with its runc shim (io.containerd.runc.v2), overlayfs snapshotter"
+
 entry() { # how the timing loop reaches a tool
     case $1 in
     crun | podman) in_ns "$SELF" __internal "$2" "$1" ;;
@@ -256,6 +293,8 @@ for t in hullrt crun runc; do # a foreground run must have removed the container
     [[ ! -e /sys/fs/cgroup/memory/$CGROUP_PARENT/$t ]] || die "$t left its cgroup behind"
 done
 for c in "$WORK"/hull/containers/*/; do [[ -e $c ]] && die "hull left a container behind: $c"; done
+left=$(ctr -a "$WORK/containerd/sock" -n bench containers ls -q)
+[[ -z $left ]] || die "ctr run --rm left containers behind: $left"
 for ((r = 0; r < 3; r++)); do
     for tool in "${TOOLS[@]}"; do entry "$tool" rss; done
 done
@@ -281,7 +320,8 @@ r = {t: hull / st[t][0] for t in tools}
 print(f"hull/crun {r['crun']:.2f}  hull/runc {r['runc']:.2f}  hull/podman {r['podman']:.3f}  "
       f"hull/floor {r['floor']:.2f};  hull peak RSS {st['hull'][3] / 1024:.1f} MiB")
 print(f"hull-runtime/crun {st['hullrt'][0] / st['crun'][0]:.2f}  "
-      f"podman+hull/podman+crun {st['podman-hull'][0] / st['podman'][0]:.2f}")
+      f"podman+hull/podman+crun {st['podman-hull'][0] / st['podman'][0]:.2f}  "
+      f"ctr+hull/ctr+runc {st['ctr-hull'][0] / st['ctr-runc'][0]:.2f}")
 print(f"target: within 1.5x of crun:      {r['crun']:.2f}x  {'MET' if r['crun'] <= 1.5 else 'NOT MET'}")
 print(f"target: faster than runc:         {r['runc']:.2f}x  {'MET' if r['runc'] < 1 else 'NOT MET'}")
 print(f"target: >=10x faster than podman: {1 / r['podman']:.1f}x  "

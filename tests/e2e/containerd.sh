@@ -39,13 +39,26 @@ cleanup() {
   fi
   # Mounts below our temp root (snapshots, shm of the shim) go before the directory.
   grep -o " $tmp[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
+  if [ -n "${KEEP_LOG:-}" ]; then cp "$tmp/containerd.log" "$KEEP_LOG"; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 
 mkdir -p "$tmp/bin"
 ln -s "$HULL" "$tmp/bin/hull-runtime"
-RUNTIME=$tmp/bin/hull-runtime
+# The shim runs hull-runtime through this wrapper, which records each call's exit status: the
+# shim's own report of a dead shim's cleanup (`failed to remove runc container … exit status
+# 255`) also shows up with runc itself, while the runtime had exited 0 — the status is lost
+# in the shim (its child reaper), so the runtime's real statuses are checked here instead.
+cat > "$tmp/bin/hull-runtime-logged" <<EOF
+#!/bin/sh
+"$tmp/bin/hull-runtime" "\$@"
+rc=\$?
+echo "\$rc \$*" >> "$tmp/runtime-calls.log"
+exit \$rc
+EOF
+chmod +x "$tmp/bin/hull-runtime-logged"
+RUNTIME=$tmp/bin/hull-runtime-logged
 
 cat > "$tmp/config.toml" <<EOF
 version = 2
@@ -113,8 +126,18 @@ ctr tasks rm hull-detached >/dev/null
 ctr containers rm hull-detached
 check "task removed" "" "$(ctr tasks ls -q)"
 
+# Every delete containerd's shim asked for (incl. --force on an already-deleted container
+# when it cleans up after the shim) must succeed; print the shim's cleanup warnings anyway.
+failed_deletes=$(awk '$1 != 0 && / delete /' "$tmp/runtime-calls.log" 2>/dev/null)
+check "every hull-runtime delete exited 0" "" "$failed_deletes"
+check "hull-runtime was called" "yes" "$([ -s "$tmp/runtime-calls.log" ] && echo yes)"
+shim_warnings=$(grep -c 'failed to remove runc container' "$tmp/containerd.log" || true)
+[ "$shim_warnings" -eq 0 ] ||
+  echo "note: $shim_warnings shim-side 'failed to remove runc container' warnings (the runtime exited 0)"
+
 if [ "$fail" -ne 0 ]; then
   echo "--- containerd log (tail)"; tail -n 30 "$tmp/containerd.log"
+  echo "--- hull-runtime calls"; cat "$tmp/runtime-calls.log"
 fi
 echo "containerd: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

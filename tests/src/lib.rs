@@ -5,6 +5,8 @@
 //! returns early (the unit-test tier stays root-free); with it, a non-root user is a failure, not
 //! a silent pass.
 
+pub mod pty;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

@@ -1,12 +1,11 @@
 //! `hull run -d -it` / `-d -i`, `hull attach` and its detach keys, `hull start [-a [-i]]`: the
 //! monitor keeps the container's pty or stdin and relays it to attached clients.
 
-use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::io::Write;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use hull_tests::pty::Pty;
 use hull_tests::{fixture, require_root, Hull};
 
 fn busybox() -> String {
@@ -62,105 +61,28 @@ impl Reaped {
     }
 }
 
-/// The user's terminal: hull runs on the slave as its controlling terminal; the test types on
-/// the master and reads what hull prints.
-struct Pty {
-    master: OwnedFd,
-    slave: OwnedFd,
-    /// What the master read: one reader for the pty's life, so no output goes to a stale one.
-    output: mpsc::Receiver<Vec<u8>>,
-}
-
-impl Pty {
-    fn open() -> Pty {
-        use rustix::fs::{Mode, OFlags};
-        use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
-        let master =
-            openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).expect("openpt");
-        grantpt(&master).unwrap();
-        unlockpt(&master).unwrap();
-        let name = ptsname(&master, Vec::new()).unwrap();
-        let slave = rustix::fs::open(
-            name.as_c_str(),
-            OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .expect("open pty slave");
-        let (tx, output) = mpsc::channel();
-        let mut reader = std::fs::File::from(master.try_clone().unwrap());
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    return;
-                }
-            }
-        });
-        Pty {
-            master,
-            slave,
-            output,
-        }
-    }
-
-    /// Runs `hull ARGS` on the slave.
-    fn spawn(&self, h: &Hull, args: &[&str]) -> Reaped {
-        let inner = h.command(args);
-        let mut c = Command::new("setsid");
-        c.arg("--ctty")
-            .arg(inner.get_program())
-            .args(inner.get_args());
-        for (k, v) in inner.get_envs() {
-            if let Some(v) = v {
-                c.env(k, v);
-            }
-        }
-        let fd = || Stdio::from(self.slave.try_clone().unwrap());
-        Reaped(c.stdin(fd()).stdout(fd()).stderr(fd()).spawn().unwrap())
-    }
-
-    fn write(&self, bytes: &[u8]) {
-        let mut f = std::fs::File::from(self.master.try_clone().unwrap());
-        f.write_all(bytes).unwrap();
-    }
-}
-
-/// Collects output into `seen` until it contains `want`; false after 20 s.
-fn read_until(rx: &mpsc::Receiver<Vec<u8>>, seen: &mut String, want: &str) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !seen.contains(want) {
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(chunk) => seen.push_str(&String::from_utf8_lossy(&chunk)),
-            Err(_) => return false,
-        }
-    }
-    true
-}
-
 #[test]
 fn attach_to_d_it_detaches_with_ctrl_p_ctrl_q_and_returns_the_exit_code() {
     require_root!();
     let h = Hull::new();
     let c = detach(&h, &["-it"], &["sh"]);
-    let pty = Pty::open();
+    let mut pty = Pty::open(24, 80);
 
-    let mut attach = pty.spawn(&h, &["attach", &c.1]);
-    let mut seen = String::new();
+    let mut attach = Reaped(pty.spawn(&h.command(&["attach", &c.1])));
     pty.write(b"echo hi$((6*7))\r");
-    assert!(read_until(&pty.output, &mut seen, "hi42"), "{seen:?}");
+    assert!(pty.read_until("hi42", 20), "{:?}", pty.seen);
     pty.write(b"\x10\x11");
-    assert_eq!(attach.code(), 0, "{seen:?}");
+    assert_eq!(attach.code(), 0, "{:?}", pty.seen);
     assert!(
         h.ok(&["ps"]).contains(&c.1[..12]),
         "still running after detach"
     );
 
-    let mut attach = pty.spawn(&h, &["attach", &c.1]);
-    let mut seen = String::new();
+    let mut attach = Reaped(pty.spawn(&h.command(&["attach", &c.1])));
     pty.write(b"echo again$((6*7))\r");
-    assert!(read_until(&pty.output, &mut seen, "again42"), "{seen:?}");
+    assert!(pty.read_until("again42", 20), "{:?}", pty.seen);
     pty.write(b"exit 7\r");
-    assert_eq!(attach.code(), 7, "{seen:?}");
+    assert_eq!(attach.code(), 7, "{:?}", pty.seen);
     assert_eq!(h.ok(&["wait", &c.1]).trim(), "7");
 }
 

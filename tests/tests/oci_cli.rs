@@ -332,6 +332,11 @@ fn errors_are_one_line_exit_1_and_logged_as_json() {
     let features: Value = serde_json::from_str(&oci.ok(&["features"])).unwrap();
     assert!(features["linux"]["namespaces"].as_array().unwrap().len() >= 6);
     assert!(features["linux"]["seccomp"]["actions"].is_array());
+    let resources = &features["annotations"]["org.hull.runtime.cgroup.resources"];
+    assert!(
+        resources.as_str().unwrap().contains("blockIO"),
+        "{resources}"
+    );
 }
 
 #[test]
@@ -395,4 +400,170 @@ fn exec_runs_a_command_line_or_a_process_json_in_the_container() {
     hull_tests::wait_until("the exec'd process to die with the container", || {
         !alive(pid)
     });
+}
+
+/// A child process that is killed (by its pid) and reaped when the test ends, even on failure.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Reaped {
+    /// The exit code, waiting at most 20 s.
+    fn code(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "hull did not exit within 20 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn signal(&self, sig: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(self.0.id() as i32).unwrap();
+        rustix::process::kill_process(pid, sig).unwrap();
+    }
+}
+
+impl Oci {
+    /// Starts `hull runtime ARGS` in the background with stdout to `out`.
+    fn spawn(&self, args: &[&str], out: &std::path::Path) -> Reaped {
+        let child = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(File::create(out).unwrap())
+            .spawn()
+            .unwrap();
+        Reaped(child)
+    }
+
+    /// Sets `process.terminal` in config.json (after [`Oci::config`]), and adds busybox `stty`.
+    fn terminal(&self) {
+        let path = self.bundle().join("config.json");
+        let mut c: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        c["process"]["terminal"] = Value::Bool(true);
+        std::fs::write(&path, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+        let stty = self.bundle().join("rootfs/bin/stty");
+        if !stty.exists() {
+            std::os::unix::fs::symlink("busybox", stty).unwrap();
+        }
+    }
+
+    /// Removes the pid namespace from config.json: the program is then no pid 1, and a signal
+    /// it does not handle kills it.
+    fn host_pid_namespace(&self) {
+        let path = self.bundle().join("config.json");
+        let mut c: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "pid");
+        std::fs::write(&path, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    }
+}
+
+#[test]
+fn run_with_a_terminal_relays_it_to_our_own_terminal() {
+    require_root!();
+    let mut oci = Oci::new();
+    let id = oci.id("tty");
+    let script = "stty size; test -t 0 && echo tty-ok; \
+                  while read x; do [ \"$x\" = q ] && exit 7; echo got-$x; stty size; done";
+    oci.config(&["sh", "-c", script]);
+    oci.terminal();
+    let mut pty = hull_tests::pty::Pty::open(24, 80);
+    let bundle = oci.bundle();
+    let mut hull = Reaped(pty.spawn(&oci.command(&["run", "-b", bundle.to_str().unwrap(), &id])));
+    assert!(pty.read_until("tty-ok", 20), "{:?}", pty.seen);
+    assert!(
+        pty.seen.contains("24 80"),
+        "the host's size: {:?}",
+        pty.seen
+    );
+    // Our terminal is raw (the container's pty does the line editing): \r arrives as typed and
+    // the container's pty turns it into a newline.
+    pty.write(b"hello\r");
+    assert!(pty.read_until("got-hello", 20), "{:?}", pty.seen);
+    // SIGWINCH reaches hull (the terminal's foreground process), which resizes the container's.
+    pty.resize(30, 100);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // Each line typed makes the container print its size again, until it shows the new one.
+    while !pty.read_until("30 100", 1) {
+        assert!(Instant::now() < deadline, "no resize: {:?}", pty.seen);
+        pty.write(b"x\r");
+    }
+    pty.write(b"q\r");
+    assert_eq!(hull.code(), Some(7), "{:?}", pty.seen);
+    assert!(!oci.root().join(&id).exists(), "run did not delete");
+}
+
+#[test]
+fn foreground_run_forwards_signals_and_exits_128_plus_n() {
+    require_root!();
+    let mut oci = Oci::new();
+    let bundle = oci.bundle();
+    let bundle = bundle.to_str().unwrap();
+    // A handled signal: the program decides its exit code.
+    let id = oci.id("sig");
+    let script = "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 1; done";
+    oci.config(&["sh", "-c", script]);
+    let out_path = oci.dir.path().join("sig.out");
+    let mut hull = oci.spawn(&["run", "-b", bundle, &id], &out_path);
+    let read = || std::fs::read_to_string(&out_path).unwrap_or_default();
+    hull_tests::wait_until("the container to start", || read().contains("ready"));
+    hull.signal(rustix::process::Signal::TERM);
+    assert_eq!(hull.code(), Some(3), "{}", read());
+    assert!(read().contains("got-term"), "{}", read());
+
+    // An unhandled one kills the program (not pid 1 here): hull exits 128 + N, like runc.
+    let id = oci.id("sig2");
+    oci.config(&["sh", "-c", "echo ready; exec sleep 1000"]);
+    oci.host_pid_namespace();
+    let mut hull = oci.spawn(&["run", "-b", bundle, &id], &out_path);
+    hull_tests::wait_until("the container to start", || read().contains("ready"));
+    // sh has exec'd sleep once the process is no longer sh (comm changes).
+    let pid = || oci.state(&id)["pid"].as_i64().unwrap_or(0);
+    hull_tests::wait_until("sleep to run", || {
+        std::fs::read_to_string(format!("/proc/{}/comm", pid())).is_ok_and(|c| c == "sleep\n")
+    });
+    hull.signal(rustix::process::Signal::USR1);
+    assert_eq!(hull.code(), Some(128 + 10));
+}
+
+#[test]
+fn foreground_exec_relays_a_terminal_and_forwards_signals() {
+    require_root!();
+    let mut oci = Oci::new();
+    let id = oci.id("exectty");
+    oci.config(&["sleep", "1000"]);
+    let bundle = oci.bundle();
+    let (ok, err) = oci.detached(&["run", "-d", "-b", bundle.to_str().unwrap(), &id]);
+    assert!(ok, "run -d: {err}");
+
+    let mut pty = hull_tests::pty::Pty::open(24, 80);
+    let script = "test -t 0 && echo exec-tty; read x; echo got-$x; exit 5";
+    let exec = oci.command(&["exec", "-t", &id, "sh", "-c", script]);
+    let mut hull = Reaped(pty.spawn(&exec));
+    assert!(pty.read_until("exec-tty", 20), "{:?}", pty.seen);
+    pty.write(b"hi\r");
+    assert!(pty.read_until("got-hi", 20), "{:?}", pty.seen);
+    assert_eq!(hull.code(), Some(5), "{:?}", pty.seen);
+
+    let script = "trap 'echo exec-term; exit 4' TERM; echo ready; while :; do sleep 1; done";
+    let out_path = oci.dir.path().join("exec.out");
+    let mut hull = oci.spawn(&["exec", &id, "sh", "-c", script], &out_path);
+    let read = || std::fs::read_to_string(&out_path).unwrap_or_default();
+    hull_tests::wait_until("exec to start", || read().contains("ready"));
+    hull.signal(rustix::process::Signal::TERM);
+    assert_eq!(hull.code(), Some(4), "{}", read());
+    assert!(read().contains("exec-term"), "{}", read());
+    // -t and -d without a console socket: nobody could read the terminal.
+    let err = oci.fails(&["exec", "-t", "-d", &id, "true"]);
+    assert!(err.contains("console-socket"), "{err}");
 }

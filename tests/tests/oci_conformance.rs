@@ -324,6 +324,26 @@ fn uid_and_gid_mappings_make_a_user_namespace() {
     let f = facts(&out);
     assert_eq!((f["uid"].as_str(), f["gid"].as_str()), ("0", "0"));
     assert!(!host_ns("user").contains(&f["ns.user"]));
+
+    // exec joins the user namespace (first, so it may join the others it owns) and gets the
+    // same mapping. Root writes gid_map without `setgroups deny`, as runc does (runc denies it
+    // only for rootless containers), so the container keeps setgroups(2).
+    b.args(&["sleep", "1000"]);
+    let id = b.create("userns-exec", &[]);
+    b.ok(&["start", &id]);
+    let out = b.ok(&["exec", &id, "/probe", "idmap", "ids", "ns"]);
+    assert_eq!(values(&out, "uid_map"), ["0 100000 65536"]);
+    let exec = facts(&out);
+    assert_eq!((exec["uid"].as_str(), exec["gid"].as_str()), ("0", "0"));
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    let init_userns = std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+    assert!(
+        init_userns.to_string_lossy().contains(&exec["ns.user"]),
+        "{init_userns:?} vs {}",
+        exec["ns.user"]
+    );
+    let setgroups = b.ok(&["exec", &id, "cat", "/proc/self/setgroups"]);
+    assert_eq!(setgroups.trim(), "allow");
 }
 
 fn chown_tree(dir: &Path, uid: u32, gid: u32) {
@@ -827,4 +847,187 @@ fn preserve_fds_keyring_and_apparmor() {
         "{}",
         text(&out.stdout)
     );
+}
+
+/// The major:minor of the block device behind `/` (a throttle rule needs a real device).
+fn root_block_device() -> Option<String> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let line = mountinfo
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some("/"))?;
+    let dev = line.split(' ').nth(2)?.to_string();
+    let (major, minor) = dev.split_once(':')?;
+    // A partition's throttle goes to its whole disk; only whole disks accept rules.
+    let sys = format!("/sys/dev/block/{major}:{minor}/partition");
+    (!Path::new(&sys).exists()).then_some(dev)
+}
+
+/// Whether the v1 controller is mounted as its own hierarchy (or co-mounted) on this host.
+fn v1_controller(controller: &str) -> Option<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mountinfo
+        .lines()
+        .filter(|l| l.contains(" - cgroup "))
+        .find(|l| {
+            l.rsplit(' ')
+                .next()
+                .unwrap_or("")
+                .split(',')
+                .any(|o| o == controller)
+        })
+        .and_then(|l| l.split(' ').nth(4).map(PathBuf::from))
+}
+
+#[test]
+fn cgroup_block_io_cpu_rt_and_memory_extras_v1() {
+    require_root!();
+    if v1_controller("blkio").is_none() || v1_controller("cpu").is_none() {
+        eprintln!("skipped: no cgroup v1 blkio/cpu hierarchy (v2 is covered by unit tests)");
+        return;
+    }
+    let Some(dev) = root_block_device() else {
+        eprintln!("skipped: / is not on a whole block device");
+        return;
+    };
+    let (major, minor) = dev.split_once(':').unwrap();
+    let (major, minor): (i64, i64) = (major.parse().unwrap(), minor.parse().unwrap());
+    let mut b = Bundle::new();
+    // Directly below the root: a realtime budget must come out of the parent's.
+    let path = format!("/hull-conformance-extra-{}", std::process::id());
+    b.linux("cgroupsPath", json!(path));
+    b.linux(
+        "resources",
+        json!({
+            "blockIO": {
+                "weight": 300,
+                "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+                "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 99}],
+            },
+            "cpu": {"realtimePeriod": 1000000, "realtimeRuntime": 10000, "idle": 0},
+            "memory": {"disableOOMKiller": true, "kernel": 67108864, "kernelTCP": 8388608},
+        }),
+    );
+    // From the inside, through the container's own cgroup mount (cgroup namespace).
+    b.args(&[
+        "sh",
+        "-c",
+        "cd /sys/fs/cgroup; cat blkio/blkio.throttle.read_bps_device \
+         blkio/blkio.throttle.write_iops_device cpu/cpu.rt_runtime_us \
+         cpu/cpu.rt_period_us; grep oom_kill_disable memory/memory.oom_control; \
+         cat blkio/blkio.bfq.weight blkio/blkio.weight 2>/dev/null; true",
+    ]);
+    let out = b.run_output("extras");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[..5],
+        [
+            format!("{dev} 1048576").as_str(),
+            &format!("{dev} 99"),
+            "10000",
+            "1000000",
+            "oom_kill_disable 1"
+        ],
+        "{stdout}"
+    );
+    // blkio.bfq.weight reads "default 300" with BFQ, blkio.weight "300" with CFQ.
+    assert!(lines[5..].iter().any(|l| l.ends_with("300")), "{stdout}");
+    // Kernel memory limits are gone from the kernel: ignored with a warning, as runc does.
+    assert!(
+        stderr.contains("memory.kernel ") && stderr.contains("memory.kernelTCP"),
+        "{stderr}"
+    );
+    assert!(!Path::new(&format!("/sys/fs/cgroup/blkio{path}")).exists());
+}
+
+#[test]
+fn cgroup_hugetlb_and_network_where_mounted_else_a_clear_error() {
+    require_root!();
+    let mut b = Bundle::new();
+    let path = format!("/hull-conformance-net-{}", std::process::id());
+    b.linux("cgroupsPath", json!(path));
+    b.args(&["sh", "-c", "cat /sys/fs/cgroup/net_cls/net_cls.classid"]);
+    b.linux("resources", json!({"network": {"classID": 1048577}}));
+    let out = b.run_output("netcls");
+    match v1_controller("net_cls") {
+        Some(_) => {
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            assert_eq!(text(&out.stdout).trim(), "1048577");
+        }
+        None => {
+            let err = text(&out.stderr);
+            assert!(!out.status.success());
+            assert!(err.contains("controller net_cls is not mounted"), "{err}");
+        }
+    }
+    let sizes: Vec<String> = std::fs::read_dir("/sys/kernel/mm/hugepages")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    // hugepages-2048kB → 2MB, the form cgroup file names use.
+    let two_mb = sizes.iter().any(|s| s == "hugepages-2048kB");
+    b.args(&[
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/hugetlb/hugetlb.2MB.limit_in_bytes",
+    ]);
+    b.linux(
+        "resources",
+        json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}),
+    );
+    let out = b.run_output("hugetlb");
+    let err = text(&out.stderr);
+    match v1_controller("hugetlb") {
+        Some(_) if two_mb => {
+            assert!(out.status.success(), "{err}");
+            assert_eq!(text(&out.stdout).trim(), "4194304");
+        }
+        Some(_) => assert!(err.contains("no 2MB huge pages"), "{err}"),
+        None => assert!(err.contains("controller hugetlb is not mounted"), "{err}"),
+    }
+    // A page size no host has is refused whatever is mounted.
+    b.linux(
+        "resources",
+        json!({"hugepageLimits": [{"pageSize": "3MB", "limit": 4194304}]}),
+    );
+    let out = b.run_output("hugetlb3");
+    assert!(!out.status.success());
+    for name in ["netcls", "hugetlb", "hugetlb3"] {
+        let id = format!("conf-{name}-{}", std::process::id());
+        assert!(!b.root().join(&id).exists(), "{name}: state left behind");
+    }
+}
+
+#[test]
+fn a_failing_start_container_hook_fails_a_separate_start() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.args(&["sh", "-c", "echo ran > /ran"]);
+    // startContainer hooks run in the container, so the hook is a program of the rootfs.
+    b.config["hooks"] = json!({"startContainer": [{"path": "/bin/sh",
+        "args": ["sh", "-c", "echo start-hook-nope >&2; exit 3"]}]});
+    let id = b.create("starthook", &[]);
+    let out = b.output(&["start", &id]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("startContainer") && err.contains("start-hook-nope"),
+        "{err}"
+    );
+    assert!(!b.bundle().join("rootfs/ran").exists(), "the program ran");
+    hull_tests::wait_until("init to exit", || b.state(&id)["status"] == "stopped");
+    b.ok(&["delete", &id]);
+
+    // A passing hook lets the program run; start still returns promptly.
+    b.config["hooks"] = json!({"startContainer": [{"path": "/bin/true"}]});
+    std::os::unix::fs::symlink("busybox", b.bundle().join("rootfs/bin/true")).unwrap();
+    let id = b.create("starthook-ok", &[]);
+    b.ok(&["start", &id]);
+    hull_tests::wait_until("the program to run", || {
+        b.bundle().join("rootfs/ran").exists()
+    });
 }

@@ -14,15 +14,15 @@
 //!   status for a container whose start failed), or is removed with `--rm`.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{mpsc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use hull_tests::pty::Pty;
 use hull_tests::{entries, fixture, probe_path, require_root, Hull};
 use rustix::process::{Pid, Signal};
-use rustix::termios::{tcgetattr, tcsetwinsize, Winsize};
+use rustix::termios::tcgetattr;
 
 fn busybox() -> String {
     format!("{}/busybox:latest", fixture("HULL_TEST_REGISTRY"))
@@ -126,111 +126,20 @@ fn assert_nothing_left(h: &Hull, before: &[String], what: &str) {
     assert!(new.is_empty(), "{what}: cgroups left: {new:?}");
 }
 
-// ---------------------------------------------------------------------------------------------
-// a pty of our own
-
-/// The outer terminal: `hull` runs as a session leader with the slave as its controlling
-/// terminal (`setsid --ctty`), and the test plays the terminal emulator on the master.
-struct Pty {
-    master: OwnedFd,
-    slave: OwnedFd,
-}
-
-impl Pty {
-    fn open(rows: u16, cols: u16) -> Pty {
-        use rustix::fs::{Mode, OFlags};
-        use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
-        let master =
-            openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).expect("openpt");
-        grantpt(&master).unwrap();
-        unlockpt(&master).unwrap();
-        let name = ptsname(&master, Vec::new()).unwrap();
-        let slave = rustix::fs::open(
-            name.as_c_str(),
-            OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .expect("open pty slave");
-        let pty = Pty { master, slave };
-        pty.resize(rows, cols);
-        pty
-    }
-
-    fn resize(&self, rows: u16, cols: u16) {
-        let size = Winsize {
-            ws_row: rows,
-            ws_col: cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        tcsetwinsize(&self.master, size).unwrap();
-    }
-
-    /// Starts hull on the slave (stdin, stdout and stderr) and a thread that forwards whatever
-    /// the master reads.
-    fn spawn(&self, h: &Hull, args: &[&str]) -> (Child, mpsc::Receiver<Vec<u8>>) {
-        let inner = cmd(h, args);
-        let mut c = Command::new("setsid");
-        c.arg("--ctty")
-            .arg(inner.get_program())
-            .args(inner.get_args());
-        for (k, v) in inner.get_envs() {
-            if let Some(v) = v {
-                c.env(k, v);
-            }
-        }
-        let fd = || Stdio::from(self.slave.try_clone().unwrap());
-        let child = c.stdin(fd()).stdout(fd()).stderr(fd()).spawn().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let mut reader = std::fs::File::from(self.master.try_clone().unwrap());
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            // Ends with EIO once no slave is open any more, or when the test is done.
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    return;
-                }
-            }
-        });
-        (child, rx)
-    }
-
-    fn write(&self, bytes: &[u8]) {
-        let mut f = std::fs::File::from(self.master.try_clone().unwrap());
-        f.write_all(bytes).unwrap();
-    }
-}
-
-/// Collects pty output into `seen` until it contains `want` (Ok) or `secs` pass (Err).
-fn read_until(rx: &mpsc::Receiver<Vec<u8>>, seen: &mut String, want: &str, secs: u64) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !seen.contains(want) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(chunk) => seen.push_str(&text(&chunk)),
-            Err(_) => return false,
-        }
-    }
-    true
-}
-
-fn drain(rx: &mpsc::Receiver<Vec<u8>>, seen: &mut String) {
-    while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(200)) {
-        seen.push_str(&text(&chunk));
-    }
-}
-
 #[test]
 fn tty_sees_a_pty_with_the_host_size_and_restores_the_terminal() {
     require_root!();
     let _serial = serial();
     let h = hull_with_busybox();
-    let pty = Pty::open(30, 100);
-    let before = tcgetattr(pty.slave.as_fd()).unwrap();
-    let (mut child, rx) = pty.spawn(&h, &["--rm", "-t", "IMG", "sh", "-c", "tty; stty size"]);
+    let mut pty = Pty::open(30, 100);
+    let before = tcgetattr(pty.slave()).unwrap();
+    let mut child = pty.spawn(&cmd(
+        &h,
+        &["--rm", "-t", "IMG", "sh", "-c", "tty; stty size"],
+    ));
     let status = wait_timeout(&mut child, 20);
-    let mut seen = String::new();
-    drain(&rx, &mut seen);
+    pty.drain();
+    let seen = &pty.seen;
     assert_eq!(status.code(), Some(0), "{seen}");
     let lines: Vec<&str> = seen.lines().map(str::trim_end).collect();
     assert!(
@@ -242,7 +151,7 @@ fn tty_sees_a_pty_with_the_host_size_and_restores_the_terminal() {
         lines.contains(&"30 100"),
         "window size not passed: {seen:?}"
     );
-    let after = tcgetattr(pty.slave.as_fd()).unwrap();
+    let after = tcgetattr(pty.slave()).unwrap();
     assert_eq!(
         format!("{before:?}"),
         format!("{after:?}"),
@@ -255,20 +164,23 @@ fn tty_resize_reaches_the_container_as_sigwinch() {
     require_root!();
     let _serial = serial();
     let h = hull_with_busybox();
-    let pty = Pty::open(24, 80);
+    let mut pty = Pty::open(24, 80);
     let script = "trap 'stty size; exit 3' WINCH; stty size; echo ready; \
                   i=0; while [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done";
-    let (mut child, rx) = pty.spawn(&h, &["--rm", "-t", "IMG", "sh", "-c", script]);
-    let mut seen = String::new();
-    let ready = read_until(&rx, &mut seen, "ready", 15);
-    assert!(ready, "container did not start: {seen:?}");
-    assert!(seen.contains("24 80"), "{seen:?}");
+    let mut child = pty.spawn(&cmd(&h, &["--rm", "-t", "IMG", "sh", "-c", script]));
+    let ready = pty.read_until("ready", 15);
+    assert!(ready, "container did not start: {:?}", pty.seen);
+    assert!(pty.seen.contains("24 80"), "{:?}", pty.seen);
     // The kernel sends SIGWINCH to hull (the pty's foreground process group) on this resize.
     pty.resize(40, 120);
-    let resized = read_until(&rx, &mut seen, "40 120", 10);
+    let resized = pty.read_until("40 120", 10);
     let status = wait_timeout(&mut child, 15);
-    assert!(resized, "resize did not reach the container: {seen:?}");
-    assert_eq!(status.code(), Some(3), "{seen:?}");
+    assert!(
+        resized,
+        "resize did not reach the container: {:?}",
+        pty.seen
+    );
+    assert_eq!(status.code(), Some(3), "{:?}", pty.seen);
 }
 
 #[test]
@@ -276,18 +188,20 @@ fn ctrl_c_on_the_terminal_interrupts_the_container() {
     require_root!();
     let _serial = serial();
     let h = hull_with_busybox();
-    let pty = Pty::open(24, 80);
+    let mut pty = Pty::open(24, 80);
     // --init: the program is not pid 1, so SIGINT's default action (death) applies to it.
     let script = "echo ready; exec sleep 30";
-    let (mut child, rx) = pty.spawn(&h, &["--rm", "-it", "--init", "IMG", "sh", "-c", script]);
-    let mut seen = String::new();
-    let ready = read_until(&rx, &mut seen, "ready", 15);
-    assert!(ready, "container did not start: {seen:?}");
+    let mut child = pty.spawn(&cmd(
+        &h,
+        &["--rm", "-it", "--init", "IMG", "sh", "-c", script],
+    ));
+    let ready = pty.read_until("ready", 15);
+    assert!(ready, "container did not start: {:?}", pty.seen);
     std::thread::sleep(Duration::from_millis(200));
     pty.write(b"\x03");
     let status = wait_timeout(&mut child, 10);
-    drain(&rx, &mut seen);
-    assert_eq!(status.code(), Some(130), "{seen:?}");
+    pty.drain();
+    assert_eq!(status.code(), Some(130), "{:?}", pty.seen);
 }
 
 // ---------------------------------------------------------------------------------------------

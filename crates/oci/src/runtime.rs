@@ -248,11 +248,12 @@ pub struct Resources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pids: Option<Pids>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub block_io: Option<serde_json::Value>,
+    #[serde(rename = "blockIO")]
+    pub block_io: Option<BlockIo>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub hugepage_limits: Vec<serde_json::Value>,
+    pub hugepage_limits: Vec<HugepageLimit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network: Option<serde_json::Value>,
+    pub network: Option<Network>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub unified: BTreeMap<String, String>,
 }
@@ -283,9 +284,15 @@ pub struct Memory {
     pub swap: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel: Option<i64>,
+    #[serde(default, rename = "kernelTCP", skip_serializing_if = "Option::is_none")]
+    pub kernel_tcp: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swappiness: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "disableOOMKiller",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub disable_oom_killer: Option<bool>,
 }
 
@@ -306,6 +313,79 @@ pub struct Cpu {
     pub cpus: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mems: Option<String>,
+    /// cgroup `cpu.idle`: 1 puts the cgroup under SCHED_IDLE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle: Option<i64>,
+}
+
+/// `linux.resources.blockIO`: weights 10..=1000, device numbers and rates.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockIo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf_weight: Option<u16>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weight_device: Vec<WeightDevice>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub throttle_read_bps_device: Vec<ThrottleDevice>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub throttle_write_bps_device: Vec<ThrottleDevice>,
+    #[serde(
+        default,
+        rename = "throttleReadIOPSDevice",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub throttle_read_iops_device: Vec<ThrottleDevice>,
+    #[serde(
+        default,
+        rename = "throttleWriteIOPSDevice",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub throttle_write_iops_device: Vec<ThrottleDevice>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WeightDevice {
+    pub major: i64,
+    pub minor: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf_weight: Option<u16>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThrottleDevice {
+    pub major: i64,
+    pub minor: i64,
+    pub rate: u64,
+}
+
+/// `linux.resources.hugepageLimits[]`: `pageSize` like `2MB` or `1GB`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HugepageLimit {
+    pub page_size: String,
+    pub limit: u64,
+}
+
+/// `linux.resources.network`: v1 net_cls and net_prio.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Network {
+    #[serde(default, rename = "classID", skip_serializing_if = "Option::is_none")]
+    pub class_id: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub priorities: Vec<InterfacePriority>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterfacePriority {
+    pub name: String,
+    pub priority: u32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -405,5 +485,47 @@ mod tests {
         let back = serde_json::to_value(&spec).unwrap();
         assert_eq!(back["linux"]["uidMappings"][0]["containerID"], 0);
         assert_eq!(back["process"]["rlimits"][0]["type"], "RLIMIT_NOFILE");
+    }
+
+    #[test]
+    fn resource_field_names_are_the_specs() {
+        // Names serde's camelCase would get wrong (blockIO, IOPS, OOM, TCP, classID).
+        let json = r#"{"blockIO": {"weight": 10, "leafWeight": 20,
+                        "weightDevice": [{"major": 8, "minor": 0, "weight": 30, "leafWeight": 40}],
+                        "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1}],
+                        "throttleWriteBpsDevice": [{"major": 8, "minor": 0, "rate": 2}],
+                        "throttleReadIOPSDevice": [{"major": 8, "minor": 0, "rate": 3}],
+                        "throttleWriteIOPSDevice": [{"major": 8, "minor": 0, "rate": 4}]},
+            "memory": {"disableOOMKiller": true, "kernelTCP": 5},
+            "cpu": {"realtimeRuntime": 6, "realtimePeriod": 7, "idle": 1},
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 8}],
+            "network": {"classID": 9, "priorities": [{"name": "eth0", "priority": 10}]}}"#;
+        let r: Resources = serde_json::from_str(json).unwrap();
+        let b = r.block_io.as_ref().unwrap();
+        assert_eq!((b.weight, b.leaf_weight), (Some(10), Some(20)));
+        assert_eq!(b.weight_device[0].leaf_weight, Some(40));
+        let rates: Vec<u64> = [
+            &b.throttle_read_bps_device,
+            &b.throttle_write_bps_device,
+            &b.throttle_read_iops_device,
+            &b.throttle_write_iops_device,
+        ]
+        .iter()
+        .map(|d| d[0].rate)
+        .collect();
+        assert_eq!(rates, [1, 2, 3, 4]);
+        let m = r.memory.as_ref().unwrap();
+        assert_eq!((m.disable_oom_killer, m.kernel_tcp), (Some(true), Some(5)));
+        let c = r.cpu.as_ref().unwrap();
+        assert_eq!(
+            (c.realtime_runtime, c.realtime_period, c.idle),
+            (Some(6), Some(7), Some(1))
+        );
+        assert_eq!(r.hugepage_limits[0].page_size, "2MB");
+        let n = r.network.as_ref().unwrap();
+        assert_eq!((n.class_id, n.priorities[0].priority), (Some(9), 10));
+        let back = serde_json::to_value(&r).unwrap();
+        let again: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(back, again);
     }
 }

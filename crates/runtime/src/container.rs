@@ -449,6 +449,9 @@ impl Runtime {
         if !resources.devices.is_empty() {
             resources.devices.extend(crate::devices::always_allowed());
         }
+        for warning in self.cgroups.ignored_resources(&resources) {
+            (self.warn)(&format!("linux.resources: {warning}"));
+        }
         let cg = Cgroup::create(&self.cgroups, &path, &resources).map_err(err)?;
         if linux.namespaces.iter().any(|n| n.kind == "user") {
             return Ok((Some(cg), None));
@@ -532,10 +535,21 @@ impl Runtime {
             }
         }
         let exe_before = state.pid.and_then(exe_of);
-        release_init(&dir, &state).map_err(RuntimeError::io(id, "release init via exec.fifo"))?;
+        let fifo = release_init(&dir, &state)
+            .map_err(RuntimeError::io(id, "release init via exec.fifo"))?;
         let _ = std::fs::remove_file(dir.join(st::EXEC_FIFO));
         state.status = Status::Running;
         st::write(&dir, &state).map_err(RuntimeError::io(id, "write state"))?;
+        if crate::hooks::load(&dir).is_ok_and(|h| !h.start_container.is_empty()) {
+            if let Some(cause) = start_hooks_failure(fifo, &state) {
+                self.sync.lock().expect("sync map").remove(id);
+                return Err(RuntimeError::Init {
+                    id: id.to_string(),
+                    step: cause.step,
+                    cause,
+                });
+            }
+        }
         if crate::hooks::load(&dir).is_ok_and(|h| !h.poststart.is_empty()) {
             // poststart runs after the user's program was exec'd (runtime.md, Lifecycle step 10).
             wait_exec(&state, exe_before);
@@ -856,8 +870,9 @@ fn userns_root(spec: &Spec) -> Option<(u32, u32)> {
     Some((host(&linux.uid_mappings)?, host(&linux.gid_mappings)?))
 }
 
-/// Writes /proc/<pid>/{uid,gid}_map for a new user namespace (root writes them without needing
-/// setgroups=deny).
+/// Writes /proc/<pid>/{uid,gid}_map for a new user namespace. `setgroups` is left at `allow`:
+/// a writer with CAP_SETGID in the parent namespace (root) may write gid_map without denying
+/// it, and runc writes `deny` only for rootless containers; the container keeps setgroups(2).
 fn write_id_maps(id: &str, spec: &Spec, pid: i32) -> Result<(), RuntimeError> {
     let Some(linux) = &spec.linux else {
         return Ok(());
@@ -908,7 +923,7 @@ pub(crate) fn live_status(state: &ContainerState) -> Status {
 
 /// Opens exec.fifo for reading (non-blocking, so a dead init cannot hang us), which unblocks
 /// init's open for writing; init then writes one byte.
-fn release_init(dir: &Path, state: &ContainerState) -> io::Result<()> {
+fn release_init(dir: &Path, state: &ContainerState) -> io::Result<std::fs::File> {
     let fifo = rustix::fs::open(
         dir.join(st::EXEC_FIFO),
         OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
@@ -919,7 +934,7 @@ fn release_init(dir: &Path, state: &ContainerState) -> io::Result<()> {
     let mut byte = [0u8; 1];
     loop {
         match f.read(&mut byte) {
-            Ok(1) => return Ok(()),
+            Ok(1) => return Ok(f),
             Ok(_) | Err(_)
                 if !state
                     .pid
@@ -940,6 +955,31 @@ fn release_init(dir: &Path, state: &ContainerState) -> io::Result<()> {
             ));
         }
     }
+}
+
+/// After [`release_init`]: reads exec.fifo to its end, which init reaches by closing it once
+/// the startContainer hooks passed, or by writing their failure (JSON) and exiting. No
+/// deadline: the hooks' own timeouts bound it, and a dead init ends it.
+fn start_hooks_failure(mut fifo: std::fs::File, state: &ContainerState) -> Option<InitError> {
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match fifo.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let alive = state
+                    .pid
+                    .is_some_and(|p| st::is_alive(p, state.pid_start_time));
+                if !alive || wait_readable(&fifo).is_err() {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    serde_json::from_slice(&text).ok()
 }
 
 /// Waits until the fifo has data (or its writer hung up), at most 10 ms so that the caller

@@ -26,6 +26,7 @@ pub mod console;
 mod container;
 pub mod devices;
 mod exec;
+pub mod foreground;
 pub mod hooks;
 pub mod mini_init;
 pub mod mounts;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
-use hull_runtime::{CreateRequest, Runtime};
+use hull_runtime::{foreground, CreateRequest, Runtime};
 use serde_json::json;
 
 use super::args::{
@@ -29,7 +29,7 @@ pub fn run(cli: OciCli) -> Result<u8> {
     match command {
         OciCommand::Spec(a) => spec::write_spec(&a.bundle).map(|()| 0),
         OciCommand::Features => print_json(&spec::features()),
-        OciCommand::Create(a) => create(&rt()?, a, false).map(|_| 0),
+        OciCommand::Create(a) => create(&rt()?, a).map(|_| 0),
         OciCommand::Run(a) => run_container(&rt()?, a),
         OciCommand::Start(a) => rt()?.start(&a.id).map(|()| 0).map_err(Into::into),
         OciCommand::State(a) => print_json(&serde_json::to_value(rt()?.state(&a.id)?)?),
@@ -61,7 +61,15 @@ fn print_json(v: &serde_json::Value) -> Result<u8> {
 }
 
 /// Creates the container; its init stays blocked on exec.fifo and outlives this process.
-fn create(rt: &Runtime, a: CreateArgs, foreground: bool) -> Result<i32> {
+fn create(rt: &Runtime, a: CreateArgs) -> Result<i32> {
+    let created = create_with_console(rt, a, false)?;
+    Ok(created.pid)
+}
+
+/// Creates the container. With `process.terminal` and no `--console-socket`, the pty master
+/// comes back in `console` when `relay` (a foreground `run` relays it to our own stdio, as
+/// runc does); otherwise that is an error, since nobody could ever read the terminal.
+fn create_with_console(rt: &Runtime, a: CreateArgs, relay: bool) -> Result<hull_runtime::Created> {
     let bundle = std::fs::canonicalize(&a.bundle)
         .with_context(|| format!("bundle {}", a.bundle.display()))?;
     let mut req = CreateRequest::new(&a.id, bundle);
@@ -71,16 +79,11 @@ fn create(rt: &Runtime, a: CreateArgs, foreground: bool) -> Result<i32> {
     req.preserve_fds = a.preserve_fds;
     req.new_keyring = !a.no_new_keyring;
     let created = rt.create(req)?;
-    if created.console.is_some() {
+    if created.console.is_some() && !relay {
         let _ = rt.delete(&a.id, true);
-        let how = if foreground {
-            "run in the foreground"
-        } else {
-            "detach"
-        };
-        bail!("cannot allocate a terminal and {how} without --console-socket");
+        bail!("cannot allocate a terminal and detach without --console-socket");
     }
-    Ok(created.pid)
+    Ok(created)
 }
 
 pub(super) fn absolute(p: PathBuf) -> Result<PathBuf> {
@@ -92,31 +95,32 @@ pub(super) fn absolute(p: PathBuf) -> Result<PathBuf> {
         .join(p))
 }
 
-/// `run`: create and start; without `--detach`, wait, delete, and exit with the program's code.
+/// `run`: create and start; without `--detach`, wait (forwarding signals and relaying the
+/// terminal, as runc does), delete, and exit with the program's code (128 + N if signal N killed
+/// it).
 fn run_container(rt: &Runtime, a: RunArgs) -> Result<u8> {
     let id = a.create.id.clone();
-    let pid = create(rt, a.create, !a.detach)?;
-    if let Err(e) = rt.start(&id) {
-        let _ = rt.delete(&id, true);
-        return Err(e.into());
-    }
     if a.detach {
-        return Ok(0);
+        create(rt, a.create)?;
+        return start_or_delete(rt, &id).map(|()| 0);
     }
-    let code = wait_exit(pid);
+    // Before the container starts: until then a SIGTERM would kill us and orphan it.
+    let signals = foreground::catch_signals().context("catch signals")?;
+    let created = create_with_console(rt, a.create, true)?;
+    if let Some(console) = &created.console {
+        foreground::copy_window_size(console);
+    }
+    start_or_delete(rt, &id)?;
+    let code = foreground::wait(signals, created.pid, created.console, true);
     rt.delete(&id, true)?;
-    code
+    Ok(code.context("wait for the container")? as u8)
 }
 
-pub(super) fn wait_exit(pid: i32) -> Result<u8> {
-    let p = rustix::process::Pid::from_raw(pid).ok_or_else(|| anyhow!("bad pid {pid}"))?;
-    let (_, status) = rustix::process::waitpid(Some(p), rustix::process::WaitOptions::empty())
-        .context("wait for the container")?
-        .ok_or_else(|| anyhow!("wait for the container: no status"))?;
-    if let Some(code) = status.exit_status() {
-        return Ok(code as u8);
-    }
-    Ok(status.terminating_signal().map_or(1, |s| 128 + s as u8))
+fn start_or_delete(rt: &Runtime, id: &str) -> Result<()> {
+    rt.start(id).map_err(|e| {
+        let _ = rt.delete(id, true);
+        e.into()
+    })
 }
 
 fn kill(rt: &Runtime, a: KillArgs) -> Result<u8> {

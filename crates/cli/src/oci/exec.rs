@@ -2,10 +2,10 @@
 
 use anyhow::{bail, Context, Result};
 use hull_oci::runtime::Process;
-use hull_runtime::{ExecRequest, Runtime};
+use hull_runtime::{foreground, ExecRequest, Runtime};
 
 use super::args::ExecArgs;
-use super::commands::{absolute, wait_exit};
+use super::commands::absolute;
 
 pub fn exec(rt: &Runtime, a: ExecArgs) -> Result<u8> {
     if a.preserve_fds > 0 {
@@ -18,17 +18,26 @@ pub fn exec(rt: &Runtime, a: ExecArgs) -> Result<u8> {
             process_from_flags(template, &a)?
         }
     };
-    if process.terminal && a.console_socket.is_none() {
-        bail!("cannot allocate a terminal without --console-socket");
+    if process.terminal && a.console_socket.is_none() && a.detach {
+        bail!("cannot allocate a terminal and detach without --console-socket");
     }
     let mut req = ExecRequest::new(&a.id, process);
     req.console_socket = a.console_socket.map(absolute).transpose()?;
     req.pid_file = a.pid_file.map(absolute).transpose()?;
-    let executed = rt.exec(req)?;
     if a.detach {
+        rt.exec(req)?;
         return Ok(0);
     }
-    wait_exit(executed.pid)
+    // Caught before the process exists (handlers only, no thread), forwarded while it runs;
+    // a terminal without --console-socket is relayed to our own stdio, as runc does.
+    let signals = foreground::catch_signals().context("catch signals")?;
+    let executed = rt.exec(req)?;
+    if let Some(console) = &executed.console {
+        foreground::copy_window_size(console);
+    }
+    let code = foreground::wait(signals, executed.pid, executed.console, true)
+        .context("wait for the process")?;
+    Ok(code as u8)
 }
 
 fn read_process(path: &std::path::Path) -> Result<Process> {

@@ -109,6 +109,11 @@ pub fn features() -> Value {
             "apparmor": {"enabled": true},
             "selinux": {"enabled": false}
         },
-        "annotations": {"org.hull.runtime.version": env!("CARGO_PKG_VERSION")}
+        "annotations": {
+            "org.hull.runtime.version": env!("CARGO_PKG_VERSION"),
+            // features.md has no per-resource list; say which linux.resources apply.
+            "org.hull.runtime.cgroup.resources":
+                "devices,memory,cpu,pids,blockIO,hugepageLimits,network,unified"
+        }
     })
 }

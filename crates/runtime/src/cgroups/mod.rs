@@ -39,13 +39,13 @@ use hull_sys::bpf;
 pub use detect::{Hierarchy, Layout};
 pub use stats::CgroupStats;
 
-use plan::Write;
+use plan::{IfMissing, Write};
 
 /// Where cgroup file systems are conventionally mounted; only [`CgroupRoot::detect`] uses it.
 const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
 
 /// v2 controllers enabled for children in every ancestor's `cgroup.subtree_control`.
-const V2_CONTROLLERS: &[&str] = &["cpu", "cpuset", "io", "memory", "pids"];
+const V2_CONTROLLERS: &[&str] = &["cpu", "cpuset", "hugetlb", "io", "memory", "pids"];
 
 /// How long `delete` retries `rmdir` on EBUSY: exiting processes leave the cgroup a moment after
 /// their parent has reaped them.
@@ -226,6 +226,12 @@ impl CgroupRoot {
                 Some(own) => h.dir_of(own).join("memory.swap.max").exists(),
             },
         }
+    }
+
+    /// Warnings for the fields of `r` that [`Cgroup::create`] skips on this host (see
+    /// `plan::ignored`): kernel memory, and the v1-only knobs on v2.
+    pub fn ignored_resources(&self, r: &Resources) -> Vec<String> {
+        plan::ignored(r, self.version() == CgroupVersion::V2)
     }
 
     /// The absolute cgroup path of `path` in the hierarchy of `key` (`""` on v2).
@@ -579,13 +585,26 @@ impl Cgroup {
     fn apply(&self, writes: &[Write], r: &Resources) -> Result<(), CgroupError> {
         for w in writes {
             let dir = self.dir_for_write(w)?;
-            if w.needs_swap_accounting && !dir.join(&w.file).exists() {
-                return Err(CgroupError::SwapAccountingUnavailable {
-                    file: w.file.clone(),
-                    dir: dir.into(),
-                });
+            if dir.join(&w.file).exists() {
+                write_file(dir, &w.file, &w.value)?;
+                continue;
             }
-            write_file(dir, &w.file, &w.value)?;
+            match &w.if_missing {
+                IfMissing::Fail => write_file(dir, &w.file, &w.value)?,
+                IfMissing::Fallback { file, value } => write_file(dir, file, value)?,
+                IfMissing::SwapAccounting => {
+                    return Err(CgroupError::SwapAccountingUnavailable {
+                        file: w.file.clone(),
+                        dir: dir.into(),
+                    })
+                }
+                IfMissing::HugepageSize(size) => {
+                    return Err(CgroupError::InvalidResource {
+                        what: "hugepageLimits",
+                        reason: format!("the host has no {size} huge pages"),
+                    })
+                }
+            }
         }
         if r.devices.is_empty() {
             return Ok(());

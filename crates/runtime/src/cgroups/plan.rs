@@ -2,7 +2,7 @@
 //! follows runc's (libcontainer/cgroups/fs and fs2) so a spec means the same under both runtimes.
 //! Device rules are not files on v2 and live in `devices.rs`.
 
-use hull_oci::runtime::{Cpu, Memory, Resources};
+use hull_oci::runtime::{BlockIo, Cpu, HugepageLimit, Memory, Network, Resources, ThrottleDevice};
 
 use super::CgroupError;
 
@@ -12,8 +12,22 @@ pub(crate) struct Write {
     pub controller: &'static str,
     pub file: String,
     pub value: String,
+    /// What a missing file means (decided when applying, against the real directory).
+    pub if_missing: IfMissing,
+}
+
+/// What to do when the file of a [`Write`] does not exist in the cgroup directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum IfMissing {
+    /// An error naming the file: the kernel lacks the feature.
+    Fail,
     /// The file only exists with swap accounting (`memory.memsw.*`, `memory.swap.max`).
-    pub needs_swap_accounting: bool,
+    SwapAccounting,
+    /// Write this file and value instead: the BFQ weight files exist only while BFQ is loaded,
+    /// otherwise the generic ones (as runc picks them).
+    Fallback { file: String, value: String },
+    /// `hugetlb.<size>.*` exists only for the page sizes the host has.
+    HugepageSize(String),
 }
 
 fn write(controller: &'static str, file: &str, value: impl ToString) -> Write {
@@ -21,13 +35,27 @@ fn write(controller: &'static str, file: &str, value: impl ToString) -> Write {
         controller,
         file: file.to_string(),
         value: value.to_string(),
-        needs_swap_accounting: false,
+        if_missing: IfMissing::Fail,
     }
 }
 
 fn swap_write(controller: &'static str, file: &str, value: impl ToString) -> Write {
     Write {
-        needs_swap_accounting: true,
+        if_missing: IfMissing::SwapAccounting,
+        ..write(controller, file, value)
+    }
+}
+
+fn write_or(
+    controller: &'static str,
+    (file, value): (&str, String),
+    (fallback, fallback_value): (&str, String),
+) -> Write {
+    Write {
+        if_missing: IfMissing::Fallback {
+            file: fallback.to_string(),
+            value: fallback_value,
+        },
         ..write(controller, file, value)
     }
 }
@@ -131,9 +159,7 @@ fn v2_memory(m: &Memory, out: &mut Vec<Write>) -> Result<(), CgroupError> {
         let v = memory_value(res, "memory.reservation", "max")?;
         out.push(write("memory", "memory.low", v));
     }
-    if m.swappiness.is_some() || m.disable_oom_killer == Some(true) {
-        // No v2 files for these; runc ignores them likewise rather than failing the container.
-    }
+    // swappiness and disableOOMKiller have no v2 files: see `ignored`.
     Ok(())
 }
 
@@ -199,25 +225,208 @@ fn pids(r: &Resources, out: &mut Vec<Write>) {
 }
 
 fn unsupported(r: &Resources, v2: bool) -> Result<(), CgroupError> {
-    let nope = |what: &'static str| Err(invalid(what, "not supported by hull yet".into()));
-    if r.block_io.is_some() {
-        return nope("blockIO");
-    }
-    if !r.hugepage_limits.is_empty() {
-        return nope("hugepageLimits");
-    }
     if !v2 && !r.unified.is_empty() {
         return Err(invalid(
             "unified",
             "needs cgroup v2, the host has v1".into(),
         ));
     }
-    if let Some(c) = &r.cpu {
-        if c.realtime_runtime.is_some() || c.realtime_period.is_some() {
-            return nope("cpu.realtime");
-        }
+    let realtime = r.cpu.as_ref().is_some_and(|c| {
+        set(c.realtime_runtime).is_some() || c.realtime_period.is_some_and(|p| p != 0)
+    });
+    if v2 && realtime {
+        return Err(invalid(
+            "cpu.realtime",
+            "cgroup v2 has no realtime scheduling files (cpu.rt_*), only v1".into(),
+        ));
     }
     Ok(())
+}
+
+/// Fields the host's cgroup version cannot apply and that are skipped with a warning rather
+/// than failing the container (as runc does): kernel memory limits (gone from the kernel),
+/// and on v2 the v1-only memory knobs, leaf weights and net_cls/net_prio.
+pub(crate) fn ignored(r: &Resources, v2: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(m) = &r.memory {
+        if set(m.kernel).is_some() {
+            out.push("memory.kernel (kernel memory limits are not supported by the kernel)");
+        }
+        if set(m.kernel_tcp).is_some() {
+            out.push("memory.kernelTCP (kernel memory limits are not supported by the kernel)");
+        }
+        if v2 && m.swappiness.is_some() {
+            out.push("memory.swappiness (cgroup v2 has no per-cgroup swappiness)");
+        }
+        if v2 && m.disable_oom_killer == Some(true) {
+            out.push("memory.disableOOMKiller (cgroup v2 has no memory.oom_control)");
+        }
+    }
+    if let Some(b) = &r.block_io {
+        let leaf = b.leaf_weight.is_some_and(|w| w != 0)
+            || b.weight_device
+                .iter()
+                .any(|d| d.leaf_weight.is_some_and(|w| w != 0));
+        if v2 && leaf {
+            out.push("blockIO leaf weights (cgroup v2 has none)");
+        }
+    }
+    if let Some(n) = &r.network {
+        if v2 && (n.class_id.is_some() || !n.priorities.is_empty()) {
+            out.push("network classID/priorities (cgroup v2 has no net_cls/net_prio)");
+        }
+    }
+    out.into_iter().map(|w| format!("ignoring {w}")).collect()
+}
+
+fn weight_value(w: Option<u16>) -> Option<u16> {
+    w.filter(|&w| w != 0)
+}
+
+/// blkio weight (10..=1000) → v2 io.weight (1..=10000), the linear map runc uses.
+pub(crate) fn blkio_to_io_weight(weight: u16) -> u64 {
+    let w = u64::from(weight.clamp(10, 1000));
+    1 + (w - 10) * 9999 / 990
+}
+
+fn v1_block_io(b: &BlockIo, out: &mut Vec<Write>) {
+    if let Some(w) = weight_value(b.weight) {
+        let (v, fv) = (w.to_string(), w.to_string());
+        out.push(write_or(
+            "blkio",
+            ("blkio.bfq.weight", v),
+            ("blkio.weight", fv),
+        ));
+    }
+    if let Some(w) = weight_value(b.leaf_weight) {
+        out.push(write("blkio", "blkio.leaf_weight", w));
+    }
+    for d in &b.weight_device {
+        if let Some(w) = weight_value(d.weight) {
+            let v = format!("{}:{} {w}", d.major, d.minor);
+            let files = (
+                ("blkio.bfq.weight_device", v.clone()),
+                ("blkio.weight_device", v),
+            );
+            out.push(write_or("blkio", files.0, files.1));
+        }
+        if let Some(w) = weight_value(d.leaf_weight) {
+            let v = format!("{}:{} {w}", d.major, d.minor);
+            out.push(write("blkio", "blkio.leaf_weight_device", v));
+        }
+    }
+    let throttles: [(&str, &[ThrottleDevice]); 4] = [
+        (
+            "blkio.throttle.read_bps_device",
+            &b.throttle_read_bps_device,
+        ),
+        (
+            "blkio.throttle.write_bps_device",
+            &b.throttle_write_bps_device,
+        ),
+        (
+            "blkio.throttle.read_iops_device",
+            &b.throttle_read_iops_device,
+        ),
+        (
+            "blkio.throttle.write_iops_device",
+            &b.throttle_write_iops_device,
+        ),
+    ];
+    for (file, devices) in throttles {
+        for d in devices {
+            let v = format!("{}:{} {}", d.major, d.minor, d.rate);
+            out.push(write("blkio", file, v));
+        }
+    }
+}
+
+fn v2_block_io(b: &BlockIo, out: &mut Vec<Write>) {
+    if let Some(w) = weight_value(b.weight) {
+        let io = blkio_to_io_weight(w).to_string();
+        out.push(write_or(
+            "io",
+            ("io.bfq.weight", w.to_string()),
+            ("io.weight", io),
+        ));
+    }
+    for d in &b.weight_device {
+        if let Some(w) = weight_value(d.weight) {
+            let dev = format!("{}:{}", d.major, d.minor);
+            let bfq = format!("{dev} {w}");
+            let io = format!("{dev} {}", blkio_to_io_weight(w));
+            out.push(write_or("io", ("io.bfq.weight", bfq), ("io.weight", io)));
+        }
+    }
+    let throttles: [(&str, &[ThrottleDevice]); 4] = [
+        ("rbps", &b.throttle_read_bps_device),
+        ("wbps", &b.throttle_write_bps_device),
+        ("riops", &b.throttle_read_iops_device),
+        ("wiops", &b.throttle_write_iops_device),
+    ];
+    for (key, devices) in throttles {
+        for d in devices {
+            let v = format!("{}:{} {key}={}", d.major, d.minor, d.rate);
+            out.push(write("io", "io.max", v));
+        }
+    }
+}
+
+/// `2MB`, `1GB`, `64KB`: the form the kernel uses in hugetlb file names.
+fn check_page_size(size: &str) -> Result<(), CgroupError> {
+    let digits = ["KB", "MB", "GB"]
+        .iter()
+        .find_map(|unit| size.strip_suffix(unit));
+    let ok = digits.is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+    if ok {
+        return Ok(());
+    }
+    Err(invalid(
+        "hugepageLimits",
+        format!("page size {size:?} is not of the form 2MB or 1GB"),
+    ))
+}
+
+fn hugetlb(
+    limits: &[HugepageLimit],
+    suffix: &str,
+    out: &mut Vec<Write>,
+) -> Result<(), CgroupError> {
+    for l in limits {
+        check_page_size(&l.page_size)?;
+        let file = format!("hugetlb.{}.{suffix}", l.page_size);
+        out.push(Write {
+            if_missing: IfMissing::HugepageSize(l.page_size.clone()),
+            ..write("hugetlb", &file, l.limit)
+        });
+    }
+    Ok(())
+}
+
+fn v1_network(n: &Network, out: &mut Vec<Write>) {
+    if let Some(id) = n.class_id {
+        out.push(write("net_cls", "net_cls.classid", id));
+    }
+    for p in &n.priorities {
+        let v = format!("{} {}", p.name, p.priority);
+        out.push(write("net_prio", "net_prio.ifpriomap", v));
+    }
+}
+
+/// v1 realtime budget: the period goes first, as the kernel checks runtime against it.
+fn v1_realtime(c: &Cpu, out: &mut Vec<Write>) {
+    if let Some(period) = c.realtime_period.filter(|&p| p != 0) {
+        out.push(write("cpu", "cpu.rt_period_us", period));
+    }
+    if let Some(runtime) = set(c.realtime_runtime) {
+        out.push(write("cpu", "cpu.rt_runtime_us", runtime));
+    }
+}
+
+fn cpu_idle(c: &Cpu, out: &mut Vec<Write>) {
+    if let Some(idle) = c.idle {
+        out.push(write("cpu", "cpu.idle", idle));
+    }
 }
 
 /// The v1 writes for `r`, in the order they must happen.
@@ -229,8 +438,17 @@ pub(crate) fn v1_writes(r: &Resources) -> Result<Vec<Write>, CgroupError> {
     }
     if let Some(c) = &r.cpu {
         v1_cpu(c, &mut out);
+        v1_realtime(c, &mut out);
+        cpu_idle(c, &mut out);
     }
     pids(r, &mut out);
+    if let Some(b) = &r.block_io {
+        v1_block_io(b, &mut out);
+    }
+    hugetlb(&r.hugepage_limits, "limit_in_bytes", &mut out)?;
+    if let Some(n) = &r.network {
+        v1_network(n, &mut out);
+    }
     Ok(out)
 }
 
@@ -244,8 +462,13 @@ pub(crate) fn v2_writes(r: &Resources) -> Result<Vec<Write>, CgroupError> {
     }
     if let Some(c) = &r.cpu {
         v2_cpu(c, &mut out);
+        cpu_idle(c, &mut out);
     }
     pids(r, &mut out);
+    if let Some(b) = &r.block_io {
+        v2_block_io(b, &mut out);
+    }
+    hugetlb(&r.hugepage_limits, "max", &mut out)?;
     for (file, value) in &r.unified {
         if file.contains('/') || file.starts_with('.') || !file.contains('.') {
             return Err(invalid(
@@ -305,7 +528,7 @@ mod tests {
                 ("memory.memsw.limit_in_bytes", "67108864")
             ]
         );
-        assert!(w[1].needs_swap_accounting);
+        assert_eq!(w[1].if_missing, IfMissing::SwapAccounting);
         let w = v1_writes(&mem(-1, Some(-1))).unwrap();
         assert_eq!(
             files(&w),

@@ -51,12 +51,9 @@ pub(crate) fn fail(
 
 /// Runs init to the exec of the user's program; never returns.
 pub fn run(args: InitArgs) -> ! {
-    let result = prepare(&args).and_then(|ready| {
-        wait_for_start(&args)?;
-        Ok(ready)
-    });
+    let result = prepare(&args).and_then(|ready| Ok((ready, wait_for_start(&args)?)));
     match result {
-        Ok((program, hook_state)) => launch(args, &program, hook_state),
+        Ok(((program, hook_state), fifo)) => launch(args, &program, hook_state, fifo),
         Err(e) => report_and_exit(&args.sock, e),
     }
 }
@@ -376,8 +373,10 @@ pub(crate) fn resolve_program(proc: &Process) -> Result<PathBuf> {
 }
 
 /// Blocks until `start` opens exec.fifo for reading (open for writing blocks until then), then
-/// tells it we are released.
-fn wait_for_start(a: &InitArgs) -> Result<()> {
+/// tells it we are released. The fifo stays open through the startContainer hooks: `start`
+/// reads a failure of theirs from it (as JSON after the first byte), or end of file once init
+/// closed it to go on, so a `start` in another process than `create` reports the failure too.
+fn wait_for_start(a: &InitArgs) -> Result<std::fs::File> {
     let fifo = rustix::fs::openat(
         &a.state_dir,
         crate::state::EXEC_FIFO,
@@ -388,14 +387,16 @@ fn wait_for_start(a: &InitArgs) -> Result<()> {
     let mut f = std::fs::File::from(fifo);
     f.write_all(b"0")
         .map_err(fail(Step::WaitStart, "write exec.fifo"))?;
-    Ok(())
+    Ok(f)
 }
 
 /// After start: either exec the user's program as pid 1, or fork it under the mini init.
-fn launch(a: InitArgs, program: &Path, hook_state: Option<State>) -> ! {
+fn launch(a: InitArgs, program: &Path, hook_state: Option<State>, fifo: std::fs::File) -> ! {
     if let Err(e) = run_start_hooks(&a.spec, hook_state) {
+        let _ = serde_json::to_writer(&fifo, &e);
         report_and_exit(&a.sock, e)
     }
+    drop(fifo);
     if !a.mini_init {
         exec_user(&a, program)
     }
