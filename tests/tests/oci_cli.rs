@@ -567,3 +567,20 @@ fn foreground_exec_relays_a_terminal_and_forwards_signals() {
     let err = oci.fails(&["exec", "-t", "-d", &id, "true"]);
     assert!(err.contains("console-socket"), "{err}");
 }
+
+/// `hull-runtime features | head -1`: a reader that closes the pipe early ends hull quietly with
+/// the shell's SIGPIPE code, not a panic and a backtrace on stderr. Needs no root.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    // The read end is closed before hull starts, so its first write fails.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(hull_bin())
+        .args(["runtime", "features"])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run hull runtime features");
+    assert_eq!(out.status.code(), Some(141), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(code) = commands::run_monitor_directly(&args) {
         return ExitCode::from(code);
@@ -40,6 +41,25 @@ fn main() -> ExitCode {
             ExitCode::from(125)
         }
     }
+}
+
+/// `hull ps | head -1`: Rust ignores SIGPIPE, so printing to a closed pipe panics with a
+/// backtrace. Exit quietly with the shell's code for a SIGPIPE death (128 + 13) instead, as a C
+/// or Go tool would. SIGPIPE itself stays ignored: the monitor and attach write to sockets whose
+/// peer may go away, and must see EPIPE there rather than die.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }
 
 /// A usage error on one line, like Docker's `unknown flag: --x`, instead of clap's block with a
