@@ -479,8 +479,7 @@ impl Engine {
             let _ = runtime.resume(id);
             let _ = runtime.kill(id, libc::SIGKILL, true);
             // An init cloned by a runner that was killed before the runtime recorded its pid
-            // still holds the runner's lock (inherited, closed only at exec): only its cgroup
-            // names it.
+            // is named only by its cgroup (it closed its copy of the runner's lock at once).
             kill_cgroup(runtime, id);
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
