@@ -6,7 +6,9 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use hull_tests::pty::Pty;
-use hull_tests::{fixture, require_root, Hull};
+use std::os::unix::fs::OpenOptionsExt;
+
+use hull_tests::{fixture, require_root, wait_until, Hull};
 
 fn busybox() -> String {
     format!("{}/busybox:latest", fixture("HULL_TEST_REGISTRY"))
@@ -145,4 +147,82 @@ fn start_runs_in_the_background_and_start_a_i_attaches_stdin() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "got there\n");
+}
+
+/// Bytes queued in the pipe that is `pid`'s fd 0, and the pipe's capacity.
+fn stdin_pipe_fill(pid: &str) -> (u64, usize) {
+    let pipe = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(format!("/proc/{pid}/fd/0"))
+        .expect("open the container's stdin pipe");
+    (
+        rustix::io::ioctl_fionread(&pipe).unwrap(),
+        rustix::pipe::fcntl_getpipe_size(&pipe).unwrap(),
+    )
+}
+
+#[test]
+fn a_container_that_never_reads_its_stdin_does_not_stall_the_monitor() {
+    require_root!();
+    let h = Hull::new();
+    let c = detach(
+        &h,
+        &["-i"],
+        &["sh", "-c", "while :; do echo tick; sleep 1; done"],
+    );
+    let pid = h
+        .ok(&["inspect", "-f", "{{.State.Pid}}", &c.1])
+        .trim()
+        .to_string();
+    let mut pusher = h
+        .command(&["attach", &c.1])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut input = pusher.stdin.take().unwrap();
+    let _pusher = Reaped(pusher);
+    // Blocks once the monitor stops taking input; ends with an error when attach goes away.
+    std::thread::spawn(move || {
+        let chunk = [b'x'; 8192];
+        for _ in 0..128 {
+            if input.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    wait_until("the container's stdin pipe to fill", || {
+        let (queued, size) = stdin_pipe_fill(&pid);
+        queued as usize >= size
+    });
+
+    // The monitor still relays output to another client, and still answers stop.
+    let mut watcher = h
+        .command(&["attach", "--no-stdin", &c.1])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = watcher.stdout.take().unwrap();
+    let _watcher = Reaped(watcher);
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = seen.clone();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines() {
+            if line.is_ok_and(|l| l == "tick") {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                return;
+            }
+        }
+    });
+    wait_until("output relayed to a second client", || {
+        seen.load(std::sync::atomic::Ordering::SeqCst)
+    });
+    assert!(h.ok(&["logs", &c.1]).contains("tick\n"));
+    h.ok(&["stop", "-t", "1", &c.1]);
+    assert_eq!(
+        h.ok(&["inspect", "-f", "{{.State.Running}}", &c.1]).trim(),
+        "false"
+    );
 }
