@@ -47,8 +47,12 @@ fn on_failure_3_restarts_a_failing_container_exactly_three_times() {
         &["--restart", "on-failure:3"],
         &["sh", "-c", "echo run; exit 1"],
     );
-    // The monitor holds the container until the last run: wait returns the final exit.
+    // wait returns at the first exit (Docker); the monitor holds the container until the last.
     assert_eq!(h.ok(&["wait", &c.1]).trim(), "1");
+    wait_until("the last run", || {
+        let doc = inspect(&h, &c.1);
+        doc["RestartCount"] == 3 && doc["State"]["Status"] == "exited"
+    });
     let doc = inspect(&h, &c.1);
     assert_eq!(doc["RestartCount"], 3, "{doc:#}");
     assert_eq!(doc["State"]["Status"], "exited");
@@ -249,4 +253,45 @@ fn logs_f_follows_across_rotations() {
         .collect();
     assert_eq!(numbers.last(), Some(&59), "{out}");
     assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{out}");
+}
+
+#[test]
+fn wait_returns_at_the_first_exit_of_a_container_that_restarts() {
+    require_root!();
+    let h = Hull::new();
+    // Fails once when told to (/go), then runs on: only the first exit can end the wait.
+    let script = "test -e /ran && exec sleep 1000; touch /ran; \
+                  until test -e /go; do sleep 0.05; done; exit 3";
+    let c = detach(&h, &["--restart", "on-failure:2"], &["sh", "-c", script]);
+    let mut wait = h
+        .command(&["wait", &c.1])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It polls (sleeps) once it has read the record: only then may the first run end.
+    let wchan = format!("/proc/{}/wchan", wait.id());
+    wait_until("hull wait to poll", || {
+        std::fs::read_to_string(&wchan).is_ok_and(|w| w.contains("nanosleep"))
+    });
+    h.ok(&["exec", &c.1, "touch", "/go"]);
+    let mut status = None;
+    let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_until("hull wait to return", || {
+            status = wait.try_wait().unwrap();
+            status.is_some()
+        })
+    }));
+    if waited.is_err() {
+        let _ = wait.kill();
+        let _ = wait.wait();
+        panic!("hull wait did not return at the first exit");
+    }
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut wait.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(status.unwrap().success());
+    assert_eq!(out.trim(), "3");
+    wait_until("the second run", || {
+        inspect(&h, &c.1)["State"]["Status"] == "running"
+    });
+    assert_eq!(inspect(&h, &c.1)["RestartCount"], 1);
 }
