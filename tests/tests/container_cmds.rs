@@ -387,3 +387,67 @@ fn cp_into_a_read_only_container_is_refused() {
     // Reading out still works.
     h.ok(&["cp", "ro:/etc/passwd", &s(&tmp.path().join("passwd"))]);
 }
+
+/// Removes a created (never started) container when the test ends.
+struct RemovedByName<'a>(&'a Hull, &'static str);
+
+impl Drop for RemovedByName<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["rm", "-f", self.1]);
+    }
+}
+
+#[test]
+fn labels_show_in_inspect_and_select_in_ps() {
+    require_root!();
+    let h = Hull::new();
+    let file = h.dir.path().join("labels");
+    std::fs::write(&file, "# team labels\ntier=file\nteam=core\n").unwrap();
+    let image = busybox();
+    h.ok(&["pull", "-q", &image]);
+    let file = file.to_str().unwrap();
+    let create = |name, extra: &[&str]| {
+        let mut argv = vec!["create", "--name", name];
+        argv.extend_from_slice(extra);
+        argv.push(&image);
+        h.ok(&argv);
+    };
+    let _a = RemovedByName(&h, "lab_a");
+    create(
+        "lab_a",
+        &["--label-file", file, "-l", "tier=web", "--label", "solo"],
+    );
+    let _b = RemovedByName(&h, "lab_b");
+    create("lab_b", &["--label", "tier=db"]);
+
+    let labels = h.ok(&["inspect", "-f", "{{json .Config.Labels}}", "lab_a"]);
+    let labels: serde_json::Value = serde_json::from_str(&labels).unwrap();
+    assert_eq!(
+        labels,
+        serde_json::json!({"solo": "", "team": "core", "tier": "web"})
+    );
+    let ps = |filters: &[&str]| {
+        let mut argv = vec!["ps", "-a", "--format", "{{.Names}}"];
+        for f in filters {
+            argv.extend(["--filter", f]);
+        }
+        let mut names: Vec<String> = h.ok(&argv).lines().map(str::to_string).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(ps(&["label=tier"]), ["lab_a", "lab_b"]);
+    assert_eq!(ps(&["label=tier=db"]), ["lab_b"]);
+    assert_eq!(ps(&["label=tier", "label=team=core"]), ["lab_a"]);
+    assert!(ps(&["label=nope"]).is_empty());
+    let shown = h.ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "name=lab_a",
+        "--format",
+        "{{.Labels}}",
+    ]);
+    assert_eq!(shown.trim(), "solo=,team=core,tier=web");
+    let err = h.fails(&["create", "--label", "=x", &image]);
+    assert!(err.contains("--label"), "{err}");
+}

@@ -220,9 +220,10 @@ impl Engine {
 
     /// Records a new container for `config` (status Created). The image must be in the store;
     /// pulling is the caller's business.
-    pub fn create(&self, config: RunConfig) -> Result<Record, EngineError> {
+    pub fn create(&self, mut config: RunConfig) -> Result<Record, EngineError> {
         let image = self.images.resolve(&config.image)?;
         let image_config = self.images.config(&image.id)?.config.unwrap_or_default();
+        config.labels = crate::labels::merge(image_config.labels.as_ref(), &config.labels);
         // Fails here, before anything is recorded, when there is nothing to run.
         let command = spec::command(&image_config, &config)?;
         let image_ref = config.image.clone();
