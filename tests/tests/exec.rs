@@ -263,3 +263,55 @@ fn sigterm_to_a_foreground_exec_reaches_the_process() {
     assert_eq!(rest, "got-term\n");
     assert_eq!(status.code(), Some(9));
 }
+
+#[test]
+fn exec_d_t_runs_on_a_pty_that_outlives_hull_exec() {
+    require_root!();
+    let h = Hull::new();
+    let c = running(&h, &[]);
+    // Closing the pty's master would hang it up: sh would die of SIGHUP before writing /done.
+    let script = "tty > /tty; sleep 1; echo done > /done";
+    h.ok(&["exec", "-d", "-t", &c.1, "sh", "-c", script]);
+    wait_until("the detached exec to finish", || {
+        exec(&h, &[&c.1, "cat", "/done"]).status.success()
+    });
+    let tty = text(&exec(&h, &[&c.1, "cat", "/tty"]).stdout);
+    assert!(tty.starts_with("/dev/pts/"), "{tty:?}");
+}
+
+#[test]
+fn exec_u_takes_home_from_the_users_passwd_entry_unless_set() {
+    require_root!();
+    let h = Hull::new();
+    let c = running(&h, &[]);
+    let home = |args: &[&str]| {
+        let mut argv = args.to_vec();
+        argv.extend([c.1.as_str(), "sh", "-c", "echo $HOME"]);
+        text(&exec(&h, &argv).stdout).trim().to_string()
+    };
+    assert_eq!(home(&[]), "/root");
+    assert_eq!(home(&["-u", "hulluser"]), "/home/hulluser");
+    assert_eq!(home(&["-u", "1000:1000"]), "/home/hulluser");
+    assert_eq!(home(&["-u", "hulluser", "-e", "HOME=/mine"]), "/mine");
+    // A HOME the container was given explicitly stays.
+    let set = running(&h, &["-e", "HOME=/srv"]);
+    let out = exec(&h, &["-u", "hulluser", &set.1, "sh", "-c", "echo $HOME"]);
+    assert_eq!(text(&out.stdout).trim(), "/srv");
+}
+
+#[test]
+fn exec_into_a_paused_container_is_refused_like_docker() {
+    require_root!();
+    let h = Hull::new();
+    let c = running(&h, &["--name", "frozen"]);
+    h.ok(&["pause", "frozen"]);
+    let out = exec(&h, &["frozen", "true"]);
+    let err = text(&out.stderr);
+    h.ok(&["unpause", "frozen"]);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(
+        err.contains("container frozen is paused, unpause the container before exec"),
+        "{err}"
+    );
+    assert!(exec(&h, &[&c.1, "true"]).status.success());
+}

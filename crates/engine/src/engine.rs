@@ -62,6 +62,8 @@ pub enum EngineError {
     AlreadyPaused(String),
     #[error("container {0} is not paused")]
     NotPaused(String),
+    #[error("container {0} is paused, unpause the container before exec")]
+    ExecPaused(String),
     #[error(transparent)]
     Signal(#[from] crate::lifecycle::BadSignal),
     #[error("conflict: you cannot remove a running container {0}: stop it first or use -f")]
