@@ -8,31 +8,7 @@ use std::time::{Duration, Instant};
 use hull_tests::pty::Pty;
 use std::os::unix::fs::OpenOptionsExt;
 
-use hull_tests::{fixture, require_root, wait_until, Hull};
-
-fn busybox() -> String {
-    format!("{}/busybox:latest", fixture("HULL_TEST_REGISTRY"))
-}
-
-/// `hull rm -f` of the container when the test ends, passing or failing.
-struct Removed<'a>(&'a Hull, String);
-
-impl Drop for Removed<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.run(&["rm", "-f", &self.1]);
-    }
-}
-
-fn detach<'a>(h: &'a Hull, flags: &[&str], cmd: &[&str]) -> Removed<'a> {
-    let image = busybox();
-    let mut argv = vec!["run", "-d"];
-    argv.extend_from_slice(flags);
-    argv.push(&image);
-    argv.extend_from_slice(cmd);
-    let id = h.ok(&argv).trim().to_string();
-    assert_eq!(id.len(), 64, "{id:?}");
-    Removed(h, id)
-}
+use hull_tests::{require_root, wait_until, Hull};
 
 /// A child killed (by its PID) if the test ends before it does.
 struct Reaped(Child);
@@ -67,7 +43,7 @@ impl Reaped {
 fn attach_to_d_it_detaches_with_ctrl_p_ctrl_q_and_returns_the_exit_code() {
     require_root!();
     let h = Hull::new();
-    let c = detach(&h, &["-it"], &["sh"]);
+    let c = h.detach(&["-it"], &["sh"]);
     let mut pty = Pty::open(24, 80);
 
     let mut attach = Reaped(pty.spawn(&h.command(&["attach", &c.1])));
@@ -93,7 +69,7 @@ fn attach_without_a_tty_relays_stdin_stdout_and_stderr() {
     require_root!();
     let h = Hull::new();
     let script = "read x; echo got $x; echo oops >&2; exit 3";
-    let c = detach(&h, &["-i"], &["sh", "-c", script]);
+    let c = h.detach(&["-i"], &["sh", "-c", script]);
     let mut child = h
         .command(&["attach", &c.1])
         .stdin(Stdio::piped())
@@ -114,7 +90,7 @@ fn attach_without_a_tty_relays_stdin_stdout_and_stderr() {
 fn attach_to_an_exited_container_fails() {
     require_root!();
     let h = Hull::new();
-    let c = detach(&h, &[], &["true"]);
+    let c = h.detach(&[], &["true"]);
     h.ok(&["wait", &c.1]);
     let err = h.fails(&["attach", &c.1]);
     assert!(
@@ -127,8 +103,7 @@ fn attach_to_an_exited_container_fails() {
 fn start_runs_in_the_background_and_start_a_i_attaches_stdin() {
     require_root!();
     let h = Hull::new();
-    let c = detach(
-        &h,
+    let c = h.detach(
         &["-i", "--name", "again"],
         &["sh", "-c", "read x; echo got $x"],
     );
@@ -166,8 +141,7 @@ fn stdin_pipe_fill(pid: &str) -> (u64, usize) {
 fn a_container_that_never_reads_its_stdin_does_not_stall_the_monitor() {
     require_root!();
     let h = Hull::new();
-    let c = detach(
-        &h,
+    let c = h.detach(
         &["-i"],
         &["sh", "-c", "while :; do echo tick; sleep 1; done"],
     );

@@ -5,31 +5,14 @@
 use std::collections::HashMap;
 use std::process::Output;
 
-use hull_tests::{container_pids, fixture, probe_path, require_root, wait_until, Hull};
-
-fn busybox() -> String {
-    format!("{}/busybox:latest", fixture("HULL_TEST_REGISTRY"))
-}
-
-/// `hull rm -f` of the container when the test ends, passing or failing.
-struct Removed<'a>(&'a Hull, String);
-
-impl Drop for Removed<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.run(&["rm", "-f", &self.1]);
-    }
-}
+use hull_tests::{container_pids, probe_path, require_root, wait_until, Hull, Removed};
 
 /// `hull run -d -v PROBE:/probe:ro FLAGS… busybox sleep 1000`; returns the container's guard.
 fn running<'a>(h: &'a Hull, flags: &[&str]) -> Removed<'a> {
     let probe = format!("{}:/probe:ro", probe_path().display());
-    let image = busybox();
-    let mut argv = vec!["run", "-d", "-v", &probe];
+    let mut argv = vec!["-v", &probe];
     argv.extend_from_slice(flags);
-    argv.extend_from_slice(&[&image, "sleep", "1000"]);
-    let id = h.ok(&argv).trim().to_string();
-    assert_eq!(id.len(), 64, "{id:?}");
-    Removed(h, id)
+    h.detach(&argv, &["sleep", "1000"])
 }
 
 fn text(b: &[u8]) -> String {

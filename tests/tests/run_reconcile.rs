@@ -2,11 +2,7 @@
 
 use std::process::Stdio;
 
-use hull_tests::{cgroup_dirs, container_pids, fixture, require_root, wait_until, Hull};
-
-fn busybox() -> String {
-    format!("{}/busybox:latest", fixture("HULL_TEST_REGISTRY"))
-}
+use hull_tests::{busybox, cgroup_dirs, container_pids, require_root, wait_until, Hull};
 
 /// Kills every process still in the container's cgroup, so a failing test leaves none behind.
 struct KillLeftovers(String);
