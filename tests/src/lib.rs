@@ -142,6 +142,36 @@ impl Hull {
     }
 }
 
+impl Hull {
+    /// `hull run -d FLAGS… busybox CMD…`: asserts it printed a full ID and returns it with a
+    /// guard that removes the container when the test ends.
+    pub fn detach(&self, flags: &[&str], cmd: &[&str]) -> Removed<'_> {
+        let image = busybox();
+        let mut argv = vec!["run", "-d"];
+        argv.extend_from_slice(flags);
+        argv.push(&image);
+        argv.extend_from_slice(cmd);
+        let id = self.ok(&argv).trim().to_string();
+        assert_eq!(id.len(), 64, "{id:?}");
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id:?}");
+        Removed(self, id)
+    }
+}
+
+/// The fixture registry's busybox image (see tests/fixtures/README.md).
+pub fn busybox() -> String {
+    format!("{}/busybox:latest", fixture("HULL_TEST_REGISTRY"))
+}
+
+/// `hull rm -f` of a container (by ID or name) when the test ends, passing or failing.
+pub struct Removed<'a>(pub &'a Hull, pub String);
+
+impl Drop for Removed<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["rm", "-f", &self.1]);
+    }
+}
+
 impl Drop for Hull {
     fn drop(&mut self) {
         unmount_below(self.dir.path());

@@ -6,31 +6,9 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use hull_tests::pty::Pty;
-use hull_tests::{fixture, require_root, Hull};
+use std::os::unix::fs::OpenOptionsExt;
 
-fn busybox() -> String {
-    format!("{}/busybox:latest", fixture("HULL_TEST_REGISTRY"))
-}
-
-/// `hull rm -f` of the container when the test ends, passing or failing.
-struct Removed<'a>(&'a Hull, String);
-
-impl Drop for Removed<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.run(&["rm", "-f", &self.1]);
-    }
-}
-
-fn detach<'a>(h: &'a Hull, flags: &[&str], cmd: &[&str]) -> Removed<'a> {
-    let image = busybox();
-    let mut argv = vec!["run", "-d"];
-    argv.extend_from_slice(flags);
-    argv.push(&image);
-    argv.extend_from_slice(cmd);
-    let id = h.ok(&argv).trim().to_string();
-    assert_eq!(id.len(), 64, "{id:?}");
-    Removed(h, id)
-}
+use hull_tests::{require_root, wait_until, Hull};
 
 /// A child killed (by its PID) if the test ends before it does.
 struct Reaped(Child);
@@ -65,7 +43,7 @@ impl Reaped {
 fn attach_to_d_it_detaches_with_ctrl_p_ctrl_q_and_returns_the_exit_code() {
     require_root!();
     let h = Hull::new();
-    let c = detach(&h, &["-it"], &["sh"]);
+    let c = h.detach(&["-it"], &["sh"]);
     let mut pty = Pty::open(24, 80);
 
     let mut attach = Reaped(pty.spawn(&h.command(&["attach", &c.1])));
@@ -91,7 +69,7 @@ fn attach_without_a_tty_relays_stdin_stdout_and_stderr() {
     require_root!();
     let h = Hull::new();
     let script = "read x; echo got $x; echo oops >&2; exit 3";
-    let c = detach(&h, &["-i"], &["sh", "-c", script]);
+    let c = h.detach(&["-i"], &["sh", "-c", script]);
     let mut child = h
         .command(&["attach", &c.1])
         .stdin(Stdio::piped())
@@ -112,7 +90,7 @@ fn attach_without_a_tty_relays_stdin_stdout_and_stderr() {
 fn attach_to_an_exited_container_fails() {
     require_root!();
     let h = Hull::new();
-    let c = detach(&h, &[], &["true"]);
+    let c = h.detach(&[], &["true"]);
     h.ok(&["wait", &c.1]);
     let err = h.fails(&["attach", &c.1]);
     assert!(
@@ -125,8 +103,7 @@ fn attach_to_an_exited_container_fails() {
 fn start_runs_in_the_background_and_start_a_i_attaches_stdin() {
     require_root!();
     let h = Hull::new();
-    let c = detach(
-        &h,
+    let c = h.detach(
         &["-i", "--name", "again"],
         &["sh", "-c", "read x; echo got $x"],
     );
@@ -145,4 +122,81 @@ fn start_runs_in_the_background_and_start_a_i_attaches_stdin() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "got there\n");
+}
+
+/// Bytes queued in the pipe that is `pid`'s fd 0, and the pipe's capacity.
+fn stdin_pipe_fill(pid: &str) -> (u64, usize) {
+    let pipe = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(format!("/proc/{pid}/fd/0"))
+        .expect("open the container's stdin pipe");
+    (
+        rustix::io::ioctl_fionread(&pipe).unwrap(),
+        rustix::pipe::fcntl_getpipe_size(&pipe).unwrap(),
+    )
+}
+
+#[test]
+fn a_container_that_never_reads_its_stdin_does_not_stall_the_monitor() {
+    require_root!();
+    let h = Hull::new();
+    let c = h.detach(
+        &["-i"],
+        &["sh", "-c", "while :; do echo tick; sleep 1; done"],
+    );
+    let pid = h
+        .ok(&["inspect", "-f", "{{.State.Pid}}", &c.1])
+        .trim()
+        .to_string();
+    let mut pusher = h
+        .command(&["attach", &c.1])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut input = pusher.stdin.take().unwrap();
+    let _pusher = Reaped(pusher);
+    // Blocks once the monitor stops taking input; ends with an error when attach goes away.
+    std::thread::spawn(move || {
+        let chunk = [b'x'; 8192];
+        for _ in 0..128 {
+            if input.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    wait_until("the container's stdin pipe to fill", || {
+        let (queued, size) = stdin_pipe_fill(&pid);
+        queued as usize >= size
+    });
+
+    // The monitor still relays output to another client, and still answers stop.
+    let mut watcher = h
+        .command(&["attach", "--no-stdin", &c.1])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = watcher.stdout.take().unwrap();
+    let _watcher = Reaped(watcher);
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = seen.clone();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines() {
+            if line.is_ok_and(|l| l == "tick") {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                return;
+            }
+        }
+    });
+    wait_until("output relayed to a second client", || {
+        seen.load(std::sync::atomic::Ordering::SeqCst)
+    });
+    assert!(h.ok(&["logs", &c.1]).contains("tick\n"));
+    h.ok(&["stop", "-t", "1", &c.1]);
+    assert_eq!(
+        h.ok(&["inspect", "-f", "{{.State.Running}}", &c.1]).trim(),
+        "false"
+    );
 }

@@ -7,12 +7,8 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use hull_tests::{
-    cgroup_dirs, container_pids, fixture, require_root, unmount_below, wait_until, Hull,
+    busybox, cgroup_dirs, container_pids, require_root, unmount_below, wait_until, Hull,
 };
-
-fn busybox() -> String {
-    format!("{}/busybox:latest", fixture("HULL_TEST_REGISTRY"))
-}
 
 /// Removes every container of the store when the test ends, passing or failing; kills what hull
 /// could not (only processes in the cgroups of this store's containers) and removes their

@@ -1,38 +1,12 @@
 //! The commands that look into a container: inspect, top, stats, cp and export.
 
-use hull_tests::{fixture, require_root, Hull};
-
-fn busybox() -> String {
-    format!("{}/busybox:latest", fixture("HULL_TEST_REGISTRY"))
-}
-
-/// `hull rm -f` of the container when the test ends, passing or failing.
-struct Removed<'a>(&'a Hull, String);
-
-impl Drop for Removed<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.run(&["rm", "-f", &self.1]);
-    }
-}
-
-/// `hull run -d FLAGS… busybox CMD…`; returns the ID with its guard.
-fn detach<'a>(h: &'a Hull, flags: &[&str], cmd: &[&str]) -> Removed<'a> {
-    let image = busybox();
-    let mut argv = vec!["run", "-d"];
-    argv.extend_from_slice(flags);
-    argv.push(&image);
-    argv.extend_from_slice(cmd);
-    let id = h.ok(&argv).trim().to_string();
-    assert_eq!(id.len(), 64, "{id:?}");
-    Removed(h, id)
-}
+use hull_tests::{busybox, require_root, Hull, Removed};
 
 #[test]
 fn inspect_format_picks_docker_fields() {
     require_root!();
     let h = Hull::new();
-    let c = detach(
-        &h,
+    let c = h.detach(
         &["--name", "insp2", "-e", "A=1", "--memory", "32m"],
         &["sleep", "100"],
     );
@@ -75,7 +49,7 @@ const CP_SCRIPT: &str =
      touch /ready; sleep 300";
 
 fn cp_container(h: &Hull) -> Removed<'_> {
-    let c = detach(h, &["--name", "cpc"], &["sh", "-c", CP_SCRIPT]);
+    let c = h.detach(&["--name", "cpc"], &["sh", "-c", CP_SCRIPT]);
     hull_tests::wait_until("the container's files", || {
         h.run(&["cp", "cpc:/ready", "-"]).status.success()
     });
@@ -223,11 +197,7 @@ fn cp_dash_streams_tar_both_ways() {
 fn cp_and_export_work_on_a_stopped_container() {
     require_root!();
     let h = Hull::new();
-    let c = detach(
-        &h,
-        &["--name", "stopped"],
-        &["sh", "-c", "echo made > /made"],
-    );
+    let c = h.detach(&["--name", "stopped"], &["sh", "-c", "echo made > /made"]);
     h.ok(&["wait", "stopped"]);
     let tmp = scratch();
     let t = tmp.path();
@@ -287,8 +257,7 @@ fn export_of_a_running_container_to_stdout() {
 fn top_lists_the_containers_processes_with_host_pids() {
     require_root!();
     let h = Hull::new();
-    let c = detach(
-        &h,
+    let c = h.detach(
         &["--name", "topc"],
         &["sh", "-c", "sleep 300 & sleep 301; echo"],
     );
@@ -341,8 +310,7 @@ fn leading_number(s: &str) -> f64 {
 fn stats_no_stream_shows_cpu_memory_and_the_limit() {
     require_root!();
     let h = Hull::new();
-    let _c = detach(
-        &h,
+    let _c = h.detach(
         &["--name", "busy", "--memory", "32m"],
         &["sh", "-c", "while :; do :; done"],
     );
@@ -379,11 +347,66 @@ fn stats_no_stream_shows_cpu_memory_and_the_limit() {
 fn cp_into_a_read_only_container_is_refused() {
     require_root!();
     let h = Hull::new();
-    let _c = detach(&h, &["--name", "ro", "--read-only"], &["sleep", "300"]);
+    let _c = h.detach(&["--name", "ro", "--read-only"], &["sleep", "300"]);
     let tmp = scratch();
     std::fs::write(tmp.path().join("f"), "x").unwrap();
     let err = h.fails(&["cp", &s(&tmp.path().join("f")), "ro:/f"]);
     assert!(err.contains("read-only"), "{err}");
     // Reading out still works.
     h.ok(&["cp", "ro:/etc/passwd", &s(&tmp.path().join("passwd"))]);
+}
+
+#[test]
+fn labels_show_in_inspect_and_select_in_ps() {
+    require_root!();
+    let h = Hull::new();
+    let file = h.dir.path().join("labels");
+    std::fs::write(&file, "# team labels\ntier=file\nteam=core\n").unwrap();
+    let image = busybox();
+    h.ok(&["pull", "-q", &image]);
+    let file = file.to_str().unwrap();
+    let create = |name, extra: &[&str]| {
+        let mut argv = vec!["create", "--name", name];
+        argv.extend_from_slice(extra);
+        argv.push(&image);
+        h.ok(&argv);
+    };
+    let _a = Removed(&h, "lab_a".into());
+    create(
+        "lab_a",
+        &["--label-file", file, "-l", "tier=web", "--label", "solo"],
+    );
+    let _b = Removed(&h, "lab_b".into());
+    create("lab_b", &["--label", "tier=db"]);
+
+    let labels = h.ok(&["inspect", "-f", "{{json .Config.Labels}}", "lab_a"]);
+    let labels: serde_json::Value = serde_json::from_str(&labels).unwrap();
+    assert_eq!(
+        labels,
+        serde_json::json!({"solo": "", "team": "core", "tier": "web"})
+    );
+    let ps = |filters: &[&str]| {
+        let mut argv = vec!["ps", "-a", "--format", "{{.Names}}"];
+        for f in filters {
+            argv.extend(["--filter", f]);
+        }
+        let mut names: Vec<String> = h.ok(&argv).lines().map(str::to_string).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(ps(&["label=tier"]), ["lab_a", "lab_b"]);
+    assert_eq!(ps(&["label=tier=db"]), ["lab_b"]);
+    assert_eq!(ps(&["label=tier", "label=team=core"]), ["lab_a"]);
+    assert!(ps(&["label=nope"]).is_empty());
+    let shown = h.ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "name=lab_a",
+        "--format",
+        "{{.Labels}}",
+    ]);
+    assert_eq!(shown.trim(), "solo=,team=core,tier=web");
+    let err = h.fails(&["create", "--label", "=x", &image]);
+    assert!(err.contains("--label"), "{err}");
 }

@@ -3,38 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use hull_tests::{cgroup_dirs, container_pids, fixture, require_root, wait_until, Hull};
+use hull_tests::{busybox, cgroup_dirs, container_pids, require_root, wait_until, Hull, Removed};
 
-fn busybox() -> String {
-    format!("{}/busybox:latest", fixture("HULL_TEST_REGISTRY"))
-}
-
-/// `hull rm -f` of the container when the test ends, passing or failing.
-struct Removed<'a>(&'a Hull, String);
-
-impl Drop for Removed<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.run(&["rm", "-f", &self.1]);
-    }
-}
-
-/// Runs `hull run -d ARGS…`, asserts it printed a full ID, and returns it with its guard.
+/// `hull run -d FLAGS… -- CMD…` (or just `CMD…`) through [`Hull::detach`].
 fn detach<'a>(h: &'a Hull, args: &[&str]) -> Removed<'a> {
-    let image = busybox();
-    let mut argv = vec!["run", "-d"];
-    let split = args.iter().position(|a| *a == "--").unwrap_or(0);
-    let (flags, cmd) = if split > 0 {
-        (&args[..split], &args[split + 1..])
-    } else {
-        (&[][..], args)
-    };
-    argv.extend_from_slice(flags);
-    argv.push(&image);
-    argv.extend_from_slice(cmd);
-    let id = h.ok(&argv).trim().to_string();
-    assert_eq!(id.len(), 64, "{id:?}");
-    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id:?}");
-    Removed(h, id)
+    match args.iter().position(|a| *a == "--") {
+        Some(split) if split > 0 => h.detach(&args[..split], &args[split + 1..]),
+        _ => h.detach(&[], args),
+    }
 }
 
 /// The pid of the container's monitor (its command line names the ID).

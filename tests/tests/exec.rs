@@ -5,31 +5,14 @@
 use std::collections::HashMap;
 use std::process::Output;
 
-use hull_tests::{container_pids, fixture, probe_path, require_root, wait_until, Hull};
-
-fn busybox() -> String {
-    format!("{}/busybox:latest", fixture("HULL_TEST_REGISTRY"))
-}
-
-/// `hull rm -f` of the container when the test ends, passing or failing.
-struct Removed<'a>(&'a Hull, String);
-
-impl Drop for Removed<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.run(&["rm", "-f", &self.1]);
-    }
-}
+use hull_tests::{container_pids, probe_path, require_root, wait_until, Hull, Removed};
 
 /// `hull run -d -v PROBE:/probe:ro FLAGS… busybox sleep 1000`; returns the container's guard.
 fn running<'a>(h: &'a Hull, flags: &[&str]) -> Removed<'a> {
     let probe = format!("{}:/probe:ro", probe_path().display());
-    let image = busybox();
-    let mut argv = vec!["run", "-d", "-v", &probe];
+    let mut argv = vec!["-v", &probe];
     argv.extend_from_slice(flags);
-    argv.extend_from_slice(&[&image, "sleep", "1000"]);
-    let id = h.ok(&argv).trim().to_string();
-    assert_eq!(id.len(), 64, "{id:?}");
-    Removed(h, id)
+    h.detach(&argv, &["sleep", "1000"])
 }
 
 fn text(b: &[u8]) -> String {
@@ -262,4 +245,56 @@ fn sigterm_to_a_foreground_exec_reaches_the_process() {
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
     assert_eq!(rest, "got-term\n");
     assert_eq!(status.code(), Some(9));
+}
+
+#[test]
+fn exec_d_t_runs_on_a_pty_that_outlives_hull_exec() {
+    require_root!();
+    let h = Hull::new();
+    let c = running(&h, &[]);
+    // Closing the pty's master would hang it up: sh would die of SIGHUP before writing /done.
+    let script = "tty > /tty; sleep 1; echo done > /done";
+    h.ok(&["exec", "-d", "-t", &c.1, "sh", "-c", script]);
+    wait_until("the detached exec to finish", || {
+        exec(&h, &[&c.1, "cat", "/done"]).status.success()
+    });
+    let tty = text(&exec(&h, &[&c.1, "cat", "/tty"]).stdout);
+    assert!(tty.starts_with("/dev/pts/"), "{tty:?}");
+}
+
+#[test]
+fn exec_u_takes_home_from_the_users_passwd_entry_unless_set() {
+    require_root!();
+    let h = Hull::new();
+    let c = running(&h, &[]);
+    let home = |args: &[&str]| {
+        let mut argv = args.to_vec();
+        argv.extend([c.1.as_str(), "sh", "-c", "echo $HOME"]);
+        text(&exec(&h, &argv).stdout).trim().to_string()
+    };
+    assert_eq!(home(&[]), "/root");
+    assert_eq!(home(&["-u", "hulluser"]), "/home/hulluser");
+    assert_eq!(home(&["-u", "1000:1000"]), "/home/hulluser");
+    assert_eq!(home(&["-u", "hulluser", "-e", "HOME=/mine"]), "/mine");
+    // A HOME the container was given explicitly stays.
+    let set = running(&h, &["-e", "HOME=/srv"]);
+    let out = exec(&h, &["-u", "hulluser", &set.1, "sh", "-c", "echo $HOME"]);
+    assert_eq!(text(&out.stdout).trim(), "/srv");
+}
+
+#[test]
+fn exec_into_a_paused_container_is_refused_like_docker() {
+    require_root!();
+    let h = Hull::new();
+    let c = running(&h, &["--name", "frozen"]);
+    h.ok(&["pause", "frozen"]);
+    let out = exec(&h, &["frozen", "true"]);
+    let err = text(&out.stderr);
+    h.ok(&["unpause", "frozen"]);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(
+        err.contains("container frozen is paused, unpause the container before exec"),
+        "{err}"
+    );
+    assert!(exec(&h, &[&c.1, "true"]).status.success());
 }

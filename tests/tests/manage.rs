@@ -4,11 +4,7 @@
 
 use std::process::Stdio;
 
-use hull_tests::{cgroup_dirs, container_pids, fixture, require_root, wait_until, Hull};
-
-fn busybox() -> String {
-    format!("{}/busybox:latest", fixture("HULL_TEST_REGISTRY"))
-}
+use hull_tests::{busybox, cgroup_dirs, container_pids, require_root, wait_until, Hull};
 
 /// Removes (rm -f) every container of the store when the test ends, passing or failing, and
 /// kills whatever of them hull could not.

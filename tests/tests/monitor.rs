@@ -1,32 +1,7 @@
 //! The detached monitor's policies: restarts (`--restart`), log rotation (`--log-opt`), log
 //! selection by time (`logs --since/--until`).
 
-use hull_tests::{fixture, require_root, wait_until, Hull};
-
-fn busybox() -> String {
-    format!("{}/busybox:latest", fixture("HULL_TEST_REGISTRY"))
-}
-
-/// `hull rm -f` of the container when the test ends, passing or failing.
-struct Removed<'a>(&'a Hull, String);
-
-impl Drop for Removed<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.run(&["rm", "-f", &self.1]);
-    }
-}
-
-/// `hull run -d FLAGS… busybox CMD…`; returns the ID with its guard.
-fn detach<'a>(h: &'a Hull, flags: &[&str], cmd: &[&str]) -> Removed<'a> {
-    let image = busybox();
-    let mut argv = vec!["run", "-d"];
-    argv.extend_from_slice(flags);
-    argv.push(&image);
-    argv.extend_from_slice(cmd);
-    let id = h.ok(&argv).trim().to_string();
-    assert_eq!(id.len(), 64, "{id:?}");
-    Removed(h, id)
-}
+use hull_tests::{busybox, require_root, wait_until, Hull};
 
 fn inspect(h: &Hull, id: &str) -> serde_json::Value {
     let out = h.ok(&["inspect", id]);
@@ -42,13 +17,16 @@ fn log_lines(h: &Hull, id: &str) -> usize {
 fn on_failure_3_restarts_a_failing_container_exactly_three_times() {
     require_root!();
     let h = Hull::new();
-    let c = detach(
-        &h,
+    let c = h.detach(
         &["--restart", "on-failure:3"],
         &["sh", "-c", "echo run; exit 1"],
     );
-    // The monitor holds the container until the last run: wait returns the final exit.
+    // wait returns at the first exit (Docker); the monitor holds the container until the last.
     assert_eq!(h.ok(&["wait", &c.1]).trim(), "1");
+    wait_until("the last run", || {
+        let doc = inspect(&h, &c.1);
+        doc["RestartCount"] == 3 && doc["State"]["Status"] == "exited"
+    });
     let doc = inspect(&h, &c.1);
     assert_eq!(doc["RestartCount"], 3, "{doc:#}");
     assert_eq!(doc["State"]["Status"], "exited");
@@ -62,7 +40,7 @@ fn on_failure_3_restarts_a_failing_container_exactly_three_times() {
 fn always_restarts_a_clean_exit_until_hull_stop() {
     require_root!();
     let h = Hull::new();
-    let c = detach(&h, &["--restart", "always"], &["sh", "-c", "echo run"]);
+    let c = h.detach(&["--restart", "always"], &["sh", "-c", "echo run"]);
     wait_until("three runs", || log_lines(&h, &c.1) >= 3);
     h.ok(&["stop", &c.1]);
     let runs = log_lines(&h, &c.1);
@@ -79,7 +57,7 @@ fn always_restarts_a_clean_exit_until_hull_stop() {
 fn hull_kill_also_ends_restarts_like_docker_kill() {
     require_root!();
     let h = Hull::new();
-    let c = detach(&h, &["--restart", "always"], &["sleep", "60"]);
+    let c = h.detach(&["--restart", "always"], &["sleep", "60"]);
     h.ok(&["kill", &c.1]);
     assert_eq!(h.ok(&["wait", &c.1]).trim(), "137");
     assert_eq!(inspect(&h, &c.1)["RestartCount"], 0);
@@ -89,7 +67,7 @@ fn hull_kill_also_ends_restarts_like_docker_kill() {
 fn without_restart_a_failing_container_runs_once() {
     require_root!();
     let h = Hull::new();
-    let c = detach(&h, &[], &["sh", "-c", "echo run; exit 1"]);
+    let c = h.detach(&[], &["sh", "-c", "echo run; exit 1"]);
     assert_eq!(h.ok(&["wait", &c.1]).trim(), "1");
     let doc = inspect(&h, &c.1);
     assert_eq!(doc["RestartCount"], 0);
@@ -123,8 +101,7 @@ fn log_rotation_keeps_max_file_small_files_and_logs_reads_them_in_order() {
     require_root!();
     let h = Hull::new();
     let script = "i=0; while [ $i -lt 300 ]; do echo line$i; i=$((i+1)); done";
-    let c = detach(
-        &h,
+    let c = h.detach(
         &["--log-opt", "max-size=1k", "--log-opt", "max-file=3"],
         &["sh", "-c", script],
     );
@@ -159,7 +136,7 @@ fn log_rotation_keeps_max_file_small_files_and_logs_reads_them_in_order() {
 fn log_driver_none_keeps_no_log_and_logs_says_so() {
     require_root!();
     let h = Hull::new();
-    let c = detach(&h, &["--log-driver", "none"], &["echo", "hi"]);
+    let c = h.detach(&["--log-driver", "none"], &["echo", "hi"]);
     assert_eq!(h.ok(&["wait", &c.1]).trim(), "0");
     let err = h.fails(&["logs", &c.1]);
     assert!(
@@ -180,7 +157,7 @@ fn log_driver_none_keeps_no_log_and_logs_says_so() {
 fn logs_since_and_until_select_lines_by_time() {
     require_root!();
     let h = Hull::new();
-    let c = detach(&h, &[], &["sh", "-c", "echo before; sleep 1; echo after"]);
+    let c = h.detach(&[], &["sh", "-c", "echo before; sleep 1; echo after"]);
     assert_eq!(h.ok(&["wait", &c.1]).trim(), "0");
     let stamped = h.ok(&["logs", "-t", &c.1]);
     let time_of = |text: &str| {
@@ -218,7 +195,7 @@ fn epoch_secs(t: &str) -> i64 {
 fn between_runs_ps_and_inspect_show_restarting_and_stop_ends_it() {
     require_root!();
     let h = Hull::new();
-    let c = detach(&h, &["--restart", "always"], &["sh", "-c", "exit 3"]);
+    let c = h.detach(&["--restart", "always"], &["sh", "-c", "exit 3"]);
     // The delay doubles from 100 ms: soon the container spends most of its time waiting.
     wait_until("status restarting", || {
         inspect(&h, &c.1)["State"]["Status"] == "restarting"
@@ -237,8 +214,7 @@ fn logs_f_follows_across_rotations() {
     require_root!();
     let h = Hull::new();
     let script = "i=0; while [ $i -lt 60 ]; do echo line$i; i=$((i+1)); sleep 0.05; done";
-    let c = detach(
-        &h,
+    let c = h.detach(
         &["--log-opt", "max-size=300", "--log-opt", "max-file=5"],
         &["sh", "-c", script],
     );
@@ -249,4 +225,45 @@ fn logs_f_follows_across_rotations() {
         .collect();
     assert_eq!(numbers.last(), Some(&59), "{out}");
     assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{out}");
+}
+
+#[test]
+fn wait_returns_at_the_first_exit_of_a_container_that_restarts() {
+    require_root!();
+    let h = Hull::new();
+    // Fails once when told to (/go), then runs on: only the first exit can end the wait.
+    let script = "test -e /ran && exec sleep 1000; touch /ran; \
+                  until test -e /go; do sleep 0.05; done; exit 3";
+    let c = h.detach(&["--restart", "on-failure:2"], &["sh", "-c", script]);
+    let mut wait = h
+        .command(&["wait", &c.1])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It polls (sleeps) once it has read the record: only then may the first run end.
+    let wchan = format!("/proc/{}/wchan", wait.id());
+    wait_until("hull wait to poll", || {
+        std::fs::read_to_string(&wchan).is_ok_and(|w| w.contains("nanosleep"))
+    });
+    h.ok(&["exec", &c.1, "touch", "/go"]);
+    let mut status = None;
+    let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_until("hull wait to return", || {
+            status = wait.try_wait().unwrap();
+            status.is_some()
+        })
+    }));
+    if waited.is_err() {
+        let _ = wait.kill();
+        let _ = wait.wait();
+        panic!("hull wait did not return at the first exit");
+    }
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut wait.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(status.unwrap().success());
+    assert_eq!(out.trim(), "3");
+    wait_until("the second run", || {
+        inspect(&h, &c.1)["State"]["Status"] == "running"
+    });
+    assert_eq!(inspect(&h, &c.1)["RestartCount"], 1);
 }

@@ -451,6 +451,12 @@ pub struct RunArgs {
     /// Log driver options (max-size=10m, max-file=3)
     #[arg(long)]
     pub log_opt: Vec<String>,
+    /// Set metadata on a container (KEY=VALUE or KEY)
+    #[arg(short, long)]
+    pub label: Vec<String>,
+    /// Read labels from a file of KEY=VALUE lines
+    #[arg(long, value_name = "FILE")]
+    pub label_file: Vec<PathBuf>,
     /// The image to run
     pub image: String,
     /// The command and its arguments

@@ -62,6 +62,8 @@ pub enum EngineError {
     AlreadyPaused(String),
     #[error("container {0} is not paused")]
     NotPaused(String),
+    #[error("container {0} is paused, unpause the container before exec")]
+    ExecPaused(String),
     #[error(transparent)]
     Signal(#[from] crate::lifecycle::BadSignal),
     #[error("conflict: you cannot remove a running container {0}: stop it first or use -f")]
@@ -220,9 +222,10 @@ impl Engine {
 
     /// Records a new container for `config` (status Created). The image must be in the store;
     /// pulling is the caller's business.
-    pub fn create(&self, config: RunConfig) -> Result<Record, EngineError> {
+    pub fn create(&self, mut config: RunConfig) -> Result<Record, EngineError> {
         let image = self.images.resolve(&config.image)?;
         let image_config = self.images.config(&image.id)?.config.unwrap_or_default();
+        config.labels = crate::labels::merge(image_config.labels.as_ref(), &config.labels);
         // Fails here, before anything is recorded, when there is nothing to run.
         let command = spec::command(&image_config, &config)?;
         let image_ref = config.image.clone();
@@ -479,8 +482,7 @@ impl Engine {
             let _ = runtime.resume(id);
             let _ = runtime.kill(id, libc::SIGKILL, true);
             // An init cloned by a runner that was killed before the runtime recorded its pid
-            // still holds the runner's lock (inherited, closed only at exec): only its cgroup
-            // names it.
+            // is named only by its cgroup (it closed its copy of the runner's lock at once).
             kill_cgroup(runtime, id);
             std::thread::sleep(std::time::Duration::from_millis(50));
         }

@@ -11,7 +11,9 @@
 //! ```
 //!
 //! A detached exec (`-d`) returns as soon as the process runs; `hull exec` then exits, so the
-//! process is re-parented to the nearest subreaper (or the host's init), which reaps it.
+//! process is re-parented to the nearest subreaper (or the host's init), which reaps it. With
+//! `-d -t` it gets a pty, as with Docker, whose master (Docker's shim keeps it) is held and
+//! drained by a forked copy of `hull exec` until the process and its children let go of it.
 
 use std::fs;
 use std::io;
@@ -71,7 +73,7 @@ impl ExecConfig {
         Ok(ExecConfig {
             detach: o.detach,
             interactive: o.interactive && !o.detach,
-            tty: o.tty && !o.detach,
+            tty: o.tty,
             env: env_flags(&o.env, &o.env_files, host)?,
             user: o.user.clone().filter(|u| !u.is_empty()),
             workdir: o.workdir.clone(),
@@ -90,6 +92,9 @@ impl Engine {
         if !self.containers.is_alive(id) {
             return Err(EngineError::NotRunning(record.name.clone()));
         }
+        if record.state.paused {
+            return Err(EngineError::ExecPaused(record.name.clone()));
+        }
         let runtime = self.runtime()?;
         let template = runtime
             .spec(id)
@@ -101,7 +106,12 @@ impl Engine {
             Some(u) => Some(user::resolve_in_rootfs(&rootfs, Some(u))?),
             None => None,
         };
-        let process = exec_process(template, config, user.as_ref(), host_console_size());
+        let mut process = exec_process(template, config, user.as_ref(), host_console_size());
+        if let Some(u) = &user {
+            if !sets_home(&config.env) && !self.container_sets_home(&record) {
+                set_home(&mut process.env, &u.home);
+            }
+        }
         // must happen before the process starts: until then SIGINT would kill us and leave it.
         let signals = match config.detach {
             true => None,
@@ -115,11 +125,66 @@ impl Engine {
         req.stdio = exec_stdio(id, config)?;
         let executed = runtime.exec(req).map_err(rt_err(id, "exec"))?;
         let Some(signals) = signals else {
+            if let Some(console) = executed.console {
+                hold_detached_console(console).map_err(io_err(id, "hold", Path::new("pty")))?;
+            }
             return Ok(0);
         };
         foreground::wait(signals, executed.pid, executed.console, config.interactive)
             .map_err(io_err(id, "wait for", Path::new("exec")))
     }
+}
+
+impl Engine {
+    /// The container's HOME came from `-e` or the image's Env rather than from its user's
+    /// passwd entry (which the spec's environment adds when neither sets it).
+    fn container_sets_home(&self, record: &crate::container::Record) -> bool {
+        let image_env = record
+            .image_id
+            .parse()
+            .ok()
+            .and_then(|id| self.images.config(&id).ok())
+            .and_then(|c| c.config)
+            .and_then(|c| c.env)
+            .unwrap_or_default();
+        sets_home(&record.config.env) || sets_home(&image_env)
+    }
+}
+
+/// Forks a holder of a detached exec's pty master: closing it would hang the terminal up
+/// (SIGHUP to the process), and not reading it would block the process once its output fills
+/// the pty. The holder drains it until every slave side is closed (EIO), then exits; `hull exec`
+/// returns at once, so the holder is re-parented and reaped like the process.
+fn hold_detached_console(master: OwnedFd) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    match hull_sys::process::fork_with_flags(0)? {
+        hull_sys::process::Forked::Parent(_) => Ok(()),
+        hull_sys::process::Forked::Child => {
+            // Out of the caller's session and off its stdio, so a pipe reading `hull exec`'s
+            // output is not held open by us.
+            let _ = rustix::process::setsid();
+            let _ = hull_sys::process::close_all_except(&[master.as_raw_fd()]);
+            let mut buf = [0u8; 4096];
+            loop {
+                match rustix::io::read(&master, &mut buf) {
+                    Ok(n) if n > 0 => {}
+                    Err(rustix::io::Errno::INTR) => {}
+                    _ => hull_sys::process::exit_now(0),
+                }
+            }
+        }
+    }
+}
+
+fn sets_home(env: &[String]) -> bool {
+    env.iter().any(|e| e.starts_with("HOME="))
+}
+
+/// `exec -u USER` without an explicit HOME: the user's home, as runc gives an exec'd process
+/// whose environment (Docker's: the container's Config.Env and `-e`) has none.
+fn set_home(env: &mut Vec<String>, home: &str) {
+    env.retain(|e| !e.starts_with("HOME="));
+    env.push(format!("HOME={home}"));
 }
 
 /// The exec'd process: the container's own (capabilities, rlimits, no_new_privs, user, cwd,
@@ -275,6 +340,13 @@ mod tests {
             ["PATH=/bin", "A=2", "HOME=/root", "B=3", "TERM=xterm"]
         );
         assert_eq!(p.cwd, "/tmp");
+        let mut env = p.env.clone();
+        set_home(&mut env, &u.home);
+        assert_eq!(
+            env,
+            ["PATH=/bin", "A=2", "B=3", "TERM=xterm", "HOME=/home/u"]
+        );
+        assert!(sets_home(&env) && !sets_home(&c.env));
         assert_eq!((p.user.uid, p.user.gid), (1000, 1000));
         assert_eq!(p.user.additional_gids, [1001]);
         assert_eq!(p.user.umask, Some(0o027));
@@ -302,6 +374,6 @@ mod tests {
         o.tty = true;
         o.interactive = true;
         let c = ExecConfig::from_options(&o, &NoHost).unwrap();
-        assert!(c.detach && !c.tty && !c.interactive);
+        assert!(c.detach && c.tty && !c.interactive);
     }
 }

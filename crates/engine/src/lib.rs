@@ -12,6 +12,7 @@ mod engine;
 pub mod etc;
 pub mod exec;
 mod foreground;
+pub mod labels;
 pub mod lifecycle;
 pub mod listing;
 pub mod logfile;

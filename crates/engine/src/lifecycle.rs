@@ -75,9 +75,13 @@ impl Engine {
         Ok(record)
     }
 
-    /// `hull wait`: blocks until the container does not run, then returns its exit code.
+    /// `hull wait`: blocks until the container does not run, then returns its exit code. Like
+    /// Docker, an exit after which the restart policy runs it again counts too.
     pub fn wait(&self, name: &str) -> Result<i32, EngineError> {
         let record = self.containers.resolve(name)?;
+        if let Some(code) = self.wait_next_exit(&record) {
+            return Ok(code);
+        }
         self.wait_stopped(&record.id, None);
         match self.containers.load(&record.id) {
             Ok(r) => Ok(r.state.exit_code.unwrap_or(0)),
@@ -93,6 +97,27 @@ impl Engine {
         self.containers
             .update(id, |r| r.state.stopped_by_user = true)?;
         Ok(())
+    }
+
+    /// Polls until the container's runner released it (None: its record then has the code), or
+    /// until an exit recorded after `seen` is followed by a restart (that exit's code).
+    fn wait_next_exit(&self, seen: &Record) -> Option<i32> {
+        let id = seen.id.as_str();
+        let mut exit = None;
+        while self.containers.is_alive(id) {
+            let now = self.containers.load(id).ok()?;
+            let s = &now.state;
+            if s.finished_at.is_some() && s.finished_at != seen.state.finished_at {
+                exit = exit.or(s.exit_code);
+            }
+            // The exit is recorded as Exited before the monitor decides; another status
+            // afterwards means it runs again.
+            if exit.is_some() && s.status != Status::Exited {
+                return exit;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     /// Polls until the container's runner released it and no orphan of it lives; false when

@@ -93,8 +93,10 @@ impl Filters {
         any(&self.status, &|s| s == state)
             && any(&self.name, &|n| name_matches(n, &r.name))
             && any(&self.id, &|p| r.id.starts_with(p))
-            // hull containers carry no labels yet: a label filter matches none of them.
-            && self.label.is_empty()
+            // Unlike other keys, every label filter must match (Docker's MatchKVList).
+            && self.label.iter().all(|(k, v)| {
+                crate::labels::matches(&r.config.labels, k, v.as_deref())
+            })
             && (self.exited.is_empty()
                 || (r.state.status == Status::Exited
                     && self.exited.contains(&r.state.exit_code.unwrap_or(0))))
@@ -169,6 +171,14 @@ mod tests {
         assert!(code.matches(&db) && !code.matches(&web));
         assert!(!f(&["exited=0"]).matches(&db));
         assert!(!f(&["label=a=b"]).matches(&web));
+        let mut labelled = record("lab", "ff", Status::Running, None);
+        labelled.config.labels = [("a", "b"), ("c", "")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into();
+        assert!(f(&["label=a=b"]).matches(&labelled) && f(&["label=a"]).matches(&labelled));
+        assert!(f(&["label=a", "label=c"]).matches(&labelled));
+        assert!(!f(&["label=a", "label=x"]).matches(&labelled));
+        assert!(!f(&["label=a=c"]).matches(&labelled) && !f(&["label=c=x"]).matches(&labelled));
         assert!(Filters::default().matches(&new));
         assert!(f(&["name=^web$"]).matches(&web) && !f(&["name=^web$"]).matches(&new));
         assert!(f(&["name=^web"]).matches(&new) && !f(&["name=new$"]).matches(&web));

@@ -98,11 +98,20 @@ fn write_line(log: &mut LogFile, stream: &'static str, text: &[u8]) -> io::Resul
     log.write_entry(&bytes)
 }
 
+/// How much clients' input the monitor queues for a container that does not read its stdin;
+/// past this it stops reading from clients (backpressure) until the container takes some.
+const STDIN_BUFFER: usize = 64 * 1024;
+
 /// The container's input side as the monitor holds it.
 struct Input {
-    /// Where attached clients' stdin goes (the pty, or the stdin pipe with `-i`); None without
-    /// `-i`: clients' input is dropped, as Docker does for a container without OpenStdin.
+    /// Where attached clients' stdin goes (the pty, or the stdin pipe with `-i`), non-blocking;
+    /// None without `-i`: clients' input is dropped, as Docker does for a container without
+    /// OpenStdin.
     stdin: Option<OwnedFd>,
+    /// Input the container has not taken yet, written when its stdin polls writable.
+    pending: Vec<u8>,
+    /// A client's end of stdin came with `stdin_once`: close once `pending` is written.
+    close_when_drained: bool,
     /// The pty, for window sizes.
     console: Option<OwnedFd>,
     /// Close the container's stdin when a client's ends (`hull start -a -i`, Docker's
@@ -111,16 +120,63 @@ struct Input {
 }
 
 impl Input {
+    fn new(stdin_once: bool) -> Input {
+        Input {
+            stdin: None,
+            pending: Vec::new(),
+            close_when_drained: false,
+            console: None,
+            stdin_once,
+        }
+    }
+
+    /// Makes `fd` the container's stdin; writes to it never block the monitor's loop.
+    fn set_stdin(&mut self, fd: OwnedFd) -> io::Result<()> {
+        rustix::io::ioctl_fionbio(&fd, true)?;
+        self.stdin = Some(fd);
+        Ok(())
+    }
+
+    /// Room for more input: the monitor reads its clients only then.
+    fn wants_input(&self) -> bool {
+        self.pending.len() < STDIN_BUFFER
+    }
+
+    /// Input is waiting for the container's stdin to become writable.
+    fn waiting_fd(&self) -> Option<&OwnedFd> {
+        self.stdin.as_ref().filter(|_| !self.pending.is_empty())
+    }
+
+    /// Writes what the container's stdin takes without blocking; a closed stdin drops the rest.
+    fn flush(&mut self) {
+        while let (Some(fd), false) = (&self.stdin, self.pending.is_empty()) {
+            match rustix::io::write(fd, &self.pending) {
+                Ok(n) => drop(self.pending.drain(..n)),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) => return,
+                Err(_) => {
+                    self.stdin = None;
+                    self.pending.clear();
+                }
+            }
+        }
+        if self.close_when_drained && self.pending.is_empty() {
+            self.stdin = None;
+        }
+    }
+
     fn apply(&mut self, frame: Frame) {
         match frame {
             Frame::Stdin(bytes) => {
-                if let Some(fd) = &self.stdin {
-                    if rustix::io::write(fd, &bytes).is_err() {
-                        self.stdin = None;
-                    }
+                if self.stdin.is_some() {
+                    self.pending.extend_from_slice(&bytes);
+                    self.flush();
                 }
             }
-            Frame::StdinEnd if self.stdin_once => self.stdin = None,
+            Frame::StdinEnd if self.stdin_once => {
+                self.close_when_drained = true;
+                self.flush();
+            }
             Frame::Resize { rows, cols } => {
                 if let Some(c) = &self.console {
                     let size = rustix::termios::Winsize {
@@ -157,12 +213,20 @@ fn relay(
             .map(|&i| PollFd::new(streams[i].fd.as_ref().expect("open"), PollFlags::IN))
             .collect();
         fds.push(PollFd::new(&server.listener, PollFlags::IN));
+        // A full input buffer stops reading clients (hangups still wake us).
+        let client_flags = if input.wants_input() {
+            PollFlags::IN
+        } else {
+            PollFlags::empty()
+        };
         fds.extend(
             server
                 .clients
                 .iter()
-                .map(|c| PollFd::new(&c.stream, PollFlags::IN)),
+                .map(|c| PollFd::new(&c.stream, client_flags)),
         );
+        let stdin_polled = input.waiting_fd().is_some();
+        fds.extend(input.waiting_fd().map(|fd| PollFd::new(fd, PollFlags::OUT)));
         let dns_fds = dns.as_deref().map(DnsServer::fds);
         fds.extend(
             dns_fds
@@ -181,9 +245,12 @@ fn relay(
         let mut ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
         drop(fds);
         // The DNS sockets come last; its timeouts are due after any wakeup, so serve it always.
-        ready.truncate(open.len() + 1 + server.clients.len());
+        ready.truncate(open.len() + 1 + server.clients.len() + usize::from(stdin_polled));
         if let Some(dns) = dns.as_deref_mut() {
             dns.handle_ready();
+        }
+        if stdin_polled && ready.pop() == Some(true) {
+            input.flush();
         }
         let (stream_ready, rest) = ready.split_at(open.len());
         let (listener_ready, client_ready) = rest.split_first().expect("listener polled");
@@ -365,17 +432,18 @@ impl Engine {
         let (err_r, err_w) = pipe(id)?;
         let stdio = (!tty).then_some([child_stdin, out_w, err_w]);
         let mut streams = vec![Stream::new(out_r, "stdout"), Stream::new(err_r, "stderr")];
-        let mut input = Input {
-            stdin,
-            console: None,
-            stdin_once: wait_for_client,
-        };
+        let mut input = Input::new(wait_for_client);
+        let stdin_err = |e: io::Error| io_err(id, "set up", Path::new("stdin"))(e);
+        if let Some(fd) = stdin {
+            input.set_stdin(fd).map_err(stdin_err)?;
+        }
         let dup_err = |e: io::Error| io_err(id, "duplicate", Path::new("console"))(e);
         self.run_claimed(record, stdio, |runtime, created| {
             if let Some(console) = created.console {
                 input.console = Some(console.try_clone().map_err(dup_err)?);
                 if interactive {
-                    input.stdin = Some(console.try_clone().map_err(dup_err)?);
+                    let fd = console.try_clone().map_err(dup_err)?;
+                    input.set_stdin(fd).map_err(stdin_err)?;
                 }
                 streams = vec![Stream::new(console, "stdout")];
             }
@@ -416,3 +484,53 @@ fn shed_setup_memory() {
 
 /// How often a restart delay looks for a user's stop.
 const STOP_POLL: Duration = Duration::from_millis(50);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_to_a_stdin_nobody_reads_queues_then_pushes_back() {
+        let (r, w) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC).unwrap();
+        let mut input = Input::new(false);
+        input.set_stdin(w).unwrap();
+        let mut sent = 0;
+        // Far more than the pipe and the buffer hold: none of it may block.
+        while input.wants_input() {
+            input.apply(Frame::Stdin(vec![b'x'; 8192]));
+            sent += 8192;
+            assert!(sent < 4 << 20, "the buffer never filled");
+        }
+        assert!(input.waiting_fd().is_some());
+        let mut got = 0;
+        let mut buf = vec![0u8; 65536];
+        while got < sent {
+            got += rustix::io::read(&r, &mut buf).unwrap();
+            input.flush();
+        }
+        assert_eq!(got, sent);
+        assert!(input.waiting_fd().is_none() && input.wants_input());
+    }
+
+    #[test]
+    fn stdin_once_closes_after_the_queued_input_is_written() {
+        let (r, w) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC).unwrap();
+        let mut input = Input::new(true);
+        input.set_stdin(w).unwrap();
+        input.apply(Frame::Stdin(vec![b'y'; 100_000]));
+        input.apply(Frame::StdinEnd);
+        assert!(input.stdin.is_some(), "closed before its input was written");
+        let mut buf = vec![0u8; 65536];
+        let mut got = 0;
+        loop {
+            let n = rustix::io::read(&r, &mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            got += n;
+            input.flush();
+        }
+        assert_eq!(got, 100_000);
+        assert!(input.stdin.is_none());
+    }
+}

@@ -52,6 +52,9 @@ pub struct RunOptions {
     pub log_driver: Option<String>,
     /// `--log-opt key=value`.
     pub log_opts: Vec<String>,
+    /// `--label`/`-l` values and `--label-file` paths.
+    pub labels: Vec<String>,
+    pub label_files: Vec<PathBuf>,
     pub image: String,
     pub args: Vec<String>,
 }
@@ -179,6 +182,9 @@ pub struct RunConfig {
     pub restart: RestartPolicy,
     #[serde(default)]
     pub log: LogConfig,
+    /// The container's labels: the flags' when validated, merged over the image's when created.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: crate::labels::Labels,
 }
 
 /// Where validation looks up what is outside the flags: host environment variables (for `-e K`)
@@ -266,6 +272,7 @@ impl RunConfig {
             restart: restart_flag(o)?,
             log: LogConfig::parse(o.log_driver.as_deref(), &o.log_opts)
                 .map_err(|r| flag_err("--log-opt", &o.log_opts.join(","), r))?,
+            labels: crate::labels::parse_flags(&o.labels, &o.label_files, &|p| host.read_file(p))?,
         })
     }
 }

@@ -3,6 +3,7 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
+use std::os::fd::RawFd;
 
 /// What [`fork_with_flags`] returned in the calling process and in the new one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +130,36 @@ pub fn set_cloexec_from(from: u32) -> io::Result<()> {
             libc::CLOSE_RANGE_CLOEXEC,
         )
     };
+    cvt(ret).map(drop)
+}
+
+/// Closes every descriptor of the calling process except those in `keep` (close_range(2) over
+/// the gaps). Marking them close-on-exec is not enough for a process that waits a long time
+/// before its exec: until then it keeps their open file descriptions alive, with the flocks on
+/// them. Meant for a freshly cloned child that runs to execve or exit and never returns to the
+/// code that owns the closed descriptors.
+pub fn close_all_except(keep: &[RawFd]) -> io::Result<()> {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter_map(|&fd| u32::try_from(fd).ok())
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut from = 0u32;
+    for fd in keep {
+        if fd > from {
+            close_range(from, fd - 1)?;
+        }
+        from = fd + 1;
+    }
+    close_range(from, u32::MAX)
+}
+
+fn close_range(first: u32, last: u32) -> io::Result<()> {
+    // SAFETY: the caller of `close_all_except` is a child that never returns to the frames
+    // owning these descriptors (it execs or exits), so no owner uses or closes them again and a
+    // number reused by a later open cannot be closed twice; the kept ones are outside the range.
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
     cvt(ret).map(drop)
 }
 

@@ -122,7 +122,8 @@ fn config(r: &Record, image: &ContainerConfig) -> Value {
         "Volumes": image.volumes.clone().filter(|v| !v.is_empty()),
         "WorkingDir": c.workdir.clone().or_else(|| image.working_dir.clone()).unwrap_or_default(),
         "Entrypoint": null_if_empty(&entrypoint),
-        "Labels": image.labels.clone().unwrap_or_default(),
+        // Merged over the image's at create; a record from before labels has only the image's.
+        "Labels": hull_engine::labels::merge(image.labels.as_ref(), &c.labels),
         "StopSignal": image.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
     })
 }
@@ -347,6 +348,7 @@ mod tests {
             cap_add: vec!["NET_ADMIN".into()],
             volumes: vec!["/srv:/data:ro".into()],
             rm: true,
+            labels: vec!["tier=web".into()],
             ..RunOptions::default()
         });
         let d = document(&r, &image(), std::path::Path::new("/c"));
@@ -375,7 +377,7 @@ mod tests {
         assert_eq!(c["Env"], json!(["PATH=/bin", "A=user"]));
         assert_eq!(c["Cmd"], json!(["sh"]));
         assert_eq!(c["Entrypoint"], Value::Null);
-        assert_eq!(c["Labels"], json!({"maintainer": "me"}));
+        assert_eq!(c["Labels"], json!({"maintainer": "me", "tier": "web"}));
         assert_eq!(c["ExposedPorts"], json!({"80/tcp": {}}));
         assert_eq!(c["StopSignal"], "SIGQUIT");
         assert_eq!(c["WorkingDir"], "/srv");

@@ -50,7 +50,7 @@ pub fn ps_json(r: &Record, now: i64, trunc: bool) -> serde_json::Value {
         "CreatedAt": docker_time(&r.created),
         "ID": if trunc { r.short_id() } else { &r.id },
         "Image": r.image,
-        "Labels": "",
+        "Labels": hull_engine::labels::display(&r.config.labels),
         "LocalVolumes": "0",
         "Mounts": "",
         "Names": r.name,
@@ -328,6 +328,7 @@ mod tests {
         r.state.paused = true;
         assert_eq!(status(&r, NOW), "Up About a minute (Paused)");
         assert_eq!(ps_json(&r, NOW, true)["State"], "paused");
+        assert_eq!(ps_json(&r, NOW, true)["Labels"], "");
     }
 
     #[test]
@@ -349,6 +350,14 @@ mod tests {
         let t = ps_template(&recs, NOW, true, "{{.Names}}\\t{{.State}}", true).unwrap();
         assert_eq!(t, "NAMES          STATE\nhappy_turing   exited\n");
         assert!(ps_template(&recs, NOW, true, "{{.Nope}}", false).is_err());
+        let mut labelled = record(Status::Running, None);
+        labelled.config.labels = [("b", "2"), ("a", "")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into();
+        assert_eq!(
+            ps_template(&[labelled], NOW, true, "{{.Labels}}", false).unwrap(),
+            "a=,b=2\n"
+        );
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub fn options(a: RunArgs) -> RunOptions {
         restart: a.restart,
         log_driver: a.log_driver,
         log_opts: a.log_opt,
+        labels: a.label,
+        label_files: a.label_file,
         image: a.image,
         args: a.args,
     }

@@ -3,7 +3,7 @@
 
 use std::ffi::CString;
 use std::io::Write;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use hull_oci::runtime::{Process, Spec, State};
@@ -67,6 +67,10 @@ fn report_and_exit(sock: &OwnedFd, err: InitError) -> ! {
 /// the program to run and the state for the startContainer hooks.
 fn prepare(a: &InitArgs) -> Result<(PathBuf, Option<State>)> {
     let proc = a.spec.process.as_ref().expect("validated by create");
+    // must happen first because every other descriptor we inherited keeps its open file
+    // description, and any flock on it, alive until our exec: a caller that holds a lock (the
+    // engine's running.lock) and is killed before it records us would leave it held by us.
+    close_inherited(a)?;
     // must happen before the exec because an ignored signal stays ignored across execve: the
     // runtime's caller ignores SIGPIPE (Rust's default) and may itself have been started with
     // SIGINT and SIGQUIT ignored (a shell's background job), which the program must not inherit.
@@ -108,6 +112,17 @@ fn prepare(a: &InitArgs) -> Result<(PathBuf, Option<State>)> {
     rustix::process::umask(Mode::from_raw_mode(umask));
     sync::send(&a.sock, &FromInit::Ready).map_err(fail(Step::Sync, "send ready"))?;
     Ok((program, hook_state))
+}
+
+/// Closes what init inherited from the runtime's caller, keeping stdio, the preserved range
+/// 3..3+preserve_fds and what [`InitArgs`] holds.
+fn close_inherited(a: &InitArgs) -> Result<()> {
+    let mut keep: Vec<RawFd> = (0..3 + a.preserve_fds as RawFd).collect();
+    keep.extend([a.sock.as_raw_fd(), a.state_dir.as_raw_fd()]);
+    keep.extend(a.stdio.iter().flatten().map(|fd| fd.as_raw_fd()));
+    keep.extend(a.cgroup_join.iter().map(|f| f.as_raw_fd()));
+    hull_sys::process::close_all_except(&keep)
+        .map_err(fail(Step::Fork, "close inherited descriptors"))
 }
 
 /// Moves init (single-threaded) into its cgroup by writing "0", i.e. itself, to each tasks file.
