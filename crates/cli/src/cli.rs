@@ -73,6 +73,8 @@ pub enum Command {
     Top(TopArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(StatsArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// The monitor of a detached container (started by `hull run -d`)
     #[command(name = "__monitor", hide = true)]
     Monitor(MonitorArgs),
@@ -95,6 +97,15 @@ pub enum NetworkCommand {
     Rm(NetworkNamesArgs),
     /// Remove all unused networks
     Prune(NetworkPruneArgs),
+    /// Remove the endpoints, links and rules of this store that no running container owns
+    Sweep,
+}
+
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    pub container: String,
+    /// PRIVATE_PORT[/PROTO]
+    pub port: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -325,9 +336,25 @@ pub struct RunArgs {
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]
     pub init: bool,
-    /// Network mode: none (default) or host
+    /// Connect a container to a network: bridge (default), none, host, container:NAME or a
+    /// network name
     #[arg(long, alias = "net")]
     pub network: Option<String>,
+    /// Publish a container's port(s) to the host ([ip:][hostport:]containerport[/proto])
+    #[arg(short = 'p', long)]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random host ports
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long)]
+    pub expose: Vec<String>,
+    /// Add a network-scoped alias for the container
+    #[arg(long)]
+    pub network_alias: Vec<String>,
+    /// Container MAC address (e.g. 92:d0:c6:0a:29:33)
+    #[arg(long)]
+    pub mac_address: Option<String>,
     /// Bind mount a volume (/host:/ctr[:ro|rw])
     #[arg(short, long = "volume")]
     pub volume: Vec<String>,

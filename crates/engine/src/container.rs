@@ -83,6 +83,9 @@ pub struct State {
     /// Set by `hull stop`/`kill` (Docker's HasBeenManuallyStopped): no restart after this exit.
     #[serde(default)]
     pub stopped_by_user: bool,
+    /// The network a run attached it to, while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::netrun::NetworkState>,
 }
 
 /// Everything hull keeps about one container.
@@ -235,6 +238,7 @@ impl Containers {
                 oom_killed: false,
                 restart_count: 0,
                 stopped_by_user: false,
+                network: None,
             },
         };
         let dir = self.dir(&id);
@@ -265,6 +269,7 @@ impl Containers {
         if claimed && !self.is_running(id) {
             r.state.status = Status::Exited;
             r.state.pid = None;
+            r.state.network = None;
         }
         Ok(r)
     }

@@ -14,6 +14,8 @@ pub mod lifecycle;
 pub mod logfile;
 pub mod monitor;
 pub mod names;
+pub mod netopts;
+pub mod netrun;
 pub mod network;
 pub mod options;
 pub mod restart;

@@ -52,7 +52,7 @@ pub fn ps_table(records: &[Record], now: i64, trunc: bool) -> String {
             quote_command(&r.command.join(" "), trunc),
             ago(Some(&r.created), now),
             status(r, now),
-            String::new(),
+            super::netview::ps_ports(r),
             r.name.clone(),
         ]);
     }
@@ -214,6 +214,7 @@ mod tests {
                 oom_killed: false,
                 restart_count: 0,
                 stopped_by_user: false,
+                network: None,
             },
         }
     }

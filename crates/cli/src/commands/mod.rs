@@ -11,6 +11,7 @@ mod images;
 mod inspect;
 mod logs;
 mod logtime;
+mod netview;
 mod network;
 mod pull;
 mod run;
@@ -86,5 +87,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Network(NetworkCommand::Inspect(a)) => network::inspect(&ctx, a),
         Command::Network(NetworkCommand::Rm(a)) => network::rm(&ctx, a),
         Command::Network(NetworkCommand::Prune(a)) => network::prune(&ctx, a),
+        Command::Network(NetworkCommand::Sweep) => netview::sweep(&ctx),
+        Command::Port(a) => netview::port(&ctx, a),
     }
 }

@@ -297,12 +297,22 @@ pub fn plug(root: &Path, netns: &Path, r: &Reservation) -> Result<Attachment, Ne
 }
 
 fn ports_lock(nets: &Networks) -> Result<File, NetworkError> {
-    let path = nets.dir().join("ports.lock");
+    lock_file(nets.dir(), "ports.lock")
+}
+
+/// Serializes a network's host side: plugging an endpoint in (which creates the bridge) and
+/// tearing the bridge down once the last endpoint left, so neither sees the other half done.
+fn host_lock(nets: &Networks, net: &Network) -> Result<File, NetworkError> {
+    lock_file(&nets.dir().join(&net.name), "host.lock")
+}
+
+fn lock_file(dir: &Path, name: &str) -> Result<File, NetworkError> {
+    let path = dir.join(name);
     let io = |op| {
         let path = path.clone();
         move |source| NetworkError::Io { op, path, source }
     };
-    std::fs::create_dir_all(nets.dir()).map_err(io("create dir for"))?;
+    std::fs::create_dir_all(dir).map_err(io("create dir for"))?;
     let f = File::options()
         .create(true)
         .truncate(false)
@@ -317,6 +327,7 @@ fn ports_lock(nets: &Networks) -> Result<File, NetworkError> {
 fn connect(root: &Path, netns: &Path, r: &Reservation) -> Result<Attachment, NetworkError> {
     let (net, owner, ip, mac) = (&r.network, r.owner.as_str(), r.ip, r.mac);
     let store = store_tag(root);
+    let _host = host_lock(&Networks::open(root), net)?;
     let bridge = ensure_host_side(root, net)?;
     let veth = host_veth_name(&store, net, owner);
     Networks::open(root)
@@ -419,7 +430,23 @@ fn detach_from(
             h.delete_link(l.index).map_err(nl("delete", &veth))?;
         }
     }
-    ipam.release(owner)?;
+    if ipam.release(owner)?.is_some() {
+        remove_host_side_if_unused(root, nets, net)?;
+    }
+    Ok(())
+}
+
+/// Everything hull creates goes when it is no longer used: the network's bridge and NAT rules
+/// go with its last endpoint (and come back with the next one).
+fn remove_host_side_if_unused(
+    root: &Path,
+    nets: &Networks,
+    net: &Network,
+) -> Result<(), NetworkError> {
+    let _host = host_lock(nets, net)?;
+    if nets.ipam(net).leases()?.is_empty() {
+        remove_host_side(root, net)?;
+    }
     Ok(())
 }
 
