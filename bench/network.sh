@@ -14,8 +14,9 @@
 #      hull-none      hull run --rm --network none IMAGE true
 #      hull-bridge    hull run --rm IMAGE true              (the default bridge network)
 #      hull-publish   hull run --rm -p PORT:80 IMAGE true   (bridge plus one port map)
-#      podman-none    podman run --rm --network none IMAGE true
-#      podman-bridge  podman run --rm --network bridge IMAGE true   (netavark)
+#      podman-none    podman --runtime runc run --rm --network none IMAGE true
+#      podman-bridge  podman --runtime runc run --rm --network bridge IMAGE true   (netavark)
+#    (podman with explicit nofile/nproc ulimits and runc: see PODMAN_LIMITS below)
 #    The hull store is private (a temp dir) with its own default subnet (10.239.0.0/24, via
 #    HULL_DEFAULT_SUBNET) and bridge (hull0-<store tag>), so the host's hull0 is never touched.
 #    With no other container on the network, every bridge run creates the bridge and its NAT
@@ -57,7 +58,7 @@ die() {
 }
 [ "$(id -u)" = 0 ] || die "run as root"
 [ -x "$HULL" ] || die "$HULL not built"
-command -v iperf3 >/dev/null || die "iperf3 missing: apt-get install -y iperf3"
+command -v iperf3 >/dev/null || die "iperf3 missing: scripts/deps --bench"
 
 WORK=$(mktemp -d /var/tmp/hull-netbench.XXXXXX)
 STORE=$WORK/store
@@ -80,12 +81,15 @@ free_port() {
 hull pull "$IMAGE" >/dev/null
 
 PUBPORT=$(free_port)
+# podman asks for RLIMIT_NOFILE 1048576, which root cannot get here (see bench/run.sh), and crun
+# refuses this hybrid cgroup host; runc with explicit limits runs.
+PODMAN_LIMITS="--ulimit nofile=20000:20000 --ulimit nproc=32768:32768"
 declare -A CMD=(
     [hull-none]="hull run --rm --network none $IMAGE true"
     [hull-bridge]="hull run --rm $IMAGE true"
     [hull-publish]="hull run --rm -p $PUBPORT:80 $IMAGE true"
-    [podman-none]="podman run --rm --network none $IMAGE true"
-    [podman-bridge]="podman run --rm --network bridge $IMAGE true"
+    [podman-none]="podman --runtime runc run --rm --network none $PODMAN_LIMITS $IMAGE true"
+    [podman-bridge]="podman --runtime runc run --rm --network bridge $PODMAN_LIMITS $IMAGE true"
 )
 VARIANTS=(hull-none hull-bridge hull-publish)
 if command -v podman >/dev/null; then
@@ -157,8 +161,8 @@ hull run -d --name iperf -p "$CPORT:5201" \
     -v /usr/bin/iperf3:/iperf3:ro -v "$LIBDIR:$LIBDIR:ro" "$IMAGE" \
     "$LIBDIR/ld-linux-x86-64.so.2" --library-path "$LIBDIR" /iperf3 -s >/dev/null
 CIP=$(hull inspect -f '{{.NetworkSettings.IPAddress}}' iperf)
-for _ in $(seq 50); do
-    iperf3 -c "$CIP" -t 0.1 >/dev/null 2>&1 && break
+for _ in $(seq 50); do # until the server listens (iperf3 -t takes whole seconds only)
+    timeout 1 bash -c "</dev/tcp/$CIP/5201" 2>/dev/null && break
     sleep 0.2
 done
 echo "published  127.0.0.1:$CPORT->5201   $(iperf3 -c 127.0.0.1 -p "$CPORT" -t "$SECS" -J | gbits)"

@@ -155,6 +155,15 @@ fn two_containers_ping_each_other_and_know_their_address() {
     assert_nothing_left(&h);
 }
 
+fn http_get_opt(addr: (Ipv4Addr, u16)) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&addr.into(), Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
 fn http_get(addr: (Ipv4Addr, u16)) -> String {
     let mut s = TcpStream::connect_timeout(&addr.into(), Duration::from_secs(5))
         .unwrap_or_else(|e| panic!("connect {addr:?}: {e}"));
@@ -213,6 +222,31 @@ fn published_http_is_reached_on_loopback_and_on_the_bridge_address() {
         d["HostConfig"]["PortBindings"]["80/tcp"][0]["HostPort"],
         port.to_string()
     );
+    // -P with --expose: a random host port, shown by `hull port`.
+    h.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web2",
+        "-P",
+        "--expose",
+        "80",
+        &image,
+        "sh",
+        "-c",
+        "mkdir /www && echo random-port > /www/index.html && exec httpd -f -p 80 -h /www",
+    ]);
+    let mapped = h.ok(&["port", "web2"]);
+    let random: u16 = mapped
+        .trim()
+        .strip_prefix("80/tcp -> 0.0.0.0:")
+        .unwrap_or_else(|| panic!("{mapped}"))
+        .parse()
+        .unwrap();
+    assert_ne!(random, port);
+    wait_until("httpd on the random port answers", || {
+        http_get_opt((Ipv4Addr::LOCALHOST, random)).is_some_and(|r| r.contains("random-port"))
+    });
     rm_all(&h);
     assert_nothing_left(&h);
 }
