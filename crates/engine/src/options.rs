@@ -453,6 +453,21 @@ fn network_flags(o: &RunOptions) -> Result<NetworkMode, FlagError> {
         o.mac_address.is_some(),
         !o.network_aliases.is_empty(),
     )?;
+    if let NetworkMode::Container(_) = mode {
+        // The joined container's hostname, /etc/hosts and resolv.conf are shared (Docker's rule).
+        let shared = [
+            ("--hostname", o.hostname.is_some()),
+            ("--add-host", !o.add_hosts.is_empty()),
+            ("--dns", !o.dns.is_empty()),
+        ];
+        if let Some((flag, _)) = shared.iter().find(|(_, set)| *set) {
+            return Err(flag_err(
+                flag,
+                o.network.as_deref().unwrap_or_default(),
+                "conflicting options: it and the container network mode",
+            ));
+        }
+    }
     Ok(mode)
 }
 

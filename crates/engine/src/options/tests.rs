@@ -136,6 +136,15 @@ fn bad_values_name_the_flag_and_the_value() {
         ),
         (
             RunOptions {
+                network: Some("container:web".into()),
+                hostname: Some("h".into()),
+                ..opts()
+            },
+            "--hostname",
+            "container:web",
+        ),
+        (
+            RunOptions {
                 publish: vec!["80/sctp".into()],
                 ..opts()
             },
