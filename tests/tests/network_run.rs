@@ -529,3 +529,48 @@ fn network_sweep_lists_and_removes_what_nothing_owns() {
     rm_all(&h);
     assert_nothing_left(&h);
 }
+
+#[test]
+fn the_host_wide_sweep_removes_what_a_deleted_store_left() {
+    require_root!();
+    let _s = serial();
+    let gone = Hull::new();
+    let port = free_port();
+    let publish = format!("{port}:80");
+    sleeper(&gone, "left", &["-p", &publish]);
+    let id = gone
+        .ok(&["inspect", "-f", "{{.Id}}", "left"])
+        .trim()
+        .to_string();
+    let pid = inspect(&gone, "left")["State"]["Pid"].as_i64().unwrap();
+    let monitor = monitor_pid(&id).expect("the monitor's pid");
+    for p in [monitor, pid] {
+        assert!(Command::new("kill")
+            .args(["-9", &p.to_string()])
+            .status()
+            .unwrap()
+            .success());
+    }
+    wait_until("the init is gone", || {
+        !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+    });
+    let (links, rules) = host_objects(&gone);
+    assert!(
+        !links.is_empty() && !rules.is_empty(),
+        "{links:?} {rules:?}"
+    );
+    // The store's network state goes, as when a store directory is deleted.
+    std::fs::remove_dir_all(gone.root().join("networks")).unwrap();
+    let other = Hull::new();
+    let out = other.ok(&["network", "sweep"]);
+    for l in &links {
+        let name = l.split(": ").nth(1).unwrap().split('@').next().unwrap();
+        assert!(
+            out.contains(&format!("link {name}")),
+            "{name} not swept: {out}"
+        );
+    }
+    let (links, rules) = host_objects(&gone);
+    assert!(links.is_empty(), "links left: {links:#?}");
+    assert!(rules.is_empty(), "rules left: {rules:#?}");
+}

@@ -499,6 +499,13 @@ impl Engine {
             .map_err(|e| EngineError::Network(netrun::NetRunError::from(e)))
     }
 
+    /// The host-wide half of `hull network sweep`: links and rules of hull stores that no longer
+    /// exist.
+    pub fn sweep_host_network(&self) -> Result<crate::network::orphans::OrphanReport, EngineError> {
+        crate::network::orphans::sweep_orphans()
+            .map_err(|e| EngineError::Network(netrun::NetRunError::from(e)))
+    }
+
     /// Containers for `ps`: running ones, or all with `all`.
     pub fn list(&self, all: bool) -> Result<Vec<Record>, EngineError> {
         if let Err(e) = self.reconcile_network() {

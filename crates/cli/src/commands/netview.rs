@@ -181,19 +181,25 @@ pub fn reconcile(ctx: &Ctx) {
 }
 
 /// `hull network sweep`: the host-wide check. Lists and removes what this store created that
-/// nothing owns: endpoints of containers that are not running, untracked veths and bridges,
-/// and firewall rules.
+/// nothing owns (endpoints of containers that are not running, untracked veths and bridges,
+/// firewall rules), and whatever hull stores that no longer exist left on the host.
 pub fn sweep(ctx: &Ctx) -> Result<u8> {
     let engine = Engine::open(&ctx.root).context("open hull store")?;
-    let report = engine.sweep_network()?;
-    for l in &report.leases {
-        println!("endpoint {l}");
+    let own = engine.sweep_network()?;
+    let host = engine.sweep_host_network()?;
+    for report in [&own, &host.removed] {
+        for l in &report.leases {
+            println!("endpoint {l}");
+        }
+        for l in &report.links {
+            println!("link {l}");
+        }
+        for r in &report.rules {
+            println!("rule {r}");
+        }
     }
-    for l in &report.links {
-        println!("link {l}");
-    }
-    for r in &report.rules {
-        println!("rule {r}");
+    for u in &host.unknown {
+        eprintln!("hull: left alone, no store is registered for it: {u}");
     }
     Ok(0)
 }

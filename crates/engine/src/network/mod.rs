@@ -29,6 +29,7 @@ pub mod nat;
 pub mod netlink;
 pub mod netns;
 pub mod nft;
+pub mod orphans;
 pub mod ports;
 pub mod store;
 pub mod subnet;
@@ -154,6 +155,7 @@ fn mac_string(mac: [u8; 6]) -> String {
 /// Creates the network's bridge (idempotent), its gateway address, and its NAT rules.
 pub fn ensure_host_side(root: &Path, net: &Network) -> Result<u32, NetworkError> {
     let store = store_tag(root);
+    orphans::register_store(root, &store)?;
     let mut h = netlink::Netlink::open().map_err(nl("open socket for", &net.bridge))?;
     let br = h
         .ensure_bridge(&net.bridge)
