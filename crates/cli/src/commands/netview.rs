@@ -172,14 +172,6 @@ fn parse_private_port(p: &str) -> Result<(u16, Proto)> {
     Ok((port, proto))
 }
 
-/// Detaches endpoints a dead runner left, so that they do not keep a network in use.
-pub fn reconcile(ctx: &Ctx) {
-    let done = Engine::open(&ctx.root).map(|e| e.reconcile_network());
-    if let Ok(Err(e)) = done {
-        eprintln!("hull: reconcile networks: {e}");
-    }
-}
-
 /// `hull network sweep`: the host-wide check. Lists and removes what this store created that
 /// nothing owns (endpoints of containers that are not running, untracked veths and bridges,
 /// firewall rules), and whatever hull stores that no longer exist left on the host.

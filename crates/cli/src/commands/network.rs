@@ -119,7 +119,6 @@ fn inspect_json(nets: &Networks, n: &Network) -> Result<Value, network::NetworkE
 
 /// Removes each network, printing its name; 1 when any removal failed.
 pub fn rm(ctx: &Ctx, args: NetworkNamesArgs) -> Result<u8> {
-    super::netview::reconcile(ctx);
     let mut code = 0;
     for name in &args.networks {
         match network::remove_network(&ctx.root, name) {
@@ -134,7 +133,6 @@ pub fn rm(ctx: &Ctx, args: NetworkNamesArgs) -> Result<u8> {
 }
 
 pub fn prune(ctx: &Ctx, _args: NetworkPruneArgs) -> Result<u8> {
-    super::netview::reconcile(ctx);
     let removed = network::prune_networks(&ctx.root).context("prune networks")?;
     if !removed.is_empty() {
         println!("Deleted Networks:");

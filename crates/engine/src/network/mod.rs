@@ -448,6 +448,12 @@ fn remove_host_side_if_unused(
     let _host = host_lock(nets, net)?;
     if nets.ipam(net).leases()?.is_empty() {
         remove_host_side(root, net)?;
+        let mut others = nets.list()?.into_iter().map(|n| nets.ipam(&n).leases());
+        if others.try_fold(true, |empty, l| l.map(|l| empty && l.is_empty()))? {
+            // Nothing of this store is left on the host. (A plug racing this keeps its objects
+            // but loses the registration: the host-wide sweep then only reports them.)
+            orphans::unregister_store(&store_tag(root));
+        }
     }
     Ok(())
 }

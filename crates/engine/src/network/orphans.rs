@@ -31,6 +31,11 @@ pub fn register_store(root: &Path, store: &str) -> Result<(), NetworkError> {
         })
 }
 
+/// Forgets the store's registration once it has nothing on the host.
+pub fn unregister_store(store: &str) {
+    let _ = std::fs::remove_file(Path::new(STORES).join(store));
+}
+
 /// The store tag of a `hull <store> …` link alias or rule comment.
 fn store_of(tag: &str) -> Option<&str> {
     let store = tag.strip_prefix("hull ")?.split(' ').next()?;
