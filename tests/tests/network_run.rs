@@ -339,7 +339,22 @@ fn user_networks_are_isolated_from_each_other() {
     let h = Hull::new();
     h.ok(&["network", "create", "--subnet", "10.232.1.0/24", "red"]);
     h.ok(&["network", "create", "--subnet", "10.232.2.0/24", "blue"]);
-    sleeper(&h, "r1", &["--network", "red"]);
+    sleeper(&h, "r1", &["--network", "red", "--ip", "10.232.1.50"]);
+    assert_eq!(ip_on(&h, "r1", "red"), Ipv4Addr::new(10, 232, 1, 50));
+    let taken = h.fails(&[
+        "run",
+        "--rm",
+        "--network",
+        "red",
+        "--ip",
+        "10.232.1.50",
+        &busybox(),
+        "true",
+    ]);
+    assert!(
+        taken.contains("address 10.232.1.50 is already in use"),
+        "{taken}"
+    );
     sleeper(&h, "r2", &["--network", "red", "--network-alias", "db"]);
     sleeper(&h, "b1", &["--network", "blue"]);
     let (r2, b1) = (ip_on(&h, "r2", "red"), ip_on(&h, "b1", "blue"));

@@ -355,6 +355,9 @@ pub struct RunArgs {
     /// Container MAC address (e.g. 92:d0:c6:0a:29:33)
     #[arg(long)]
     pub mac_address: Option<String>,
+    /// IPv4 address on a user-defined network (e.g. 172.30.100.104)
+    #[arg(long)]
+    pub ip: Option<String>,
     /// Bind mount a volume (/host:/ctr[:ro|rw])
     #[arg(short, long = "volume")]
     pub volume: Vec<String>,

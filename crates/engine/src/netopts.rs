@@ -166,6 +166,22 @@ pub fn mac_bytes(m: &str) -> Option<[u8; 6]> {
     v.try_into().ok()
 }
 
+/// `--ip`: an IPv4 address, on a user-defined network only (Docker's rule: the default
+/// network's addresses are the engine's to hand out).
+pub fn ip(ip: &str, network: &Option<String>) -> Result<Ipv4Addr, FlagError> {
+    let addr = ip
+        .parse::<Ipv4Addr>()
+        .map_err(|_| flag_err("--ip", ip, "not an IPv4 address"))?;
+    match network_mode(network.as_deref())? {
+        NetworkMode::Bridge(n) if n != "bridge" => Ok(addr),
+        _ => Err(flag_err(
+            "--ip",
+            ip,
+            "user specified IP address is supported on user defined networks only",
+        )),
+    }
+}
+
 /// `--network-alias`: a DNS name.
 pub fn network_alias(a: &str) -> Result<String, FlagError> {
     let ok = !a.is_empty()
@@ -316,6 +332,15 @@ mod tests {
         }
         assert!(network_alias("web.internal").is_ok());
         assert!(network_alias("a b").is_err());
+    }
+
+    #[test]
+    fn ip_only_on_user_networks() {
+        let user = Some("mynet".to_string());
+        assert_eq!(ip("10.1.0.9", &user).unwrap(), Ipv4Addr::new(10, 1, 0, 9));
+        assert!(ip("10.1.0.9", &None).is_err());
+        assert!(ip("10.1.0.9", &Some("host".into())).is_err());
+        assert!(ip("::1", &user).is_err());
     }
 
     #[test]

@@ -168,7 +168,7 @@ pub(crate) fn prepare(
                 aliases: &aliases,
                 mac,
             };
-            let reservation = network::reserve(root, &ep)?;
+            let reservation = network::reserve_at(root, &ep, record.config.ip)?;
             Ok(RunNetwork::Own(Endpointed {
                 root: root.to_path_buf(),
                 reservation,

@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub expose: Vec<String>,
     pub network_aliases: Vec<String>,
     pub mac_address: Option<String>,
+    /// `--ip`.
+    pub ip: Option<String>,
     pub volumes: Vec<String>,
     pub mounts: Vec<String>,
     pub tmpfs: Vec<String>,
@@ -198,6 +200,9 @@ pub struct RunConfig {
     pub network_aliases: Vec<String>,
     #[serde(default)]
     pub mac_address: Option<String>,
+    /// `--ip`: the address on a user-defined network.
+    #[serde(default)]
+    pub ip: Option<std::net::Ipv4Addr>,
     pub mounts: Vec<UserMount>,
     /// Normalized `CAP_*` names, or `ALL`.
     pub cap_add: Vec<String>,
@@ -295,6 +300,11 @@ impl RunConfig {
                 .mac_address
                 .as_deref()
                 .map(netopts::mac_address)
+                .transpose()?,
+            ip: o
+                .ip
+                .as_deref()
+                .map(|ip| netopts::ip(ip, &o.network))
                 .transpose()?,
             mounts: mount_flags(o)?,
             cap_add,

@@ -33,6 +33,7 @@ pub fn options(a: RunArgs) -> RunOptions {
         expose: a.expose,
         network_aliases: a.network_alias,
         mac_address: a.mac_address,
+        ip: a.ip,
         volumes: a.volume,
         mounts: a.mount,
         tmpfs: a.tmpfs,

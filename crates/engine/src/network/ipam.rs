@@ -82,6 +82,39 @@ impl Ipam {
         })
     }
 
+    /// Leases exactly `ip` to the owner (`--ip`): it must be a free host address of the subnet
+    /// other than the gateway.
+    pub fn allocate_exact(&self, owner: &str, ip: Ipv4Addr) -> Result<Ipv4Addr, NetworkError> {
+        let n = u32::from(ip);
+        let s = self.subnet;
+        if !s.contains(ip) || n == s.network() || n == s.broadcast() || ip == self.gateway {
+            return Err(NetworkError::InvalidInput(format!(
+                "address {ip} is not a free host address of {s}"
+            )));
+        }
+        self.with_leases(|file| {
+            if let Some(l) = file.leases.get(owner) {
+                return Ok((l.ip, false));
+            }
+            if file.leases.values().any(|l| l.ip == ip) {
+                return Err(NetworkError::Conflict(format!(
+                    "address {ip} is already in use"
+                )));
+            }
+            file.leases.insert(
+                owner.to_string(),
+                Lease {
+                    ip,
+                    host_veth: String::new(),
+                    ports: Vec::new(),
+                    aliases: Vec::new(),
+                    mac: String::new(),
+                },
+            );
+            Ok((ip, true))
+        })
+    }
+
     /// Changes the owner's lease in place (records its veth, ports, aliases).
     pub fn update(&self, owner: &str, f: impl FnOnce(&mut Lease)) -> Result<(), NetworkError> {
         self.with_leases(|file| match file.leases.get_mut(owner) {
@@ -189,6 +222,25 @@ mod tests {
             want[0],
             "same owner keeps its lease"
         );
+    }
+
+    #[test]
+    fn exact_addresses_are_checked_and_exclusive() {
+        let d = tempfile::tempdir().unwrap();
+        let ipam = ipam(d.path(), "10.99.0.0/29");
+        let ip = Ipv4Addr::new(10, 99, 0, 5);
+        assert_eq!(ipam.allocate_exact("a", ip).unwrap(), ip);
+        let e = ipam.allocate_exact("b", ip).unwrap_err();
+        assert!(matches!(e, NetworkError::Conflict(_)), "{e}");
+        for bad in [
+            [10, 99, 0, 1],
+            [10, 99, 0, 0],
+            [10, 99, 0, 7],
+            [10, 98, 0, 2],
+        ] {
+            assert!(ipam.allocate_exact("b", bad.into()).is_err(), "{bad:?}");
+        }
+        assert_ne!(ipam.allocate("b").unwrap(), ip, "the next free skips it");
     }
 
     #[test]

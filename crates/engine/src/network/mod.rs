@@ -256,6 +256,15 @@ pub struct Reservation {
 }
 
 pub fn reserve(root: &Path, ep: &Endpoint<'_>) -> Result<Reservation, NetworkError> {
+    reserve_at(root, ep, None)
+}
+
+/// [`reserve`], with the address asked for (`--ip`) when `ip` is set.
+pub fn reserve_at(
+    root: &Path,
+    ep: &Endpoint<'_>,
+    ip: Option<Ipv4Addr>,
+) -> Result<Reservation, NetworkError> {
     let nets = Networks::open(root);
     let net = nets.get(ep.network)?;
     let _ports_lock = ports_lock(&nets)?;
@@ -268,7 +277,10 @@ pub fn reserve(root: &Path, ep: &Endpoint<'_>) -> Result<Reservation, NetworkErr
             name: format!("{} on network {}", ep.owner, net.name),
         });
     }
-    let ip = ipam.allocate(ep.owner)?;
+    let ip = match ip {
+        Some(ip) => ipam.allocate_exact(ep.owner, ip)?,
+        None => ipam.allocate(ep.owner)?,
+    };
     let mac = ep.mac.unwrap_or_else(|| mac_for(ip));
     // The lease is recorded with its ports before the rules exist, so that a concurrent attach
     // sees them as taken once the lock is released.
