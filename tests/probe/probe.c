@@ -10,6 +10,7 @@
  *   sleep N               sleep N seconds (output is flushed first)
  *   fork-bomb [MAX]       fork until fork fails or MAX (default 512) children; report the count
  *   alloc MB              allocate and touch MB mebibytes
+ *   udp-echo PORT         answer every UDP datagram on 0.0.0.0:PORT with itself, forever
  *
  * Keys: pid, ppid, uid, gid, euid, egid, groups, hostname, cwd, ns.<name> (inode), CapInh,
  * CapPrm, CapEff, CapBnd, CapAmb, NoNewPrivs, Seccomp (as in /proc/self/status), mount,
@@ -22,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -360,6 +363,27 @@ static const struct {
 	{"umask", print_umask}, {"mounts", mounts}, {"cgroup", cgroup}, {"idmap", idmap},
 };
 
+/* A UDP echo server (busybox's nc has no UDP), for tests of published UDP ports. */
+static void udp_echo(long port)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+		printf("udp_echo=%s\n", err_name(errno));
+		return;
+	}
+	printf("udp_echo=listening\n");
+	fflush(stdout);
+	for (;;) {
+		char buf[2048];
+		struct sockaddr_in peer;
+		socklen_t len = sizeof peer;
+		ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&peer, &len);
+		if (n >= 0)
+			sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&peer, len);
+	}
+}
+
 /* The numeric argument after argv[*i], or `fallback` when there is none. */
 static long number_arg(int argc, char **argv, int *i, long fallback)
 {
@@ -398,6 +422,8 @@ int main(int argc, char **argv)
 			fork_bomb(number_arg(argc, argv, &i, 512));
 		} else if (!strcmp(cmd, "alloc")) {
 			alloc(number_arg(argc, argv, &i, 1));
+		} else if (!strcmp(cmd, "udp-echo")) {
+			udp_echo(number_arg(argc, argv, &i, 5353));
 		} else {
 			fprintf(stderr, "probe: unknown command %s\n", cmd);
 			return 2;

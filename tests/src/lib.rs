@@ -61,6 +61,37 @@ pub fn hull_bin() -> PathBuf {
 pub struct Hull {
     pub dir: tempfile::TempDir,
     envs: Vec<(String, String)>,
+    /// Held while the store lives: its default network's subnet is this test's alone.
+    _subnet: std::fs::File,
+}
+
+/// Claims a /24 in 10.240.0.0/16 for a test store's default network, unique among the test
+/// processes on this host: the claim is an flock on `/tmp/hull-test-subnets/<n>.lock`, released
+/// when the store is dropped or its process dies.
+fn claim_default_subnet() -> (String, std::fs::File) {
+    let dir = Path::new("/tmp/hull-test-subnets");
+    std::fs::create_dir_all(dir).expect("subnet claims dir");
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    for n in 0..=255u32 {
+        // A route there (a bridge a crashed test left) would make hull refuse the subnet.
+        let dest = format!("{:08X}", u32::from_le_bytes([10, 240, n as u8, 0]));
+        if routes
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some(dest.as_str()))
+        {
+            continue;
+        }
+        let f = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("{n}.lock")))
+            .expect("subnet claim file");
+        if f.try_lock().is_ok() {
+            return (format!("10.240.{n}.0/24"), f);
+        }
+    }
+    panic!("all 256 test subnets in 10.240.0.0/16 are claimed");
 }
 
 impl Default for Hull {
@@ -77,8 +108,11 @@ impl Hull {
             .expect("temp dir");
         let docker_config = dir.path().join("docker");
         std::fs::create_dir_all(&docker_config).unwrap();
+        let (subnet, claim) = claim_default_subnet();
         Hull {
+            _subnet: claim,
             envs: vec![
+                ("HULL_DEFAULT_SUBNET".into(), subnet),
                 (
                     "HULL_ROOT".into(),
                     dir.path().join("root").display().to_string(),
@@ -174,7 +208,22 @@ impl Drop for Removed<'_> {
 
 impl Drop for Hull {
     fn drop(&mut self) {
+        self.remove_all_containers();
         unmount_below(self.dir.path());
+    }
+}
+
+impl Hull {
+    /// `rm -f` of every container left (a failed test's), so that its processes, veths and
+    /// firewall rules do not outlive the store.
+    fn remove_all_containers(&self) {
+        let ids = entries(&self.root().join("containers"));
+        if ids.is_empty() {
+            return;
+        }
+        let mut args = vec!["rm", "-f"];
+        args.extend(ids.iter().map(String::as_str));
+        let _ = self.command(&args).stderr(Stdio::null()).output();
     }
 }
 

@@ -22,7 +22,7 @@ fn inspect_format_picks_docker_fields() {
     let env = f("{{json .Config.Env}}");
     assert!(env.contains("\"A=1\""), "{env}");
     let v: serde_json::Value = serde_json::from_str(&h.ok(&["inspect", "insp2"])).unwrap();
-    assert_eq!(v[0]["HostConfig"]["NetworkMode"], "none");
+    assert_eq!(v[0]["HostConfig"]["NetworkMode"], "bridge");
     h.ok(&["kill", "insp2"]);
     h.ok(&["wait", "insp2"]);
     assert_eq!(f("{{.State.Status}}"), "exited");
@@ -311,7 +311,8 @@ fn stats_no_stream_shows_cpu_memory_and_the_limit() {
     require_root!();
     let h = Hull::new();
     let _c = h.detach(
-        &["--name", "busy", "--memory", "32m"],
+        // No network: then the network I/O is exactly zero.
+        &["--name", "busy", "--memory", "32m", "--network", "none"],
         &["sh", "-c", "while :; do :; done"],
     );
     let out = h.ok(&["stats", "--no-stream", "--format", "json", "busy"]);

@@ -172,7 +172,7 @@ fn inspect_is_docker_shaped() {
     assert!(env.iter().any(|e| e == "A=1"), "{env:?}");
     assert!(env[0].as_str().unwrap().starts_with("PATH="), "{env:?}");
     assert_eq!(d["HostConfig"]["Memory"], 64 << 20);
-    assert_eq!(d["HostConfig"]["NetworkMode"], "none");
+    assert_eq!(d["HostConfig"]["NetworkMode"], "bridge");
     assert!(d["Mounts"].is_array() && d["NetworkSettings"].is_object());
     h.ok(&["kill", "insp"]);
     h.ok(&["wait", "insp"]);

@@ -166,7 +166,7 @@ fn links() -> Vec<String> {
 
 fn ruleset() -> String {
     let out = Command::new("nft")
-        .args(["list", "ruleset"])
+        .args(["-s", "list", "ruleset"]) // stateless: no counters, which host traffic changes
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()

@@ -86,6 +86,8 @@ pub enum Command {
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// The monitor of a detached container (started by `hull run -d`)
     #[command(name = "__monitor", hide = true)]
     Monitor(MonitorArgs),
@@ -112,6 +114,8 @@ pub enum NetworkCommand {
     Connect(NetworkConnectArgs),
     /// Disconnect a container from a network
     Disconnect(NetworkDisconnectArgs),
+    /// Remove the endpoints, links and rules of this store that no running container owns
+    Sweep,
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +137,13 @@ pub struct NetworkDisconnectArgs {
     pub force: bool,
     pub network: String,
     pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    pub container: String,
+    /// PRIVATE_PORT[/PROTO]
+    pub port: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -382,9 +393,28 @@ pub struct RunArgs {
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]
     pub init: bool,
-    /// Network mode: none (default) or host
+    /// Connect a container to a network: bridge (default), none, host, container:NAME or a
+    /// network name
     #[arg(long, alias = "net")]
     pub network: Option<String>,
+    /// Publish a container's port(s) to the host ([ip:][hostport:]containerport[/proto])
+    #[arg(short = 'p', long)]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random host ports
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long)]
+    pub expose: Vec<String>,
+    /// Add a network-scoped alias for the container
+    #[arg(long)]
+    pub network_alias: Vec<String>,
+    /// Container MAC address (e.g. 92:d0:c6:0a:29:33)
+    #[arg(long)]
+    pub mac_address: Option<String>,
+    /// IPv4 address on a user-defined network (e.g. 172.30.100.104)
+    #[arg(long)]
+    pub ip: Option<String>,
     /// Bind mount a volume (/host:/ctr[:ro|rw])
     #[arg(short, long = "volume")]
     pub volume: Vec<String>,

@@ -48,8 +48,11 @@ pub struct ConnectRequest {
 /// (Docker refuses host and none); Err names the mode.
 fn connectable(mode: &NetworkMode) -> Result<(), &'static str> {
     match mode {
+        NetworkMode::Bridge(_) => Ok(()),
         NetworkMode::None => Err("none"),
         NetworkMode::Host => Err("host"),
+        // Its namespace is another container's: connect that one instead, as Docker says.
+        NetworkMode::Container(_) => Err("container"),
     }
 }
 
@@ -148,5 +151,8 @@ mod tests {
     fn shared_namespaces_cannot_be_connected() {
         assert_eq!(connectable(&NetworkMode::Host), Err("host"));
         assert_eq!(connectable(&NetworkMode::None), Err("none"));
+        let joined = NetworkMode::Container("web".into());
+        assert_eq!(connectable(&joined), Err("container"));
+        assert_eq!(connectable(&NetworkMode::Bridge("bridge".into())), Ok(()));
     }
 }

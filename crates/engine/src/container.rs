@@ -114,6 +114,9 @@ pub struct State {
     /// listed here).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_networks: Vec<String>,
+    /// The network a run attached it to, while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::netrun::NetworkState>,
 }
 
 /// Everything hull keeps about one container.
@@ -363,6 +366,7 @@ impl Containers {
             // Its runner died before it could record the exit (a host reboot, kill -9): the
             // code is unknown, which Docker shows as 255.
             r.state.exit_code.get_or_insert(UNKNOWN_EXIT);
+            r.state.network = None;
         }
         Ok(r)
     }

@@ -16,7 +16,8 @@ use crate::{Engine, EngineError};
 /// declines the default bridge. The modes without a network of their own get none.
 fn dns_network(mode: &NetworkMode) -> Option<&str> {
     match mode {
-        NetworkMode::None | NetworkMode::Host => None,
+        NetworkMode::Bridge(network) => Some(network),
+        NetworkMode::None | NetworkMode::Host | NetworkMode::Container(_) => None,
     }
 }
 
@@ -58,5 +59,25 @@ impl Engine {
             path: PathBuf::from("the embedded dns"),
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_network_modes_with_a_network_of_their_own_get_embedded_dns() {
+        assert_eq!(
+            dns_network(&NetworkMode::Bridge("front".into())),
+            Some("front")
+        );
+        for mode in [
+            NetworkMode::None,
+            NetworkMode::Host,
+            NetworkMode::Container("web".into()),
+        ] {
+            assert_eq!(dns_network(&mode), None, "{mode:?}");
+        }
     }
 }

@@ -24,10 +24,11 @@ use hull_sys::fs::Durability;
 use hull_sys::mount::OverlayUpper;
 
 use crate::container::{ContainerError, Containers, Record, Status};
+use crate::netrun::{self, RunNetwork};
 use crate::options::{NetworkMode, RunConfig, SeccompChoice};
 use crate::spec::{self, EtcFiles, SpecError, SpecInputs};
 use crate::user::UserError;
-use crate::{etc, foreground, user};
+use crate::{etc, foreground, network, user};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -70,6 +71,8 @@ pub enum EngineError {
     RemoveRunning(String),
     #[error(transparent)]
     Copy(#[from] crate::copy::CopyError),
+    #[error(transparent)]
+    Network(#[from] crate::netrun::NetRunError),
 }
 
 impl EngineError {
@@ -301,10 +304,26 @@ impl Engine {
             .as_deref()
             .or(image_config.user.as_deref());
         let exec_user = user::resolve_in_rootfs(&rootfs.target, user_name)?;
-        let hostname = spec::hostname(&record.config, id, &host_hostname());
-        let etc_files = self.write_etc_files(id, &record.config, &hostname)?;
+        if matches!(record.config.network, NetworkMode::Bridge(_)) {
+            // A dead runner's endpoint may hold the ports or addresses this run wants.
+            if let Err(e) = self.reconcile_network() {
+                eprintln!("hull: reconcile networks: {e}");
+            }
+        }
+        // Reserved before create: a host port in use fails here, before anything runs.
+        let net = netrun::prepare(&self.root, &self.containers, record, &image_config)?;
+        let (hostname, etc_files) = match &net {
+            RunNetwork::Shared {
+                etc_dir, hostname, ..
+            } => (hostname.clone(), EtcFiles::in_dir(etc_dir)),
+            _ => {
+                let hostname = spec::hostname(&record.config, id, &host_hostname());
+                let files = self.write_etc_files(id, &record.config, &hostname, net.ip())?;
+                (hostname, files)
+            }
+        };
         let profile = read_seccomp_profile(id, &record.config.seccomp)?;
-        let spec = spec::build(
+        let mut spec = spec::build(
             &image_config,
             &record.config,
             &SpecInputs {
@@ -316,6 +335,9 @@ impl Engine {
                 seccomp: spec::seccomp(&record.config, profile.as_deref())?,
             },
         )?;
+        if let RunNetwork::Shared { netns, .. } = &net {
+            spec::join_netns(&mut spec, netns);
+        }
         let bundle = self.containers.bundle(id);
         let config_path = bundle.join("config.json");
         let bytes = serde_json::to_vec_pretty(&spec).expect("specs serialize");
@@ -336,9 +358,12 @@ impl Engine {
             runtime: &runtime,
             id,
         };
+        // Between create and start: the namespace exists, the program has not run yet.
+        let attached = net.plug(created.pid, &netrun::aliases(record))?;
         self.containers.update(id, |r| {
             r.state.status = Status::Running;
             r.state.pid = Some(created.pid);
+            r.state.network = attached.clone();
             r.state.started_at = Some(now());
             r.state.exit_code = None;
             r.state.finished_at = None;
@@ -348,7 +373,11 @@ impl Engine {
         let held = hold(&runtime, created);
         let oom = runtime.oom_killed(id).unwrap_or(false);
         drop(container);
+        drop(net);
         drop(rootfs);
+        if attached.is_some() {
+            let _ = self.containers.update(id, |r| r.state.network = None);
+        }
         let code = held?;
         self.containers.update(id, |r| {
             r.state.status = Status::Exited;
@@ -395,13 +424,9 @@ impl Engine {
         id: &str,
         config: &RunConfig,
         hostname: &str,
+        ip: Option<std::net::Ipv4Addr>,
     ) -> Result<EtcFiles, EngineError> {
-        let dir = self.containers.dir(id);
-        let files = EtcFiles {
-            hostname: dir.join("hostname"),
-            hosts: dir.join("hosts"),
-            resolv_conf: dir.join("resolv.conf"),
-        };
+        let files = EtcFiles::in_dir(&self.containers.dir(id));
         let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let (hosts, resolv) = match config.network {
             NetworkMode::Host => {
@@ -409,9 +434,18 @@ impl Engine {
                 hosts.push_str(&etc::hosts_entries(&config.add_hosts));
                 (hosts, host_resolv)
             }
-            NetworkMode::None => (
-                etc::hosts(&config.add_hosts),
-                etc::resolv_conf(&host_resolv, &config.dns),
+            _ => (
+                match ip {
+                    Some(ip) => etc::hosts_with_ip(&config.add_hosts, ip.into(), hostname),
+                    None => etc::hosts(&config.add_hosts),
+                },
+                match &config.network {
+                    // `--dns` servers become the embedded responder's upstreams there.
+                    NetworkMode::Bridge(net) if network::dns::serves(&self.root, net) => {
+                        etc::resolv_conf_embedded(&host_resolv)
+                    }
+                    _ => etc::resolv_conf(&host_resolv, &config.dns),
+                },
             ),
         };
         for (path, text) in [
@@ -445,9 +479,13 @@ impl Engine {
         }
         // Wait for the runner (if any) to finish its cleanup: it holds this until it is done.
         let _claim = self.kill_until_runner_exits(&runtime, id)?;
-        // Whatever a dead runner did not clean up: the process, its cgroup, the runtime state.
+        // Whatever a dead runner did not clean up: the process, its cgroup, the runtime state,
+        // its network endpoint.
         delete_from_runtime(&runtime, id);
         self.remove_runtime_stub(id);
+        if self.root.join("networks").is_dir() {
+            crate::network::detach(&self.root, id).map_err(netrun::NetRunError::from)?;
+        }
         let rootfs = self.containers.rootfs(id);
         if hull_sys::mount::is_mountpoint(&rootfs).unwrap_or(false) {
             let _ = hull_sys::mount::unmount(&rootfs, true);
@@ -489,8 +527,37 @@ impl Engine {
         Err(EngineError::AlreadyRunning(id.to_string()))
     }
 
+    /// Detaches the network endpoints of containers whose runner died (`kill -9` of a monitor)
+    /// and whose processes are gone, and what else this store created that nothing owns. Cheap
+    /// when there is nothing to do: it reads the lease files and tries each owner's lock.
+    pub fn reconcile_network(&self) -> Result<crate::network::SweepReport, EngineError> {
+        let alive = |owner: &str| self.containers.is_alive(owner);
+        if !netrun::has_stale_endpoints(&self.root, alive) {
+            return Ok(Default::default());
+        }
+        self.sweep_network()
+    }
+
+    /// `hull network sweep`: removes every endpoint whose container is not running, and every
+    /// link and rule of this store that nothing claims.
+    pub fn sweep_network(&self) -> Result<crate::network::SweepReport, EngineError> {
+        let alive = |owner: &str| self.containers.is_alive(owner);
+        crate::network::sweep(&self.root, alive)
+            .map_err(|e| EngineError::Network(netrun::NetRunError::from(e)))
+    }
+
+    /// The host-wide half of `hull network sweep`: links and rules of hull stores that no longer
+    /// exist.
+    pub fn sweep_host_network(&self) -> Result<crate::network::orphans::OrphanReport, EngineError> {
+        crate::network::orphans::sweep_orphans()
+            .map_err(|e| EngineError::Network(netrun::NetRunError::from(e)))
+    }
+
     /// Containers for `ps`: running ones, or all with `all`.
     pub fn list(&self, all: bool) -> Result<Vec<Record>, EngineError> {
+        if let Err(e) = self.reconcile_network() {
+            eprintln!("hull: reconcile networks: {e}");
+        }
         Ok(self
             .containers
             .list()?

@@ -18,6 +18,15 @@ pub fn hosts(add_hosts: &[(String, String)]) -> String {
     out
 }
 
+/// Docker's /etc/hosts for a container with an address: loopback and IPv6 names, the
+/// container's own `<ip>\t<hostname>`, then `--add-host` entries.
+pub fn hosts_with_ip(add_hosts: &[(String, String)], ip: IpAddr, hostname: &str) -> String {
+    let mut out = hosts(&[]);
+    out.push_str(&format!("{ip}\t{hostname}\n"));
+    out.push_str(&hosts_entries(add_hosts));
+    out
+}
+
 /// `--add-host` entries as hosts lines.
 pub fn hosts_entries(add_hosts: &[(String, String)]) -> String {
     add_hosts
@@ -103,6 +112,19 @@ mod tests {
         assert_eq!(lines[0], "127.0.0.1\tlocalhost");
         assert_eq!(lines[1], "::1\tlocalhost ip6-localhost ip6-loopback");
         assert_eq!(*lines.last().unwrap(), "10.0.0.2\tdb");
+    }
+
+    #[test]
+    fn hosts_with_ip_names_the_container_after_localhost() {
+        let h = hosts_with_ip(
+            &[("db".into(), "10.0.0.9".into())],
+            "10.88.0.2".parse().unwrap(),
+            "abc",
+        );
+        let lines: Vec<&str> = h.lines().collect();
+        assert_eq!(lines[0], "127.0.0.1\tlocalhost");
+        assert_eq!(lines[lines.len() - 2], "10.88.0.2\tabc");
+        assert_eq!(lines[lines.len() - 1], "10.0.0.9\tdb");
     }
 
     #[test]

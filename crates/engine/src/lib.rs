@@ -19,6 +19,8 @@ pub mod logfile;
 pub mod manage;
 pub mod monitor;
 pub mod names;
+pub mod netopts;
+pub mod netrun;
 pub mod network;
 pub mod options;
 pub mod restart;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::caps;
 use crate::logfile::LogConfig;
+use crate::netopts;
 use crate::restart::RestartPolicy;
 use crate::units::{parse_bytes, parse_cpus, parse_ulimit};
 
@@ -28,6 +29,15 @@ pub struct RunOptions {
     pub hostname: Option<String>,
     pub init: bool,
     pub network: Option<String>,
+    /// `-p`/`--publish`.
+    pub publish: Vec<String>,
+    /// `-P`/`--publish-all`.
+    pub publish_all: bool,
+    pub expose: Vec<String>,
+    pub network_aliases: Vec<String>,
+    pub mac_address: Option<String>,
+    /// `--ip`.
+    pub ip: Option<String>,
     pub volumes: Vec<String>,
     pub mounts: Vec<String>,
     pub tmpfs: Vec<String>,
@@ -76,12 +86,28 @@ fn flag_err(flag: &'static str, value: &str, reason: impl Into<String>) -> FlagE
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NetworkMode {
     /// A new, empty network namespace (loopback only).
     None,
     /// The host's network namespace.
     Host,
+    /// A new network namespace attached to this network (`bridge` is the default one).
+    Bridge(String),
+    /// Another container's network namespace (`container:NAME`).
+    Container(String),
+}
+
+impl NetworkMode {
+    /// Docker's `HostConfig.NetworkMode` spelling.
+    pub fn name(&self) -> String {
+        match self {
+            NetworkMode::None => "none".into(),
+            NetworkMode::Host => "host".into(),
+            NetworkMode::Bridge(n) => n.clone(),
+            NetworkMode::Container(c) => format!("container:{c}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -164,6 +190,22 @@ pub struct RunConfig {
     pub read_only: bool,
     pub privileged: bool,
     pub network: NetworkMode,
+    /// `-p` maps; a host port of 0 is chosen when the container starts.
+    #[serde(default)]
+    pub publish: Vec<crate::network::PortMap>,
+    /// `-P`: the image's exposed ports and `--expose` get random host ports.
+    #[serde(default)]
+    pub publish_all: bool,
+    /// `--expose` as `port/proto`.
+    #[serde(default)]
+    pub expose: Vec<String>,
+    #[serde(default)]
+    pub network_aliases: Vec<String>,
+    #[serde(default)]
+    pub mac_address: Option<String>,
+    /// `--ip`: the address on a user-defined network.
+    #[serde(default)]
+    pub ip: Option<std::net::Ipv4Addr>,
     pub mounts: Vec<UserMount>,
     /// Normalized `CAP_*` names, or `ALL`.
     pub cap_add: Vec<String>,
@@ -241,7 +283,35 @@ impl RunConfig {
             init: o.init,
             read_only: o.read_only,
             privileged: o.privileged,
-            network: network_flag(o.network.as_deref())?,
+            network: network_flags(o)?,
+            publish: o
+                .publish
+                .iter()
+                .map(|p| netopts::publish(p))
+                .collect::<Result<Vec<_>, _>>()?
+                .concat(),
+            publish_all: o.publish_all,
+            expose: o
+                .expose
+                .iter()
+                .map(|e| netopts::expose(e))
+                .collect::<Result<Vec<_>, _>>()?
+                .concat(),
+            network_aliases: o
+                .network_aliases
+                .iter()
+                .map(|a| netopts::network_alias(a))
+                .collect::<Result<_, _>>()?,
+            mac_address: o
+                .mac_address
+                .as_deref()
+                .map(netopts::mac_address)
+                .transpose()?,
+            ip: o
+                .ip
+                .as_deref()
+                .map(|ip| netopts::ip(ip, &o.network))
+                .transpose()?,
             mounts: mount_flags(o)?,
             cap_add,
             cap_drop,
@@ -390,21 +460,32 @@ fn name_flag(n: &str) -> Result<String, FlagError> {
     Ok(name.to_string())
 }
 
-fn network_flag(n: Option<&str>) -> Result<NetworkMode, FlagError> {
-    match n {
-        None | Some("none") => Ok(NetworkMode::None),
-        Some("host") => Ok(NetworkMode::Host),
-        Some(v @ ("bridge" | "default")) => Err(flag_err(
-            "--network",
-            v,
-            "bridge networking comes with the bridge network work; use none or host",
-        )),
-        Some(v) => Err(flag_err(
-            "--network",
-            v,
-            "supported modes are none and host",
-        )),
+/// `--network` and the flags that need a network of the container's own.
+fn network_flags(o: &RunOptions) -> Result<NetworkMode, FlagError> {
+    let mode = netopts::network_mode(o.network.as_deref())?;
+    let publishing = !o.publish.is_empty() || o.publish_all;
+    netopts::check_conflicts(
+        &mode,
+        publishing,
+        o.mac_address.is_some(),
+        !o.network_aliases.is_empty(),
+    )?;
+    if let NetworkMode::Container(_) = mode {
+        // The joined container's hostname, /etc/hosts and resolv.conf are shared (Docker's rule).
+        let shared = [
+            ("--hostname", o.hostname.is_some()),
+            ("--add-host", !o.add_hosts.is_empty()),
+            ("--dns", !o.dns.is_empty()),
+        ];
+        if let Some((flag, _)) = shared.iter().find(|(_, set)| *set) {
+            return Err(flag_err(
+                flag,
+                o.network.as_deref().unwrap_or_default(),
+                "conflicting options: it and the container network mode",
+            ));
+        }
     }
+    Ok(mode)
 }
 
 fn pull_flag(p: Option<&str>) -> Result<PullPolicy, FlagError> {

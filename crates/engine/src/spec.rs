@@ -2,7 +2,7 @@
 //! lives outside the two configs (the resolved user, the generated /etc files, the cgroup version,
 //! the seccomp profile) is passed in as data, so every rule here is unit-tested.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use hull_oci::image::ContainerConfig;
 use hull_oci::runtime::{
@@ -62,6 +62,17 @@ pub struct EtcFiles {
     pub resolv_conf: PathBuf,
 }
 
+impl EtcFiles {
+    /// The three files in a container's directory.
+    pub fn in_dir(dir: &Path) -> EtcFiles {
+        EtcFiles {
+            hostname: dir.join("hostname"),
+            hosts: dir.join("hosts"),
+            resolv_conf: dir.join("resolv.conf"),
+        }
+    }
+}
+
 /// What the spec needs besides the two configs.
 #[derive(Debug, Clone)]
 pub struct SpecInputs<'a> {
@@ -79,10 +90,10 @@ pub struct SpecInputs<'a> {
 /// The hostname: `--hostname`, else the first 12 hex characters of the ID (Docker's default),
 /// else, with `--network host`, the host's.
 pub fn hostname(run: &RunConfig, id: &str, host_hostname: &str) -> String {
-    match (&run.hostname, run.network) {
+    match (&run.hostname, &run.network) {
         (Some(h), _) => h.clone(),
         (None, NetworkMode::Host) => host_hostname.to_string(),
-        (None, NetworkMode::None) => id.chars().take(12).collect(),
+        (None, _) => id.chars().take(12).collect(),
     }
 }
 
@@ -237,9 +248,10 @@ pub fn mounts(run: &RunConfig, etc: &EtcFiles) -> Vec<Mount> {
 }
 
 /// The namespaces Docker gives a container.
-pub fn namespaces(network: NetworkMode, cgroup_v2: bool) -> Vec<Namespace> {
+/// With `container:NAME` the network namespace is joined by path: see [`join_netns`].
+pub fn namespaces(network: &NetworkMode, cgroup_v2: bool) -> Vec<Namespace> {
     let mut kinds = vec!["pid", "ipc", "uts", "mount"];
-    if network == NetworkMode::None {
+    if *network != NetworkMode::Host {
         kinds.push("network");
     }
     if cgroup_v2 {
@@ -252,6 +264,19 @@ pub fn namespaces(network: NetworkMode, cgroup_v2: bool) -> Vec<Namespace> {
             path: None,
         })
         .collect()
+}
+
+/// Makes the spec join the network namespace at `path` (another container's, for
+/// `--network container:NAME`) instead of creating one.
+pub fn join_netns(spec: &mut Spec, path: &Path) {
+    let Some(linux) = spec.linux.as_mut() else {
+        return;
+    };
+    for ns in &mut linux.namespaces {
+        if ns.kind == "network" {
+            ns.path = Some(path.to_path_buf());
+        }
+    }
 }
 
 /// One device cgroup rule: (type, major, minor, access); None is the `*` wildcard.
@@ -368,7 +393,7 @@ pub fn build(
         )
     };
     let linux = Linux {
-        namespaces: namespaces(run.network, inp.cgroup_v2),
+        namespaces: namespaces(&run.network, inp.cgroup_v2),
         cgroups_path: Some(format!("{}/{}", crate::engine::CGROUP_PARENT, inp.id)),
         resources: Some(resources(run)),
         seccomp: inp.seccomp.clone(),

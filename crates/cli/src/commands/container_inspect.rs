@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use hull_engine::container::{Record, Status};
 use hull_engine::logfile::{LogConfig, LogDriver};
-use hull_engine::options::{NetworkMode, RunConfig, UserMount};
+use hull_engine::options::{RunConfig, UserMount};
 use hull_engine::units::CPU_PERIOD;
 use hull_engine::Engine;
 use hull_oci::image::ContainerConfig;
@@ -80,7 +80,7 @@ pub fn document(r: &Record, image: &ContainerConfig, dir: &std::path::Path) -> V
         "Config": config(r, image),
         "HostConfig": host_config(c),
         "Mounts": c.mounts.iter().map(mount).collect::<Vec<_>>(),
-        "NetworkSettings": network_settings(c),
+        "NetworkSettings": super::netview::network_settings(r),
     })
 }
 
@@ -112,7 +112,7 @@ fn config(r: &Record, image: &ContainerConfig) -> Value {
         "AttachStdin": c.interactive,
         "AttachStdout": true,
         "AttachStderr": true,
-        "ExposedPorts": image.exposed_ports.clone().filter(|p| !p.is_empty()),
+        "ExposedPorts": exposed_ports(image, &r.config),
         "Tty": c.tty,
         "OpenStdin": c.interactive,
         "StdinOnce": c.interactive,
@@ -126,6 +126,20 @@ fn config(r: &Record, image: &ContainerConfig) -> Value {
         "Labels": hull_engine::labels::merge(image.labels.as_ref(), &c.labels),
         "StopSignal": image.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
     })
+}
+
+/// The image's exposed ports plus `--expose`.
+fn exposed_ports(image: &ContainerConfig, c: &RunConfig) -> Option<serde_json::Map<String, Value>> {
+    let mut out: serde_json::Map<String, Value> = image
+        .exposed_ports
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for e in &c.expose {
+        out.entry(e.clone()).or_insert_with(|| json!({}));
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 fn host_hostname() -> String {
@@ -177,8 +191,8 @@ fn host_config(c: &RunConfig) -> Value {
         .collect();
     json!({
         "Binds": null_if_empty(&binds),
-        "NetworkMode": match c.network { NetworkMode::Host => "host", NetworkMode::None => "none" },
-        "PortBindings": {},
+        "NetworkMode": c.network.name(),
+        "PortBindings": super::netview::port_bindings(c),
         "RestartPolicy": {
             "Name": c.restart.name(),
             "MaximumRetryCount": c.restart.max_retries(),
@@ -219,30 +233,6 @@ fn security_opt(c: &RunConfig) -> Vec<String> {
         hull_engine::options::SeccompChoice::Default => {}
     }
     out
-}
-
-/// No networking yet: the shape Docker prints for `--network none`.
-fn network_settings(c: &RunConfig) -> Value {
-    let mode = match c.network {
-        NetworkMode::Host => "host",
-        NetworkMode::None => "none",
-    };
-    json!({
-        "Bridge": "",
-        "SandboxID": "",
-        "SandboxKey": "",
-        "Ports": {},
-        "Gateway": "",
-        "IPAddress": "",
-        "IPPrefixLen": 0,
-        "MacAddress": "",
-        "Networks": {
-            mode: {
-                "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-                "IPPrefixLen": 0, "MacAddress": "", "Aliases": null,
-            }
-        },
-    })
 }
 
 fn log_config(l: &LogConfig) -> Value {
@@ -391,13 +381,14 @@ mod tests {
         assert_eq!(h["AutoRemove"], true);
         assert_eq!(h["Binds"], json!(["/srv:/data:ro"]));
         assert_eq!(h["CapAdd"], json!(["CAP_NET_ADMIN"]));
-        assert_eq!(h["NetworkMode"], "none");
+        assert_eq!(h["NetworkMode"], "bridge");
+        assert_eq!(h["PortBindings"], json!({}));
         assert_eq!(h["RestartPolicy"]["Name"], "no");
         assert_eq!(h["LogConfig"]["Type"], "json-file");
         assert_eq!(d["RestartCount"], 2);
         assert_eq!(d["Mounts"][0]["Destination"], "/data");
         assert_eq!(d["Mounts"][0]["RW"], false);
-        assert!(d["NetworkSettings"]["Networks"].get("none").is_some());
+        assert_eq!(d["NetworkSettings"]["Networks"]["bridge"]["IPAddress"], "");
     }
 
     #[test]

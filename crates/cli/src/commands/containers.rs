@@ -140,7 +140,7 @@ pub fn ps_table(records: &[Record], now: i64, trunc: bool) -> String {
             quote_command(&r.command.join(" "), trunc),
             ago(Some(&r.created), now),
             status(r, now),
-            String::new(),
+            super::netview::ps_ports(r),
             r.name.clone(),
         ]);
     }

@@ -12,6 +12,7 @@ mod inspect;
 mod logs;
 mod logtime;
 mod manage;
+mod netview;
 mod network;
 mod pull;
 mod run;
@@ -95,5 +96,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Network(NetworkCommand::Prune(a)) => network::prune(&ctx, a),
         Command::Network(NetworkCommand::Connect(a)) => network::connect(&ctx, a),
         Command::Network(NetworkCommand::Disconnect(a)) => network::disconnect(&ctx, a),
+        Command::Network(NetworkCommand::Sweep) => netview::sweep(&ctx),
+        Command::Port(a) => netview::port(&ctx, a),
     }
 }

@@ -30,6 +30,7 @@ pub mod nat;
 pub mod netlink;
 pub mod netns;
 pub mod nft;
+pub mod orphans;
 pub mod ports;
 pub mod store;
 pub mod subnet;
@@ -155,6 +156,7 @@ fn mac_string(mac: [u8; 6]) -> String {
 /// Creates the network's bridge (idempotent), its gateway address, and its NAT rules.
 pub fn ensure_host_side(root: &Path, net: &Network) -> Result<u32, NetworkError> {
     let store = store_tag(root);
+    orphans::register_store(root, &store)?;
     let mut h = netlink::Netlink::open().map_err(nl("open socket for", &net.bridge))?;
     let br = h
         .ensure_bridge(&net.bridge)
@@ -258,11 +260,11 @@ pub fn reserve(root: &Path, ep: &Endpoint<'_>) -> Result<Reservation, NetworkErr
     reserve_at(root, ep, None)
 }
 
-/// [`reserve`] on a chosen address (`--ip`) when one is given.
-fn reserve_at(
+/// [`reserve`], with the address asked for (`--ip`) when `ip` is set.
+pub fn reserve_at(
     root: &Path,
     ep: &Endpoint<'_>,
-    want: Option<Ipv4Addr>,
+    ip: Option<Ipv4Addr>,
 ) -> Result<Reservation, NetworkError> {
     let nets = Networks::open(root);
     let net = nets.get(ep.network)?;
@@ -276,7 +278,7 @@ fn reserve_at(
             name: format!("{} on network {}", ep.owner, net.name),
         });
     }
-    let ip = match want {
+    let ip = match ip {
         Some(ip) => ipam.allocate_at(ep.owner, ip)?,
         None => ipam.allocate(ep.owner)?,
     };
@@ -310,12 +312,22 @@ pub fn plug(root: &Path, netns: &Path, r: &Reservation) -> Result<Attachment, Ne
 }
 
 fn ports_lock(nets: &Networks) -> Result<File, NetworkError> {
-    let path = nets.dir().join("ports.lock");
+    lock_file(nets.dir(), "ports.lock")
+}
+
+/// Serializes a network's host side: plugging an endpoint in (which creates the bridge) and
+/// tearing the bridge down once the last endpoint left, so neither sees the other half done.
+fn host_lock(nets: &Networks, net: &Network) -> Result<File, NetworkError> {
+    lock_file(&nets.dir().join(&net.name), "host.lock")
+}
+
+fn lock_file(dir: &Path, name: &str) -> Result<File, NetworkError> {
+    let path = dir.join(name);
     let io = |op| {
         let path = path.clone();
         move |source| NetworkError::Io { op, path, source }
     };
-    std::fs::create_dir_all(nets.dir()).map_err(io("create dir for"))?;
+    std::fs::create_dir_all(dir).map_err(io("create dir for"))?;
     let f = File::options()
         .create(true)
         .truncate(false)
@@ -391,6 +403,7 @@ fn connect_as(
 ) -> Result<Attachment, NetworkError> {
     let (net, owner, ip, mac) = (&r.network, r.owner.as_str(), r.ip, r.mac);
     let store = store_tag(root);
+    let _host = host_lock(&Networks::open(root), net)?;
     let bridge = ensure_host_side(root, net)?;
     let veth = host_veth_name(&store, net, owner);
     Networks::open(root)
@@ -502,7 +515,29 @@ fn detach_from(
             h.delete_link(l.index).map_err(nl("delete", &veth))?;
         }
     }
-    ipam.release(owner)?;
+    if ipam.release(owner)?.is_some() {
+        remove_host_side_if_unused(root, nets, net)?;
+    }
+    Ok(())
+}
+
+/// Everything hull creates goes when it is no longer used: the network's bridge and NAT rules
+/// go with its last endpoint (and come back with the next one).
+fn remove_host_side_if_unused(
+    root: &Path,
+    nets: &Networks,
+    net: &Network,
+) -> Result<(), NetworkError> {
+    let _host = host_lock(nets, net)?;
+    if nets.ipam(net).leases()?.is_empty() {
+        remove_host_side(root, net)?;
+        let mut others = nets.list()?.into_iter().map(|n| nets.ipam(&n).leases());
+        if others.try_fold(true, |empty, l| l.map(|l| empty && l.is_empty()))? {
+            // Nothing of this store is left on the host. (A plug racing this keeps its objects
+            // but loses the registration: the host-wide sweep then only reports them.)
+            orphans::unregister_store(&store_tag(root));
+        }
+    }
     Ok(())
 }
 

@@ -23,6 +23,32 @@ use super::NetworkError;
 pub const DEFAULT_NETWORK: &str = "bridge";
 pub const DEFAULT_BRIDGE: &str = "hull0";
 pub const DRIVER_BRIDGE: &str = "bridge";
+/// The store whose default network's bridge is plain `hull0`; any other store's is
+/// `hull0-<store tag>`, so that two stores (test stores, say) never share a bridge.
+pub const DEFAULT_ROOT: &str = "/var/lib/hull";
+/// Overrides the default network's subnet when it is first created (tests give every store
+/// its own).
+pub const DEFAULT_SUBNET_ENV: &str = "HULL_DEFAULT_SUBNET";
+
+/// The default network's bridge for the store at `root`.
+pub fn default_bridge(root: &Path) -> String {
+    let canonical = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    if canonical == Path::new(DEFAULT_ROOT) {
+        DEFAULT_BRIDGE.to_string()
+    } else {
+        format!("{DEFAULT_BRIDGE}-{}", super::store_tag(root))
+    }
+}
+
+/// `HULL_DEFAULT_SUBNET`, when set.
+fn default_subnet_override() -> Result<Option<Subnet>, NetworkError> {
+    match std::env::var(DEFAULT_SUBNET_ENV) {
+        Ok(v) if !v.is_empty() => v.parse().map(Some).map_err(|_| {
+            NetworkError::InvalidInput(format!("{DEFAULT_SUBNET_ENV}={v} is not a subnet"))
+        }),
+        _ => Ok(None),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Network {
@@ -156,11 +182,12 @@ impl Networks {
             return Ok(());
         }
         let id = new_id(DEFAULT_NETWORK);
+        let root = self.dir.parent().unwrap_or(Path::new("/"));
         let net = self.plan(
             DEFAULT_NETWORK,
             id,
-            DEFAULT_BRIDGE.into(),
-            None,
+            default_bridge(root),
+            default_subnet_override()?,
             None,
             &existing,
         )?;
@@ -330,7 +357,11 @@ mod tests {
         nets.create(&req("alpha", Some("10.201.0.0/24"))).unwrap();
         let all = nets.list().unwrap();
         assert_eq!(all[0].name, "bridge");
-        assert_eq!(all[0].bridge, "hull0");
+        assert_eq!(
+            all[0].bridge,
+            format!("hull0-{}", super::super::store_tag(d.path()))
+        );
+        assert!(all[0].bridge.len() <= 15);
         assert!(!subnet::host_routes()
             .iter()
             .any(|r| r.overlaps(&all[0].subnet)));

@@ -40,7 +40,8 @@ fn err(o: RunOptions) -> FlagError {
 #[test]
 fn defaults_are_dockers() {
     let c = ok(opts());
-    assert_eq!(c.network, NetworkMode::None);
+    assert_eq!(c.network, NetworkMode::Bridge("bridge".into()));
+    assert!(c.publish.is_empty() && !c.publish_all);
     assert_eq!(c.pull, PullPolicy::Missing);
     assert_eq!(c.seccomp, SeccompChoice::Default);
     assert!(!c.no_new_privileges);
@@ -118,19 +119,37 @@ fn bad_values_name_the_flag_and_the_value() {
         ),
         (
             RunOptions {
-                network: Some("bridge".into()),
+                network: Some("my net".into()),
                 ..opts()
             },
             "--network",
-            "bridge",
+            "my net",
         ),
         (
             RunOptions {
-                network: Some("mynet".into()),
+                network: Some("host".into()),
+                publish: vec!["80".into()],
                 ..opts()
             },
-            "--network",
-            "mynet",
+            "--publish",
+            "host",
+        ),
+        (
+            RunOptions {
+                network: Some("container:web".into()),
+                hostname: Some("h".into()),
+                ..opts()
+            },
+            "--hostname",
+            "container:web",
+        ),
+        (
+            RunOptions {
+                publish: vec!["80/sctp".into()],
+                ..opts()
+            },
+            "--publish",
+            "80/sctp",
         ),
         (
             RunOptions {

@@ -65,6 +65,15 @@ pub fn has_embedded_dns(network: &str) -> bool {
         || network.starts_with("container:"))
 }
 
+/// True when a container on `network` (a name or ID prefix) gets the embedded DNS: a user
+/// network that exists. Its resolv.conf then names 127.0.0.11 ([`crate::etc::resolv_conf_embedded`]).
+pub fn serves(root: &Path, network: &str) -> bool {
+    has_embedded_dns(network)
+        && Networks::open(root)
+            .get(network)
+            .is_ok_and(|net| net.name != DEFAULT_NETWORK)
+}
+
 /// The responder for the container `owner` whose network namespace is `netns`, attached to
 /// `network`: None where Docker runs no embedded DNS ([`has_embedded_dns`]). Forwards to
 /// `dns` (`--dns`) when given, else to the host's /etc/resolv.conf nameservers.
@@ -75,11 +84,7 @@ pub fn serve_for(
     owner: &str,
     dns: &[String],
 ) -> Result<Option<DnsServer>, NetworkError> {
-    if !has_embedded_dns(network) {
-        return Ok(None);
-    }
-    let net = Networks::open(root).get(network)?;
-    if net.name == DEFAULT_NETWORK {
+    if !serves(root, network) {
         return Ok(None);
     }
     let upstreams = if dns.is_empty() {

@@ -1,0 +1,226 @@
+//! A container's network as Docker shows it: the `ps` PORTS column, `inspect`'s
+//! `NetworkSettings` and `HostConfig.PortBindings`, `hull port`, and `hull network sweep`.
+
+use anyhow::{Context, Result};
+use hull_engine::container::{Record, Status};
+use hull_engine::network::{PortMap, Proto};
+use hull_engine::options::{NetworkMode, RunConfig};
+use hull_engine::Engine;
+use serde_json::{json, Map, Value};
+
+use super::Ctx;
+use crate::cli::PortArgs;
+
+/// The published ports of a running container: `0.0.0.0:8080->80/tcp, …`.
+pub fn ps_ports(r: &Record) -> String {
+    live_ports(r)
+        .iter()
+        .map(PortMap::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn live_ports(r: &Record) -> Vec<PortMap> {
+    match (&r.state.network, r.state.status) {
+        (Some(n), Status::Running) => n.ports.clone(),
+        _ => Vec::new(),
+    }
+}
+
+fn port_key(port: u16, proto: Proto) -> String {
+    format!("{port}/{proto}")
+}
+
+/// `HostConfig.PortBindings` as asked for: Docker leaves an unspecified address or a random
+/// port empty.
+pub fn port_bindings(c: &RunConfig) -> Value {
+    let mut out = Map::new();
+    for m in &c.publish {
+        let host_ip = if m.host_ip.is_unspecified() {
+            String::new()
+        } else {
+            m.host_ip.to_string()
+        };
+        let host_port = if m.host_port == 0 {
+            String::new()
+        } else {
+            m.host_port.to_string()
+        };
+        push(
+            &mut out,
+            port_key(m.container_port, m.proto),
+            json!({"HostIp": host_ip, "HostPort": host_port}),
+        );
+    }
+    Value::Object(out)
+}
+
+fn push(out: &mut Map<String, Value>, key: String, v: Value) {
+    match out.get_mut(&key).and_then(Value::as_array_mut) {
+        Some(list) => list.push(v),
+        None => {
+            out.insert(key, json!([v]));
+        }
+    }
+}
+
+/// `NetworkSettings`: the live attachment while the container runs, else the empty shape
+/// Docker prints for a stopped container.
+pub fn network_settings(r: &Record) -> Value {
+    let c = &r.config;
+    let mode = match &c.network {
+        NetworkMode::Container(_) => String::new(),
+        m => m.name(),
+    };
+    let mut ports = Map::new();
+    for m in live_ports(r) {
+        push(
+            &mut ports,
+            port_key(m.container_port, m.proto),
+            json!({"HostIp": m.host_ip.to_string(), "HostPort": m.host_port.to_string()}),
+        );
+    }
+    let live = r
+        .state
+        .network
+        .as_ref()
+        .filter(|_| r.state.status == Status::Running);
+    let ip = live.map(|n| n.ip.to_string()).unwrap_or_default();
+    let gateway = live.map(|n| n.gateway.to_string()).unwrap_or_default();
+    let mac = live.map(|n| n.mac.clone()).unwrap_or_default();
+    let prefix = live.map_or(0, |n| n.prefix_len);
+    let mut networks = Map::new();
+    if !mode.is_empty() {
+        networks.insert(
+            mode.clone(),
+            json!({
+                "IPAMConfig": null,
+                "Links": null,
+                "Aliases": live.map(|n| json!(n.aliases)).unwrap_or(Value::Null),
+                "MacAddress": mac,
+                "NetworkID": live.map(|n| n.network_id.clone()).unwrap_or_default(),
+                "EndpointID": live.map(|_| r.id.clone()).unwrap_or_default(),
+                "Gateway": gateway,
+                "IPAddress": ip,
+                "IPPrefixLen": prefix,
+                "IPv6Gateway": "",
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+            }),
+        );
+    }
+    let on_default = mode == "bridge";
+    let pick = |v: String| if on_default { v } else { String::new() };
+    json!({
+        "Bridge": "",
+        "SandboxID": live.map(|_| r.id.clone()).unwrap_or_default(),
+        "SandboxKey": live.map(|n| n.netns.display().to_string()).unwrap_or_default(),
+        "Ports": ports,
+        "Gateway": pick(gateway.clone()),
+        "IPAddress": pick(ip.clone()),
+        "IPPrefixLen": if on_default { prefix } else { 0 },
+        "MacAddress": pick(mac.clone()),
+        "Networks": networks,
+    })
+}
+
+/// `hull port CTR [PRIVATE_PORT[/PROTO]]`, Docker's output: `80/tcp -> 0.0.0.0:8080` per map,
+/// or just `0.0.0.0:8080` for the port asked for.
+pub fn port(ctx: &Ctx, args: PortArgs) -> Result<u8> {
+    let engine = Engine::open(&ctx.root).context("open hull store")?;
+    let r = engine.containers.resolve(&args.container)?;
+    let maps = live_ports(&r);
+    let Some(want) = args.port.as_deref() else {
+        for m in &maps {
+            println!(
+                "{} -> {}:{}",
+                port_key(m.container_port, m.proto),
+                m.host_ip,
+                m.host_port
+            );
+        }
+        return Ok(0);
+    };
+    let (port, proto) = parse_private_port(want)?;
+    let found: Vec<&PortMap> = maps
+        .iter()
+        .filter(|m| m.container_port == port && m.proto == proto)
+        .collect();
+    if found.is_empty() {
+        anyhow::bail!(
+            "No public port '{}' published for {}",
+            port_key(port, proto),
+            args.container
+        );
+    }
+    for m in found {
+        println!("{}:{}", m.host_ip, m.host_port);
+    }
+    Ok(0)
+}
+
+fn parse_private_port(p: &str) -> Result<(u16, Proto)> {
+    let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+    let proto = match proto {
+        "tcp" => Proto::Tcp,
+        "udp" => Proto::Udp,
+        other => anyhow::bail!("invalid protocol {other:?}: tcp or udp"),
+    };
+    let port = port
+        .parse::<u16>()
+        .with_context(|| format!("invalid port {port:?}"))?;
+    Ok((port, proto))
+}
+
+/// `hull network sweep`: the host-wide check. Lists and removes what this store created that
+/// nothing owns (endpoints of containers that are not running, untracked veths and bridges,
+/// firewall rules), and whatever hull stores that no longer exist left on the host.
+pub fn sweep(ctx: &Ctx) -> Result<u8> {
+    let engine = Engine::open(&ctx.root).context("open hull store")?;
+    let own = engine.sweep_network()?;
+    let host = engine.sweep_host_network()?;
+    for report in [&own, &host.removed] {
+        for l in &report.leases {
+            println!("endpoint {l}");
+        }
+        for l in &report.links {
+            println!("link {l}");
+        }
+        for r in &report.rules {
+            println!("rule {r}");
+        }
+    }
+    for u in &host.unknown {
+        eprintln!("hull: left alone, no store is registered for it: {u}");
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_ports_parse_with_a_default_protocol() {
+        assert_eq!(parse_private_port("80").unwrap(), (80, Proto::Tcp));
+        assert_eq!(parse_private_port("53/udp").unwrap(), (53, Proto::Udp));
+        assert!(parse_private_port("53/sctp").is_err());
+        assert!(parse_private_port("x").is_err());
+    }
+
+    #[test]
+    fn bindings_leave_random_and_any_empty() {
+        let opts = hull_engine::options::RunOptions {
+            image: "x".into(),
+            publish: vec!["8080:80".into(), "127.0.0.1::53/udp".into()],
+            ..Default::default()
+        };
+        let c = RunConfig::from_options(&opts, &hull_engine::options::RealHost).unwrap();
+        let b = port_bindings(&c);
+        assert_eq!(b["80/tcp"][0], json!({"HostIp": "", "HostPort": "8080"}));
+        assert_eq!(
+            b["53/udp"][0],
+            json!({"HostIp": "127.0.0.1", "HostPort": ""})
+        );
+    }
+}

@@ -1,0 +1,140 @@
+//! The host-wide part of the check: links and rules tagged by a hull store that no longer
+//! exists (its directory deleted while containers ran, a test store whose process died). Each
+//! store that builds anything on the host registers itself as `/run/hull/stores/<store tag>`
+//! holding its root path; a tag whose registered root has no `networks` directory any more owns
+//! nothing. Tags without a registration are listed but left alone: nothing says whose they are.
+//! /run is emptied at boot, as are the links and rules.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::{firewall, nat, netlink, nl, NetworkError, SweepReport};
+
+const STORES: &str = "/run/hull/stores";
+
+/// Records that the store at `root` (tag `store`) has objects on the host.
+pub fn register_store(root: &Path, store: &str) -> Result<(), NetworkError> {
+    let path = Path::new(STORES).join(store);
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let text = root.as_os_str().as_encoded_bytes();
+    if std::fs::read(&path).is_ok_and(|t| t == text) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(STORES)
+        .and_then(|()| {
+            hull_sys::fs::write_atomic(&path, text, hull_sys::fs::Durability::ProcessCrash)
+        })
+        .map_err(|source| NetworkError::Io {
+            op: "register store in",
+            path,
+            source,
+        })
+}
+
+/// Forgets the store's registration once it has nothing on the host.
+pub fn unregister_store(store: &str) {
+    let _ = std::fs::remove_file(Path::new(STORES).join(store));
+}
+
+/// The store tag of a `hull <store> …` link alias or rule comment.
+fn store_of(tag: &str) -> Option<&str> {
+    let store = tag.strip_prefix("hull ")?.split(' ').next()?;
+    (store.len() == 8 && store.bytes().all(|b| b.is_ascii_hexdigit())).then_some(store)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Alive,
+    Gone,
+    Unknown,
+}
+
+fn owner(store: &str) -> Owner {
+    match std::fs::read(Path::new(STORES).join(store)) {
+        Ok(root) => {
+            let root = PathBuf::from(String::from_utf8_lossy(&root).into_owned());
+            if root.join("networks").is_dir() {
+                Owner::Alive
+            } else {
+                Owner::Gone
+            }
+        }
+        Err(_) => Owner::Unknown,
+    }
+}
+
+/// Deletes the registrations of stores that no longer exist (their objects are gone too).
+fn forget_gone_stores() {
+    let Ok(entries) = std::fs::read_dir(STORES) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if owner(&name) == Owner::Gone {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// What [`sweep_orphans`] found: removed objects of deleted stores, and the tags of objects
+/// whose store is unknown (left alone).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct OrphanReport {
+    pub removed: SweepReport,
+    pub unknown: Vec<String>,
+}
+
+/// Removes every link and rule tagged by a store that no longer exists.
+pub fn sweep_orphans() -> Result<OrphanReport, NetworkError> {
+    let mut owners: HashMap<String, Owner> = HashMap::new();
+    let mut classify = |tag: &str| -> Option<Owner> {
+        let store = store_of(tag)?;
+        Some(
+            *owners
+                .entry(store.to_string())
+                .or_insert_with(|| owner(store)),
+        )
+    };
+    let mut report = OrphanReport::default();
+    let mut h = netlink::Netlink::open().map_err(nl("open socket for", "links"))?;
+    for l in h.links().map_err(nl("list", "links"))? {
+        let Some(alias) = l.alias.clone() else {
+            continue;
+        };
+        match classify(&alias) {
+            Some(Owner::Gone) => {
+                h.delete_link(l.index).map_err(nl("delete", &l.name))?;
+                report.removed.links.push(l.name);
+            }
+            Some(Owner::Unknown) => report.unknown.push(format!("link {} ({alias})", l.name)),
+            _ => {}
+        }
+    }
+    let gone: Vec<String> = owners
+        .iter()
+        .filter(|(_, o)| **o == Owner::Gone)
+        .map(|(s, _)| s.clone())
+        .collect();
+    let doomed = |c: &str| {
+        store_of(c).is_some_and(|s| {
+            gone.iter().any(|g| g == s) || (!owners.contains_key(s) && owner(s) == Owner::Gone)
+        })
+    };
+    report.removed.rules = firewall::remove(doomed)?;
+    forget_gone_stores();
+    nat::restore_forwarding()?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_tags_come_from_hull_tags_only() {
+        assert_eq!(store_of("hull 0a1b2c3d net 123456789012"), Some("0a1b2c3d"));
+        assert_eq!(store_of("hull 0a1b2c3d ep 1234 owner"), Some("0a1b2c3d"));
+        assert_eq!(store_of("hull zz net x"), None);
+        assert_eq!(store_of("docker0"), None);
+    }
+}
