@@ -60,7 +60,10 @@ die() {
 [ -x "$HULL" ] || die "$HULL not built"
 command -v iperf3 >/dev/null || die "iperf3 missing: scripts/deps --bench"
 
+# Every store (hull's and podman's) lives on a tmpfs of its own, so the host's disk (here an
+# ext4 without a journal) does not colour the latency.
 WORK=$(mktemp -d /var/tmp/hull-netbench.XXXXXX)
+mount -t tmpfs -o size=4g hull-netbench "$WORK" || die "mount a tmpfs on $WORK"
 STORE=$WORK/store
 export HULL_DEFAULT_SUBNET=10.239.0.0/24
 PIDS=()
@@ -68,7 +71,9 @@ cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     "$HULL" --root "$STORE" ps -aq 2>/dev/null | xargs -r "$HULL" --root "$STORE" rm -f >/dev/null 2>&1 || true
     "$HULL" --root "$STORE" network sweep >/dev/null 2>&1 || true
-    rm -rf "$WORK"
+    podman --root "$WORK/podman" --runroot "$WORK/podman-run" rm -af >/dev/null 2>&1 || true
+    umount -R "$WORK" 2>/dev/null || umount -l "$WORK" 2>/dev/null || true
+    rmdir "$WORK" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -84,6 +89,7 @@ PUBPORT=$(free_port)
 # podman asks for RLIMIT_NOFILE 1048576, which root cannot get here (see bench/run.sh), and crun
 # refuses this hybrid cgroup host; runc with explicit limits runs.
 PODMAN_LIMITS="--ulimit nofile=20000:20000 --ulimit nproc=32768:32768"
+podman() { command podman --root "$WORK/podman" --runroot "$WORK/podman-run" "$@"; }
 declare -A CMD=(
     [hull-none]="hull run --rm --network none $IMAGE true"
     [hull-bridge]="hull run --rm $IMAGE true"
