@@ -362,9 +362,9 @@ fn hybrid_unified_mount() -> Option<PathBuf> {
     })
 }
 
+/// Regression: BPF_PROG_ATTACH used to fail with EINVAL here because the attr's padding (the
+/// kernel's `relative_fd` since 6.6) was left uninitialised.
 #[test]
-#[ignore = "BPF_PROG_ATTACH(BPF_CGROUP_DEVICE) returns EINVAL on this host's hybrid cgroup2 \
-            mount even for a 2-instruction allow-all program; cause not found yet"]
 fn v2_device_filter_blocks_open() {
     if !root_tests_enabled() {
         return;
@@ -385,6 +385,11 @@ fn v2_device_filter_blocks_open() {
     );
     let out = g.wait_output(idx);
     let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stdout.contains("null-denied"), "{out:?}");
+    assert!(
+        stderr.contains("/dev/null': Operation not permitted"),
+        "{out:?}"
+    );
     assert!(stdout.contains("zero-open"), "{out:?}");
 }

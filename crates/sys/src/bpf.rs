@@ -166,7 +166,8 @@ impl Insn {
 }
 
 /// The `BPF_PROG_LOAD` member of `union bpf_attr`, up to `expected_attach_type`. The kernel
-/// accepts a shorter attr than its own and zero-fills the rest.
+/// accepts a shorter attr than its own and zero-fills the rest. No padding (see the size check
+/// below): every byte the kernel reads is a named field.
 #[repr(C, align(8))]
 #[derive(Default)]
 struct ProgLoadAttr {
@@ -184,8 +185,12 @@ struct ProgLoadAttr {
     expected_attach_type: u32,
 }
 
-/// The `BPF_PROG_ATTACH` member of `union bpf_attr`.
-#[repr(C, align(8))]
+/// The `BPF_PROG_ATTACH` member of `union bpf_attr` as of Linux 6.6, which added
+/// `relative_fd` and `expected_revision`. Every byte must be a named (so zeroed) field: Rust
+/// leaves padding uninitialised, and the kernel reads the bytes at offset 20 as `relative_fd`
+/// and refuses a cgroup attach with EINVAL when they are not zero. Older kernels check that the
+/// bytes past their own, shorter attr are zero, which these are.
+#[repr(C)]
 #[derive(Default)]
 struct ProgAttachAttr {
     target_fd: u32,
@@ -193,12 +198,19 @@ struct ProgAttachAttr {
     attach_type: u32,
     attach_flags: u32,
     replace_bpf_fd: u32,
+    relative_fd: u32,
+    expected_revision: u64,
 }
+
+// No implicit padding in either attr: the sizes are the sums of the fields.
+const _: () = assert!(std::mem::size_of::<ProgAttachAttr>() == 6 * 4 + 8);
+const _: () =
+    assert!(std::mem::size_of::<ProgLoadAttr>() == 4 * 2 + 8 * 2 + 4 * 2 + 8 + 4 * 2 + 16 + 4 * 2);
 
 /// The one place a raw `bpf(2)` return value becomes an `io::Result`.
 fn bpf<T>(cmd: libc::c_int, attr: &mut T) -> io::Result<libc::c_long> {
     // SAFETY: `attr` is an exclusively borrowed, initialised `#[repr(C)]` prefix of `union
-    // bpf_attr` for `cmd`, and the size passed is exactly its size, so the kernel reads and
+    // bpf_attr` for `cmd` without padding (so every byte the kernel reads is initialised), and the size passed is exactly its size, so the kernel reads and
     // writes only inside it. Pointers stored in it (instructions, license, log buffer) are
     // borrowed by the caller for the duration of this call.
     let ret = unsafe {
