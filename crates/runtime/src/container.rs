@@ -334,6 +334,7 @@ impl Runtime {
                     rootfs: prep.rootfs,
                     mounts: prep.mounts,
                     join: prep.namespaces.join,
+                    new_cgroup: prep.namespaces.new_cgroup,
                     sock: theirs,
                     state_dir,
                     stdio: req.stdio,

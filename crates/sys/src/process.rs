@@ -173,6 +173,16 @@ pub fn join_session_keyring(name: &CStr) -> io::Result<libc::c_long> {
     cvt(ret)
 }
 
+/// Moves the calling thread into a new cgroup namespace, rooted at the cgroup it is in now
+/// (`unshare(CLONE_NEWCGROUP)`).
+pub fn unshare_cgroup_namespace() -> io::Result<()> {
+    // SAFETY: only CLONE_NEWCGROUP is passed. It replaces the calling thread's cgroup namespace
+    // and shares nothing new or less with other threads: no file table, fs or memory unsharing,
+    // which is what makes `unshare` unsafe (descriptors another thread can no longer use).
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWCGROUP) }
+        .map_err(io::Error::from)
+}
+
 /// Exits the calling process immediately, without running atexit handlers or flushing stdio
 /// buffers that belong to the parent's copy of memory.
 pub fn exit_now(code: i32) -> ! {

@@ -23,6 +23,8 @@ pub struct InitArgs {
     pub mounts: Vec<PlannedMount>,
     /// Namespaces to join (`linux.namespaces` entries with a path).
     pub join: Vec<(String, PathBuf)>,
+    /// Whether to unshare a new cgroup namespace (see `NamespacePlan::new_cgroup`).
+    pub new_cgroup: bool,
     pub sock: OwnedFd,
     /// The container's state dir, opened before pivot_root so exec.fifo stays reachable.
     pub state_dir: OwnedFd,
@@ -84,6 +86,10 @@ fn prepare(a: &InitArgs) -> Result<(PathBuf, Option<State>)> {
     join_cgroup(&a.cgroup_join)?;
     // must happen before mounts because a joined mount namespace is where they have to go.
     join_namespaces(&a.join)?;
+    // must happen after the cgroup join because a new cgroup namespace is rooted at the cgroup
+    // we are in; after joining namespaces so that a joined user namespace owns it; before
+    // mounts because the container's cgroup2 mount shows the namespace's root.
+    unshare_cgroup(a.new_cgroup)?;
     // must happen before mounts because a process whose ids are unmapped in its user namespace
     // (we still have the host's root ids) cannot create files (EOVERFLOW).
     become_userns_root(&a.spec)?;
@@ -123,6 +129,14 @@ fn close_inherited(a: &InitArgs) -> Result<()> {
     keep.extend(a.cgroup_join.iter().map(|f| f.as_raw_fd()));
     hull_sys::process::close_all_except(&keep)
         .map_err(fail(Step::Fork, "close inherited descriptors"))
+}
+
+fn unshare_cgroup(new_cgroup: bool) -> Result<()> {
+    if !new_cgroup {
+        return Ok(());
+    }
+    hull_sys::process::unshare_cgroup_namespace()
+        .map_err(fail(Step::JoinNamespace, "unshare cgroup namespace"))
 }
 
 /// Moves init (single-threaded) into its cgroup by writing "0", i.e. itself, to each tasks file.

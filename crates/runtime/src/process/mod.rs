@@ -29,6 +29,11 @@ pub struct NamespacePlan {
     /// pid and time namespaces to join: they only apply to children, so the parent enters them
     /// for the fork of init (see [`enter_for_children`]).
     pub join_for_children: Vec<(String, PathBuf)>,
+    /// A new cgroup namespace: init unshares it itself once it is in its cgroup, because a
+    /// cgroup namespace is rooted at the cgroup its creator is in. Made by the clone, it would
+    /// be rooted at the caller's cgroup and show the container its host path (Docker and runc
+    /// show `0::/`).
+    pub new_cgroup: bool,
 }
 
 pub fn plan_namespaces(namespaces: &[Namespace]) -> Result<NamespacePlan, String> {
@@ -38,6 +43,7 @@ pub fn plan_namespaces(namespaces: &[Namespace]) -> Result<NamespacePlan, String
             return Err(format!("unknown namespace type {:?}", ns.kind));
         };
         match &ns.path {
+            None if ns.kind == "cgroup" => plan.new_cgroup = true,
             None => plan.clone_flags |= *flag as u32 as u64,
             Some(p) if ns.kind == "pid" || ns.kind == "time" => {
                 plan.join_for_children.push((ns.kind.clone(), p.clone()))
@@ -115,12 +121,15 @@ mod tests {
             ns("pid", None),
             ns("mount", None),
             ns("network", Some("/var/run/netns/x")),
+            ns("cgroup", None),
         ])
         .unwrap();
+        // Not CLONE_NEWCGROUP: init unshares it once it is in its cgroup.
         assert_eq!(
             p.clone_flags,
             (libc::CLONE_NEWPID | libc::CLONE_NEWNS) as u64
         );
+        assert!(p.new_cgroup);
         assert_eq!(
             p.join,
             vec![("network".to_string(), PathBuf::from("/var/run/netns/x"))]
