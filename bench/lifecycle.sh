@@ -93,6 +93,8 @@ cleanup() {
     [[ -n $LOOP_DEV ]] && losetup -d "$LOOP_DEV"
     [[ -n $LOOP_IMG ]] && rm -f "$LOOP_IMG"
     rmdir "$WORK" 2>/dev/null
+    # podman's cgroupfs manager leaves its shared parent (and conmon's) behind when empty
+    rmdir /sys/fs/cgroup/*/libpod_parent/conmon /sys/fs/cgroup/*/libpod_parent 2>/dev/null
     exit $rc
 }
 trap cleanup EXIT

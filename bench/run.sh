@@ -79,7 +79,7 @@ command_for() {
     ctr-hull | ctr-runc)
         local bin=$BENCH_HULLRT
         [[ $1 == ctr-runc ]] && bin=$(command -v runc)
-        echo "ctr -a '$w/containerd/sock' -n bench run --rm --runc-binary '$bin' '$BENCH_IMAGE' $1-\${EPOCHREALTIME/./} true"
+        echo "ctr -a '$w/containerd/sock' -n $BENCH_CTR_NS run --rm --runc-binary '$bin' '$BENCH_IMAGE' $1-\${EPOCHREALTIME/./} true"
         ;;
     floor) echo "unshare --fork --pid --mount --uts --ipc --net true" ;;
     *) die "unknown tool $1" ;;
@@ -149,6 +149,8 @@ LOOP_DEV=""
 MOUNTED=0
 CONTAINERD_PID=""
 CGROUP_PARENT=hull-bench-$$
+# containerd's namespace for the ctr rows; its tasks' cgroups go below a parent of this name
+CTR_NS=hull-bench-ctr-$$
 cleanup() {
     local rc=$?
     set +e
@@ -171,7 +173,10 @@ cleanup() {
     [[ -n $LOOP_IMG ]] && rm -f "$LOOP_IMG"
     rmdir "$WORK" 2>/dev/null
     # the benchmark's cgroups (crun/runc leave the parent behind), leaves first
-    find /sys/fs/cgroup/*/"$CGROUP_PARENT" -depth -type d -exec rmdir {} + 2>/dev/null
+    find /sys/fs/cgroup/*/"$CGROUP_PARENT" /sys/fs/cgroup/*/"$CTR_NS" -depth -type d \
+        -exec rmdir {} + 2>/dev/null
+    # podman's cgroupfs manager leaves its shared parent (and conmon's) behind when empty
+    rmdir /sys/fs/cgroup/*/libpod_parent/conmon /sys/fs/cgroup/*/libpod_parent 2>/dev/null
     exit $rc
 }
 trap cleanup EXIT
@@ -199,6 +204,7 @@ mkdir -p "$WORK/bin"
 ln -s "$(realpath "$HULL")" "$WORK/bin/hull-runtime"
 export BENCH_WORK=$WORK BENCH_HULL=$HULL BENCH_IMAGE=$IMAGE BENCH_PODMAN=$PODMAN
 export BENCH_HULLRT=$WORK/bin/hull-runtime
+export BENCH_CTR_NS=$CTR_NS
 
 echo "== hull run benchmark: $IMAGE, \`true\`, $RUNS runs per tool"
 echo "filesystem: $FS_DESC at $WORK"
@@ -261,7 +267,7 @@ for _ in $(seq 100); do
     ctr -a "$WORK/containerd/sock" version >/dev/null 2>&1 && break
     sleep 0.1
 done
-ctr -a "$WORK/containerd/sock" -n bench images pull --plain-http "$IMAGE" >/dev/null ||
+ctr -a "$WORK/containerd/sock" -n "$CTR_NS" images pull --plain-http "$IMAGE" >/dev/null ||
     die "ctr pull $IMAGE failed"
 echo "containerd: $(containerd --version | cut -d' ' -f3) with its runc shim (io.containerd.runc.v2), overlayfs snapshotter"
 
@@ -293,7 +299,7 @@ for t in hullrt crun runc; do # a foreground run must have removed the container
     [[ ! -e /sys/fs/cgroup/memory/$CGROUP_PARENT/$t ]] || die "$t left its cgroup behind"
 done
 for c in "$WORK"/hull/containers/*/; do [[ -e $c ]] && die "hull left a container behind: $c"; done
-left=$(ctr -a "$WORK/containerd/sock" -n bench containers ls -q)
+left=$(ctr -a "$WORK/containerd/sock" -n "$CTR_NS" containers ls -q)
 [[ -z $left ]] || die "ctr run --rm left containers behind: $left"
 for ((r = 0; r < 3; r++)); do
     for tool in "${TOOLS[@]}"; do entry "$tool" rss; done

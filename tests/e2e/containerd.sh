@@ -41,6 +41,8 @@ cleanup() {
   grep -o " $tmp[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
   if [ -n "${KEEP_LOG:-}" ]; then cp "$tmp/containerd.log" "$KEEP_LOG"; fi
   rm -rf "$tmp"
+  # containerd puts a namespace's tasks below a cgroup named after it and leaves that parent.
+  find /sys/fs/cgroup/*/"$ns" -depth -type d -exec rmdir {} + 2>/dev/null
 }
 trap cleanup EXIT
 

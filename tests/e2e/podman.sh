@@ -30,6 +30,8 @@ cleanup() {
   p system reset -f >/dev/null 2>&1
   grep -o " $tmp[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
   rm -rf "$tmp"
+  # podman's cgroupfs manager leaves its shared parent (and conmon's) behind when empty.
+  rmdir /sys/fs/cgroup/*/libpod_parent/conmon /sys/fs/cgroup/*/libpod_parent 2>/dev/null
 }
 trap cleanup EXIT
 
