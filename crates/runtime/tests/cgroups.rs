@@ -6,6 +6,8 @@
 //! Every test uses a unique cgroup name (`/hull-test-<pid>-<n>`) and a [`Guard`] that kills the
 //! children it started and removes the cgroup even when an assertion fails.
 
+mod common;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -373,6 +375,8 @@ fn v2_device_filter_blocks_open() {
         eprintln!("skipped: no cgroup2 mount");
         return;
     };
+    // Declared first so that it drops last, after the guard removed the cgroup.
+    let _subtree = common::RestoreSubtreeControl::new(&mount);
     let root = CgroupRoot::v2_at(&mount);
     let r = Resources {
         devices: vec![deny_all(), allow("c", 1, 5)],

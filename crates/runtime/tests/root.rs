@@ -3,6 +3,8 @@
 //! set without root). They run serially in the main thread: `create` forks, which the runtime
 //! refuses from a multi-threaded process.
 
+mod common;
+
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -576,6 +578,8 @@ fn v2_cgroup_without_controllers() {
         return;
     };
     let parent = format!("/hull-rt-test-{}", std::process::id());
+    // Declared first so that it drops last, once no cgroup below uses what it disables.
+    let _subtree = common::RestoreSubtreeControl::new(&mount);
     // Declared before the runtime so that it drops after it: the containers' cgroups go first.
     let _parent = RmdirOnDrop(mount.join(&parent[1..]));
     let mut rt = Rt::new();
