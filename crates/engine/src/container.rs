@@ -167,6 +167,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     hull_sys::fs::write_atomic(path, bytes, hull_sys::fs::Durability::Durable)
 }
 
+/// How an update of an existing record is written. A `--rm` container's record is deleted when
+/// it stops, so its updates (Running, Exited, its network) only need to survive a killed process:
+/// after a host crash its record is read as Exited whether the Running update made it or not.
+/// Every other record stays Durable. A new record ([`Containers::create`]) is always Durable,
+/// so a host crash never leaves a container directory without a readable record.
+fn save_durability(record: &Record) -> hull_sys::fs::Durability {
+    match record.config.rm {
+        true => hull_sys::fs::Durability::ProcessCrash,
+        false => hull_sys::fs::Durability::Durable,
+    }
+}
+
 impl Containers {
     pub fn open(root: &Path) -> Result<Containers, ContainerError> {
         let dir = root.join("containers");
@@ -338,7 +350,8 @@ impl Containers {
     pub fn save(&self, record: &Record) -> Result<(), ContainerError> {
         let p = self.record_path(&record.id);
         let bytes = serde_json::to_vec_pretty(record).expect("records serialize");
-        write_atomic(&p, &bytes).map_err(io_err("write container record", &p))
+        hull_sys::fs::write_atomic(&p, &bytes, save_durability(record))
+            .map_err(io_err("write container record", &p))
     }
 
     /// Reads a record by full ID. A Running record whose runner is gone reads as Exited.
@@ -470,6 +483,20 @@ mod tests {
         ));
         c.remove(&r.id).unwrap();
         assert!(c.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn only_rm_records_skip_fsync_on_update() {
+        let d = tempfile::tempdir().unwrap();
+        let c = Containers::open(d.path()).unwrap();
+        let mut r = c
+            .create(config(None), Vec::new(), "i", "sha256:ab", "t".into())
+            .unwrap();
+        assert_eq!(save_durability(&r), hull_sys::fs::Durability::Durable);
+        r.config.rm = true;
+        assert_eq!(save_durability(&r), hull_sys::fs::Durability::ProcessCrash);
+        c.save(&r).unwrap();
+        assert!(c.load(&r.id).unwrap().config.rm);
     }
 
     fn record_with_id(c: &Containers, id: &str, name: &str) -> Record {

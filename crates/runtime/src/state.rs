@@ -1,6 +1,9 @@
 //! `<state_root>/<id>/state.json`: the OCI state plus what the runtime needs later (init's start
-//! time to tell a live init from a reused pid, the cgroup path). Written atomically (temp, fsync,
-//! rename, fsync dir); callers hold the per-container flock ([`lock`]) around read-modify-write.
+//! time to tell a live init from a reused pid, the cgroup path). Written atomically (temp,
+//! rename) but not fsynced: it only describes live processes, which a host crash ends, so losing
+//! an update to a power loss costs nothing, and [`read`] takes a file that a power loss left
+//! empty or torn for a stopped container. Callers hold the per-container flock ([`lock`]) around
+//! read-modify-write.
 
 use hull_sys::fs::Durability;
 use std::fs::File;
@@ -75,15 +78,47 @@ pub fn lock(dir: &Path) -> io::Result<File> {
     Ok(f)
 }
 
+/// Reads state.json. A file that is not JSON at all (empty, cut short, zeros) can only be what
+/// a power loss left of an unsynced write (a process crash never tears it, see [`write`]), so
+/// it reads as a stopped container with no pid and no cgroup: whatever it described died with
+/// the host. Valid JSON of the wrong shape stays an error rather than a guess.
 pub fn read(dir: &Path) -> io::Result<ContainerState> {
     let bytes = std::fs::read(dir.join(STATE_FILE))?;
-    serde_json::from_slice(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    match serde_json::from_slice(&bytes) {
+        Ok(st) => Ok(st),
+        Err(e) if torn(&e) => Ok(stopped_after_host_crash(dir)),
+        Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+    }
 }
 
-/// Writes state.json atomically: a reader sees the old or the new file, never a torn one.
+/// True for errors of bytes that are not a complete JSON document (vs a document of another
+/// shape).
+fn torn(e: &serde_json::Error) -> bool {
+    matches!(
+        e.classify(),
+        serde_json::error::Category::Eof | serde_json::error::Category::Syntax
+    )
+}
+
+fn stopped_after_host_crash(dir: &Path) -> ContainerState {
+    let id = dir.file_name().unwrap_or_default().to_string_lossy();
+    ContainerState {
+        id: id.into_owned(),
+        status: Status::Stopped,
+        pid: None,
+        pid_start_time: None,
+        bundle: PathBuf::new(),
+        cgroup_path: None,
+        annotations: Default::default(),
+    }
+}
+
+/// Writes state.json atomically: a reader sees the old or the new file, never a torn one, even
+/// when the writer is killed. Not fsynced (see the module comment): a host crash may lose the
+/// update or, on some file systems, leave the file torn, which [`read`] handles.
 pub fn write(dir: &Path, st: &ContainerState) -> io::Result<()> {
     let bytes = serde_json::to_vec_pretty(st).map_err(io::Error::other)?;
-    hull_sys::fs::write_atomic(&dir.join(STATE_FILE), &bytes, Durability::Durable)
+    hull_sys::fs::write_atomic(&dir.join(STATE_FILE), &bytes, Durability::ProcessCrash)
 }
 
 /// Field 22 (starttime, in clock ticks since boot) of /proc/<pid>/stat, or None if gone.
@@ -149,5 +184,34 @@ mod tests {
         let on_disk: serde_json::Value =
             serde_json::from_slice(&std::fs::read(d.path().join(STATE_FILE)).unwrap()).unwrap();
         assert_eq!(on_disk["status"], "created");
+    }
+
+    #[test]
+    fn an_empty_or_torn_state_file_reads_as_stopped() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("c2");
+        std::fs::create_dir(&dir).unwrap();
+        for torn in [&b""[..], b"{\n  \"id\": \"c2\",\n  \"sta", b"\0\0\0\0"] {
+            std::fs::write(dir.join(STATE_FILE), torn).unwrap();
+            let st = read(&dir).unwrap();
+            assert_eq!(st.status, Status::Stopped);
+            assert_eq!((st.id.as_str(), st.pid, st.cgroup_path), ("c2", None, None));
+        }
+    }
+
+    #[test]
+    fn a_state_file_of_another_shape_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(STATE_FILE), br#"{"id": 5}"#).unwrap();
+        assert_eq!(
+            read(d.path()).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+    }
+
+    #[test]
+    fn a_missing_state_file_is_not_found() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(read(d.path()).unwrap_err().kind(), io::ErrorKind::NotFound);
     }
 }

@@ -459,7 +459,9 @@ pub enum Durability {
     /// true after a host crash (image records, tags, container records).
     Durable,
     /// Rename only: a killed process never leaves a torn file, but a host crash may lose the
-    /// update. For files rewritten on every start (a container's config.json and /etc files).
+    /// update. For files rewritten on every start (a container's config.json and /etc files),
+    /// files that only describe live processes (the runtime's state.json), and the updates of a
+    /// `--rm` container's record.
     ProcessCrash,
 }
 

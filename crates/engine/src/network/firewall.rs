@@ -107,12 +107,25 @@ fn require_backend() -> Result<Backend, NetworkError> {
 pub fn add_once(tag: &str, rules: &[Rule]) -> Result<(), NetworkError> {
     let backend = require_backend()?;
     let _lock = lock()?;
+    if backend == Backend::Nft {
+        return nft::add_once(tag, rules);
+    }
     if tags(backend)?.iter().any(|t| t == tag) {
         return Ok(());
     }
+    iptables::add(tag, rules)
+}
+
+/// Deletes the rules tagged `tag` (and hull's table or chains once empty). Nothing to do
+/// without a firewall tool.
+pub fn remove_tag(tag: &str) -> Result<(), NetworkError> {
+    let Some(backend) = backend() else {
+        return Ok(());
+    };
+    let _lock = lock()?;
     match backend {
-        Backend::Nft => nft::add(tag, rules),
-        Backend::Iptables => iptables::add(tag, rules),
+        Backend::Nft => nft::remove_tag(tag),
+        Backend::Iptables => iptables::remove(&|c| c == tag).map(drop),
     }
 }
 

@@ -26,6 +26,7 @@ pub mod dns;
 pub mod firewall;
 pub mod ipam;
 pub mod iptables;
+pub mod ledger;
 pub mod nat;
 pub mod netlink;
 pub mod netns;
@@ -184,7 +185,7 @@ pub fn remove_host_side(root: &Path, net: &Network) -> Result<(), NetworkError> 
                 .map_err(nl("delete bridge", &net.bridge))?;
         }
     }
-    firewall::remove(|c| c == tag)?;
+    firewall::remove_tag(&tag)?;
     nat::restore_forwarding()?;
     Ok(())
 }

@@ -3,9 +3,11 @@
 //! deletes the chosen rules by handle in one transaction, or the whole table when no rule would
 //! be left, so a host without hull networks has no hull table.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::firewall::{self, Chain, Match, Rule, Verdict};
+use super::ledger::{self, Ledger};
 use super::NetworkError;
 
 pub const FAMILY: &str = "ip";
@@ -72,6 +74,69 @@ pub fn add(tag: &str, rules: &[Rule]) -> Result<(), NetworkError> {
     run(&format!("{}{script}", base()))
 }
 
+/// Adds the rules tagged `tag` unless the ledger says they are there, in one `nft` run and
+/// without listing the table: `nft --echo --handle` reports the new rules' handles, which the
+/// ledger keeps for [`remove_tag`]. The caller holds the firewall lock.
+pub fn add_once(tag: &str, rules: &[Rule]) -> Result<(), NetworkError> {
+    let path = Path::new(ledger::PATH);
+    let mut book = Ledger::load(path);
+    if book.tags.contains_key(tag) {
+        return Ok(());
+    }
+    let script: String = rules.iter().map(|r| render(r, tag)).collect();
+    let echoed = firewall::run_tool(
+        "nft",
+        &["--echo", "--handle", "-f", "-"],
+        Some(&format!("{}{script}", base())),
+    )?;
+    book.tags.insert(tag.to_string(), parse_echo(&echoed));
+    book.save(path)
+}
+
+/// The rules in `nft --echo --handle` output: `add rule ip hull CHAIN … # handle N`.
+pub fn parse_echo(out: &str) -> Vec<ledger::Entry> {
+    let prefix = format!("add rule {FAMILY} {TABLE} ");
+    out.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(&prefix)?;
+            let chain = rest.split_whitespace().next()?;
+            let handle = rest.rsplit_once("# handle ")?.1.trim().parse().ok()?;
+            Some(ledger::Entry {
+                chain: chain.to_string(),
+                handle,
+            })
+        })
+        .collect()
+}
+
+/// Deletes the rules tagged `tag`. When the ledger knows them and other tags remain, by handle
+/// in one `nft` run without a listing; otherwise (the last tag, whose removal may delete the
+/// table, or a tag the ledger lacks, or a delete that failed) through [`remove`], which lists.
+/// The caller holds the firewall lock.
+pub fn remove_tag(tag: &str) -> Result<(), NetworkError> {
+    let path = Path::new(ledger::PATH);
+    let mut book = Ledger::load(path);
+    let Some(entries) = book.tags.remove(tag) else {
+        return remove(&|c| c == tag).map(drop);
+    };
+    if book.tags.is_empty() || entries.is_empty() {
+        return remove(&|c| c == tag).map(drop);
+    }
+    let script: String = entries
+        .iter()
+        .map(|e| {
+            format!(
+                "delete rule {FAMILY} {TABLE} {} handle {}\n",
+                e.chain, e.handle
+            )
+        })
+        .collect();
+    match run(&script) {
+        Ok(()) => book.save(path),
+        Err(_) => remove(&|c| c == tag).map(drop),
+    }
+}
+
 /// Runs an nft script as one transaction: all of it applies, or none.
 pub fn run(script: &str) -> Result<(), NetworkError> {
     firewall::run_tool("nft", &["-f", "-"], Some(script)).map(drop)
@@ -125,6 +190,7 @@ pub fn remove(doomed: &dyn Fn(&str) -> bool) -> Result<Vec<String>, NetworkError
     if !script.is_empty() {
         run(&script)?;
     }
+    Ledger::from_listing(&kept).save(Path::new(ledger::PATH))?;
     Ok(gone.into_iter().map(|r| r.comment).collect())
 }
 
@@ -178,6 +244,28 @@ mod tests {
         );
         assert_eq!(delete_script(&rules, true), "delete table ip hull\n");
         assert_eq!(delete_script(&[], true), "");
+    }
+
+    #[test]
+    fn parses_the_handles_nft_echoes() {
+        let out = "add table ip hull # handle 758\n\
+            add chain ip hull postrouting { type nat hook postrouting priority srcnat; policy accept; } # handle 1\n\
+            add rule ip hull postrouting ip saddr 10.9.0.0/24 oifname != \"b\" masquerade comment \"hull s net a\" # handle 12\n\
+            add rule ip hull forward iifname \"b\" oifname \"hull*\" drop comment \"hull s net a\" # handle 13\n\
+            # new generation 5191 by process 18449 (nft)\n";
+        assert_eq!(
+            parse_echo(out),
+            vec![
+                ledger::Entry {
+                    chain: "postrouting".into(),
+                    handle: 12
+                },
+                ledger::Entry {
+                    chain: "forward".into(),
+                    handle: 13
+                },
+            ]
+        );
     }
 
     #[test]

@@ -159,7 +159,7 @@ pub fn publish(tag: &str, ip: Ipv4Addr, maps: &[PortMap]) -> Result<(), NetworkE
 
 /// Removes the port maps tagged `tag`.
 pub fn unpublish(tag: &str) -> Result<(), NetworkError> {
-    firewall::remove(|c| c == tag).map(drop)
+    firewall::remove_tag(tag)
 }
 
 #[cfg(test)]
