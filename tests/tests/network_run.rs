@@ -10,6 +10,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use hull_tests::host::{host_objects, leases};
 use hull_tests::{fixture, probe_path, require_root, wait_until, Hull};
 use serde_json::Value;
 
@@ -62,51 +63,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// What on the host belongs to this store: links tagged with its store tag or named after
-/// its bridges, nft rules with its tag.
-fn host_objects(h: &Hull) -> (Vec<String>, Vec<String>) {
-    let tag = format!("hull {} ", hull_engine::network::store_tag(&h.root()));
-    let bridge = hull_engine::network::store::default_bridge(&h.root());
-    let links = String::from_utf8(
-        Command::new("ip")
-            .args(["-o", "link"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let rules = String::from_utf8(
-        Command::new("nft")
-            .args(["list", "ruleset"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    (
-        links
-            .lines()
-            .filter(|l| l.contains(&tag) || l.contains(&format!(" {bridge}:")))
-            .map(String::from)
-            .collect(),
-        rules
-            .lines()
-            .filter(|l| l.contains(&tag))
-            .map(String::from)
-            .collect(),
-    )
-}
-
-/// Every lease of every network of the store.
-fn leases(h: &Hull) -> Vec<String> {
-    let nets = hull_engine::network::Networks::open(&h.root());
-    let mut out = Vec::new();
-    for n in nets.list().unwrap() {
-        out.extend(nets.ipam(&n).leases().unwrap().into_keys());
-    }
-    out
 }
 
 fn assert_nothing_left(h: &Hull) {
