@@ -555,6 +555,7 @@ pub struct SweepReport {
 pub fn sweep(root: &Path, alive: impl Fn(&str) -> bool) -> Result<SweepReport, NetworkError> {
     let store = store_tag(root);
     let nets = Networks::open(root);
+    nets.sweep_leftovers()?;
     let mut report = SweepReport::default();
     let mut claimed = Vec::new();
     for net in nets.list()? {
