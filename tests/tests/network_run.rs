@@ -588,3 +588,36 @@ fn containers_on_a_user_network_find_each_other_by_name_and_alias() {
     h.ok(&["network", "rm", "names"]);
     assert_nothing_left(&h);
 }
+
+/// Regression: a runner killed after releasing its network's last lease but before removing
+/// the bridge and NAT rules left them for good: `rm` found no lease to detach, and `network
+/// sweep` kept every network's rules as claimed.
+#[test]
+fn a_detach_killed_after_releasing_the_last_lease_leaves_nothing_after_sweep() {
+    require_root!();
+    let _s = serial();
+    let h = Hull::new();
+    sleeper(&h, "released", &[]);
+    let id = h
+        .ok(&["inspect", "-f", "{{.Id}}", "released"])
+        .trim()
+        .to_string();
+    let monitor = monitor_pid(&id).expect("the monitor's pid");
+    assert!(Command::new("kill")
+        .args(["-9", &monitor.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    // The kill landed right after the lease was released.
+    let nets = hull_engine::network::Networks::open(&h.root());
+    let bridge = nets.get("bridge").unwrap();
+    assert!(nets.ipam(&bridge).release(&id).unwrap().is_some());
+    let (links, rules) = host_objects(&h);
+    assert!(
+        !links.is_empty() && !rules.is_empty(),
+        "{links:?} {rules:?}"
+    );
+    h.ok(&["rm", "-f", "released"]);
+    h.ok(&["network", "sweep"]);
+    assert_nothing_left(&h);
+}

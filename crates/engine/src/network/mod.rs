@@ -568,6 +568,11 @@ pub fn sweep(root: &Path, alive: impl Fn(&str) -> bool) -> Result<SweepReport, N
                 report.leases.push(format!("{}/{owner}", net.name));
             }
         }
+        // A detach killed between releasing the last lease and removing the bridge and NAT
+        // rules leaves them with no lease to find them by: they go here.
+        if nets.ipam(&net).leases()?.is_empty() {
+            remove_host_side_if_unused(root, &nets, &net)?;
+        }
     }
     let mine = format!("hull {store} ");
     let mut h = netlink::Netlink::open().map_err(nl("open socket for", "links"))?;
