@@ -5,6 +5,7 @@
 //! returns early (the unit-test tier stays root-free); with it, a non-root user is a failure, not
 //! a silent pass.
 
+pub mod host;
 pub mod pty;
 
 use std::path::{Path, PathBuf};
@@ -132,6 +133,16 @@ impl Hull {
     pub fn with_config(self, json: &str) -> Hull {
         std::fs::write(self.dir.path().join("config.json"), json).unwrap();
         self
+    }
+
+    /// The store's default network subnet (`10.240.<n>.0/24`, this test's alone).
+    pub fn default_subnet(&self) -> &str {
+        &self
+            .envs
+            .iter()
+            .find(|(k, _)| k == "HULL_DEFAULT_SUBNET")
+            .expect("set by new")
+            .1
     }
 
     pub fn root(&self) -> PathBuf {

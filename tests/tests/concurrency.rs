@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
+use hull_tests::host::{monitor_pids, mounts_below};
 use hull_tests::{
     busybox, cgroup_dirs, container_pids, require_root, unmount_below, wait_until, Hull,
 };
@@ -39,18 +40,6 @@ impl Drop for Cleanup<'_> {
             }
         }
     }
-}
-
-/// Mount points at or below the store.
-fn mounts_below(h: &Hull) -> Vec<String> {
-    let prefix = h.dir.path().display().to_string();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|p| p.starts_with(&prefix))
-        .map(String::from)
-        .collect()
 }
 
 fn ps_all(h: &Hull) -> BTreeMap<String, String> {
@@ -261,23 +250,6 @@ fn a_cli_killed_mid_run_leaves_a_container_that_ps_shows_and_rm_f_removes() {
             assert_nothing_left(&h, &cleanup.ids);
         }
     }
-}
-
-/// The pids of this store's monitors (their command line names the store).
-fn monitor_pids(h: &Hull) -> Vec<String> {
-    let root = h.root().display().to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
-                let c = String::from_utf8_lossy(&c);
-                c.contains("__monitor") && c.contains(&root)
-            })
-        })
-        .collect()
 }
 
 fn kill9(pids: &[String]) {

@@ -10,6 +10,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use hull_tests::host::{host_objects, leases};
 use hull_tests::{fixture, probe_path, require_root, wait_until, Hull};
 use serde_json::Value;
 
@@ -62,51 +63,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// What on the host belongs to this store: links tagged with its store tag or named after
-/// its bridges, nft rules with its tag.
-fn host_objects(h: &Hull) -> (Vec<String>, Vec<String>) {
-    let tag = format!("hull {} ", hull_engine::network::store_tag(&h.root()));
-    let bridge = hull_engine::network::store::default_bridge(&h.root());
-    let links = String::from_utf8(
-        Command::new("ip")
-            .args(["-o", "link"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let rules = String::from_utf8(
-        Command::new("nft")
-            .args(["list", "ruleset"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    (
-        links
-            .lines()
-            .filter(|l| l.contains(&tag) || l.contains(&format!(" {bridge}:")))
-            .map(String::from)
-            .collect(),
-        rules
-            .lines()
-            .filter(|l| l.contains(&tag))
-            .map(String::from)
-            .collect(),
-    )
-}
-
-/// Every lease of every network of the store.
-fn leases(h: &Hull) -> Vec<String> {
-    let nets = hull_engine::network::Networks::open(&h.root());
-    let mut out = Vec::new();
-    for n in nets.list().unwrap() {
-        out.extend(nets.ipam(&n).leases().unwrap().into_keys());
-    }
-    out
 }
 
 fn assert_nothing_left(h: &Hull) {
@@ -630,5 +586,38 @@ fn containers_on_a_user_network_find_each_other_by_name_and_alias() {
 
     rm_all(&h);
     h.ok(&["network", "rm", "names"]);
+    assert_nothing_left(&h);
+}
+
+/// Regression: a runner killed after releasing its network's last lease but before removing
+/// the bridge and NAT rules left them for good: `rm` found no lease to detach, and `network
+/// sweep` kept every network's rules as claimed.
+#[test]
+fn a_detach_killed_after_releasing_the_last_lease_leaves_nothing_after_sweep() {
+    require_root!();
+    let _s = serial();
+    let h = Hull::new();
+    sleeper(&h, "released", &[]);
+    let id = h
+        .ok(&["inspect", "-f", "{{.Id}}", "released"])
+        .trim()
+        .to_string();
+    let monitor = monitor_pid(&id).expect("the monitor's pid");
+    assert!(Command::new("kill")
+        .args(["-9", &monitor.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    // The kill landed right after the lease was released.
+    let nets = hull_engine::network::Networks::open(&h.root());
+    let bridge = nets.get("bridge").unwrap();
+    assert!(nets.ipam(&bridge).release(&id).unwrap().is_some());
+    let (links, rules) = host_objects(&h);
+    assert!(
+        !links.is_empty() && !rules.is_empty(),
+        "{links:?} {rules:?}"
+    );
+    h.ok(&["rm", "-f", "released"]);
+    h.ok(&["network", "sweep"]);
     assert_nothing_left(&h);
 }

@@ -347,6 +347,18 @@ impl Containers {
         }
     }
 
+    /// Sweeps the staging directories of creates killed half-way when no create is in progress
+    /// (the names lock is free), so they do not wait for the next create.
+    fn sweep_dead_creates(&self) {
+        let p = self.dir.join("lock");
+        let Ok(f) = open_lock(&p) else {
+            return;
+        };
+        if f.try_lock().is_ok() {
+            self.sweep_staging();
+        }
+    }
+
     pub fn save(&self, record: &Record) -> Result<(), ContainerError> {
         let p = self.record_path(&record.id);
         let bytes = serde_json::to_vec_pretty(record).expect("records serialize");
@@ -387,6 +399,8 @@ impl Containers {
     /// Read-modify-write of a record under its lock.
     pub fn update(&self, id: &str, f: impl FnOnce(&mut Record)) -> Result<Record, ContainerError> {
         let _lock = self.lock(id)?;
+        // What a writer killed before its rename left (a cheap readdir of a small dir).
+        let _ = hull_sys::fs::sweep_atomic_temps(&self.dir(id));
         let mut r = self.load(id)?;
         f(&mut r);
         self.save(&r)?;
@@ -395,6 +409,7 @@ impl Containers {
 
     /// Every container, newest first.
     pub fn list(&self) -> Result<Vec<Record>, ContainerError> {
+        self.sweep_dead_creates();
         let entries = fs::read_dir(&self.dir).map_err(io_err("list", &self.dir))?;
         let mut out: Vec<Record> = entries
             .flatten()
@@ -616,6 +631,38 @@ mod tests {
             .unwrap();
         assert!(!dead.exists());
         assert_eq!(c.list().unwrap(), vec![r]);
+    }
+
+    /// A pid above the kernel's largest pid_max (2^22): never alive.
+    const DEAD_PID: u32 = 99_999_999;
+
+    #[test]
+    fn temp_files_of_killed_writers_go_with_list_and_update() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Containers::open(dir.path()).unwrap();
+        let r = c
+            .create(config(None), Vec::new(), "i", "sha256:ab", "t".into())
+            .unwrap();
+        let staging = dir
+            .path()
+            .join("containers")
+            .join(format!(".{}{STAGING}", "f".repeat(64)));
+        fs::create_dir_all(&staging).unwrap();
+        let staged_temp = staging.join(format!(".container.json.{DEAD_PID}.0.tmp"));
+        fs::write(&staged_temp, b"{").unwrap();
+        let temp = c
+            .dir(&r.id)
+            .join(format!(".container.json.{DEAD_PID}.3.tmp"));
+        fs::write(&temp, b"{").unwrap();
+        let live = c
+            .dir(&r.id)
+            .join(format!(".container.json.{}.9.tmp", std::process::id()));
+        fs::write(&live, b"{").unwrap();
+        assert_eq!(c.list().unwrap(), vec![r.clone()]);
+        assert!(!staging.exists(), "list sweeps a dead create's staging dir");
+        c.update(&r.id, |_| {}).unwrap();
+        assert!(!temp.exists(), "update sweeps a dead writer's temp");
+        assert!(live.exists(), "a live writer's temp stays");
     }
 
     #[test]

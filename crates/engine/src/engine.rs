@@ -341,6 +341,8 @@ impl Engine {
         let bundle = self.containers.bundle(id);
         let config_path = bundle.join("config.json");
         let bytes = serde_json::to_vec_pretty(&spec).expect("specs serialize");
+        // The temp of a runner killed before its rename; this runner holds the claim.
+        let _ = hull_sys::fs::sweep_atomic_temps(&bundle);
         // Regenerated on every start, so a host crash losing it costs nothing.
         hull_sys::fs::write_atomic(&config_path, &bytes, Durability::ProcessCrash)
             .map_err(io_err(id, "write", &config_path))?;

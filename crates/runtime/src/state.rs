@@ -117,6 +117,8 @@ fn stopped_after_host_crash(dir: &Path) -> ContainerState {
 /// when the writer is killed. Not fsynced (see the module comment): a host crash may lose the
 /// update or, on some file systems, leave the file torn, which [`read`] handles.
 pub fn write(dir: &Path, st: &ContainerState) -> io::Result<()> {
+    // The temp file of a writer killed before its rename (a cheap readdir of a small dir).
+    let _ = hull_sys::fs::sweep_atomic_temps(dir);
     let bytes = serde_json::to_vec_pretty(st).map_err(io::Error::other)?;
     hull_sys::fs::write_atomic(&dir.join(STATE_FILE), &bytes, Durability::ProcessCrash)
 }
@@ -148,6 +150,26 @@ pub fn is_alive(pid: i32, start_time: Option<u64>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_sweeps_the_temp_of_a_writer_killed_before_its_rename() {
+        let dir = tempfile::tempdir().unwrap();
+        // pid 99999999 is above the kernel's largest pid_max (2^22): never alive.
+        let temp = dir.path().join(".state.json.99999999.0.tmp");
+        std::fs::write(&temp, b"{").unwrap();
+        let st = ContainerState {
+            id: "c1".into(),
+            status: Status::Created,
+            pid: None,
+            pid_start_time: None,
+            bundle: "/b".into(),
+            cgroup_path: None,
+            annotations: Default::default(),
+        };
+        write(dir.path(), &st).unwrap();
+        assert!(!temp.exists());
+        assert!(dir.path().join(STATE_FILE).exists());
+    }
 
     #[test]
     fn parses_start_time_past_a_tricky_comm() {

@@ -415,6 +415,28 @@ mod tests {
         assert!(!dead.exists() && live.exists() && other.exists() && real.exists());
     }
 
+    /// Regression: a writer killed with -9 stays a zombie until its parent reaps it; its temp
+    /// file was kept as a live writer's, so the sweep right after the kill left it for good.
+    #[test]
+    fn sweep_removes_the_temp_of_a_killed_writer_not_yet_reaped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let zombie = dir
+            .path()
+            .join(format!(".record.json.{}.0.tmp", child.id()));
+        std::fs::write(&zombie, b"{").unwrap();
+        // Exited but not waited for: a zombie until `wait` below.
+        while !std::fs::read_to_string(format!("/proc/{}/stat", child.id()))
+            .unwrap()
+            .contains(") Z ")
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(sweep_atomic_temps(dir.path()).unwrap(), 1);
+        assert!(!zombie.exists());
+        child.wait().unwrap();
+    }
+
     #[test]
     fn open_in_root_clamps_dotdot_and_absolute_symlinks() {
         let tmp = tempfile::tempdir().unwrap();
@@ -504,14 +526,25 @@ fn atomic_temp_owner(file_name: &str) -> Option<u32> {
     Some(pid)
 }
 
+/// True when `pid` can write no more: it does not exist, or it is a zombie (killed, not yet
+/// reaped by its parent).
+fn process_is_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the first field after the command name, which ends at the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => true,
+    }
+}
+
 /// Removes the temp files that [`write_atomic`] left in `dir` when its process died between
 /// create and rename. Files of live processes are left alone. Returns how many were removed.
 pub fn sweep_atomic_temps(dir: &Path) -> io::Result<usize> {
     let mut removed = 0;
     for entry in std::fs::read_dir(dir)?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let dead = atomic_temp_owner(&name)
-            .is_some_and(|pid| !Path::new("/proc").join(pid.to_string()).exists());
+        let dead = atomic_temp_owner(&name).is_some_and(process_is_gone);
         if dead {
             std::fs::remove_file(entry.path())?;
             removed += 1;

@@ -194,6 +194,8 @@ impl Ipam {
             .open(&lock_path)
             .map_err(io("open lock", &lock_path))?;
         lock.lock().map_err(io("lock", &lock_path))?;
+        // The temp of a writer killed before its rename (a cheap readdir of a small dir).
+        let _ = hull_sys::fs::sweep_atomic_temps(&self.dir);
         let path = self.lease_file();
         let mut file = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| NetworkError::Corrupt {

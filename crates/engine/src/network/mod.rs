@@ -556,6 +556,7 @@ pub struct SweepReport {
 pub fn sweep(root: &Path, alive: impl Fn(&str) -> bool) -> Result<SweepReport, NetworkError> {
     let store = store_tag(root);
     let nets = Networks::open(root);
+    nets.sweep_leftovers()?;
     let mut report = SweepReport::default();
     let mut claimed = Vec::new();
     for net in nets.list()? {
@@ -567,6 +568,11 @@ pub fn sweep(root: &Path, alive: impl Fn(&str) -> bool) -> Result<SweepReport, N
                 detach_from(root, &nets, &net, &owner)?;
                 report.leases.push(format!("{}/{owner}", net.name));
             }
+        }
+        // A detach killed between releasing the last lease and removing the bridge and NAT
+        // rules leaves them with no lease to find them by: they go here.
+        if nets.ipam(&net).leases()?.is_empty() {
+            remove_host_side_if_unused(root, &nets, &net)?;
         }
     }
     let mine = format!("hull {store} ");

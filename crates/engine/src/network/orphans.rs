@@ -65,6 +65,7 @@ fn owner(store: &str) -> Owner {
 
 /// Deletes the registrations of stores that no longer exist (their objects are gone too).
 fn forget_gone_stores() {
+    let _ = hull_sys::fs::sweep_atomic_temps(Path::new(STORES));
     let Ok(entries) = std::fs::read_dir(STORES) else {
         return;
     };

@@ -172,6 +172,28 @@ impl Networks {
         })
     }
 
+    /// Removes what writers killed half-way left: their temp files, and the directory of a
+    /// `network create` that died before its record was written (under the store lock, which
+    /// every create holds, so none is in progress).
+    pub fn sweep_leftovers(&self) -> Result<(), NetworkError> {
+        if !self.dir.is_dir() {
+            return Ok(());
+        }
+        let _lock = self.lock()?;
+        let _ = hull_sys::fs::sweep_atomic_temps(&self.dir);
+        for e in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            let dir = e.path();
+            if !dir.is_dir() {
+                continue;
+            }
+            let _ = hull_sys::fs::sweep_atomic_temps(&dir);
+            if !dir.join("network.json").exists() && !dir.join("leases.json").exists() {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
+        Ok(())
+    }
+
     fn ensure_default(&self) -> Result<(), NetworkError> {
         if self.dir.join(DEFAULT_NETWORK).join("network.json").exists() {
             return Ok(());
@@ -348,6 +370,24 @@ mod tests {
             subnet: subnet.map(|s| s.parse().unwrap()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn sweep_removes_a_killed_creates_directory_and_dead_writers_temps() {
+        let root = tempfile::tempdir().unwrap();
+        let nets = Networks::open(root.path());
+        let kept = nets.create(&req("kept", Some("10.231.1.0/24"))).unwrap();
+        // pid 99999999 is above the kernel's largest pid_max (2^22): never alive.
+        let half = nets.dir().join("half");
+        std::fs::create_dir_all(&half).unwrap();
+        std::fs::write(half.join(".network.json.99999999.0.tmp"), b"{").unwrap();
+        let temp = nets.dir().join("kept/.leases.json.99999999.1.tmp");
+        std::fs::write(&temp, b"{").unwrap();
+        nets.sweep_leftovers().unwrap();
+        assert!(!half.exists());
+        assert!(!temp.exists());
+        assert_eq!(nets.get("kept").unwrap(), kept);
+        nets.create(&req("half", Some("10.231.2.0/24"))).unwrap();
     }
 
     #[test]
