@@ -86,6 +86,9 @@ pub enum Status {
     /// Exited, and its monitor runs it again after the restart policy's delay.
     Restarting,
     Exited,
+    /// Its record cannot be read (left empty or torn by a power loss, damaged on disk): never
+    /// written, only read back ([`Containers::dead_record`]). `ps -a` shows it and `rm` removes it.
+    Dead,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +144,44 @@ impl Record {
     pub fn short_id(&self) -> &str {
         &self.id[..12]
     }
+}
+
+/// The configuration a dead record reads with: nothing is known, and nothing runs from it
+/// (start refuses a dead container).
+fn unknown_config() -> RunConfig {
+    struct Nothing;
+    impl crate::options::Host for Nothing {
+        fn env(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn read_file(&self, path: &Path) -> io::Result<String> {
+            Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                path.display().to_string(),
+            ))
+        }
+    }
+    let options = crate::options::RunOptions {
+        image: "<unknown>".into(),
+        ..Default::default()
+    };
+    let mut config = RunConfig::from_options(&options, &Nothing).expect("default flags are valid");
+    config.image = String::new();
+    config
+}
+
+/// A full container ID: 64 hex digits (a directory named otherwise is not a container).
+fn is_full_id(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A file time as RFC 3339 (UTC, seconds).
+fn rfc3339(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    hull_image::time::format_rfc3339(secs as i64, 0)
 }
 
 /// The container records under one root.
@@ -382,7 +423,7 @@ impl Containers {
         let gone = match r.state.status {
             Status::Running => !self.is_alive(id),
             Status::Restarting => !self.is_running(id),
-            Status::Created | Status::Exited => false,
+            Status::Created | Status::Exited | Status::Dead => false,
         };
         if gone {
             r.state.status = Status::Exited;
@@ -415,7 +456,7 @@ impl Containers {
             .flatten()
             .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
             .filter(|e| e.path().join("container.json").exists())
-            .filter_map(|e| self.load(&e.file_name().to_string_lossy()).ok())
+            .filter_map(|e| self.load_or_dead(&e.file_name().to_string_lossy()).ok())
             .collect();
         out.sort_by(|a, b| b.created.cmp(&a.created));
         Ok(out)
@@ -425,8 +466,8 @@ impl Containers {
     pub fn resolve(&self, name: &str) -> Result<Record, ContainerError> {
         let name = name.strip_prefix('/').unwrap_or(name);
         // A full ID needs no listing (prune and rm of many stay linear).
-        if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
-            match self.load(name) {
+        if is_full_id(name) {
+            match self.load_or_dead(name) {
                 Err(ContainerError::NotFound(_)) => {}
                 found => return found,
             }
@@ -443,6 +484,39 @@ impl Containers {
                 prefix: name.to_string(),
                 candidates: many.iter().map(|r| r.short_id().to_string()).collect(),
             }),
+        }
+    }
+
+    /// Reads a record like [`Containers::load`], but one that cannot be parsed reads as a dead
+    /// container ([`Containers::dead_record`]) instead of an error, so that `ps` shows it and
+    /// `rm` finds it.
+    pub fn load_or_dead(&self, id: &str) -> Result<Record, ContainerError> {
+        match self.load(id) {
+            Err(ContainerError::Corrupt { .. }) if is_full_id(id) => Ok(self.dead_record(id)),
+            other => other,
+        }
+    }
+
+    /// What is known of a container whose record cannot be read: its ID (the directory's name)
+    /// and when its directory was made. Its name is unknown, so it is named by its ID, as
+    /// Docker names a container it lost the name of.
+    pub fn dead_record(&self, id: &str) -> Record {
+        let created = fs::metadata(self.dir(id))
+            .and_then(|m| m.modified())
+            .map(rfc3339)
+            .unwrap_or_default();
+        Record {
+            id: id.to_string(),
+            name: id.to_string(),
+            image: String::new(),
+            image_id: String::new(),
+            created,
+            command: Vec::new(),
+            config: unknown_config(),
+            state: State {
+                status: Status::Dead,
+                ..State::default()
+            },
         }
     }
 
@@ -631,6 +705,51 @@ mod tests {
             .unwrap();
         assert!(!dead.exists());
         assert_eq!(c.list().unwrap(), vec![r]);
+    }
+
+    #[test]
+    fn a_record_that_cannot_be_parsed_lists_as_dead_named_by_its_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Containers::open(dir.path()).unwrap();
+        let r = c
+            .create(
+                config(Some("torn")),
+                Vec::new(),
+                "i",
+                "sha256:ab",
+                "t".into(),
+            )
+            .unwrap();
+        for garbage in [&b""[..], b"{\"id\": \"ab", b"\0\0\0"] {
+            fs::write(c.record_path(&r.id), garbage).unwrap();
+            assert!(matches!(c.load(&r.id), Err(ContainerError::Corrupt { .. })));
+            let listed = c.list().unwrap();
+            assert_eq!(listed.len(), 1);
+            assert_eq!(listed[0].id, r.id);
+            assert_eq!(listed[0].name, r.id);
+            assert_eq!(listed[0].state.status, Status::Dead);
+            assert!(!listed[0].created.is_empty());
+            assert_eq!(c.resolve(&r.id).unwrap().state.status, Status::Dead);
+            assert_eq!(c.resolve(&r.id[..8]).unwrap().state.status, Status::Dead);
+            assert!(matches!(
+                c.resolve("torn"),
+                Err(ContainerError::NotFound(_))
+            ));
+        }
+        // Never rewritten from what was read back: updates still fail.
+        assert!(c.update(&r.id, |_| {}).is_err());
+        c.remove(&r.id).unwrap();
+        assert!(c.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn only_a_container_id_directory_reads_as_dead() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Containers::open(dir.path()).unwrap();
+        let stray = dir.path().join("containers").join("not-an-id");
+        fs::create_dir_all(&stray).unwrap();
+        fs::write(stray.join("container.json"), b"{").unwrap();
+        assert!(c.list().unwrap().is_empty());
     }
 
     /// A pid above the kernel's largest pid_max (2^22): never alive.

@@ -470,11 +470,18 @@ impl Engine {
         let runtime = self.runtime()?;
         let runner_alive = self.containers.is_running(id);
         // A runner killed with -9 leaves its container's processes behind: they still count.
-        let orphan_alive = !runner_alive && record.state.status == Status::Running;
+        // A dead record says nothing of them: the runtime's state does.
+        let orphan_alive = !runner_alive
+            && match record.state.status {
+                Status::Running => true,
+                Status::Dead => self.containers.orphan_alive(id),
+                Status::Created | Status::Restarting | Status::Exited => false,
+            };
         if (runner_alive || orphan_alive) && !force {
             return Err(EngineError::RemoveRunning(record.name.clone()));
         }
-        if runner_alive {
+        // A dead record cannot be updated; its runner stops with the SIGKILL below.
+        if runner_alive && record.state.status != Status::Dead {
             // Keeps a monitor from running it again under a restart policy.
             self.containers
                 .update(id, |r| r.state.stopped_by_user = true)?;
@@ -560,12 +567,28 @@ impl Engine {
         if let Err(e) = self.reconcile_network() {
             eprintln!("hull: reconcile networks: {e}");
         }
-        Ok(self
-            .containers
-            .list()?
+        let records = self.containers.list()?;
+        for r in records.iter().filter(|r| r.state.status == Status::Dead) {
+            self.warn_dead(&r.id);
+        }
+        Ok(records
             .into_iter()
             .filter(|r| all || r.state.status == Status::Running)
             .collect())
+    }
+
+    /// One line on stderr for a container whose record cannot be read, naming the cause and
+    /// the way out.
+    fn warn_dead(&self, id: &str) {
+        let cause = match self.containers.load(id) {
+            Err(e) => e.to_string(),
+            Ok(_) => "it was rewritten meanwhile".into(),
+        };
+        eprintln!(
+            "hull: warning: container {} is dead, its record cannot be read ({cause}); `hull rm -f {}` removes it",
+            &id[..12],
+            &id[..12]
+        );
     }
 }
 

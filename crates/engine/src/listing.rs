@@ -28,6 +28,7 @@ pub fn state_name(r: &Record) -> &'static str {
         Status::Running => "running",
         Status::Restarting => "restarting",
         Status::Exited => "exited",
+        Status::Dead => "dead",
     }
 }
 

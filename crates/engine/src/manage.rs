@@ -43,7 +43,7 @@ impl Engine {
         let record = self.containers.resolve(name)?;
         match record.state.status {
             Status::Running => Ok(record),
-            Status::Created | Status::Restarting | Status::Exited => {
+            Status::Created | Status::Restarting | Status::Exited | Status::Dead => {
                 Err(EngineError::NotRunning(record.id))
             }
         }

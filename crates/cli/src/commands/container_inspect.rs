@@ -256,6 +256,7 @@ fn state(r: &Record) -> Value {
         Status::Running => "running",
         Status::Restarting => "restarting",
         Status::Exited => "exited",
+        Status::Dead => "dead",
     };
     const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
     json!({
@@ -264,7 +265,7 @@ fn state(r: &Record) -> Value {
         "Paused": s.paused,
         "Restarting": s.status == Status::Restarting,
         "OOMKilled": s.oom_killed,
-        "Dead": false,
+        "Dead": s.status == Status::Dead,
         "Pid": s.pid.unwrap_or(0),
         "ExitCode": s.exit_code.unwrap_or(0),
         "Error": "",

@@ -196,6 +196,7 @@ pub fn status(r: &Record, now: i64) -> String {
             ),
             None => format!("Exited ({})", s.exit_code.unwrap_or(0)),
         },
+        Status::Dead => "Dead".into(),
     }
 }
 
