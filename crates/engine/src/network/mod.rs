@@ -179,8 +179,9 @@ pub fn remove_host_side(root: &Path, net: &Network) -> Result<(), NetworkError> 
         .link_by_name(&net.bridge)
         .map_err(nl("find", &net.bridge))?
     {
-        // Only a bridge this store tagged: another store's hull0 is not ours to delete.
-        if l.alias.as_deref() == Some(tag.as_str()) {
+        // Only a bridge this store tagged, or one left untagged by a create killed before it
+        // could tag it (this store's network record names it): another store's is not ours.
+        if owns_bridge(&l, &tag) {
             h.delete_link(l.index)
                 .map_err(nl("delete bridge", &net.bridge))?;
         }
@@ -188,6 +189,18 @@ pub fn remove_host_side(root: &Path, net: &Network) -> Result<(), NetworkError> 
     firewall::remove_tag(&tag)?;
     nat::restore_forwarding()?;
     Ok(())
+}
+
+/// True when the link with this network's bridge name is the network's bridge: tagged with its
+/// tag, or untagged. The kernel ignores IFLA_IFALIAS when it creates a link (6.18: `ip link add
+/// X alias T type bridge` makes no alias), so the tag comes in a second message and a kill in
+/// between leaves the bridge untagged; its name, derived from this store's network, is then
+/// what says it is ours.
+fn owns_bridge(link: &netlink::Link, tag: &str) -> bool {
+    match link.alias.as_deref() {
+        None | Some("") => true,
+        Some(alias) => alias == tag,
+    }
 }
 
 /// `hull network rm`: refused while any endpoint holds a lease.
@@ -542,6 +555,18 @@ fn remove_host_side_if_unused(
     Ok(())
 }
 
+/// The network's bridge when it exists untagged (a create killed before it tagged it), which
+/// [`remove_host_side`] removes by its name.
+fn untagged_bridge(net: &Network) -> Result<Option<String>, NetworkError> {
+    let mut h = netlink::Netlink::open().map_err(nl("open socket for", &net.bridge))?;
+    let link = h
+        .link_by_name(&net.bridge)
+        .map_err(nl("find", &net.bridge))?;
+    Ok(link
+        .filter(|l| l.alias.as_deref().is_none_or(str::is_empty))
+        .map(|l| l.name))
+}
+
 /// What [`sweep`] removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SweepReport {
@@ -572,7 +597,9 @@ pub fn sweep(root: &Path, alive: impl Fn(&str) -> bool) -> Result<SweepReport, N
         // A detach killed between releasing the last lease and removing the bridge and NAT
         // rules leaves them with no lease to find them by: they go here.
         if nets.ipam(&net).leases()?.is_empty() {
+            let untagged = untagged_bridge(&net)?;
             remove_host_side_if_unused(root, &nets, &net)?;
+            report.links.extend(untagged);
         }
     }
     let mine = format!("hull {store} ");
@@ -614,5 +641,23 @@ mod tests {
             mac_string(mac_for(Ipv4Addr::new(10, 1, 0, 2))),
             "02:42:0a:01:00:02"
         );
+    }
+
+    #[test]
+    fn a_bridge_is_ours_when_tagged_by_us_or_untagged() {
+        let link = |alias: Option<&str>| netlink::Link {
+            index: 7,
+            name: "hull-aaaaaaaaaa".into(),
+            alias: alias.map(String::from),
+            master: None,
+        };
+        let tag = "hull 12345678 net aaaaaaaaaaaa";
+        assert!(owns_bridge(&link(Some(tag)), tag));
+        assert!(owns_bridge(&link(None), tag));
+        assert!(owns_bridge(&link(Some("")), tag));
+        assert!(!owns_bridge(
+            &link(Some("hull 87654321 net aaaaaaaaaaaa")),
+            tag
+        ));
     }
 }

@@ -98,7 +98,8 @@ pub fn sweep_orphans() -> Result<OrphanReport, NetworkError> {
     };
     let mut report = OrphanReport::default();
     let mut h = netlink::Netlink::open().map_err(nl("open socket for", "links"))?;
-    for l in h.links().map_err(nl("list", "links"))? {
+    let links = h.links().map_err(nl("list", "links"))?;
+    for l in links.iter().cloned() {
         let Some(alias) = l.alias.clone() else {
             continue;
         };
@@ -111,6 +112,11 @@ pub fn sweep_orphans() -> Result<OrphanReport, NetworkError> {
             _ => {}
         }
     }
+    report.unknown.extend(
+        unclaimed_untagged_bridges(&links, &registered_bridges())
+            .into_iter()
+            .map(|name| format!("link {name} (untagged, no network of a registered store)")),
+    );
     let gone: Vec<String> = owners
         .iter()
         .filter(|(_, o)| **o == Owner::Gone)
@@ -127,6 +133,42 @@ pub fn sweep_orphans() -> Result<OrphanReport, NetworkError> {
     Ok(report)
 }
 
+/// The bridge names of every network of every registered store that still exists.
+fn registered_bridges() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(STORES) else {
+        return Vec::new();
+    };
+    let roots = entries
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .map(|root| PathBuf::from(String::from_utf8_lossy(&root).into_owned()));
+    roots
+        .flat_map(|root| super::Networks::open(&root).read_all().unwrap_or_default())
+        .map(|net| net.bridge)
+        .collect()
+}
+
+/// True for the names hull gives bridges: `hull-<id10>` (user networks), `hull0` (the default
+/// store's default network) and `hull0-<store>` (other stores' default network). Veths are
+/// `hull<8 hex>`, so never match.
+fn bridge_named_by_hull(name: &str) -> bool {
+    name == "hull0" || name.starts_with("hull-") || name.starts_with("hull0-")
+}
+
+/// Bridges named like hull's, untagged (a create killed before it tagged the bridge), with no
+/// port, that no network of a registered store names: nothing says whose they are, so they are
+/// only reported (a registered store's own goes with its `network rm` or sweep).
+fn unclaimed_untagged_bridges(links: &[netlink::Link], claimed: &[String]) -> Vec<String> {
+    links
+        .iter()
+        .filter(|l| l.alias.as_deref().is_none_or(str::is_empty))
+        .filter(|l| bridge_named_by_hull(&l.name))
+        .filter(|l| !links.iter().any(|port| port.master == Some(l.index)))
+        .filter(|l| !claimed.contains(&l.name))
+        .map(|l| l.name.clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +179,30 @@ mod tests {
         assert_eq!(store_of("hull 0a1b2c3d ep 1234 owner"), Some("0a1b2c3d"));
         assert_eq!(store_of("hull zz net x"), None);
         assert_eq!(store_of("docker0"), None);
+    }
+
+    #[test]
+    fn untagged_hull_bridges_without_ports_or_network_are_reported() {
+        let link = |index, name: &str, alias: Option<&str>, master| netlink::Link {
+            index,
+            name: name.into(),
+            alias: alias.map(String::from),
+            master,
+        };
+        let links = [
+            link(1, "hull-aaaaaaaaaa", None, None),
+            link(2, "hull-bbbbbbbbbb", None, None),
+            link(3, "hull0-12345678", Some(""), None),
+            link(4, "hull-cccccccccc", Some("hull 12345678 net cccc"), None),
+            link(5, "hull-dddddddddd", None, None),
+            link(6, "hull1a2b3c4d", None, Some(5)),
+            link(7, "docker0", None, None),
+            link(8, "hull0", None, None),
+        ];
+        let claimed = ["hull-bbbbbbbbbb".to_string()];
+        assert_eq!(
+            unclaimed_untagged_bridges(&links, &claimed),
+            ["hull-aaaaaaaaaa", "hull0-12345678", "hull0"]
+        );
     }
 }

@@ -284,7 +284,9 @@ impl Networks {
             })
     }
 
-    fn read_all(&self) -> Result<Vec<Network>, NetworkError> {
+    /// The networks recorded, without creating the default one (for looking at another
+    /// store's).
+    pub(crate) fn read_all(&self) -> Result<Vec<Network>, NetworkError> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
