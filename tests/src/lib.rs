@@ -319,3 +319,34 @@ pub fn cgroup_dirs(id: &str) -> Vec<String> {
     }
     found
 }
+
+/// True when /sys/fs/cgroup is the unified (v2) hierarchy, as on most hosts; false on a v1 or
+/// hybrid host (v1 controllers, cgroup2 without controllers at /sys/fs/cgroup/unified).
+pub fn cgroup_v2_host() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// The container's cgroup directory that holds `controller`'s files ("memory", "pids", "cpu",
+/// …): hull gives every container `/hull/<id>` (engine `CGROUP_PARENT`), below that
+/// controller's hierarchy on v1 and below the one hierarchy on v2 (where every controller's
+/// files share the directory).
+pub fn cgroup_dir_of(id: &str, controller: &str) -> PathBuf {
+    let base = Path::new("/sys/fs/cgroup");
+    match cgroup_v2_host() {
+        true => base.join("hull").join(id),
+        false => base.join(controller).join("hull").join(id),
+    }
+}
+
+/// A container's full ID from the host side (`inspect`), by name or ID. Reading it inside the
+/// container from /proc/self/cgroup works only on v1: on v2 the container has its own cgroup
+/// namespace and sees `0::/`.
+pub fn container_id_of(h: &Hull, name: &str) -> String {
+    let id = h.ok(&["inspect", "--format", "{{.Id}}", name]);
+    let id = id.trim().to_string();
+    assert!(
+        id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "inspect {name}: {id:?}"
+    );
+    id
+}

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::process::Output;
 
-use hull_tests::{container_pids, probe_path, require_root, wait_until, Hull, Removed};
+use hull_tests::{
+    cgroup_v2_host, container_pids, probe_path, require_root, wait_until, Hull, Removed,
+};
 
 /// `hull run -d -v PROBE:/probe:ro FLAGS… busybox sleep 1000`; returns the container's guard.
 fn running<'a>(h: &'a Hull, flags: &[&str]) -> Removed<'a> {
@@ -84,10 +86,20 @@ fn exec_shares_namespaces_cgroup_and_security_with_the_container() {
         .lines()
         .filter(|l| l.starts_with("cgroup="))
         .collect();
-    assert!(
-        cgroups.iter().any(|l| l.contains(id)),
-        "not in the container's cgroup: {cgroups:?}"
-    );
+    if cgroup_v2_host() {
+        // It joined the container's cgroup namespace, rooted at the container's cgroup: being
+        // in that cgroup reads `/` (outside it, `/..`).
+        assert_eq!(
+            cgroups,
+            ["cgroup=0::/"],
+            "not in the container's cgroup: {cgroups:?}"
+        );
+    } else {
+        assert!(
+            cgroups.iter().any(|l| l.contains(id)),
+            "not in the container's cgroup: {cgroups:?}"
+        );
+    }
 }
 
 #[test]

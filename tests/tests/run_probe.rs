@@ -7,7 +7,10 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 
-use hull_tests::{entries, fixture, probe_path, require_root, Hull};
+use hull_tests::{
+    cgroup_dir_of, cgroup_v2_host, container_id_of, entries, fixture, probe_path, require_root,
+    Hull,
+};
 
 /// Docker's 14 default capabilities by kernel number (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL,
 /// SETGID, SETUID, SETPCAP, NET_BIND_SERVICE, NET_RAW, SYS_CHROOT, MKNOD, AUDIT_WRITE, SETFCAP).
@@ -112,18 +115,6 @@ fn host_ns(name: &str) -> String {
     link[link.find('[').unwrap() + 1..link.len() - 1].to_string()
 }
 
-fn cgroup_v2() -> bool {
-    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
-}
-
-/// The container ID from the probe's `cgroup=` lines (`…:/hull/<id>`).
-fn container_id(text: &str) -> String {
-    lines_of(text, "cgroup")
-        .into_iter()
-        .find_map(|l| l.rsplit_once("/hull/").map(|(_, id)| id.to_string()))
-        .unwrap_or_else(|| panic!("no hull cgroup in {text}"))
-}
-
 #[test]
 fn pid_namespace_shows_only_the_container_with_pid_1() {
     require_root!();
@@ -145,7 +136,7 @@ fn namespaces_differ_from_the_host_except_with_network_host() {
         assert_ne!(f[&format!("ns.{ns}")], host_ns(ns), "{ns} namespace shared");
     }
     let cgroup_private = f["ns.cgroup"] != host_ns("cgroup");
-    assert_eq!(cgroup_private, cgroup_v2(), "cgroup ns only on v2");
+    assert_eq!(cgroup_private, cgroup_v2_host(), "cgroup ns only on v2");
     assert_eq!(f["ns.user"], host_ns("user"));
     let f = probe(&h, &["--network", "host"], &["ns"]);
     assert_eq!(f["ns.net"], host_ns("net"));
@@ -434,7 +425,7 @@ fn memory_limit_ends_in_oom_kill_137_recorded() {
     assert_eq!(code(&out), 137, "{text}{}", stderr(&out));
     assert_eq!(facts(&text)["memory_max"], (32u64 << 20).to_string());
     assert!(!text.contains("alloc_mb="), "{text}");
-    let id = container_id(&text);
+    let id = container_id_of(&h, "oom");
     let ps = h.ok(&["ps", "-a"]);
     let row = ps.lines().find(|l| l.ends_with("oom")).expect("ps row");
     assert!(row.contains("Exited (137)"), "{row}");
@@ -472,6 +463,8 @@ fn resource_flags_show_in_the_host_cgroup_files() {
     let h = Hull::new();
     let flags = [
         "--rm",
+        "--name",
+        "limits",
         "--cpus",
         "0.5",
         "--cpu-shares",
@@ -497,30 +490,33 @@ fn resource_flags_show_in_the_host_cgroup_files() {
         }
         text.push_str(&line);
     }
-    let id = container_id(&text);
+    // The container sleeps 3 s after printing: it is still there to be inspected.
+    let id = container_id_of(&h, "limits");
     let read = |controller: &str, file: &str| {
-        let p = Path::new("/sys/fs/cgroup")
-            .join(controller)
-            .join("hull")
-            .join(&id)
-            .join(file);
+        let p = cgroup_dir_of(&id, controller).join(file);
         std::fs::read_to_string(&p)
             .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
             .trim()
             .to_string()
     };
-    if cgroup_v2() {
-        return; // this host is v1; the v2 files are covered by the fake-cgroupfs unit tests
+    if cgroup_v2_host() {
+        // runc's mapping: cpu.max "quota period", cpu.weight = 1 + (512 - 2) * 9999 / 262142.
+        assert_eq!(read("cpu", "cpu.max"), "50000 100000");
+        assert_eq!(read("cpu", "cpu.weight"), "20");
+        assert_eq!(read("cpuset", "cpuset.cpus"), "0");
+        assert_eq!(read("memory", "memory.max"), (48u64 << 20).to_string());
+        assert_eq!(read("pids", "pids.max"), "33");
+    } else {
+        assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
+        assert_eq!(read("cpu", "cpu.cfs_period_us"), "100000");
+        assert_eq!(read("cpu", "cpu.shares"), "512");
+        assert_eq!(read("cpuset", "cpuset.cpus"), "0");
+        assert_eq!(
+            read("memory", "memory.limit_in_bytes"),
+            (48u64 << 20).to_string()
+        );
+        assert_eq!(read("pids", "pids.max"), "33");
     }
-    assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
-    assert_eq!(read("cpu", "cpu.cfs_period_us"), "100000");
-    assert_eq!(read("cpu", "cpu.shares"), "512");
-    assert_eq!(read("cpuset", "cpuset.cpus"), "0");
-    assert_eq!(
-        read("memory", "memory.limit_in_bytes"),
-        (48u64 << 20).to_string()
-    );
-    assert_eq!(read("pids", "pids.max"), "33");
     let f = facts(&text);
     assert_eq!(f["memory_max"], (48u64 << 20).to_string());
     assert_eq!(f["pids_max"], "33");
@@ -577,10 +573,16 @@ fn run_rm_leaves_no_mount_cgroup_or_directory() {
             "--cpus",
             "1",
         ],
-        &["/probe", "cgroup"],
+        &["/probe", "hostname", "cgroup"],
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let id = container_id(&stdout(&out));
+    // The container is gone with --rm, so its ID comes from inside: its hostname is the ID's
+    // first 12 hex digits (the cgroup path names it only on v1; v2 shows `0::/`).
+    let id = facts(&stdout(&out))["hostname"].clone();
+    assert!(
+        id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id:?}"
+    );
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!info.contains(&id), "mount of {id} left");
     let store = h.root().display().to_string();
@@ -589,10 +591,18 @@ fn run_rm_leaves_no_mount_cgroup_or_directory() {
     assert!(entries(&h.root().join("containers"))
         .iter()
         .all(|e| e == "lock"));
-    let left: Vec<PathBuf> = entries(Path::new("/sys/fs/cgroup"))
+    // Every hierarchy's `hull` parent: each v1 controller's, and the v2 one's.
+    let root = Path::new("/sys/fs/cgroup");
+    let parents = entries(root)
         .into_iter()
-        .map(|c| Path::new("/sys/fs/cgroup").join(c).join("hull").join(&id))
-        .filter(|p| p.exists())
+        .map(|c| root.join(c).join("hull"))
+        .chain([root.join("hull")]);
+    let left: Vec<PathBuf> = parents
+        .flat_map(|p| entries(&p).into_iter().map(move |c| p.join(c)))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&id))
+        })
         .collect();
     assert!(left.is_empty(), "cgroups left: {left:?}");
 }
