@@ -452,11 +452,30 @@ fn none_host_and_container_modes() {
         "/sys/class/net",
     ]);
     assert_eq!(host.split_whitespace().count(), host_links, "{host}");
-    let err = h.fails(&[
+    // Docker runs it, warns and discards the ports.
+    let out = h.run(&[
         "run",
         "--rm",
         "--network",
         "host",
+        "-p",
+        "80",
+        &image,
+        "echo",
+        "ran",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
+    assert!(
+        err.contains("WARNING: Published ports are discarded when using host network mode"),
+        "{err}"
+    );
+    let err = h.fails(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
         "-p",
         "80",
         &image,
