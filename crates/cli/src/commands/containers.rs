@@ -55,7 +55,7 @@ pub fn ps_json(r: &Record, now: i64, trunc: bool) -> serde_json::Value {
         "Mounts": "",
         "Names": r.name,
         "Networks": "",
-        "Ports": "",
+        "Ports": super::netview::ps_ports(r),
         "RunningFor": ago(Some(&r.created), now),
         "Size": "0B",
         "State": state_name(r),
