@@ -11,13 +11,110 @@ use serde_json::{json, Map, Value};
 use super::Ctx;
 use crate::cli::PortArgs;
 
-/// The published ports of a running container: `0.0.0.0:8080->80/tcp, …`.
+/// The ports of a running container as Docker's PORTS column shows them: published ones
+/// (`0.0.0.0:8080->80/tcp`) and exposed-but-unpublished ones (`80/tcp`, from `config.expose`,
+/// which `ps` fills with the image's too).
 pub fn ps_ports(r: &Record) -> String {
-    live_ports(r)
+    let maps = live_ports(r);
+    if r.state.network.is_none() || r.state.status != Status::Running {
+        return String::new();
+    }
+    let exposed: Vec<(u16, Proto)> = r
+        .config
+        .expose
         .iter()
-        .map(PortMap::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+        .filter_map(|e| hull_engine::netopts::exposed_to_map(e))
+        .map(|m| (m.container_port, m.proto))
+        .filter(|(p, proto)| {
+            !maps
+                .iter()
+                .any(|m| m.container_port == *p && m.proto == *proto)
+        })
+        .collect();
+    displayable_ports(&maps, &exposed)
+}
+
+/// Adds the image's exposed ports to the `--expose` list of each running record with a
+/// network (in memory, for `ps`): Docker's PORTS shows them too.
+pub fn add_image_exposed_ports(engine: &Engine, records: &mut [Record]) {
+    for r in records.iter_mut() {
+        if r.state.network.is_none() || r.state.status != Status::Running {
+            continue;
+        }
+        let image = super::container_inspect::image_config(engine, r);
+        for port in image.exposed_ports.iter().flat_map(|m| m.keys()) {
+            if !r.config.expose.contains(port) {
+                r.config.expose.push(port.clone());
+            }
+        }
+    }
+}
+
+/// One port of the PORTS column: published ones have a host address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ShownPort {
+    private: u16,
+    host: Option<(std::net::Ipv4Addr, u16)>,
+    proto: Proto,
+}
+
+/// Docker's PORTS text: sorted by container port; runs of consecutive ports merged when they
+/// share a protocol (and a host address, published on the same port numbers):
+/// `80-81/tcp`, `0.0.0.0:8000-8001->8000-8001/tcp`. A map to a different host port stays on
+/// its own, after the groups: `0.0.0.0:8080->80/tcp`.
+fn displayable_ports(published: &[PortMap], exposed: &[(u16, Proto)]) -> String {
+    let mut ports: Vec<ShownPort> = published
+        .iter()
+        .map(|m| ShownPort {
+            private: m.container_port,
+            host: Some((m.host_ip, m.host_port)),
+            proto: m.proto,
+        })
+        .chain(exposed.iter().map(|&(private, proto)| ShownPort {
+            private,
+            host: None,
+            proto,
+        }))
+        .collect();
+    ports.sort_by_key(|p| (p.private, p.host, p.proto as u8));
+    ports.dedup();
+    // (host ip, proto) -> current run (first, last), in order of first appearance.
+    let mut groups: Vec<(Option<std::net::Ipv4Addr>, Proto, u16, u16)> = Vec::new();
+    let mut done = Vec::new();
+    let mut mappings = Vec::new();
+    for p in ports {
+        let ip = match p.host {
+            Some((ip, host_port)) if host_port != p.private => {
+                mappings.push(format!("{ip}:{host_port}->{}/{}", p.private, p.proto));
+                continue;
+            }
+            Some((ip, _)) => Some(ip),
+            None => None,
+        };
+        match groups.iter_mut().find(|g| g.0 == ip && g.1 == p.proto) {
+            None => groups.push((ip, p.proto, p.private, p.private)),
+            Some(g) if g.3.checked_add(1) == Some(p.private) => g.3 = p.private,
+            Some(g) => {
+                done.push(port_group(g.0, g.1, g.2, g.3));
+                (g.2, g.3) = (p.private, p.private);
+            }
+        }
+    }
+    done.extend(groups.iter().map(|g| port_group(g.0, g.1, g.2, g.3)));
+    done.extend(mappings);
+    done.join(", ")
+}
+
+fn port_group(ip: Option<std::net::Ipv4Addr>, proto: Proto, first: u16, last: u16) -> String {
+    let range = if first == last {
+        first.to_string()
+    } else {
+        format!("{first}-{last}")
+    };
+    match ip {
+        Some(ip) => format!("{ip}:{range}->{range}/{proto}"),
+        None => format!("{range}/{proto}"),
+    }
 }
 
 fn live_ports(r: &Record) -> Vec<PortMap> {
@@ -199,6 +296,60 @@ pub fn sweep(ctx: &Ctx) -> Result<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn map(host_port: u16, container_port: u16, proto: Proto) -> PortMap {
+        PortMap {
+            host_ip: [0, 0, 0, 0].into(),
+            host_port,
+            container_port,
+            proto,
+        }
+    }
+
+    #[test]
+    fn ps_ports_read_like_dockers() {
+        assert_eq!(displayable_ports(&[], &[]), "");
+        assert_eq!(
+            displayable_ports(&[map(8080, 80, Proto::Tcp)], &[]),
+            "0.0.0.0:8080->80/tcp"
+        );
+        // Exposed, not published; consecutive ones merged per protocol.
+        assert_eq!(
+            displayable_ports(
+                &[],
+                &[
+                    (81, Proto::Tcp),
+                    (80, Proto::Tcp),
+                    (53, Proto::Udp),
+                    (83, Proto::Tcp)
+                ]
+            ),
+            "80-81/tcp, 53/udp, 83/tcp"
+        );
+        // Same host and container ports merge; other maps stay one by one, after the groups.
+        let maps = [
+            map(8001, 8001, Proto::Tcp),
+            map(8000, 8000, Proto::Tcp),
+            map(9000, 80, Proto::Tcp),
+            map(9001, 81, Proto::Tcp),
+        ];
+        assert_eq!(
+            displayable_ports(&maps, &[(443, Proto::Tcp)]),
+            "443/tcp, 0.0.0.0:8000-8001->8000-8001/tcp, 0.0.0.0:9000->80/tcp, 0.0.0.0:9001->81/tcp"
+        );
+        // A gap ends a run (finished runs come first, as in Docker); tcp and udp never merge.
+        assert_eq!(
+            displayable_ports(
+                &[
+                    map(53, 53, Proto::Udp),
+                    map(53, 53, Proto::Tcp),
+                    map(55, 55, Proto::Tcp)
+                ],
+                &[]
+            ),
+            "0.0.0.0:53->53/tcp, 0.0.0.0:55->55/tcp, 0.0.0.0:53->53/udp"
+        );
+    }
 
     #[test]
     fn private_ports_parse_with_a_default_protocol() {
