@@ -640,3 +640,63 @@ fn a_detach_killed_after_releasing_the_last_lease_leaves_nothing_after_sweep() {
     h.ok(&["network", "sweep"]);
     assert_nothing_left(&h);
 }
+
+#[test]
+fn ps_lists_exposed_ports_and_merges_ranges() {
+    require_root!();
+    let _s = serial();
+    let h = Hull::new();
+    let a = free_port();
+    let range = if a < 65000 { a } else { 20000 };
+    let published = format!("{range}-{}:{range}-{}", range + 1, range + 1);
+    sleeper(
+        &h,
+        "ranges",
+        &["--expose", "90", "--expose", "91/tcp", "-p", &published],
+    );
+    let ps = h.ok(&["ps", "--format", "{{.Ports}}"]);
+    assert_eq!(
+        ps.trim(),
+        format!(
+            "90-91/tcp, 0.0.0.0:{range}-{}->{range}-{}/tcp",
+            range + 1,
+            range + 1
+        )
+    );
+    h.ok(&["stop", "-t", "1", "ranges"]);
+    let ps = h.ok(&["ps", "-a", "--format", "{{.Ports}}"]);
+    assert_eq!(ps.trim(), "", "a stopped container shows no ports");
+    rm_all(&h);
+    assert_nothing_left(&h);
+}
+
+#[test]
+fn port_errors_read_like_dockers() {
+    require_root!();
+    let _s = serial();
+    let h = Hull::new();
+    sleeper(&h, "one", &["-p", "80"]);
+    let err = h.fails(&["port", "one", "81"]);
+    assert!(
+        err.contains("No public port '81/tcp' published for one"),
+        "{err}"
+    );
+    h.ok(&["stop", "-t", "1", "one"]);
+    assert_eq!(
+        h.ok(&["port", "one"]),
+        "",
+        "a stopped container has no ports"
+    );
+    let err = h.fails(&["port", "one", "80"]);
+    assert!(
+        err.contains("No public port '80/tcp' published for one"),
+        "{err}"
+    );
+    let err = h.fails(&["port", "nosuch"]);
+    assert!(
+        err.to_lowercase().contains("no such container: nosuch"),
+        "{err}"
+    );
+    rm_all(&h);
+    assert_nothing_left(&h);
+}
