@@ -319,8 +319,24 @@ fn user_networks_are_isolated_from_each_other() {
     assert!(same.status.success(), "same network: {same:?}");
     let other = exec(&h, "r1", &["ping", "-c1", "-W1", &b1.to_string()]);
     assert!(!other.status.success(), "red reached blue");
-    let aliases = &inspect(&h, "r2")["NetworkSettings"]["Networks"]["red"]["Aliases"];
-    assert_eq!(*aliases, serde_json::json!(["r2", "db"]));
+    let d = inspect(&h, "r2");
+    let red = &d["NetworkSettings"]["Networks"]["red"];
+    assert_eq!(red["Aliases"], serde_json::json!(["db"]));
+    let short = &d["Id"].as_str().unwrap()[..12];
+    assert_eq!(red["DNSNames"], serde_json::json!(["r2", "db", short]));
+    assert_eq!(red["IPAMConfig"], Value::Null);
+    assert_eq!(red["EndpointID"], d["Id"]);
+    // The DNS answers every DNSNames entry with r2's address.
+    for name in ["r2", "db", short] {
+        let out = exec(&h, "r1", &["nslookup", name, "127.0.0.11"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&r2.to_string()), "{name}: {text}");
+    }
+    let r1 = &inspect(&h, "r1")["NetworkSettings"]["Networks"]["red"];
+    assert_eq!(
+        r1["IPAMConfig"],
+        serde_json::json!({"IPv4Address": "10.232.1.50"})
+    );
     rm_all(&h);
     h.ok(&["network", "rm", "red", "blue"]);
     assert_nothing_left(&h);

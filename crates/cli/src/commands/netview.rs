@@ -191,9 +191,10 @@ pub fn network_settings(r: &Record) -> Value {
         networks.insert(
             mode.clone(),
             json!({
-                "IPAMConfig": null,
+                "IPAMConfig": c.ip.map(|ip| json!({"IPv4Address": ip.to_string()})),
                 "Links": null,
-                "Aliases": live.map(|n| json!(n.aliases)).unwrap_or(Value::Null),
+                "Aliases": live.and_then(|_| aliases(c)),
+                "DNSNames": live.and_then(|n| dns_names(r, n, &mode)),
                 "MacAddress": mac,
                 "NetworkID": live.map(|n| n.network_id.clone()).unwrap_or_default(),
                 "EndpointID": live.map(|_| r.id.clone()).unwrap_or_default(),
@@ -218,6 +219,22 @@ pub fn network_settings(r: &Record) -> Value {
         "IPPrefixLen": if on_default { prefix } else { 0 },
         "MacAddress": pick(mac.clone()),
         "Networks": networks,
+    })
+}
+
+/// `Aliases` as Docker 26+ has it: the `--network-alias`es alone, null without any.
+fn aliases(c: &RunConfig) -> Option<Vec<String>> {
+    (!c.network_aliases.is_empty()).then(|| c.network_aliases.clone())
+}
+
+/// `DNSNames` (Docker 26+): what the embedded DNS answers for the container on a user network
+/// (its name, `--network-alias`es and short ID, the names the responder matches); null on the
+/// default bridge, which has no name resolution.
+fn dns_names(r: &Record, n: &hull_engine::netrun::NetworkState, mode: &str) -> Option<Vec<String>> {
+    (mode != "bridge").then(|| {
+        let mut names = n.aliases.clone();
+        names.push(r.short_id().to_string());
+        names
     })
 }
 
@@ -349,6 +366,66 @@ mod tests {
             ),
             "0.0.0.0:53->53/tcp, 0.0.0.0:55->55/tcp, 0.0.0.0:53->53/udp"
         );
+    }
+
+    fn running_on(network: &str, opts: hull_engine::options::RunOptions) -> Record {
+        Record {
+            id: "4f2a9c1b7e3d".to_string() + &"0".repeat(52),
+            name: "web".into(),
+            image: "busybox".into(),
+            image_id: "sha256:00".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            command: vec!["true".into()],
+            config: RunConfig::from_options(&opts, &hull_engine::options::RealHost).unwrap(),
+            state: hull_engine::container::State {
+                status: Status::Running,
+                network: Some(hull_engine::netrun::NetworkState {
+                    network: network.into(),
+                    network_id: "n".repeat(64),
+                    ip: [10, 1, 0, 9].into(),
+                    gateway: [10, 1, 0, 1].into(),
+                    prefix_len: 24,
+                    mac: "02:42:0a:01:00:09".into(),
+                    aliases: vec!["web".into(), "api".into()],
+                    ports: Vec::new(),
+                    netns: "/proc/1/ns/net".into(),
+                }),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn endpoints_show_ipam_config_aliases_and_dns_names() {
+        let r = running_on(
+            "back",
+            hull_engine::options::RunOptions {
+                image: "x".into(),
+                network: Some("back".into()),
+                ip: Some("10.1.0.9".into()),
+                network_aliases: vec!["api".into()],
+                ..Default::default()
+            },
+        );
+        let ep = &network_settings(&r)["Networks"]["back"];
+        assert_eq!(ep["IPAMConfig"], json!({"IPv4Address": "10.1.0.9"}));
+        assert_eq!(ep["Aliases"], json!(["api"]));
+        assert_eq!(ep["DNSNames"], json!(["web", "api", "4f2a9c1b7e3d"]));
+        assert_eq!(ep["EndpointID"], json!(r.id));
+        assert_eq!(ep["NetworkID"], json!("n".repeat(64)));
+        assert_eq!(ep["IPPrefixLen"], 24);
+        assert_eq!(ep["Gateway"], "10.1.0.1");
+        let plain = running_on(
+            "bridge",
+            hull_engine::options::RunOptions {
+                image: "x".into(),
+                ..Default::default()
+            },
+        );
+        let ep = &network_settings(&plain)["Networks"]["bridge"];
+        assert_eq!(ep["IPAMConfig"], Value::Null);
+        assert_eq!(ep["Aliases"], Value::Null);
+        assert_eq!(ep["DNSNames"], Value::Null);
     }
 
     #[test]
