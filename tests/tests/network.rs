@@ -487,6 +487,45 @@ fn network_rm_is_refused_while_in_use() {
     assert!(!h.ok(&["network", "ls"]).contains("inuse"));
 }
 
+#[test]
+fn host_and_none_are_listed_inspected_and_never_removed() {
+    require_root!();
+    let _s = serial();
+    let store = Store::new();
+    let h = &store.hull;
+    let ls = h.ok(&["network", "ls"]);
+    let rows: Vec<Vec<&str>> = ls
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().skip(1).collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ["bridge", "bridge", "local"],
+            ["host", "host", "local"],
+            ["none", "null", "local"]
+        ],
+        "{ls}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&h.ok(&["network", "inspect", "host", "none"])).unwrap();
+    assert_eq!(v[0]["Name"], "host");
+    assert_eq!(v[1]["Driver"], "null");
+    let id = v[0]["Id"].as_str().unwrap();
+    let by_id: serde_json::Value =
+        serde_json::from_str(&h.ok(&["network", "inspect", &id[..12]])).unwrap();
+    assert_eq!(by_id[0]["Name"], "host");
+    let err = h.fails(&["network", "rm", "host"]);
+    assert!(
+        err.contains("host is a pre-defined network and cannot be removed"),
+        "{err}"
+    );
+    let err = h.fails(&["network", "create", "none"]);
+    assert!(err.contains("predefined none network"), "{err}");
+    assert_eq!(h.ok(&["network", "ls", "-q"]).lines().count(), 3);
+}
+
 /// Sets HULL_FIREWALL for the (serialized) test and clears it on drop. iptables-nft creates the
 /// (empty) `ip nat` and `ip filter` tables on first use: the ones the test made are deleted.
 struct FirewallEnv {

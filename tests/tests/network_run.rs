@@ -319,8 +319,24 @@ fn user_networks_are_isolated_from_each_other() {
     assert!(same.status.success(), "same network: {same:?}");
     let other = exec(&h, "r1", &["ping", "-c1", "-W1", &b1.to_string()]);
     assert!(!other.status.success(), "red reached blue");
-    let aliases = &inspect(&h, "r2")["NetworkSettings"]["Networks"]["red"]["Aliases"];
-    assert_eq!(*aliases, serde_json::json!(["r2", "db"]));
+    let d = inspect(&h, "r2");
+    let red = &d["NetworkSettings"]["Networks"]["red"];
+    assert_eq!(red["Aliases"], serde_json::json!(["db"]));
+    let short = &d["Id"].as_str().unwrap()[..12];
+    assert_eq!(red["DNSNames"], serde_json::json!(["r2", "db", short]));
+    assert_eq!(red["IPAMConfig"], Value::Null);
+    assert_eq!(red["EndpointID"], d["Id"]);
+    // The DNS answers every DNSNames entry with r2's address.
+    for name in ["r2", "db", short] {
+        let out = exec(&h, "r1", &["nslookup", name, "127.0.0.11"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&r2.to_string()), "{name}: {text}");
+    }
+    let r1 = &inspect(&h, "r1")["NetworkSettings"]["Networks"]["red"];
+    assert_eq!(
+        r1["IPAMConfig"],
+        serde_json::json!({"IPv4Address": "10.232.1.50"})
+    );
     rm_all(&h);
     h.ok(&["network", "rm", "red", "blue"]);
     assert_nothing_left(&h);
@@ -452,11 +468,30 @@ fn none_host_and_container_modes() {
         "/sys/class/net",
     ]);
     assert_eq!(host.split_whitespace().count(), host_links, "{host}");
-    let err = h.fails(&[
+    // Docker runs it, warns and discards the ports.
+    let out = h.run(&[
         "run",
         "--rm",
         "--network",
         "host",
+        "-p",
+        "80",
+        &image,
+        "echo",
+        "ran",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
+    assert!(
+        err.contains("WARNING: Published ports are discarded when using host network mode"),
+        "{err}"
+    );
+    let err = h.fails(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
         "-p",
         "80",
         &image,
@@ -619,5 +654,65 @@ fn a_detach_killed_after_releasing_the_last_lease_leaves_nothing_after_sweep() {
     );
     h.ok(&["rm", "-f", "released"]);
     h.ok(&["network", "sweep"]);
+    assert_nothing_left(&h);
+}
+
+#[test]
+fn ps_lists_exposed_ports_and_merges_ranges() {
+    require_root!();
+    let _s = serial();
+    let h = Hull::new();
+    let a = free_port();
+    let range = if a < 65000 { a } else { 20000 };
+    let published = format!("{range}-{}:{range}-{}", range + 1, range + 1);
+    sleeper(
+        &h,
+        "ranges",
+        &["--expose", "90", "--expose", "91/tcp", "-p", &published],
+    );
+    let ps = h.ok(&["ps", "--format", "{{.Ports}}"]);
+    assert_eq!(
+        ps.trim(),
+        format!(
+            "90-91/tcp, 0.0.0.0:{range}-{}->{range}-{}/tcp",
+            range + 1,
+            range + 1
+        )
+    );
+    h.ok(&["stop", "-t", "1", "ranges"]);
+    let ps = h.ok(&["ps", "-a", "--format", "{{.Ports}}"]);
+    assert_eq!(ps.trim(), "", "a stopped container shows no ports");
+    rm_all(&h);
+    assert_nothing_left(&h);
+}
+
+#[test]
+fn port_errors_read_like_dockers() {
+    require_root!();
+    let _s = serial();
+    let h = Hull::new();
+    sleeper(&h, "one", &["-p", "80"]);
+    let err = h.fails(&["port", "one", "81"]);
+    assert!(
+        err.contains("No public port '81/tcp' published for one"),
+        "{err}"
+    );
+    h.ok(&["stop", "-t", "1", "one"]);
+    assert_eq!(
+        h.ok(&["port", "one"]),
+        "",
+        "a stopped container has no ports"
+    );
+    let err = h.fails(&["port", "one", "80"]);
+    assert!(
+        err.contains("No public port '80/tcp' published for one"),
+        "{err}"
+    );
+    let err = h.fails(&["port", "nosuch"]);
+    assert!(
+        err.to_lowercase().contains("no such container: nosuch"),
+        "{err}"
+    );
+    rm_all(&h);
     assert_nothing_left(&h);
 }

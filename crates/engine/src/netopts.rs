@@ -198,9 +198,13 @@ pub fn network_alias(a: &str) -> Result<String, FlagError> {
     Ok(a.to_string())
 }
 
+/// Docker's warning when `-p`/`-P` meet `--network host`: it runs the container without them.
+pub const HOST_PORTS_DISCARDED: &str = "Published ports are discarded when using host network mode";
+
 /// Flags that only make sense with a network of the container's own: refused with none, host
 /// and container:NAME (Docker refuses them with container:NAME and has no ports without a
-/// network namespace of the container's own).
+/// network namespace of the container's own). Ports with host are Docker's exception: they are
+/// discarded with a warning (see [`HOST_PORTS_DISCARDED`]).
 pub fn check_conflicts(
     mode: &NetworkMode,
     publishing: bool,
@@ -213,6 +217,7 @@ pub fn check_conflicts(
         NetworkMode::Host => "host",
         NetworkMode::Container(_) => "container",
     };
+    let publishing = publishing && kind != "host";
     let what = if publishing {
         ("--publish", "port publishing")
     } else if mac {
@@ -345,8 +350,11 @@ mod tests {
 
     #[test]
     fn own_network_flags_conflict_with_other_modes() {
-        let e = check_conflicts(&NetworkMode::Host, true, false, false).unwrap_err();
+        let e = check_conflicts(&NetworkMode::None, true, false, false).unwrap_err();
         assert_eq!(e.flag, "--publish");
+        assert!(e.reason.contains("none network mode"), "{}", e.reason);
+        assert!(check_conflicts(&NetworkMode::Host, true, false, false).is_ok());
+        let e = check_conflicts(&NetworkMode::Host, false, true, false).unwrap_err();
         assert!(e.reason.contains("host network mode"), "{}", e.reason);
         assert!(check_conflicts(&NetworkMode::Container("x".into()), false, true, false).is_err());
         assert!(check_conflicts(&NetworkMode::None, false, false, false).is_ok());

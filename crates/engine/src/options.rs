@@ -253,6 +253,16 @@ impl Host for RealHost {
 const MIN_MEMORY: i64 = 6 << 20;
 
 impl RunConfig {
+    /// Docker's warnings about flags it accepts but ignores, printed as `WARNING: …`.
+    pub fn warnings(&self) -> Vec<&'static str> {
+        let publishing = !self.publish.is_empty() || self.publish_all;
+        if publishing && self.network == NetworkMode::Host {
+            vec![netopts::HOST_PORTS_DISCARDED]
+        } else {
+            Vec::new()
+        }
+    }
+
     pub fn from_options(o: &RunOptions, host: &dyn Host) -> Result<RunConfig, FlagError> {
         if o.image.is_empty() {
             return Err(flag_err("IMAGE", "", "an image is required"));

@@ -46,7 +46,7 @@ pub fn inspect(ctx: &Ctx, args: ContainerInspectArgs) -> Result<u8> {
 }
 
 /// The image's config, or an empty one when the image is gone (Docker still inspects then).
-fn image_config(engine: &Engine, r: &Record) -> ContainerConfig {
+pub(super) fn image_config(engine: &Engine, r: &Record) -> ContainerConfig {
     r.image_id
         .parse()
         .ok()

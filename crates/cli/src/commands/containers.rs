@@ -16,11 +16,13 @@ fn engine(ctx: &Ctx) -> Result<Engine> {
 
 pub fn ps(ctx: &Ctx, args: PsArgs) -> Result<u8> {
     let filters = Filters::parse(&args.filter)?;
-    let records: Vec<Record> = engine(ctx)?
+    let engine = engine(ctx)?;
+    let mut records: Vec<Record> = engine
         .list(args.all || filters.implies_all())?
         .into_iter()
         .filter(|r| filters.matches(r))
         .collect();
+    super::netview::add_image_exposed_ports(&engine, &mut records);
     let now = crate::output::now_secs();
     if args.quiet {
         for r in &records {
@@ -55,7 +57,7 @@ pub fn ps_json(r: &Record, now: i64, trunc: bool) -> serde_json::Value {
         "Mounts": "",
         "Names": r.name,
         "Networks": "",
-        "Ports": "",
+        "Ports": super::netview::ps_ports(r),
         "RunningFor": ago(Some(&r.created), now),
         "Size": "0B",
         "State": state_name(r),

@@ -17,6 +17,7 @@ pub fn create(ctx: &Ctx, args: RunArgs) -> Result<u8> {
     let opts = super::run::options(args);
     let config =
         hull_engine::options::RunConfig::from_options(&opts, &hull_engine::options::RealHost)?;
+    super::run::print_warnings(&config);
     let engine = engine(ctx)?;
     super::run::ensure_image(ctx, &engine, &config)?;
     match engine.create(config) {

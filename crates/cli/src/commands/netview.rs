@@ -11,13 +11,110 @@ use serde_json::{json, Map, Value};
 use super::Ctx;
 use crate::cli::PortArgs;
 
-/// The published ports of a running container: `0.0.0.0:8080->80/tcp, …`.
+/// The ports of a running container as Docker's PORTS column shows them: published ones
+/// (`0.0.0.0:8080->80/tcp`) and exposed-but-unpublished ones (`80/tcp`, from `config.expose`,
+/// which `ps` fills with the image's too).
 pub fn ps_ports(r: &Record) -> String {
-    live_ports(r)
+    let maps = live_ports(r);
+    if r.state.network.is_none() || r.state.status != Status::Running {
+        return String::new();
+    }
+    let exposed: Vec<(u16, Proto)> = r
+        .config
+        .expose
         .iter()
-        .map(PortMap::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+        .filter_map(|e| hull_engine::netopts::exposed_to_map(e))
+        .map(|m| (m.container_port, m.proto))
+        .filter(|(p, proto)| {
+            !maps
+                .iter()
+                .any(|m| m.container_port == *p && m.proto == *proto)
+        })
+        .collect();
+    displayable_ports(&maps, &exposed)
+}
+
+/// Adds the image's exposed ports to the `--expose` list of each running record with a
+/// network (in memory, for `ps`): Docker's PORTS shows them too.
+pub fn add_image_exposed_ports(engine: &Engine, records: &mut [Record]) {
+    for r in records.iter_mut() {
+        if r.state.network.is_none() || r.state.status != Status::Running {
+            continue;
+        }
+        let image = super::container_inspect::image_config(engine, r);
+        for port in image.exposed_ports.iter().flat_map(|m| m.keys()) {
+            if !r.config.expose.contains(port) {
+                r.config.expose.push(port.clone());
+            }
+        }
+    }
+}
+
+/// One port of the PORTS column: published ones have a host address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ShownPort {
+    private: u16,
+    host: Option<(std::net::Ipv4Addr, u16)>,
+    proto: Proto,
+}
+
+/// Docker's PORTS text: sorted by container port; runs of consecutive ports merged when they
+/// share a protocol (and a host address, published on the same port numbers):
+/// `80-81/tcp`, `0.0.0.0:8000-8001->8000-8001/tcp`. A map to a different host port stays on
+/// its own, after the groups: `0.0.0.0:8080->80/tcp`.
+fn displayable_ports(published: &[PortMap], exposed: &[(u16, Proto)]) -> String {
+    let mut ports: Vec<ShownPort> = published
+        .iter()
+        .map(|m| ShownPort {
+            private: m.container_port,
+            host: Some((m.host_ip, m.host_port)),
+            proto: m.proto,
+        })
+        .chain(exposed.iter().map(|&(private, proto)| ShownPort {
+            private,
+            host: None,
+            proto,
+        }))
+        .collect();
+    ports.sort_by_key(|p| (p.private, p.host, p.proto as u8));
+    ports.dedup();
+    // (host ip, proto) -> current run (first, last), in order of first appearance.
+    let mut groups: Vec<(Option<std::net::Ipv4Addr>, Proto, u16, u16)> = Vec::new();
+    let mut done = Vec::new();
+    let mut mappings = Vec::new();
+    for p in ports {
+        let ip = match p.host {
+            Some((ip, host_port)) if host_port != p.private => {
+                mappings.push(format!("{ip}:{host_port}->{}/{}", p.private, p.proto));
+                continue;
+            }
+            Some((ip, _)) => Some(ip),
+            None => None,
+        };
+        match groups.iter_mut().find(|g| g.0 == ip && g.1 == p.proto) {
+            None => groups.push((ip, p.proto, p.private, p.private)),
+            Some(g) if g.3.checked_add(1) == Some(p.private) => g.3 = p.private,
+            Some(g) => {
+                done.push(port_group(g.0, g.1, g.2, g.3));
+                (g.2, g.3) = (p.private, p.private);
+            }
+        }
+    }
+    done.extend(groups.iter().map(|g| port_group(g.0, g.1, g.2, g.3)));
+    done.extend(mappings);
+    done.join(", ")
+}
+
+fn port_group(ip: Option<std::net::Ipv4Addr>, proto: Proto, first: u16, last: u16) -> String {
+    let range = if first == last {
+        first.to_string()
+    } else {
+        format!("{first}-{last}")
+    };
+    match ip {
+        Some(ip) => format!("{ip}:{range}->{range}/{proto}"),
+        None => format!("{range}/{proto}"),
+    }
 }
 
 fn live_ports(r: &Record) -> Vec<PortMap> {
@@ -94,9 +191,10 @@ pub fn network_settings(r: &Record) -> Value {
         networks.insert(
             mode.clone(),
             json!({
-                "IPAMConfig": null,
+                "IPAMConfig": c.ip.map(|ip| json!({"IPv4Address": ip.to_string()})),
                 "Links": null,
-                "Aliases": live.map(|n| json!(n.aliases)).unwrap_or(Value::Null),
+                "Aliases": live.and_then(|_| aliases(c)),
+                "DNSNames": live.and_then(|n| dns_names(r, n, &mode)),
                 "MacAddress": mac,
                 "NetworkID": live.map(|n| n.network_id.clone()).unwrap_or_default(),
                 "EndpointID": live.map(|_| r.id.clone()).unwrap_or_default(),
@@ -121,6 +219,22 @@ pub fn network_settings(r: &Record) -> Value {
         "IPPrefixLen": if on_default { prefix } else { 0 },
         "MacAddress": pick(mac.clone()),
         "Networks": networks,
+    })
+}
+
+/// `Aliases` as Docker 26+ has it: the `--network-alias`es alone, null without any.
+fn aliases(c: &RunConfig) -> Option<Vec<String>> {
+    (!c.network_aliases.is_empty()).then(|| c.network_aliases.clone())
+}
+
+/// `DNSNames` (Docker 26+): what the embedded DNS answers for the container on a user network
+/// (its name, `--network-alias`es and short ID, the names the responder matches); null on the
+/// default bridge, which has no name resolution.
+fn dns_names(r: &Record, n: &hull_engine::netrun::NetworkState, mode: &str) -> Option<Vec<String>> {
+    (mode != "bridge").then(|| {
+        let mut names = n.aliases.clone();
+        names.push(r.short_id().to_string());
+        names
     })
 }
 
@@ -199,6 +313,120 @@ pub fn sweep(ctx: &Ctx) -> Result<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn map(host_port: u16, container_port: u16, proto: Proto) -> PortMap {
+        PortMap {
+            host_ip: [0, 0, 0, 0].into(),
+            host_port,
+            container_port,
+            proto,
+        }
+    }
+
+    #[test]
+    fn ps_ports_read_like_dockers() {
+        assert_eq!(displayable_ports(&[], &[]), "");
+        assert_eq!(
+            displayable_ports(&[map(8080, 80, Proto::Tcp)], &[]),
+            "0.0.0.0:8080->80/tcp"
+        );
+        // Exposed, not published; consecutive ones merged per protocol.
+        assert_eq!(
+            displayable_ports(
+                &[],
+                &[
+                    (81, Proto::Tcp),
+                    (80, Proto::Tcp),
+                    (53, Proto::Udp),
+                    (83, Proto::Tcp)
+                ]
+            ),
+            "80-81/tcp, 53/udp, 83/tcp"
+        );
+        // Same host and container ports merge; other maps stay one by one, after the groups.
+        let maps = [
+            map(8001, 8001, Proto::Tcp),
+            map(8000, 8000, Proto::Tcp),
+            map(9000, 80, Proto::Tcp),
+            map(9001, 81, Proto::Tcp),
+        ];
+        assert_eq!(
+            displayable_ports(&maps, &[(443, Proto::Tcp)]),
+            "443/tcp, 0.0.0.0:8000-8001->8000-8001/tcp, 0.0.0.0:9000->80/tcp, 0.0.0.0:9001->81/tcp"
+        );
+        // A gap ends a run (finished runs come first, as in Docker); tcp and udp never merge.
+        assert_eq!(
+            displayable_ports(
+                &[
+                    map(53, 53, Proto::Udp),
+                    map(53, 53, Proto::Tcp),
+                    map(55, 55, Proto::Tcp)
+                ],
+                &[]
+            ),
+            "0.0.0.0:53->53/tcp, 0.0.0.0:55->55/tcp, 0.0.0.0:53->53/udp"
+        );
+    }
+
+    fn running_on(network: &str, opts: hull_engine::options::RunOptions) -> Record {
+        Record {
+            id: "4f2a9c1b7e3d".to_string() + &"0".repeat(52),
+            name: "web".into(),
+            image: "busybox".into(),
+            image_id: "sha256:00".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            command: vec!["true".into()],
+            config: RunConfig::from_options(&opts, &hull_engine::options::RealHost).unwrap(),
+            state: hull_engine::container::State {
+                status: Status::Running,
+                network: Some(hull_engine::netrun::NetworkState {
+                    network: network.into(),
+                    network_id: "n".repeat(64),
+                    ip: [10, 1, 0, 9].into(),
+                    gateway: [10, 1, 0, 1].into(),
+                    prefix_len: 24,
+                    mac: "02:42:0a:01:00:09".into(),
+                    aliases: vec!["web".into(), "api".into()],
+                    ports: Vec::new(),
+                    netns: "/proc/1/ns/net".into(),
+                }),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn endpoints_show_ipam_config_aliases_and_dns_names() {
+        let r = running_on(
+            "back",
+            hull_engine::options::RunOptions {
+                image: "x".into(),
+                network: Some("back".into()),
+                ip: Some("10.1.0.9".into()),
+                network_aliases: vec!["api".into()],
+                ..Default::default()
+            },
+        );
+        let ep = &network_settings(&r)["Networks"]["back"];
+        assert_eq!(ep["IPAMConfig"], json!({"IPv4Address": "10.1.0.9"}));
+        assert_eq!(ep["Aliases"], json!(["api"]));
+        assert_eq!(ep["DNSNames"], json!(["web", "api", "4f2a9c1b7e3d"]));
+        assert_eq!(ep["EndpointID"], json!(r.id));
+        assert_eq!(ep["NetworkID"], json!("n".repeat(64)));
+        assert_eq!(ep["IPPrefixLen"], 24);
+        assert_eq!(ep["Gateway"], "10.1.0.1");
+        let plain = running_on(
+            "bridge",
+            hull_engine::options::RunOptions {
+                image: "x".into(),
+                ..Default::default()
+            },
+        );
+        let ep = &network_settings(&plain)["Networks"]["bridge"];
+        assert_eq!(ep["IPAMConfig"], Value::Null);
+        assert_eq!(ep["Aliases"], Value::Null);
+        assert_eq!(ep["DNSNames"], Value::Null);
+    }
 
     #[test]
     fn private_ports_parse_with_a_default_protocol() {

@@ -4,7 +4,9 @@ use anyhow::{Context, Result};
 use hull_engine::connect::ConnectRequest;
 use hull_engine::network::{self, CreateRequest, Network, Networks};
 use hull_engine::Engine;
-use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 
 use super::Ctx;
 use crate::cli::{
@@ -28,6 +30,12 @@ pub fn create(ctx: &Ctx, args: NetworkCreateArgs) -> Result<u8> {
     if gateway.is_some() && subnet.is_none() {
         anyhow::bail!("--gateway needs --subnet");
     }
+    if Predefined::named(&args.name).is_some() {
+        anyhow::bail!(
+            "operation is not permitted on predefined {} network",
+            args.name
+        );
+    }
     let net = Networks::open(&ctx.root)
         .create(&CreateRequest {
             name: args.name.clone(),
@@ -43,18 +51,43 @@ pub fn create(ctx: &Ctx, args: NetworkCreateArgs) -> Result<u8> {
 /// Docker's columns: NETWORK ID, NAME, DRIVER, SCOPE.
 pub fn ls(ctx: &Ctx, args: NetworkLsArgs) -> Result<u8> {
     let nets = Networks::open(&ctx.root).list().context("list networks")?;
-    let id = |n: &Network| {
-        if args.no_trunc {
+    let mut listed: Vec<ListedNetwork> = nets
+        .iter()
+        .map(|n| ListedNetwork {
+            id: n.id.clone(),
+            name: n.name.clone(),
+            driver: n.driver.clone(),
+        })
+        .chain(Predefined::ALL.iter().map(|p| ListedNetwork {
+            id: p.id(&ctx.root),
+            name: p.name().to_string(),
+            driver: p.driver().to_string(),
+        }))
+        .collect();
+    listed.sort_by(|a, b| a.name.cmp(&b.name));
+    print!("{}", ls_text(&listed, args.quiet, args.no_trunc));
+    Ok(0)
+}
+
+/// One row of `network ls`.
+struct ListedNetwork {
+    id: String,
+    name: String,
+    driver: String,
+}
+
+/// Docker's `network ls` text: IDs alone with `-q`, else the table, IDs cut to 12 characters
+/// unless `--no-trunc`.
+fn ls_text(nets: &[ListedNetwork], quiet: bool, no_trunc: bool) -> String {
+    let id = |n: &ListedNetwork| {
+        if no_trunc {
             n.id.clone()
         } else {
-            n.short_id().to_string()
+            n.id.chars().take(12).collect()
         }
     };
-    if args.quiet {
-        for n in &nets {
-            println!("{}", id(n));
-        }
-        return Ok(0);
+    if quiet {
+        return nets.iter().map(|n| format!("{}\n", id(n))).collect();
     }
     let mut rows = vec![vec![
         "NETWORK ID".to_string(),
@@ -66,8 +99,82 @@ pub fn ls(ctx: &Ctx, args: NetworkLsArgs) -> Result<u8> {
         nets.iter()
             .map(|n| vec![id(n), n.name.clone(), n.driver.clone(), "local".into()]),
     );
-    print!("{}", crate::output::table(&rows));
-    Ok(0)
+    crate::output::table(&rows)
+}
+
+/// Docker's pre-defined networks besides `bridge`: `host` (the host's network namespace) and
+/// `none` (loopback only). They are network modes, not records in the store: listed,
+/// inspected, never created or removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Predefined {
+    Host,
+    None,
+}
+
+impl Predefined {
+    const ALL: [Predefined; 2] = [Predefined::Host, Predefined::None];
+
+    fn name(self) -> &'static str {
+        match self {
+            Predefined::Host => "host",
+            Predefined::None => "none",
+        }
+    }
+
+    fn driver(self) -> &'static str {
+        match self {
+            Predefined::Host => "host",
+            Predefined::None => "null",
+        }
+    }
+
+    fn named(name: &str) -> Option<Predefined> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// A stable 64-hex ID per store (Docker's are random per daemon).
+    fn id(self, root: &std::path::Path) -> String {
+        use sha2::{Digest, Sha256};
+        let seed = format!(
+            "hull predefined network {} {}",
+            self.name(),
+            network::store_tag(root)
+        );
+        hex::encode(Sha256::digest(seed.as_bytes()))
+    }
+
+    /// By name, full ID or an ID prefix (as Docker resolves networks).
+    fn resolve(root: &std::path::Path, name_or_id: &str) -> Option<Predefined> {
+        Self::named(name_or_id).or_else(|| {
+            Self::ALL
+                .into_iter()
+                .find(|p| name_or_id.len() >= 3 && p.id(root).starts_with(name_or_id))
+        })
+    }
+
+    fn document(self, root: &std::path::Path, created: &str) -> NetworkDoc {
+        NetworkDoc {
+            name: self.name().to_string(),
+            id: self.id(root),
+            created: created.to_string(),
+            scope: "local",
+            driver: self.driver().to_string(),
+            enable_ipv6: false,
+            ipam: Ipam {
+                driver: "default",
+                options: None,
+                config: Vec::new(),
+            },
+            internal: false,
+            attachable: false,
+            ingress: false,
+            config_from: ConfigFrom::default(),
+            config_only: false,
+            containers: BTreeMap::new(),
+            options: BTreeMap::new(),
+            labels: BTreeMap::new(),
+        }
+    }
 }
 
 pub fn inspect(ctx: &Ctx, args: NetworkNamesArgs) -> Result<u8> {
@@ -75,7 +182,13 @@ pub fn inspect(ctx: &Ctx, args: NetworkNamesArgs) -> Result<u8> {
     let mut out = Vec::new();
     let mut code = 0;
     for name in &args.networks {
-        match nets.get(name).and_then(|n| inspect_json(&nets, &n)) {
+        let doc = match Predefined::resolve(&ctx.root, name) {
+            Some(p) => nets
+                .get(network::store::DEFAULT_NETWORK)
+                .map(|bridge| p.document(&ctx.root, &bridge.created)),
+            None => nets.get(name).and_then(|n| inspect_json(&nets, &n)),
+        };
+        match doc {
             Ok(v) => out.push(v),
             Err(e) => {
                 eprintln!("hull: {e}");
@@ -83,49 +196,128 @@ pub fn inspect(ctx: &Ctx, args: NetworkNamesArgs) -> Result<u8> {
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&Value::Array(out))?);
+    println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(code)
 }
 
-/// Docker's shape: Name, Id, Created, Scope, Driver, IPAM.Config, Containers, Options.
-fn inspect_json(nets: &Networks, n: &Network) -> Result<Value, network::NetworkError> {
-    let mut containers = Map::new();
+/// `network inspect`'s document, its keys in Docker's order (serde keeps a struct's field
+/// order; a `json!` map would sort them).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct NetworkDoc {
+    name: String,
+    id: String,
+    created: String,
+    scope: &'static str,
+    driver: String,
+    #[serde(rename = "EnableIPv6")]
+    enable_ipv6: bool,
+    #[serde(rename = "IPAM")]
+    ipam: Ipam,
+    internal: bool,
+    attachable: bool,
+    ingress: bool,
+    config_from: ConfigFrom,
+    config_only: bool,
+    containers: BTreeMap<String, Endpoint>,
+    options: BTreeMap<String, String>,
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Ipam {
+    driver: &'static str,
+    /// Docker prints `{}` for a user network and null for host and none.
+    options: Option<BTreeMap<String, String>>,
+    config: Vec<IpamConfig>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct IpamConfig {
+    subnet: String,
+    gateway: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConfigFrom {
+    network: String,
+}
+
+/// One container in `Containers`, Docker's keys first; `Ports` is hull's addition.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Endpoint {
+    name: String,
+    #[serde(rename = "EndpointID")]
+    endpoint_id: String,
+    mac_address: String,
+    #[serde(rename = "IPv4Address")]
+    ipv4_address: String,
+    #[serde(rename = "IPv6Address")]
+    ipv6_address: String,
+    ports: Vec<String>,
+}
+
+fn inspect_json(nets: &Networks, n: &Network) -> Result<NetworkDoc, network::NetworkError> {
+    let mut containers = BTreeMap::new();
     for (owner, lease) in nets.ipam(n).leases()? {
         containers.insert(
             owner.clone(),
-            json!({
-                "Name": lease.aliases.first().cloned().unwrap_or(owner),
-                "MacAddress": lease.mac,
-                "IPv4Address": format!("{}/{}", lease.ip, n.subnet.prefix),
-                "IPv6Address": "",
-                "Ports": lease.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-            }),
+            Endpoint {
+                name: lease.aliases.first().cloned().unwrap_or(owner.clone()),
+                endpoint_id: owner,
+                mac_address: lease.mac,
+                ipv4_address: format!("{}/{}", lease.ip, n.subnet.prefix),
+                ipv6_address: String::new(),
+                ports: lease.ports.iter().map(|p| p.to_string()).collect(),
+            },
         );
     }
-    Ok(json!({
-        "Name": n.name,
-        "Id": n.id,
-        "Created": n.created,
-        "Scope": "local",
-        "Driver": n.driver,
-        "EnableIPv6": false,
-        "IPAM": {
-            "Driver": "default",
-            "Options": {},
-            "Config": [{"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()}],
+    Ok(NetworkDoc {
+        name: n.name.clone(),
+        id: n.id.clone(),
+        created: n.created.clone(),
+        scope: "local",
+        driver: n.driver.clone(),
+        enable_ipv6: false,
+        ipam: Ipam {
+            driver: "default",
+            options: Some(BTreeMap::new()),
+            config: vec![IpamConfig {
+                subnet: n.subnet.to_string(),
+                gateway: n.gateway.to_string(),
+            }],
         },
-        "Internal": false,
-        "Attachable": false,
-        "Containers": containers,
-        "Options": {"com.docker.network.bridge.name": n.bridge},
-        "Labels": {},
-    }))
+        internal: false,
+        attachable: false,
+        ingress: false,
+        config_from: ConfigFrom::default(),
+        config_only: false,
+        containers,
+        options: [(
+            "com.docker.network.bridge.name".to_string(),
+            n.bridge.clone(),
+        )]
+        .into(),
+        labels: BTreeMap::new(),
+    })
 }
 
 /// Removes each network, printing its name; 1 when any removal failed.
 pub fn rm(ctx: &Ctx, args: NetworkNamesArgs) -> Result<u8> {
     let mut code = 0;
     for name in &args.networks {
+        if let Some(p) = Predefined::resolve(&ctx.root, name) {
+            eprintln!(
+                "hull: {} is a pre-defined network and cannot be removed",
+                p.name()
+            );
+            code = 1;
+            continue;
+        }
         match network::remove_network(&ctx.root, name) {
             Ok(_) => println!("{name}"),
             Err(e) => {
@@ -203,6 +395,76 @@ mod tests {
             Command::Network(n) => n,
             other => panic!("{other:?}"),
         }
+    }
+
+    fn listed(name: &str, driver: &str) -> ListedNetwork {
+        ListedNetwork {
+            id: format!("{:0<64}", name.len()),
+            name: name.into(),
+            driver: driver.into(),
+        }
+    }
+
+    #[test]
+    fn ls_shows_dockers_columns() {
+        let nets = [listed("bridge", "bridge"), listed("host", "host")];
+        let out = ls_text(&nets, false, false);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "NETWORK ID     NAME     DRIVER   SCOPE");
+        assert_eq!(lines[2], "400000000000   host     host     local");
+        assert_eq!(ls_text(&nets, true, false), "600000000000\n400000000000\n");
+        assert!(ls_text(&nets, true, true).starts_with(&format!("6{}\n", "0".repeat(63))));
+    }
+
+    #[test]
+    fn host_and_none_are_predefined_with_stable_ids() {
+        let root = std::path::Path::new("/nonexistent/hull-root");
+        assert_eq!(Predefined::named("host"), Some(Predefined::Host));
+        assert_eq!(Predefined::None.driver(), "null");
+        assert_eq!(Predefined::named("bridge"), None);
+        let id = Predefined::None.id(root);
+        assert_eq!(id.len(), 64);
+        assert_eq!(id, Predefined::None.id(root));
+        assert_ne!(id, Predefined::Host.id(root));
+        assert_eq!(Predefined::resolve(root, &id[..12]), Some(Predefined::None));
+        assert_eq!(Predefined::resolve(root, "mynet"), None);
+    }
+
+    #[test]
+    fn inspect_keys_come_in_dockers_order() {
+        let root = std::path::Path::new("/nonexistent/hull-root");
+        let doc = Predefined::Host.document(root, "2024-01-02T03:04:05Z");
+        let text = serde_json::to_string(&doc).unwrap();
+        let order = [
+            "Name",
+            "Id",
+            "Created",
+            "Scope",
+            "Driver",
+            "EnableIPv6",
+            "IPAM",
+            "Internal",
+            "Attachable",
+            "Ingress",
+            "ConfigFrom",
+            "ConfigOnly",
+            "Containers",
+            "Options",
+            "Labels",
+        ];
+        // The outer object's keys are the lines indented by two spaces.
+        let pretty = serde_json::to_string_pretty(&doc).unwrap();
+        let keys: Vec<&str> = pretty
+            .lines()
+            .filter_map(|l| l.strip_prefix("  \""))
+            .filter_map(|l| l.split_once('"').map(|(k, _)| k))
+            .collect();
+        assert_eq!(keys, order, "{pretty}");
+        assert!(
+            text.contains(r#""IPAM":{"Driver":"default","Options":null,"Config":[]}"#),
+            "{text}"
+        );
+        assert!(text.contains(r#""Driver":"host""#), "{text}");
     }
 
     #[test]

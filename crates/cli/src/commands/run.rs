@@ -66,6 +66,7 @@ pub fn options(a: RunArgs) -> RunOptions {
 pub fn run(ctx: &Ctx, args: RunArgs) -> Result<u8> {
     let opts = options(args);
     let config = RunConfig::from_options(&opts, &RealHost)?;
+    print_warnings(&config);
     let engine = Engine::open(&ctx.root).context("open hull store")?;
     ensure_image(ctx, &engine, &config)?;
     let record = match engine.create(config) {
@@ -78,6 +79,13 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<u8> {
     match engine.run(&record.id) {
         Ok(code) => Ok(container_code(code)),
         Err(e) => Ok(report(e)),
+    }
+}
+
+/// Docker's `WARNING: …` lines (stderr) for flags that are accepted but ignored.
+pub(super) fn print_warnings(config: &RunConfig) {
+    for w in config.warnings() {
+        eprintln!("WARNING: {w}");
     }
 }
 

@@ -127,12 +127,12 @@ fn bad_values_name_the_flag_and_the_value() {
         ),
         (
             RunOptions {
-                network: Some("host".into()),
+                network: Some("none".into()),
                 publish: vec!["80".into()],
                 ..opts()
             },
             "--publish",
-            "host",
+            "none",
         ),
         (
             RunOptions {
@@ -529,4 +529,29 @@ fn restart_and_log_flags_validate_like_dockers() {
         ..opts()
     });
     assert!(e.to_string().contains("unknown log opt 'nope'"), "{e}");
+}
+
+#[test]
+fn ports_with_the_host_network_are_a_warning_not_an_error() {
+    let c = ok(RunOptions {
+        network: Some("host".into()),
+        publish: vec!["8080:80".into()],
+        ..opts()
+    });
+    assert_eq!(
+        c.warnings(),
+        ["Published ports are discarded when using host network mode"]
+    );
+    let all = ok(RunOptions {
+        network: Some("host".into()),
+        publish_all: true,
+        ..opts()
+    });
+    assert_eq!(all.warnings().len(), 1);
+    assert!(ok(opts()).warnings().is_empty());
+    let bridge = ok(RunOptions {
+        publish: vec!["80".into()],
+        ..opts()
+    });
+    assert!(bridge.warnings().is_empty());
 }
