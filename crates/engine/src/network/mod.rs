@@ -322,6 +322,8 @@ fn host_lock(nets: &Networks, net: &Network) -> Result<File, NetworkError> {
     lock_file(&nets.dir().join(&net.name), "host.lock")
 }
 
+/// Opens (creating `dir` and the file if missing) and exclusively locks `dir/name`; the lock is
+/// held until the returned file is dropped.
 fn lock_file(dir: &Path, name: &str) -> Result<File, NetworkError> {
     let path = dir.join(name);
     let io = |op| {

@@ -311,20 +311,7 @@ impl Networks {
     }
 
     fn lock(&self) -> Result<File, NetworkError> {
-        let path = self.dir.join("store.lock");
-        let io = |op| {
-            let path = path.clone();
-            move |source| NetworkError::Io { op, path, source }
-        };
-        std::fs::create_dir_all(&self.dir).map_err(io("create dir for"))?;
-        let f = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io("open"))?;
-        f.lock().map_err(io("lock"))?;
-        Ok(f)
+        super::lock_file(&self.dir, "store.lock")
     }
 }
 
