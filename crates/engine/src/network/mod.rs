@@ -4,7 +4,7 @@
 //!
 //! Lifecycle, as `hull run` is meant to use it:
 //!
-//! ```ignore
+//! ```text
 //! let ep = Endpoint { owner: &id, network: "bridge", ports: &maps, aliases: &[name], mac: None };
 //! let r = network::reserve(root, &ep)?;     // lease + host ports; nothing on the host yet
 //! // ... write r.ip into the container's /etc/hosts, runtime create (init waits) ...

@@ -2,10 +2,16 @@
 //! network's `leases.json`. Creating and removing networks happens under
 //! `<root>/networks/store.lock`, so names and subnets stay unique.
 //!
-//! ```ignore
+//! ```no_run
+//! # use std::path::Path;
+//! # use hull_engine::network::{CreateRequest, Networks};
+//! # fn main() -> Result<(), hull_engine::network::NetworkError> {
+//! # let root = Path::new("/var/lib/hull");
 //! let nets = Networks::open(root);
 //! let n = nets.create(&CreateRequest { name: "web".into(), ..Default::default() })?;
-//! nets.remove("web")?;   // refused while a lease exists
+//! nets.remove_record(&n)?;   // refused while a lease exists
+//! # Ok(())
+//! # }
 //! ```
 
 use std::fs::File;
