@@ -6,6 +6,7 @@
 //! a silent pass.
 
 pub mod host;
+pub mod netns;
 pub mod pty;
 
 use std::path::{Path, PathBuf};
@@ -318,4 +319,13 @@ pub fn cgroup_dirs(id: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// A host port that is free now (bound and released again; good enough for a test).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
