@@ -297,14 +297,19 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 
 /// Pids whose cgroup path names the container.
 pub fn container_pids(id: &str) -> Vec<String> {
+    pids_where(|pid| {
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| c.contains(id))
+    })
+}
+
+/// The pids in /proc for which `keep` holds.
+pub fn pids_where(keep: impl Fn(&str) -> bool) -> Vec<String> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| c.contains(id))
-        })
+        .filter(|pid| keep(pid))
         .collect()
 }
 
