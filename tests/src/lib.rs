@@ -202,6 +202,24 @@ impl Hull {
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id:?}");
         Removed(self, id)
     }
+
+    /// Starts `hull ARGS…` in the background with its output discarded. The caller owns the
+    /// child: it kills (by its pid) or waits for it.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Waits until `ps` lists one running container; its full ID.
+    pub fn wait_for_running_id(&self) -> String {
+        wait_until("the container to run", || {
+            self.ok(&["ps", "-q", "--no-trunc"]).trim().len() == 64
+        });
+        self.ok(&["ps", "-q", "--no-trunc"]).trim().to_string()
+    }
 }
 
 /// The fixture registry's busybox image (see tests/fixtures/README.md).
