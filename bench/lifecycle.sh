@@ -29,6 +29,8 @@ export LC_ALL=C
 SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 REPO_ROOT="$(cd "$(dirname "$SELF")/.." && pwd)"
 PY=/usr/bin/python3
+# shellcheck source=bench/lib.sh
+. "$REPO_ROOT/bench/lib.sh"
 
 die() {
     echo "lifecycle.sh: $*" >&2
@@ -58,9 +60,9 @@ while getopts "n:p:f:i:b:h" opt; do
     *) exit 2 ;;
     esac
 done
-[[ $STARTS =~ ^[1-9][0-9]*$ ]] || die "-n wants a positive number"
-[[ $RECORDS =~ ^[1-9][0-9]*$ ]] || die "-p wants a positive number"
-[[ $FS == tmpfs || $FS == ext4 ]] || die "-f wants tmpfs or ext4"
+check_count "$STARTS" -n
+check_count "$RECORDS" -p
+check_fs
 [[ $(id -u) == 0 ]] || die "run as root (mounts, loop devices, cgroups)"
 for t in podman conmon unshare nsenter findmnt; do
     command -v "$t" >/dev/null || die "missing $t (apt-get install -y podman)"
@@ -74,8 +76,6 @@ fi
 
 # ---------------------------------------------------------------- scratch filesystem
 WORK=$(mktemp -d /tmp/hull-lifebench.XXXXXX)
-LOOP_IMG=""
-LOOP_DEV=""
 MOUNTED=0
 NS=""
 cleanup() {
@@ -86,13 +86,8 @@ cleanup() {
             "$HULL" --root "$WORK/hull" rm -f "$id" >/dev/null 2>&1
         done
         [[ -n $NS ]] && nsenter --mount="$NS" bash -c "$PODMAN rm -f -a -t 0" >/dev/null 2>&1
-        findmnt -rn -o TARGET | awk -v p="$WORK" 'index($0, p "/") == 1' | sort -r |
-            while read -r m; do umount -l "$m"; done
-        umount "$WORK" || umount -l "$WORK"
     fi
-    [[ -n $LOOP_DEV ]] && losetup -d "$LOOP_DEV"
-    [[ -n $LOOP_IMG ]] && rm -f "$LOOP_IMG"
-    rmdir "$WORK" 2>/dev/null
+    unmount_scratch
     # podman's cgroupfs manager leaves its shared parent (and conmon's) behind when empty
     rmdir /sys/fs/cgroup/*/libpod_parent/conmon /sys/fs/cgroup/*/libpod_parent 2>/dev/null
     exit $rc
@@ -100,19 +95,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [[ $FS == tmpfs ]]; then
-    mount -t tmpfs -o size=4g,mode=0755 tmpfs "$WORK"
-    FS_DESC="tmpfs (size=4g, RAM-backed; fsync/syncfs are no-ops)"
-else
-    LOOP_IMG=$(mktemp /var/tmp/hull-lifebench-ext4.XXXXXX.img)
-    truncate -s 8G "$LOOP_IMG"
-    mkfs.ext4 -q -F "$LOOP_IMG"
-    LOOP_DEV=$(losetup --find --show "$LOOP_IMG")
-    mount -t ext4 "$LOOP_DEV" "$WORK"
-    FS_DESC="ext4 (journaled, data=ordered) on $LOOP_DEV, a sparse file on the host's $(findmnt -n -o FSTYPE -T /var/tmp) /var/tmp"
-fi
-MOUNTED=1
-mount --make-private "$WORK"
+mount_scratch 4g 8G hull-lifebench
 mkdir -p "$WORK/results" "$WORK/tmp"
 export TMPDIR=$WORK/tmp
 PODMAN="podman --root $WORK/podman/root --runroot $WORK/podman/run --storage-driver overlay --events-backend none --cgroup-manager cgroupfs"

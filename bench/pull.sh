@@ -34,6 +34,8 @@ export LC_ALL=C
 SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 REPO_ROOT="$(cd "$(dirname "$SELF")/.." && pwd)"
 PY=/usr/bin/python3
+# shellcheck source=bench/lib.sh
+. "$REPO_ROOT/bench/lib.sh"
 
 # ---------------------------------------------------------------- internal entry points
 # The timing loop calls back into this script to reset a store and for the multi-step floors; the state
@@ -151,8 +153,8 @@ while getopts "n:f:i:b:h" opt; do
     *) exit 2 ;;
     esac
 done
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "-n wants a positive number"
-[[ $FS == tmpfs || $FS == ext4 ]] || die "-f wants tmpfs or ext4"
+check_count "$RUNS" -n
+check_fs
 [[ $(id -u) == 0 ]] || die "run as root (mount, loop devices, podman storage)"
 [[ -x $HULL ]] || die "no hull binary at $HULL; run: cargo build --release"
 for t in skopeo umoci podman curl jq gzip tar findmnt /usr/bin/time; do
@@ -168,40 +170,22 @@ case $REGISTRY in 127.* | localhost:*) ;; *) die "only loopback registries: $REG
 
 # ---------------------------------------------------------------- scratch filesystem
 WORK=$(mktemp -d /tmp/hull-bench.XXXXXX)
-LOOP_IMG=""
-LOOP_DEV=""
 MOUNTED=0
 cleanup() {
     local rc=$?
     set +e
     if ((MOUNTED)); then
         reset_dir "$WORK/podman" 2>/dev/null
-        # anything still mounted below WORK, deepest first, then WORK itself
-        findmnt -rn -o TARGET | awk -v p="$WORK" 'index($0, p "/") == 1' | sort -r |
-            while read -r m; do umount -l "$m"; done
-        umount "$WORK" || umount -l "$WORK"
     fi
-    [[ -n $LOOP_DEV ]] && losetup -d "$LOOP_DEV"
-    [[ -n $LOOP_IMG ]] && rm -f "$LOOP_IMG"
-    rmdir "$WORK" 2>/dev/null
+    # anything still mounted below WORK, deepest first, then WORK itself
+    unmount_scratch
     exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [[ $FS == tmpfs ]]; then
-    mount -t tmpfs -o size=6g,mode=0755 tmpfs "$WORK"
-    FS_DESC="tmpfs (size=6g, RAM-backed; syncfs/fsync are no-ops, no page cache to drop)"
-else
-    LOOP_IMG=$(mktemp /var/tmp/hull-bench-ext4.XXXXXX.img)
-    truncate -s 8G "$LOOP_IMG"
-    mkfs.ext4 -q -F -O ^metadata_csum "$LOOP_IMG" 2>/dev/null || mkfs.ext4 -q -F "$LOOP_IMG"
-    LOOP_DEV=$(losetup --find --show "$LOOP_IMG")
-    mount -t ext4 "$LOOP_DEV" "$WORK"
-    backing=$(findmnt -n -o FSTYPE -T /var/tmp)
-    FS_DESC="ext4 (journaled, data=ordered) on $LOOP_DEV, a sparse file on the host's $backing /var/tmp"
-fi
-MOUNTED=1
+mount_scratch 6g 8G hull-bench -O ^metadata_csum
+if [[ $FS == tmpfs ]]; then FS_DESC+=" (no page cache to drop)"; fi
 mkdir -p "$WORK/tmp" "$WORK/results"
 export TMPDIR=$WORK/tmp # skopeo/podman put big temporary files under TMPDIR, not /var/tmp
 

@@ -46,6 +46,8 @@ export LC_ALL=C
 SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 REPO_ROOT="$(cd "$(dirname "$SELF")/.." && pwd)"
 PY=/usr/bin/python3
+# shellcheck source=bench/lib.sh
+. "$REPO_ROOT/bench/lib.sh"
 TOOLS=(hull hullrt crun runc podman podman-hull ctr-hull ctr-runc floor)
 
 die() {
@@ -133,8 +135,8 @@ while getopts "n:f:i:b:h" opt; do
     *) exit 2 ;;
     esac
 done
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "-n wants a positive number"
-[[ $FS == tmpfs || $FS == ext4 ]] || die "-f wants tmpfs or ext4"
+check_count "$RUNS" -n
+check_fs
 [[ $(id -u) == 0 ]] || die "run as root (mount, loop devices, cgroups, runtimes)"
 [[ -x $HULL ]] || die "no hull binary at $HULL; run: cargo build --release"
 for t in crun runc podman containerd ctr unshare nsenter jq findmnt /usr/bin/time; do
@@ -144,8 +146,6 @@ case ${IMAGE%%/*} in 127.* | localhost:*) ;; *) die "only loopback registries: $
 
 # ---------------------------------------------------------------- scratch filesystem
 WORK=$(mktemp -d /tmp/hull-runbench.XXXXXX)
-LOOP_IMG=""
-LOOP_DEV=""
 MOUNTED=0
 CONTAINERD_PID=""
 CGROUP_PARENT=hull-bench-$$
@@ -163,15 +163,10 @@ cleanup() {
             "$t" --root "$WORK/$t-state" delete -f "bench-$t" >/dev/null 2>&1
         done
         "$WORK/bin/hull-runtime" --root "$WORK/hullrt-state" delete -f bench-hullrt >/dev/null 2>&1
-        # anything still mounted below WORK (the namespace file, podman's overlays), deepest
-        # first, then WORK itself
-        findmnt -rn -o TARGET | awk -v p="$WORK" 'index($0, p "/") == 1' | sort -r |
-            while read -r m; do umount -l "$m"; done
-        umount "$WORK" || umount -l "$WORK"
     fi
-    [[ -n $LOOP_DEV ]] && losetup -d "$LOOP_DEV"
-    [[ -n $LOOP_IMG ]] && rm -f "$LOOP_IMG"
-    rmdir "$WORK" 2>/dev/null
+    # anything still mounted below WORK (the namespace file, podman's overlays), deepest
+    # first, then WORK itself
+    unmount_scratch
     # the benchmark's cgroups (crun/runc leave the parent behind), leaves first
     find /sys/fs/cgroup/*/"$CGROUP_PARENT" /sys/fs/cgroup/*/"$CTR_NS" -depth -type d \
         -exec rmdir {} + 2>/dev/null
@@ -182,20 +177,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [[ $FS == tmpfs ]]; then
-    mount -t tmpfs -o size=2g,mode=0755 tmpfs "$WORK"
-    FS_DESC="tmpfs (size=2g, RAM-backed; fsync/syncfs are no-ops)"
-else
-    LOOP_IMG=$(mktemp /var/tmp/hull-runbench-ext4.XXXXXX.img)
-    truncate -s 4G "$LOOP_IMG"
-    mkfs.ext4 -q -F "$LOOP_IMG"
-    LOOP_DEV=$(losetup --find --show "$LOOP_IMG")
-    mount -t ext4 "$LOOP_DEV" "$WORK"
-    backing=$(findmnt -n -o FSTYPE -T /var/tmp)
-    FS_DESC="ext4 (journaled, data=ordered) on $LOOP_DEV, a sparse file on the host's $backing /var/tmp"
-fi
-MOUNTED=1
-mount --make-private "$WORK" # the namespace file below must not sit on a shared mount
+mount_scratch 2g 4G hull-runbench
 mkdir -p "$WORK/results" "$WORK/tmp"
 export TMPDIR=$WORK/tmp
 

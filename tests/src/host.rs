@@ -48,18 +48,12 @@ pub fn leases(h: &Hull) -> Vec<String> {
 /// The pids of this store's monitors (their command line names the store).
 pub fn monitor_pids(h: &Hull) -> Vec<String> {
     let root = h.root().display().to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
-                let c = String::from_utf8_lossy(&c);
-                c.contains("__monitor") && c.contains(&root)
-            })
+    crate::pids_where(|pid| {
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+            let c = String::from_utf8_lossy(&c);
+            c.contains("__monitor") && c.contains(&root)
         })
-        .collect()
+    })
 }
 
 /// Mount points at or below the store's temp dir.

@@ -6,6 +6,7 @@
 //! a silent pass.
 
 pub mod host;
+pub mod netns;
 pub mod pty;
 
 use std::path::{Path, PathBuf};
@@ -201,6 +202,24 @@ impl Hull {
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id:?}");
         Removed(self, id)
     }
+
+    /// Starts `hull ARGS…` in the background with its output discarded. The caller owns the
+    /// child: it kills (by its pid) or waits for it.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Waits until `ps` lists one running container; its full ID.
+    pub fn wait_for_running_id(&self) -> String {
+        wait_until("the container to run", || {
+            self.ok(&["ps", "-q", "--no-trunc"]).trim().len() == 64
+        });
+        self.ok(&["ps", "-q", "--no-trunc"]).trim().to_string()
+    }
 }
 
 /// The fixture registry's busybox image (see tests/fixtures/README.md).
@@ -296,14 +315,19 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 
 /// Pids whose cgroup path names the container.
 pub fn container_pids(id: &str) -> Vec<String> {
+    pids_where(|pid| {
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| c.contains(id))
+    })
+}
+
+/// The pids in /proc for which `keep` holds.
+pub fn pids_where(keep: impl Fn(&str) -> bool) -> Vec<String> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| c.contains(id))
-        })
+        .filter(|pid| keep(pid))
         .collect()
 }
 
@@ -349,4 +373,13 @@ pub fn container_id_of(h: &Hull, name: &str) -> String {
         "inspect {name}: {id:?}"
     );
     id
+}
+
+/// A host port that is free now (bound and released again; good enough for a test).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -3,7 +3,6 @@
 //! under the store, cgroups, processes).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use hull_tests::host::{monitor_pids, mounts_below};
@@ -17,6 +16,19 @@ use hull_tests::{
 struct Cleanup<'a> {
     h: &'a Hull,
     ids: Vec<String>,
+}
+
+impl<'a> Cleanup<'a> {
+    fn new(h: &'a Hull) -> Cleanup<'a> {
+        Cleanup { h, ids: Vec::new() }
+    }
+}
+
+/// A private store with the fixture busybox pulled.
+fn hull_with_busybox() -> Hull {
+    let h = Hull::new();
+    h.ok(&["pull", "-q", &busybox()]);
+    h
 }
 
 impl Drop for Cleanup<'_> {
@@ -116,12 +128,8 @@ fn shell(h: &Hull, i: usize) -> Outcome {
 #[test]
 fn fifty_concurrent_runs_and_removes_lose_nothing() {
     require_root!();
-    let h = Hull::new();
-    h.ok(&["pull", "-q", &busybox()]);
-    let mut cleanup = Cleanup {
-        h: &h,
-        ids: Vec::new(),
-    };
+    let h = hull_with_busybox();
+    let mut cleanup = Cleanup::new(&h);
     let hr = &h;
     let outcomes: Vec<Outcome> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..50).map(|i| s.spawn(move || shell(hr, i))).collect();
@@ -193,23 +201,11 @@ fn assert_nothing_left_but_store(h: &Hull, removed: &[String]) {
     }
 }
 
-fn spawn(h: &Hull, args: &[&str]) -> Child {
-    h.command(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
 #[test]
 fn a_cli_killed_mid_run_leaves_a_container_that_ps_shows_and_rm_f_removes() {
     require_root!();
-    let h = Hull::new();
-    h.ok(&["pull", "-q", &busybox()]);
-    let mut cleanup = Cleanup {
-        h: &h,
-        ids: Vec::new(),
-    };
+    let h = hull_with_busybox();
+    let mut cleanup = Cleanup::new(&h);
     let image = busybox();
     for detach in [true, false] {
         for delay_ms in [0u64, 20, 60, 150, 400] {
@@ -218,7 +214,7 @@ fn a_cli_killed_mid_run_leaves_a_container_that_ps_shows_and_rm_f_removes() {
                 argv.push("-d");
             }
             argv.extend([image.as_str(), "sleep", "600"]);
-            let mut cli = spawn(&h, &argv);
+            let mut cli = h.spawn(&argv);
             std::thread::sleep(Duration::from_millis(delay_ms));
             cli.kill().unwrap();
             cli.wait().unwrap();
@@ -263,12 +259,8 @@ fn kill9(pids: &[String]) {
 #[test]
 fn after_a_simulated_reboot_ps_is_truthful_and_start_works() {
     require_root!();
-    let h = Hull::new();
-    h.ok(&["pull", "-q", &busybox()]);
-    let mut cleanup = Cleanup {
-        h: &h,
-        ids: Vec::new(),
-    };
+    let h = hull_with_busybox();
+    let mut cleanup = Cleanup::new(&h);
     let image = busybox();
     // Sleeps on its first run only: after the reboot `start` finds the marker in its upper dir.
     let once = "test -e /marker || { touch /marker; sleep 600; }";
@@ -276,7 +268,7 @@ fn after_a_simulated_reboot_ps_is_truthful_and_start_works() {
     let b = h.ok(&["run", "-d", "--name", "rb", &image, "sleep", "600"]);
     let ids = vec![a.trim().to_string(), b.trim().to_string()];
     cleanup.ids = ids.clone();
-    let mut fg = spawn(&h, &["run", "--name", "fg", &image, "sleep", "600"]);
+    let mut fg = h.spawn(&["run", "--name", "fg", &image, "sleep", "600"]);
     wait_until("three containers to run", || {
         h.ok(&["ps", "-q"]).lines().count() == 3
     });

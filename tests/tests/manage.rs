@@ -2,8 +2,6 @@
 //! of several containers, name clashes, and the commands on a container whose `hull run` was
 //! killed with -9.
 
-use std::process::Stdio;
-
 use hull_tests::{busybox, cgroup_dirs, container_pids, require_root, wait_until, Hull};
 
 /// Removes (rm -f) every container of the store when the test ends, passing or failing, and
@@ -253,16 +251,8 @@ fn stop_of_a_container_whose_run_was_killed_records_its_exit_and_cleans_up() {
     require_root!();
     let h = Hull::new();
     let _c = Cleanup(&h);
-    let mut runner = h
-        .command(&["run", "--name", "orphan", &busybox(), "sleep", "300"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("the container to run", || {
-        h.ok(&["ps", "-q", "--no-trunc"]).trim().len() == 64
-    });
-    let id = h.ok(&["ps", "-q", "--no-trunc"]).trim().to_string();
+    let mut runner = h.spawn(&["run", "--name", "orphan", &busybox(), "sleep", "300"]);
+    let id = h.wait_for_running_id();
     // Started, not just created: init has become the sleep.
     wait_until("the sleep to run", || {
         container_pids(&id).iter().any(|p| {

@@ -7,13 +7,14 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use hull_engine::network::{self, Attachment, CreateRequest, Endpoint, Networks, PortMap, Proto};
-use hull_tests::{require_root, wait_until, Hull};
+use hull_engine::network::{self, Attachment, Endpoint, Networks, PortMap, Proto};
+use hull_tests::netns::{link_names, NetStore, Netns};
+use hull_tests::{free_port, require_root, wait_until, Hull};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -21,79 +22,8 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A named network namespace, deleted on drop.
-struct Netns {
-    name: String,
-}
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("hulltest-{}-{tag}", std::process::id());
-        let st = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap();
-        assert!(st.success(), "ip netns add {name}");
-        Netns { name }
-    }
-
-    fn path(&self) -> PathBuf {
-        PathBuf::from("/run/netns").join(&self.name)
-    }
-
-    fn exec(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name]).args(args);
-        c
-    }
-
-    fn ping(&self, ip: Ipv4Addr) -> bool {
-        self.exec(&["busybox", "ping", "-c1", "-W1", &ip.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap()
-            .success()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
-/// A private store; on drop it detaches every endpoint and removes its networks (bridges and
-/// nft rules), even when the test failed.
-struct Store {
-    hull: Hull,
-}
-
-impl Store {
-    fn new() -> Store {
-        Store { hull: Hull::new() }
-    }
-
-    fn root(&self) -> PathBuf {
-        self.hull.root()
-    }
-
-    fn network(&self, name: &str, subnet: &str) -> network::Network {
-        Networks::open(&self.root())
-            .create(&CreateRequest {
-                name: name.into(),
-                subnet: Some(subnet.parse().unwrap()),
-                ..Default::default()
-            })
-            .unwrap()
-    }
-
-    fn attach(&self, ns: &Netns, owner: &str, net: &str, ports: &[PortMap]) -> Attachment {
-        network::attach(&self.root(), &ns.path(), &endpoint(owner, net, ports))
-            .unwrap_or_else(|e| panic!("attach {owner} to {net}: {e:?}"))
-    }
+fn attach(store: &NetStore, ns: &Netns, owner: &str, net: &str, ports: &[PortMap]) -> Attachment {
+    store.attach_endpoint(ns, &endpoint(owner, net, ports))
 }
 
 fn endpoint<'a>(owner: &'a str, net: &'a str, ports: &'a [PortMap]) -> Endpoint<'a> {
@@ -103,22 +33,6 @@ fn endpoint<'a>(owner: &'a str, net: &'a str, ports: &'a [PortMap]) -> Endpoint<
         ports,
         aliases: &[],
         mac: None,
-    }
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        let root = self.root();
-        if let Err(e) = network::sweep(&root, |_| false) {
-            eprintln!("cleanup: sweep: {e}");
-        }
-        for n in Networks::open(&root).list().unwrap_or_default() {
-            if n.name != "bridge" {
-                if let Err(e) = network::remove_network(&root, &n.id) {
-                    eprintln!("cleanup: remove network {}: {e}", n.name);
-                }
-            }
-        }
     }
 }
 
@@ -141,25 +55,12 @@ fn tcp(host_port: u16, container_port: u16) -> PortMap {
     }
 }
 
-/// A host port that is free now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn links() -> Vec<String> {
     let out = Command::new("ip")
         .args(["-o", "link", "show"])
         .output()
         .unwrap();
-    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split(':').nth(1))
-        .map(|n| n.trim().split('@').next().unwrap_or_default().to_string())
-        .collect();
+    let mut v = link_names(&String::from_utf8_lossy(&out.stdout));
     v.sort();
     v
 }
@@ -203,11 +104,11 @@ fn httpd(ns: &Netns, dir: &Path) -> Server {
 fn two_namespaces_on_one_network_ping_each_other() {
     require_root!();
     let _s = serial();
-    let store = Store::new();
+    let store = NetStore::new();
     store.network("n1", "10.231.1.0/24");
     let (a, b) = (Netns::new("ping-a"), Netns::new("ping-b"));
-    let aa = store.attach(&a, "owner-a", "n1", &[]);
-    let ab = store.attach(&b, "owner-b", "n1", &[]);
+    let aa = attach(&store, &a, "owner-a", "n1", &[]);
+    let ab = attach(&store, &b, "owner-b", "n1", &[]);
     assert_ne!(aa.ip, ab.ip);
     assert_eq!(aa.gateway, Ipv4Addr::new(10, 231, 1, 1));
     assert_eq!(aa.prefix_len, 24);
@@ -226,12 +127,12 @@ fn two_namespaces_on_one_network_ping_each_other() {
 fn namespaces_on_different_networks_cannot_reach_each_other() {
     require_root!();
     let _s = serial();
-    let store = Store::new();
+    let store = NetStore::new();
     store.network("iso-a", "10.231.2.0/24");
     store.network("iso-b", "10.231.3.0/24");
     let (a, b) = (Netns::new("iso-a"), Netns::new("iso-b"));
-    let aa = store.attach(&a, "owner-a", "iso-a", &[]);
-    let ab = store.attach(&b, "owner-b", "iso-b", &[]);
+    let aa = attach(&store, &a, "owner-a", "iso-a", &[]);
+    let ab = attach(&store, &b, "owner-b", "iso-b", &[]);
     assert_eq!(
         std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
             .unwrap()
@@ -248,11 +149,11 @@ fn namespaces_on_different_networks_cannot_reach_each_other() {
 fn published_tcp_port_is_reached_via_127_0_0_1_and_the_bridge_address() {
     require_root!();
     let _s = serial();
-    let store = Store::new();
+    let store = NetStore::new();
     store.network("pub", "10.231.4.0/24");
     let ns = Netns::new("tcp");
     let port = free_port();
-    let att = store.attach(&ns, "web", "pub", &[tcp(port, 80)]);
+    let att = attach(&store, &ns, "web", "pub", &[tcp(port, 80)]);
     let www = tempfile::tempdir().unwrap();
     let _server = httpd(&ns, www.path());
     let mut body = None;
@@ -275,7 +176,7 @@ fn published_tcp_port_is_reached_via_127_0_0_1_and_the_bridge_address() {
 fn published_udp_port_answers() {
     require_root!();
     let _s = serial();
-    let store = Store::new();
+    let store = NetStore::new();
     store.network("udp", "10.231.5.0/24");
     let ns = Netns::new("udp");
     let port = free_port();
@@ -283,7 +184,7 @@ fn published_udp_port_answers() {
         proto: Proto::Udp,
         ..tcp(port, 5353)
     };
-    store.attach(&ns, "dns", "udp", &[map]);
+    attach(&store, &ns, "dns", "udp", &[map]);
     let echo = "import socket\n\
                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
                 s.bind(('0.0.0.0', 5353))\n\
@@ -311,7 +212,7 @@ fn published_udp_port_answers() {
 fn host_port_in_use_fails_before_anything_changes() {
     require_root!();
     let _s = serial();
-    let store = Store::new();
+    let store = NetStore::new();
     store.network("busy", "10.231.6.0/24");
     let ns = Netns::new("busy");
     let held = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
@@ -345,7 +246,7 @@ fn host_port_in_use_fails_before_anything_changes() {
     // hull's own published map counts as in use too (a DNATed port has no socket).
     drop(held);
     let ns2 = Netns::new("busy2");
-    store.attach(&ns, "c1", "busy", &[tcp(port, 80)]);
+    attach(&store, &ns, "c1", "busy", &[tcp(port, 80)]);
     let err = network::attach(
         &store.root(),
         &ns2.path(),
@@ -362,7 +263,7 @@ fn host_port_in_use_fails_before_anything_changes() {
 fn thirty_parallel_attaches_get_distinct_addresses() {
     require_root!();
     let _s = serial();
-    let store = Store::new();
+    let store = NetStore::new();
     store.network("many", "10.231.7.0/24");
     let namespaces: Vec<Netns> = (0..30).map(|i| Netns::new(&format!("m{i}"))).collect();
     let root = store.root();
@@ -394,7 +295,7 @@ fn thirty_parallel_attaches_get_distinct_addresses() {
         assert!(
             String::from_utf8_lossy(&out.stdout).contains(&format!("{ip}/24")),
             "{} lacks {ip}",
-            ns.name
+            ns.name()
         );
     }
     assert!(namespaces[0].ping(ips[29]), "first cannot ping last");
@@ -408,12 +309,12 @@ fn detaching_everything_restores_links_rules_and_leases() {
     let rules_before = ruleset();
     let forward_before = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
     {
-        let store = Store::new();
+        let store = NetStore::new();
         store.network("clean", "10.231.8.0/24");
         let (a, b) = (Netns::new("clean-a"), Netns::new("clean-b"));
         let pa = free_port();
-        store.attach(&a, "a", "clean", &[tcp(pa, 80)]);
-        store.attach(&b, "b", "clean", &[]);
+        attach(&store, &a, "a", "clean", &[tcp(pa, 80)]);
+        attach(&store, &b, "b", "clean", &[]);
         assert_ne!(links(), links_before);
         assert_ne!(ruleset(), rules_before);
         network::detach(&store.root(), "a").unwrap();
@@ -440,11 +341,11 @@ fn detaching_everything_restores_links_rules_and_leases() {
 fn sweep_removes_endpoints_of_dead_owners_and_orphans() {
     require_root!();
     let _s = serial();
-    let store = Store::new();
+    let store = NetStore::new();
     let net = store.network("sweep", "10.231.9.0/24");
     let (a, b) = (Netns::new("sweep-a"), Netns::new("sweep-b"));
-    let aa = store.attach(&a, "alive", "sweep", &[tcp(free_port(), 80)]);
-    let ab = store.attach(&b, "dead", "sweep", &[tcp(free_port(), 80)]);
+    let aa = attach(&store, &a, "alive", "sweep", &[tcp(free_port(), 80)]);
+    let ab = attach(&store, &b, "dead", "sweep", &[tcp(free_port(), 80)]);
     // An orphan: the lease is gone but the veth stays (a crash between the steps of detach).
     let nets = Networks::open(&store.root());
     let report = network::sweep(&store.root(), |o| o == "alive").unwrap();
@@ -471,11 +372,11 @@ fn sweep_removes_endpoints_of_dead_owners_and_orphans() {
 fn network_rm_is_refused_while_in_use() {
     require_root!();
     let _s = serial();
-    let store = Store::new();
+    let store = NetStore::new();
     let h = &store.hull;
     h.ok(&["network", "create", "--subnet", "10.231.10.0/24", "inuse"]);
     let ns = Netns::new("inuse");
-    store.attach(&ns, "c1", "inuse", &[]);
+    attach(&store, &ns, "c1", "inuse", &[]);
     let err = h.fails(&["network", "rm", "inuse"]);
     assert!(err.contains("network inuse has active endpoints"), "{err}");
     let inspect = h.ok(&["network", "inspect", "inuse"]);
@@ -491,7 +392,7 @@ fn network_rm_is_refused_while_in_use() {
 fn host_and_none_are_listed_inspected_and_never_removed() {
     require_root!();
     let _s = serial();
-    let store = Store::new();
+    let store = NetStore::new();
     let h = &store.hull;
     let ls = h.ok(&["network", "ls"]);
     let rows: Vec<Vec<&str>> = ls
@@ -581,13 +482,13 @@ fn iptables_fallback_publishes_isolates_and_cleans_up() {
     let _s = serial();
     let _env = FirewallEnv::set("iptables");
     {
-        let store = Store::new();
+        let store = NetStore::new();
         store.network("ipt-a", "10.231.11.0/24");
         store.network("ipt-b", "10.231.12.0/24");
         let (a, b) = (Netns::new("ipt-a"), Netns::new("ipt-b"));
         let port = free_port();
-        let aa = store.attach(&a, "web", "ipt-a", &[tcp(port, 80)]);
-        store.attach(&b, "other", "ipt-b", &[]);
+        let aa = attach(&store, &a, "web", "ipt-a", &[tcp(port, 80)]);
+        attach(&store, &b, "other", "ipt-b", &[]);
         assert!(
             iptables_rules().contains("-j HULL-PREROUTING"),
             "{}",
@@ -615,7 +516,7 @@ fn iptables_fallback_publishes_isolates_and_cleans_up() {
 fn a_failed_attach_undoes_what_it_did() {
     require_root!();
     let _s = serial();
-    let store = Store::new();
+    let store = NetStore::new();
     store.network("undo", "10.231.13.0/24");
     let nets = Networks::open(&store.root());
     let net = nets.get("undo").unwrap();
@@ -660,14 +561,14 @@ fn a_failed_attach_undoes_what_it_did() {
     assert!(nets.ipam(&net).leases().unwrap().is_empty(), "lease kept");
     // The owner can attach once the namespace is usable.
     let ok = Netns::new("undo-ok");
-    store.attach(&ok, "c1", "undo", &[tcp(port, 80)]);
+    attach(&store, &ok, "c1", "undo", &[tcp(port, 80)]);
 }
 
 #[test]
 fn reserve_then_plug_or_detach() {
     require_root!();
     let _s = serial();
-    let store = Store::new();
+    let store = NetStore::new();
     store.network("two-step", "10.231.14.0/24");
     let root = store.root();
     let nets = Networks::open(&root);
@@ -699,10 +600,10 @@ fn reserve_then_plug_or_detach() {
 fn a_subnet_routed_on_the_host_is_refused() {
     require_root!();
     let _s = serial();
-    let store = Store::new();
+    let store = NetStore::new();
     store.network("routed", "10.231.15.0/24");
     let ns = Netns::new("routed");
-    store.attach(&ns, "c1", "routed", &[]); // the bridge is up: 10.231.15.0/24 is a host route
+    attach(&store, &ns, "c1", "routed", &[]); // the bridge is up: 10.231.15.0/24 is a host route
     let other = Hull::new();
     let err = other.fails(&["network", "create", "--subnet", "10.231.15.128/25", "clash"]);
     assert!(

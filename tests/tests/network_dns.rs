@@ -6,15 +6,14 @@
 //! The tests share host state (links, hull's nft table), so they run one at a time.
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use hull_engine::network::dns::{self, wire, DnsConfig, DnsServer};
-use hull_engine::network::{self, netns, CreateRequest, Endpoint, Networks};
+use hull_engine::network::{self, netns, Endpoint, Networks};
+use hull_tests::netns::{NetStore, Netns};
 use hull_tests::{require_root, Hull};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -23,104 +22,17 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A named network namespace, deleted on drop.
-struct Netns {
-    name: String,
-}
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("hulldns-{}-{tag}", std::process::id());
-        let st = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap();
-        assert!(st.success(), "ip netns add {name}");
-        Netns { name }
-    }
-
-    fn path(&self) -> PathBuf {
-        PathBuf::from("/run/netns").join(&self.name)
-    }
-
-    fn exec(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name]).args(args);
-        c
-    }
-
-    /// The interface names inside.
-    fn links(&self) -> Vec<String> {
-        let out = self.exec(&["ip", "-o", "link", "show"]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.split(':').nth(1))
-            .map(|n| n.trim().split('@').next().unwrap_or_default().to_string())
-            .collect()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
-/// A private store; on drop it detaches every endpoint and removes its networks.
-struct Store {
-    hull: Hull,
-}
-
-impl Store {
-    fn new() -> Store {
-        Store { hull: Hull::new() }
-    }
-
-    fn root(&self) -> PathBuf {
-        self.hull.root()
-    }
-
-    fn network(&self, name: &str, subnet: &str) {
-        Networks::open(&self.root())
-            .create(&CreateRequest {
-                name: name.into(),
-                subnet: Some(subnet.parse().unwrap()),
-                ..Default::default()
-            })
-            .unwrap();
-    }
-
-    fn attach(&self, ns: &Netns, owner: &str, net: &str, aliases: &[&str]) -> Ipv4Addr {
-        let aliases: Vec<String> = aliases.iter().map(|a| a.to_string()).collect();
-        let ep = Endpoint {
-            owner,
-            network: net,
-            ports: &[],
-            aliases: &aliases,
-            mac: None,
-        };
-        network::attach(&self.root(), &ns.path(), &ep)
-            .unwrap_or_else(|e| panic!("attach {owner} to {net}: {e:?}"))
-            .ip
-    }
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        let root = self.root();
-        if let Err(e) = network::sweep(&root, |_| false) {
-            eprintln!("cleanup: sweep: {e}");
-        }
-        for n in Networks::open(&root).list().unwrap_or_default() {
-            if n.name != "bridge" {
-                if let Err(e) = network::remove_network(&root, &n.id) {
-                    eprintln!("cleanup: remove network {}: {e}", n.name);
-                }
-            }
-        }
-    }
+/// Attaches `ns` to `net` under those DNS aliases; its address.
+fn attach(store: &NetStore, ns: &Netns, owner: &str, net: &str, aliases: &[&str]) -> Ipv4Addr {
+    let aliases: Vec<String> = aliases.iter().map(|a| a.to_string()).collect();
+    let ep = Endpoint {
+        owner,
+        network: net,
+        ports: &[],
+        aliases: &aliases,
+        mac: None,
+    };
+    store.attach_endpoint(ns, &ep).ip
 }
 
 /// A fake upstream resolver on 127.0.0.1 (host namespace): answers `<name>` with 192.0.2.7,
@@ -225,7 +137,7 @@ impl Client {
 }
 
 /// A responder serving `ns` for `owner`, on its own thread until dropped.
-fn serve(store: &Store, ns: &Netns, owner: &str, upstreams: Vec<SocketAddr>) -> dns::DnsThread {
+fn serve(store: &NetStore, ns: &Netns, owner: &str, upstreams: Vec<SocketAddr>) -> dns::DnsThread {
     let config = DnsConfig {
         root: store.root(),
         owner: owner.into(),
@@ -246,13 +158,13 @@ const C_ID: &str = "cccccccccccc000000000000000000000000000000000000000000000000
 fn containers_on_a_user_network_resolve_each_other_and_the_rest_is_forwarded() {
     require_root!();
     let _s = serial();
-    let store = Store::new();
+    let store = NetStore::new();
     store.network("dnsnet", "10.233.1.0/24");
     store.network("othernet", "10.233.2.0/24");
     let (a, b, c) = (Netns::new("a"), Netns::new("b"), Netns::new("c"));
-    store.attach(&a, A_ID, "dnsnet", &["alpha"]);
-    let b_ip = store.attach(&b, B_ID, "dnsnet", &["web", "www"]);
-    let c_ip = store.attach(&c, C_ID, "othernet", &["hidden"]);
+    attach(&store, &a, A_ID, "dnsnet", &["alpha"]);
+    let b_ip = attach(&store, &b, B_ID, "dnsnet", &["web", "www"]);
+    let c_ip = attach(&store, &c, C_ID, "othernet", &["hidden"]);
     let upstream = Upstream::start();
     let _dns = serve(&store, &a, A_ID, vec![upstream.addr]);
     let mut client = Client::new(&a);
@@ -311,10 +223,10 @@ fn containers_on_a_user_network_resolve_each_other_and_the_rest_is_forwarded() {
 fn without_upstreams_unknown_names_do_not_exist() {
     require_root!();
     let _s = serial();
-    let store = Store::new();
+    let store = NetStore::new();
     store.network("dnsnet", "10.233.3.0/24");
     let a = Netns::new("a");
-    store.attach(&a, A_ID, "dnsnet", &["alpha"]);
+    attach(&store, &a, A_ID, "dnsnet", &["alpha"]);
     let _dns = serve(&store, &a, A_ID, Vec::new());
     let mut client = Client::new(&a);
     let (h, ips) = client.ask("example.test", wire::TYPE_A);
@@ -326,12 +238,12 @@ fn without_upstreams_unknown_names_do_not_exist() {
 fn the_default_bridge_has_no_embedded_dns() {
     require_root!();
     let _s = serial();
-    let store = Store::new();
+    let store = NetStore::new();
     let a = Netns::new("a");
     let got = dns::serve_for(&store.root(), &a.path(), "bridge", A_ID, &[]).unwrap();
     assert!(got.is_none(), "a responder on the default bridge");
     store.network("dnsnet", "10.233.4.0/24");
-    store.attach(&a, A_ID, "dnsnet", &[]);
+    attach(&store, &a, A_ID, "dnsnet", &[]);
     let got = dns::serve_for(
         &store.root(),
         &a.path(),
@@ -348,13 +260,13 @@ fn the_default_bridge_has_no_embedded_dns() {
 fn connect_adds_eth1_on_a_second_network_and_disconnect_removes_it() {
     require_root!();
     let _s = serial();
-    let store = Store::new();
+    let store = NetStore::new();
     let root = store.root();
     store.network("front", "10.233.5.0/24");
     store.network("back", "10.233.6.0/24");
     let (a, b) = (Netns::new("a"), Netns::new("b"));
-    store.attach(&a, A_ID, "front", &["alpha"]);
-    let b_ip = store.attach(&b, B_ID, "back", &["db"]);
+    attach(&store, &a, A_ID, "front", &["alpha"]);
+    let b_ip = attach(&store, &b, B_ID, "back", &["db"]);
     let _dns = serve(&store, &a, A_ID, Vec::new());
     let mut client = Client::new(&a);
     assert!(
@@ -420,7 +332,7 @@ impl Drop for Removed<'_> {
 fn cli_connect_refuses_what_it_cannot_connect() {
     require_root!();
     let _s = serial();
-    let store = Store::new();
+    let store = NetStore::new();
     let h = &store.hull;
     store.network("clinet", "10.233.7.0/24");
     let image = format!(

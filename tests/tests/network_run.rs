@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use hull_tests::host::{host_objects, leases};
-use hull_tests::{fixture, probe_path, require_root, wait_until, Hull};
+use hull_tests::{fixture, free_port, probe_path, require_root, wait_until, Hull};
 use serde_json::Value;
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -55,14 +55,6 @@ fn sleeper(h: &Hull, name: &str, extra: &[&str]) {
     args.extend_from_slice(extra);
     args.extend([image.as_str(), "sleep", "300"]);
     h.ok(&args);
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn assert_nothing_left(h: &Hull) {

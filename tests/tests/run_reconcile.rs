@@ -22,16 +22,8 @@ fn rm_after_a_killed_run_removes_its_process_cgroup_and_state() {
     require_root!();
     let h = Hull::new();
     h.ok(&["pull", "-q", &busybox()]);
-    let mut runner = h
-        .command(&["run", "--name", "orphan", &busybox(), "sleep", "300"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("the container to run", || {
-        h.ok(&["ps", "-q", "--no-trunc"]).trim().len() == 64
-    });
-    let id = h.ok(&["ps", "-q", "--no-trunc"]).trim().to_string();
+    let mut runner = h.spawn(&["run", "--name", "orphan", &busybox(), "sleep", "300"]);
+    let id = h.wait_for_running_id();
     let _guard = KillLeftovers(id.clone());
     let runtime_state = h.root().join("runtime").join(&id);
     wait_until("the runtime state", || runtime_state.exists());

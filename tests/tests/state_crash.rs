@@ -20,7 +20,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hull_tests::host::{atomic_temps_below, host_objects, leases, monitor_pids, mounts_below};
-use hull_tests::{busybox, cgroup_dirs, container_pids, entries, require_root, wait_until, Hull};
+use hull_tests::{
+    busybox, cgroup_dirs, container_pids, entries, free_port, require_root, wait_until, Hull,
+};
 
 /// The tests share hull's nft table and ip_forward with each other.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -99,14 +101,6 @@ fn user_subnet(h: &Hull) -> String {
 
 fn create_network(h: &Hull) {
     h.ok(&["network", "create", "--subnet", &user_subnet(h), NET]);
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn nothing(_: &Hull) {}

@@ -192,6 +192,25 @@ pub fn template_header(text: &str, headers: &BTreeMap<&str, &str>) -> String {
     out.replace("\\t", "\t")
 }
 
+/// Prints `inspect` documents as Docker does: one pretty JSON array by default, one compact
+/// document a line with `--format json`, or a template expanded for each document.
+pub fn print_documents(format: Option<&str>, docs: Vec<Value>) -> anyhow::Result<()> {
+    match OutputFormat::parse(format) {
+        OutputFormat::Template { text, .. } => {
+            for d in &docs {
+                println!("{}", render_template(&text, d).map_err(anyhow::Error::msg)?);
+            }
+        }
+        OutputFormat::Json => {
+            for d in &docs {
+                println!("{d}");
+            }
+        }
+        OutputFormat::Table => println!("{}", serde_json::to_string_pretty(&Value::Array(docs))?),
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -264,6 +264,19 @@ impl Engine {
             .ok_or_else(|| EngineError::AlreadyRunning(id.to_string()))?;
         let record = self.containers.load(id)?;
         let result = self.run_claimed(&record, stdio, hold);
+        self.finish_run(&record, claim, result)
+    }
+
+    /// The end of a run, foreground or detached: records a failed run's exit code (Docker's
+    /// 125/126/127), gives up the running claim, then removes a `--rm` container. The claim
+    /// must go first because removal refuses a container that still counts as running.
+    pub(crate) fn finish_run(
+        &self,
+        record: &Record,
+        claim: crate::container::Lock,
+        result: Result<i32, EngineError>,
+    ) -> Result<i32, EngineError> {
+        let id = record.id.as_str();
         if let Err(e) = &result {
             let code = i32::from(e.exit_code());
             let _ = self
@@ -661,6 +674,14 @@ mod tests {
     use super::*;
     use hull_runtime::InitError;
 
+    fn init_error(step: Step) -> InitError {
+        InitError {
+            step,
+            message: "x".into(),
+            errno: None,
+        }
+    }
+
     #[test]
     fn runtime_errors_map_to_dockers_exit_codes() {
         let init = |step| EngineError::Runtime {
@@ -669,11 +690,7 @@ mod tests {
             source: Box::new(RuntimeError::Init {
                 id: "c".into(),
                 step,
-                cause: InitError {
-                    step,
-                    message: "x".into(),
-                    errno: None,
-                },
+                cause: init_error(step),
             }),
         };
         assert_eq!(init(Step::NotFound).exit_code(), 127);
@@ -696,11 +713,7 @@ mod tests {
             source: Box::new(RuntimeError::Exec {
                 id: "c".into(),
                 step,
-                cause: InitError {
-                    step,
-                    message: "x".into(),
-                    errno: None,
-                },
+                cause: init_error(step),
             }),
         };
         assert_eq!(exec_step(Step::NotFound).exit_code(), 127);

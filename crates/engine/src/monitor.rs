@@ -377,17 +377,7 @@ impl Engine {
         };
         drop(server);
         let _ = std::fs::remove_file(dir.join("attach.sock"));
-        if let Err(e) = &result {
-            let code = i32::from(e.exit_code());
-            let _ = self
-                .containers
-                .update(id, |r| r.state.exit_code = Some(code));
-        }
-        drop(claim);
-        if record.config.rm {
-            self.containers.remove(id)?;
-        }
-        result
+        self.finish_run(&record, claim, result)
     }
 
     /// Waits out a restart delay; false when `hull stop`/`kill` came meanwhile.

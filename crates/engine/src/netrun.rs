@@ -2,7 +2,7 @@
 //! runtime creates it (a reservation, or another container's namespace), the plug between
 //! create and start, and the detach on every way out.
 //!
-//! ```ignore
+//! ```text
 //! let mut net = netrun::prepare(root, &containers, record, &image_config)?; // reserve
 //! // /etc/hosts gets net.ip(); runtime create
 //! let state = net.plug(pid)?;      // bridge, veth, eth0, ports: before start

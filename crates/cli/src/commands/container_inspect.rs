@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::Ctx;
 use crate::cli::ContainerInspectArgs;
-use crate::output::{render_template, OutputFormat};
+use crate::output::print_documents;
 
 pub fn inspect(ctx: &Ctx, args: ContainerInspectArgs) -> Result<u8> {
     let engine = Engine::open(&ctx.root).context("open hull store")?;
@@ -29,19 +29,7 @@ pub fn inspect(ctx: &Ctx, args: ContainerInspectArgs) -> Result<u8> {
             }
         }
     }
-    match OutputFormat::parse(args.format.as_deref()) {
-        OutputFormat::Template { text, .. } => {
-            for d in &docs {
-                println!("{}", render_template(&text, d).map_err(anyhow::Error::msg)?);
-            }
-        }
-        OutputFormat::Json => {
-            for d in &docs {
-                println!("{d}");
-            }
-        }
-        OutputFormat::Table => println!("{}", serde_json::to_string_pretty(&Value::Array(docs))?),
-    }
+    print_documents(args.format.as_deref(), docs)?;
     Ok(code)
 }
 
@@ -294,6 +282,7 @@ fn mount(m: &UserMount) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::render_template;
     use hull_engine::container::State;
     use hull_engine::options::{RealHost, RunOptions};
 

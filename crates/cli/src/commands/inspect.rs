@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::Ctx;
 use crate::cli::InspectArgs;
-use crate::output::{render_template, OutputFormat};
+use crate::output::print_documents;
 
 pub fn inspect(ctx: &Ctx, args: InspectArgs) -> Result<u8> {
     let store = ctx.store()?;
@@ -26,19 +26,7 @@ pub fn inspect(ctx: &Ctx, args: InspectArgs) -> Result<u8> {
             }
         }
     }
-    match OutputFormat::parse(args.format.as_deref()) {
-        OutputFormat::Template { text, .. } => {
-            for d in &docs {
-                println!("{}", render_template(&text, d).map_err(anyhow::Error::msg)?);
-            }
-        }
-        OutputFormat::Json => {
-            for d in &docs {
-                println!("{d}");
-            }
-        }
-        OutputFormat::Table => println!("{}", serde_json::to_string_pretty(&Value::Array(docs))?),
-    }
+    print_documents(args.format.as_deref(), docs)?;
     Ok(if failed { 1 } else { 0 })
 }
 

@@ -165,20 +165,7 @@ pub struct Lock {
 }
 
 pub fn lock() -> Result<Lock, NetworkError> {
-    let dir = Path::new("/run/hull");
-    let path = dir.join("firewall.lock");
-    let io = |op| {
-        let path = path.clone();
-        move |source| NetworkError::Io { op, path, source }
-    };
-    std::fs::create_dir_all(dir).map_err(io("create dir for"))?;
-    let f = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io("open"))?;
-    f.lock().map_err(io("lock"))?;
+    let f = super::lock_file(Path::new("/run/hull"), "firewall.lock")?;
     Ok(Lock { _file: f })
 }
 

@@ -1,10 +1,19 @@
 //! IP address management: one JSON lease file per network, changed only under a file lock and
 //! written atomically, so concurrent `hull` processes never hand out an address twice.
 //!
-//! ```ignore
-//! let ipam = Ipam::open(dir, subnet, gateway);
+//! ```no_run
+//! # use std::net::Ipv4Addr;
+//! # use std::path::Path;
+//! # use hull_engine::network::{ipam::Ipam, subnet::Subnet};
+//! # fn main() -> Result<(), hull_engine::network::NetworkError> {
+//! # let dir = Path::new("/var/lib/hull/networks/web");
+//! let subnet: Subnet = "172.18.0.0/16".parse().expect("valid subnet");
+//! let ipam = Ipam::open(dir, subnet, Ipv4Addr::new(172, 18, 0, 1));
 //! let ip = ipam.allocate("owner-key")?;   // first free after the last one handed out
 //! ipam.release("owner-key")?;             // the address becomes free again
+//! # let _ = ip;
+//! # Ok(())
+//! # }
 //! ```
 
 use std::collections::BTreeMap;
@@ -31,6 +40,19 @@ pub struct Lease {
     pub aliases: Vec<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub mac: String,
+}
+
+impl Lease {
+    /// A new lease on `ip`, before anything is set up for it.
+    fn bare(ip: Ipv4Addr) -> Lease {
+        Lease {
+            ip,
+            host_veth: String::new(),
+            ports: Vec::new(),
+            aliases: Vec::new(),
+            mac: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -67,16 +89,7 @@ impl Ipam {
             let ip = self.next_free(file).ok_or(NetworkError::Exhausted {
                 subnet: self.subnet.to_string(),
             })?;
-            file.leases.insert(
-                owner.to_string(),
-                Lease {
-                    ip,
-                    host_veth: String::new(),
-                    ports: Vec::new(),
-                    aliases: Vec::new(),
-                    mac: String::new(),
-                },
-            );
+            file.leases.insert(owner.to_string(), Lease::bare(ip));
             file.last = Some(ip);
             Ok((ip, true))
         })
@@ -112,16 +125,7 @@ impl Ipam {
                     self.subnet
                 )));
             }
-            file.leases.insert(
-                owner.to_string(),
-                Lease {
-                    ip,
-                    host_veth: String::new(),
-                    ports: Vec::new(),
-                    aliases: Vec::new(),
-                    mac: String::new(),
-                },
-            );
+            file.leases.insert(owner.to_string(), Lease::bare(ip));
             Ok((ip, true))
         })
     }

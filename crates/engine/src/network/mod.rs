@@ -4,7 +4,7 @@
 //!
 //! Lifecycle, as `hull run` is meant to use it:
 //!
-//! ```ignore
+//! ```text
 //! let ep = Endpoint { owner: &id, network: "bridge", ports: &maps, aliases: &[name], mac: None };
 //! let r = network::reserve(root, &ep)?;     // lease + host ports; nothing on the host yet
 //! // ... write r.ip into the container's /etc/hosts, runtime create (init waits) ...
@@ -335,6 +335,8 @@ fn host_lock(nets: &Networks, net: &Network) -> Result<File, NetworkError> {
     lock_file(&nets.dir().join(&net.name), "host.lock")
 }
 
+/// Opens (creating `dir` and the file if missing) and exclusively locks `dir/name`; the lock is
+/// held until the returned file is dropped.
 fn lock_file(dir: &Path, name: &str) -> Result<File, NetworkError> {
     let path = dir.join(name);
     let io = |op| {

@@ -1,10 +1,16 @@
 //! Links, addresses and routes over rtnetlink, synchronously (no threads, no async runtime: this
 //! runs in processes that later fork containers).
 //!
-//! ```ignore
+//! ```no_run
+//! # use std::path::Path;
+//! # use hull_engine::network::netlink::Netlink;
+//! # fn main() -> std::io::Result<()> {
 //! let mut nl = Netlink::open()?;                       // the caller's namespace
 //! let br = nl.ensure_bridge("hull0")?;
 //! let mut inside = Netlink::open_in(Path::new("/run/netns/x"))?;  // bound to that namespace
+//! # let _ = (br, &mut inside);
+//! # Ok(())
+//! # }
 //! ```
 
 use std::io;

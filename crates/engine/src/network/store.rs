@@ -2,10 +2,16 @@
 //! network's `leases.json`. Creating and removing networks happens under
 //! `<root>/networks/store.lock`, so names and subnets stay unique.
 //!
-//! ```ignore
+//! ```no_run
+//! # use std::path::Path;
+//! # use hull_engine::network::{CreateRequest, Networks};
+//! # fn main() -> Result<(), hull_engine::network::NetworkError> {
+//! # let root = Path::new("/var/lib/hull");
 //! let nets = Networks::open(root);
 //! let n = nets.create(&CreateRequest { name: "web".into(), ..Default::default() })?;
-//! nets.remove("web")?;   // refused while a lease exists
+//! nets.remove_record(&n)?;   // refused while a lease exists
+//! # Ok(())
+//! # }
 //! ```
 
 use std::fs::File;
@@ -313,20 +319,7 @@ impl Networks {
     }
 
     fn lock(&self) -> Result<File, NetworkError> {
-        let path = self.dir.join("store.lock");
-        let io = |op| {
-            let path = path.clone();
-            move |source| NetworkError::Io { op, path, source }
-        };
-        std::fs::create_dir_all(&self.dir).map_err(io("create dir for"))?;
-        let f = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io("open"))?;
-        f.lock().map_err(io("lock"))?;
-        Ok(f)
+        super::lock_file(&self.dir, "store.lock")
     }
 }
 

@@ -6,7 +6,7 @@
 //!
 //! The bookkeeping is pure: every call takes `now`, and sending is the caller's job.
 //!
-//! ```ignore
+//! ```text
 //! let mut f = Forwarder::new(upstreams, UPSTREAM_TIMEOUT);
 //! let Action::Upstream(to, bytes) = f.forward(&q, &packet, client, now) else { .. };
 //! // ... later, from the upstream socket:

@@ -16,7 +16,7 @@
 //! its own owner holds a lease (so `network connect`/`disconnect` take effect at once), reading
 //! a lease file again only when it changed.
 //!
-//! ```ignore
+//! ```text
 //! let dns = dns::serve_for(root, Path::new(&format!("/proc/{pid}/ns/net")), "mynet", &id, &[])?;
 //! if let Some(mut dns) = dns {
 //!     // poll dns.fds() for POLLIN, at most dns.next_timeout() long, then:

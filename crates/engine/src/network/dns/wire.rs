@@ -2,9 +2,17 @@
 //! header, one question (names with compression pointers), and answers of type A and PTR.
 //! Forwarded messages are never parsed beyond their header: only the ID is rewritten.
 //!
-//! ```ignore
+//! ```no_run
+//! # use std::net::Ipv4Addr;
+//! # use hull_engine::network::dns::wire::{parse_query, reply, Answer, Rcode};
+//! # fn main() -> Result<(), hull_engine::network::dns::wire::WireError> {
+//! # let packet: Vec<u8> = Vec::new();
+//! # let ip = Ipv4Addr::new(172, 18, 0, 2);
 //! let q = parse_query(&packet)?;                       // header + first question
 //! let reply = reply(&q, Rcode::NoError, &[Answer::a(ip)]);
+//! # let _ = reply;
+//! # Ok(())
+//! # }
 //! ```
 
 use std::net::Ipv4Addr;
