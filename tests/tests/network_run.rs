@@ -708,3 +708,65 @@ fn port_errors_read_like_dockers() {
     rm_all(&h);
     assert_nothing_left(&h);
 }
+
+#[test]
+fn hostname_add_host_and_dns_flags_shape_the_containers_etc_files() {
+    require_root!();
+    let _s = serial();
+    let h = Hull::new();
+    let script = "hostname; hostname -i; echo ==; cat /etc/hosts; echo ==; cat /etc/resolv.conf";
+    let out = h.ok(&[
+        "run",
+        "--rm",
+        "--hostname",
+        "web1",
+        "--add-host",
+        "db.local:10.1.2.3",
+        "--dns",
+        "10.9.9.9",
+        "--dns-search",
+        "x.test",
+        "--dns-option",
+        "ndots:2",
+        &busybox(),
+        "sh",
+        "-c",
+        script,
+    ]);
+    let parts: Vec<&str> = out.split("==\n").collect();
+    assert_eq!(parts.len(), 3, "{out}");
+    let mut head = parts[0].lines();
+    assert_eq!(head.next(), Some("web1"), "{out}");
+    let ip: Ipv4Addr = head.next().unwrap().trim().parse().expect("hostname -i");
+    let hosts = parts[1];
+    assert!(hosts.contains("10.1.2.3\tdb.local"), "{hosts}");
+    assert!(hosts.contains(&format!("{ip}\tweb1")), "{hosts}");
+    assert!(hosts.contains("127.0.0.1\tlocalhost"), "{hosts}");
+    let resolv = parts[2];
+    assert!(resolv.contains("nameserver 10.9.9.9"), "{resolv}");
+    assert!(!resolv.contains("nameserver 127."), "{resolv}");
+    assert!(resolv.contains("search x.test\n"), "{resolv}");
+    assert!(resolv.contains("options ndots:2\n"), "{resolv}");
+
+    // On a user network the embedded resolver is the only nameserver; the search and options
+    // given still apply (and --dns becomes its upstream).
+    h.ok(&["network", "create", "--subnet", "10.232.6.0/24", "etcnet"]);
+    let resolv = h.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "etcnet",
+        "--dns-search",
+        ".",
+        "--dns",
+        "10.9.9.9",
+        &busybox(),
+        "cat",
+        "/etc/resolv.conf",
+    ]);
+    assert!(resolv.starts_with("nameserver 127.0.0.11\n"), "{resolv}");
+    assert!(!resolv.contains("10.9.9.9"), "{resolv}");
+    assert!(!resolv.contains("search"), "{resolv}");
+    h.ok(&["network", "rm", "etcnet"]);
+    assert_nothing_left(&h);
+}

@@ -472,6 +472,12 @@ pub struct RunArgs {
     /// Set custom DNS servers
     #[arg(long)]
     pub dns: Vec<String>,
+    /// Set custom DNS search domains ("." for none)
+    #[arg(long)]
+    pub dns_search: Vec<String>,
+    /// Set DNS options (resolv.conf `options`)
+    #[arg(long = "dns-option", alias = "dns-opt")]
+    pub dns_option: Vec<String>,
     /// Restart policy when the container exits: no, on-failure[:N], always, unless-stopped
     #[arg(long)]
     pub restart: Option<String>,

@@ -443,6 +443,8 @@ impl Engine {
     ) -> Result<EtcFiles, EngineError> {
         let files = EtcFiles::in_dir(&self.containers.dir(id));
         let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let host_resolv =
+            etc::with_dns_overrides(&host_resolv, &config.dns_search, &config.dns_options);
         let (hosts, resolv) = match config.network {
             NetworkMode::Host => {
                 let mut hosts = fs::read_to_string("/etc/hosts").unwrap_or_default();

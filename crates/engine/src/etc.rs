@@ -76,6 +76,38 @@ pub fn resolv_conf(host: &str, dns: &[String]) -> String {
     out
 }
 
+/// The host's resolv.conf with `--dns-search` and `--dns-option` applied, Docker's way: each
+/// given list replaces the host's `search`/`domain` or `options` lines, and a search list of
+/// just `.` means no search domains at all. The result feeds [`resolv_conf`] or
+/// [`resolv_conf_embedded`].
+pub fn with_dns_overrides(host: &str, search: &[String], options: &[String]) -> String {
+    let mut out = String::new();
+    for line in host.lines() {
+        let key = line.split_whitespace().next();
+        let replaced = match key {
+            Some("search" | "domain") => !search.is_empty(),
+            Some("options") => !options.is_empty(),
+            _ => false,
+        };
+        if !replaced {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let domains: Vec<&str> = search
+        .iter()
+        .map(String::as_str)
+        .filter(|d| *d != ".")
+        .collect();
+    if !domains.is_empty() {
+        out.push_str(&format!("search {}\n", domains.join(" ")));
+    }
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    out
+}
+
 /// The resolv.conf of a container on a user-defined network, Docker's rule for its embedded
 /// DNS: the only nameserver is the responder at 127.0.0.11 (which forwards to the host's
 /// nameservers, or to `--dns`), the host's search and options lines are kept, and
@@ -104,6 +136,27 @@ pub fn resolv_conf_embedded(host: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dns_search_and_options_replace_the_hosts_lines() {
+        let host = "domain corp\nsearch a.example b.example\nnameserver 10.0.0.1\noptions rotate\n";
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(with_dns_overrides(host, &[], &[]), host);
+        assert_eq!(
+            with_dns_overrides(host, &s(&["x.test"]), &s(&["ndots:2", "timeout:1"])),
+            "nameserver 10.0.0.1\nsearch x.test\noptions ndots:2 timeout:1\n"
+        );
+        assert_eq!(
+            with_dns_overrides(host, &s(&["."]), &[]),
+            "nameserver 10.0.0.1\noptions rotate\n"
+        );
+        // Through the embedded rule, a given ndots is kept rather than replaced by ndots:0.
+        let embedded = resolv_conf_embedded(&with_dns_overrides(host, &[], &s(&["ndots:3"])));
+        assert_eq!(
+            embedded,
+            "nameserver 127.0.0.11\ndomain corp\nsearch a.example b.example\noptions ndots:3\n"
+        );
+    }
 
     #[test]
     fn hosts_has_localhost_then_added_hosts() {

@@ -57,6 +57,8 @@ pub struct RunOptions {
     pub pull: Option<String>,
     pub add_hosts: Vec<String>,
     pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
     /// `--restart`: no, on-failure[:N], always, unless-stopped.
     pub restart: Option<String>,
     pub log_driver: Option<String>,
@@ -219,6 +221,12 @@ pub struct RunConfig {
     /// `--add-host` as (hostname, ip).
     pub add_hosts: Vec<(String, String)>,
     pub dns: Vec<String>,
+    /// `--dns-search`: replaces the host's search domains (`.` alone: none).
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    /// `--dns-option`: replaces the host's resolv.conf options.
+    #[serde(default)]
+    pub dns_options: Vec<String>,
     /// What the detached monitor does when the container exits.
     #[serde(default)]
     pub restart: RestartPolicy,
@@ -349,6 +357,8 @@ impl RunConfig {
                 .iter()
                 .map(|d| dns_flag(d))
                 .collect::<Result<_, _>>()?,
+            dns_search: o.dns_search.clone(),
+            dns_options: o.dns_options.clone(),
             restart: restart_flag(o)?,
             log: LogConfig::parse(o.log_driver.as_deref(), &o.log_opts)
                 .map_err(|r| flag_err("--log-opt", &o.log_opts.join(","), r))?,
@@ -486,6 +496,8 @@ fn network_flags(o: &RunOptions) -> Result<NetworkMode, FlagError> {
             ("--hostname", o.hostname.is_some()),
             ("--add-host", !o.add_hosts.is_empty()),
             ("--dns", !o.dns.is_empty()),
+            ("--dns-search", !o.dns_search.is_empty()),
+            ("--dns-option", !o.dns_options.is_empty()),
         ];
         if let Some((flag, _)) = shared.iter().find(|(_, set)| *set) {
             return Err(flag_err(

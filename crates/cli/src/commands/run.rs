@@ -53,6 +53,8 @@ pub fn options(a: RunArgs) -> RunOptions {
         pull: a.pull,
         add_hosts: a.add_host,
         dns: a.dns,
+        dns_search: a.dns_search,
+        dns_options: a.dns_option,
         restart: a.restart,
         log_driver: a.log_driver,
         log_opts: a.log_opt,
