@@ -455,7 +455,8 @@ impl Containers {
         let mut out: Vec<Record> = entries
             .flatten()
             .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-            .filter(|e| e.path().join("container.json").exists())
+            // A directory without a record (a removal in progress) reads as NotFound and is
+            // skipped here like any unreadable entry.
             .filter_map(|e| self.load_or_dead(&e.file_name().to_string_lossy()).ok())
             .collect();
         out.sort_by(|a, b| b.created.cmp(&a.created));
