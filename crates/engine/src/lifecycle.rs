@@ -123,15 +123,21 @@ impl Engine {
     /// Polls until the container's runner released it and no orphan of it lives; false when
     /// `timeout` passed first.
     fn wait_stopped(&self, id: &str, timeout: Option<Duration>) -> bool {
-        let start = Instant::now();
-        while self.containers.is_alive(id) {
-            if timeout.is_some_and(|t| start.elapsed() >= t) {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        true
+        poll_until(timeout, || !self.containers.is_alive(id))
     }
+}
+
+/// Checks `done` every 20 ms until it holds (true) or `timeout` passed (false); no timeout
+/// waits for as long as it takes.
+pub(crate) fn poll_until(timeout: Option<Duration>, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while !done() {
+        if timeout.is_some_and(|t| start.elapsed() >= t) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
 }
 
 #[cfg(test)]

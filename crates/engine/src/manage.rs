@@ -3,10 +3,11 @@
 
 use std::fs;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::container::{Record, Status};
 use crate::engine::{delete_from_runtime, now, rt_err};
+use crate::lifecycle::poll_until;
 use crate::{Engine, EngineError};
 
 /// One container `prune` removed and the bytes its writable layer held.
@@ -79,12 +80,8 @@ impl Engine {
     /// `patience` for its init to die and then does the runner's part — tear down and record
     /// the exit as `128 + signal`. False when it still lives.
     pub(crate) fn reap_orphan(&self, id: &str, signal: i32, patience: Duration) -> bool {
-        let start = Instant::now();
-        while self.containers.orphan_alive(id) {
-            if start.elapsed() >= patience {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if !poll_until(Some(patience), || !self.containers.orphan_alive(id)) {
+            return false;
         }
         // Somebody started it again meanwhile: theirs now.
         let Ok(Some(_claim)) = self.containers.try_claim_running(id) else {
