@@ -301,6 +301,39 @@ pub fn probe_path() -> PathBuf {
     PathBuf::from(env!("HULL_PROBE"))
 }
 
+/// `n` times `HULL_TEST_SCALE` (a positive number; 1 when unset), rounded, at least 1: the loop
+/// counts of the slow crash and concurrency tests, smaller where the machine is slow (the VM
+/// tier runs them under emulation with 0.2). Panics on a value that is not a positive number.
+pub fn scaled(n: usize) -> usize {
+    scaled_by(n, std::env::var("HULL_TEST_SCALE").ok().as_deref())
+}
+
+fn scaled_by(n: usize, scale: Option<&str>) -> usize {
+    let Some(v) = scale else { return n };
+    let s = v
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or_else(|| panic!("HULL_TEST_SCALE={v}: not a positive number"));
+    ((n as f64 * s).round() as usize).max(1)
+}
+
+/// `scaled(items.len())` of `items` (at least `min`, at most all), spread evenly from the first
+/// to the last, so that a smaller run still covers both ends.
+pub fn scaled_pick<T: Clone>(items: &[T], min: usize) -> Vec<T> {
+    pick_evenly(items, scaled(items.len()).max(min))
+}
+
+fn pick_evenly<T: Clone>(items: &[T], k: usize) -> Vec<T> {
+    let k = k.min(items.len());
+    if k <= 1 {
+        return items.iter().take(k).cloned().collect();
+    }
+    (0..k)
+        .map(|i| items[i * (items.len() - 1) / (k - 1)].clone())
+        .collect()
+}
+
 /// Polls `done` every 50 ms; fails the test after 20 s naming `what`.
 pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let start = std::time::Instant::now();
@@ -382,4 +415,33 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+#[cfg(test)]
+mod scale_tests {
+    use super::{pick_evenly, scaled_by};
+
+    #[test]
+    fn scale_multiplies_rounds_and_keeps_one() {
+        assert_eq!(scaled_by(50, None), 50);
+        assert_eq!(scaled_by(50, Some("0.2")), 10);
+        assert_eq!(scaled_by(5, Some("0.2")), 1);
+        assert_eq!(scaled_by(3, Some("0.01")), 1);
+        assert_eq!(scaled_by(4, Some("2")), 8);
+    }
+
+    #[test]
+    #[should_panic(expected = "HULL_TEST_SCALE=-1: not a positive number")]
+    fn a_bad_scale_is_an_error() {
+        scaled_by(5, Some("-1"));
+    }
+
+    #[test]
+    fn picks_spread_from_first_to_last() {
+        let d = [0, 20, 60, 150, 400];
+        assert_eq!(pick_evenly(&d, 2), [0, 400]);
+        assert_eq!(pick_evenly(&d, 3), [0, 60, 400]);
+        assert_eq!(pick_evenly(&d, 9), d);
+        assert_eq!(pick_evenly(&d, 1), [0]);
+    }
 }

@@ -89,15 +89,38 @@ struct Outcome {
     stderr: String,
 }
 
-/// One of the parallel shells: `run -d` (named or not), and every third also `rm -f` of what
-/// it started right away, while the others still run.
-fn shell(h: &Hull, i: usize) -> Outcome {
+/// How many parallel shells, and how they name their containers: 2/5 without a name, 3/10 with
+/// a name of their own, the rest sharing `shared` names (three each). 50 shells: 20, 15, and 15
+/// sharing 5 names; fewer under `HULL_TEST_SCALE`.
+struct Mix {
+    shells: usize,
+    unnamed: usize,
+    own: usize,
+    shared: usize,
+}
+
+fn mix() -> Mix {
+    let shells = hull_tests::scaled(50).max(10);
+    let (unnamed, own) = (shells * 2 / 5, shells * 3 / 10);
+    let shared = ((shells - unnamed - own) / 3).max(1);
+    Mix {
+        shells,
+        unnamed,
+        own,
+        shared,
+    }
+}
+
+/// One of the parallel shells: `run -d` (named or not, see `Mix`), and every third also `rm -f`
+/// of what it started right away, while the others still run.
+fn shell(h: &Hull, m: &Mix, i: usize) -> Outcome {
     let image = busybox();
-    // 20 without a name, 15 with a name of their own, 15 sharing 5 names (3 each).
-    let name = match i {
-        0..20 => None,
-        20..35 => Some(format!("own{i}")),
-        _ => Some(format!("shared{}", i % 5)),
+    let name = if i < m.unnamed {
+        None
+    } else if i < m.unnamed + m.own {
+        Some(format!("own{i}"))
+    } else {
+        Some(format!("shared{}", i % m.shared))
     };
     let mut argv = vec!["run", "-d"];
     if let Some(n) = &name {
@@ -131,8 +154,11 @@ fn fifty_concurrent_runs_and_removes_lose_nothing() {
     let h = hull_with_busybox();
     let mut cleanup = Cleanup::new(&h);
     let hr = &h;
+    let m = &mix();
     let outcomes: Vec<Outcome> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..50).map(|i| s.spawn(move || shell(hr, i))).collect();
+        let handles: Vec<_> = (0..m.shells)
+            .map(|i| s.spawn(move || shell(hr, m, i)))
+            .collect();
         handles.into_iter().map(|t| t.join().unwrap()).collect()
     });
     cleanup.ids = outcomes.iter().filter_map(|o| o.id.clone()).collect();
@@ -144,7 +170,7 @@ fn fifty_concurrent_runs_and_removes_lose_nothing() {
         );
         assert!(o.stderr.contains("Conflict. The container name"), "{o:?}");
     }
-    for n in 0..5 {
+    for n in 0..m.shared {
         let name = format!("shared{n}");
         let won: Vec<&Outcome> = outcomes
             .iter()
@@ -208,7 +234,7 @@ fn a_cli_killed_mid_run_leaves_a_container_that_ps_shows_and_rm_f_removes() {
     let mut cleanup = Cleanup::new(&h);
     let image = busybox();
     for detach in [true, false] {
-        for delay_ms in [0u64, 20, 60, 150, 400] {
+        for delay_ms in hull_tests::scaled_pick(&[0u64, 20, 60, 150, 400], 2) {
             let mut argv = vec!["run"];
             if detach {
                 argv.push("-d");
