@@ -530,13 +530,18 @@ impl Engine {
 
     /// SIGKILLs the container until its runner (if any) has torn it down and let go. Again and
     /// again, because a runner that is still setting the container up (the runtime does not
-    /// know it yet) would otherwise go on to start it.
+    /// know it yet) would otherwise go on to start it. The claim is an flock, so a runner that
+    /// died lets go at once: a held claim means a live runner that is still tearing down, whose
+    /// teardown may queue behind other containers' network work on a busy or slow host. Hence a
+    /// deadline in minutes, not seconds.
     fn kill_until_runner_exits(
         &self,
         runtime: &Runtime,
         id: &str,
     ) -> Result<crate::container::Lock, EngineError> {
-        for _ in 0..200 {
+        const TEARDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+        let start = std::time::Instant::now();
+        while start.elapsed() < TEARDOWN_DEADLINE {
             if let Some(lock) = self.containers.try_claim_running(id)? {
                 return Ok(lock);
             }

@@ -82,7 +82,11 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &Path, flags: OFlags) -> io::Res
         );
         match res {
             Err(rustix::io::Errno::AGAIN) if tries < 16 => tries += 1,
-            other => return other.map_err(errno),
+            other => {
+                return other
+                    .map_err(errno)
+                    .map_err(crate::kernel::needs("openat2", "5.6"))
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod bpf;
 pub mod fs;
+pub mod kernel;
 pub mod mem;
 pub mod mount;
 pub mod process;

@@ -98,7 +98,7 @@ pub fn fork_single_threaded(flags: u64, _checked: &SingleThreaded) -> io::Result
             std::mem::size_of::<libc::clone_args>(),
         )
     };
-    match cvt(ret)? {
+    match cvt(ret).map_err(crate::kernel::needs("clone3", "5.3"))? {
         0 => Ok(Forked::Child),
         pid => Ok(Forked::Parent(pid as i32)),
     }
@@ -119,6 +119,8 @@ pub fn execve(path: &CStr, args: &[CString], env: &[CString]) -> io::Error {
 
 /// Sets close-on-exec on every descriptor numbered `from` and above (close_range(2) with
 /// CLOSE_RANGE_CLOEXEC), so nothing the caller happened to inherit leaks into an exec'd program.
+/// CLOSE_RANGE_CLOEXEC needs Linux 5.11; older kernels answer EINVAL, and then each descriptor up
+/// to the soft RLIMIT_NOFILE is marked one by one.
 pub fn set_cloexec_from(from: u32) -> io::Result<()> {
     // SAFETY: setting FD_CLOEXEC closes nothing now and invalidates no descriptor this process
     // owns; it only affects what survives a later execve.
@@ -130,7 +132,36 @@ pub fn set_cloexec_from(from: u32) -> io::Result<()> {
             libc::CLOSE_RANGE_CLOEXEC,
         )
     };
-    cvt(ret).map(drop)
+    match cvt(ret) {
+        Ok(_) => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => {
+            set_cloexec_each(from)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The fallback of [`set_cloexec_from`]: FD_CLOEXEC on each open descriptor from `from` up to the
+/// soft RLIMIT_NOFILE (no descriptor can be numbered at or above it).
+pub fn set_cloexec_each(from: u32) -> io::Result<()> {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(1 << 20)
+        .min(1 << 20) as u32;
+    for fd in from..limit {
+        let fd = fd as libc::c_int;
+        // SAFETY: F_GETFD only reads the descriptor flags of `fd`; an unused number answers
+        // EBADF and nothing is touched.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags == -1 || flags & libc::FD_CLOEXEC != 0 {
+            continue;
+        }
+        // SAFETY: as above, F_SETFD changes only whether `fd` survives a later execve; it
+        // closes nothing and invalidates no descriptor another owner holds.
+        let ret = unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
+        cvt(ret.into())?;
+    }
+    Ok(())
 }
 
 /// Closes every descriptor of the calling process except those in `keep` (close_range(2) over
@@ -160,7 +191,9 @@ fn close_range(first: u32, last: u32) -> io::Result<()> {
     // owning these descriptors (it execs or exits), so no owner uses or closes them again and a
     // number reused by a later open cannot be closed twice; the kept ones are outside the range.
     let ret = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
-    cvt(ret).map(drop)
+    cvt(ret)
+        .map(drop)
+        .map_err(crate::kernel::needs("close_range", "5.9"))
 }
 
 /// Joins a new session keyring named `name` (keyctl KEYCTL_JOIN_SESSION_KEYRING), so the
@@ -198,6 +231,25 @@ mod tests {
     fn counts_threads_of_this_process() {
         // The test harness runs at least this thread.
         assert!(thread_count().unwrap() >= 1);
+    }
+
+    #[test]
+    fn the_pre_5_11_fallback_marks_every_descriptor_from_the_first() {
+        use std::os::fd::AsRawFd;
+        let files: Vec<std::fs::File> = (0..4).map(|_| tempfile::tempfile().unwrap()).collect();
+        let raw: Vec<libc::c_int> = files.iter().map(|f| f.as_raw_fd()).collect();
+        let first = *raw.iter().min().unwrap();
+        for &fd in &raw {
+            // SAFETY: `fd` belongs to a File alive in `files`; F_SETFD only clears its cloexec bit.
+            assert_eq!(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }, 0);
+        }
+        set_cloexec_each(first as u32 + 1).unwrap();
+        // SAFETY: F_GETFD only reads the flags of descriptors owned by `files`.
+        let cloexec = |fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } & libc::FD_CLOEXEC != 0;
+        assert!(!cloexec(first), "below `from` must stay as it was");
+        for &fd in raw.iter().filter(|&&fd| fd > first) {
+            assert!(cloexec(fd), "fd {fd} not marked");
+        }
     }
 
     #[test]

@@ -2,13 +2,11 @@
 //! the one place that turns that data into syscalls.
 
 use std::io;
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-use rustix::mount::{
-    fsconfig_create, fsconfig_set_string, fsmount, fsopen, move_mount, FsMountFlags, FsOpenFlags,
-    MountAttrFlags, MountFlags, MoveMountFlags, UnmountFlags,
-};
+use rustix::mount::{MountFlags, UnmountFlags};
+
+pub mod overlay;
 
 /// One mount, as data: an overlay stack or a bind mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,67 +30,11 @@ pub struct OverlayUpper {
 /// Mounts `spec` on `target`.
 pub fn mount(spec: &MountSpec, target: &Path) -> io::Result<()> {
     match spec {
-        MountSpec::Overlay { lowers, upper } => mount_overlay(lowers, upper.as_ref(), target),
+        MountSpec::Overlay { lowers, upper } => {
+            overlay::mount_overlay_as(overlay::lower_form(), lowers, upper.as_ref(), target)
+        }
         MountSpec::Bind { source, readonly } => bind(source, target, *readonly),
     }
-}
-
-/// Overlay through the new mount API, one `lowerdir+` per layer, so the number of layers is not
-/// bounded by the one-page limit of mount(2)'s option string. Kernels before 6.8 lack `lowerdir+`;
-/// there we fall back to a single `lowerdir=a:b:c` option.
-fn mount_overlay(
-    lowers: &[PathBuf],
-    upper: Option<&OverlayUpper>,
-    target: &Path,
-) -> io::Result<()> {
-    let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
-    set_lowers(fs.as_fd(), lowers)?;
-    if let Some(u) = upper {
-        fsconfig_set_string(fs.as_fd(), "upperdir", &u.upper)?;
-        fsconfig_set_string(fs.as_fd(), "workdir", &u.work)?;
-    }
-    // Index and metacopy stay off: they tie the upper dir to these exact lower inodes.
-    fsconfig_set_string(fs.as_fd(), "index", "off")?;
-    fsconfig_create(fs.as_fd())?;
-    let attrs = if upper.is_none() {
-        MountAttrFlags::MOUNT_ATTR_RDONLY
-    } else {
-        MountAttrFlags::empty()
-    };
-    let mnt = fsmount(fs.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, attrs)?;
-    move_mount(
-        mnt.as_fd(),
-        "",
-        rustix::fs::CWD,
-        target,
-        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
-    )?;
-    Ok(())
-}
-
-fn set_lowers(fs: std::os::fd::BorrowedFd<'_>, lowers: &[PathBuf]) -> io::Result<()> {
-    let mut appended = 0;
-    for lower in lowers {
-        match fsconfig_set_string(fs, "lowerdir+", lower) {
-            Ok(()) => appended += 1,
-            Err(rustix::io::Errno::INVAL) if appended == 0 => return set_lowers_joined(fs, lowers),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
-}
-
-fn set_lowers_joined(fs: std::os::fd::BorrowedFd<'_>, lowers: &[PathBuf]) -> io::Result<()> {
-    let joined: Vec<String> = lowers
-        .iter()
-        .map(|p| {
-            p.to_string_lossy()
-                .replace('\\', "\\\\")
-                .replace(':', "\\:")
-        })
-        .collect();
-    fsconfig_set_string(fs, "lowerdir", joined.join(":"))?;
-    Ok(())
 }
 
 fn bind(source: &Path, target: &Path, readonly: bool) -> io::Result<()> {
