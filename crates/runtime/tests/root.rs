@@ -751,10 +751,12 @@ fn main() {
     ];
     let filter = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
     let mut failed = Vec::new();
+    let mut ran = 0;
     for (name, f) in tests {
         if filter.as_deref().is_some_and(|flt| !name.contains(flt)) {
             continue;
         }
+        ran += 1;
         eprint!("test {name} ... ");
         match std::panic::catch_unwind(f) {
             Ok(()) => eprintln!("ok"),
@@ -764,6 +766,14 @@ fn main() {
             }
         }
     }
+    // The summary line of libtest's harness, which scripts/test and scripts/test-vm add up.
+    eprintln!(
+        "\ntest result: {}. {} passed; {} failed; 0 ignored; 0 measured; {} filtered out",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        ran - failed.len(),
+        failed.len(),
+        tests.len() - ran
+    );
     if !failed.is_empty() {
         eprintln!("failed: {failed:?}");
         std::process::exit(1);
