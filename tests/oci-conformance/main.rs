@@ -794,7 +794,15 @@ fn preserve_fds_keyring_and_apparmor() {
     require_root!();
     let mut b = Bundle::new();
     b.linux("maskedPaths", json!([]));
-    b.config["process"]["apparmorProfile"] = json!("hull-test-profile");
+    // With AppArmor on, `unconfined` is the one profile every such kernel has; without it, any
+    // name is ignored with a warning (checked below).
+    let apparmor = Path::new("/sys/kernel/security/apparmor").exists();
+    let profile = if apparmor {
+        "unconfined"
+    } else {
+        "hull-test-profile"
+    };
+    b.config["process"]["apparmorProfile"] = json!(profile);
     b.args(&[
         "sh",
         "-c",
@@ -820,7 +828,7 @@ fn preserve_fds_keyring_and_apparmor() {
     assert_eq!(std::fs::read_to_string(&out_file).unwrap(), "via-fd3\n");
     // A session keyring of its own, named after the container.
     assert_eq!(text(&out.stdout), "1\n");
-    if !Path::new("/sys/kernel/security/apparmor").exists() {
+    if !apparmor {
         let err = text(&out.stderr);
         assert!(err.contains("warning") && err.contains("apparmor"), "{err}");
     }
@@ -847,6 +855,20 @@ fn preserve_fds_keyring_and_apparmor() {
         "{}",
         text(&out.stdout)
     );
+    if apparmor {
+        // A profile the kernel has not loaded fails create, naming the profile.
+        b.config["process"]["apparmorProfile"] = json!("hull-no-such-profile");
+        b.args(&["true"]);
+        let out = b.run_output("noprofile");
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("\"hull-no-such-profile\" is not loaded"),
+            "{err}"
+        );
+    } else {
+        eprintln!("skipped: a missing apparmor profile's error (AppArmor is not enabled here)");
+    }
 }
 
 /// The major:minor of the block device behind `/` (a throttle rule needs a real device).

@@ -265,7 +265,7 @@ impl Runtime {
         let id = req.id.clone();
         let dir = self.dir(&id)?;
         let mut prep = prepare(&req, self.seccomp_cache.as_deref())?;
-        self.drop_absent_apparmor(&mut prep.spec);
+        self.check_apparmor(&id, &mut prep.spec)?;
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -408,17 +408,28 @@ impl Runtime {
     }
 
     /// With AppArmor absent from the kernel, a profile cannot be applied: warn and ignore it
-    /// (as runc does) rather than fail every container that names one.
-    fn drop_absent_apparmor(&self, spec: &mut Spec) {
+    /// (as runc does) rather than fail every container that names one. With AppArmor present,
+    /// a profile that is not loaded is an error naming it.
+    fn check_apparmor(&self, id: &str, spec: &mut Spec) -> Result<(), RuntimeError> {
         let Some(proc) = spec.process.as_mut() else {
-            return;
+            return Ok(());
         };
-        if proc.apparmor_profile.is_some() && !crate::apparmor::enabled() {
-            let profile = proc.apparmor_profile.take().unwrap_or_default();
-            (self.warn)(&format!(
-                "apparmor is not enabled on this host: ignoring process.apparmorProfile {profile:?}"
-            ));
+        let Some(profile) = proc.apparmor_profile.as_deref() else {
+            return Ok(());
+        };
+        if crate::apparmor::enabled() {
+            return crate::apparmor::check_loaded(profile).map_err(|reason| {
+                RuntimeError::InvalidSpec {
+                    id: id.to_string(),
+                    reason,
+                }
+            });
         }
+        (self.warn)(&format!(
+            "apparmor is not enabled on this host: ignoring process.apparmorProfile {profile:?}"
+        ));
+        proc.apparmor_profile = None;
+        Ok(())
     }
 
     /// Creates the cgroup when the spec asks for one (before init exists). With it come the
