@@ -26,6 +26,7 @@ mod detect;
 mod devices;
 mod plan;
 mod stats;
+mod tree;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -38,6 +39,7 @@ use hull_sys::bpf;
 
 pub use detect::{Hierarchy, Layout};
 pub use stats::CgroupStats;
+pub use tree::remove_if_empty;
 
 use plan::{IfMissing, Write};
 
@@ -87,6 +89,8 @@ pub enum CgroupError {
         dir: PathBuf,
         source: io::Error,
     },
+    #[error("lock cgroup hierarchy {dir}")]
+    Lock { dir: PathBuf, source: io::Error },
     #[error("remove cgroup directory {dir}")]
     Remove { dir: PathBuf, source: io::Error },
     #[error("attach device filter to {dir}")]
@@ -111,6 +115,7 @@ impl CgroupError {
             | CgroupError::Write { source, .. }
             | CgroupError::Read { source, .. }
             | CgroupError::Remove { source, .. }
+            | CgroupError::Lock { source, .. }
             | CgroupError::DeviceFilter { source, .. }
             | CgroupError::Kill { source, .. } => source.kind(),
             CgroupError::NotFound { .. } | CgroupError::NotMounted => io::ErrorKind::NotFound,
@@ -290,6 +295,19 @@ enum Dirs {
     },
 }
 
+impl Dirs {
+    /// Every directory once (co-mounted v1 controllers share one).
+    fn distinct(&self) -> Vec<&Path> {
+        let mut out: Vec<&Path> = match self {
+            Dirs::V1(dirs) => dirs.values().map(|(_, d)| d.as_path()).collect(),
+            Dirs::V2 { dir, .. } => vec![dir],
+        };
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
 /// One container's cgroup (a directory in every v1 hierarchy, or the one v2 directory).
 #[derive(Debug, Clone)]
 pub struct Cgroup {
@@ -330,146 +348,6 @@ fn write_file(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
         })
 }
 
-fn mkdir(dir: &Path) -> Result<(), CgroupError> {
-    match fs::create_dir(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(source) => Err(CgroupError::Create {
-            dir: dir.into(),
-            source,
-        }),
-    }
-}
-
-/// The directories from `mount` (exclusive) down to `dir` (inclusive).
-fn below(mount: &Path, dir: &Path) -> Vec<PathBuf> {
-    let rel = dir.strip_prefix(mount).unwrap_or(dir);
-    let mut cur = mount.to_path_buf();
-    rel.components()
-        .map(|c| {
-            cur.push(c);
-            cur.clone()
-        })
-        .collect()
-}
-
-/// v1 cpuset refuses tasks while `cpuset.cpus`/`cpuset.mems` are empty (ENOSPC), and a new
-/// directory starts empty: copy the parent's values into each level that has none.
-fn copy_cpuset_down(mount: &Path, dir: &Path) -> Result<(), CgroupError> {
-    for level in below(mount, dir) {
-        let parent = level.parent().unwrap_or(mount);
-        for file in ["cpuset.cpus", "cpuset.mems"] {
-            if read_file(&level, file)?.trim().is_empty() {
-                let value = read_file(parent, file)?;
-                write_file(&level, file, value.trim())?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// v2: a child only gets a controller's files once every ancestor enabled it for its children.
-/// Must happen top-down, before the leaf is created, because a parent can only enable what its
-/// own parent passed down (listed in its `cgroup.controllers`).
-fn enable_controllers(dir: &Path) -> Result<(), CgroupError> {
-    let available = read_file(dir, "cgroup.controllers")?;
-    let enabled = read_file(dir, "cgroup.subtree_control")?;
-    let missing: Vec<String> = V2_CONTROLLERS
-        .iter()
-        .filter(|c| available.split_whitespace().any(|a| a == **c))
-        .filter(|c| !enabled.split_whitespace().any(|e| e == **c))
-        .map(|c| format!("+{c}"))
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    write_file(dir, "cgroup.subtree_control", &missing.join(" "))
-}
-
-/// Runs `make` again when a mkdir found its parent gone: a concurrent [`remove_if_empty`] of a
-/// shared parent such as `/hull` can remove it between our mkdir of the parent and of the leaf.
-fn retry_if_parent_vanished(make: impl Fn() -> Result<(), CgroupError>) -> Result<(), CgroupError> {
-    const ATTEMPTS: usize = 5;
-    let mut result = make();
-    for _ in 1..ATTEMPTS {
-        match &result {
-            Err(CgroupError::Create { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                result = make();
-            }
-            _ => break,
-        }
-    }
-    result
-}
-
-/// Removes the cgroup `path` in every hierarchy where it is empty (no children, no processes),
-/// for parents such as `/hull` that only group other cgroups; a busy or missing one is left as
-/// it is. Returns whether anything was removed.
-pub fn remove_if_empty(root: &CgroupRoot, path: &str) -> Result<bool, CgroupError> {
-    let cg = Cgroup {
-        path: path.to_string(),
-        dirs: root.dirs_of(path)?,
-    };
-    let mut removed = false;
-    for dir in cg.distinct_dirs() {
-        match fs::remove_dir(dir) {
-            Ok(()) => removed = true,
-            Err(e)
-                if e.kind() == io::ErrorKind::NotFound
-                    || e.raw_os_error() == Some(libc::EBUSY)
-                    || e.raw_os_error() == Some(libc::ENOTEMPTY) => {}
-            Err(source) => {
-                return Err(CgroupError::Remove {
-                    dir: dir.into(),
-                    source,
-                })
-            }
-        }
-    }
-    Ok(removed)
-}
-
-fn create_v2(mount: &Path, dir: &Path) -> Result<(), CgroupError> {
-    let levels = below(mount, dir);
-    enable_controllers(mount)?;
-    for level in &levels[..levels.len().saturating_sub(1)] {
-        mkdir(level)?;
-        enable_controllers(level)?;
-    }
-    mkdir(dir)
-}
-
-fn create_v1(dirs: &BTreeMap<String, (PathBuf, PathBuf)>) -> Result<(), CgroupError> {
-    for (key, (mount, dir)) in dirs {
-        for level in below(mount, dir) {
-            mkdir(&level)?;
-        }
-        if key == "cpuset" {
-            copy_cpuset_down(mount, dir)?;
-        }
-    }
-    Ok(())
-}
-
-fn rmdir_patiently(dir: &Path) -> Result<(), CgroupError> {
-    let start = Instant::now();
-    loop {
-        match fs::remove_dir(dir) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && start.elapsed() < RMDIR_PATIENCE => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(source) => {
-                return Err(CgroupError::Remove {
-                    dir: dir.into(),
-                    source,
-                })
-            }
-        }
-    }
-}
-
 fn attach_device_filter(
     dir: &Path,
     rules: &[hull_oci::runtime::DeviceRule],
@@ -505,10 +383,7 @@ impl Cgroup {
         };
         // Validate before touching the file system, so a bad spec leaves nothing behind.
         let writes = cg.plan(resources)?;
-        let made = retry_if_parent_vanished(|| match &cg.dirs {
-            Dirs::V1(dirs) => create_v1(dirs),
-            Dirs::V2 { mount, dir } => create_v2(mount, dir),
-        });
+        let made = tree::create(&cg.dirs, &mut |_| {});
         let applied = made.and_then(|()| cg.apply(&writes, resources));
         if let Err(e) = applied {
             let _ = cg.delete();
@@ -558,13 +433,7 @@ impl Cgroup {
 
     /// Every directory of the cgroup, once each (co-mounted v1 controllers share one).
     pub fn distinct_dirs(&self) -> Vec<&Path> {
-        let mut out: Vec<&Path> = match &self.dirs {
-            Dirs::V1(dirs) => dirs.values().map(|(_, d)| d.as_path()).collect(),
-            Dirs::V2 { dir, .. } => vec![dir],
-        };
-        out.sort();
-        out.dedup();
-        out
+        self.dirs.distinct()
     }
 
     fn plan(&self, r: &Resources) -> Result<Vec<Write>, CgroupError> {
@@ -835,7 +704,7 @@ impl Cgroup {
     pub fn delete(&self) -> Result<(), CgroupError> {
         self.distinct_dirs()
             .into_iter()
-            .try_for_each(rmdir_patiently)
+            .try_for_each(tree::rmdir_patiently)
     }
 }
 

@@ -330,50 +330,6 @@ fn delete_is_idempotent() {
     ));
 }
 
-#[test]
-fn shared_parent_is_removed_only_when_empty() {
-    let tmp = fake_v2(&[]);
-    let root = CgroupRoot::v2_at(tmp.path());
-    let parent = tmp.path().join("hull");
-    fs::create_dir_all(parent.join("busy")).unwrap();
-    // A directory with a child is busy: rmdir fails and the parent stays (on the real cgroupfs
-    // the child's own files never count; here the child directory stands in for a container).
-    assert!(!super::remove_if_empty(&root, "/hull").unwrap());
-    assert!(parent.exists());
-    fs::remove_dir(parent.join("busy")).unwrap();
-    assert!(super::remove_if_empty(&root, "/hull").unwrap());
-    assert!(!parent.exists());
-    assert!(
-        !super::remove_if_empty(&root, "/hull").unwrap(),
-        "missing is fine"
-    );
-}
-
-#[test]
-fn create_retries_when_a_shared_parent_vanishes_midway() {
-    let calls = std::cell::Cell::new(0);
-    let vanished = || {
-        calls.set(calls.get() + 1);
-        if calls.get() < 3 {
-            Err(CgroupError::Create {
-                dir: "/x/hull/a".into(),
-                source: io::Error::from(io::ErrorKind::NotFound),
-            })
-        } else {
-            Ok(())
-        }
-    };
-    super::retry_if_parent_vanished(vanished).unwrap();
-    assert_eq!(calls.get(), 3);
-    let denied = || {
-        Err(CgroupError::Create {
-            dir: "/x".into(),
-            source: io::Error::from(io::ErrorKind::PermissionDenied),
-        })
-    };
-    assert!(super::retry_if_parent_vanished(denied).is_err());
-}
-
 /// A v1 tree: cpu and cpuacct co-mounted, plus cpuset, memory, pids, devices. `levels` exist
 /// in every hierarchy with that hierarchy's files.
 fn fake_v1(levels: &[&str], memsw: bool) -> (tempfile::TempDir, CgroupRoot) {
