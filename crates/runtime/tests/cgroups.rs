@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use hull_oci::runtime::{Cpu, DeviceRule, Memory, Pids, Resources};
+use hull_oci::runtime::{BlockIo, Cpu, DeviceRule, Memory, Pids, Resources, ThrottleDevice};
 use hull_runtime::cgroups::{Cgroup, CgroupError, CgroupRoot, CgroupVersion, Layout};
 
 fn root_tests_enabled() -> bool {
@@ -260,6 +260,153 @@ fn v1_limits_are_written_and_processes_join() {
         assert!(!d.exists(), "{} still exists", d.display());
     }
     g.cg().delete().expect("delete is idempotent");
+}
+
+/// Which of `files` a new cgroup below `root` has: one is made, looked at and removed.
+fn offered_files(root: &CgroupRoot, files: &[&str]) -> Vec<bool> {
+    let cg = Cgroup::create(root, &unique_path(), &Resources::default()).expect("probe cgroup");
+    let dir = cg.dir("memory").expect("v2 dir").to_path_buf();
+    let out = files.iter().map(|f| dir.join(f).exists()).collect();
+    cg.delete().expect("delete probe cgroup");
+    out
+}
+
+/// A whole disk with a driver behind it (not a partition, loop, RAM or zram device), for an
+/// io.max rule.
+fn whole_disk() -> Option<String> {
+    let entries = std::fs::read_dir("/sys/dev/block").ok()?;
+    let mut disks: Vec<String> = entries
+        .flatten()
+        .filter(|e| !e.path().join("partition").exists() && e.path().join("device").exists())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    disks.sort();
+    disks.into_iter().next()
+}
+
+fn v2_io(bfq: bool, io_weight: bool, io_max: bool) -> Option<BlockIo> {
+    let mut b = BlockIo::default();
+    if bfq || io_weight {
+        b.weight = Some(300);
+    } else {
+        eprintln!("skipped: v2 I/O weight (neither io.bfq.weight nor io.weight is offered)");
+    }
+    match whole_disk().and_then(|d| {
+        let (major, minor) = d.split_once(':')?;
+        Some((major.parse().ok()?, minor.parse().ok()?))
+    }) {
+        Some((major, minor)) if io_max => b.throttle_read_bps_device.push(ThrottleDevice {
+            major,
+            minor,
+            rate: 1 << 20,
+        }),
+        _ => eprintln!("skipped: v2 io.max (no io.max, or no whole disk to limit)"),
+    }
+    (b != BlockIo::default()).then_some(b)
+}
+
+/// Every v2 limit hull writes, read back from the kernel's files, on a pure-v2 host (the VM
+/// tier); what the host does not offer is named as skipped.
+#[test]
+fn v2_limits_are_written_and_processes_join() {
+    if !root_tests_enabled() {
+        return;
+    }
+    let what = "memory.max, memory.swap.max, cpu.max, cpu.weight, pids.max, cpuset, io, freeze";
+    let Some((root, offered)) = detect_v2(what) else {
+        return;
+    };
+    let has = |c: &str| offered.iter().any(|o| o == c);
+    if !["memory", "cpu", "pids"].iter().all(|c| has(c)) {
+        eprintln!("skipped: {what} (the root offers only {offered:?})");
+        return;
+    }
+    let files = ["memory.swap.max", "io.bfq.weight", "io.weight", "io.max"];
+    let [swap, bfq, io_weight, io_max] = offered_files(&root, &files)[..] else {
+        unreachable!()
+    };
+    if !swap {
+        eprintln!("skipped: memory.swap.max (the kernel has no swap accounting)");
+    }
+    let mut cpu = Cpu {
+        shares: Some(512),
+        quota: Some(50_000),
+        period: Some(100_000),
+        ..Cpu::default()
+    };
+    if has("cpuset") {
+        cpu.cpus = Some("0".into());
+        cpu.mems = Some("0".into());
+    } else {
+        eprintln!("skipped: v2 cpuset (controller not offered)");
+    }
+    let block_io = v2_io(bfq, io_weight, io_max);
+    let r = Resources {
+        memory: Some(Memory {
+            limit: Some(64 << 20),
+            swap: swap.then_some(96 << 20),
+            ..Memory::default()
+        }),
+        cpu: Some(cpu),
+        pids: Some(Pids { limit: 32 }),
+        block_io: block_io.clone(),
+        ..Resources::default()
+    };
+    let mut g = Guard::new(Cgroup::create(&root, &unique_path(), &r).expect("create v2"));
+    let dir = g.cg().dir("memory").expect("v2 dir").to_path_buf();
+    let mut want = vec![
+        ("memory.max", "67108864".to_string()),
+        ("cpu.max", "50000 100000".into()),
+        // cpu.shares 512 on cpu.weight's scale: 1 + (512 - 2) * 9999 / 262142.
+        ("cpu.weight", "20".into()),
+        ("pids.max", "32".into()),
+    ];
+    if swap {
+        // memory+swap 96 MiB - memory 64 MiB: v2's file holds the swap alone.
+        want.push(("memory.swap.max", "33554432".into()));
+    }
+    if has("cpuset") {
+        want.push(("cpuset.cpus", "0".into()));
+        want.push(("cpuset.mems", "0".into()));
+    }
+    for (file, value) in want {
+        assert_eq!(read(&dir, file), value, "{file}");
+    }
+    if let Some(b) = &block_io {
+        if b.weight.is_some() {
+            let (file, value) = if bfq {
+                ("io.bfq.weight", "default 300")
+            } else {
+                ("io.weight", "default 2930")
+            };
+            assert_eq!(read(&dir, file).lines().next(), Some(value), "{file}");
+        }
+        if let Some(t) = b.throttle_read_bps_device.first() {
+            let max = read(&dir, "io.max");
+            let rule = format!("{}:{} rbps=1048576 ", t.major, t.minor);
+            assert!(max.starts_with(&rule), "{max}");
+        }
+    }
+    let idx = g.spawn_inside("exec /bin/busybox sleep 30");
+    let pid = g.pid(idx);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !g.cg().pids().unwrap().contains(&pid) {
+        assert!(Instant::now() < deadline, "pid {pid} never showed up");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let stats = g.cg().stats().unwrap();
+    assert_eq!(stats.memory_limit, Some(64 << 20), "{stats:?}");
+    assert_eq!(stats.pids_limit, Some(32), "{stats:?}");
+    assert!(stats.pids_current.unwrap() >= 1, "{stats:?}");
+    g.cg().freeze().unwrap();
+    assert!(read(&dir, "cgroup.events").contains("frozen 1"));
+    g.cg().thaw().unwrap();
+    assert!(read(&dir, "cgroup.events").contains("frozen 0"));
+    g.cg().kill_all(SIGKILL).unwrap();
+    let out = g.wait_output(idx);
+    assert_eq!(out.status.signal(), Some(SIGKILL), "{out:?}");
+    g.cg().delete().expect("delete");
+    assert!(!dir.exists(), "{} still exists", dir.display());
 }
 
 #[test]

@@ -70,8 +70,22 @@ pub enum CgroupError {
     InvalidResource { what: &'static str, reason: String },
     #[error("cgroup v1 controller {controller} is not mounted, needed to write {file}")]
     ControllerMissing { controller: String, file: String },
-    #[error("memory+swap limit needs swap accounting: {file} is missing in {dir}")]
-    SwapAccountingUnavailable { file: String, dir: PathBuf },
+    #[error("cgroup v2 controller {controller} is not available in {dir} (cgroup.controllers), needed to write {file}")]
+    ControllerUnavailable {
+        controller: String,
+        file: String,
+        dir: PathBuf,
+    },
+    /// A knob the spec asks for whose file exists only with a kernel feature the host lacks.
+    #[error("{file}={value}: the host has no {feature} (cgroup {version} {missing} missing)")]
+    HostLacks {
+        file: String,
+        value: String,
+        feature: &'static str,
+        version: &'static str,
+        /// The files looked for ("a" or "a and b").
+        missing: String,
+    },
     #[error("cgroup {path} does not exist")]
     NotFound { path: String },
     #[error("create cgroup directory {dir}")]
@@ -119,12 +133,13 @@ impl CgroupError {
             | CgroupError::DeviceFilter { source, .. }
             | CgroupError::Kill { source, .. } => source.kind(),
             CgroupError::NotFound { .. } | CgroupError::NotMounted => io::ErrorKind::NotFound,
-            CgroupError::SystemdUnsupported { .. } | CgroupError::ControllerMissing { .. } => {
-                io::ErrorKind::Unsupported
+            CgroupError::SystemdUnsupported { .. }
+            | CgroupError::ControllerMissing { .. }
+            | CgroupError::ControllerUnavailable { .. }
+            | CgroupError::HostLacks { .. } => io::ErrorKind::Unsupported,
+            CgroupError::InvalidPath { .. } | CgroupError::InvalidResource { .. } => {
+                io::ErrorKind::InvalidInput
             }
-            CgroupError::InvalidPath { .. }
-            | CgroupError::InvalidResource { .. }
-            | CgroupError::SwapAccountingUnavailable { .. } => io::ErrorKind::InvalidInput,
             CgroupError::FreezeTimeout { .. } => io::ErrorKind::TimedOut,
         }
     }
@@ -217,19 +232,15 @@ impl CgroupRoot {
         &self.layout
     }
 
-    /// Whether a memory+swap limit can be applied. Docker drops `--memory-swap` with a warning
-    /// when it cannot; [`Cgroup::create`] fails instead, so the engine should ask first.
+    /// Whether a memory+swap limit can be applied (swap accounting: `memory.memsw.*` on v1,
+    /// `memory.swap.max` on v2). Docker drops `--memory-swap` with a warning when it cannot;
+    /// [`Cgroup::create`] fails instead, naming the feature, so the engine should ask first.
     pub fn supports_swap_limit(&self) -> bool {
         match &self.layout {
             Layout::V1(map) => map
                 .get("memory")
                 .is_some_and(|h| h.mount.join("memory.memsw.limit_in_bytes").exists()),
-            // The root cgroup has no memory.swap.max; look in our own cgroup. Swap accounting
-            // is on by default since Linux 5.8, so assume it when we are at the root.
-            Layout::V2(h) => match self.own.get("").map(String::as_str) {
-                None | Some("/") => true,
-                Some(own) => h.dir_of(own).join("memory.swap.max").exists(),
-            },
+            Layout::V2(h) => v2_swap_accounting(h, self.own.get("").map_or("/", |o| o)),
         }
     }
 
@@ -283,6 +294,21 @@ impl CgroupRoot {
             }
         }
     }
+}
+
+/// Whether v2 cgroups get `memory.swap.max`. The root cgroup has none, so look in the first
+/// cgroup with the memory controller among ours and the root's children (systemd's slices on
+/// most hosts). With none to look at, say yes: [`Cgroup::create`] then names what is missing.
+fn v2_swap_accounting(h: &Hierarchy, own: &str) -> bool {
+    let children = fs::read_dir(&h.mount)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path());
+    std::iter::once(h.dir_of(own))
+        .chain(children)
+        .find(|dir| dir.join("memory.current").exists())
+        .is_none_or(|dir| dir.join("memory.swap.max").exists())
 }
 
 #[derive(Debug, Clone)]
@@ -346,6 +372,19 @@ fn write_file(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
             dir: dir.into(),
             source,
         })
+}
+
+/// v2: a controller's files exist in a cgroup only when its parent passed the controller down
+/// (listed in the cgroup's `cgroup.controllers`); name it rather than the missing file.
+fn check_offered(offered: &str, w: &Write, dir: &Path) -> Result<(), CgroupError> {
+    if w.controller.is_empty() || offered.split_whitespace().any(|c| c == w.controller) {
+        return Ok(());
+    }
+    Err(CgroupError::ControllerUnavailable {
+        controller: w.controller.into(),
+        file: w.file.clone(),
+        dir: dir.into(),
+    })
 }
 
 fn attach_device_filter(
@@ -452,28 +491,22 @@ impl Cgroup {
     }
 
     fn apply(&self, writes: &[Write], r: &Resources) -> Result<(), CgroupError> {
+        let offered = match &self.dirs {
+            Dirs::V2 { dir, .. } if !writes.is_empty() => {
+                Some(read_file(dir, "cgroup.controllers")?)
+            }
+            _ => None,
+        };
         for w in writes {
             let dir = self.dir_for_write(w)?;
+            if let Some(offered) = &offered {
+                check_offered(offered, w, dir)?;
+            }
             if dir.join(&w.file).exists() {
                 write_file(dir, &w.file, &w.value)?;
                 continue;
             }
-            match &w.if_missing {
-                IfMissing::Fail => write_file(dir, &w.file, &w.value)?,
-                IfMissing::Fallback { file, value } => write_file(dir, file, value)?,
-                IfMissing::SwapAccounting => {
-                    return Err(CgroupError::SwapAccountingUnavailable {
-                        file: w.file.clone(),
-                        dir: dir.into(),
-                    })
-                }
-                IfMissing::HugepageSize(size) => {
-                    return Err(CgroupError::InvalidResource {
-                        what: "hugepageLimits",
-                        reason: format!("the host has no {size} huge pages"),
-                    })
-                }
-            }
+            self.write_missing(dir, w)?;
         }
         if r.devices.is_empty() {
             return Ok(());
@@ -492,6 +525,40 @@ impl Cgroup {
                     .iter()
                     .try_for_each(|(file, line)| write_file(dir, file, line))
             }
+        }
+    }
+
+    /// A [`Write`] whose file is not in `dir`: its fallback, or an error naming what is missing.
+    fn write_missing(&self, dir: &Path, w: &Write) -> Result<(), CgroupError> {
+        let version = match self.version() {
+            CgroupVersion::V1 => "v1",
+            CgroupVersion::V2 => "v2",
+        };
+        let lacks = |feature, file: &str, value: &str, missing: String| CgroupError::HostLacks {
+            file: file.into(),
+            value: value.into(),
+            feature,
+            version,
+            missing,
+        };
+        match &w.if_missing {
+            IfMissing::Fail => write_file(dir, &w.file, &w.value),
+            IfMissing::Feature(feature) => Err(lacks(feature, &w.file, &w.value, w.file.clone())),
+            IfMissing::Fallback {
+                file,
+                value,
+                feature,
+            } => {
+                if !dir.join(file).exists() {
+                    let missing = format!("{} and {file}", w.file);
+                    return Err(lacks(feature, file, value, missing));
+                }
+                write_file(dir, file, value)
+            }
+            IfMissing::HugepageSize(size) => Err(CgroupError::InvalidResource {
+                what: "hugepageLimits",
+                reason: format!("the host has no {size} huge pages"),
+            }),
         }
     }
 
