@@ -77,10 +77,10 @@ pub enum CgroupError {
         dir: PathBuf,
     },
     /// A knob the spec asks for whose file exists only with a kernel feature the host lacks.
-    #[error("{file}={value}: the host has no {feature} (cgroup {version} {missing} missing)")]
+    #[error("{knob}: the host has no {feature} (cgroup {version} {missing} missing)")]
     HostLacks {
-        file: String,
-        value: String,
+        /// `file=value`, as the other write errors name a write.
+        knob: String,
         feature: &'static str,
         version: &'static str,
         /// The files looked for ("a" or "a and b").
@@ -535,8 +535,7 @@ impl Cgroup {
             CgroupVersion::V2 => "v2",
         };
         let lacks = |feature, file: &str, value: &str, missing: String| CgroupError::HostLacks {
-            file: file.into(),
-            value: value.into(),
+            knob: format!("{file}={value}"),
             feature,
             version,
             missing,
