@@ -10,7 +10,8 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use hull_oci::runtime::{
-    Device, DeviceRule, Linux, Mount, Namespace, Pids, Process, Resources, Rlimit, Root, Spec, User,
+    Device, DeviceRule, Linux, Memory, Mount, Namespace, Pids, Process, Resources, Rlimit, Root,
+    Spec, User,
 };
 use hull_runtime::cgroups::{CgroupRoot, CgroupVersion};
 use hull_runtime::{CreateRequest, ExecRequest, Runtime, RuntimeError, Step};
@@ -648,9 +649,21 @@ fn v2_cgroup_without_controllers() {
     assert!(!out.contains("kmsg-write-ok"), "{out}");
     assert!(out.contains("/dev/kmsg: Operation not permitted"), "{out}");
 
-    rt.rt.pause("v2").unwrap();
+    // state.json records v2, and a runtime that detects the host afresh (v1 on a hybrid host)
+    // still finds the container's cgroup there: pause and resume go through it.
+    let state_file = rt.rt.state_root.join("v2/state.json");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    assert_eq!(state["cgroup_version"], "v2", "{state}");
+    let fresh = Runtime::new(rt.rt.state_root.clone()).unwrap();
+    let again = fresh.cgroup("v2").unwrap();
+    assert_eq!(again.version(), CgroupVersion::V2);
+    assert_eq!(again.distinct_dirs(), cg.distinct_dirs());
+    fresh.pause("v2").unwrap();
     assert_eq!(rt.rt.state("v2").unwrap().status, "paused");
-    rt.rt.resume("v2").unwrap();
+    let events = std::fs::read_to_string(cg.distinct_dirs()[0].join("cgroup.events")).unwrap();
+    assert!(events.contains("frozen 1"), "{events}");
+    fresh.resume("v2").unwrap();
     assert_eq!(rt.rt.state("v2").unwrap().status, "running");
     let has_pids = std::fs::read_to_string(mount.join("cgroup.controllers"))
         .unwrap()
@@ -683,6 +696,58 @@ fn v2_cgroup_without_controllers() {
         );
         assert!(!mount.join(&cg_path[1..]).exists());
     }
+}
+
+/// On a cgroup2 hierarchy with the memory controller (a pure-v2 host, the VM tier): an OOM
+/// kill ends init with SIGKILL (`hull run` reports 137) and is counted in memory.events.
+fn v2_oom_kill_ends_the_container() {
+    let Some(mount) = cgroup2_mount() else {
+        eprint!("(skipped: an OOM kill on v2, no cgroup2 mount) ");
+        return;
+    };
+    let offered = std::fs::read_to_string(mount.join("cgroup.controllers")).unwrap();
+    if !offered.split_whitespace().any(|c| c == "memory") {
+        eprint!(
+            "(skipped: an OOM kill on v2, {} has no memory controller) ",
+            mount.display()
+        );
+        return;
+    }
+    let parent = format!("/hull-rt-oom-{}", std::process::id());
+    let _subtree = common::RestoreSubtreeControl::new(&mount);
+    let _parent = RmdirOnDrop(mount.join(&parent[1..]));
+    let mut rt = Rt::new();
+    rt.rt.cgroups = CgroupRoot::v2_at(&mount);
+    let b = Bundle::new();
+    // The shell keeps all of cat's endless output in memory.
+    let mut s = spec(&["sh", "-c", "x=$(cat /dev/zero); echo survived"]);
+    let linux = s.linux.as_mut().unwrap();
+    linux.cgroups_path = Some(format!("{parent}/oom"));
+    // memory+swap equal to memory: no escape into swap.
+    let swap = rt.rt.cgroups.supports_swap_limit().then_some(16 << 20);
+    linux.resources = Some(Resources {
+        memory: Some(Memory {
+            limit: Some(16 << 20),
+            swap,
+            ..Memory::default()
+        }),
+        ..Resources::default()
+    });
+    let pid = rt.create("oom", &b, s, None).unwrap();
+    let cg = rt.rt.cgroup("oom").unwrap();
+    assert!(!rt.rt.oom_killed("oom").unwrap());
+    rt.rt.start("oom").unwrap();
+    assert_eq!(wait(pid).terminating_signal(), Some(libc::SIGKILL));
+    assert!(rt.rt.oom_killed("oom").unwrap());
+    let events = std::fs::read_to_string(cg.distinct_dirs()[0].join("memory.events")).unwrap();
+    assert!(
+        events
+            .lines()
+            .any(|l| l.starts_with("oom_kill ") && l != "oom_kill 0"),
+        "{events}"
+    );
+    rt.rt.delete("oom", false).unwrap();
+    assert!(!cg.distinct_dirs()[0].exists());
 }
 
 fn main() {
@@ -747,6 +812,10 @@ fn main() {
         (
             "v2_cgroup_without_controllers",
             v2_cgroup_without_controllers,
+        ),
+        (
+            "v2_oom_kill_ends_the_container",
+            v2_oom_kill_ends_the_container,
         ),
     ];
     let filter = std::env::args().nth(1).filter(|a| !a.starts_with('-'));

@@ -62,6 +62,8 @@ pub enum CgroupError {
     Detect { path: PathBuf, source: io::Error },
     #[error("no cgroup file system is mounted")]
     NotMounted,
+    #[error("no cgroup {version:?} hierarchy is mounted on this host")]
+    VersionNotMounted { version: CgroupVersion },
     #[error("cgroup path {path:?}: systemd cgroup driver not supported")]
     SystemdUnsupported { path: String },
     #[error("cgroup path {path:?}: {reason}")]
@@ -132,7 +134,9 @@ impl CgroupError {
             | CgroupError::Lock { source, .. }
             | CgroupError::DeviceFilter { source, .. }
             | CgroupError::Kill { source, .. } => source.kind(),
-            CgroupError::NotFound { .. } | CgroupError::NotMounted => io::ErrorKind::NotFound,
+            CgroupError::NotFound { .. }
+            | CgroupError::NotMounted
+            | CgroupError::VersionNotMounted { .. } => io::ErrorKind::NotFound,
             CgroupError::SystemdUnsupported { .. }
             | CgroupError::ControllerMissing { .. }
             | CgroupError::ControllerUnavailable { .. }
@@ -145,8 +149,9 @@ impl CgroupError {
     }
 }
 
-/// cgroup v1 or v2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// cgroup v1 or v2 (`"v1"`/`"v2"` in state files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CgroupVersion {
     V1,
     V2,
@@ -156,6 +161,9 @@ pub enum CgroupVersion {
 #[derive(Debug, Clone)]
 pub struct CgroupRoot {
     layout: Layout,
+    /// The hierarchies of the other version, where the host mounts both (a hybrid host's
+    /// cgroup2 at `/sys/fs/cgroup/unified`): containers made there are still found.
+    other: Option<Layout>,
     own: BTreeMap<String, String>,
 }
 
@@ -183,6 +191,7 @@ impl CgroupRoot {
         let layout =
             detect::layout_from_mountinfo(mountinfo, root).ok_or(CgroupError::NotMounted)?;
         Ok(CgroupRoot {
+            other: detect::other_layout(mountinfo, &layout),
             layout,
             own: detect::own_cgroups(proc_self_cgroup),
         })
@@ -195,6 +204,7 @@ impl CgroupRoot {
                 mount: mount.into(),
                 root: "/".into(),
             }),
+            other: None,
             own: BTreeMap::new(),
         }
     }
@@ -211,6 +221,7 @@ impl CgroupRoot {
             .collect();
         CgroupRoot {
             layout: Layout::V1(hierarchies),
+            other: None,
             own: BTreeMap::new(),
         }
     }
@@ -230,6 +241,24 @@ impl CgroupRoot {
 
     pub fn layout(&self) -> &Layout {
         &self.layout
+    }
+
+    /// The same host seen through its hierarchies of `version`: itself when that is the version
+    /// in use, the other mounted version's hierarchies otherwise (a container's state records
+    /// where its cgroup was made, see `state.rs`).
+    pub fn for_version(&self, version: CgroupVersion) -> Result<CgroupRoot, CgroupError> {
+        if version == self.version() {
+            return Ok(self.clone());
+        }
+        let layout = self
+            .other
+            .clone()
+            .ok_or(CgroupError::VersionNotMounted { version })?;
+        Ok(CgroupRoot {
+            layout,
+            other: Some(self.layout.clone()),
+            own: self.own.clone(),
+        })
     }
 
     /// Whether a memory+swap limit can be applied (swap accounting: `memory.memsw.*` on v1,
