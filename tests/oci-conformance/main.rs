@@ -878,61 +878,124 @@ fn v1_controller(controller: &str) -> Option<PathBuf> {
         .and_then(|l| l.split(' ').nth(4).map(PathBuf::from))
 }
 
+/// A pure cgroup v2 host (the sign runc's docs give: `/sys/fs/cgroup/cgroup.controllers`).
+fn cgroup_v2_host() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// Which of `files` a new cgroup in the v1 hierarchy mounted at `mount` has: one is made,
+/// looked at and removed. Some files (the BFQ weights) never show at a hierarchy's root.
+fn v1_offers(mount: &Path, files: &[&str]) -> Vec<bool> {
+    let probe = mount.join(format!("hull-conformance-probe-{}", std::process::id()));
+    std::fs::create_dir(&probe).unwrap_or_else(|e| panic!("mkdir {}: {e}", probe.display()));
+    let offered = files.iter().map(|f| probe.join(f).exists()).collect();
+    std::fs::remove_dir(&probe).unwrap_or_else(|e| panic!("rmdir {}: {e}", probe.display()));
+    offered
+}
+
+/// Runs a container whose only resources are `resources` and checks that create fails with
+/// `want` (the knob and the kernel feature the host lacks) and leaves nothing behind.
+fn refused_for_lack_of(b: &mut Bundle, name: &str, resources: Value, want: &str) {
+    b.linux("resources", resources);
+    b.args(&["true"]);
+    let out = b.run_output(name);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{name}: ran without {want}");
+    assert!(err.contains(want), "{name}: {err}");
+    let id = format!("conf-{name}-{}", std::process::id());
+    assert!(!b.root().join(&id).exists(), "{name}: state left behind");
+}
+
 #[test]
 fn cgroup_block_io_cpu_rt_and_memory_extras_v1() {
     require_root!();
-    if v1_controller("blkio").is_none() || v1_controller("cpu").is_none() {
-        eprintln!("skipped: no cgroup v1 blkio/cpu hierarchy (v2 is covered by unit tests)");
+    let (Some(blkio), Some(cpu)) = (v1_controller("blkio"), v1_controller("cpu")) else {
+        eprintln!("skipped: blkio/cpu extras on cgroup v1 (no v1 blkio/cpu hierarchy)");
         return;
-    }
+    };
     let Some(dev) = root_block_device() else {
-        eprintln!("skipped: / is not on a whole block device");
+        eprintln!("skipped: blkio/cpu extras on cgroup v1 (/ is not on a whole block device)");
         return;
     };
     let (major, minor) = dev.split_once(':').unwrap();
     let (major, minor): (i64, i64) = (major.parse().unwrap(), minor.parse().unwrap());
+    let weights = v1_offers(&blkio, &["blkio.bfq.weight", "blkio.weight"]);
+    let weight = weights.contains(&true);
+    let cpu_files = v1_offers(&cpu, &["cpu.rt_runtime_us", "cpu.idle"]);
+    let (rt, idle) = (cpu_files[0], cpu_files[1]);
     let mut b = Bundle::new();
     // Directly below the root: a realtime budget must come out of the parent's.
     let path = format!("/hull-conformance-extra-{}", std::process::id());
     b.linux("cgroupsPath", json!(path));
+    if !weight {
+        eprintln!("skipped: blkio.weight applied (the host has no BFQ); checked its error");
+        refused_for_lack_of(
+            &mut b,
+            "noweight",
+            json!({"blockIO": {"weight": 300}}),
+            "blkio.weight=300: the host has no BFQ I/O scheduler \
+             (cgroup v1 blkio.bfq.weight and blkio.weight missing)",
+        );
+    }
+    if !rt {
+        eprintln!("skipped: cpu.rt_* applied (no CONFIG_RT_GROUP_SCHED); checked its error");
+        refused_for_lack_of(
+            &mut b,
+            "nort",
+            json!({"cpu": {"realtimePeriod": 1000000, "realtimeRuntime": 10000}}),
+            "cpu.rt_period_us=1000000: the host has no realtime group scheduling",
+        );
+    }
+    if !idle {
+        eprintln!("skipped: cpu.idle (the kernel has no cgroup SCHED_IDLE, before 5.15)");
+    }
+    let mut block_io = json!({
+        "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+        "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 99}],
+    });
+    let mut script = "cd /sys/fs/cgroup; cat blkio/blkio.throttle.read_bps_device \
+                      blkio/blkio.throttle.write_iops_device; "
+        .to_string();
+    let mut cpu_res = json!({});
+    if rt {
+        cpu_res["realtimePeriod"] = json!(1000000);
+        cpu_res["realtimeRuntime"] = json!(10000);
+        script.push_str("cat cpu/cpu.rt_runtime_us cpu/cpu.rt_period_us; ");
+    }
+    if idle {
+        cpu_res["idle"] = json!(0);
+    }
+    script.push_str("grep oom_kill_disable memory/memory.oom_control; ");
+    if weight {
+        block_io["weight"] = json!(300);
+        script.push_str("cat blkio/blkio.bfq.weight blkio/blkio.weight 2>/dev/null; ");
+    }
+    script.push_str("true");
     b.linux(
         "resources",
         json!({
-            "blockIO": {
-                "weight": 300,
-                "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
-                "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 99}],
-            },
-            "cpu": {"realtimePeriod": 1000000, "realtimeRuntime": 10000, "idle": 0},
+            "blockIO": block_io,
+            "cpu": cpu_res,
             "memory": {"disableOOMKiller": true, "kernel": 67108864, "kernelTCP": 8388608},
         }),
     );
     // From the inside, through the container's own cgroup mount (cgroup namespace).
-    b.args(&[
-        "sh",
-        "-c",
-        "cd /sys/fs/cgroup; cat blkio/blkio.throttle.read_bps_device \
-         blkio/blkio.throttle.write_iops_device cpu/cpu.rt_runtime_us \
-         cpu/cpu.rt_period_us; grep oom_kill_disable memory/memory.oom_control; \
-         cat blkio/blkio.bfq.weight blkio/blkio.weight 2>/dev/null; true",
-    ]);
+    b.args(&["sh", "-c", &script]);
     let out = b.run_output("extras");
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stderr}");
+    let mut want = vec![format!("{dev} 1048576"), format!("{dev} 99")];
+    if rt {
+        want.extend(["10000".to_string(), "1000000".to_string()]);
+    }
+    want.push("oom_kill_disable 1".into());
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(
-        lines[..5],
-        [
-            format!("{dev} 1048576").as_str(),
-            &format!("{dev} 99"),
-            "10000",
-            "1000000",
-            "oom_kill_disable 1"
-        ],
-        "{stdout}"
-    );
+    assert_eq!(lines[..want.len()], want, "{stdout}");
     // blkio.bfq.weight reads "default 300" with BFQ, blkio.weight "300" with CFQ.
-    assert!(lines[5..].iter().any(|l| l.ends_with("300")), "{stdout}");
+    if weight {
+        let rest = &lines[want.len()..];
+        assert!(rest.iter().any(|l| l.ends_with("300")), "{stdout}");
+    }
     // Kernel memory limits are gone from the kernel: ignored with a warning, as runc does.
     assert!(
         stderr.contains("memory.kernel ") && stderr.contains("memory.kernelTCP"),
@@ -941,26 +1004,43 @@ fn cgroup_block_io_cpu_rt_and_memory_extras_v1() {
     assert!(!Path::new(&format!("/sys/fs/cgroup/blkio{path}")).exists());
 }
 
+/// net_cls/net_prio: applied where v1 mounts them, a clear error where v1 does not, and on v2
+/// (which has neither) a warning and the container runs, as with runc.
+fn check_network_classes(b: &mut Bundle) {
+    b.args(&[
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/net_cls/net_cls.classid 2>/dev/null; true",
+    ]);
+    b.linux("resources", json!({"network": {"classID": 1048577}}));
+    let out = b.run_output("netcls");
+    let err = text(&out.stderr);
+    match (cgroup_v2_host(), v1_controller("net_cls")) {
+        (true, _) => {
+            assert!(out.status.success(), "{err}");
+            assert!(
+                err.contains("warning") && err.contains("network classID/priorities"),
+                "{err}"
+            );
+        }
+        (false, Some(_)) => {
+            assert!(out.status.success(), "{err}");
+            assert_eq!(text(&out.stdout).trim(), "1048577");
+        }
+        (false, None) => {
+            assert!(!out.status.success());
+            assert!(err.contains("controller net_cls is not mounted"), "{err}");
+        }
+    }
+}
+
 #[test]
 fn cgroup_hugetlb_and_network_where_mounted_else_a_clear_error() {
     require_root!();
     let mut b = Bundle::new();
     let path = format!("/hull-conformance-net-{}", std::process::id());
     b.linux("cgroupsPath", json!(path));
-    b.args(&["sh", "-c", "cat /sys/fs/cgroup/net_cls/net_cls.classid"]);
-    b.linux("resources", json!({"network": {"classID": 1048577}}));
-    let out = b.run_output("netcls");
-    match v1_controller("net_cls") {
-        Some(_) => {
-            assert!(out.status.success(), "{}", text(&out.stderr));
-            assert_eq!(text(&out.stdout).trim(), "1048577");
-        }
-        None => {
-            let err = text(&out.stderr);
-            assert!(!out.status.success());
-            assert!(err.contains("controller net_cls is not mounted"), "{err}");
-        }
-    }
+    check_network_classes(&mut b);
     let sizes: Vec<String> = std::fs::read_dir("/sys/kernel/mm/hugepages")
         .map(|d| {
             d.flatten()
@@ -970,24 +1050,30 @@ fn cgroup_hugetlb_and_network_where_mounted_else_a_clear_error() {
         .unwrap_or_default();
     // hugepages-2048kB → 2MB, the form cgroup file names use.
     let two_mb = sizes.iter().any(|s| s == "hugepages-2048kB");
-    b.args(&[
-        "sh",
-        "-c",
-        "cat /sys/fs/cgroup/hugetlb/hugetlb.2MB.limit_in_bytes",
-    ]);
+    let v2 = cgroup_v2_host();
+    let (file, controller) = if v2 {
+        let offered = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").unwrap();
+        let hugetlb = offered.split_whitespace().any(|c| c == "hugetlb");
+        ("/sys/fs/cgroup/hugetlb.2MB.max", hugetlb)
+    } else {
+        let file = "/sys/fs/cgroup/hugetlb/hugetlb.2MB.limit_in_bytes";
+        (file, v1_controller("hugetlb").is_some())
+    };
+    b.args(&["sh", "-c", &format!("cat {file}")]);
     b.linux(
         "resources",
         json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}),
     );
     let out = b.run_output("hugetlb");
     let err = text(&out.stderr);
-    match v1_controller("hugetlb") {
-        Some(_) if two_mb => {
+    match (controller, v2) {
+        (true, _) if two_mb => {
             assert!(out.status.success(), "{err}");
             assert_eq!(text(&out.stdout).trim(), "4194304");
         }
-        Some(_) => assert!(err.contains("no 2MB huge pages"), "{err}"),
-        None => assert!(err.contains("controller hugetlb is not mounted"), "{err}"),
+        (true, _) => assert!(err.contains("no 2MB huge pages"), "{err}"),
+        (false, true) => assert!(err.contains("controller hugetlb is not available"), "{err}"),
+        (false, false) => assert!(err.contains("controller hugetlb is not mounted"), "{err}"),
     }
     // A page size no host has is refused whatever is mounted.
     b.linux(
