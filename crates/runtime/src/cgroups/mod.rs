@@ -19,8 +19,9 @@
 //! ```
 //!
 //! Paths follow OCI `linux.cgroupsPath`: an absolute path is relative to the hierarchy's root, a
-//! relative one to the caller's own cgroup (from `/proc/self/cgroup`). The systemd form
-//! `slice:prefix:name` is refused.
+//! relative one to the caller's own cgroup (from `/proc/self/cgroup`) on v1, and to its parent
+//! on v2 (as runc: the caller's own cgroup holds the caller, so it cannot enable controllers for
+//! children). The systemd form `slice:prefix:name` is refused.
 
 mod detect;
 mod devices;
@@ -295,12 +296,14 @@ impl CgroupRoot {
         if parts.iter().any(|p| *p == "." || *p == "..") {
             return Err(invalid("must not contain . or .. components"));
         }
-        let base = if path.starts_with('/') {
-            ""
-        } else {
-            self.own
-                .get(key)
-                .map_or("", |own| own.trim_end_matches('/'))
+        let base = match self.own.get(key) {
+            _ if path.starts_with('/') => "",
+            None => "",
+            // v2, as runc: below our cgroup's parent. Ours holds us, and a cgroup with processes
+            // cannot pass controllers to children ("no internal processes"): under systemd we
+            // sit in a service's or a session's leaf.
+            Some(own) if key.is_empty() => own.rsplit_once('/').map_or("", |(parent, _)| parent),
+            Some(own) => own.trim_end_matches('/'),
         };
         Ok(format!("{base}/{}", parts.join("/")))
     }

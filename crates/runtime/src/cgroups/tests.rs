@@ -215,19 +215,34 @@ fn v2_device_rules_try_to_attach_a_program() {
     assert!(matches!(err, CgroupError::DeviceFilter { .. }), "{err}");
 }
 
+/// v2: below our cgroup's parent, since ours holds us and so cannot pass controllers down
+/// (a systemd service's leaf, say); v1 has no such rule and uses our own.
 #[test]
-fn relative_paths_are_below_our_own_cgroup() {
-    let tmp = fake_v2(&["user.slice", "user.slice/me", "user.slice/me/ctr"]);
-    let root = CgroupRoot::v2_at(tmp.path()).with_own_cgroups("0::/user.slice/me\n");
+fn relative_paths_are_below_our_parent_on_v2_and_our_own_on_v1() {
+    let tmp = fake_v2(&["system.slice", "system.slice/ctr"]);
+    let root = CgroupRoot::v2_at(tmp.path()).with_own_cgroups("0::/system.slice/hull.service\n");
     let cg = Cgroup::create(&root, "ctr", &Resources::default()).unwrap();
     assert_eq!(
         cg.distinct_dirs(),
-        [tmp.path().join("user.slice/me/ctr").as_path()]
+        [tmp.path().join("system.slice/ctr").as_path()]
     );
-    let cg = Cgroup::open(&root, "/user.slice").unwrap();
+    let at_root = CgroupRoot::v2_at(tmp.path()).with_own_cgroups("0::/\n");
+    let cg = Cgroup::open(&at_root, "system.slice").unwrap();
     assert_eq!(
         cg.distinct_dirs(),
-        [tmp.path().join("user.slice").as_path()]
+        [tmp.path().join("system.slice").as_path()]
+    );
+    let cg = Cgroup::open(&root, "/system.slice").unwrap();
+    assert_eq!(
+        cg.distinct_dirs(),
+        [tmp.path().join("system.slice").as_path()]
+    );
+    let (tmp, v1) = fake_v1(&["me", "me/ctr"], false);
+    let v1 = v1.with_own_cgroups("5:pids:/me\n4:memory:/me\n");
+    let cg = Cgroup::open(&v1, "ctr").unwrap();
+    assert_eq!(
+        cg.dir("pids"),
+        Some(tmp.path().join("pids/me/ctr").as_path())
     );
 }
 
