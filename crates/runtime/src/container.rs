@@ -653,9 +653,10 @@ impl Runtime {
                 id: id.to_string(),
                 source,
             };
-            // Already gone (a host reboot took it) is as good as deleted.
+            // Already gone (a host reboot took it, perhaps into another cgroup version) is as
+            // good as deleted.
             match self.open_cgroup(&state, path) {
-                Err(CgroupError::NotFound { .. }) => {}
+                Err(CgroupError::NotFound { .. } | CgroupError::VersionNotMounted { .. }) => {}
                 opened => opened.and_then(|c| c.delete()).map_err(err)?,
             }
         }

@@ -63,7 +63,7 @@ pub enum CgroupError {
     Detect { path: PathBuf, source: io::Error },
     #[error("no cgroup file system is mounted")]
     NotMounted,
-    #[error("no cgroup {version:?} hierarchy is mounted on this host")]
+    #[error("no cgroup {} hierarchy is mounted on this host", version.as_str())]
     VersionNotMounted { version: CgroupVersion },
     #[error("cgroup path {path:?}: systemd cgroup driver not supported")]
     SystemdUnsupported { path: String },
@@ -156,6 +156,15 @@ impl CgroupError {
 pub enum CgroupVersion {
     V1,
     V2,
+}
+
+impl CgroupVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CgroupVersion::V1 => "v1",
+            CgroupVersion::V2 => "v2",
+        }
+    }
 }
 
 /// The host's cgroup layout plus the caller's own cgroup (for relative paths).
@@ -562,10 +571,7 @@ impl Cgroup {
 
     /// A [`Write`] whose file is not in `dir`: its fallback, or an error naming what is missing.
     fn write_missing(&self, dir: &Path, w: &Write) -> Result<(), CgroupError> {
-        let version = match self.version() {
-            CgroupVersion::V1 => "v1",
-            CgroupVersion::V2 => "v2",
-        };
+        let version = self.version().as_str();
         let lacks = |feature, file: &str, value: &str, missing: String| CgroupError::HostLacks {
             knob: format!("{file}={value}"),
             feature,

@@ -516,6 +516,25 @@ fn detect_from_texts() {
         CgroupRoot::detect_from("", "", Path::new("/x")),
         Err(CgroupError::NotMounted)
     ));
+    // A container made on the hybrid host's cgroup2 mount is found there again.
+    let v2 = root.for_version(CgroupVersion::V2).unwrap();
+    assert_eq!(v2.version(), CgroupVersion::V2);
+    let Dirs::V2 { dir, .. } = v2.dirs_of("/hull/c").unwrap() else {
+        panic!("v2 dirs expected");
+    };
+    assert_eq!(dir, Path::new("/x/unified/hull/c"));
+    assert_eq!(
+        v2.for_version(CgroupVersion::V1).unwrap().version(),
+        CgroupVersion::V1
+    );
+    // A pure v2 host has no v1 to go back to.
+    let pure = "30 23 0:26 / /x rw - cgroup2 cgroup2 rw\n";
+    let root = CgroupRoot::detect_from(pure, "0::/\n", Path::new("/x")).unwrap();
+    let err = root.for_version(CgroupVersion::V1).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no cgroup v1 hierarchy is mounted on this host"
+    );
 }
 
 impl Dirs {
