@@ -271,14 +271,17 @@ fn offered_files(root: &CgroupRoot, files: &[&str]) -> Vec<bool> {
     out
 }
 
-/// A whole disk with a driver behind it (not a partition, loop, RAM or zram device), for an
-/// io.max rule.
+/// A fixed whole disk with a driver behind it (not a partition, loop, RAM, zram or CD-ROM
+/// device), for an io.max rule.
 fn whole_disk() -> Option<String> {
     let entries = std::fs::read_dir("/sys/dev/block").ok()?;
+    let fixed =
+        |p: &Path| std::fs::read_to_string(p.join("removable")).is_ok_and(|r| r.trim() == "0");
     let mut disks: Vec<String> = entries
         .flatten()
-        .filter(|e| !e.path().join("partition").exists() && e.path().join("device").exists())
-        .filter_map(|e| e.file_name().into_string().ok())
+        .map(|e| e.path())
+        .filter(|p| !p.join("partition").exists() && p.join("device").exists() && fixed(p))
+        .filter_map(|p| p.file_name()?.to_str().map(String::from))
         .collect();
     disks.sort();
     disks.into_iter().next()
