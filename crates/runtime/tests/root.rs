@@ -19,6 +19,7 @@ use rustix::process::{Pid, WaitOptions, WaitStatus};
 
 const APPLETS: &[&str] = &[
     "sh", "true", "sleep", "cat", "echo", "hostname", "id", "wc", "ls", "tty", "kill", "grep",
+    "yes",
 ];
 
 /// A bundle in a temp dir; on drop, checks nothing stayed mounted under it.
@@ -719,8 +720,8 @@ fn v2_oom_kill_ends_the_container() {
     let mut rt = Rt::new();
     rt.rt.cgroups = CgroupRoot::v2_at(&mount);
     let b = Bundle::new();
-    // The shell keeps all of cat's endless output in memory.
-    let mut s = spec(&["sh", "-c", "x=$(cat /dev/zero); echo survived"]);
+    // The shell keeps all of yes's endless output in memory (not /dev/zero's: sh drops NULs).
+    let mut s = spec(&["sh", "-c", "x=$(yes); echo survived"]);
     let linux = s.linux.as_mut().unwrap();
     linux.cgroups_path = Some(format!("{parent}/oom"));
     // memory+swap equal to memory: no escape into swap.
