@@ -36,7 +36,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hull_oci::runtime::Resources;
-use hull_sys::bpf;
 
 pub use detect::{Hierarchy, Layout};
 pub use stats::CgroupStats;
@@ -428,27 +427,6 @@ fn check_offered(offered: &str, w: &Write, dir: &Path) -> Result<(), CgroupError
     })
 }
 
-fn attach_device_filter(
-    dir: &Path,
-    rules: &[hull_oci::runtime::DeviceRule],
-) -> Result<(), CgroupError> {
-    let insns = devices::program(rules)?;
-    let err = |source| CgroupError::DeviceFilter {
-        dir: dir.into(),
-        source,
-    };
-    let cgroup = fs::File::open(dir).map_err(err)?;
-    let prog = bpf::prog_load(bpf::ProgType::CgroupDevice, &insns, c"Apache-2.0").map_err(err)?;
-    // The attachment holds its own reference to the program; our fd can close afterwards.
-    bpf::prog_attach(
-        std::os::fd::AsFd::as_fd(&prog),
-        std::os::fd::AsFd::as_fd(&cgroup),
-        bpf::AttachType::CgroupDevice,
-        bpf::F_ALLOW_MULTI,
-    )
-    .map_err(err)
-}
-
 impl Cgroup {
     /// Creates the cgroup `path` (e.g. "/hull/<id>"), with any missing parents, and applies
     /// `resources`. On failure whatever was created for the leaf is removed again.
@@ -553,7 +531,7 @@ impl Cgroup {
             return Ok(());
         }
         match &self.dirs {
-            Dirs::V2 { dir, .. } => attach_device_filter(dir, &r.devices),
+            Dirs::V2 { dir, .. } => devices::attach(dir, &r.devices),
             Dirs::V1(_) => {
                 let lines = devices::v1_lines(&r.devices)?;
                 let dir = self
