@@ -87,8 +87,8 @@ fn copy_cpuset_down(mount: &Path, dir: &Path) -> Result<(), CgroupError> {
 }
 
 /// v2: a child only gets a controller's files once every ancestor enabled it for its children.
-/// Must happen top-down, before the leaf is created, because a parent can only enable what its
-/// own parent passed down (listed in its `cgroup.controllers`).
+/// Must happen top-down, because a parent can only enable what its own parent passed down
+/// (listed in its `cgroup.controllers`).
 fn enable_controllers(dir: &Path) -> Result<(), CgroupError> {
     let available = read_file(dir, "cgroup.controllers")?;
     let enabled = read_file(dir, "cgroup.subtree_control")?;
