@@ -152,10 +152,8 @@ cleanup() {
   HULL_ROOT="$tmp/hull-moved" "$HULL" rm -f $(HULL_ROOT="$tmp/hull-moved" "$HULL" ps -aq 2>/dev/null) >/dev/null 2>&1
   h network rm clash >/dev/null 2>&1
   h network sweep >/dev/null 2>&1
-  stop_dockerd
-  docker_leftovers
-  podman_leftovers
-  p system reset -f >/dev/null 2>&1
+  if [ -z "${skip_docker-x}" ]; then stop_dockerd; docker_leftovers; fi
+  if [ -z "${skip_podman-x}" ]; then podman_leftovers; p system reset -f >/dev/null 2>&1; fi
   nft delete table inet hcx_hardened 2>/dev/null
   for pid in "${world_pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
   ip netns del "$NS" 2>/dev/null
@@ -225,6 +223,18 @@ hull_rules_in() { # CHAIN: how many hull-tagged rules iptables' filter CHAIN hol
   iptables -w -S "$1" 2>/dev/null | grep -c -- '--comment "hull '
 }
 
+# The cleanup removes docker0, podman0 and the DOCKER*/NETAVARK* chains: with a Docker or
+# podman of the host's own already there, their phases are skipped instead.
+skip_docker="" skip_podman=""
+if [ -e /sys/class/net/docker0 ] || pgrep -x dockerd >/dev/null ||
+  iptables -w -S | grep -q DOCKER; then
+  skip_docker="the host runs its own Docker (docker0, dockerd or DOCKER chains)"
+fi
+if [ -e /sys/class/net/podman0 ] || iptables -w -t nat -S | grep -q NETAVARK; then
+  skip_podman="the host has podman's network up already (podman0 or NETAVARK chains)"
+fi
+skipped() { echo "SKIP: $1 ($2)"; skip=$((skip + 1)); }
+
 world_up
 h pull -q "$IMAGE" >/dev/null 2>&1 || h pull "$IMAGE" >/dev/null
 p pull -q --tls-verify=false "$IMAGE" >/dev/null
@@ -236,80 +246,85 @@ case "$subnet" in
   *) ok "default subnet $subnet is neither Docker's nor podman's" ;;
 esac
 
-# 1. hull first, then dockerd.
-phase="hull, then docker"
-hull_web hweb1 18081
-published "$phase: hull's published port before dockerd" 18081 hweb1
-start_dockerd && {
-  check "$phase: dockerd set the FORWARD policy" "DROP" \
-    "$(iptables -w -S FORWARD | awk '$1 == "-P" { print $3 }')"
-  published "$phase: hull's running container's port under DROP" 18081 hweb1
-  check "$phase: hull's running container's egress under DROP" world-ok \
-    "$(h exec hweb1 sh -c "$GET" "$WORLD_IP" 2>&1)"
-  hull_egress "$phase"
-  docker_works "$phase" 18082
-}
-h rm -f hweb1 >/dev/null
-check "$phase: hull's accepts leave FORWARD with its bridge" 0 "$(hull_rules_in FORWARD)"
-stop_dockerd
-
-# 2. dockerd first, then hull (dockerd's chains and DROP policy stay after it stopped: the
-# next start finds them, as on a host where dockerd restarted).
-phase="docker, then hull"
-docker_leftovers
-start_dockerd && {
-  hull_web hweb2 18083
-  check "$phase: hull's accepts are in DOCKER-USER" 4 "$(hull_rules_in DOCKER-USER)"
-  published "$phase: hull's published port from another netns" 18083 hweb2
-  hull_egress "$phase"
-  docker_works "$phase" 18084
+docker_phases() {
+  # 1. hull first, then dockerd.
+  phase="hull, then docker"
+  hull_web hweb1 18081
+  published "$phase: hull's published port before dockerd" 18081 hweb1
+  start_dockerd && {
+    check "$phase: dockerd set the FORWARD policy" "DROP" \
+      "$(iptables -w -S FORWARD | awk '$1 == "-P" { print $3 }')"
+    published "$phase: hull's running container's port under DROP" 18081 hweb1
+    check "$phase: hull's running container's egress under DROP" world-ok \
+      "$(h exec hweb1 sh -c "$GET" "$WORLD_IP" 2>&1)"
+    hull_egress "$phase"
+    docker_works "$phase" 18082
+  }
+  h rm -f hweb1 >/dev/null
+  check "$phase: hull's accepts leave FORWARD with its bridge" 0 "$(hull_rules_in FORWARD)"
   stop_dockerd
-  check "$phase: FORWARD still drops after dockerd stopped" "DROP" \
-    "$(iptables -w -S FORWARD | awk '$1 == "-P" { print $3 }')"
-  published "$phase: hull's published port after dockerd stopped" 18083 hweb2
-  hull_egress "$phase, dockerd stopped"
-  h rm -f hweb2 >/dev/null
-  check "$phase: hull's accepts leave DOCKER-USER with its bridge" 0 "$(hull_rules_in DOCKER-USER)"
+
+  # 2. dockerd first (on a host cleaned of the first phase's chains), then hull.
+  phase="docker, then hull"
+  docker_leftovers
+  start_dockerd && {
+    hull_web hweb2 18083
+    check "$phase: hull's accepts are in DOCKER-USER" 4 "$(hull_rules_in DOCKER-USER)"
+    published "$phase: hull's published port from another netns" 18083 hweb2
+    hull_egress "$phase"
+    docker_works "$phase" 18084
+    stop_dockerd
+    check "$phase: FORWARD still drops after dockerd stopped" "DROP" \
+      "$(iptables -w -S FORWARD | awk '$1 == "-P" { print $3 }')"
+    published "$phase: hull's published port after dockerd stopped" 18083 hweb2
+    hull_egress "$phase, dockerd stopped"
+    h rm -f hweb2 >/dev/null
+    check "$phase: hull's accepts leave DOCKER-USER with its bridge" 0 "$(hull_rules_in DOCKER-USER)"
+  }
+  docker_leftovers
 }
-docker_leftovers
+if [ -z "$skip_docker" ]; then docker_phases; else skipped "the dockerd phases" "$skip_docker"; fi
 
-# 3. hull first, then podman.
-phase="hull, then podman"
-hull_web hweb3 18085
-published "$phase: hull's published port before podman" 18085 hweb3
-# A store that took 10.88.0.0/16 (what hull's default was) while it was free, and a user
-# network inside it.
-moved() { env HULL_DEFAULT_SUBNET=10.88.0.0/16 HULL_ROOT="$tmp/hull-moved" "$HULL" "$@"; }
-moved pull -q "$IMAGE" >/dev/null
-check "$phase: a store on 10.88.0.0/16 before podman" world-ok \
-  "$(moved run --rm "$IMAGE" sh -c "$GET" "$WORLD_IP" 2>&1)"
-h network create --subnet 10.88.200.0/24 clash >/dev/null
-p run -d --name pweb $LIMITS -p 18086:80 "$IMAGE" sh -c "$WEB" podman-web >/dev/null
-contains "$phase: podman's default network is podman0 on 10.88.0.1/16" "10.88.0.1/16" \
-  "$(ip -4 -o addr show podman0 2>&1)"
-published "$phase: podman's published port" 18086 podman-web
-published "$phase: hull's running container's port beside podman" 18085 hweb3
-hull_egress "$phase"
-out=$(moved run --rm "$IMAGE" sh -c "$GET" "$WORLD_IP" 2>&1)
-contains "$phase: the store on 10.88.0.0/16 says it moved" \
-  "network bridge: subnet 10.88.0.0/16 is now also routed via podman0; moved it to" "$out"
-contains "$phase: the moved store has egress" world-ok "$out"
-out=$(h run --rm --network clash "$IMAGE" true 2>&1)
-contains "$phase: a user network inside podman's subnet is refused" \
-  "network clash: subnet 10.88.200.0/24 is now also routed via podman0; remove one of them" "$out"
-h network rm clash >/dev/null
-h rm -f hweb3 >/dev/null
+podman_phases() {
+  # 3. hull first, then podman.
+  phase="hull, then podman"
+  hull_web hweb3 18085
+  published "$phase: hull's published port before podman" 18085 hweb3
+  # A store that took 10.88.0.0/16 (what hull's default was) while it was free, and a user
+  # network inside it.
+  moved() { env HULL_DEFAULT_SUBNET=10.88.0.0/16 HULL_ROOT="$tmp/hull-moved" "$HULL" "$@"; }
+  moved pull -q "$IMAGE" >/dev/null
+  check "$phase: a store on 10.88.0.0/16 before podman" world-ok \
+    "$(moved run --rm "$IMAGE" sh -c "$GET" "$WORLD_IP" 2>&1)"
+  h network create --subnet 10.88.200.0/24 clash >/dev/null
+  p run -d --name pweb $LIMITS -p 18086:80 "$IMAGE" sh -c "$WEB" podman-web >/dev/null
+  contains "$phase: podman's default network is podman0 on 10.88.0.1/16" "10.88.0.1/16" \
+    "$(ip -4 -o addr show podman0 2>&1)"
+  published "$phase: podman's published port" 18086 podman-web
+  published "$phase: hull's running container's port beside podman" 18085 hweb3
+  hull_egress "$phase"
+  out=$(moved run --rm "$IMAGE" sh -c "$GET" "$WORLD_IP" 2>&1)
+  contains "$phase: the store on 10.88.0.0/16 says it moved" \
+    "network bridge: subnet 10.88.0.0/16 is now also routed via podman0; moved it to" "$out"
+  contains "$phase: the moved store has egress" world-ok "$out"
+  out=$(h run --rm --network clash "$IMAGE" true 2>&1)
+  contains "$phase: a user network inside podman's subnet is refused" \
+    "network clash: subnet 10.88.200.0/24 is now also routed via podman0; remove one of them" "$out"
+  h network rm clash >/dev/null
+  h rm -f hweb3 >/dev/null
 
-# 4. podman first (pweb still runs), then hull.
-phase="podman, then hull"
-hull_web hweb4 18087
-published "$phase: hull's published port" 18087 hweb4
-hull_egress "$phase"
-check "$phase: podman's container egress" world-ok \
-  "$(p exec pweb sh -c "$GET" "$WORLD_IP" 2>&1)"
-published "$phase: podman's published port" 18086 podman-web
-h rm -f hweb4 >/dev/null
-podman_leftovers
+  # 4. podman first (pweb still runs), then hull.
+  phase="podman, then hull"
+  hull_web hweb4 18087
+  published "$phase: hull's published port" 18087 hweb4
+  hull_egress "$phase"
+  check "$phase: podman's container egress" world-ok \
+    "$(p exec pweb sh -c "$GET" "$WORLD_IP" 2>&1)"
+  published "$phase: podman's published port" 18086 podman-web
+  h rm -f hweb4 >/dev/null
+  podman_leftovers
+}
+if [ -z "$skip_podman" ]; then podman_phases; else skipped "the podman phases" "$skip_podman"; fi
 
 # 5. A hardened host: an inet forward chain that drops by policy (a table of the test's own).
 phase="inet filter policy drop"
