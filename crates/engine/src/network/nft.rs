@@ -1,4 +1,5 @@
-//! The nftables backend: hull's own table `table ip hull`, driven through `nft -f -`. hull never
+//! The nftables backend: hull's own table `table ip hull`, driven through `nft -f -`. Apart from
+//! the tagged accepts `foreign` inserts into other tables' forward chains that drop, hull never
 //! touches a table or chain it did not create. Rules carry their tag as a comment; removal
 //! deletes the chosen rules by handle in one transaction, or the whole table when no rule would
 //! be left, so a host without hull networks has no hull table.
