@@ -3,8 +3,8 @@
 //! - iptables, where `nft` is absent, in hull's own chains `HULL-*` jumped to from the built-in
 //!   ones (see `iptables`).
 //!
-//! - accepts for a bridge in other firewalls' forward chains that would drop its traffic (see
-//!   `foreign`).
+//! Besides, `foreign` adds accepts for a bridge to other firewalls' forward chains that would
+//! drop its traffic.
 //!
 //! Either way every rule carries a comment naming its owner (a tag), removal deletes exactly
 //! the rules of the tags asked for, and hull's table or chains go away with their last rule.

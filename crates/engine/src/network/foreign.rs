@@ -24,7 +24,7 @@
 
 use std::process::{Command, Stdio};
 
-use super::firewall::{on_path, Chain, Match, Rule, Verdict};
+use super::firewall::{on_path, run_tool, Chain, Match, Rule, Verdict};
 use super::{iptables, nft, NetworkError};
 
 const DOCKER_USER: &str = "DOCKER-USER";
@@ -106,20 +106,17 @@ pub fn unused_filter_table(set: &serde_json::Value) -> Option<String> {
     Some(script)
 }
 
-/// Deletes `ip filter` if hull made it and nothing else uses it; forgets the mark either way
-/// once hull has no rule there any more.
-fn forget_filter_table() -> Result<(), NetworkError> {
-    if !std::path::Path::new(MADE_FILTER).exists() || !on_path("nft") {
+/// Deletes `ip filter` (and forgets the mark) once hull made it and nothing uses it any more:
+/// neither another hull network's accepts nor another tool. `set` is a listing taken after
+/// the iptables rules went.
+fn forget_filter_table(set: &serde_json::Value) -> Result<(), NetworkError> {
+    if !std::path::Path::new(MADE_FILTER).exists() {
         return Ok(());
     }
-    let set = ruleset()?;
-    if !tagged_lines(&ipt(&["-S", "FORWARD"]).unwrap_or_default(), "FORWARD")
-        .iter()
-        .all(|(t, _)| !t.starts_with("hull "))
-    {
-        return Ok(()); // another network of hull's still has its accepts there
-    }
-    if let Some(script) = unused_filter_table(&set) {
+    if has_table(set, "ip", "filter") {
+        let Some(script) = unused_filter_table(set) else {
+            return Ok(()); // still in use
+        };
         nft::run(&script)?;
     }
     std::fs::remove_file(MADE_FILTER).map_err(io("remove", MADE_FILTER))
@@ -133,9 +130,10 @@ pub fn remove(doomed: &dyn Fn(&str) -> bool) -> Result<Vec<String>, NetworkError
         gone.extend(iptables_remove(doomed)?);
     }
     if on_path("nft") {
-        gone.extend(nft_remove(doomed)?);
+        let set = ruleset()?;
+        gone.extend(nft_remove(&set, doomed)?);
+        forget_filter_table(&set)?;
     }
-    forget_filter_table()?;
     Ok(gone)
 }
 
@@ -157,34 +155,51 @@ fn iptables_allow(tag: &str, rules: &[Rule]) -> Result<(), NetworkError> {
     {
         return Ok(());
     }
-    for rule in rules.iter().rev() {
-        let args = iptables::render(rule, tag);
-        let mut all = vec!["-I", chain];
-        all.extend(args.iter().map(String::as_str));
-        if let Err(e) = ipt(&all) {
-            let _ = iptables_remove(&|t| t == tag);
-            return Err(refused(&format!("iptables filter {chain}"), e));
-        }
-    }
-    Ok(())
+    let lines: Vec<String> = rules
+        .iter()
+        .rev()
+        .map(|r| format!("-I {chain} {}", quoted(&iptables::render(r, tag))))
+        .collect();
+    restore(&lines).map_err(|e| refused(&format!("iptables filter {chain}"), e))
+}
+
+/// Applies `-I`/`-D` lines to the filter table in one `iptables-restore --noflush` run: one
+/// transaction (each commit of the kernel's ruleset is slow on a busy host), all or nothing.
+fn restore(lines: &[String]) -> Result<(), NetworkError> {
+    let input = format!("*filter\n{}\nCOMMIT\n", lines.join("\n"));
+    run_tool("iptables-restore", &["-w", "--noflush"], Some(&input)).map(drop)
+}
+
+/// Arguments as one iptables-restore line: those with spaces (the tag) in double quotes.
+pub fn quoted(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            if a.is_empty() || a.contains(char::is_whitespace) {
+                format!("\"{a}\"")
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn iptables_remove(doomed: &dyn Fn(&str) -> bool) -> Result<Vec<String>, NetworkError> {
-    let mut gone = Vec::new();
+    let (mut gone, mut lines) = (Vec::new(), Vec::new());
     for chain in IPT_CHAINS {
         let Ok(listing) = ipt(&["-S", chain]) else {
             continue; // no such chain (DOCKER-USER without Docker)
         };
+        // Deleted by spec, not number: Docker may change the chain meanwhile.
         for (tag, line) in tagged_lines(&listing, chain) {
-            if !doomed(&tag) {
-                continue;
+            if doomed(&tag) {
+                lines.push(format!("-D {}", &line["-A ".len()..]));
+                gone.push(tag);
             }
-            // Deleted by its spec, not its number: Docker may change the chain meanwhile.
-            let mut args = split_args(&line);
-            args[0] = "-D".into();
-            ipt(&args.iter().map(String::as_str).collect::<Vec<_>>())?;
-            gone.push(tag);
         }
+    }
+    if !lines.is_empty() {
+        restore(&lines)?;
     }
     Ok(gone)
 }
@@ -197,29 +212,6 @@ pub fn tagged_lines(listing: &str, chain: &str) -> Vec<(String, String)> {
         .filter(|l| l.starts_with(&prefix))
         .filter_map(|l| Some((iptables::comment_of(l)?, l.to_string())))
         .collect()
-}
-
-/// Splits an `iptables -S` line into arguments; double quotes group words.
-pub fn split_args(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let (mut quoted, mut any) = (false, false);
-    for ch in line.chars() {
-        match ch {
-            '"' => (quoted, any) = (!quoted, true),
-            c if c.is_whitespace() && !quoted => {
-                if any {
-                    out.push(std::mem::take(&mut cur));
-                }
-                any = false;
-            }
-            c => (any, _) = (true, cur.push(c)),
-        }
-    }
-    if any {
-        out.push(cur);
-    }
-    out
 }
 
 /// A base chain or rule location in the nft ruleset.
@@ -330,8 +322,11 @@ fn nft_allow(
     Ok(())
 }
 
-fn nft_remove(doomed: &dyn Fn(&str) -> bool) -> Result<Vec<String>, NetworkError> {
-    let found = tagged_rules(&ruleset()?, doomed);
+fn nft_remove(
+    set: &serde_json::Value,
+    doomed: &dyn Fn(&str) -> bool,
+) -> Result<Vec<String>, NetworkError> {
+    let found = tagged_rules(set, doomed);
     let script: String = found
         .iter()
         .map(|(p, handle, _)| format!("delete rule {p} handle {handle}\n"))
@@ -441,30 +436,14 @@ mod tests {
     }
 
     #[test]
-    fn iptables_lines_split_back_into_arguments() {
+    fn restore_lines_read_like_iptables_listings() {
         let listing = "-N DOCKER-USER\n\
 -A DOCKER-USER -i hull0 ! -o hull+ -m comment --comment \"hull s net a\" -j ACCEPT\n\
 -A DOCKER-USER -j RETURN\n";
         let lines = tagged_lines(listing, "DOCKER-USER");
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0].0, "hull s net a");
-        assert_eq!(
-            split_args(&lines[0].1),
-            [
-                "-A",
-                "DOCKER-USER",
-                "-i",
-                "hull0",
-                "!",
-                "-o",
-                "hull+",
-                "-m",
-                "comment",
-                "--comment",
-                "hull s net a",
-                "-j",
-                "ACCEPT"
-            ]
-        );
+        let rendered = quoted(&iptables::render(&bridge_rules("hull0")[1], "hull s net a"));
+        assert_eq!(format!("-A DOCKER-USER {rendered}"), lines[0].1);
     }
 }
