@@ -65,6 +65,20 @@ fn links() -> Vec<String> {
     v
 }
 
+/// iptables' filter FORWARD and DOCKER-USER chains.
+fn forward_rules() -> String {
+    ["FORWARD", "DOCKER-USER"]
+        .iter()
+        .map(|c| {
+            let out = Command::new("iptables")
+                .args(["-w", "-S", c])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+        .collect()
+}
+
 fn ruleset() -> String {
     let out = Command::new("nft")
         .args(["-s", "list", "ruleset"]) // stateless: no counters, which host traffic changes
@@ -317,6 +331,18 @@ fn detaching_everything_restores_links_rules_and_leases() {
         attach(&store, &b, "b", "clean", &[]);
         assert_ne!(links(), links_before);
         assert_ne!(ruleset(), rules_before);
+        // The bridge's accepts in iptables' FORWARD (DOCKER-USER on a host with Docker), which
+        // a drop policy there would need: four, once for two endpoints.
+        let net_tag = format!(
+            "--comment \"hull {} net ",
+            network::store_tag(&store.root())
+        );
+        assert_eq!(
+            forward_rules().matches(&net_tag).count(),
+            4,
+            "{}",
+            forward_rules()
+        );
         network::detach(&store.root(), "a").unwrap();
         network::detach(&store.root(), "a").unwrap(); // idempotent
         network::detach(&store.root(), "b").unwrap();
@@ -329,6 +355,7 @@ fn detaching_everything_restores_links_rules_and_leases() {
         network::remove_network(&store.root(), "clean").unwrap();
         assert_eq!(links(), links_before, "links left behind");
         assert_eq!(ruleset(), rules_before, "nft rules left behind");
+        assert!(!forward_rules().contains(&net_tag), "{}", forward_rules());
         assert_eq!(
             std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
             forward_before,
