@@ -63,11 +63,14 @@ struct Plan {
     pools: Vec<Subnet>,
 }
 
-/// The default network's candidates, then the user networks' pools as a last resort.
+/// The default network's candidates, then the user networks' pools, then the last resort.
 fn default_candidates() -> Vec<Subnet> {
-    let mut v = subnet::default_pools();
-    v.extend(subnet::user_pools());
-    v
+    [
+        subnet::default_pools(),
+        subnet::user_pools(),
+        subnet::fallback_pools(),
+    ]
+    .concat()
 }
 
 /// What the host's routes and link addresses cover.
@@ -181,7 +184,7 @@ impl Networks {
         let plan = Plan {
             want: req.subnet,
             gateway: req.gateway,
-            pools: subnet::user_pools(),
+            pools: [subnet::user_pools(), subnet::fallback_pools()].concat(),
         };
         let net = self.plan(&req.name, id, bridge, plan, &existing)?;
         self.write(&net)?;

@@ -96,8 +96,10 @@ impl<'de> Deserialize<'de> for Subnet {
 //   /24s from 10.89.0.0 up to 10.255.255.0;
 // - CRI-O's default bridge 10.85.0.0/16; k3s 10.42-43.0.0/16; Kubernetes services 10.96.0.0/12
 //   and flannel 10.244.0.0/16 (inside podman's range anyway).
-// 10.64.0.0/12 (10.64-79) and 10.80-87 (but 10.85) are in none of them. The host's routes and
-// addresses are checked as well, each time a bridge comes up (see `claims`).
+// 10.64.0.0/12 (10.64-79) and 10.80-87 (but 10.85) are in none of them, nor is 172.16.0.0/16
+// (Docker's pools begin at 172.17), the last resort for a host that routes all of 10.0.0.0/8
+// (a VPN). The host's routes and addresses are checked as well, each time an endpoint is
+// reserved (see `claims`).
 
 /// The default network's candidates: 10.87.0.0/16 first, then the /16s below it but CRI-O's.
 pub fn default_pools() -> Vec<Subnet> {
@@ -115,6 +117,13 @@ pub fn user_pools() -> Vec<Subnet> {
             let base = u32::from(Ipv4Addr::new(10, 64, 0, 0)) + (i << 12);
             Subnet::new(Ipv4Addr::from(base), 20).expect("valid")
         })
+        .collect()
+}
+
+/// The last resort of both: 172.16.0.0/16 in /20s.
+pub fn fallback_pools() -> Vec<Subnet> {
+    (0u8..16)
+        .map(|i| Subnet::new(Ipv4Addr::new(172, 16, i << 4, 0), 20).expect("valid"))
         .collect()
 }
 
@@ -210,7 +219,10 @@ docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
     #[test]
     fn pools_miss_docker_podman_and_cri_o_defaults() {
         let others: Vec<Subnet> = [
-            "172.16.0.0/12",  // Docker's docker0 and user networks
+            "172.17.0.0/16", // Docker's docker0, then its user networks to 172.31
+            "172.18.0.0/15",
+            "172.20.0.0/14",
+            "172.24.0.0/13",
             "192.168.0.0/16", // Docker's second pool
             "10.88.0.0/13",   // podman: 10.88 default, 10.89-95 user networks
             "10.96.0.0/11",   // podman's user networks, Kubernetes services
@@ -221,7 +233,11 @@ docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
         .iter()
         .map(|s| s.parse().unwrap())
         .collect();
-        let all: Vec<Subnet> = default_pools().into_iter().chain(user_pools()).collect();
+        let all: Vec<Subnet> = default_pools()
+            .into_iter()
+            .chain(user_pools())
+            .chain(fallback_pools())
+            .collect();
         for s in &all {
             assert!(
                 !others.iter().any(|o| o.overlaps(s)),
@@ -234,5 +250,6 @@ docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
         assert_eq!(user_pools()[1].to_string(), "10.64.16.0/20");
         assert_eq!(user_pools()[255].to_string(), "10.79.240.0/20");
         assert_eq!(default_pools()[0].to_string(), "10.87.0.0/16");
+        assert_eq!(fallback_pools()[15].to_string(), "172.16.240.0/20");
     }
 }
