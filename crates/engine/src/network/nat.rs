@@ -77,7 +77,11 @@ pub fn restore_forwarding() -> Result<(), NetworkError> {
         return Ok(()); // docker0, cni-podman0, virbr0: forwarding is theirs too now
     }
     std::fs::write(FORWARD, b"0\n").map_err(io("write", FORWARD))?;
-    std::fs::remove_file(FORWARD_MARK).map_err(io("remove", FORWARD_MARK))
+    // Another store's last network may have gone at the same moment and taken the mark first.
+    match std::fs::remove_file(FORWARD_MARK) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("remove", FORWARD_MARK)(e)),
+        _ => Ok(()),
+    }
 }
 
 /// A bridge on the host that is not hull's (every hull bridge's name starts with `hull`).
