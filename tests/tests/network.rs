@@ -65,6 +65,20 @@ fn links() -> Vec<String> {
     v
 }
 
+/// iptables' filter FORWARD and DOCKER-USER chains.
+fn forward_rules() -> String {
+    ["FORWARD", "DOCKER-USER"]
+        .iter()
+        .map(|c| {
+            let out = Command::new("iptables")
+                .args(["-w", "-S", c])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+        .collect()
+}
+
 fn ruleset() -> String {
     let out = Command::new("nft")
         .args(["-s", "list", "ruleset"]) // stateless: no counters, which host traffic changes
@@ -317,6 +331,18 @@ fn detaching_everything_restores_links_rules_and_leases() {
         attach(&store, &b, "b", "clean", &[]);
         assert_ne!(links(), links_before);
         assert_ne!(ruleset(), rules_before);
+        // The bridge's accepts in iptables' FORWARD (DOCKER-USER on a host with Docker), which
+        // a drop policy there would need: four, once for two endpoints.
+        let net_tag = format!(
+            "--comment \"hull {} net ",
+            network::store_tag(&store.root())
+        );
+        assert_eq!(
+            forward_rules().matches(&net_tag).count(),
+            4,
+            "{}",
+            forward_rules()
+        );
         network::detach(&store.root(), "a").unwrap();
         network::detach(&store.root(), "a").unwrap(); // idempotent
         network::detach(&store.root(), "b").unwrap();
@@ -329,6 +355,7 @@ fn detaching_everything_restores_links_rules_and_leases() {
         network::remove_network(&store.root(), "clean").unwrap();
         assert_eq!(links(), links_before, "links left behind");
         assert_eq!(ruleset(), rules_before, "nft rules left behind");
+        assert!(!forward_rules().contains(&net_tag), "{}", forward_rules());
         assert_eq!(
             std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
             forward_before,
@@ -618,4 +645,76 @@ fn a_subnet_routed_on_the_host_is_refused() {
         .unwrap()
         .to_string();
     assert_ne!(subnet, "10.231.15.0/24");
+}
+
+/// A bridge holding addresses, as another engine's is (this kernel has no dummy links);
+/// deleted on drop.
+struct OtherBridge(String);
+
+impl OtherBridge {
+    fn new(addrs: &[String]) -> OtherBridge {
+        let name = format!("hcxd{}", std::process::id() % 100_000);
+        let ip = |args: &[&str]| assert!(Command::new("ip").args(args).status().unwrap().success());
+        ip(&["link", "add", &name, "type", "bridge"]);
+        let d = OtherBridge(name);
+        for a in addrs {
+            d.add(a);
+        }
+        ip(&["link", "set", &d.0, "up"]);
+        d
+    }
+
+    fn add(&self, addr: &str) {
+        let st = Command::new("ip")
+            .args(["addr", "add", addr, "dev", &self.0])
+            .status()
+            .unwrap();
+        assert!(st.success(), "ip addr add {addr}");
+    }
+}
+
+impl Drop for OtherBridge {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.0]).status();
+    }
+}
+
+#[test]
+fn a_subnet_taken_later_moves_the_default_network_or_names_the_other_interface() {
+    require_root!();
+    let _s = serial();
+    let store = NetStore::new();
+    // The default network on this test's /24 (the CLI has HULL_DEFAULT_SUBNET), and a user one.
+    store.hull.ok(&["network", "ls"]);
+    store.network("later", "10.231.16.0/24");
+    let nets = Networks::open(&store.root());
+    let before = nets.get("bridge").unwrap().subnet;
+    // Another interface takes both, as podman's first run takes 10.88.0.0/16.
+    let gw = |s: &network::subnet::Subnet| format!("{}/{}", s.first_host(), s.prefix);
+    let other = OtherBridge::new(&[gw(&before), "10.231.16.1/24".into()]);
+    let ns = Netns::new("taken");
+    let err = network::attach(&store.root(), &ns.path(), &endpoint("c1", "later", &[]));
+    assert_eq!(
+        err.unwrap_err().to_string(),
+        format!(
+            "network later: subnet 10.231.16.0/24 is now also routed via {}; remove one of them",
+            other.0
+        )
+    );
+    let a = attach(&store, &ns, "c1", "bridge", &[]);
+    let moved = nets.get("bridge").unwrap();
+    assert!(!moved.subnet.overlaps(&before), "still on {before}");
+    assert!(moved.subnet.contains(a.ip) && a.gateway == moved.gateway);
+    assert!(ns.ping(a.gateway), "no route to the moved gateway");
+    // In use, it cannot move: the next endpoint is refused, naming the interface.
+    other.add(&gw(&moved.subnet));
+    let ns2 = Netns::new("taken2");
+    let err = network::attach(&store.root(), &ns2.path(), &endpoint("c2", "bridge", &[]));
+    let err = err.unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("is now also routed via {}", other.0))
+            && err.contains("no container uses it"),
+        "{err}"
+    );
+    network::detach(&store.root(), "c1").unwrap();
 }

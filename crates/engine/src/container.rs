@@ -679,6 +679,7 @@ mod tests {
             pid_start_time: hull_runtime::state::pid_start_time(me),
             bundle: PathBuf::from("/"),
             cgroup_path: None,
+            cgroup_version: None,
             annotations: Default::default(),
         };
         hull_runtime::state::write(&rt_dir, &st).unwrap();

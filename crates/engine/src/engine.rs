@@ -351,6 +351,9 @@ impl Engine {
         if let RunNetwork::Shared { netns, .. } = &net {
             spec::join_netns(&mut spec, netns);
         }
+        if !swap_limit_supported() && spec::drop_swap_limit(&mut spec) {
+            eprintln!("{}", spec::NO_SWAP_LIMIT_WARNING);
+        }
         let bundle = self.containers.bundle(id);
         let config_path = bundle.join("config.json");
         let bytes = serde_json::to_vec_pretty(&spec).expect("specs serialize");
@@ -668,6 +671,12 @@ fn host_hostname() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_default()
+}
+
+/// Whether the host can limit swap (swap accounting), as the runtime detects it; an unknown
+/// layout counts as yes, so the runtime's own error says what is missing.
+fn swap_limit_supported() -> bool {
+    CgroupRoot::detect().map_or(true, |r| r.supports_swap_limit())
 }
 
 /// Whether the host runs cgroup v2 (then containers get a cgroup namespace), as the runtime

@@ -268,6 +268,22 @@ pub fn namespaces(network: &NetworkMode, cgroup_v2: bool) -> Vec<Namespace> {
 
 /// Makes the spec join the network namespace at `path` (another container's, for
 /// `--network container:NAME`) instead of creating one.
+/// Docker's warning when the host cannot limit swap (no swap accounting), after which it
+/// limits memory alone.
+pub const NO_SWAP_LIMIT_WARNING: &str = "WARNING: Your kernel does not support swap limit \
+    capabilities or the cgroup is not mounted. Memory limited without swap.";
+
+/// Drops the swap limit (memory+swap) from `spec`, as Docker does on a host without swap
+/// accounting; returns whether there was one.
+pub fn drop_swap_limit(spec: &mut Spec) -> bool {
+    let memory = spec
+        .linux
+        .as_mut()
+        .and_then(|l| l.resources.as_mut())
+        .and_then(|r| r.memory.as_mut());
+    memory.and_then(|m| m.swap.take()).is_some()
+}
+
 pub fn join_netns(spec: &mut Spec, path: &Path) {
     let Some(linux) = spec.linux.as_mut() else {
         return;

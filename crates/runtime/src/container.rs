@@ -265,7 +265,7 @@ impl Runtime {
         let id = req.id.clone();
         let dir = self.dir(&id)?;
         let mut prep = prepare(&req, self.seccomp_cache.as_deref())?;
-        self.drop_absent_apparmor(&mut prep.spec);
+        self.check_apparmor(&id, &mut prep.spec)?;
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -287,6 +287,7 @@ impl Runtime {
             pid_start_time: None,
             bundle: req.bundle.clone(),
             cgroup_path: None,
+            cgroup_version: None,
             annotations: prep.spec.annotations.clone(),
         };
         st::write(&dir, &state).map_err(RuntimeError::io(&id, "write state"))?;
@@ -359,6 +360,7 @@ impl Runtime {
             })?;
         }
         state.cgroup_path = cgroup.as_ref().map(|c| c.path().to_string());
+        state.cgroup_version = cgroup.as_ref().map(Cgroup::version);
         write_id_maps(&id, &prep.spec, pid)?;
         // Init joins on Proceed when it moves itself; until then it is where we are.
         let whose = if self_join {
@@ -408,17 +410,28 @@ impl Runtime {
     }
 
     /// With AppArmor absent from the kernel, a profile cannot be applied: warn and ignore it
-    /// (as runc does) rather than fail every container that names one.
-    fn drop_absent_apparmor(&self, spec: &mut Spec) {
+    /// (as runc does) rather than fail every container that names one. With AppArmor present,
+    /// a profile that is not loaded is an error naming it.
+    fn check_apparmor(&self, id: &str, spec: &mut Spec) -> Result<(), RuntimeError> {
         let Some(proc) = spec.process.as_mut() else {
-            return;
+            return Ok(());
         };
-        if proc.apparmor_profile.is_some() && !crate::apparmor::enabled() {
-            let profile = proc.apparmor_profile.take().unwrap_or_default();
-            (self.warn)(&format!(
-                "apparmor is not enabled on this host: ignoring process.apparmorProfile {profile:?}"
-            ));
+        let Some(profile) = proc.apparmor_profile.as_deref() else {
+            return Ok(());
+        };
+        if crate::apparmor::enabled() {
+            return crate::apparmor::check_loaded(profile).map_err(|reason| {
+                RuntimeError::InvalidSpec {
+                    id: id.to_string(),
+                    reason,
+                }
+            });
         }
+        (self.warn)(&format!(
+            "apparmor is not enabled on this host: ignoring process.apparmorProfile {profile:?}"
+        ));
+        proc.apparmor_profile = None;
+        Ok(())
     }
 
     /// Creates the cgroup when the spec asks for one (before init exists). With it come the
@@ -606,7 +619,8 @@ impl Runtime {
                 id: id.to_string(),
                 source,
             };
-            pids = Cgroup::open(&self.cgroups, path)
+            pids = self
+                .open_cgroup(&state, path)
                 .and_then(|c| c.pids())
                 .map_err(err)?;
         }
@@ -650,9 +664,10 @@ impl Runtime {
                 id: id.to_string(),
                 source,
             };
-            // Already gone (a host reboot took it) is as good as deleted.
-            match Cgroup::open(&self.cgroups, path) {
-                Err(CgroupError::NotFound { .. }) => {}
+            // Already gone (a host reboot took it, perhaps into another cgroup version) is as
+            // good as deleted.
+            match self.open_cgroup(&state, path) {
+                Err(CgroupError::NotFound { .. } | CgroupError::VersionNotMounted { .. }) => {}
                 opened => opened.and_then(|c| c.delete()).map_err(err)?,
             }
         }
@@ -710,7 +725,7 @@ impl Runtime {
         let Some(path) = &state.cgroup_path else {
             return Ok(false);
         };
-        Cgroup::open(&self.cgroups, path)
+        self.open_cgroup(&state, path)
             .and_then(|c| c.oom_killed())
             .map_err(|source| RuntimeError::Cgroup {
                 id: id.to_string(),
@@ -765,7 +780,22 @@ impl Runtime {
         let path = state.cgroup_path.as_deref().ok_or_else(|| {
             RuntimeError::io(id, "find cgroup")(io::Error::other("container has no cgroup"))
         })?;
-        Cgroup::open(&self.cgroups, path).map_err(cg_err(id))
+        self.open_cgroup(state, path).map_err(cg_err(id))
+    }
+
+    /// Opens the container's cgroup `path` on the cgroup version it was created on (the
+    /// host's, for a state file that predates the record).
+    pub(crate) fn open_cgroup(
+        &self,
+        state: &ContainerState,
+        path: &str,
+    ) -> Result<Cgroup, CgroupError> {
+        match state.cgroup_version {
+            Some(v) if v != self.cgroups.version() => {
+                Cgroup::open(&self.cgroups.for_version(v)?, path)
+            }
+            _ => Cgroup::open(&self.cgroups, path),
+        }
     }
 
     pub(crate) fn existing_dir(&self, id: &str) -> Result<PathBuf, RuntimeError> {

@@ -21,7 +21,6 @@ use hull_oci::runtime::{Process, Spec};
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, WaitOptions};
 
-use crate::cgroups::Cgroup;
 use crate::container::{live_status, read_spec};
 use crate::process::exec::{self as child, ExecArgs};
 use crate::process::sync::{self, FromInit};
@@ -147,7 +146,7 @@ impl Runtime {
             id: id.to_string(),
             source,
         };
-        Cgroup::open(&self.cgroups, path)
+        self.open_cgroup(state, path)
             .and_then(|c| c.join_files())
             .map_err(err)
     }

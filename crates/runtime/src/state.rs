@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::cgroups::CgroupVersion;
 use hull_oci::runtime::State;
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +46,10 @@ pub struct ContainerState {
     pub pid_start_time: Option<u64>,
     pub bundle: PathBuf,
     pub cgroup_path: Option<String>,
+    /// The cgroup version `cgroup_path` was created on; later operations open it there. None in
+    /// files written before hull recorded it: the host's version is detected, as it was then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_version: Option<CgroupVersion>,
     #[serde(default)]
     pub annotations: std::collections::BTreeMap<String, String>,
 }
@@ -109,6 +114,7 @@ fn stopped_after_host_crash(dir: &Path) -> ContainerState {
         pid_start_time: None,
         bundle: PathBuf::new(),
         cgroup_path: None,
+        cgroup_version: None,
         annotations: Default::default(),
     }
 }
@@ -164,6 +170,7 @@ mod tests {
             pid_start_time: None,
             bundle: "/b".into(),
             cgroup_path: None,
+            cgroup_version: None,
             annotations: Default::default(),
         };
         write(dir.path(), &st).unwrap();
@@ -196,6 +203,7 @@ mod tests {
             pid_start_time: Some(1),
             bundle: "/b".into(),
             cgroup_path: None,
+            cgroup_version: None,
             annotations: Default::default(),
         };
         let _l = lock(d.path()).unwrap();
@@ -229,6 +237,23 @@ mod tests {
             read(d.path()).unwrap_err().kind(),
             io::ErrorKind::InvalidData
         );
+    }
+
+    #[test]
+    fn the_cgroup_version_is_recorded_and_old_files_still_read() {
+        let d = tempfile::tempdir().unwrap();
+        let old = br#"{"id":"c3","status":"running","pid":7,"pid_start_time":1,
+            "bundle":"/b","cgroup_path":"/hull/c3","annotations":{}}"#;
+        std::fs::write(d.path().join(STATE_FILE), old).unwrap();
+        let mut st = read(d.path()).unwrap();
+        assert_eq!(st.cgroup_path.as_deref(), Some("/hull/c3"));
+        assert_eq!(st.cgroup_version, None);
+        st.cgroup_version = Some(CgroupVersion::V2);
+        write(d.path(), &st).unwrap();
+        let on_disk: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.path().join(STATE_FILE)).unwrap()).unwrap();
+        assert_eq!(on_disk["cgroup_version"], "v2");
+        assert_eq!(read(d.path()).unwrap(), st);
     }
 
     #[test]

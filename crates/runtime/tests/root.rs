@@ -5,19 +5,22 @@
 
 mod common;
 
+/// The v2 cases: a container on a cgroup2 hierarchy (with or without controllers).
+#[path = "root/cgroup_v2.rs"]
+mod cgroup_v2;
+
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use hull_oci::runtime::{
-    Device, DeviceRule, Linux, Mount, Namespace, Pids, Process, Resources, Rlimit, Root, Spec, User,
-};
-use hull_runtime::cgroups::{CgroupRoot, CgroupVersion};
+use cgroup_v2::{v2_cgroup_without_controllers, v2_oom_kill_ends_the_container};
+use hull_oci::runtime::{Linux, Mount, Namespace, Process, Rlimit, Root, Spec, User};
 use hull_runtime::{CreateRequest, ExecRequest, Runtime, RuntimeError, Step};
 use rustix::process::{Pid, WaitOptions, WaitStatus};
 
 const APPLETS: &[&str] = &[
     "sh", "true", "sleep", "cat", "echo", "hostname", "id", "wc", "ls", "tty", "kill", "grep",
+    "yes",
 ];
 
 /// A bundle in a temp dir; on drop, checks nothing stayed mounted under it.
@@ -545,146 +548,6 @@ fn read_all_pty(master: OwnedFd) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The cgroup2 mount of a hybrid host (or of a pure v2 one), from /proc/self/mountinfo.
-fn cgroup2_mount() -> Option<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    info.lines().find_map(|l| {
-        let (left, right) = l.split_once(" - ")?;
-        let mount = left.split(' ').nth(4)?;
-        right.starts_with("cgroup2 ").then(|| PathBuf::from(mount))
-    })
-}
-
-/// Removes a (parent) cgroup directory on drop, once its children are gone.
-struct RmdirOnDrop(PathBuf);
-
-impl Drop for RmdirOnDrop {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir(&self.0) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                eprintln!("cleanup: rmdir {}: {e}", self.0.display());
-            }
-        }
-    }
-}
-
-/// The v2 path end to end on a cgroup2 hierarchy that may have no controllers at all (this
-/// host's hybrid mount): create (nested path), device filter for init and for exec'd processes,
-/// pause/resume through cgroup.freeze, stats and oom_killed without controller files; a limit
-/// whose controller is missing fails create, naming the file, and leaves no cgroup behind.
-fn v2_cgroup_without_controllers() {
-    let Some(mount) = cgroup2_mount() else {
-        eprint!("(skipped: no cgroup2 mount) ");
-        return;
-    };
-    let parent = format!("/hull-rt-test-{}", std::process::id());
-    // Declared first so that it drops last, once no cgroup below uses what it disables.
-    let _subtree = common::RestoreSubtreeControl::new(&mount);
-    // Declared before the runtime so that it drops after it: the containers' cgroups go first.
-    let _parent = RmdirOnDrop(mount.join(&parent[1..]));
-    let mut rt = Rt::new();
-    rt.rt.cgroups = CgroupRoot::v2_at(&mount);
-    let cg_path = format!("{parent}/v2");
-    let b = Bundle::new();
-    let mut s = spec(&["sleep", "100"]);
-    let linux = s.linux.as_mut().unwrap();
-    linux.cgroups_path = Some(cg_path.clone());
-    // As Docker on a v2 host: the container sees its own cgroup as the root.
-    linux.namespaces.push(Namespace {
-        kind: "cgroup".into(),
-        path: None,
-    });
-    // /dev/kmsg may be read but not written: an open for writing must fail with EPERM.
-    linux.devices = vec![Device {
-        kind: "c".into(),
-        path: "/dev/kmsg".into(),
-        major: 1,
-        minor: 11,
-        file_mode: Some(0o644),
-        ..Device::default()
-    }];
-    let rule = |allow, major: Option<i64>, minor, access: &str| DeviceRule {
-        allow,
-        kind: major.map(|_| "c".to_string()),
-        major,
-        minor,
-        access: Some(access.into()),
-    };
-    linux.resources = Some(Resources {
-        devices: vec![
-            rule(false, None, None, "rwm"),
-            rule(true, Some(1), Some(11), "r"),
-        ],
-        ..Resources::default()
-    });
-    // exec reads the spec from the bundle.
-    std::fs::write(
-        b.path().join("config.json"),
-        serde_json::to_vec(&s).unwrap(),
-    )
-    .unwrap();
-    let pid = rt.create("v2", &b, s, None).unwrap();
-    rt.rt.start("v2").unwrap();
-    let cg = rt.rt.cgroup("v2").unwrap();
-    assert_eq!(cg.version(), CgroupVersion::V2);
-    assert!(cg.pids().unwrap().contains(&pid), "init not in {cg_path}");
-
-    // `true`, not `:`: a failed redirection of a special builtin ends a non-interactive sh.
-    let script = "cat /proc/self/cgroup; true < /dev/kmsg && echo kmsg-read-ok; \
-                  true > /dev/kmsg && echo kmsg-write-ok; true > /dev/null && echo null-ok";
-    let process = Process {
-        args: ["sh", "-c", script].iter().map(|a| a.to_string()).collect(),
-        env: vec!["PATH=/bin".into()],
-        cwd: "/".into(),
-        ..Default::default()
-    };
-    let (st, out) = exec_to_end(&rt, "v2", process).unwrap();
-    assert_eq!(st.exit_status(), Some(0), "{out}");
-    assert!(out.contains("0::/\n"), "{out}");
-    assert!(
-        out.contains("kmsg-read-ok") && out.contains("null-ok"),
-        "{out}"
-    );
-    assert!(!out.contains("kmsg-write-ok"), "{out}");
-    assert!(out.contains("/dev/kmsg: Operation not permitted"), "{out}");
-
-    rt.rt.pause("v2").unwrap();
-    assert_eq!(rt.rt.state("v2").unwrap().status, "paused");
-    rt.rt.resume("v2").unwrap();
-    assert_eq!(rt.rt.state("v2").unwrap().status, "running");
-    let has_pids = std::fs::read_to_string(mount.join("cgroup.controllers"))
-        .unwrap()
-        .split_whitespace()
-        .any(|c| c == "pids");
-    // cpu.stat is a core file: there without the cpu controller; pids.current is not.
-    let stats = cg.stats().unwrap();
-    assert!(stats.cpu_usage_ns.is_some(), "{stats:?}");
-    assert_eq!(stats.pids_current.is_some(), has_pids, "{stats:?}");
-    assert!(!rt.rt.oom_killed("v2").unwrap());
-    rt.rt.kill("v2", libc::SIGKILL, false).unwrap();
-    assert_eq!(wait(pid).terminating_signal(), Some(libc::SIGKILL));
-    rt.rt.delete("v2", false).unwrap();
-    assert!(!mount.join(&cg_path[1..]).exists());
-
-    // A pids limit needs the pids controller, which this hierarchy may not offer.
-    if !has_pids {
-        let mut s = spec(&["true"]);
-        let linux = s.linux.as_mut().unwrap();
-        linux.cgroups_path = Some(cg_path.clone());
-        linux.resources = Some(Resources {
-            pids: Some(Pids { limit: 10 }),
-            ..Resources::default()
-        });
-        let err = rt.create("v2pids", &b, s, None).unwrap_err();
-        assert!(
-            format!("{:?}", err).contains("pids.max"),
-            "{err}: {:?}",
-            err
-        );
-        assert!(!mount.join(&cg_path[1..]).exists());
-    }
-}
-
 fn main() {
     match std::env::var("HULL_ROOT_TESTS").as_deref() {
         Ok("1") => {}
@@ -748,31 +611,38 @@ fn main() {
             "v2_cgroup_without_controllers",
             v2_cgroup_without_controllers,
         ),
+        (
+            "v2_oom_kill_ends_the_container",
+            v2_oom_kill_ends_the_container,
+        ),
     ];
     let filter = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
-    let mut failed = Vec::new();
-    let mut ran = 0;
+    let (mut passed, mut failed, mut filtered) = (0, Vec::new(), 0);
+    let start = std::time::Instant::now();
     for (name, f) in tests {
         if filter.as_deref().is_some_and(|flt| !name.contains(flt)) {
+            filtered += 1;
             continue;
         }
-        ran += 1;
         eprint!("test {name} ... ");
         match std::panic::catch_unwind(f) {
-            Ok(()) => eprintln!("ok"),
+            Ok(()) => {
+                eprintln!("ok");
+                passed += 1;
+            }
             Err(_) => {
                 eprintln!("FAILED");
                 failed.push(*name);
             }
         }
     }
-    // The summary line of libtest's harness, which scripts/test and scripts/test-vm add up.
-    eprintln!(
-        "\ntest result: {}. {} passed; {} failed; 0 ignored; 0 measured; {} filtered out",
-        if failed.is_empty() { "ok" } else { "FAILED" },
-        ran - failed.len(),
+    // libtest's closing line, which scripts/test and the VM tier add up.
+    let verdict = if failed.is_empty() { "ok" } else { "FAILED" };
+    println!(
+        "test result: {verdict}. {passed} passed; {} failed; 0 ignored; 0 measured; \
+         {filtered} filtered out; finished in {:.2}s",
         failed.len(),
-        tests.len() - ran
+        start.elapsed().as_secs_f64()
     );
     if !failed.is_empty() {
         eprintln!("failed: {failed:?}");

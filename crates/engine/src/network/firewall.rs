@@ -3,6 +3,9 @@
 //! - iptables, where `nft` is absent, in hull's own chains `HULL-*` jumped to from the built-in
 //!   ones (see `iptables`).
 //!
+//! Besides, `foreign` adds accepts for a bridge to other firewalls' forward chains that would
+//! drop its traffic.
+//!
 //! Either way every rule carries a comment naming its owner (a tag), removal deletes exactly
 //! the rules of the tags asked for, and hull's table or chains go away with their last rule.
 //! `HULL_FIREWALL=nft|iptables` forces a backend (tests use it to cover the fallback).
@@ -13,7 +16,7 @@ use std::path::Path;
 
 use super::ports::Proto;
 use super::subnet::Subnet;
-use super::{iptables, nft, NetworkError};
+use super::{foreign, iptables, nft, NetworkError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Chain {
@@ -39,6 +42,13 @@ pub enum Match {
     NotOutIface(String),
     /// Any interface whose name starts with this.
     OutIfacePrefix(String),
+    /// No interface whose name starts with this.
+    NotOutIfacePrefix(String),
+    NotInIfacePrefix(String),
+    /// A packet of a connection already accepted (conntrack established or related).
+    Reply,
+    /// A packet whose destination was rewritten by DNAT (a published port).
+    Dnatted,
     DestPort(Proto, u16),
 }
 
@@ -49,6 +59,8 @@ pub enum Verdict {
     Drop,
     /// Leave hull's chain (the built-in chain's policy and rules decide).
     Return,
+    /// Only in other firewalls' chains (see `foreign`).
+    Accept,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +103,7 @@ pub fn backend() -> Option<Backend> {
     }
 }
 
-fn on_path(tool: &str) -> bool {
+pub fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
 }
@@ -136,10 +148,24 @@ pub fn remove(doomed: impl Fn(&str) -> bool) -> Result<Vec<String>, NetworkError
         return Ok(Vec::new());
     };
     let _lock = lock()?;
-    match backend {
-        Backend::Nft => nft::remove(&doomed),
-        Backend::Iptables => iptables::remove(&doomed),
-    }
+    let mut gone = match backend {
+        Backend::Nft => nft::remove(&doomed)?,
+        Backend::Iptables => iptables::remove(&doomed)?,
+    };
+    gone.extend(foreign::remove(&doomed)?);
+    Ok(gone)
+}
+
+/// Opens the forward path for a network's bridge in other firewalls' chains (see `foreign`).
+pub fn allow_forward(tag: &str, bridge: &str) -> Result<(), NetworkError> {
+    let _lock = lock()?;
+    foreign::allow(tag, bridge)
+}
+
+/// Removes what [`allow_forward`] added for `tag`.
+pub fn remove_forward(tag: &str) -> Result<(), NetworkError> {
+    let _lock = lock()?;
+    foreign::remove(&|c| c == tag).map(drop)
 }
 
 /// Whether any hull rule (of any store) exists.

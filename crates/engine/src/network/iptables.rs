@@ -25,7 +25,7 @@ fn chain_of(c: Chain) -> (&'static str, &'static str) {
     (table, ours)
 }
 
-fn iptables(args: &[&str]) -> Result<String, NetworkError> {
+pub fn iptables(args: &[&str]) -> Result<String, NetworkError> {
     let mut all = vec!["-w"];
     all.extend_from_slice(args);
     run_tool("iptables", &all, None)
@@ -46,6 +46,14 @@ pub fn render(rule: &Rule, tag: &str) -> Vec<String> {
             Match::OutIface(i) => vec!["-o".into(), i.clone()],
             Match::NotOutIface(i) => vec!["!".into(), "-o".into(), i.clone()],
             Match::OutIfacePrefix(p) => vec!["-o".into(), format!("{p}+")],
+            Match::NotOutIfacePrefix(p) => vec!["!".into(), "-o".into(), format!("{p}+")],
+            Match::NotInIfacePrefix(p) => vec!["!".into(), "-i".into(), format!("{p}+")],
+            Match::Reply => ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED"]
+                .map(String::from)
+                .to_vec(),
+            Match::Dnatted => ["-m", "conntrack", "--ctstate", "DNAT"]
+                .map(String::from)
+                .to_vec(),
             Match::DestPort(proto, port) => {
                 vec![
                     "-p".into(),
@@ -68,6 +76,7 @@ pub fn render(rule: &Rule, tag: &str) -> Vec<String> {
         ],
         Verdict::Drop => vec!["-j".into(), "DROP".into()],
         Verdict::Return => vec!["-j".into(), "RETURN".into()],
+        Verdict::Accept => vec!["-j".into(), "ACCEPT".into()],
     });
     a
 }
@@ -111,7 +120,7 @@ pub fn parse_listing(listing: &str, chain: &str) -> Vec<String> {
         .collect()
 }
 
-fn comment_of(line: &str) -> Option<String> {
+pub fn comment_of(line: &str) -> Option<String> {
     let rest = &line[line.find("--comment ")? + "--comment ".len()..];
     match rest.strip_prefix('"') {
         Some(q) => Some(q[..q.find('"')?].to_string()),

@@ -22,8 +22,10 @@
 //! nft rules carry the same strings as comments. `<store>` is 8 hex of the store root's hash,
 //! so two hull stores on one host never sweep each other's objects.
 
+pub mod claims;
 pub mod dns;
 pub mod firewall;
+pub mod foreign;
 pub mod ipam;
 pub mod iptables;
 pub mod ledger;
@@ -159,6 +161,10 @@ pub fn ensure_host_side(root: &Path, net: &Network) -> Result<u32, NetworkError>
     let store = store_tag(root);
     orphans::register_store(root, &store)?;
     let mut h = netlink::Netlink::open().map_err(nl("open socket for", &net.bridge))?;
+    let existed = h
+        .link_by_name(&net.bridge)
+        .map_err(nl("find", &net.bridge))?
+        .is_some();
     let br = h
         .ensure_bridge(&net.bridge)
         .map_err(nl("create bridge", &net.bridge))?;
@@ -168,6 +174,11 @@ pub fn ensure_host_side(root: &Path, net: &Network) -> Result<u32, NetworkError>
         .map_err(nl("add gateway address to", &net.bridge))?;
     h.set_up(br).map_err(nl("bring up", &net.bridge))?;
     nat::apply(&net_tag(&store, net), &net.bridge, &net.subnet)?;
+    // Other firewalls' forward chains: once per bridge-up (spawning iptables and nft costs
+    // tens of milliseconds), undone with the bridge in remove_host_side.
+    if !existed {
+        firewall::allow_forward(&net_tag(&store, net), &net.bridge)?;
+    }
     Ok(br)
 }
 
@@ -187,6 +198,7 @@ pub fn remove_host_side(root: &Path, net: &Network) -> Result<(), NetworkError> 
         }
     }
     firewall::remove_tag(&tag)?;
+    firewall::remove_forward(&tag)?;
     nat::restore_forwarding()?;
     Ok(())
 }
@@ -281,8 +293,9 @@ pub fn reserve_at(
     ip: Option<Ipv4Addr>,
 ) -> Result<Reservation, NetworkError> {
     let nets = Networks::open(root);
-    let net = nets.get(ep.network)?;
     let _ports_lock = ports_lock(&nets)?;
+    // Read under the lock: a concurrent reserve may have just moved the default network.
+    let net = claims::recheck(root, &nets, nets.get(ep.network)?)?;
     let ports = ports::assign_random(ep.ports)?;
     ports::check_free(&ports, &published_ports(&nets)?)?;
     let ipam = nets.ipam(&net);

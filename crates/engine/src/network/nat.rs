@@ -65,13 +65,34 @@ pub fn enable_forwarding() -> Result<(), NetworkError> {
     std::fs::write(FORWARD, b"1\n").map_err(io("write", FORWARD))
 }
 
-/// Turns forwarding back off if hull turned it on and hull's table is gone (no network left).
+/// Turns forwarding back off if hull turned it on, hull's table is gone (no network left) and
+/// no other engine's bridge is there: dockerd or podman started after hull found forwarding on
+/// (hull's doing) and left it so; their containers need it still. The mark stays then, so a
+/// later call turns it off once the other bridge is gone.
 pub fn restore_forwarding() -> Result<(), NetworkError> {
     if !Path::new(FORWARD_MARK).exists() || firewall::any_rules()? {
         return Ok(());
     }
+    if foreign_bridge().is_some() {
+        return Ok(()); // docker0, cni-podman0, virbr0: forwarding is theirs too now
+    }
     std::fs::write(FORWARD, b"0\n").map_err(io("write", FORWARD))?;
-    std::fs::remove_file(FORWARD_MARK).map_err(io("remove", FORWARD_MARK))
+    // Another store's last network may have gone at the same moment and taken the mark first.
+    match std::fs::remove_file(FORWARD_MARK) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("remove", FORWARD_MARK)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// A bridge on the host that is not hull's (every hull bridge's name starts with `hull`).
+fn foreign_bridge() -> Option<String> {
+    std::fs::read_dir("/sys/class/net")
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| {
+            !n.starts_with("hull") && Path::new("/sys/class/net").join(n).join("bridge").is_dir()
+        })
 }
 
 /// route_localnet=1 on the bridge: lets packets with a 127.0.0.0/8 source (DNATed from a

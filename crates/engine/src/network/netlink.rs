@@ -195,6 +195,28 @@ impl Netlink {
         )
     }
 
+    /// The IPv4 addresses of every link, as (link index, address, prefix length); a link that
+    /// is down keeps its addresses but has no route, so this sees what the routes miss.
+    pub fn ipv4_addresses(&mut self) -> io::Result<Vec<(u32, Ipv4Addr, u8)>> {
+        let mut req = AddressMessage::default();
+        req.header.family = AddressFamily::Inet;
+        let replies = self.dump(RouteNetlinkMessage::GetAddress(req))?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewAddress(a) => {
+                    let ip = a.attributes.iter().find_map(|x| match x {
+                        AddressAttribute::Local(std::net::IpAddr::V4(ip))
+                        | AddressAttribute::Address(std::net::IpAddr::V4(ip)) => Some(*ip),
+                        _ => None,
+                    })?;
+                    Some((a.header.index, ip, a.header.prefix_len))
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
     /// Deletes the link; a link already gone is fine.
     pub fn delete_link(&mut self, index: u32) -> io::Result<()> {
         let mut msg = LinkMessage::default();

@@ -1,4 +1,5 @@
-//! The nftables backend: hull's own table `table ip hull`, driven through `nft -f -`. hull never
+//! The nftables backend: hull's own table `table ip hull`, driven through `nft -f -`. Apart from
+//! the tagged accepts `foreign` inserts into other tables' forward chains that drop, hull never
 //! touches a table or chain it did not create. Rules carry their tag as a comment; removal
 //! deletes the chosen rules by handle in one transaction, or the whole table when no rule would
 //! be left, so a host without hull networks has no hull table.
@@ -33,17 +34,23 @@ pub fn render(rule: &Rule, tag: &str) -> String {
         Chain::Postrouting => "postrouting",
         Chain::Forward => "forward",
     };
+    format!(
+        "add rule {FAMILY} {TABLE} {chain} {}\n",
+        render_body(rule, tag)
+    )
+}
+
+/// A rule's matches, verdict and tag, as they follow the chain in an `add rule` line.
+pub fn render_body(rule: &Rule, tag: &str) -> String {
     let mut body: Vec<String> = rule.matches.iter().map(render_match).collect();
     body.push(match rule.verdict {
         Verdict::Masquerade => "masquerade".into(),
         Verdict::Dnat(ip, port) => format!("dnat to {ip}:{port}"),
         Verdict::Drop => "drop".into(),
         Verdict::Return => "return".into(),
+        Verdict::Accept => "accept".into(),
     });
-    format!(
-        "add rule {FAMILY} {TABLE} {chain} {} comment \"{tag}\"\n",
-        body.join(" ")
-    )
+    format!("{} comment \"{tag}\"", body.join(" "))
 }
 
 fn render_match(m: &Match) -> String {
@@ -56,6 +63,10 @@ fn render_match(m: &Match) -> String {
         Match::OutIface(i) => format!("oifname \"{i}\""),
         Match::NotOutIface(i) => format!("oifname != \"{i}\""),
         Match::OutIfacePrefix(p) => format!("oifname \"{p}*\""),
+        Match::NotOutIfacePrefix(p) => format!("oifname != \"{p}*\""),
+        Match::NotInIfacePrefix(p) => format!("iifname != \"{p}*\""),
+        Match::Reply => "ct state established,related".into(),
+        Match::Dnatted => "ct status dnat".into(),
         Match::DestPort(proto, port) => format!("{proto} dport {port}"),
     }
 }

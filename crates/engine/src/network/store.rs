@@ -56,6 +56,31 @@ fn default_subnet_override() -> Result<Option<Subnet>, NetworkError> {
     }
 }
 
+/// What a new network asks for: a subnet and gateway, else the pools to pick from.
+struct Plan {
+    want: Option<Subnet>,
+    gateway: Option<Ipv4Addr>,
+    pools: Vec<Subnet>,
+}
+
+/// The default network's candidates, then the user networks' pools, then the last resort.
+fn default_candidates() -> Vec<Subnet> {
+    [
+        subnet::default_pools(),
+        subnet::user_pools(),
+        subnet::fallback_pools(),
+    ]
+    .concat()
+}
+
+/// What the host's routes and link addresses cover.
+fn host_taken() -> Result<Vec<Subnet>, NetworkError> {
+    Ok(super::claims::host_claims()?
+        .into_iter()
+        .map(|c| c.subnet)
+        .collect())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Network {
     pub id: String,
@@ -156,7 +181,12 @@ impl Networks {
         }
         let id = new_id(&req.name);
         let bridge = format!("hull-{}", &id[..10]);
-        let net = self.plan(&req.name, id, bridge, req.subnet, req.gateway, &existing)?;
+        let plan = Plan {
+            want: req.subnet,
+            gateway: req.gateway,
+            pools: [subnet::user_pools(), subnet::fallback_pools()].concat(),
+        };
+        let net = self.plan(&req.name, id, bridge, plan, &existing)?;
         self.write(&net)?;
         Ok(net)
     }
@@ -211,31 +241,57 @@ impl Networks {
         }
         let id = new_id(DEFAULT_NETWORK);
         let root = self.dir.parent().unwrap_or(Path::new("/"));
-        let net = self.plan(
-            DEFAULT_NETWORK,
-            id,
-            default_bridge(root),
-            default_subnet_override()?,
-            None,
-            &existing,
-        )?;
+        let plan = Plan {
+            want: default_subnet_override()?,
+            gateway: None,
+            pools: default_candidates(),
+        };
+        let net = self.plan(DEFAULT_NETWORK, id, default_bridge(root), plan, &existing)?;
         self.write(&net)
     }
 
+    /// Moves the default network to the first free candidate that overlaps neither the host,
+    /// another network, its current subnet nor `avoid` (see `claims::recheck`, whose caller
+    /// made sure it has no endpoint). Keeps its ID, name and bridge.
+    pub fn readdress(&self, net: &Network, avoid: &[Subnet]) -> Result<Network, NetworkError> {
+        let _lock = self.lock()?;
+        let others: Vec<Network> = self
+            .read_all()?
+            .into_iter()
+            .filter(|n| n.name != net.name)
+            .collect();
+        let mut taken: Vec<Subnet> = avoid.to_vec();
+        taken.push(net.subnet);
+        taken.extend(others.iter().map(|n| n.subnet));
+        taken.extend(host_taken()?);
+        let subnet = subnet::first_free(&default_candidates(), &taken).ok_or_else(|| {
+            NetworkError::Conflict(format!(
+                "network {}: no free subnet left to move to from {}",
+                net.name, net.subnet
+            ))
+        })?;
+        let moved = Network {
+            subnet,
+            gateway: subnet.first_host(),
+            ..net.clone()
+        };
+        self.write(&moved)?;
+        Ok(moved)
+    }
+
     /// Chooses the subnet and gateway: the requested ones if they are free, else the first
-    /// free pool that overlaps neither the host's routes nor another network.
+    /// free pool that overlaps neither the host's routes and addresses nor another network.
     fn plan(
         &self,
         name: &str,
         id: String,
         bridge: String,
-        want: Option<Subnet>,
-        gateway: Option<Ipv4Addr>,
+        plan: Plan,
         existing: &[Network],
     ) -> Result<Network, NetworkError> {
-        let host = subnet::host_routes();
+        let host = host_taken()?;
         let ours: Vec<Subnet> = existing.iter().map(|n| n.subnet).collect();
-        let subnet = match want {
+        let subnet = match plan.want {
             Some(s) => {
                 if let Some(n) = existing.iter().find(|n| n.subnet.overlaps(&s)) {
                     return Err(NetworkError::Conflict(format!(
@@ -252,12 +308,12 @@ impl Networks {
             }
             None => {
                 let taken: Vec<Subnet> = host.into_iter().chain(ours).collect();
-                subnet::first_free(&subnet::default_pools(), &taken).ok_or_else(|| {
+                subnet::first_free(&plan.pools, &taken).ok_or_else(|| {
                     NetworkError::Conflict("no free subnet left in the default pools".into())
                 })?
             }
         };
-        let gateway = gateway.unwrap_or_else(|| subnet.first_host());
+        let gateway = plan.gateway.unwrap_or_else(|| subnet.first_host());
         let g = u32::from(gateway);
         if !subnet.contains(gateway) || g == subnet.network() || g == subnet.broadcast() {
             return Err(NetworkError::InvalidInput(format!(
@@ -397,9 +453,18 @@ mod tests {
             format!("hull0-{}", super::super::store_tag(d.path()))
         );
         assert!(all[0].bridge.len() <= 15);
-        assert!(!subnet::host_routes()
+        assert!(!host_taken()
+            .unwrap()
             .iter()
             .any(|r| r.overlaps(&all[0].subnet)));
+        // HULL_DEFAULT_SUBNET aside, the default comes from hull's own pools.
+        if std::env::var_os(DEFAULT_SUBNET_ENV).is_none() {
+            assert!(
+                default_candidates().contains(&all[0].subnet),
+                "{}",
+                all[0].subnet
+            );
+        }
         assert_eq!(all[1].name, "alpha");
         assert!(all[1].bridge.starts_with("hull-") && all[1].bridge.len() == 15);
         assert_eq!(all[1].gateway, Ipv4Addr::new(10, 201, 0, 1));
@@ -464,6 +529,19 @@ mod tests {
                 assert!(!a.overlaps(b), "{a} overlaps {b}");
             }
         }
+    }
+
+    #[test]
+    fn readdress_moves_the_default_network_and_keeps_its_identity() {
+        let d = tempfile::tempdir().unwrap();
+        let nets = Networks::open(d.path());
+        let before = nets.get("bridge").unwrap();
+        let avoid: Subnet = "10.86.0.0/16".parse().unwrap();
+        let moved = nets.readdress(&before, &[avoid]).unwrap();
+        assert!(!moved.subnet.overlaps(&before.subnet) && !moved.subnet.overlaps(&avoid));
+        assert_eq!(moved.gateway, moved.subnet.first_host());
+        assert_eq!((&moved.id, &moved.bridge), (&before.id, &before.bridge));
+        assert_eq!(nets.get("bridge").unwrap(), moved);
     }
 
     #[test]

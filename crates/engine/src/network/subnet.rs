@@ -89,12 +89,42 @@ impl<'de> Deserialize<'de> for Subnet {
     }
 }
 
-/// The default network's candidates (podman's 10.88/16 first), then Docker's default pools.
+// Where hull's subnets come from, chosen to miss what the other engines on a host take first:
+// - Docker: docker0 on 172.17.0.0/16, user networks on 172.18-31.0.0/16, then 192.168.0.0/16
+//   in /20s (its default address pools);
+// - podman 4: its default network on 10.88.0.0/16 (cni-podman0 or podman0), user networks in
+//   /24s from 10.89.0.0 up to 10.255.255.0;
+// - CRI-O's default bridge 10.85.0.0/16; k3s 10.42-43.0.0/16; Kubernetes services 10.96.0.0/12
+//   and flannel 10.244.0.0/16 (inside podman's range anyway).
+// 10.64.0.0/12 (10.64-79) and 10.80-87 (but 10.85) are in none of them, nor is 172.16.0.0/16
+// (Docker's pools begin at 172.17), the last resort for a host that routes all of 10.0.0.0/8
+// (a VPN). The host's routes and addresses are checked as well, each time an endpoint is
+// reserved (see `claims`).
+
+/// The default network's candidates: 10.87.0.0/16 first, then the /16s below it but CRI-O's.
 pub fn default_pools() -> Vec<Subnet> {
-    let mut v = vec![Subnet::new(Ipv4Addr::new(10, 88, 0, 0), 16).expect("valid")];
-    v.extend((17..=31).map(|b| Subnet::new(Ipv4Addr::new(172, b, 0, 0), 16).expect("valid")));
-    v.extend((0..=15).map(|i| Subnet::new(Ipv4Addr::new(192, 168, i * 16, 0), 20).expect("valid")));
-    v
+    [87u8, 86, 84, 83, 82, 81, 80]
+        .into_iter()
+        .map(|b| Subnet::new(Ipv4Addr::new(10, b, 0, 0), 16).expect("valid"))
+        .collect()
+}
+
+/// User networks' candidates (`network create` without `--subnet`): 10.64.0.0/12 in /20s,
+/// 256 networks of 4094 addresses.
+pub fn user_pools() -> Vec<Subnet> {
+    (0u32..256)
+        .map(|i| {
+            let base = u32::from(Ipv4Addr::new(10, 64, 0, 0)) + (i << 12);
+            Subnet::new(Ipv4Addr::from(base), 20).expect("valid")
+        })
+        .collect()
+}
+
+/// The last resort of both: 172.16.0.0/16 in /20s.
+pub fn fallback_pools() -> Vec<Subnet> {
+    (0u8..16)
+        .map(|i| Subnet::new(Ipv4Addr::new(172, 16, i << 4, 0), 20).expect("valid"))
+        .collect()
 }
 
 /// The first candidate that overlaps none of `taken`.
@@ -108,6 +138,11 @@ pub fn first_free(candidates: &[Subnet], taken: &[Subnet]) -> Option<Subnet> {
 /// The IPv4 routes of the host's main table (from /proc/net/route), default route excluded:
 /// a new network must not shadow any of them.
 pub fn host_routes() -> Vec<Subnet> {
+    host_routes_by_iface().into_iter().map(|(_, s)| s).collect()
+}
+
+/// [`host_routes`] with the interface of each.
+pub fn host_routes_by_iface() -> Vec<(String, Subnet)> {
     std::fs::read_to_string("/proc/net/route")
         .map(|t| parse_proc_net_route(&t))
         .unwrap_or_default()
@@ -115,7 +150,7 @@ pub fn host_routes() -> Vec<Subnet> {
 
 /// Parses /proc/net/route: `Iface Destination Gateway Flags RefCnt Use Metric Mask ...` with
 /// the addresses as little-endian hex.
-pub fn parse_proc_net_route(text: &str) -> Vec<Subnet> {
+pub fn parse_proc_net_route(text: &str) -> Vec<(String, Subnet)> {
     text.lines()
         .skip(1)
         .filter_map(|line| {
@@ -125,7 +160,8 @@ pub fn parse_proc_net_route(text: &str) -> Vec<Subnet> {
             // The kernel prints the raw in-memory u32, so its host-order bytes are the address.
             let prefix = m.count_ones() as u8;
             let addr = Ipv4Addr::from(dest.to_ne_bytes());
-            (prefix > 0).then(|| Subnet::new(addr, prefix)).flatten()
+            let net = (prefix > 0).then(|| Subnet::new(addr, prefix)).flatten()?;
+            Some((f.first()?.to_string(), net))
         })
         .collect()
 }
@@ -162,8 +198,8 @@ docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
         assert_eq!(
             routes,
             vec![
-                "192.0.2.0/24".parse().unwrap(),
-                "172.17.0.0/16".parse().unwrap()
+                ("eth0".to_string(), "192.0.2.0/24".parse().unwrap()),
+                ("docker0".to_string(), "172.17.0.0/16".parse().unwrap())
             ]
         );
     }
@@ -171,12 +207,49 @@ docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
     #[test]
     fn first_free_skips_taken_pools() {
         let taken = vec![
-            "10.88.0.0/16".parse().unwrap(),
-            "172.17.0.0/16".parse().unwrap(),
+            "10.87.0.0/16".parse().unwrap(),
+            "10.86.5.0/24".parse().unwrap(),
         ];
         assert_eq!(
             first_free(&default_pools(), &taken),
-            Some("172.18.0.0/16".parse().unwrap())
+            Some("10.84.0.0/16".parse().unwrap())
         );
+    }
+
+    #[test]
+    fn pools_miss_docker_podman_and_cri_o_defaults() {
+        let others: Vec<Subnet> = [
+            "172.17.0.0/16", // Docker's docker0, then its user networks to 172.31
+            "172.18.0.0/15",
+            "172.20.0.0/14",
+            "172.24.0.0/13",
+            "192.168.0.0/16", // Docker's second pool
+            "10.88.0.0/13",   // podman: 10.88 default, 10.89-95 user networks
+            "10.96.0.0/11",   // podman's user networks, Kubernetes services
+            "10.128.0.0/9",   // podman's user networks, up to 10.255
+            "10.85.0.0/16",   // CRI-O
+            "10.42.0.0/15",   // k3s
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        let all: Vec<Subnet> = default_pools()
+            .into_iter()
+            .chain(user_pools())
+            .chain(fallback_pools())
+            .collect();
+        for s in &all {
+            assert!(
+                !others.iter().any(|o| o.overlaps(s)),
+                "{s} is another engine's"
+            );
+        }
+        for (i, a) in all.iter().enumerate() {
+            assert!(!all[i + 1..].iter().any(|b| b.overlaps(a)), "{a} twice");
+        }
+        assert_eq!(user_pools()[1].to_string(), "10.64.16.0/20");
+        assert_eq!(user_pools()[255].to_string(), "10.79.240.0/20");
+        assert_eq!(default_pools()[0].to_string(), "10.87.0.0/16");
+        assert_eq!(fallback_pools()[15].to_string(), "172.16.240.0/20");
     }
 }

@@ -418,3 +418,23 @@ fn seccomp_follows_the_choice() {
         "{e}"
     );
 }
+
+#[test]
+fn a_swap_limit_can_be_dropped_and_the_memory_limit_stays() {
+    let mut spec = Spec::default();
+    assert!(!drop_swap_limit(&mut spec), "no resources, nothing dropped");
+    spec.linux = Some(Linux {
+        resources: Some(Resources {
+            memory: Some(Memory {
+                limit: Some(64 << 20),
+                swap: Some(128 << 20),
+                ..Memory::default()
+            }),
+            ..Resources::default()
+        }),
+        ..Linux::default()
+    });
+    assert!(drop_swap_limit(&mut spec));
+    let memory = spec.linux.unwrap().resources.unwrap().memory.unwrap();
+    assert_eq!((memory.limit, memory.swap), (Some(64 << 20), None));
+}

@@ -140,6 +140,31 @@ pub(crate) fn layout_from_mountinfo(mountinfo: &str, root: &Path) -> Option<Layo
     v2.clone().next().map(|m| Layout::V2(unified(m)))
 }
 
+/// The hierarchies of the version `chosen` is not, if the host mounts them too: the first
+/// cgroup2 mount beside v1 hierarchies (a hybrid host), or the v1 controllers beside cgroup2.
+pub(crate) fn other_layout(mountinfo: &str, chosen: &Layout) -> Option<Layout> {
+    let mounts: Vec<MountLine<'_>> = mountinfo.lines().filter_map(parse_line).collect();
+    let hierarchy = |m: &MountLine<'_>| Hierarchy {
+        mount: m.mount.clone(),
+        root: m.root.clone(),
+    };
+    match chosen {
+        Layout::V1(_) => mounts
+            .iter()
+            .find(|m| m.fstype == "cgroup2")
+            .map(|m| Layout::V2(hierarchy(m))),
+        Layout::V2(_) => {
+            let mut v1 = BTreeMap::new();
+            for m in mounts.iter().filter(|m| m.fstype == "cgroup") {
+                for key in v1_keys(m.super_opts) {
+                    v1.entry(key.to_string()).or_insert_with(|| hierarchy(m));
+                }
+            }
+            (!v1.is_empty()).then_some(Layout::V1(v1))
+        }
+    }
+}
+
 /// `/proc/self/cgroup` → controller (or `name=...`, or `""` for the v2 line `0::/path`) → path.
 pub(crate) fn own_cgroups(proc_self_cgroup: &str) -> BTreeMap<String, String> {
     let mut own = BTreeMap::new();
@@ -252,6 +277,20 @@ mod tests {
             panic!("expected v2");
         };
         assert_eq!(h.mount, Path::new("/tmp/a b"));
+    }
+
+    #[test]
+    fn the_other_version_is_found_beside_the_chosen_one() {
+        let hybrid = layout_from_mountinfo(HYBRID, root()).unwrap();
+        assert_eq!(
+            other_layout(HYBRID, &hybrid),
+            Some(Layout::V2(Hierarchy {
+                mount: "/sys/fs/cgroup/unified".into(),
+                root: "/".into()
+            }))
+        );
+        let v2 = layout_from_mountinfo(PURE_V2, root()).unwrap();
+        assert_eq!(other_layout(PURE_V2, &v2), None);
     }
 
     #[test]

@@ -11,7 +11,10 @@
 //! (v1 merges them). Docker's rules always give `rwm` per device, so this does not arise there.
 
 use hull_oci::runtime::DeviceRule;
-use hull_sys::bpf::{dev_ctx, Insn, Reg};
+use hull_sys::bpf::{self, dev_ctx, Insn, Reg};
+
+use std::fs;
+use std::path::Path;
 
 use super::CgroupError;
 
@@ -236,6 +239,26 @@ pub(crate) fn program(rules: &[DeviceRule]) -> Result<Vec<Insn>, CgroupError> {
     }
     insns.extend(verdict(default_allow));
     Ok(insns)
+}
+
+/// v2: compiles `rules` and attaches the program to the cgroup directory `dir`, beside any
+/// attached before (BPF_F_ALLOW_MULTI: every one must allow).
+pub(super) fn attach(dir: &Path, rules: &[DeviceRule]) -> Result<(), CgroupError> {
+    let insns = program(rules)?;
+    let err = |source| CgroupError::DeviceFilter {
+        dir: dir.into(),
+        source,
+    };
+    let cgroup = fs::File::open(dir).map_err(err)?;
+    let prog = bpf::prog_load(bpf::ProgType::CgroupDevice, &insns, c"Apache-2.0").map_err(err)?;
+    // The attachment holds its own reference to the program; our fd can close afterwards.
+    bpf::prog_attach(
+        std::os::fd::AsFd::as_fd(&prog),
+        std::os::fd::AsFd::as_fd(&cgroup),
+        bpf::AttachType::CgroupDevice,
+        bpf::F_ALLOW_MULTI,
+    )
+    .map_err(err)
 }
 
 #[cfg(test)]

@@ -19,13 +19,15 @@
 //! ```
 //!
 //! Paths follow OCI `linux.cgroupsPath`: an absolute path is relative to the hierarchy's root, a
-//! relative one to the caller's own cgroup (from `/proc/self/cgroup`). The systemd form
-//! `slice:prefix:name` is refused.
+//! relative one to the caller's own cgroup (from `/proc/self/cgroup`) on v1, and to its parent
+//! on v2 (as runc: the caller's own cgroup holds the caller, so it cannot enable controllers for
+//! children). The systemd form `slice:prefix:name` is refused.
 
 mod detect;
 mod devices;
 mod plan;
 mod stats;
+mod tree;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -34,10 +36,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hull_oci::runtime::Resources;
-use hull_sys::bpf;
 
 pub use detect::{Hierarchy, Layout};
 pub use stats::CgroupStats;
+pub use tree::remove_if_empty;
 
 use plan::{IfMissing, Write};
 
@@ -60,6 +62,8 @@ pub enum CgroupError {
     Detect { path: PathBuf, source: io::Error },
     #[error("no cgroup file system is mounted")]
     NotMounted,
+    #[error("no cgroup {} hierarchy is mounted on this host", version.as_str())]
+    VersionNotMounted { version: CgroupVersion },
     #[error("cgroup path {path:?}: systemd cgroup driver not supported")]
     SystemdUnsupported { path: String },
     #[error("cgroup path {path:?}: {reason}")]
@@ -68,8 +72,22 @@ pub enum CgroupError {
     InvalidResource { what: &'static str, reason: String },
     #[error("cgroup v1 controller {controller} is not mounted, needed to write {file}")]
     ControllerMissing { controller: String, file: String },
-    #[error("memory+swap limit needs swap accounting: {file} is missing in {dir}")]
-    SwapAccountingUnavailable { file: String, dir: PathBuf },
+    #[error("cgroup v2 controller {controller} is not available in {dir} (cgroup.controllers), needed to write {file}")]
+    ControllerUnavailable {
+        controller: String,
+        file: String,
+        dir: PathBuf,
+    },
+    /// A knob the spec asks for whose file exists only with a kernel feature the host lacks.
+    #[error("{knob}: the host has no {feature} (cgroup {version} {missing} missing)")]
+    HostLacks {
+        /// `file=value`, as the other write errors name a write.
+        knob: String,
+        feature: &'static str,
+        version: &'static str,
+        /// The files looked for ("a" or "a and b").
+        missing: String,
+    },
     #[error("cgroup {path} does not exist")]
     NotFound { path: String },
     #[error("create cgroup directory {dir}")]
@@ -87,6 +105,8 @@ pub enum CgroupError {
         dir: PathBuf,
         source: io::Error,
     },
+    #[error("lock cgroup hierarchy {dir}")]
+    Lock { dir: PathBuf, source: io::Error },
     #[error("remove cgroup directory {dir}")]
     Remove { dir: PathBuf, source: io::Error },
     #[error("attach device filter to {dir}")]
@@ -111,31 +131,48 @@ impl CgroupError {
             | CgroupError::Write { source, .. }
             | CgroupError::Read { source, .. }
             | CgroupError::Remove { source, .. }
+            | CgroupError::Lock { source, .. }
             | CgroupError::DeviceFilter { source, .. }
             | CgroupError::Kill { source, .. } => source.kind(),
-            CgroupError::NotFound { .. } | CgroupError::NotMounted => io::ErrorKind::NotFound,
-            CgroupError::SystemdUnsupported { .. } | CgroupError::ControllerMissing { .. } => {
-                io::ErrorKind::Unsupported
+            CgroupError::NotFound { .. }
+            | CgroupError::NotMounted
+            | CgroupError::VersionNotMounted { .. } => io::ErrorKind::NotFound,
+            CgroupError::SystemdUnsupported { .. }
+            | CgroupError::ControllerMissing { .. }
+            | CgroupError::ControllerUnavailable { .. }
+            | CgroupError::HostLacks { .. } => io::ErrorKind::Unsupported,
+            CgroupError::InvalidPath { .. } | CgroupError::InvalidResource { .. } => {
+                io::ErrorKind::InvalidInput
             }
-            CgroupError::InvalidPath { .. }
-            | CgroupError::InvalidResource { .. }
-            | CgroupError::SwapAccountingUnavailable { .. } => io::ErrorKind::InvalidInput,
             CgroupError::FreezeTimeout { .. } => io::ErrorKind::TimedOut,
         }
     }
 }
 
-/// cgroup v1 or v2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// cgroup v1 or v2 (`"v1"`/`"v2"` in state files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CgroupVersion {
     V1,
     V2,
+}
+
+impl CgroupVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CgroupVersion::V1 => "v1",
+            CgroupVersion::V2 => "v2",
+        }
+    }
 }
 
 /// The host's cgroup layout plus the caller's own cgroup (for relative paths).
 #[derive(Debug, Clone)]
 pub struct CgroupRoot {
     layout: Layout,
+    /// The hierarchies of the other version, where the host mounts both (a hybrid host's
+    /// cgroup2 at `/sys/fs/cgroup/unified`): containers made there are still found.
+    other: Option<Layout>,
     own: BTreeMap<String, String>,
 }
 
@@ -163,6 +200,7 @@ impl CgroupRoot {
         let layout =
             detect::layout_from_mountinfo(mountinfo, root).ok_or(CgroupError::NotMounted)?;
         Ok(CgroupRoot {
+            other: detect::other_layout(mountinfo, &layout),
             layout,
             own: detect::own_cgroups(proc_self_cgroup),
         })
@@ -175,6 +213,7 @@ impl CgroupRoot {
                 mount: mount.into(),
                 root: "/".into(),
             }),
+            other: None,
             own: BTreeMap::new(),
         }
     }
@@ -191,6 +230,7 @@ impl CgroupRoot {
             .collect();
         CgroupRoot {
             layout: Layout::V1(hierarchies),
+            other: None,
             own: BTreeMap::new(),
         }
     }
@@ -212,19 +252,33 @@ impl CgroupRoot {
         &self.layout
     }
 
-    /// Whether a memory+swap limit can be applied. Docker drops `--memory-swap` with a warning
-    /// when it cannot; [`Cgroup::create`] fails instead, so the engine should ask first.
+    /// The same host seen through its hierarchies of `version`: itself when that is the version
+    /// in use, the other mounted version's hierarchies otherwise (a container's state records
+    /// where its cgroup was made, see `state.rs`).
+    pub fn for_version(&self, version: CgroupVersion) -> Result<CgroupRoot, CgroupError> {
+        if version == self.version() {
+            return Ok(self.clone());
+        }
+        let layout = self
+            .other
+            .clone()
+            .ok_or(CgroupError::VersionNotMounted { version })?;
+        Ok(CgroupRoot {
+            layout,
+            other: Some(self.layout.clone()),
+            own: self.own.clone(),
+        })
+    }
+
+    /// Whether a memory+swap limit can be applied (swap accounting: `memory.memsw.*` on v1,
+    /// `memory.swap.max` on v2). Docker drops `--memory-swap` with a warning when it cannot;
+    /// [`Cgroup::create`] fails instead, naming the feature, so the engine should ask first.
     pub fn supports_swap_limit(&self) -> bool {
         match &self.layout {
             Layout::V1(map) => map
                 .get("memory")
                 .is_some_and(|h| h.mount.join("memory.memsw.limit_in_bytes").exists()),
-            // The root cgroup has no memory.swap.max; look in our own cgroup. Swap accounting
-            // is on by default since Linux 5.8, so assume it when we are at the root.
-            Layout::V2(h) => match self.own.get("").map(String::as_str) {
-                None | Some("/") => true,
-                Some(own) => h.dir_of(own).join("memory.swap.max").exists(),
-            },
+            Layout::V2(h) => v2_swap_accounting(h, self.own.get("").map_or("/", |o| o)),
         }
     }
 
@@ -250,12 +304,14 @@ impl CgroupRoot {
         if parts.iter().any(|p| *p == "." || *p == "..") {
             return Err(invalid("must not contain . or .. components"));
         }
-        let base = if path.starts_with('/') {
-            ""
-        } else {
-            self.own
-                .get(key)
-                .map_or("", |own| own.trim_end_matches('/'))
+        let base = match self.own.get(key) {
+            _ if path.starts_with('/') => "",
+            None => "",
+            // v2, as runc: below our cgroup's parent. Ours holds us, and a cgroup with processes
+            // cannot pass controllers to children ("no internal processes"): under systemd we
+            // sit in a service's or a session's leaf.
+            Some(own) if key.is_empty() => own.rsplit_once('/').map_or("", |(parent, _)| parent),
+            Some(own) => own.trim_end_matches('/'),
         };
         Ok(format!("{base}/{}", parts.join("/")))
     }
@@ -280,6 +336,21 @@ impl CgroupRoot {
     }
 }
 
+/// Whether v2 cgroups get `memory.swap.max`. The root cgroup has none, so look in the first
+/// cgroup with the memory controller among ours and the root's children (systemd's slices on
+/// most hosts). With none to look at, say yes: [`Cgroup::create`] then names what is missing.
+fn v2_swap_accounting(h: &Hierarchy, own: &str) -> bool {
+    let children = fs::read_dir(&h.mount)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path());
+    std::iter::once(h.dir_of(own))
+        .chain(children)
+        .find(|dir| dir.join("memory.current").exists())
+        .is_none_or(|dir| dir.join("memory.swap.max").exists())
+}
+
 #[derive(Debug, Clone)]
 enum Dirs {
     /// controller → (hierarchy mount, cgroup dir).
@@ -288,6 +359,19 @@ enum Dirs {
         mount: PathBuf,
         dir: PathBuf,
     },
+}
+
+impl Dirs {
+    /// Every directory once (co-mounted v1 controllers share one).
+    fn distinct(&self) -> Vec<&Path> {
+        let mut out: Vec<&Path> = match self {
+            Dirs::V1(dirs) => dirs.values().map(|(_, d)| d.as_path()).collect(),
+            Dirs::V2 { dir, .. } => vec![dir],
+        };
+        out.sort();
+        out.dedup();
+        out
+    }
 }
 
 /// One container's cgroup (a directory in every v1 hierarchy, or the one v2 directory).
@@ -330,165 +414,17 @@ fn write_file(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
         })
 }
 
-fn mkdir(dir: &Path) -> Result<(), CgroupError> {
-    match fs::create_dir(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(source) => Err(CgroupError::Create {
-            dir: dir.into(),
-            source,
-        }),
-    }
-}
-
-/// The directories from `mount` (exclusive) down to `dir` (inclusive).
-fn below(mount: &Path, dir: &Path) -> Vec<PathBuf> {
-    let rel = dir.strip_prefix(mount).unwrap_or(dir);
-    let mut cur = mount.to_path_buf();
-    rel.components()
-        .map(|c| {
-            cur.push(c);
-            cur.clone()
-        })
-        .collect()
-}
-
-/// v1 cpuset refuses tasks while `cpuset.cpus`/`cpuset.mems` are empty (ENOSPC), and a new
-/// directory starts empty: copy the parent's values into each level that has none.
-fn copy_cpuset_down(mount: &Path, dir: &Path) -> Result<(), CgroupError> {
-    for level in below(mount, dir) {
-        let parent = level.parent().unwrap_or(mount);
-        for file in ["cpuset.cpus", "cpuset.mems"] {
-            if read_file(&level, file)?.trim().is_empty() {
-                let value = read_file(parent, file)?;
-                write_file(&level, file, value.trim())?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// v2: a child only gets a controller's files once every ancestor enabled it for its children.
-/// Must happen top-down, before the leaf is created, because a parent can only enable what its
-/// own parent passed down (listed in its `cgroup.controllers`).
-fn enable_controllers(dir: &Path) -> Result<(), CgroupError> {
-    let available = read_file(dir, "cgroup.controllers")?;
-    let enabled = read_file(dir, "cgroup.subtree_control")?;
-    let missing: Vec<String> = V2_CONTROLLERS
-        .iter()
-        .filter(|c| available.split_whitespace().any(|a| a == **c))
-        .filter(|c| !enabled.split_whitespace().any(|e| e == **c))
-        .map(|c| format!("+{c}"))
-        .collect();
-    if missing.is_empty() {
+/// v2: a controller's files exist in a cgroup only when its parent passed the controller down
+/// (listed in the cgroup's `cgroup.controllers`); name it rather than the missing file.
+fn check_offered(offered: &str, w: &Write, dir: &Path) -> Result<(), CgroupError> {
+    if w.controller.is_empty() || offered.split_whitespace().any(|c| c == w.controller) {
         return Ok(());
     }
-    write_file(dir, "cgroup.subtree_control", &missing.join(" "))
-}
-
-/// Runs `make` again when a mkdir found its parent gone: a concurrent [`remove_if_empty`] of a
-/// shared parent such as `/hull` can remove it between our mkdir of the parent and of the leaf.
-fn retry_if_parent_vanished(make: impl Fn() -> Result<(), CgroupError>) -> Result<(), CgroupError> {
-    const ATTEMPTS: usize = 5;
-    let mut result = make();
-    for _ in 1..ATTEMPTS {
-        match &result {
-            Err(CgroupError::Create { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                result = make();
-            }
-            _ => break,
-        }
-    }
-    result
-}
-
-/// Removes the cgroup `path` in every hierarchy where it is empty (no children, no processes),
-/// for parents such as `/hull` that only group other cgroups; a busy or missing one is left as
-/// it is. Returns whether anything was removed.
-pub fn remove_if_empty(root: &CgroupRoot, path: &str) -> Result<bool, CgroupError> {
-    let cg = Cgroup {
-        path: path.to_string(),
-        dirs: root.dirs_of(path)?,
-    };
-    let mut removed = false;
-    for dir in cg.distinct_dirs() {
-        match fs::remove_dir(dir) {
-            Ok(()) => removed = true,
-            Err(e)
-                if e.kind() == io::ErrorKind::NotFound
-                    || e.raw_os_error() == Some(libc::EBUSY)
-                    || e.raw_os_error() == Some(libc::ENOTEMPTY) => {}
-            Err(source) => {
-                return Err(CgroupError::Remove {
-                    dir: dir.into(),
-                    source,
-                })
-            }
-        }
-    }
-    Ok(removed)
-}
-
-fn create_v2(mount: &Path, dir: &Path) -> Result<(), CgroupError> {
-    let levels = below(mount, dir);
-    enable_controllers(mount)?;
-    for level in &levels[..levels.len().saturating_sub(1)] {
-        mkdir(level)?;
-        enable_controllers(level)?;
-    }
-    mkdir(dir)
-}
-
-fn create_v1(dirs: &BTreeMap<String, (PathBuf, PathBuf)>) -> Result<(), CgroupError> {
-    for (key, (mount, dir)) in dirs {
-        for level in below(mount, dir) {
-            mkdir(&level)?;
-        }
-        if key == "cpuset" {
-            copy_cpuset_down(mount, dir)?;
-        }
-    }
-    Ok(())
-}
-
-fn rmdir_patiently(dir: &Path) -> Result<(), CgroupError> {
-    let start = Instant::now();
-    loop {
-        match fs::remove_dir(dir) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && start.elapsed() < RMDIR_PATIENCE => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(source) => {
-                return Err(CgroupError::Remove {
-                    dir: dir.into(),
-                    source,
-                })
-            }
-        }
-    }
-}
-
-fn attach_device_filter(
-    dir: &Path,
-    rules: &[hull_oci::runtime::DeviceRule],
-) -> Result<(), CgroupError> {
-    let insns = devices::program(rules)?;
-    let err = |source| CgroupError::DeviceFilter {
+    Err(CgroupError::ControllerUnavailable {
+        controller: w.controller.into(),
+        file: w.file.clone(),
         dir: dir.into(),
-        source,
-    };
-    let cgroup = fs::File::open(dir).map_err(err)?;
-    let prog = bpf::prog_load(bpf::ProgType::CgroupDevice, &insns, c"Apache-2.0").map_err(err)?;
-    // The attachment holds its own reference to the program; our fd can close afterwards.
-    bpf::prog_attach(
-        std::os::fd::AsFd::as_fd(&prog),
-        std::os::fd::AsFd::as_fd(&cgroup),
-        bpf::AttachType::CgroupDevice,
-        bpf::F_ALLOW_MULTI,
-    )
-    .map_err(err)
+    })
 }
 
 impl Cgroup {
@@ -505,10 +441,7 @@ impl Cgroup {
         };
         // Validate before touching the file system, so a bad spec leaves nothing behind.
         let writes = cg.plan(resources)?;
-        let made = retry_if_parent_vanished(|| match &cg.dirs {
-            Dirs::V1(dirs) => create_v1(dirs),
-            Dirs::V2 { mount, dir } => create_v2(mount, dir),
-        });
+        let made = tree::create(&cg.dirs, &mut |_| {});
         let applied = made.and_then(|()| cg.apply(&writes, resources));
         if let Err(e) = applied {
             let _ = cg.delete();
@@ -558,13 +491,7 @@ impl Cgroup {
 
     /// Every directory of the cgroup, once each (co-mounted v1 controllers share one).
     pub fn distinct_dirs(&self) -> Vec<&Path> {
-        let mut out: Vec<&Path> = match &self.dirs {
-            Dirs::V1(dirs) => dirs.values().map(|(_, d)| d.as_path()).collect(),
-            Dirs::V2 { dir, .. } => vec![dir],
-        };
-        out.sort();
-        out.dedup();
-        out
+        self.dirs.distinct()
     }
 
     fn plan(&self, r: &Resources) -> Result<Vec<Write>, CgroupError> {
@@ -583,34 +510,28 @@ impl Cgroup {
     }
 
     fn apply(&self, writes: &[Write], r: &Resources) -> Result<(), CgroupError> {
+        let offered = match &self.dirs {
+            Dirs::V2 { dir, .. } if !writes.is_empty() => {
+                Some(read_file(dir, "cgroup.controllers")?)
+            }
+            _ => None,
+        };
         for w in writes {
             let dir = self.dir_for_write(w)?;
+            if let Some(offered) = &offered {
+                check_offered(offered, w, dir)?;
+            }
             if dir.join(&w.file).exists() {
                 write_file(dir, &w.file, &w.value)?;
                 continue;
             }
-            match &w.if_missing {
-                IfMissing::Fail => write_file(dir, &w.file, &w.value)?,
-                IfMissing::Fallback { file, value } => write_file(dir, file, value)?,
-                IfMissing::SwapAccounting => {
-                    return Err(CgroupError::SwapAccountingUnavailable {
-                        file: w.file.clone(),
-                        dir: dir.into(),
-                    })
-                }
-                IfMissing::HugepageSize(size) => {
-                    return Err(CgroupError::InvalidResource {
-                        what: "hugepageLimits",
-                        reason: format!("the host has no {size} huge pages"),
-                    })
-                }
-            }
+            self.write_missing(dir, w)?;
         }
         if r.devices.is_empty() {
             return Ok(());
         }
         match &self.dirs {
-            Dirs::V2 { dir, .. } => attach_device_filter(dir, &r.devices),
+            Dirs::V2 { dir, .. } => devices::attach(dir, &r.devices),
             Dirs::V1(_) => {
                 let lines = devices::v1_lines(&r.devices)?;
                 let dir = self
@@ -623,6 +544,36 @@ impl Cgroup {
                     .iter()
                     .try_for_each(|(file, line)| write_file(dir, file, line))
             }
+        }
+    }
+
+    /// A [`Write`] whose file is not in `dir`: its fallback, or an error naming what is missing.
+    fn write_missing(&self, dir: &Path, w: &Write) -> Result<(), CgroupError> {
+        let version = self.version().as_str();
+        let lacks = |feature, file: &str, value: &str, missing: String| CgroupError::HostLacks {
+            knob: format!("{file}={value}"),
+            feature,
+            version,
+            missing,
+        };
+        match &w.if_missing {
+            IfMissing::Fail => write_file(dir, &w.file, &w.value),
+            IfMissing::Feature(feature) => Err(lacks(feature, &w.file, &w.value, w.file.clone())),
+            IfMissing::Fallback {
+                file,
+                value,
+                feature,
+            } => {
+                if !dir.join(file).exists() {
+                    let missing = format!("{} and {file}", w.file);
+                    return Err(lacks(feature, file, value, missing));
+                }
+                write_file(dir, file, value)
+            }
+            IfMissing::HugepageSize(size) => Err(CgroupError::InvalidResource {
+                what: "hugepageLimits",
+                reason: format!("the host has no {size} huge pages"),
+            }),
         }
     }
 
@@ -835,7 +786,7 @@ impl Cgroup {
     pub fn delete(&self) -> Result<(), CgroupError> {
         self.distinct_dirs()
             .into_iter()
-            .try_for_each(rmdir_patiently)
+            .try_for_each(tree::rmdir_patiently)
     }
 }
 

@@ -19,15 +19,31 @@ pub(crate) struct Write {
 /// What to do when the file of a [`Write`] does not exist in the cgroup directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum IfMissing {
-    /// An error naming the file: the kernel lacks the feature.
+    /// A plain write error naming the file: the controller always has it.
     Fail,
-    /// The file only exists with swap accounting (`memory.memsw.*`, `memory.swap.max`).
-    SwapAccounting,
+    /// The file exists only with this kernel feature: an error names the knob and the feature.
+    Feature(&'static str),
     /// Write this file and value instead: the BFQ weight files exist only while BFQ is loaded,
-    /// otherwise the generic ones (as runc picks them).
-    Fallback { file: String, value: String },
+    /// otherwise the generic ones (as runc picks them). Neither there: the host lacks `feature`.
+    Fallback {
+        file: String,
+        value: String,
+        feature: &'static str,
+    },
     /// `hugetlb.<size>.*` exists only for the page sizes the host has.
     HugepageSize(String),
+}
+
+/// The kernel features behind optional files, as a missing file's error names them.
+pub(crate) mod feature {
+    pub const SWAP: &str = "swap accounting, CONFIG_MEMCG_SWAP with swapaccount=1";
+    pub const BFQ: &str = "BFQ I/O scheduler";
+    pub const IO_WEIGHT: &str = "proportional I/O weights, the BFQ scheduler or blk-iocost";
+    pub const CFQ_LEAF: &str = "CFQ leaf weights, gone with CFQ since Linux 5.0";
+    pub const THROTTLE: &str = "block I/O throttling, CONFIG_BLK_DEV_THROTTLING";
+    pub const RT: &str = "realtime group scheduling, CONFIG_RT_GROUP_SCHED";
+    pub const CFS_BANDWIDTH: &str = "CFS bandwidth control, CONFIG_CFS_BANDWIDTH";
+    pub const CPU_IDLE: &str = "cgroup SCHED_IDLE, Linux 5.15 or later";
 }
 
 fn write(controller: &'static str, file: &str, value: impl ToString) -> Write {
@@ -39,9 +55,15 @@ fn write(controller: &'static str, file: &str, value: impl ToString) -> Write {
     }
 }
 
-fn swap_write(controller: &'static str, file: &str, value: impl ToString) -> Write {
+/// A write whose file exists only with the kernel feature `feature`.
+fn needs(
+    feature: &'static str,
+    controller: &'static str,
+    file: &str,
+    value: impl ToString,
+) -> Write {
     Write {
-        if_missing: IfMissing::SwapAccounting,
+        if_missing: IfMissing::Feature(feature),
         ..write(controller, file, value)
     }
 }
@@ -50,11 +72,13 @@ fn write_or(
     controller: &'static str,
     (file, value): (&str, String),
     (fallback, fallback_value): (&str, String),
+    feature: &'static str,
 ) -> Write {
     Write {
         if_missing: IfMissing::Fallback {
             file: fallback.to_string(),
             value: fallback_value,
+            feature,
         },
         ..write(controller, file, value)
     }
@@ -110,7 +134,12 @@ fn v1_memory(m: &Memory, out: &mut Vec<Write>) -> Result<(), CgroupError> {
     }
     if let Some(swap) = set(m.swap) {
         let v = memory_value(swap, "memory.swap", "-1")?;
-        out.push(swap_write("memory", "memory.memsw.limit_in_bytes", v));
+        out.push(needs(
+            feature::SWAP,
+            "memory",
+            "memory.memsw.limit_in_bytes",
+            v,
+        ));
     }
     if let Some(res) = set(m.reservation) {
         let v = memory_value(res, "memory.reservation", "-1")?;
@@ -146,7 +175,7 @@ fn v2_swap(m: &Memory) -> Result<Option<String>, CgroupError> {
 fn v2_memory(m: &Memory, out: &mut Vec<Write>) -> Result<(), CgroupError> {
     check_limit(m)?;
     if let Some(swap) = v2_swap(m)? {
-        out.push(swap_write("memory", "memory.swap.max", swap));
+        out.push(needs(feature::SWAP, "memory", "memory.swap.max", swap));
     }
     if let Some(limit) = set(m.limit) {
         out.push(write(
@@ -179,10 +208,20 @@ fn v1_cpu(c: &Cpu, out: &mut Vec<Write>) {
     }
     // The period goes first: the kernel checks quota against the current period.
     if let Some(period) = c.period.filter(|&p| p != 0) {
-        out.push(write("cpu", "cpu.cfs_period_us", period));
+        out.push(needs(
+            feature::CFS_BANDWIDTH,
+            "cpu",
+            "cpu.cfs_period_us",
+            period,
+        ));
     }
     if let Some(quota) = set(c.quota) {
-        out.push(write("cpu", "cpu.cfs_quota_us", quota.max(-1)));
+        out.push(needs(
+            feature::CFS_BANDWIDTH,
+            "cpu",
+            "cpu.cfs_quota_us",
+            quota.max(-1),
+        ));
     }
     cpuset(c, "cpuset", out);
 }
@@ -199,7 +238,8 @@ fn v2_cpu(c: &Cpu, out: &mut Vec<Write>) {
             _ => "max".to_string(),
         };
         let period = period.unwrap_or(DEFAULT_CFS_PERIOD);
-        out.push(write("cpu", "cpu.max", format!("{quota} {period}")));
+        let v = format!("{quota} {period}");
+        out.push(needs(feature::CFS_BANDWIDTH, "cpu", "cpu.max", v));
     }
     cpuset(c, "cpuset", out);
 }
@@ -237,7 +277,9 @@ fn unsupported(r: &Resources, v2: bool) -> Result<(), CgroupError> {
     if v2 && realtime {
         return Err(invalid(
             "cpu.realtime",
-            "cgroup v2 has no realtime scheduling files (cpu.rt_*), only v1".into(),
+            "cgroup v2 has no realtime group scheduling (cpu.rt_runtime_us, cpu.rt_period_us \
+             are cgroup v1 files): leave them unset, or use a cgroup v1 host"
+                .into(),
         ));
     }
     Ok(())
@@ -296,10 +338,11 @@ fn v1_block_io(b: &BlockIo, out: &mut Vec<Write>) {
             "blkio",
             ("blkio.bfq.weight", v),
             ("blkio.weight", fv),
+            feature::BFQ,
         ));
     }
     if let Some(w) = weight_value(b.leaf_weight) {
-        out.push(write("blkio", "blkio.leaf_weight", w));
+        out.push(needs(feature::CFQ_LEAF, "blkio", "blkio.leaf_weight", w));
     }
     for d in &b.weight_device {
         if let Some(w) = weight_value(d.weight) {
@@ -308,11 +351,16 @@ fn v1_block_io(b: &BlockIo, out: &mut Vec<Write>) {
                 ("blkio.bfq.weight_device", v.clone()),
                 ("blkio.weight_device", v),
             );
-            out.push(write_or("blkio", files.0, files.1));
+            out.push(write_or("blkio", files.0, files.1, feature::BFQ));
         }
         if let Some(w) = weight_value(d.leaf_weight) {
             let v = format!("{}:{} {w}", d.major, d.minor);
-            out.push(write("blkio", "blkio.leaf_weight_device", v));
+            out.push(needs(
+                feature::CFQ_LEAF,
+                "blkio",
+                "blkio.leaf_weight_device",
+                v,
+            ));
         }
     }
     let throttles: [(&str, &[ThrottleDevice]); 4] = [
@@ -336,7 +384,7 @@ fn v1_block_io(b: &BlockIo, out: &mut Vec<Write>) {
     for (file, devices) in throttles {
         for d in devices {
             let v = format!("{}:{} {}", d.major, d.minor, d.rate);
-            out.push(write("blkio", file, v));
+            out.push(needs(feature::THROTTLE, "blkio", file, v));
         }
     }
 }
@@ -348,6 +396,7 @@ fn v2_block_io(b: &BlockIo, out: &mut Vec<Write>) {
             "io",
             ("io.bfq.weight", w.to_string()),
             ("io.weight", io),
+            feature::IO_WEIGHT,
         ));
     }
     for d in &b.weight_device {
@@ -355,7 +404,8 @@ fn v2_block_io(b: &BlockIo, out: &mut Vec<Write>) {
             let dev = format!("{}:{}", d.major, d.minor);
             let bfq = format!("{dev} {w}");
             let io = format!("{dev} {}", blkio_to_io_weight(w));
-            out.push(write_or("io", ("io.bfq.weight", bfq), ("io.weight", io)));
+            let files = (("io.bfq.weight", bfq), ("io.weight", io));
+            out.push(write_or("io", files.0, files.1, feature::IO_WEIGHT));
         }
     }
     let throttles: [(&str, &[ThrottleDevice]); 4] = [
@@ -367,7 +417,7 @@ fn v2_block_io(b: &BlockIo, out: &mut Vec<Write>) {
     for (key, devices) in throttles {
         for d in devices {
             let v = format!("{}:{} {key}={}", d.major, d.minor, d.rate);
-            out.push(write("io", "io.max", v));
+            out.push(needs(feature::THROTTLE, "io", "io.max", v));
         }
     }
 }
@@ -416,16 +466,16 @@ fn v1_network(n: &Network, out: &mut Vec<Write>) {
 /// v1 realtime budget: the period goes first, as the kernel checks runtime against it.
 fn v1_realtime(c: &Cpu, out: &mut Vec<Write>) {
     if let Some(period) = c.realtime_period.filter(|&p| p != 0) {
-        out.push(write("cpu", "cpu.rt_period_us", period));
+        out.push(needs(feature::RT, "cpu", "cpu.rt_period_us", period));
     }
     if let Some(runtime) = set(c.realtime_runtime) {
-        out.push(write("cpu", "cpu.rt_runtime_us", runtime));
+        out.push(needs(feature::RT, "cpu", "cpu.rt_runtime_us", runtime));
     }
 }
 
 fn cpu_idle(c: &Cpu, out: &mut Vec<Write>) {
     if let Some(idle) = c.idle {
-        out.push(write("cpu", "cpu.idle", idle));
+        out.push(needs(feature::CPU_IDLE, "cpu", "cpu.idle", idle));
     }
 }
 
@@ -528,7 +578,7 @@ mod tests {
                 ("memory.memsw.limit_in_bytes", "67108864")
             ]
         );
-        assert_eq!(w[1].if_missing, IfMissing::SwapAccounting);
+        assert_eq!(w[1].if_missing, IfMissing::Feature(feature::SWAP));
         let w = v1_writes(&mem(-1, Some(-1))).unwrap();
         assert_eq!(
             files(&w),

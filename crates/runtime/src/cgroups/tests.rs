@@ -174,10 +174,12 @@ fn v2_swap_without_accounting_is_a_clear_error() {
     fs::remove_file(tmp.path().join("hull/abc/memory.swap.max")).unwrap();
     let root = CgroupRoot::v2_at(tmp.path());
     let err = Cgroup::create(&root, "/hull/abc", &limits()).unwrap_err();
-    assert!(
-        matches!(err, CgroupError::SwapAccountingUnavailable { .. }),
-        "{err}"
+    assert_eq!(
+        err.to_string(),
+        "memory.swap.max=33554432: the host has no swap accounting, CONFIG_MEMCG_SWAP with \
+         swapaccount=1 (cgroup v2 memory.swap.max missing)"
     );
+    assert_eq!(err.kind(), io::ErrorKind::Unsupported);
 }
 
 #[test]
@@ -213,19 +215,34 @@ fn v2_device_rules_try_to_attach_a_program() {
     assert!(matches!(err, CgroupError::DeviceFilter { .. }), "{err}");
 }
 
+/// v2: below our cgroup's parent, since ours holds us and so cannot pass controllers down
+/// (a systemd service's leaf, say); v1 has no such rule and uses our own.
 #[test]
-fn relative_paths_are_below_our_own_cgroup() {
-    let tmp = fake_v2(&["user.slice", "user.slice/me", "user.slice/me/ctr"]);
-    let root = CgroupRoot::v2_at(tmp.path()).with_own_cgroups("0::/user.slice/me\n");
+fn relative_paths_are_below_our_parent_on_v2_and_our_own_on_v1() {
+    let tmp = fake_v2(&["system.slice", "system.slice/ctr"]);
+    let root = CgroupRoot::v2_at(tmp.path()).with_own_cgroups("0::/system.slice/hull.service\n");
     let cg = Cgroup::create(&root, "ctr", &Resources::default()).unwrap();
     assert_eq!(
         cg.distinct_dirs(),
-        [tmp.path().join("user.slice/me/ctr").as_path()]
+        [tmp.path().join("system.slice/ctr").as_path()]
     );
-    let cg = Cgroup::open(&root, "/user.slice").unwrap();
+    let at_root = CgroupRoot::v2_at(tmp.path()).with_own_cgroups("0::/\n");
+    let cg = Cgroup::open(&at_root, "system.slice").unwrap();
     assert_eq!(
         cg.distinct_dirs(),
-        [tmp.path().join("user.slice").as_path()]
+        [tmp.path().join("system.slice").as_path()]
+    );
+    let cg = Cgroup::open(&root, "/system.slice").unwrap();
+    assert_eq!(
+        cg.distinct_dirs(),
+        [tmp.path().join("system.slice").as_path()]
+    );
+    let (tmp, v1) = fake_v1(&["me", "me/ctr"], false);
+    let v1 = v1.with_own_cgroups("5:pids:/me\n4:memory:/me\n");
+    let cg = Cgroup::open(&v1, "ctr").unwrap();
+    assert_eq!(
+        cg.dir("pids"),
+        Some(tmp.path().join("pids/me/ctr").as_path())
     );
 }
 
@@ -330,50 +347,6 @@ fn delete_is_idempotent() {
     ));
 }
 
-#[test]
-fn shared_parent_is_removed_only_when_empty() {
-    let tmp = fake_v2(&[]);
-    let root = CgroupRoot::v2_at(tmp.path());
-    let parent = tmp.path().join("hull");
-    fs::create_dir_all(parent.join("busy")).unwrap();
-    // A directory with a child is busy: rmdir fails and the parent stays (on the real cgroupfs
-    // the child's own files never count; here the child directory stands in for a container).
-    assert!(!super::remove_if_empty(&root, "/hull").unwrap());
-    assert!(parent.exists());
-    fs::remove_dir(parent.join("busy")).unwrap();
-    assert!(super::remove_if_empty(&root, "/hull").unwrap());
-    assert!(!parent.exists());
-    assert!(
-        !super::remove_if_empty(&root, "/hull").unwrap(),
-        "missing is fine"
-    );
-}
-
-#[test]
-fn create_retries_when_a_shared_parent_vanishes_midway() {
-    let calls = std::cell::Cell::new(0);
-    let vanished = || {
-        calls.set(calls.get() + 1);
-        if calls.get() < 3 {
-            Err(CgroupError::Create {
-                dir: "/x/hull/a".into(),
-                source: io::Error::from(io::ErrorKind::NotFound),
-            })
-        } else {
-            Ok(())
-        }
-    };
-    super::retry_if_parent_vanished(vanished).unwrap();
-    assert_eq!(calls.get(), 3);
-    let denied = || {
-        Err(CgroupError::Create {
-            dir: "/x".into(),
-            source: io::Error::from(io::ErrorKind::PermissionDenied),
-        })
-    };
-    assert!(super::retry_if_parent_vanished(denied).is_err());
-}
-
 /// A v1 tree: cpu and cpuacct co-mounted, plus cpuset, memory, pids, devices. `levels` exist
 /// in every hierarchy with that hierarchy's files.
 fn fake_v1(levels: &[&str], memsw: bool) -> (tempfile::TempDir, CgroupRoot) {
@@ -474,7 +447,8 @@ fn v1_swap_without_memsw_is_refused_unless_unset() {
     assert!(!root.supports_swap_limit());
     let err = Cgroup::create(&root, "/hull/abc", &limits()).unwrap_err();
     assert!(
-        matches!(err, CgroupError::SwapAccountingUnavailable { .. }),
+        err.to_string()
+            .starts_with("memory.memsw.limit_in_bytes=67108864: the host has no swap accounting"),
         "{err}"
     );
     let mut r = limits();
@@ -542,6 +516,25 @@ fn detect_from_texts() {
         CgroupRoot::detect_from("", "", Path::new("/x")),
         Err(CgroupError::NotMounted)
     ));
+    // A container made on the hybrid host's cgroup2 mount is found there again.
+    let v2 = root.for_version(CgroupVersion::V2).unwrap();
+    assert_eq!(v2.version(), CgroupVersion::V2);
+    let Dirs::V2 { dir, .. } = v2.dirs_of("/hull/c").unwrap() else {
+        panic!("v2 dirs expected");
+    };
+    assert_eq!(dir, Path::new("/x/unified/hull/c"));
+    assert_eq!(
+        v2.for_version(CgroupVersion::V1).unwrap().version(),
+        CgroupVersion::V1
+    );
+    // A pure v2 host has no v1 to go back to.
+    let pure = "30 23 0:26 / /x rw - cgroup2 cgroup2 rw\n";
+    let root = CgroupRoot::detect_from(pure, "0::/\n", Path::new("/x")).unwrap();
+    let err = root.for_version(CgroupVersion::V1).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no cgroup v1 hierarchy is mounted on this host"
+    );
 }
 
 impl Dirs {
@@ -681,312 +674,7 @@ fn v2_stats_of_an_idle_cgroup_without_io() {
     assert_eq!(s.io_read_bytes, None, "no io controller: unknown, not zero");
 }
 
-fn throttle(major: i64, minor: i64, rate: u64) -> ThrottleDevice {
-    ThrottleDevice { major, minor, rate }
-}
-
-fn block_io() -> BlockIo {
-    BlockIo {
-        weight: Some(300),
-        leaf_weight: None,
-        weight_device: vec![WeightDevice {
-            major: 8,
-            minor: 0,
-            weight: Some(500),
-            leaf_weight: None,
-        }],
-        throttle_read_bps_device: vec![throttle(8, 0, 1 << 20)],
-        throttle_write_bps_device: vec![throttle(8, 0, 2 << 20)],
-        throttle_read_iops_device: vec![throttle(8, 16, 100)],
-        throttle_write_iops_device: vec![throttle(8, 16, 200)],
-    }
-}
-
-/// A v1 tree of single-controller hierarchies, each level holding `files`.
-fn fake_v1_with(hierarchies: &[(&str, &[&str])], level: &str) -> (tempfile::TempDir, CgroupRoot) {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut mounts = BTreeMap::new();
-    for (name, files) in hierarchies {
-        let mount = tmp.path().join(name);
-        touch(&mount, &["cgroup.procs"]);
-        touch(&mount.join(level), &["cgroup.procs"]);
-        touch(&mount.join(level), files);
-        for key in name.split(',') {
-            mounts.insert(key.to_string(), mount.clone());
-        }
-    }
-    (tmp, CgroupRoot::v1_at(mounts))
-}
-
-/// Every write the test saw to `file` is its final content here; a fake file keeps the last.
-const V1_BLKIO_BFQ: &[&str] = &[
-    "blkio.bfq.weight",
-    "blkio.bfq.weight_device",
-    "blkio.throttle.read_bps_device",
-    "blkio.throttle.write_bps_device",
-    "blkio.throttle.read_iops_device",
-    "blkio.throttle.write_iops_device",
-];
-
-#[test]
-fn v1_block_io_prefers_bfq_files_and_writes_throttles() {
-    let (tmp, root) = fake_v1_with(&[("blkio", V1_BLKIO_BFQ)], "c");
-    let r = Resources {
-        block_io: Some(block_io()),
-        ..Resources::default()
-    };
-    Cgroup::create(&root, "/c", &r).unwrap();
-    let leaf = tmp.path().join("blkio/c");
-    for (file, want) in [
-        ("blkio.bfq.weight", "300"),
-        ("blkio.bfq.weight_device", "8:0 500"),
-        ("blkio.throttle.read_bps_device", "8:0 1048576"),
-        ("blkio.throttle.write_bps_device", "8:0 2097152"),
-        ("blkio.throttle.read_iops_device", "8:16 100"),
-        ("blkio.throttle.write_iops_device", "8:16 200"),
-    ] {
-        assert_eq!(content(&leaf, file), want, "{file}");
-    }
-}
-
-#[test]
-fn v1_block_io_falls_back_to_cfq_weight_files() {
-    let files: &[&str] = &["blkio.weight", "blkio.weight_device", "blkio.leaf_weight"];
-    let (tmp, root) = fake_v1_with(&[("blkio", files)], "c");
-    let r = Resources {
-        block_io: Some(BlockIo {
-            weight: Some(300),
-            leaf_weight: Some(200),
-            weight_device: vec![WeightDevice {
-                major: 8,
-                minor: 0,
-                weight: Some(500),
-                leaf_weight: None,
-            }],
-            ..BlockIo::default()
-        }),
-        ..Resources::default()
-    };
-    Cgroup::create(&root, "/c", &r).unwrap();
-    let leaf = tmp.path().join("blkio/c");
-    assert_eq!(content(&leaf, "blkio.weight"), "300");
-    assert_eq!(content(&leaf, "blkio.weight_device"), "8:0 500");
-    assert_eq!(content(&leaf, "blkio.leaf_weight"), "200");
-    assert!(
-        !leaf.join("blkio.bfq.weight").exists(),
-        "no file is created"
-    );
-}
-
-#[test]
-fn v1_hugetlb_sizes_the_host_lacks_are_refused() {
-    let files: &[&str] = &["hugetlb.2MB.limit_in_bytes", "hugetlb.1GB.limit_in_bytes"];
-    let (tmp, root) = fake_v1_with(&[("hugetlb", files)], "c");
-    let limit = |page_size: &str| Resources {
-        hugepage_limits: vec![HugepageLimit {
-            page_size: page_size.into(),
-            limit: 4 << 21,
-        }],
-        ..Resources::default()
-    };
-    Cgroup::create(&root, "/c", &limit("2MB")).unwrap();
-    let leaf = tmp.path().join("hugetlb/c");
-    assert_eq!(content(&leaf, "hugetlb.2MB.limit_in_bytes"), "8388608");
-    let err = Cgroup::create(&root, "/c", &limit("64KB")).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "invalid cgroup resource hugepageLimits: the host has no 64KB huge pages"
-    );
-    let err = Cgroup::create(&root, "/c", &limit("../x")).unwrap_err();
-    assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
-}
-
-#[test]
-fn v1_network_class_and_priorities() {
-    let hierarchies: &[(&str, &[&str])] = &[(
-        "net_cls,net_prio",
-        &["net_cls.classid", "net_prio.ifpriomap"],
-    )];
-    let (tmp, root) = fake_v1_with(hierarchies, "c");
-    let r = Resources {
-        network: Some(Network {
-            class_id: Some(0x10_0001),
-            priorities: vec![InterfacePriority {
-                name: "lo".into(),
-                priority: 7,
-            }],
-        }),
-        ..Resources::default()
-    };
-    Cgroup::create(&root, "/c", &r).unwrap();
-    let leaf = tmp.path().join("net_cls,net_prio/c");
-    assert_eq!(content(&leaf, "net_cls.classid"), "1048577");
-    assert_eq!(content(&leaf, "net_prio.ifpriomap"), "lo 7");
-    assert!(root.ignored_resources(&r).is_empty());
-    // Without the controllers mounted, as on many hosts: a clear error, as runc gives.
-    let (_tmp, bare) = fake_v1_with(&[("pids", &["pids.max"])], "c");
-    let err = Cgroup::create(&bare, "/c", &r).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "cgroup v1 controller net_cls is not mounted, needed to write net_cls.classid"
-    );
-}
-
-#[test]
-fn v1_cpu_realtime_idle_and_memory_extras() {
-    let hierarchies: &[(&str, &[&str])] = &[
-        (
-            "cpu",
-            &["cpu.rt_period_us", "cpu.rt_runtime_us", "cpu.idle"],
-        ),
-        (
-            "memory",
-            &[
-                "memory.swappiness",
-                "memory.oom_control",
-                "memory.soft_limit_in_bytes",
-            ],
-        ),
-    ];
-    let (tmp, root) = fake_v1_with(hierarchies, "c");
-    let r = Resources {
-        cpu: Some(Cpu {
-            realtime_period: Some(100_000),
-            realtime_runtime: Some(20_000),
-            idle: Some(1),
-            ..Cpu::default()
-        }),
-        memory: Some(Memory {
-            reservation: Some(8 << 20),
-            swappiness: Some(10),
-            disable_oom_killer: Some(true),
-            kernel: Some(64 << 20),
-            kernel_tcp: Some(8 << 20),
-            ..Memory::default()
-        }),
-        ..Resources::default()
-    };
-    Cgroup::create(&root, "/c", &r).unwrap();
-    let cpu = tmp.path().join("cpu/c");
-    assert_eq!(content(&cpu, "cpu.rt_period_us"), "100000");
-    assert_eq!(content(&cpu, "cpu.rt_runtime_us"), "20000");
-    assert_eq!(content(&cpu, "cpu.idle"), "1");
-    let mem = tmp.path().join("memory/c");
-    assert_eq!(content(&mem, "memory.swappiness"), "10");
-    assert_eq!(content(&mem, "memory.oom_control"), "1");
-    assert_eq!(content(&mem, "memory.soft_limit_in_bytes"), "8388608");
-    let warnings = root.ignored_resources(&r);
-    assert_eq!(warnings.len(), 2, "{warnings:?}");
-    assert!(warnings[0].contains("memory.kernel "), "{warnings:?}");
-    assert!(warnings[1].contains("memory.kernelTCP"), "{warnings:?}");
-}
-
-#[test]
-fn v2_block_io_uses_io_weight_without_bfq_and_io_max() {
-    let tmp = fake_v2(&["hull", "hull/abc"]);
-    touch(&tmp.path().join("hull/abc"), &["io.weight", "io.max"]);
-    let root = CgroupRoot::v2_at(tmp.path());
-    let mut b = block_io();
-    b.weight_device.clear();
-    b.throttle_read_bps_device.clear();
-    b.throttle_write_bps_device.clear();
-    b.throttle_read_iops_device.clear();
-    let r = Resources {
-        block_io: Some(b),
-        ..Resources::default()
-    };
-    Cgroup::create(&root, "/hull/abc", &r).unwrap();
-    let leaf = tmp.path().join("hull/abc");
-    // 300 on blkio's 10..=1000 scale is 2930 on io.weight's 1..=10000.
-    assert_eq!(content(&leaf, "io.weight"), "2930");
-    assert_eq!(content(&leaf, "io.max"), "8:16 wiops=200");
-    assert!(!leaf.join("io.bfq.weight").exists());
-}
-
-#[test]
-fn v2_block_io_prefers_bfq_weight() {
-    let tmp = fake_v2(&["hull", "hull/abc"]);
-    touch(
-        &tmp.path().join("hull/abc"),
-        &["io.bfq.weight", "io.weight"],
-    );
-    let root = CgroupRoot::v2_at(tmp.path());
-    let r = Resources {
-        block_io: Some(BlockIo {
-            weight: Some(300),
-            ..BlockIo::default()
-        }),
-        ..Resources::default()
-    };
-    Cgroup::create(&root, "/hull/abc", &r).unwrap();
-    let leaf = tmp.path().join("hull/abc");
-    assert_eq!(content(&leaf, "io.bfq.weight"), "300");
-    assert_eq!(content(&leaf, "io.weight"), "");
-}
-
-#[test]
-fn v2_hugetlb_max_and_cpu_idle() {
-    let tmp = fake_v2(&["hull", "hull/abc"]);
-    touch(
-        &tmp.path().join("hull/abc"),
-        &["hugetlb.2MB.max", "cpu.idle"],
-    );
-    let root = CgroupRoot::v2_at(tmp.path());
-    let r = Resources {
-        hugepage_limits: vec![HugepageLimit {
-            page_size: "2MB".into(),
-            limit: 2 << 21,
-        }],
-        cpu: Some(Cpu {
-            idle: Some(1),
-            ..Cpu::default()
-        }),
-        ..Resources::default()
-    };
-    Cgroup::create(&root, "/hull/abc", &r).unwrap();
-    let leaf = tmp.path().join("hull/abc");
-    assert_eq!(content(&leaf, "hugetlb.2MB.max"), "4194304");
-    assert_eq!(content(&leaf, "cpu.idle"), "1");
-}
-
-#[test]
-fn v2_realtime_is_refused_and_v1_only_fields_are_ignored_with_warnings() {
-    let tmp = fake_v2(&["hull", "hull/abc"]);
-    let root = CgroupRoot::v2_at(tmp.path());
-    let rt = Resources {
-        cpu: Some(Cpu {
-            realtime_runtime: Some(1000),
-            ..Cpu::default()
-        }),
-        ..Resources::default()
-    };
-    let err = Cgroup::create(&root, "/hull/abc", &rt).unwrap_err();
-    assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
-    assert!(err.to_string().contains("cpu.realtime"), "{err}");
-    let r = Resources {
-        network: Some(Network {
-            class_id: Some(1),
-            priorities: vec![],
-        }),
-        memory: Some(Memory {
-            swappiness: Some(10),
-            disable_oom_killer: Some(true),
-            ..Memory::default()
-        }),
-        block_io: Some(BlockIo {
-            leaf_weight: Some(100),
-            ..BlockIo::default()
-        }),
-        ..Resources::default()
-    };
-    Cgroup::create(&root, "/hull/abc", &r).unwrap();
-    let warnings = root.ignored_resources(&r).join("\n");
-    for what in [
-        "swappiness",
-        "disableOOMKiller",
-        "leaf weights",
-        "network classID",
-    ] {
-        assert!(warnings.contains(what), "{what} in {warnings}");
-    }
-}
+/// Optional knobs (block I/O, hugetlb, net_cls/net_prio, realtime, idle) and what a host
+/// without their kernel feature answers.
+#[path = "tests_host.rs"]
+mod host;
