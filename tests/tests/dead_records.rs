@@ -91,6 +91,12 @@ fn rm_f_of_a_dead_record_whose_container_runs_on_removes_everything() {
     wait_until("the network lease", || {
         std::fs::read_to_string(&leases).is_ok_and(|l| l.contains(&id))
     });
+    // Started, not just created: a runner killed before `start` takes its waiting init along.
+    wait_until("the sleep to run", || {
+        container_pids(&id).iter().any(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+        })
+    });
     // A runner killed with -9 leaves the container running, orphaned; then its record tears.
     runner.kill().unwrap();
     runner.wait().unwrap();
