@@ -418,6 +418,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A port `p` such that `p` and `p + 1` are both free now (for a published range).
+pub fn free_port_pair() -> u16 {
+    for _ in 0..100 {
+        let p = free_port();
+        if p < u16::MAX && std::net::TcpListener::bind(("0.0.0.0", p + 1)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no two consecutive free ports found in 100 tries");
+}
+
 #[cfg(test)]
 mod scale_tests {
     use super::{pick_evenly, scaled_by};

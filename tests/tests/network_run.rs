@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use hull_tests::host::{host_objects, leases};
-use hull_tests::{fixture, free_port, probe_path, require_root, wait_until, Hull};
+use hull_tests::{fixture, free_port, free_port_pair, probe_path, require_root, wait_until, Hull};
 use serde_json::Value;
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -654,8 +654,7 @@ fn ps_lists_exposed_ports_and_merges_ranges() {
     require_root!();
     let _s = serial();
     let h = Hull::new();
-    let a = free_port();
-    let range = if a < 65000 { a } else { 20000 };
+    let range = free_port_pair();
     let published = format!("{range}-{}:{range}-{}", range + 1, range + 1);
     sleeper(
         &h,

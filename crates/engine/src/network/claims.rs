@@ -24,17 +24,21 @@ pub fn host_claims() -> Result<Vec<Claim>, NetworkError> {
         .map(|(iface, subnet)| Claim { iface, subnet })
         .collect();
     let mut h = netlink::Netlink::open().map_err(nl("open socket for", "addresses"))?;
-    let links = h.links().map_err(nl("list", "links"))?;
+    // Addresses first, links second: a link made between the two dumps (a parallel run bringing
+    // this very network's bridge up) is then named, not mistaken for a stranger. An address
+    // whose link is gone by the second dump went with it.
     let addrs = h.ipv4_addresses().map_err(nl("list", "addresses"))?;
+    let links = h.links().map_err(nl("list", "links"))?;
     for (index, ip, prefix) in addrs {
         let Some(subnet) = Subnet::new(ip, prefix) else {
             continue;
         };
-        let iface = links
-            .iter()
-            .find(|l| l.index == index)
-            .map_or_else(|| format!("link #{index}"), |l| l.name.clone());
-        out.push(Claim { iface, subnet });
+        if let Some(link) = links.iter().find(|l| l.index == index) {
+            out.push(Claim {
+                iface: link.name.clone(),
+                subnet,
+            });
+        }
     }
     Ok(out)
 }
