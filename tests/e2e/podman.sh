@@ -5,6 +5,7 @@
 #   run -d, stop, rm                   a detached container
 #   run -it through a pty              (script(1) from util-linux gives podman a terminal)
 #   exec                               only when `hull-runtime exec` exists (else SKIP)
+#   the same container under crun      mounts, capabilities, seccomp, cgroup, limits: equal
 # Needs root, podman (apt) and `scripts/fixtures start`. Removes its store and containers.
 #   tests/e2e/podman.sh [path/to/hull]     (default: target/debug/hull)
 set -euo pipefail
@@ -78,6 +79,41 @@ out=$(sleep 5 | script -qec "podman --root $tmp/root --runroot $tmp/runroot --ru
   --cgroup-manager cgroupfs --events-backend file --storage-driver vfs \
   run --rm -it $RUNFLAGS $IMAGE sh -c 'test -t 0 && echo tty-yes'" /dev/null 2>&1) || true
 check "run -it has a tty" "tty-yes" "$(printf '%s' "$out" | tr -d '\r' | grep tty | tail -n1)"
+
+# The same containers under crun, podman's default runtime: what the program sees of its
+# mounts, capabilities, seccomp, no_new_privs, cgroup and limits must match, on v1 and v2 alike.
+# (Host-specific values that differ per container, such as ids and addresses, are left out.)
+# hull bind-mounts the six default device nodes from the host (which also works in a user
+# namespace; crates/runtime/src/devices.rs) where crun mknods them, so they are not compared.
+view='cut -d" " -f5 /proc/self/mountinfo | grep -vxE "/dev/(null|zero|full|random|urandom|tty)" |
+  sort | tr "\n" " "; echo
+grep -E "^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\t " " "
+cat /proc/self/cgroup
+for f in memory.max pids.max cpu.max memory/memory.limit_in_bytes pids/pids.max \
+         cpu/cpu.cfs_quota_us; do
+  [ -r /sys/fs/cgroup/$f ] && echo "$f=$(cat /sys/fs/cgroup/$f)"
+done; id'
+LIMITS="--memory 64m --pids-limit 50 --cpus 0.5"
+if command -v crun >/dev/null; then
+  hull_view=$(p run --rm $RUNFLAGS $LIMITS "$IMAGE" sh -c "$view" 2>&1) || true
+  crun_view=$(podman --root "$tmp/root" --runroot "$tmp/runroot" --runtime "$(command -v crun)" \
+    --cgroup-manager cgroupfs --events-backend file --storage-driver vfs \
+    run --rm $RUNFLAGS $LIMITS "$IMAGE" sh -c "$view" 2>&1) || true
+  # Each container's cgroup path holds its own ID.
+  hull_view=$(printf '%s' "$hull_view" | sed -E 's/[0-9a-f]{64}/ID/g')
+  crun_view=$(printf '%s' "$crun_view" | sed -E 's/[0-9a-f]{64}/ID/g')
+  if [ "${crun_view#Error:}" != "$crun_view" ]; then
+    # crun refuses some hosts outright (a hybrid cgroup layout with controllers on v1).
+    echo "SKIP: the comparison with crun (crun cannot run here: ${crun_view%%$'\n'*})"
+    skip=$((skip + 1))
+  else
+    check "the container's view under hull-runtime is crun's" "$crun_view" "$hull_view"
+  fi
+  check "the limits are in that view" "yes" \
+    "$(printf '%s' "$hull_view" | grep -qE '(pids.max|pids/pids.max)=50' && echo yes)"
+else
+  echo "SKIP: the comparison with crun (crun is not installed)"; skip=$((skip + 1))
+fi
 
 echo "podman: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
