@@ -27,7 +27,7 @@ ARCHIVE=${HULL_TEST_DOCKER_ARCHIVE:-/var/tmp/hull-fixtures/archives/busybox-dock
 pass=0 fail=0 skip=0
 
 [ "$(id -u)" -eq 0 ] || { echo "coexist.sh: needs root" >&2; exit 1; }
-for tool in dockerd podman busybox curl python3 iptables nft; do
+for tool in dockerd podman runc busybox curl python3 iptables nft; do
   command -v "$tool" >/dev/null || { echo "coexist.sh: $tool is not installed" >&2; exit 1; }
 done
 DOCKER=/usr/bin/docker # docker.io's own client, of the daemon's version
@@ -69,8 +69,10 @@ retry() { # TRIES CMD...: the command's output once it succeeds, else the last o
 
 # hull on a store of its own; HULL_DEFAULT_SUBNET unset: the real default pools.
 h() { env -u HULL_DEFAULT_SUBNET HULL_ROOT="$tmp/hull" "$HULL" "$@"; }
+# podman's containers run under runc: podman prefers crun when it is installed, and crun
+# refuses a hybrid cgroup host like CI's (what is checked here is the network, not the runtime).
 p() {
-  podman --root "$tmp/podman/root" --runroot "$tmp/podman/run" \
+  podman --root "$tmp/podman/root" --runroot "$tmp/podman/run" --runtime "$(command -v runc)" \
     --network-config-dir "$tmp/podman/net" --cgroup-manager cgroupfs \
     --events-backend file --storage-driver vfs "$@"
 }
