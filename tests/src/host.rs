@@ -9,8 +9,8 @@ use crate::Hull;
 /// What on the host belongs to this store: links tagged with its store tag or named after
 /// its bridges, nft rules with its tag.
 pub fn host_objects(h: &Hull) -> (Vec<String>, Vec<String>) {
-    let tag = format!("hull {} ", hull_engine::network::store_tag(&h.root()));
-    let bridge = hull_engine::network::store::default_bridge(&h.root());
+    let tag = format!("hull {} ", hull_net::store_tag(&h.root()));
+    let bridge = hull_net::store::default_bridge(&h.root());
     let links = command_output("ip", &["-o", "link"]);
     let rules = command_output("nft", &["list", "ruleset"]);
     (
@@ -37,7 +37,7 @@ fn command_output(program: &str, args: &[&str]) -> String {
 
 /// Every lease of every network of the store.
 pub fn leases(h: &Hull) -> Vec<String> {
-    let nets = hull_engine::network::Networks::open(&h.root());
+    let nets = hull_net::Networks::open(&h.root());
     let mut out = Vec::new();
     for n in nets.list().unwrap() {
         out.extend(nets.ipam(&n).leases().unwrap().into_keys());

@@ -1,11 +1,11 @@
-//! Network namespaces and private network stores for the root tests of engine::network
+//! Network namespaces and private network stores for the root tests of hull_net
 //! (network.rs, network_dns.rs). Both undo themselves on drop, even when the test failed.
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use hull_engine::network::{self, Attachment, CreateRequest, Endpoint, Network, Networks};
+use hull_net::{self as network, Attachment, CreateRequest, Endpoint, Network, Networks};
 
 use crate::Hull;
 

@@ -1,4 +1,4 @@
-//! Root tests of engine::network: bridges, veths, IPAM, NAT and published ports, on network
+//! Root tests of hull_net: bridges, veths, IPAM, NAT and published ports, on network
 //! namespaces the tests create (`ip netns add`, unique names) and networks with their own
 //! subnets (10.231.x.0/24) and bridges in a private store, so a real `hull0` is never touched.
 //! No traffic leaves the machine: it goes between these namespaces and 127.0.0.1 / the
@@ -12,7 +12,7 @@ use std::process::{Child, Command};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use hull_engine::network::{self, Attachment, Endpoint, Networks, PortMap, Proto};
+use hull_net::{self as network, Attachment, Endpoint, Networks, PortMap, Proto};
 use hull_tests::netns::{link_names, NetStore, Netns};
 use hull_tests::{free_port, require_root, wait_until, Hull};
 

@@ -1,4 +1,4 @@
-//! Root tests of the embedded DNS responder (engine::network::dns) and of connecting an
+//! Root tests of the embedded DNS responder (hull_net::dns) and of connecting an
 //! endpoint to a second network, on network namespaces the tests create (`ip netns add`,
 //! unique names) attached to networks with their own subnets (10.233.x.0/24) in a private
 //! store. No traffic leaves the machine: queries go from a test namespace to 127.0.0.11 inside
@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use hull_engine::network::dns::{self, wire, DnsConfig, DnsServer};
-use hull_engine::network::{self, netns, Endpoint, Networks};
+use hull_net::dns::{self, wire, DnsConfig, DnsServer};
+use hull_net::{self as network, netns, Endpoint, Networks};
 use hull_tests::netns::{NetStore, Netns};
 use hull_tests::{require_root, Hull};
 

@@ -516,7 +516,7 @@ fn network_sweep_lists_and_removes_what_nothing_owns() {
     let h = Hull::new();
     sleeper(&h, "kept", &[]);
     // A lease whose owner never existed: what a crash between reserve and the record leaves.
-    let nets = hull_engine::network::Networks::open(&h.root());
+    let nets = hull_net::Networks::open(&h.root());
     let bridge = nets.get("bridge").unwrap();
     nets.ipam(&bridge).allocate("ghost").unwrap();
     let out = h.ok(&["network", "sweep"]);
@@ -636,7 +636,7 @@ fn a_detach_killed_after_releasing_the_last_lease_leaves_nothing_after_sweep() {
         .unwrap()
         .success());
     // The kill landed right after the lease was released.
-    let nets = hull_engine::network::Networks::open(&h.root());
+    let nets = hull_net::Networks::open(&h.root());
     let bridge = nets.get("bridge").unwrap();
     assert!(nets.ipam(&bridge).release(&id).unwrap().is_some());
     let (links, rules) = host_objects(&h);

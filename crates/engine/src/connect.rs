@@ -1,5 +1,5 @@
 //! `hull network connect` and `disconnect`: a running container gets one more network (an
-//! `ethN` beside its eth0, see [`network::connect_extra`]) or loses one. The record lists the
+//! `ethN` beside its eth0, see [`hull_net::connect_extra`]) or loses one. The record lists the
 //! networks so added in `state.extra_networks`; the run path's teardown detaches the container
 //! from every network when it exits, so they last for the current run.
 //!
@@ -10,9 +10,9 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use crate::container::{ContainerError, Record};
-use crate::network::{self, Attachment, Endpoint, NetworkError, Networks};
 use crate::options::NetworkMode;
 use crate::Engine;
+use hull_net::{Attachment, Endpoint, NetworkError, Networks};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -82,7 +82,7 @@ impl Engine {
             return Err(ConnectError::NotRunning(record.name));
         };
         let net = Networks::open(&self.root).get(network)?;
-        if net.name == network::store::DEFAULT_NETWORK && !req.aliases.is_empty() {
+        if net.name == hull_net::store::DEFAULT_NETWORK && !req.aliases.is_empty() {
             return Err(NetworkError::InvalidInput(
                 "network-scoped aliases are supported only on user-defined networks".into(),
             )
@@ -97,14 +97,14 @@ impl Engine {
             mac: None,
         };
         let netns = PathBuf::from(format!("/proc/{pid}/ns/net"));
-        let done = network::connect_extra(&self.root, &netns, &ep, req.ip)?;
+        let done = hull_net::connect_extra(&self.root, &netns, &ep, req.ip)?;
         let recorded = self.containers.update(&id, |r| {
             if !r.state.extra_networks.contains(&net.name) {
                 r.state.extra_networks.push(net.name.clone());
             }
         });
         if let Err(e) = recorded {
-            let _ = network::disconnect(&self.root, &id, &net.name);
+            let _ = hull_net::disconnect(&self.root, &id, &net.name);
             return Err(e.into());
         }
         Ok(done)
@@ -121,7 +121,7 @@ impl Engine {
         let record = self.containers.resolve(container)?;
         let net = Networks::open(&self.root).get(network)?;
         let listed = record.state.extra_networks.contains(&net.name);
-        let detached = match network::disconnect(&self.root, &record.id, &net.name) {
+        let detached = match hull_net::disconnect(&self.root, &record.id, &net.name) {
             Ok(()) => true,
             Err(NetworkError::NotFound {
                 what: "endpoint", ..

@@ -1,4 +1,4 @@
-//! Where a container's run meets the embedded DNS responder ([`crate::network::dns`]): the
+//! Where a container's run meets the embedded DNS responder ([`hull_net::dns`]): the
 //! runner starts it once the container's namespace is plugged into its network and before the
 //! container starts, serves it while it waits for the exit (the monitor in its poll loop, the
 //! foreground `hull run` on a thread), and drops it with the run: each run of a restarted
@@ -8,9 +8,9 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::container::Record;
-use crate::network::dns::{self, DnsServer, DnsThread};
 use crate::options::NetworkMode;
 use crate::{Engine, EngineError};
+use hull_net::dns::{self, DnsServer, DnsThread};
 
 /// The network whose embedded DNS a container run in `mode` gets; [`dns::serve_for`] then
 /// declines the default bridge. The modes without a network of their own get none.

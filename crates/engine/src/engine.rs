@@ -28,7 +28,7 @@ use crate::netrun::{self, RunNetwork};
 use crate::options::{NetworkMode, RunConfig, SeccompChoice};
 use crate::spec::{self, EtcFiles, SpecError, SpecInputs};
 use crate::user::UserError;
-use crate::{etc, foreground, network, user};
+use crate::{etc, foreground, user};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -461,7 +461,7 @@ impl Engine {
                 },
                 match &config.network {
                     // `--dns` servers become the embedded responder's upstreams there.
-                    NetworkMode::Bridge(net) if network::dns::serves(&self.root, net) => {
+                    NetworkMode::Bridge(net) if hull_net::dns::serves(&self.root, net) => {
                         etc::resolv_conf_embedded(&host_resolv)
                     }
                     _ => etc::resolv_conf(&host_resolv, &config.dns),
@@ -511,7 +511,7 @@ impl Engine {
         delete_from_runtime(&runtime, id);
         self.remove_runtime_stub(id);
         if self.root.join("networks").is_dir() {
-            crate::network::detach(&self.root, id).map_err(netrun::NetRunError::from)?;
+            hull_net::detach(&self.root, id).map_err(netrun::NetRunError::from)?;
         }
         let rootfs = self.containers.rootfs(id);
         if hull_sys::mount::is_mountpoint(&rootfs).unwrap_or(false) {
@@ -562,9 +562,9 @@ impl Engine {
     /// Detaches the network endpoints of containers whose runner died (`kill -9` of a monitor)
     /// and whose processes are gone, and what else this store created that nothing owns. Cheap
     /// when there is nothing to do: it reads the lease files and tries each owner's lock.
-    pub fn reconcile_network(&self) -> Result<crate::network::SweepReport, EngineError> {
+    pub fn reconcile_network(&self) -> Result<hull_net::SweepReport, EngineError> {
         let alive = |owner: &str| self.containers.is_alive(owner);
-        if !netrun::has_stale_endpoints(&self.root, alive) {
+        if !hull_net::has_stale_endpoints(&self.root, alive) {
             return Ok(Default::default());
         }
         self.sweep_network()
@@ -572,16 +572,16 @@ impl Engine {
 
     /// `hull network sweep`: removes every endpoint whose container is not running, and every
     /// link and rule of this store that nothing claims.
-    pub fn sweep_network(&self) -> Result<crate::network::SweepReport, EngineError> {
+    pub fn sweep_network(&self) -> Result<hull_net::SweepReport, EngineError> {
         let alive = |owner: &str| self.containers.is_alive(owner);
-        crate::network::sweep(&self.root, alive)
+        hull_net::sweep(&self.root, alive)
             .map_err(|e| EngineError::Network(netrun::NetRunError::from(e)))
     }
 
     /// The host-wide half of `hull network sweep`: links and rules of hull stores that no longer
     /// exist.
-    pub fn sweep_host_network(&self) -> Result<crate::network::orphans::OrphanReport, EngineError> {
-        crate::network::orphans::sweep_orphans()
+    pub fn sweep_host_network(&self) -> Result<hull_net::orphans::OrphanReport, EngineError> {
+        hull_net::orphans::sweep_orphans()
             .map_err(|e| EngineError::Network(netrun::NetRunError::from(e)))
     }
 

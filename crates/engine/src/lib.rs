@@ -21,7 +21,6 @@ pub mod monitor;
 pub mod names;
 pub mod netopts;
 pub mod netrun;
-pub mod network;
 pub mod options;
 pub mod restart;
 pub mod security;

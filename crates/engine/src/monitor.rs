@@ -20,9 +20,9 @@ use crate::attach::{AttachServer, Frame};
 use crate::container::{Record, Status};
 use crate::engine::{io_err, rt_err};
 use crate::logfile::LogFile;
-use crate::network::dns::DnsServer;
 use crate::restart::Restarter;
 use crate::{foreground, Engine, EngineError};
+use hull_net::dns::DnsServer;
 
 /// One line of the log, as Docker's json-file driver writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,8 +3,8 @@
 
 use std::net::Ipv4Addr;
 
-use crate::network::{PortMap, Proto};
 use crate::options::{FlagError, NetworkMode};
+use hull_net::{PortMap, Proto};
 
 fn flag_err(flag: &'static str, value: &str, reason: impl Into<String>) -> FlagError {
     FlagError {

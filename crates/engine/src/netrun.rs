@@ -1,4 +1,4 @@
-//! How a run uses [`crate::network`]: what a container's network mode asks for before the
+//! How a run uses [`hull_net`]: what a container's network mode asks for before the
 //! runtime creates it (a reservation, or another container's namespace), the plug between
 //! create and start, and the detach on every way out.
 //!
@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::container::{Containers, Record, Status};
 use crate::netopts;
-use crate::network::{self, Endpoint, NetworkError, PortMap, Reservation};
 use crate::options::{NetworkMode, RunConfig};
+use hull_net::{Endpoint, NetworkError, PortMap, Reservation};
 
 /// What the record keeps of a running container's network (for `ps`, `inspect`, `port` and
 /// the DNS responder); cleared when the run ends.
@@ -74,7 +74,7 @@ pub(crate) struct Endpointed {
 
 impl Drop for Endpointed {
     fn drop(&mut self) {
-        if let Err(e) = network::detach(&self.root, &self.reservation.owner) {
+        if let Err(e) = hull_net::detach(&self.root, &self.reservation.owner) {
             eprintln!(
                 "hull: detach container {} from its network: {e}",
                 self.reservation.owner
@@ -98,7 +98,7 @@ impl RunNetwork {
             return Ok(None);
         };
         let netns = PathBuf::from(format!("/proc/{pid}/ns/net"));
-        let a = network::plug(&e.root, &netns, &e.reservation)?;
+        let a = hull_net::plug(&e.root, &netns, &e.reservation)?;
         Ok(Some(NetworkState {
             network: a.network,
             network_id: a.network_id,
@@ -168,7 +168,7 @@ pub(crate) fn prepare(
                 aliases: &aliases,
                 mac,
             };
-            let reservation = network::reserve_at(root, &ep, record.config.ip)?;
+            let reservation = hull_net::reserve_at(root, &ep, record.config.ip)?;
             Ok(RunNetwork::Own(Endpointed {
                 root: root.to_path_buf(),
                 reservation,
@@ -197,23 +197,6 @@ fn joined(containers: &Containers, name: &str) -> Result<RunNetwork, NetRunError
         netns: PathBuf::from(format!("/proc/{pid}/ns/net")),
         etc_dir,
         hostname,
-    })
-}
-
-/// Whether the store has endpoints whose owner is neither `alive` nor has a live process: a
-/// cheap look at the lease files that says whether [`sweep`] has anything to do.
-pub fn has_stale_endpoints(root: &Path, alive: impl Fn(&str) -> bool) -> bool {
-    if !root.join("networks").is_dir() {
-        return false;
-    }
-    let nets = network::Networks::open(root);
-    let Ok(list) = nets.list() else {
-        return false;
-    };
-    list.iter().any(|n| {
-        nets.ipam(n)
-            .leases()
-            .is_ok_and(|l| l.keys().any(|owner| !alive(owner)))
     })
 }
 

@@ -194,7 +194,7 @@ pub struct RunConfig {
     pub network: NetworkMode,
     /// `-p` maps; a host port of 0 is chosen when the container starts.
     #[serde(default)]
-    pub publish: Vec<crate::network::PortMap>,
+    pub publish: Vec<hull_net::PortMap>,
     /// `-P`: the image's exposed ports and `--expose` get random host ports.
     #[serde(default)]
     pub publish_all: bool,

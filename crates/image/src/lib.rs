@@ -14,9 +14,10 @@ mod pull_tests;
 pub mod reference;
 pub mod registry;
 pub mod store;
-pub mod time;
 pub mod unpack;
 
 pub use fsutil::sweep_stale;
+// Moved to `hull_oci::time` so that `net`, below `image`, shares it; this path stays.
+pub use hull_oci::time;
 pub use reference::Reference;
 pub use store::Store;

@@ -3,9 +3,9 @@
 
 use anyhow::{Context, Result};
 use hull_engine::container::{Record, Status};
-use hull_engine::network::{PortMap, Proto};
 use hull_engine::options::{NetworkMode, RunConfig};
 use hull_engine::Engine;
+use hull_net::{PortMap, Proto};
 use serde_json::{json, Map, Value};
 
 use super::Ctx;

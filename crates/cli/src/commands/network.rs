@@ -2,8 +2,8 @@
 
 use anyhow::{Context, Result};
 use hull_engine::connect::ConnectRequest;
-use hull_engine::network::{self, CreateRequest, Network, Networks};
 use hull_engine::Engine;
+use hull_net::{self as network, CreateRequest, Network, Networks};
 use std::collections::BTreeMap;
 
 use serde::Serialize;

@@ -13,6 +13,14 @@ pub fn format_rfc3339(secs: i64, nanos: u32) -> String {
     )
 }
 
+/// The current time, UTC, with nanoseconds (a clock read, no I/O).
+pub fn now_rfc3339() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format_rfc3339(now.as_secs() as i64, now.subsec_nanos())
+}
+
 /// Parses an RFC 3339 time (as Go and Docker write them) into seconds since the epoch.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let (date, time) = s.split_once(['T', 't', ' '])?;

@@ -4,8 +4,8 @@
 //!
 //! ```no_run
 //! # use std::net::Ipv4Addr;
-//! # use hull_engine::network::dns::wire::{parse_query, reply, Answer, Rcode};
-//! # fn main() -> Result<(), hull_engine::network::dns::wire::WireError> {
+//! # use hull_net::dns::wire::{parse_query, reply, Answer, Rcode};
+//! # fn main() -> Result<(), hull_net::dns::wire::WireError> {
 //! # let packet: Vec<u8> = Vec::new();
 //! # let ip = Ipv4Addr::new(172, 18, 0, 2);
 //! let q = parse_query(&packet)?;                       // header + first question

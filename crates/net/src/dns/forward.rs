@@ -167,7 +167,7 @@ impl Forwarder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::dns::wire::{parse_query, query, TYPE_A};
+    use crate::dns::wire::{parse_query, query, TYPE_A};
     use std::net::Ipv4Addr;
 
     const CLIENT: &str = "127.0.0.1:40000";

@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! # use std::path::Path;
-//! # use hull_engine::network::netlink::Netlink;
+//! # use hull_net::netlink::Netlink;
 //! # fn main() -> std::io::Result<()> {
 //! let mut nl = Netlink::open()?;                       // the caller's namespace
 //! let br = nl.ensure_bridge("hull0")?;

@@ -173,7 +173,7 @@ pub fn remove(doomed: &dyn Fn(&str) -> bool) -> Result<Vec<String>, NetworkError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::Proto;
+    use crate::Proto;
 
     #[test]
     fn renders_matches_comment_and_target() {

@@ -11,7 +11,7 @@
 //! - the upstream socket, created in the host's namespace, so the host's resolvers (even a
 //!   127.0.0.53 stub) are reachable as they are from the host.
 //!
-//! Names come from the networks' lease files ([`crate::network::ipam`]): every endpoint's
+//! Names come from the networks' lease files ([`crate::ipam`]): every endpoint's
 //! lease records its owner and aliases. The responder answers from the user networks on which
 //! its own owner holds a lease (so `network connect`/`disconnect` take effect at once), reading
 //! a lease file again only when it changed.
@@ -66,7 +66,8 @@ pub fn has_embedded_dns(network: &str) -> bool {
 }
 
 /// True when a container on `network` (a name or ID prefix) gets the embedded DNS: a user
-/// network that exists. Its resolv.conf then names 127.0.0.11 ([`crate::etc::resolv_conf_embedded`]).
+/// network that exists. Its resolv.conf then names 127.0.0.11 (the engine's
+/// `etc::resolv_conf_embedded`).
 pub fn serves(root: &Path, network: &str) -> bool {
     has_embedded_dns(network)
         && Networks::open(root)
@@ -381,7 +382,7 @@ impl LeaseView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::CreateRequest;
+    use crate::CreateRequest;
 
     #[test]
     fn default_bridge_and_special_modes_have_no_embedded_dns() {

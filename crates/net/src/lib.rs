@@ -2,16 +2,16 @@
 //! path, NAT and published ports in hull's own nftables table. It knows nothing of containers:
 //! an endpoint has an `owner` key (the caller's container ID) and a netns path.
 //!
-//! Lifecycle, as `hull run` is meant to use it:
+//! Lifecycle, as the engine's run uses it (`hull_engine::netrun`):
 //!
 //! ```text
 //! let ep = Endpoint { owner: &id, network: "bridge", ports: &maps, aliases: &[name], mac: None };
-//! let r = network::reserve(root, &ep)?;     // lease + host ports; nothing on the host yet
+//! let r = hull_net::reserve(root, &ep)?;    // lease + host ports; nothing on the host yet
 //! // ... write r.ip into the container's /etc/hosts, runtime create (init waits) ...
-//! let a = network::plug(root, Path::new(&format!("/proc/{pid}/ns/net")), &r)?;
+//! let a = hull_net::plug(root, Path::new(&format!("/proc/{pid}/ns/net")), &r)?;
 //! // bridge → veth → eth0/lo/route → port maps; then runtime start
-//! network::detach(root, &id)?;              // on exit or failure; idempotent
-//! network::sweep(root, |owner| alive(owner))?; // after crashes: what nothing owns any more
+//! hull_net::detach(root, &id)?;             // on exit or failure; idempotent
+//! hull_net::sweep(root, |owner| alive(owner))?; // after crashes: what nothing owns any more
 //! ```
 //!
 //! `attach` is reserve + plug in one call, for a namespace that already exists.
@@ -21,6 +21,7 @@
 //! `hull <store> ep <network-id12> <owner>`; bridges carry `hull <store> net <network-id12>`;
 //! nft rules carry the same strings as comments. `<store>` is 8 hex of the store root's hash,
 //! so two hull stores on one host never sweep each other's objects.
+#![forbid(unsafe_code)]
 
 pub mod claims;
 pub mod dns;
@@ -631,6 +632,23 @@ pub fn sweep(root: &Path, alive: impl Fn(&str) -> bool) -> Result<SweepReport, N
     report.rules = firewall::remove(|c| c.starts_with(&mine) && !claimed.iter().any(|t| t == c))?;
     nat::restore_forwarding()?;
     Ok(report)
+}
+
+/// Whether the store has endpoints whose owner is not `alive`: a cheap look at the lease files
+/// that says whether [`sweep`] has anything to do.
+pub fn has_stale_endpoints(root: &Path, alive: impl Fn(&str) -> bool) -> bool {
+    if !root.join("networks").is_dir() {
+        return false;
+    }
+    let nets = Networks::open(root);
+    let Ok(list) = nets.list() else {
+        return false;
+    };
+    list.iter().any(|n| {
+        nets.ipam(n)
+            .leases()
+            .is_ok_and(|l| l.keys().any(|owner| !alive(owner)))
+    })
 }
 
 #[cfg(test)]

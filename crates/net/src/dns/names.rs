@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use crate::network::ipam::Lease;
+use crate::ipam::Lease;
 
 /// The endpoints of one network, as the responder sees them for one query.
 #[derive(Debug, Clone, Copy)]

@@ -4,8 +4,8 @@
 //!
 //! ```no_run
 //! # use std::path::Path;
-//! # use hull_engine::network::{CreateRequest, Networks};
-//! # fn main() -> Result<(), hull_engine::network::NetworkError> {
+//! # use hull_net::{CreateRequest, Networks};
+//! # fn main() -> Result<(), hull_net::NetworkError> {
 //! # let root = Path::new("/var/lib/hull");
 //! let nets = Networks::open(root);
 //! let n = nets.create(&CreateRequest { name: "web".into(), ..Default::default() })?;
@@ -327,7 +327,7 @@ impl Networks {
             bridge,
             subnet,
             gateway,
-            created: hull_image::pull::now_rfc3339(),
+            created: hull_oci::time::now_rfc3339(),
         })
     }
 
@@ -402,7 +402,7 @@ fn validate_name(name: &str) -> Result<(), NetworkError> {
 fn new_id(name: &str) -> String {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
-    h.update(hull_image::pull::now_rfc3339().as_bytes());
+    h.update(hull_oci::time::now_rfc3339().as_bytes());
     let mut rnd = [0u8; 16];
     if let Ok(mut f) = File::open("/dev/urandom") {
         let _ = std::io::Read::read_exact(&mut f, &mut rnd);

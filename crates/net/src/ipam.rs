@@ -4,8 +4,8 @@
 //! ```no_run
 //! # use std::net::Ipv4Addr;
 //! # use std::path::Path;
-//! # use hull_engine::network::{ipam::Ipam, subnet::Subnet};
-//! # fn main() -> Result<(), hull_engine::network::NetworkError> {
+//! # use hull_net::{ipam::Ipam, subnet::Subnet};
+//! # fn main() -> Result<(), hull_net::NetworkError> {
 //! # let dir = Path::new("/var/lib/hull/networks/web");
 //! let subnet: Subnet = "172.18.0.0/16".parse().expect("valid subnet");
 //! let ipam = Ipam::open(dir, subnet, Ipv4Addr::new(172, 18, 0, 1));
