@@ -29,5 +29,6 @@ pub mod stats;
 pub mod top;
 pub mod units;
 pub mod user;
+pub mod view;
 
 pub use engine::{Engine, EngineError};
