@@ -4,8 +4,10 @@ use hull_oci::image::ContainerConfig;
 use serde_json::{json, Value};
 
 use crate::container::{Record, Status};
+use crate::labels;
 use crate::logfile::{LogConfig, LogDriver};
 use crate::options::{RunConfig, SeccompChoice};
+use crate::spec::hostname;
 use crate::units::CPU_PERIOD;
 use crate::Engine;
 
@@ -70,7 +72,7 @@ fn config(r: &Record, image: &ContainerConfig) -> Value {
         ),
     };
     json!({
-        "Hostname": crate::spec::hostname(c, &r.id, &host_hostname()),
+        "Hostname": hostname(c, &r.id, &host_hostname()),
         "Domainname": "",
         "User": c.user.clone().or_else(|| image.user.clone()).unwrap_or_default(),
         "AttachStdin": c.interactive,
@@ -87,7 +89,7 @@ fn config(r: &Record, image: &ContainerConfig) -> Value {
         "WorkingDir": c.workdir.clone().or_else(|| image.working_dir.clone()).unwrap_or_default(),
         "Entrypoint": null_if_empty(&entrypoint),
         // Merged over the image's at create; a record from before labels has only the image's.
-        "Labels": crate::labels::merge(image.labels.as_ref(), &c.labels),
+        "Labels": labels::merge(image.labels.as_ref(), &c.labels),
         "StopSignal": image.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
     })
 }

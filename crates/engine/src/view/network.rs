@@ -285,6 +285,8 @@ fn dns_names(r: &Record, n: &NetworkState, mode: &str) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::container::State;
+    use crate::options::{RealHost, RunOptions};
 
     #[test]
     fn host_and_none_are_predefined_with_stable_ids() {
@@ -337,7 +339,7 @@ mod tests {
         assert!(text.contains(r#""Driver":"host""#), "{text}");
     }
 
-    fn running_on(network: &str, opts: crate::options::RunOptions) -> Record {
+    fn running_on(network: &str, opts: RunOptions) -> Record {
         Record {
             id: "4f2a9c1b7e3d".to_string() + &"0".repeat(52),
             name: "web".into(),
@@ -345,10 +347,10 @@ mod tests {
             image_id: "sha256:00".into(),
             created: "2026-01-01T00:00:00Z".into(),
             command: vec!["true".into()],
-            config: RunConfig::from_options(&opts, &crate::options::RealHost).unwrap(),
-            state: crate::container::State {
+            config: RunConfig::from_options(&opts, &RealHost).unwrap(),
+            state: State {
                 status: Status::Running,
-                network: Some(crate::netrun::NetworkState {
+                network: Some(NetworkState {
                     network: network.into(),
                     network_id: "n".repeat(64),
                     ip: [10, 1, 0, 9].into(),
@@ -368,7 +370,7 @@ mod tests {
     fn endpoints_show_ipam_config_aliases_and_dns_names() {
         let r = running_on(
             "back",
-            crate::options::RunOptions {
+            RunOptions {
                 image: "x".into(),
                 network: Some("back".into()),
                 ip: Some("10.1.0.9".into()),
@@ -386,7 +388,7 @@ mod tests {
         assert_eq!(ep["Gateway"], "10.1.0.1");
         let plain = running_on(
             "bridge",
-            crate::options::RunOptions {
+            RunOptions {
                 image: "x".into(),
                 ..Default::default()
             },

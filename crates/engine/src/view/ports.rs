@@ -4,6 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::container::{Record, Status};
+use crate::netopts::exposed_to_map;
 use crate::options::RunConfig;
 use hull_net::{PortMap, Proto};
 
@@ -19,7 +20,7 @@ pub fn ps_ports(r: &Record) -> String {
         .config
         .expose
         .iter()
-        .filter_map(|e| crate::netopts::exposed_to_map(e))
+        .filter_map(|e| exposed_to_map(e))
         .map(|m| (m.container_port, m.proto))
         .filter(|(p, proto)| {
             !maps
@@ -147,6 +148,7 @@ pub(super) fn push(out: &mut Map<String, Value>, key: String, v: Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::{RealHost, RunOptions};
 
     fn map(host_port: u16, container_port: u16, proto: Proto) -> PortMap {
         PortMap {
@@ -204,12 +206,12 @@ mod tests {
 
     #[test]
     fn bindings_leave_random_and_any_empty() {
-        let opts = crate::options::RunOptions {
+        let opts = RunOptions {
             image: "x".into(),
             publish: vec!["8080:80".into(), "127.0.0.1::53/udp".into()],
             ..Default::default()
         };
-        let c = RunConfig::from_options(&opts, &crate::options::RealHost).unwrap();
+        let c = RunConfig::from_options(&opts, &RealHost).unwrap();
         let b = port_bindings(&c);
         assert_eq!(b["80/tcp"][0], json!({"HostIp": "", "HostPort": "8080"}));
         assert_eq!(

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use super::human::human_duration;
 use crate::container::{Record, Status};
+use crate::labels;
 use crate::listing::state_name;
 use crate::Engine;
 
@@ -20,7 +21,7 @@ pub fn row(r: &Record, now: i64, trunc: bool) -> Value {
         "CreatedAt": docker_time(&r.created),
         "ID": if trunc { r.short_id() } else { &r.id },
         "Image": r.image,
-        "Labels": crate::labels::display(&r.config.labels),
+        "Labels": labels::display(&r.config.labels),
         "LocalVolumes": "0",
         "Mounts": "",
         "Names": r.name,
