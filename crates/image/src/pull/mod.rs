@@ -145,10 +145,5 @@ pub fn pull(
     })
 }
 
-/// The current time as RFC 3339 with nanoseconds, UTC.
-pub fn now_rfc3339() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    crate::time::format_rfc3339(now.as_secs() as i64, now.subsec_nanos())
-}
+/// The current time as RFC 3339 with nanoseconds, UTC (one clock for every crate: oci's).
+pub use hull_oci::time::now_rfc3339;
