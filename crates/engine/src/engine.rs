@@ -2,7 +2,7 @@
 //! it. One [`Engine`] per store root.
 //!
 //! ```no_run
-//! # use hull_engine::{Engine, options::{RunConfig, RunOptions, RealHost}};
+//! # use hull_engine::{Engine, run::{RunConfig, RunOptions, RealHost}};
 //! let engine = Engine::open("/var/lib/hull".as_ref()).unwrap();
 //! let opts = RunOptions { image: "busybox".into(), args: vec!["true".into()], ..Default::default() };
 //! let config = RunConfig::from_options(&opts, &RealHost).unwrap();
@@ -23,12 +23,13 @@ use hull_runtime::{CreateRequest, Created, Runtime, RuntimeError, Step};
 use hull_sys::fs::Durability;
 use hull_sys::mount::OverlayUpper;
 
-use crate::container::{ContainerError, Containers, Record, Status};
-use crate::netrun::{self, RunNetwork};
-use crate::options::{NetworkMode, RunConfig, SeccompChoice};
-use crate::spec::{self, EtcFiles, SpecError, SpecInputs};
-use crate::user::UserError;
-use crate::{etc, foreground, user};
+use crate::endpoint::netrun::{self, RunNetwork};
+use crate::lifecycle::foreground;
+use crate::run::options::{NetworkMode, RunConfig, SeccompChoice};
+use crate::run::spec::{self, EtcFiles, SpecError, SpecInputs};
+use crate::run::user::UserError;
+use crate::run::{etc, user};
+use crate::state::containers::{ContainerError, Containers, Record, Status};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -66,13 +67,13 @@ pub enum EngineError {
     #[error("container {0} is paused, unpause the container before exec")]
     ExecPaused(String),
     #[error(transparent)]
-    Signal(#[from] crate::lifecycle::BadSignal),
+    Signal(#[from] crate::lifecycle::stop::BadSignal),
     #[error("conflict: you cannot remove a running container {0}: stop it first or use -f")]
     RemoveRunning(String),
     #[error(transparent)]
     Copy(#[from] crate::copy::CopyError),
     #[error(transparent)]
-    Network(#[from] crate::netrun::NetRunError),
+    Network(#[from] crate::endpoint::netrun::NetRunError),
 }
 
 impl EngineError {
@@ -228,7 +229,7 @@ impl Engine {
     pub fn create(&self, mut config: RunConfig) -> Result<Record, EngineError> {
         let image = self.images.resolve(&config.image)?;
         let image_config = self.images.config(&image.id)?.config.unwrap_or_default();
-        config.labels = crate::labels::merge(image_config.labels.as_ref(), &config.labels);
+        config.labels = crate::run::labels::merge(image_config.labels.as_ref(), &config.labels);
         // Fails here, before anything is recorded, when there is nothing to run.
         let command = spec::command(&image_config, &config)?;
         let image_ref = config.image.clone();
@@ -273,7 +274,7 @@ impl Engine {
     pub(crate) fn finish_run(
         &self,
         record: &Record,
-        claim: crate::container::Lock,
+        claim: crate::state::containers::Lock,
         result: Result<i32, EngineError>,
     ) -> Result<i32, EngineError> {
         let id = record.id.as_str();
@@ -541,7 +542,7 @@ impl Engine {
         &self,
         runtime: &Runtime,
         id: &str,
-    ) -> Result<crate::container::Lock, EngineError> {
+    ) -> Result<crate::state::containers::Lock, EngineError> {
         const TEARDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
         let start = std::time::Instant::now();
         while start.elapsed() < TEARDOWN_DEADLINE {

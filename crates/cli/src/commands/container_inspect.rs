@@ -1,10 +1,10 @@
 //! `hull inspect CTR`: a container's record as Docker-shaped JSON, with `--format` templates.
 
 use anyhow::{Context, Result};
-use hull_engine::container::{Record, Status};
-use hull_engine::logfile::{LogConfig, LogDriver};
-use hull_engine::options::{RunConfig, UserMount};
-use hull_engine::units::CPU_PERIOD;
+use hull_engine::lifecycle::logfile::{LogConfig, LogDriver};
+use hull_engine::run::units::CPU_PERIOD;
+use hull_engine::run::{RunConfig, UserMount};
+use hull_engine::state::{Record, Status};
 use hull_engine::Engine;
 use hull_oci::image::ContainerConfig;
 use serde_json::{json, Value};
@@ -94,7 +94,7 @@ fn config(r: &Record, image: &ContainerConfig) -> Value {
         ),
     };
     json!({
-        "Hostname": hull_engine::spec::hostname(c, &r.id, &host_hostname()),
+        "Hostname": hull_engine::run::spec::hostname(c, &r.id, &host_hostname()),
         "Domainname": "",
         "User": c.user.clone().or_else(|| image.user.clone()).unwrap_or_default(),
         "AttachStdin": c.interactive,
@@ -111,7 +111,7 @@ fn config(r: &Record, image: &ContainerConfig) -> Value {
         "WorkingDir": c.workdir.clone().or_else(|| image.working_dir.clone()).unwrap_or_default(),
         "Entrypoint": null_if_empty(&entrypoint),
         // Merged over the image's at create; a record from before labels has only the image's.
-        "Labels": hull_engine::labels::merge(image.labels.as_ref(), &c.labels),
+        "Labels": hull_engine::run::labels::merge(image.labels.as_ref(), &c.labels),
         "StopSignal": image.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
     })
 }
@@ -214,11 +214,9 @@ fn security_opt(c: &RunConfig) -> Vec<String> {
         out.push("no-new-privileges".to_string());
     }
     match &c.seccomp {
-        hull_engine::options::SeccompChoice::Unconfined => out.push("seccomp=unconfined".into()),
-        hull_engine::options::SeccompChoice::Profile(p) => {
-            out.push(format!("seccomp={}", p.display()))
-        }
-        hull_engine::options::SeccompChoice::Default => {}
+        hull_engine::run::SeccompChoice::Unconfined => out.push("seccomp=unconfined".into()),
+        hull_engine::run::SeccompChoice::Profile(p) => out.push(format!("seccomp={}", p.display())),
+        hull_engine::run::SeccompChoice::Default => {}
     }
     out
 }
@@ -283,8 +281,8 @@ fn mount(m: &UserMount) -> Value {
 mod tests {
     use super::*;
     use crate::output::render_template;
-    use hull_engine::container::State;
-    use hull_engine::options::{RealHost, RunOptions};
+    use hull_engine::run::{RealHost, RunOptions};
+    use hull_engine::state::State;
 
     fn record(opts: RunOptions) -> Record {
         Record {

@@ -1,14 +1,14 @@
 //! `hull ps`, `hull rm`, `hull start`.
 
 use anyhow::{Context, Result};
-use hull_engine::container::{Record, Status};
+use hull_engine::state::{Record, Status};
 use hull_engine::Engine;
 
 use super::Ctx;
 use crate::cli::{ContainersArgs, KillArgs, PsArgs, RmArgs, StartArgs, StopArgs};
 use crate::output::{human_duration, render_template, table, template_header, OutputFormat};
-use hull_engine::attach::{parse_detach_keys, ClientOptions};
-use hull_engine::listing::{state_name, Filters};
+use hull_engine::lifecycle::attach::{parse_detach_keys, ClientOptions};
+use hull_engine::state::listing::{state_name, Filters};
 
 fn engine(ctx: &Ctx) -> Result<Engine> {
     Engine::open(&ctx.root).context("open hull store")
@@ -52,7 +52,7 @@ pub fn ps_json(r: &Record, now: i64, trunc: bool) -> serde_json::Value {
         "CreatedAt": docker_time(&r.created),
         "ID": if trunc { r.short_id() } else { &r.id },
         "Image": r.image,
-        "Labels": hull_engine::labels::display(&r.config.labels),
+        "Labels": hull_engine::run::labels::display(&r.config.labels),
         "LocalVolumes": "0",
         "Mounts": "",
         "Names": r.name,
@@ -275,8 +275,8 @@ pub fn wait(ctx: &Ctx, args: ContainersArgs) -> Result<u8> {
 
 #[cfg(test)]
 mod tests {
-    use hull_engine::container::State;
-    use hull_engine::options::{RealHost, RunConfig, RunOptions};
+    use hull_engine::run::{RealHost, RunConfig, RunOptions};
+    use hull_engine::state::State;
 
     use super::*;
 

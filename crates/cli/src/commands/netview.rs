@@ -2,8 +2,8 @@
 //! `NetworkSettings` and `HostConfig.PortBindings`, `hull port`, and `hull network sweep`.
 
 use anyhow::{Context, Result};
-use hull_engine::container::{Record, Status};
-use hull_engine::options::{NetworkMode, RunConfig};
+use hull_engine::run::{NetworkMode, RunConfig};
+use hull_engine::state::{Record, Status};
 use hull_engine::Engine;
 use hull_net::{PortMap, Proto};
 use serde_json::{json, Map, Value};
@@ -23,7 +23,7 @@ pub fn ps_ports(r: &Record) -> String {
         .config
         .expose
         .iter()
-        .filter_map(|e| hull_engine::netopts::exposed_to_map(e))
+        .filter_map(|e| hull_engine::run::netopts::exposed_to_map(e))
         .map(|m| (m.container_port, m.proto))
         .filter(|(p, proto)| {
             !maps
@@ -230,7 +230,11 @@ fn aliases(c: &RunConfig) -> Option<Vec<String>> {
 /// `DNSNames` (Docker 26+): what the embedded DNS answers for the container on a user network
 /// (its name, `--network-alias`es and short ID, the names the responder matches); null on the
 /// default bridge, which has no name resolution.
-fn dns_names(r: &Record, n: &hull_engine::netrun::NetworkState, mode: &str) -> Option<Vec<String>> {
+fn dns_names(
+    r: &Record,
+    n: &hull_engine::endpoint::NetworkState,
+    mode: &str,
+) -> Option<Vec<String>> {
     (mode != "bridge").then(|| {
         let mut names = n.aliases.clone();
         names.push(r.short_id().to_string());
@@ -368,7 +372,7 @@ mod tests {
         );
     }
 
-    fn running_on(network: &str, opts: hull_engine::options::RunOptions) -> Record {
+    fn running_on(network: &str, opts: hull_engine::run::RunOptions) -> Record {
         Record {
             id: "4f2a9c1b7e3d".to_string() + &"0".repeat(52),
             name: "web".into(),
@@ -376,10 +380,10 @@ mod tests {
             image_id: "sha256:00".into(),
             created: "2026-01-01T00:00:00Z".into(),
             command: vec!["true".into()],
-            config: RunConfig::from_options(&opts, &hull_engine::options::RealHost).unwrap(),
-            state: hull_engine::container::State {
+            config: RunConfig::from_options(&opts, &hull_engine::run::RealHost).unwrap(),
+            state: hull_engine::state::State {
                 status: Status::Running,
-                network: Some(hull_engine::netrun::NetworkState {
+                network: Some(hull_engine::endpoint::NetworkState {
                     network: network.into(),
                     network_id: "n".repeat(64),
                     ip: [10, 1, 0, 9].into(),
@@ -399,7 +403,7 @@ mod tests {
     fn endpoints_show_ipam_config_aliases_and_dns_names() {
         let r = running_on(
             "back",
-            hull_engine::options::RunOptions {
+            hull_engine::run::RunOptions {
                 image: "x".into(),
                 network: Some("back".into()),
                 ip: Some("10.1.0.9".into()),
@@ -417,7 +421,7 @@ mod tests {
         assert_eq!(ep["Gateway"], "10.1.0.1");
         let plain = running_on(
             "bridge",
-            hull_engine::options::RunOptions {
+            hull_engine::run::RunOptions {
                 image: "x".into(),
                 ..Default::default()
             },
@@ -438,12 +442,12 @@ mod tests {
 
     #[test]
     fn bindings_leave_random_and_any_empty() {
-        let opts = hull_engine::options::RunOptions {
+        let opts = hull_engine::run::RunOptions {
             image: "x".into(),
             publish: vec!["8080:80".into(), "127.0.0.1::53/udp".into()],
             ..Default::default()
         };
-        let c = RunConfig::from_options(&opts, &hull_engine::options::RealHost).unwrap();
+        let c = RunConfig::from_options(&opts, &hull_engine::run::RealHost).unwrap();
         let b = port_bindings(&c);
         assert_eq!(b["80/tcp"][0], json!({"HostIp": "", "HostPort": "8080"}));
         assert_eq!(

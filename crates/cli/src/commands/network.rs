@@ -1,7 +1,7 @@
 //! `hull network create|ls|inspect|rm|prune|connect|disconnect`.
 
 use anyhow::{Context, Result};
-use hull_engine::connect::ConnectRequest;
+use hull_engine::endpoint::ConnectRequest;
 use hull_engine::Engine;
 use hull_net::{self as network, CreateRequest, Network, Networks};
 use std::collections::BTreeMap;

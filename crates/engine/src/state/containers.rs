@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 
 use hull_runtime::state::Status as RtStatus;
 
-use crate::names;
-use crate::options::RunConfig;
+use crate::run::options::RunConfig;
+use crate::state::names;
 
 /// The suffix of a new container's directory until its record is complete.
 const STAGING: &str = ".creating";
@@ -119,7 +119,7 @@ pub struct State {
     pub extra_networks: Vec<String>,
     /// The network a run attached it to, while it runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network: Option<crate::netrun::NetworkState>,
+    pub network: Option<crate::endpoint::netrun::NetworkState>,
 }
 
 /// Everything hull keeps about one container.
@@ -150,7 +150,7 @@ impl Record {
 /// (start refuses a dead container).
 fn unknown_config() -> RunConfig {
     struct Nothing;
-    impl crate::options::Host for Nothing {
+    impl crate::run::options::Host for Nothing {
         fn env(&self, _: &str) -> Option<String> {
             None
         }
@@ -161,7 +161,7 @@ fn unknown_config() -> RunConfig {
             ))
         }
     }
-    let options = crate::options::RunOptions {
+    let options = crate::run::options::RunOptions {
         image: "<unknown>".into(),
         ..Default::default()
     };
@@ -535,7 +535,7 @@ impl Containers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::{RealHost, RunOptions};
+    use crate::run::options::{RealHost, RunOptions};
 
     fn config(name: Option<&str>) -> RunConfig {
         RunConfig::from_options(

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::container::{Record, Status};
 use crate::engine::rt_err;
+use crate::state::containers::{Record, Status};
 use crate::{Engine, EngineError};
 
 #[derive(Debug, thiserror::Error)]

@@ -10,13 +10,13 @@ use hull_oci::runtime::{
     Rlimit, Root, Seccomp, Spec, User, OCI_VERSION,
 };
 
-use crate::caps::effective_set;
-use crate::options::{NetworkMode, RunConfig, SeccompChoice, UserMount};
-// At merge with the seccomp work: `use crate::security::{default_seccomp, parse_docker_profile};`
-use crate::security::{default_seccomp, parse_docker_profile};
-use crate::security::{MASKED_PATHS, READONLY_PATHS};
-use crate::units::CPU_PERIOD;
-use crate::user::ExecUser;
+use crate::run::caps::effective_set;
+use crate::run::options::{NetworkMode, RunConfig, SeccompChoice, UserMount};
+// At merge with the seccomp work: `use crate::run::security::{default_seccomp, parse_docker_profile};`
+use crate::run::security::{default_seccomp, parse_docker_profile};
+use crate::run::security::{MASKED_PATHS, READONLY_PATHS};
+use crate::run::units::CPU_PERIOD;
+use crate::run::user::ExecUser;
 
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

@@ -5,9 +5,9 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::container::{Record, Status};
 use crate::engine::{delete_from_runtime, now, rt_err};
-use crate::lifecycle::poll_until;
+use crate::lifecycle::stop::poll_until;
+use crate::state::containers::{Record, Status};
 use crate::{Engine, EngineError};
 
 /// One container `prune` removed and the bytes its writable layer held.

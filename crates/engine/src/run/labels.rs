@@ -4,7 +4,7 @@
 //! `ps --filter label=` matches.
 //!
 //! ```
-//! # use hull_engine::labels;
+//! # use hull_engine::run::labels;
 //! # use std::collections::BTreeMap;
 //! let user = labels::parse_flags(&["tier=web".into(), "beta".into()], &[], &|_| unreachable!())
 //!     .unwrap();
@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::options::FlagError;
+use crate::run::options::FlagError;
 
 pub type Labels = BTreeMap<String, String>;
 

@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use hull_oci::image::ContainerConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::container::{Containers, Record, Status};
-use crate::netopts;
-use crate::options::{NetworkMode, RunConfig};
+use crate::run::netopts;
+use crate::run::options::{NetworkMode, RunConfig};
+use crate::state::containers::{Containers, Record, Status};
 use hull_net::{Endpoint, NetworkError, PortMap, Reservation};
 
 /// What the record keeps of a running container's network (for `ps`, `inspect`, `port` and
@@ -48,7 +48,7 @@ pub enum NetRunError {
     #[error("cannot join the network of container {0}: it has the host's network")]
     JoinsHost(String),
     #[error(transparent)]
-    Container(#[from] crate::container::ContainerError),
+    Container(#[from] crate::state::containers::ContainerError),
 }
 
 /// A run's network, from before create to after exit.
@@ -207,14 +207,14 @@ mod tests {
 
     #[test]
     fn publish_all_adds_exposed_ports_not_mapped_yet() {
-        let opts = crate::options::RunOptions {
+        let opts = crate::run::options::RunOptions {
             image: "x".into(),
             publish: vec!["8080:80".into()],
             publish_all: true,
             expose: vec!["53/udp".into()],
             ..Default::default()
         };
-        let config = RunConfig::from_options(&opts, &crate::options::RealHost).unwrap();
+        let config = RunConfig::from_options(&opts, &crate::run::options::RealHost).unwrap();
         let image = ContainerConfig {
             exposed_ports: Some(BTreeMap::from([
                 ("80/tcp".to_string(), serde_json::json!({})),

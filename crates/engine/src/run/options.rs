@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::caps;
-use crate::logfile::LogConfig;
-use crate::netopts;
-use crate::restart::RestartPolicy;
-use crate::units::{parse_bytes, parse_cpus, parse_ulimit};
+use crate::lifecycle::logfile::LogConfig;
+use crate::lifecycle::restart::RestartPolicy;
+use crate::run::caps;
+use crate::run::netopts;
+use crate::run::units::{parse_bytes, parse_cpus, parse_ulimit};
 
 /// Flags as typed, before validation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -155,7 +155,7 @@ pub struct Limits {
     pub memory: Option<i64>,
     /// Memory plus swap, as Docker's `--memory-swap`; -1 is unlimited.
     pub memory_swap: Option<i64>,
-    /// CFS quota in microseconds per [`crate::units::CPU_PERIOD`].
+    /// CFS quota in microseconds per [`crate::run::units::CPU_PERIOD`].
     pub cpu_quota: Option<i64>,
     pub cpu_shares: Option<u64>,
     pub pids_limit: Option<i64>,
@@ -234,7 +234,7 @@ pub struct RunConfig {
     pub log: LogConfig,
     /// The container's labels: the flags' when validated, merged over the image's when created.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub labels: crate::labels::Labels,
+    pub labels: crate::run::labels::Labels,
 }
 
 /// Where validation looks up what is outside the flags: host environment variables (for `-e K`)
@@ -362,7 +362,9 @@ impl RunConfig {
             restart: restart_flag(o)?,
             log: LogConfig::parse(o.log_driver.as_deref(), &o.log_opts)
                 .map_err(|r| flag_err("--log-opt", &o.log_opts.join(","), r))?,
-            labels: crate::labels::parse_flags(&o.labels, &o.label_files, &|p| host.read_file(p))?,
+            labels: crate::run::labels::parse_flags(&o.labels, &o.label_files, &|p| {
+                host.read_file(p)
+            })?,
         })
     }
 }

@@ -1,0 +1,18 @@
+//! A created container's life: the detached monitor (`monitor`) with its log (`logfile`),
+//! attach socket (`attach`) and restart policy (`restart`); kill, stop and wait (`stop`);
+//! pause, rename and prune (`manage`); exec, stats and top. Imports `endpoint/`, `state/` and
+//! `run/`.
+
+pub mod attach;
+pub mod exec;
+pub(crate) mod foreground;
+pub mod logfile;
+pub mod manage;
+pub mod monitor;
+pub mod restart;
+pub mod stats;
+pub mod stop;
+pub mod top;
+
+pub use exec::{ExecConfig, ExecOptions};
+pub use stop::{parse_signal, BadSignal};
