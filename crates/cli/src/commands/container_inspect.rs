@@ -1,8 +1,8 @@
 //! `hull inspect CTR`: a container's record as Docker-shaped JSON, with `--format` templates.
 
 use anyhow::{Context, Result};
-use hull_engine::lifecycle::logfile::{LogConfig, LogDriver};
 use hull_engine::run::units::CPU_PERIOD;
+use hull_engine::run::{LogConfig, LogDriver};
 use hull_engine::run::{RunConfig, UserMount};
 use hull_engine::state::{Record, Status};
 use hull_engine::Engine;

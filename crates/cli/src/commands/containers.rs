@@ -259,7 +259,7 @@ pub fn stop(ctx: &Ctx, args: StopArgs) -> Result<u8> {
 
 pub fn kill(ctx: &Ctx, args: KillArgs) -> Result<u8> {
     let engine = engine(ctx)?;
-    let signal = hull_engine::lifecycle::parse_signal(&args.signal)?;
+    let signal = hull_engine::run::parse_signal(&args.signal)?;
     Ok(each(&args.containers, |name| {
         engine.kill(name, signal)?;
         Ok(name.to_string())

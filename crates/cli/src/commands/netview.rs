@@ -230,11 +230,7 @@ fn aliases(c: &RunConfig) -> Option<Vec<String>> {
 /// `DNSNames` (Docker 26+): what the embedded DNS answers for the container on a user network
 /// (its name, `--network-alias`es and short ID, the names the responder matches); null on the
 /// default bridge, which has no name resolution.
-fn dns_names(
-    r: &Record,
-    n: &hull_engine::endpoint::NetworkState,
-    mode: &str,
-) -> Option<Vec<String>> {
+fn dns_names(r: &Record, n: &hull_engine::state::NetworkState, mode: &str) -> Option<Vec<String>> {
     (mode != "bridge").then(|| {
         let mut names = n.aliases.clone();
         names.push(r.short_id().to_string());
@@ -383,7 +379,7 @@ mod tests {
             config: RunConfig::from_options(&opts, &hull_engine::run::RealHost).unwrap(),
             state: hull_engine::state::State {
                 status: Status::Running,
-                network: Some(hull_engine::endpoint::NetworkState {
+                network: Some(hull_engine::state::NetworkState {
                     network: network.into(),
                     network_id: "n".repeat(64),
                     ip: [10, 1, 0, 9].into(),

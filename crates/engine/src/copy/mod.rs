@@ -34,8 +34,8 @@ use hull_image::store::StoreError;
 use hull_oci::Digest;
 use hull_sys::fs::{self as sys, FileType, OFlags};
 
-use crate::engine::MountedRootfs;
-use crate::state::containers::{Lock, Record};
+use crate::lifecycle::run::MountedRootfs;
+use crate::state::{Lock, Record};
 use crate::{Engine, EngineError};
 use paths::{clean, plan, split_source, Kind, PathError, Source};
 

@@ -7,8 +7,8 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::run::options::NetworkMode;
-use crate::state::containers::Record;
+use crate::run::NetworkMode;
+use crate::state::Record;
 use crate::{Engine, EngineError};
 use hull_net::dns::{self, DnsServer, DnsThread};
 

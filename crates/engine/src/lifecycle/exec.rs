@@ -25,8 +25,9 @@ use hull_runtime::ExecRequest;
 
 use crate::engine::{io_err, rt_err};
 use crate::lifecycle::foreground;
-use crate::run::options::{env_flags, FlagError, Host};
+use crate::run::options::env_flags;
 use crate::run::user;
+use crate::run::{FlagError, Host};
 use crate::{Engine, EngineError};
 
 /// `hull exec` flags as plain data.
@@ -140,7 +141,7 @@ impl Engine {
 impl Engine {
     /// The container's HOME came from `-e` or the image's Env rather than from its user's
     /// passwd entry (which the spec's environment adds when neither sets it).
-    fn container_sets_home(&self, record: &crate::state::containers::Record) -> bool {
+    fn container_sets_home(&self, record: &crate::state::Record) -> bool {
         let image_env = record
             .image_id
             .parse()

@@ -1,6 +1,7 @@
 //! A created container's life: the detached monitor (`monitor`) with its log (`logfile`),
 //! attach socket (`attach`) and restart policy (`restart`); kill, stop and wait (`stop`);
-//! pause, rename and prune (`manage`); exec, stats and top. Imports `endpoint/`, `state/` and
+//! pause, rename, prune and the `ps` list (`manage`); the run recipe every
+//! run shares (`run`) and `rm` (`remove`); exec, stats and top. Imports `endpoint/`, `state/` and
 //! `run/`.
 
 pub mod attach;
@@ -9,10 +10,11 @@ pub(crate) mod foreground;
 pub mod logfile;
 pub mod manage;
 pub mod monitor;
+mod remove;
 pub mod restart;
+pub(crate) mod run;
 pub mod stats;
 pub mod stop;
 pub mod top;
 
 pub use exec::{ExecConfig, ExecOptions};
-pub use stop::{parse_signal, BadSignal};

@@ -21,7 +21,7 @@ use crate::lifecycle::attach::{AttachServer, Frame};
 use crate::lifecycle::foreground;
 use crate::lifecycle::logfile::LogFile;
 use crate::lifecycle::restart::Restarter;
-use crate::state::containers::{Record, Status};
+use crate::state::{Record, Status};
 use crate::{Engine, EngineError};
 use hull_net::dns::DnsServer;
 

@@ -6,8 +6,8 @@ use std::fs;
 use hull_runtime::cgroups::CgroupStats;
 
 use crate::engine::rt_err;
-use crate::run::options::NetworkMode;
-use crate::state::containers::Record;
+use crate::run::NetworkMode;
+use crate::state::Record;
 use crate::{Engine, EngineError};
 
 /// /proc/stat counts in USER_HZ ticks, fixed at 100 for user space (see `top.rs`).

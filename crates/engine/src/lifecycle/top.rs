@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 
 use crate::engine::rt_err;
-use crate::state::containers::Record;
+use crate::state::Record;
 use crate::{Engine, EngineError};
 
 /// Docker's default `top` columns (`ps -ef`).

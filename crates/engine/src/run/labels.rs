@@ -14,12 +14,10 @@
 //! assert_eq!(merged["beta"], "");
 //! ```
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::run::options::FlagError;
-
-pub type Labels = BTreeMap<String, String>;
+use crate::run::config::FlagError;
+pub use crate::run::config::Labels;
 
 /// `--label-file` contents, then `--label` values; `read` reads a file (injected, for tests).
 pub fn parse_flags(

@@ -8,7 +8,7 @@
 //! assert!(f.implies_all()); // a status filter shows stopped containers without -a
 //! ```
 
-use crate::state::containers::{Record, Status};
+use crate::state::{Record, Status};
 
 /// Docker's container states, as `ps --format '{{.State}}'` and `--filter status=` name them.
 pub const STATES: [&str; 6] = [
@@ -126,8 +126,8 @@ fn name_matches(pattern: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::options::{RealHost, RunConfig, RunOptions};
-    use crate::state::containers::State;
+    use crate::run::{RealHost, RunConfig, RunOptions};
+    use crate::state::State;
 
     fn record(name: &str, id: &str, status: Status, exit: Option<i32>) -> Record {
         Record {

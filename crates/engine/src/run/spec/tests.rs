@@ -1,5 +1,5 @@
 use super::*;
-use crate::run::options::{RealHost, RunOptions};
+use crate::run::{RealHost, RunOptions};
 
 const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
