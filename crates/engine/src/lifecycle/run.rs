@@ -8,6 +8,8 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use hull_image::store::StoreError;
+use hull_oci::image::ContainerConfig;
+use hull_oci::runtime::Spec;
 use hull_oci::Digest;
 use hull_runtime::cgroups::{CgroupRoot, CgroupVersion};
 use hull_runtime::{CreateRequest, Created, Runtime, RuntimeError};
@@ -17,10 +19,11 @@ use hull_sys::mount::OverlayUpper;
 use crate::endpoint::netrun::{self, RunNetwork};
 use crate::engine::{io_err, now, rt_err};
 use crate::lifecycle::foreground;
+use crate::run::etc;
 use crate::run::spec::{self, EtcFiles, SpecInputs, CGROUP_PARENT};
-use crate::run::{etc, user};
+use crate::run::user::{self, ExecUser};
 use crate::run::{NetworkMode, RunConfig, SeccompChoice};
-use crate::state::{Lock, Record, Status};
+use crate::state::{Lock, NetworkState, Record, Status};
 use crate::{Engine, EngineError};
 
 /// The container's rootfs overlay; unmounted when dropped.
@@ -165,7 +168,42 @@ impl Engine {
         }
         // Reserved before create: a host port in use fails here, before anything runs.
         let net = netrun::prepare(&self.root, &self.containers, record, &image_config)?;
-        let (hostname, etc_files) = match &net {
+        let spec = self.build_spec(record, &image_config, &exec_user, &net)?;
+        let bundle = self.write_bundle(id, &spec)?;
+
+        let runtime = self.runtime()?;
+        let created = self.create_in_runtime(&runtime, record, bundle, spec, stdio)?;
+        let container = RuntimeContainer {
+            runtime: &runtime,
+            id,
+        };
+        // Between create and start: the namespace exists, the program has not run yet.
+        let attached = net.plug(created.pid, &netrun::aliases(record))?;
+        self.record_started(id, created.pid, &attached)?;
+        let held = hold(&runtime, created);
+        let oom = runtime.oom_killed(id).unwrap_or(false);
+        drop(container);
+        drop(net);
+        drop(rootfs);
+        if attached.is_some() {
+            let _ = self.containers.update(id, |r| r.state.network = None);
+        }
+        let code = held?;
+        self.record_exited(id, code, oom)?;
+        Ok(code)
+    }
+
+    /// The container's OCI spec: its hostname and /etc files (its own, or those of the container
+    /// whose network it shares), the seccomp profile, the resolved user, and the host's limits.
+    fn build_spec(
+        &self,
+        record: &Record,
+        image_config: &ContainerConfig,
+        exec_user: &ExecUser,
+        net: &RunNetwork,
+    ) -> Result<Spec, EngineError> {
+        let id = record.id.as_str();
+        let (hostname, etc_files) = match net {
             RunNetwork::Shared {
                 etc_dir, hostname, ..
             } => (hostname.clone(), EtcFiles::in_dir(etc_dir)),
@@ -177,33 +215,49 @@ impl Engine {
         };
         let profile = read_seccomp_profile(id, &record.config.seccomp)?;
         let mut spec = spec::build(
-            &image_config,
+            image_config,
             &record.config,
             &SpecInputs {
                 id,
                 hostname: &hostname,
-                user: &exec_user,
+                user: exec_user,
                 etc: &etc_files,
                 cgroup_v2: cgroup_v2_host(),
                 seccomp: spec::seccomp(&record.config, profile.as_deref())?,
             },
         )?;
-        if let RunNetwork::Shared { netns, .. } = &net {
+        if let RunNetwork::Shared { netns, .. } = net {
             spec::join_netns(&mut spec, netns);
         }
         if !swap_limit_supported() && spec::drop_swap_limit(&mut spec) {
             eprintln!("{}", spec::NO_SWAP_LIMIT_WARNING);
         }
+        Ok(spec)
+    }
+
+    /// Writes the bundle's config.json; returns the bundle.
+    fn write_bundle(&self, id: &str, spec: &Spec) -> Result<PathBuf, EngineError> {
         let bundle = self.containers.bundle(id);
         let config_path = bundle.join("config.json");
-        let bytes = serde_json::to_vec_pretty(&spec).expect("specs serialize");
+        let bytes = serde_json::to_vec_pretty(spec).expect("specs serialize");
         // The temp of a runner killed before its rename; this runner holds the claim.
         let _ = hull_sys::fs::sweep_atomic_temps(&bundle);
         // Regenerated on every start, so a host crash losing it costs nothing.
         hull_sys::fs::write_atomic(&config_path, &bytes, Durability::ProcessCrash)
             .map_err(io_err(id, "write", &config_path))?;
+        Ok(bundle)
+    }
 
-        let runtime = self.runtime()?;
+    /// The runtime's create: init waits for start.
+    fn create_in_runtime(
+        &self,
+        runtime: &Runtime,
+        record: &Record,
+        bundle: PathBuf,
+        spec: Spec,
+        stdio: Option<[OwnedFd; 3]>,
+    ) -> Result<Created, EngineError> {
+        let id = record.id.as_str();
         // A container left behind by a crashed run of the same container would block create.
         let _ = runtime.delete(id, true);
         self.remove_runtime_stub(id);
@@ -211,16 +265,18 @@ impl Engine {
         req.spec = Some(spec);
         req.init = record.config.init;
         req.stdio = stdio;
-        let created = runtime.create(req).map_err(rt_err(id, "create"))?;
-        let container = RuntimeContainer {
-            runtime: &runtime,
-            id,
-        };
-        // Between create and start: the namespace exists, the program has not run yet.
-        let attached = net.plug(created.pid, &netrun::aliases(record))?;
+        runtime.create(req).map_err(rt_err(id, "create"))
+    }
+
+    fn record_started(
+        &self,
+        id: &str,
+        pid: i32,
+        attached: &Option<NetworkState>,
+    ) -> Result<(), EngineError> {
         self.containers.update(id, |r| {
             r.state.status = Status::Running;
-            r.state.pid = Some(created.pid);
+            r.state.pid = Some(pid);
             r.state.network = attached.clone();
             r.state.started_at = Some(now());
             r.state.exit_code = None;
@@ -228,15 +284,10 @@ impl Engine {
             r.state.oom_killed = false;
             r.state.paused = false;
         })?;
-        let held = hold(&runtime, created);
-        let oom = runtime.oom_killed(id).unwrap_or(false);
-        drop(container);
-        drop(net);
-        drop(rootfs);
-        if attached.is_some() {
-            let _ = self.containers.update(id, |r| r.state.network = None);
-        }
-        let code = held?;
+        Ok(())
+    }
+
+    fn record_exited(&self, id: &str, code: i32, oom: bool) -> Result<(), EngineError> {
         self.containers.update(id, |r| {
             r.state.status = Status::Exited;
             r.state.pid = None;
@@ -245,7 +296,7 @@ impl Engine {
             r.state.oom_killed = oom;
             r.state.paused = false;
         })?;
-        Ok(code)
+        Ok(())
     }
 
     pub(crate) fn mount_rootfs(

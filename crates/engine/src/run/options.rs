@@ -5,6 +5,8 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use hull_net::PortMap;
+
 use crate::run::caps;
 use crate::run::config::{
     flag_err, FlagError, Host, Limits, NetworkMode, PullPolicy, RunConfig, RunOptions,
@@ -43,13 +45,7 @@ impl RunConfig {
         Ok(RunConfig {
             image: o.image.clone(),
             args: o.args.clone(),
-            entrypoint: o.entrypoint.as_ref().map(|e| {
-                if e.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![e.clone()]
-                }
-            }),
+            entrypoint: o.entrypoint.as_deref().map(entrypoint_flag),
             env: env_flags(&o.env, &o.env_files, host)?,
             workdir: o.workdir.as_deref().map(workdir_flag).transpose()?,
             user: o.user.as_deref().map(user_flag).transpose()?,
@@ -62,24 +58,10 @@ impl RunConfig {
             read_only: o.read_only,
             privileged: o.privileged,
             network: network_flags(o)?,
-            publish: o
-                .publish
-                .iter()
-                .map(|p| netopts::publish(p))
-                .collect::<Result<Vec<_>, _>>()?
-                .concat(),
+            publish: publish_flags(&o.publish)?,
             publish_all: o.publish_all,
-            expose: o
-                .expose
-                .iter()
-                .map(|e| netopts::expose(e))
-                .collect::<Result<Vec<_>, _>>()?
-                .concat(),
-            network_aliases: o
-                .network_aliases
-                .iter()
-                .map(|a| netopts::network_alias(a))
-                .collect::<Result<_, _>>()?,
+            expose: expose_flags(&o.expose)?,
+            network_aliases: alias_flags(&o.network_aliases)?,
             mac_address: o
                 .mac_address
                 .as_deref()
@@ -96,15 +78,7 @@ impl RunConfig {
             no_new_privileges,
             seccomp,
             limits: limits(o)?,
-            ulimits: o
-                .ulimits
-                .iter()
-                .map(|u| {
-                    parse_ulimit(u)
-                        .map(|(kind, soft, hard)| Ulimit { kind, soft, hard })
-                        .map_err(|r| flag_err("--ulimit", u, r))
-                })
-                .collect::<Result<_, _>>()?,
+            ulimits: ulimit_flags(&o.ulimits)?,
             platform: o.platform.as_deref().map(platform_flag).transpose()?,
             pull: pull_flag(o.pull.as_deref())?,
             add_hosts: o
@@ -120,11 +94,58 @@ impl RunConfig {
             dns_search: o.dns_search.clone(),
             dns_options: o.dns_options.clone(),
             restart: restart_flag(o)?,
-            log: LogConfig::parse(o.log_driver.as_deref(), &o.log_opts)
-                .map_err(|r| flag_err("--log-opt", &o.log_opts.join(","), r))?,
+            log: log_flags(o)?,
             labels: labels::parse_flags(&o.labels, &o.label_files, &|p| host.read_file(p))?,
         })
     }
+}
+
+/// `--entrypoint`: one word, or none at all when empty.
+fn entrypoint_flag(e: &str) -> Vec<String> {
+    if e.is_empty() {
+        Vec::new()
+    } else {
+        vec![e.to_string()]
+    }
+}
+
+/// Every `-p`, each of which may map a range.
+fn publish_flags(publish: &[String]) -> Result<Vec<PortMap>, FlagError> {
+    Ok(publish
+        .iter()
+        .map(|p| netopts::publish(p))
+        .collect::<Result<Vec<_>, _>>()?
+        .concat())
+}
+
+/// Every `--expose`, each of which may name a range.
+fn expose_flags(expose: &[String]) -> Result<Vec<String>, FlagError> {
+    Ok(expose
+        .iter()
+        .map(|e| netopts::expose(e))
+        .collect::<Result<Vec<_>, _>>()?
+        .concat())
+}
+
+fn alias_flags(aliases: &[String]) -> Result<Vec<String>, FlagError> {
+    aliases.iter().map(|a| netopts::network_alias(a)).collect()
+}
+
+fn ulimit_flags(ulimits: &[String]) -> Result<Vec<Ulimit>, FlagError> {
+    ulimits
+        .iter()
+        .map(|u| {
+            parse_ulimit(u)
+                .map(|(kind, soft, hard)| Ulimit { kind, soft, hard })
+                .map_err(|r| flag_err("--ulimit", u, r))
+        })
+        .collect()
+}
+
+/// `--log-driver` and `--log-opt`.
+fn log_flags(o: &RunOptions) -> Result<LogConfig, FlagError> {
+    LogConfig::parse(o.log_driver.as_deref(), &o.log_opts)
+        .map_err(|r| flag_err("--log-opt", &o.log_opts.join(","), r))
 }
 
 /// `--restart`; any policy but `no` conflicts with `--rm`, as in Docker.
