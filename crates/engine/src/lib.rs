@@ -1,8 +1,8 @@
 //! Docker semantics on top of the image store and the runtime: image config + `docker run` flags
 //! become an OCI spec, containers get records and a lifecycle.
 //!
-//! Grouped by concern, each folder one public facade; imports between folders point one way
-//! (see ARCHITECTURE.md):
+//! Grouped by concern, each folder one public facade; imports between folders point one way,
+//! `copy → lifecycle → endpoint → state → run` (see ARCHITECTURE.md):
 //! - [`run`]: flags → [`run::RunConfig`] → OCI spec, Docker's security defaults, users, /etc files;
 //! - [`state`]: container records, names, listing, locks;
 //! - [`endpoint`]: a container's network endpoint, through `hull_net`;

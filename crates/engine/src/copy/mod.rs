@@ -19,6 +19,9 @@
 //!
 //! Safety: container paths are resolved by the kernel with `RESOLVE_IN_ROOT`, and archives are
 //! walked and written with no-follow `*at` calls (see `write.rs`, `extract.rs`).
+//!
+//! Imports `lifecycle/` (a stopped container's rootfs is mounted as a run mounts it) and
+//! `state/`.
 
 mod extract;
 pub mod paths;

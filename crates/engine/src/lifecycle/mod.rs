@@ -1,8 +1,7 @@
-//! A created container's life: the detached monitor (`monitor`) with its log (`logfile`),
-//! attach socket (`attach`) and restart policy (`restart`); kill, stop and wait (`stop`);
-//! pause, rename, prune and the `ps` list (`manage`); the run recipe every
-//! run shares (`run`) and `rm` (`remove`); exec, stats and top. Imports `endpoint/`, `state/` and
-//! `run/`.
+//! A created container's life: the run recipe every run shares (`run`); the detached monitor
+//! (`monitor`) with its log (`logfile`), attach socket (`attach`) and restart backoff
+//! (`restart`); kill, stop and wait (`stop`); `rm` (`remove`); pause, rename, prune and the
+//! `ps` list (`manage`); exec, stats and top. Imports `endpoint/`, `state/` and `run/`.
 
 pub mod attach;
 pub mod exec;

@@ -60,7 +60,7 @@ pub struct RunOptions {
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
     pub dns_options: Vec<String>,
-    /// `--restart`: no, on-failure[:N], always, unless-stopped.
+    /// `--restart`: `no`, `on-failure[:N]`, `always`, `unless-stopped`.
     pub restart: Option<String>,
     pub log_driver: Option<String>,
     /// `--log-opt key=value`.

@@ -23,6 +23,8 @@ pub fn valid_name(name: &str) -> bool {
 
 /// Where a container is in its life. Exited keeps its code; a record that says Running whose
 /// runner is gone is read back as Exited (see [`Containers::load`]).
+///
+/// [`Containers::load`]: crate::state::Containers::load
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
     #[default]
@@ -32,7 +34,10 @@ pub enum Status {
     Restarting,
     Exited,
     /// Its record cannot be read (left empty or torn by a power loss, damaged on disk): never
-    /// written, only read back ([`Containers::dead_record`]). `ps -a` shows it and `rm` removes it.
+    /// written, only read back ([`Containers::dead_record`]). `ps -a` shows it and `rm` removes
+    /// it.
+    ///
+    /// [`Containers::dead_record`]: crate::state::Containers::dead_record
     Dead,
 }
 
