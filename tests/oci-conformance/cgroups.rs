@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::{facts, text, values, Bundle};
+use crate::bundle::{facts, text, values, Bundle};
 use hull_tests::require_root;
 
 /// The v1 cgroup directory of `controller` for a container's cgroupsPath.

@@ -2,12 +2,13 @@
 //! become an OCI spec, containers get records and a lifecycle.
 //!
 //! Grouped by concern, each folder one public facade; imports between folders point one way,
-//! `copy → lifecycle → endpoint → state → run` (see ARCHITECTURE.md):
+//! `{view, copy} → lifecycle → endpoint → state → run` (see ARCHITECTURE.md):
 //! - [`run`]: flags → [`run::RunConfig`] → OCI spec, Docker's security defaults, users, /etc files;
 //! - [`state`]: container records, names, listing, locks;
 //! - [`endpoint`]: a container's network endpoint, through `hull_net`;
 //! - [`lifecycle`]: monitor, attach, exec, restart, stop and wait, logs, stats, top;
-//! - [`copy`]: `cp` and `export`.
+//! - [`copy`]: `cp` and `export`;
+//! - [`view`]: Docker's inspect documents, ps and stats rows, as serde values.
 //!
 //! [`Engine`] (one per store root) is the composition root the folders extend.
 #![forbid(unsafe_code)]
@@ -18,5 +19,6 @@ mod engine;
 pub mod lifecycle;
 pub mod run;
 pub mod state;
+pub mod view;
 
 pub use engine::{Engine, EngineError};

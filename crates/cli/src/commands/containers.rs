@@ -1,14 +1,15 @@
 //! `hull ps`, `hull rm`, `hull start`.
 
 use anyhow::{Context, Result};
-use hull_engine::state::{Record, Status};
+use hull_engine::state::Record;
 use hull_engine::Engine;
 
 use super::Ctx;
 use crate::cli::{ContainersArgs, KillArgs, PsArgs, RmArgs, StartArgs, StopArgs};
-use crate::output::{human_duration, render_template, table, template_header, OutputFormat};
+use crate::output::{render_template, table, template_header, OutputFormat};
 use hull_engine::lifecycle::attach::{parse_detach_keys, ClientOptions};
-use hull_engine::state::listing::{state_name, Filters};
+use hull_engine::state::listing::Filters;
+use hull_engine::view;
 
 fn engine(ctx: &Ctx) -> Result<Engine> {
     Engine::open(&ctx.root).context("open hull store")
@@ -22,7 +23,7 @@ pub fn ps(ctx: &Ctx, args: PsArgs) -> Result<u8> {
         .into_iter()
         .filter(|r| filters.matches(r))
         .collect();
-    super::netview::add_image_exposed_ports(&engine, &mut records);
+    view::ps::add_image_exposed_ports(&engine, &mut records);
     let now = crate::output::now_secs();
     if args.quiet {
         for r in &records {
@@ -35,7 +36,7 @@ pub fn ps(ctx: &Ctx, args: PsArgs) -> Result<u8> {
         OutputFormat::Table => print!("{}", ps_table(&records, now, trunc)),
         OutputFormat::Json => {
             for r in &records {
-                println!("{}", ps_json(r, now, trunc));
+                println!("{}", view::ps::row(r, now, trunc));
             }
         }
         OutputFormat::Template { text, table } => {
@@ -43,37 +44,6 @@ pub fn ps(ctx: &Ctx, args: PsArgs) -> Result<u8> {
         }
     }
     Ok(0)
-}
-
-/// One container as `docker ps --format json` prints it (every value a string).
-pub fn ps_json(r: &Record, now: i64, trunc: bool) -> serde_json::Value {
-    serde_json::json!({
-        "Command": quote_command(&r.command.join(" "), trunc),
-        "CreatedAt": docker_time(&r.created),
-        "ID": if trunc { r.short_id() } else { &r.id },
-        "Image": r.image,
-        "Labels": hull_engine::run::labels::display(&r.config.labels),
-        "LocalVolumes": "0",
-        "Mounts": "",
-        "Names": r.name,
-        "Networks": "",
-        "Ports": super::netview::ps_ports(r),
-        "RunningFor": ago(Some(&r.created), now),
-        "Size": "0B",
-        "State": state_name(r),
-        "Status": status(r, now),
-    })
-}
-
-/// `2024-01-02 15:04:05 +0000 UTC`, Go's default time format that Docker prints.
-fn docker_time(rfc3339: &str) -> String {
-    match secs(Some(rfc3339)) {
-        Some(t) => {
-            let s = hull_image::time::format_rfc3339(t, 0);
-            format!("{} {} +0000 UTC", &s[..10], &s[11..19])
-        }
-        None => rfc3339.to_string(),
-    }
 }
 
 fn ps_template(
@@ -104,7 +74,9 @@ fn ps_template(
         lines.push(template_header(text, &names));
     }
     for r in records {
-        lines.push(render_template(text, &ps_json(r, now, trunc)).map_err(anyhow::Error::msg)?);
+        lines.push(
+            render_template(text, &view::ps::row(r, now, trunc)).map_err(anyhow::Error::msg)?,
+        );
     }
     if header || text.contains("\\t") {
         let rows: Vec<Vec<String>> = lines
@@ -126,80 +98,29 @@ const PS_HEADER: [&str; 7] = [
     "NAMES",
 ];
 
-/// Docker truncates COMMAND to 20 characters before quoting it.
-const COMMAND_WIDTH: usize = 20;
+/// The row fields under [`PS_HEADER`], in its order.
+const PS_FIELDS: [&str; 7] = [
+    "ID",
+    "Image",
+    "Command",
+    "RunningFor",
+    "Status",
+    "Ports",
+    "Names",
+];
 
 pub fn ps_table(records: &[Record], now: i64, trunc: bool) -> String {
     let mut rows = vec![PS_HEADER.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
     for r in records {
-        rows.push(vec![
-            if trunc {
-                r.short_id().to_string()
-            } else {
-                r.id.clone()
-            },
-            r.image.clone(),
-            quote_command(&r.command.join(" "), trunc),
-            ago(Some(&r.created), now),
-            status(r, now),
-            super::netview::ps_ports(r),
-            r.name.clone(),
-        ]);
+        let row = view::ps::row(r, now, trunc);
+        rows.push(
+            PS_FIELDS
+                .iter()
+                .map(|f| row[*f].as_str().unwrap_or_default().to_string())
+                .collect(),
+        );
     }
     table(&rows)
-}
-
-fn quote_command(cmd: &str, trunc: bool) -> String {
-    let shown = if trunc && cmd.chars().count() > COMMAND_WIDTH {
-        let head: String = cmd.chars().take(COMMAND_WIDTH - 1).collect();
-        format!("{head}…")
-    } else {
-        cmd.to_string()
-    };
-    format!("{shown:?}")
-}
-
-fn secs(t: Option<&str>) -> Option<i64> {
-    t.and_then(hull_image::time::parse_rfc3339)
-}
-
-fn ago(t: Option<&str>, now: i64) -> String {
-    match secs(t) {
-        Some(s) => format!("{} ago", human_duration(now - s)),
-        None => "N/A".into(),
-    }
-}
-
-/// "Up 2 seconds", "Exited (0) 3 seconds ago", "Created".
-pub fn status(r: &Record, now: i64) -> String {
-    let s = &r.state;
-    match s.status {
-        Status::Created => "Created".into(),
-        Status::Running => {
-            let up = match secs(s.started_at.as_deref()) {
-                Some(t) => format!("Up {}", human_duration(now - t)),
-                None => "Up".into(),
-            };
-            match s.paused {
-                true => format!("{up} (Paused)"),
-                false => up,
-            }
-        }
-        Status::Restarting => format!(
-            "Restarting ({}) {}",
-            s.exit_code.unwrap_or(0),
-            ago(s.finished_at.as_deref(), now)
-        ),
-        Status::Exited => match secs(s.finished_at.as_deref()) {
-            Some(_) => format!(
-                "Exited ({}) {}",
-                s.exit_code.unwrap_or(0),
-                ago(s.finished_at.as_deref(), now)
-            ),
-            None => format!("Exited ({})", s.exit_code.unwrap_or(0)),
-        },
-        Status::Dead => "Dead".into(),
-    }
 }
 
 pub fn rm(ctx: &Ctx, args: RmArgs) -> Result<u8> {
@@ -276,7 +197,8 @@ pub fn wait(ctx: &Ctx, args: ContainersArgs) -> Result<u8> {
 #[cfg(test)]
 mod tests {
     use hull_engine::run::{RealHost, RunConfig, RunOptions};
-    use hull_engine::state::State;
+    use hull_engine::state::{State, Status};
+    use hull_engine::view::ps::row as ps_json;
 
     use super::*;
 
@@ -310,28 +232,6 @@ mod tests {
                 ..State::default()
             },
         }
-    }
-
-    #[test]
-    fn statuses_read_like_docker() {
-        assert_eq!(status(&record(Status::Created, None), NOW), "Created");
-        assert_eq!(
-            status(&record(Status::Running, None), NOW),
-            "Up About a minute"
-        );
-        assert_eq!(
-            status(&record(Status::Exited, Some(3)), NOW),
-            "Exited (3) 3 seconds ago"
-        );
-    }
-
-    #[test]
-    fn paused_containers_say_so() {
-        let mut r = record(Status::Running, None);
-        r.state.paused = true;
-        assert_eq!(status(&r, NOW), "Up About a minute (Paused)");
-        assert_eq!(ps_json(&r, NOW, true)["State"], "paused");
-        assert_eq!(ps_json(&r, NOW, true)["Labels"], "");
     }
 
     #[test]

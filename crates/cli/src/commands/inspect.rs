@@ -1,15 +1,36 @@
-//! `hull image inspect`: Docker-shaped JSON.
+//! `hull inspect CTR` and `hull image inspect`: the engine's Docker-shaped documents, printed
+//! as JSON or through `--format` templates.
 
 use anyhow::{Context, Result};
-use hull_image::store::ImageRecord;
-use hull_image::Store;
-use serde_json::{json, Value};
+use hull_engine::view;
+use hull_engine::Engine;
 
 use super::Ctx;
-use crate::cli::InspectArgs;
+use crate::cli::{ContainerInspectArgs, InspectArgs};
 use crate::output::print_documents;
 
-pub fn inspect(ctx: &Ctx, args: InspectArgs) -> Result<u8> {
+pub fn container(ctx: &Ctx, args: ContainerInspectArgs) -> Result<u8> {
+    let engine = Engine::open(&ctx.root).context("open hull store")?;
+    let mut docs = Vec::new();
+    let mut code = 0;
+    for name in &args.containers {
+        match engine.containers.resolve(name) {
+            Ok(r) => {
+                let dir = engine.containers.dir(&r.id);
+                let image = view::container::image_config(&engine, &r);
+                docs.push(view::container::document(&r, &image, &dir))
+            }
+            Err(e) => {
+                eprintln!("hull: {e}");
+                code = 1;
+            }
+        }
+    }
+    print_documents(args.format.as_deref(), docs)?;
+    Ok(code)
+}
+
+pub fn image(ctx: &Ctx, args: InspectArgs) -> Result<u8> {
     let store = ctx.store()?;
     let mut docs = Vec::new();
     let mut failed = false;
@@ -17,7 +38,7 @@ pub fn inspect(ctx: &Ctx, args: InspectArgs) -> Result<u8> {
         match store
             .resolve(name)
             .map_err(anyhow::Error::from)
-            .and_then(|r| document(&store, &r))
+            .and_then(|r| Ok(view::image::document(&store, &r)?))
         {
             Ok(doc) => docs.push(doc),
             Err(e) => {
@@ -30,53 +51,48 @@ pub fn inspect(ctx: &Ctx, args: InspectArgs) -> Result<u8> {
     Ok(if failed { 1 } else { 0 })
 }
 
-/// The JSON `docker image inspect` prints for one image.
-pub fn document(store: &Store, record: &ImageRecord) -> Result<Value> {
-    let config = store
-        .config(&record.id)
-        .with_context(|| format!("read config of image {}", record.id.short()))?;
-    let tags = store
-        .tags_by_image()?
-        .remove(&record.id)
-        .unwrap_or_default();
-    let lowers: Vec<String> = record
-        .diff_ids()
-        .iter()
-        .rev()
-        .map(|d| store.layers.diff_dir(d).display().to_string())
-        .collect();
-    Ok(json!({
-        "Id": record.id.to_string(),
-        "RepoTags": tags.iter().map(|t| t.familiar()).collect::<Vec<_>>(),
-        "RepoDigests": record.repo_digests.iter().map(|d| familiar_digest(d)).collect::<Vec<_>>(),
-        "Parent": "",
-        "Comment": config.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
-        "Created": config.created.clone().unwrap_or_default(),
-        "DockerVersion": config.extra.get("docker_version").cloned().unwrap_or(json!("")),
-        "Author": config.author.clone().unwrap_or_default(),
-        "Config": config.config.clone().map(|c| serde_json::to_value(c).unwrap_or(Value::Null)).unwrap_or(Value::Null),
-        "Architecture": config.architecture,
-        "Variant": config.variant,
-        "Os": config.os,
-        "Size": record.size,
-        "GraphDriver": {
-            "Name": "overlay",
-            "Data": { "LowerDir": lowers.join(":") }
-        },
-        "RootFS": {
-            "Type": "layers",
-            "Layers": record.diff_ids().iter().map(|d| d.to_string()).collect::<Vec<_>>(),
-        },
-        "Metadata": { "LastTagTime": record.added },
-    }))
-}
+#[cfg(test)]
+mod tests {
+    use crate::output::render_template;
+    use hull_engine::run::{RealHost, RunConfig, RunOptions};
+    use hull_engine::state::{Record, State, Status};
+    use hull_engine::view::container::document;
+    use hull_oci::image::ContainerConfig;
 
-fn familiar_digest(full: &str) -> String {
-    match full.split_once('@') {
-        Some((repo, digest)) => match hull_image::Reference::parse(repo) {
-            Ok(r) => format!("{}@{digest}", r.familiar_repository()),
-            Err(_) => full.to_string(),
-        },
-        None => full.to_string(),
+    fn record(opts: RunOptions) -> Record {
+        Record {
+            id: "4f2a9c1b7e3d".to_string() + &"0".repeat(52),
+            name: "happy_turing".into(),
+            image: "busybox".into(),
+            image_id: "sha256:00".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            command: vec!["sh".into(), "-c".into(), "true".into()],
+            config: RunConfig::from_options(&opts, &RealHost).unwrap(),
+            state: State {
+                status: Status::Running,
+                pid: Some(42),
+                started_at: Some("2026-01-01T00:00:01Z".into()),
+                restart_count: 2,
+                ..State::default()
+            },
+        }
+    }
+
+    #[test]
+    fn templates_reach_nested_fields() {
+        let d = document(
+            &record(RunOptions {
+                image: "busybox".into(),
+                ..RunOptions::default()
+            }),
+            &ContainerConfig::default(),
+            std::path::Path::new("/c"),
+        );
+        assert_eq!(render_template("{{.State.Status}}", &d).unwrap(), "running");
+        assert_eq!(
+            render_template("{{json .State.Running}}", &d).unwrap(),
+            "true"
+        );
+        assert_eq!(render_template("{{.Name}}", &d).unwrap(), "/happy_turing");
     }
 }

@@ -2,7 +2,6 @@
 
 mod archive;
 mod attach;
-mod container_inspect;
 mod containers;
 mod copy;
 mod detach;
@@ -12,8 +11,8 @@ mod inspect;
 mod logs;
 mod logtime;
 mod manage;
-mod netview;
 mod network;
+mod port;
 mod pull;
 mod run;
 mod stats;
@@ -63,7 +62,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => archive::save(&ctx, a),
         Command::Login(a) => pull::login(&ctx, a),
         Command::Logout(a) => pull::logout(a),
-        Command::Image(ImageCommand::Inspect(a)) => inspect::inspect(&ctx, a),
+        Command::Image(ImageCommand::Inspect(a)) => inspect::image(&ctx, a),
         Command::Image(ImageCommand::Prune(a)) => images::prune(&ctx, a),
         Command::Image(ImageCommand::Mount(a)) => images::mount(&ctx, a),
         Command::Image(ImageCommand::Unmount(a)) => images::unmount(&ctx, a),
@@ -76,7 +75,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Stop(a) => containers::stop(&ctx, a),
         Command::Kill(a) => containers::kill(&ctx, a),
         Command::Wait(a) => containers::wait(&ctx, a),
-        Command::Inspect(a) => container_inspect::inspect(&ctx, a),
+        Command::Inspect(a) => inspect::container(&ctx, a),
         Command::Create(a) => manage::create(&ctx, *a),
         Command::Rename(a) => manage::rename(&ctx, a),
         Command::Pause(a) => manage::pause(&ctx, a),
@@ -96,7 +95,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Network(NetworkCommand::Prune(a)) => network::prune(&ctx, a),
         Command::Network(NetworkCommand::Connect(a)) => network::connect(&ctx, a),
         Command::Network(NetworkCommand::Disconnect(a)) => network::disconnect(&ctx, a),
-        Command::Network(NetworkCommand::Sweep) => netview::sweep(&ctx),
-        Command::Port(a) => netview::port(&ctx, a),
+        Command::Network(NetworkCommand::Sweep) => network::sweep(&ctx),
+        Command::Port(a) => port::port(&ctx, a),
     }
 }

@@ -1,12 +1,11 @@
 //! `hull network create|ls|inspect|rm|prune|connect|disconnect`.
 
 use anyhow::{Context, Result};
-use hull_engine::endpoint::ConnectRequest;
+use hull_engine::endpoint::connect::ConnectRequest;
+use hull_engine::view;
+use hull_engine::view::network::Predefined;
 use hull_engine::Engine;
-use hull_net::{self as network, CreateRequest, Network, Networks};
-use std::collections::BTreeMap;
-
-use serde::Serialize;
+use hull_net::{self as network, CreateRequest, Networks};
 
 use super::Ctx;
 use crate::cli::{
@@ -102,93 +101,12 @@ fn ls_text(nets: &[ListedNetwork], quiet: bool, no_trunc: bool) -> String {
     crate::output::table(&rows)
 }
 
-/// Docker's pre-defined networks besides `bridge`: `host` (the host's network namespace) and
-/// `none` (loopback only). They are network modes, not records in the store: listed,
-/// inspected, never created or removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Predefined {
-    Host,
-    None,
-}
-
-impl Predefined {
-    const ALL: [Predefined; 2] = [Predefined::Host, Predefined::None];
-
-    fn name(self) -> &'static str {
-        match self {
-            Predefined::Host => "host",
-            Predefined::None => "none",
-        }
-    }
-
-    fn driver(self) -> &'static str {
-        match self {
-            Predefined::Host => "host",
-            Predefined::None => "null",
-        }
-    }
-
-    fn named(name: &str) -> Option<Predefined> {
-        Self::ALL.into_iter().find(|p| p.name() == name)
-    }
-
-    /// A stable 64-hex ID per store (Docker's are random per daemon).
-    fn id(self, root: &std::path::Path) -> String {
-        use sha2::{Digest, Sha256};
-        let seed = format!(
-            "hull predefined network {} {}",
-            self.name(),
-            network::store_tag(root)
-        );
-        hex::encode(Sha256::digest(seed.as_bytes()))
-    }
-
-    /// By name, full ID or an ID prefix (as Docker resolves networks).
-    fn resolve(root: &std::path::Path, name_or_id: &str) -> Option<Predefined> {
-        Self::named(name_or_id).or_else(|| {
-            Self::ALL
-                .into_iter()
-                .find(|p| name_or_id.len() >= 3 && p.id(root).starts_with(name_or_id))
-        })
-    }
-
-    fn document(self, root: &std::path::Path, created: &str) -> NetworkDoc {
-        NetworkDoc {
-            name: self.name().to_string(),
-            id: self.id(root),
-            created: created.to_string(),
-            scope: "local",
-            driver: self.driver().to_string(),
-            enable_ipv6: false,
-            ipam: Ipam {
-                driver: "default",
-                options: None,
-                config: Vec::new(),
-            },
-            internal: false,
-            attachable: false,
-            ingress: false,
-            config_from: ConfigFrom::default(),
-            config_only: false,
-            containers: BTreeMap::new(),
-            options: BTreeMap::new(),
-            labels: BTreeMap::new(),
-        }
-    }
-}
-
 pub fn inspect(ctx: &Ctx, args: NetworkNamesArgs) -> Result<u8> {
     let nets = Networks::open(&ctx.root);
     let mut out = Vec::new();
     let mut code = 0;
     for name in &args.networks {
-        let doc = match Predefined::resolve(&ctx.root, name) {
-            Some(p) => nets
-                .get(network::store::DEFAULT_NETWORK)
-                .map(|bridge| p.document(&ctx.root, &bridge.created)),
-            None => nets.get(name).and_then(|n| inspect_json(&nets, &n)),
-        };
-        match doc {
+        match view::network::inspect(&ctx.root, &nets, name) {
             Ok(v) => out.push(v),
             Err(e) => {
                 eprintln!("hull: {e}");
@@ -198,112 +116,6 @@ pub fn inspect(ctx: &Ctx, args: NetworkNamesArgs) -> Result<u8> {
     }
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(code)
-}
-
-/// `network inspect`'s document, its keys in Docker's order (serde keeps a struct's field
-/// order; a `json!` map would sort them).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct NetworkDoc {
-    name: String,
-    id: String,
-    created: String,
-    scope: &'static str,
-    driver: String,
-    #[serde(rename = "EnableIPv6")]
-    enable_ipv6: bool,
-    #[serde(rename = "IPAM")]
-    ipam: Ipam,
-    internal: bool,
-    attachable: bool,
-    ingress: bool,
-    config_from: ConfigFrom,
-    config_only: bool,
-    containers: BTreeMap<String, Endpoint>,
-    options: BTreeMap<String, String>,
-    labels: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Ipam {
-    driver: &'static str,
-    /// Docker prints `{}` for a user network and null for host and none.
-    options: Option<BTreeMap<String, String>>,
-    config: Vec<IpamConfig>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct IpamConfig {
-    subnet: String,
-    gateway: String,
-}
-
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ConfigFrom {
-    network: String,
-}
-
-/// One container in `Containers`, Docker's keys first; `Ports` is hull's addition.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Endpoint {
-    name: String,
-    #[serde(rename = "EndpointID")]
-    endpoint_id: String,
-    mac_address: String,
-    #[serde(rename = "IPv4Address")]
-    ipv4_address: String,
-    #[serde(rename = "IPv6Address")]
-    ipv6_address: String,
-    ports: Vec<String>,
-}
-
-fn inspect_json(nets: &Networks, n: &Network) -> Result<NetworkDoc, network::NetworkError> {
-    let mut containers = BTreeMap::new();
-    for (owner, lease) in nets.ipam(n).leases()? {
-        containers.insert(
-            owner.clone(),
-            Endpoint {
-                name: lease.aliases.first().cloned().unwrap_or(owner.clone()),
-                endpoint_id: owner,
-                mac_address: lease.mac,
-                ipv4_address: format!("{}/{}", lease.ip, n.subnet.prefix),
-                ipv6_address: String::new(),
-                ports: lease.ports.iter().map(|p| p.to_string()).collect(),
-            },
-        );
-    }
-    Ok(NetworkDoc {
-        name: n.name.clone(),
-        id: n.id.clone(),
-        created: n.created.clone(),
-        scope: "local",
-        driver: n.driver.clone(),
-        enable_ipv6: false,
-        ipam: Ipam {
-            driver: "default",
-            options: Some(BTreeMap::new()),
-            config: vec![IpamConfig {
-                subnet: n.subnet.to_string(),
-                gateway: n.gateway.to_string(),
-            }],
-        },
-        internal: false,
-        attachable: false,
-        ingress: false,
-        config_from: ConfigFrom::default(),
-        config_only: false,
-        containers,
-        options: [(
-            "com.docker.network.bridge.name".to_string(),
-            n.bridge.clone(),
-        )]
-        .into(),
-        labels: BTreeMap::new(),
-    })
 }
 
 /// Removes each network, printing its name; 1 when any removal failed.
@@ -384,6 +196,30 @@ pub fn disconnect(ctx: &Ctx, args: NetworkDisconnectArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// `hull network sweep`: the host-wide check. Lists and removes what this store created that
+/// nothing owns (endpoints of containers that are not running, untracked veths and bridges,
+/// firewall rules), and whatever hull stores that no longer exist left on the host.
+pub fn sweep(ctx: &Ctx) -> Result<u8> {
+    let engine = Engine::open(&ctx.root).context("open hull store")?;
+    let own = engine.sweep_network()?;
+    let host = engine.sweep_host_network()?;
+    for report in [&own, &host.removed] {
+        for l in &report.leases {
+            println!("endpoint {l}");
+        }
+        for l in &report.links {
+            println!("link {l}");
+        }
+        for r in &report.rules {
+            println!("rule {r}");
+        }
+    }
+    for u in &host.unknown {
+        eprintln!("hull: left alone, no store is registered for it: {u}");
+    }
+    Ok(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,57 +250,6 @@ mod tests {
         assert_eq!(lines[2], "400000000000   host     host     local");
         assert_eq!(ls_text(&nets, true, false), "600000000000\n400000000000\n");
         assert!(ls_text(&nets, true, true).starts_with(&format!("6{}\n", "0".repeat(63))));
-    }
-
-    #[test]
-    fn host_and_none_are_predefined_with_stable_ids() {
-        let root = std::path::Path::new("/nonexistent/hull-root");
-        assert_eq!(Predefined::named("host"), Some(Predefined::Host));
-        assert_eq!(Predefined::None.driver(), "null");
-        assert_eq!(Predefined::named("bridge"), None);
-        let id = Predefined::None.id(root);
-        assert_eq!(id.len(), 64);
-        assert_eq!(id, Predefined::None.id(root));
-        assert_ne!(id, Predefined::Host.id(root));
-        assert_eq!(Predefined::resolve(root, &id[..12]), Some(Predefined::None));
-        assert_eq!(Predefined::resolve(root, "mynet"), None);
-    }
-
-    #[test]
-    fn inspect_keys_come_in_dockers_order() {
-        let root = std::path::Path::new("/nonexistent/hull-root");
-        let doc = Predefined::Host.document(root, "2024-01-02T03:04:05Z");
-        let text = serde_json::to_string(&doc).unwrap();
-        let order = [
-            "Name",
-            "Id",
-            "Created",
-            "Scope",
-            "Driver",
-            "EnableIPv6",
-            "IPAM",
-            "Internal",
-            "Attachable",
-            "Ingress",
-            "ConfigFrom",
-            "ConfigOnly",
-            "Containers",
-            "Options",
-            "Labels",
-        ];
-        // The outer object's keys are the lines indented by two spaces.
-        let pretty = serde_json::to_string_pretty(&doc).unwrap();
-        let keys: Vec<&str> = pretty
-            .lines()
-            .filter_map(|l| l.strip_prefix("  \""))
-            .filter_map(|l| l.split_once('"').map(|(k, _)| k))
-            .collect();
-        assert_eq!(keys, order, "{pretty}");
-        assert!(
-            text.contains(r#""IPAM":{"Driver":"default","Options":null,"Config":[]}"#),
-            "{text}"
-        );
-        assert!(text.contains(r#""Driver":"host""#), "{text}");
     }
 
     #[test]

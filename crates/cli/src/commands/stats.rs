@@ -5,8 +5,9 @@ use std::io::{IsTerminal as _, Write as _};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use hull_engine::lifecycle::stats::{self, Sample};
+use hull_engine::lifecycle::stats::Sample;
 use hull_engine::state::Record;
+use hull_engine::view;
 use hull_engine::Engine;
 use serde_json::{json, Value};
 
@@ -80,25 +81,25 @@ fn sample_all(engine: &Engine, records: &[Record]) -> Result<Vec<Sample>> {
 
 /// One row, keyed like Docker's `--format` fields.
 fn row(r: &Record, prev: &Sample, cur: &Sample, trunc: bool) -> Value {
-    let c = &cur.cgroup;
+    let v = view::stats::row(r, prev, cur);
     let id = if trunc { r.short_id() } else { &r.id };
-    if !cur.running {
+    if !v.running {
         return json!({
             "BlockIO": "0B / 0B", "CPUPerc": "0.00%", "Container": id, "ID": id,
-            "MemPerc": "0.00%", "MemUsage": "0B / 0B", "Name": r.name, "NetIO": "0B / 0B",
+            "MemPerc": "0.00%", "MemUsage": "0B / 0B", "Name": v.name, "NetIO": "0B / 0B",
             "PIDs": "0",
         });
     }
     json!({
-        "BlockIO": format!("{} / {}", decimal(c.io_read_bytes.unwrap_or(0)), decimal(c.io_write_bytes.unwrap_or(0))),
-        "CPUPerc": format!("{:.2}%", stats::cpu_percent(prev, cur)),
+        "BlockIO": format!("{} / {}", decimal(v.block_read), decimal(v.block_write)),
+        "CPUPerc": format!("{:.2}%", v.cpu_percent),
         "Container": id,
         "ID": id,
-        "MemPerc": format!("{:.2}%", stats::memory_percent(cur)),
-        "MemUsage": format!("{} / {}", binary(stats::memory_usage(c)), binary(stats::memory_limit(cur))),
-        "Name": r.name,
-        "NetIO": format!("{} / {}", decimal(cur.net.0), decimal(cur.net.1)),
-        "PIDs": c.pids_current.unwrap_or(0).to_string(),
+        "MemPerc": format!("{:.2}%", v.memory_percent),
+        "MemUsage": format!("{} / {}", binary(v.memory_usage), binary(v.memory_limit)),
+        "Name": v.name,
+        "NetIO": format!("{} / {}", decimal(v.net_rx), decimal(v.net_tx)),
+        "PIDs": v.pids.to_string(),
     })
 }
 

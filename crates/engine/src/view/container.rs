@@ -1,40 +1,18 @@
-//! `hull inspect CTR`: a container's record as Docker-shaped JSON, with `--format` templates.
+//! `container inspect`'s document: a container's record and its image's config, Docker-shaped.
 
-use anyhow::{Context, Result};
-use hull_engine::run::units::CPU_PERIOD;
-use hull_engine::run::{LogConfig, LogDriver};
-use hull_engine::run::{RunConfig, UserMount};
-use hull_engine::state::{Record, Status};
-use hull_engine::Engine;
 use hull_oci::image::ContainerConfig;
 use serde_json::{json, Value};
 
-use super::Ctx;
-use crate::cli::ContainerInspectArgs;
-use crate::output::print_documents;
-
-pub fn inspect(ctx: &Ctx, args: ContainerInspectArgs) -> Result<u8> {
-    let engine = Engine::open(&ctx.root).context("open hull store")?;
-    let mut docs = Vec::new();
-    let mut code = 0;
-    for name in &args.containers {
-        match engine.containers.resolve(name) {
-            Ok(r) => {
-                let dir = engine.containers.dir(&r.id);
-                docs.push(document(&r, &image_config(&engine, &r), &dir))
-            }
-            Err(e) => {
-                eprintln!("hull: {e}");
-                code = 1;
-            }
-        }
-    }
-    print_documents(args.format.as_deref(), docs)?;
-    Ok(code)
-}
+use crate::run::labels;
+use crate::run::spec::hostname;
+use crate::run::units::CPU_PERIOD;
+use crate::run::{LogConfig, LogDriver};
+use crate::run::{RunConfig, SeccompChoice};
+use crate::state::{Record, Status};
+use crate::Engine;
 
 /// The image's config, or an empty one when the image is gone (Docker still inspects then).
-pub(super) fn image_config(engine: &Engine, r: &Record) -> ContainerConfig {
+pub fn image_config(engine: &Engine, r: &Record) -> ContainerConfig {
     r.image_id
         .parse()
         .ok()
@@ -67,8 +45,8 @@ pub fn document(r: &Record, image: &ContainerConfig, dir: &std::path::Path) -> V
         "Platform": "linux",
         "Config": config(r, image),
         "HostConfig": host_config(c),
-        "Mounts": c.mounts.iter().map(mount).collect::<Vec<_>>(),
-        "NetworkSettings": super::netview::network_settings(r),
+        "Mounts": super::mounts::points(&c.mounts),
+        "NetworkSettings": super::network::network_settings(r),
     })
 }
 
@@ -94,7 +72,7 @@ fn config(r: &Record, image: &ContainerConfig) -> Value {
         ),
     };
     json!({
-        "Hostname": hull_engine::run::spec::hostname(c, &r.id, &host_hostname()),
+        "Hostname": hostname(c, &r.id, &host_hostname()),
         "Domainname": "",
         "User": c.user.clone().or_else(|| image.user.clone()).unwrap_or_default(),
         "AttachStdin": c.interactive,
@@ -111,7 +89,7 @@ fn config(r: &Record, image: &ContainerConfig) -> Value {
         "WorkingDir": c.workdir.clone().or_else(|| image.working_dir.clone()).unwrap_or_default(),
         "Entrypoint": null_if_empty(&entrypoint),
         // Merged over the image's at create; a record from before labels has only the image's.
-        "Labels": hull_engine::run::labels::merge(image.labels.as_ref(), &c.labels),
+        "Labels": labels::merge(image.labels.as_ref(), &c.labels),
         "StopSignal": image.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
     })
 }
@@ -151,36 +129,12 @@ fn merged_env(image: &[String], user: &[String]) -> Vec<String> {
 
 fn host_config(c: &RunConfig) -> Value {
     let l = &c.limits;
-    let binds: Vec<String> = c
-        .mounts
-        .iter()
-        .filter_map(|m| match m {
-            UserMount::Bind {
-                source,
-                target,
-                readonly,
-            } => Some(format!(
-                "{}:{target}{}",
-                source.display(),
-                if *readonly { ":ro" } else { "" }
-            )),
-            UserMount::Tmpfs { .. } => None,
-        })
-        .collect();
-    let tmpfs: serde_json::Map<String, Value> = c
-        .mounts
-        .iter()
-        .filter_map(|m| match m {
-            UserMount::Tmpfs { target, options } => {
-                Some((target.clone(), json!(options.join(","))))
-            }
-            UserMount::Bind { .. } => None,
-        })
-        .collect();
+    let binds = super::mounts::binds(&c.mounts);
+    let tmpfs = super::mounts::tmpfs(&c.mounts);
     json!({
         "Binds": null_if_empty(&binds),
         "NetworkMode": c.network.name(),
-        "PortBindings": super::netview::port_bindings(c),
+        "PortBindings": super::ports::port_bindings(c),
         "RestartPolicy": {
             "Name": c.restart.name(),
             "MaximumRetryCount": c.restart.max_retries(),
@@ -214,9 +168,9 @@ fn security_opt(c: &RunConfig) -> Vec<String> {
         out.push("no-new-privileges".to_string());
     }
     match &c.seccomp {
-        hull_engine::run::SeccompChoice::Unconfined => out.push("seccomp=unconfined".into()),
-        hull_engine::run::SeccompChoice::Profile(p) => out.push(format!("seccomp={}", p.display())),
-        hull_engine::run::SeccompChoice::Default => {}
+        SeccompChoice::Unconfined => out.push("seccomp=unconfined".into()),
+        SeccompChoice::Profile(p) => out.push(format!("seccomp={}", p.display())),
+        SeccompChoice::Default => {}
     }
     out
 }
@@ -260,29 +214,11 @@ fn state(r: &Record) -> Value {
     })
 }
 
-fn mount(m: &UserMount) -> Value {
-    match m {
-        UserMount::Bind {
-            source,
-            target,
-            readonly,
-        } => json!({
-            "Type": "bind", "Source": source, "Destination": target, "Mode": if *readonly { "ro" } else { "" },
-            "RW": !readonly, "Propagation": "rprivate",
-        }),
-        UserMount::Tmpfs { target, .. } => json!({
-            "Type": "tmpfs", "Source": "", "Destination": target, "Mode": "", "RW": true,
-            "Propagation": "",
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::render_template;
-    use hull_engine::run::{RealHost, RunOptions};
-    use hull_engine::state::State;
+    use crate::run::{RealHost, RunOptions};
+    use crate::state::State;
 
     fn record(opts: RunOptions) -> Record {
         Record {
@@ -389,23 +325,5 @@ mod tests {
         let d = document(&r, &image(), std::path::Path::new("/c"));
         assert_eq!(d["Config"]["Entrypoint"], json!(["top"]));
         assert_eq!(d["Config"]["Cmd"], Value::Null);
-    }
-
-    #[test]
-    fn templates_reach_nested_fields() {
-        let d = document(
-            &record(RunOptions {
-                image: "busybox".into(),
-                ..RunOptions::default()
-            }),
-            &ContainerConfig::default(),
-            std::path::Path::new("/c"),
-        );
-        assert_eq!(render_template("{{.State.Status}}", &d).unwrap(), "running");
-        assert_eq!(
-            render_template("{{json .State.Running}}", &d).unwrap(),
-            "true"
-        );
-        assert_eq!(render_template("{{.Name}}", &d).unwrap(), "/happy_turing");
     }
 }

@@ -1,0 +1,190 @@
+//! What acts on a created container: its state, kill, pause and resume, its OOM record, and
+//! delete.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use hull_oci::runtime::State;
+use rustix::process::{Pid, Signal};
+
+use super::error::cg_err;
+use super::{live_status, Runtime, RuntimeError};
+use crate::cgroups::CgroupError;
+use crate::state::{self as st, ContainerState, Status};
+
+impl Runtime {
+    /// The OCI state, with the status checked against the live process.
+    pub fn state(&self, id: &str) -> Result<State, RuntimeError> {
+        let dir = self.existing_dir(id)?;
+        let state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
+        Ok(state.oci(live_status(&state)))
+    }
+
+    /// Sends `signal` to init, or with `all` to every process in the container's cgroup.
+    pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<(), RuntimeError> {
+        let dir = self.existing_dir(id)?;
+        let state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
+        match live_status(&state) {
+            Status::Created | Status::Running | Status::Paused => {}
+            s @ (Status::Creating | Status::Stopped) => {
+                return Err(RuntimeError::BadStatus {
+                    id: id.to_string(),
+                    op: "kill",
+                    status: s.as_str(),
+                })
+            }
+        }
+        let sig = Signal::from_named_raw(signal).ok_or_else(|| RuntimeError::InvalidSpec {
+            id: id.to_string(),
+            reason: format!("unknown signal {signal}"),
+        })?;
+        let mut pids = vec![state.pid.unwrap_or(0)];
+        if let (true, Some(path)) = (all, &state.cgroup_path) {
+            let err = |source| RuntimeError::Cgroup {
+                id: id.to_string(),
+                source,
+            };
+            pids = self
+                .open_cgroup(&state, path)
+                .and_then(|c| c.pids())
+                .map_err(err)?;
+        }
+        for pid in pids.into_iter().filter_map(Pid::from_raw) {
+            match rustix::process::kill_process(pid, sig) {
+                Ok(()) | Err(rustix::io::Errno::SRCH) => {}
+                Err(e) => return Err(RuntimeError::io(id, format!("kill {pid:?}"))(e.into())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a stopped container (with `force`, kills it first): cgroup and state dir.
+    pub fn delete(&self, id: &str, force: bool) -> Result<(), RuntimeError> {
+        let dir = self.existing_dir(id)?;
+        let lock = st::lock(&dir).map_err(RuntimeError::io(id, "lock"))?;
+        let state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
+        match (live_status(&state), force) {
+            (Status::Stopped, _) => {}
+            (Status::Creating | Status::Created | Status::Running | Status::Paused, true) => {
+                if live_status(&state) == Status::Paused {
+                    let _ = self
+                        .cgroup_of(id, &state)
+                        .and_then(|c| c.thaw().map_err(cg_err(id)));
+                }
+                kill_and_wait(&state).map_err(RuntimeError::io(id, "kill init"))?
+            }
+            (
+                s @ (Status::Creating | Status::Created | Status::Running | Status::Paused),
+                false,
+            ) => {
+                return Err(RuntimeError::BadStatus {
+                    id: id.to_string(),
+                    op: "delete",
+                    status: s.as_str(),
+                })
+            }
+        }
+        if let Some(path) = &state.cgroup_path {
+            let err = |source| RuntimeError::Cgroup {
+                id: id.to_string(),
+                source,
+            };
+            // Already gone (a host reboot took it, perhaps into another cgroup version) is as
+            // good as deleted.
+            match self.open_cgroup(&state, path) {
+                Err(CgroupError::NotFound { .. } | CgroupError::VersionNotMounted { .. }) => {}
+                opened => opened.and_then(|c| c.delete()).map_err(err)?,
+            }
+        }
+        self.sync.lock().expect("sync map").remove(id);
+        let hooks = crate::hooks::load(&dir).unwrap_or_else(|e| {
+            (self.warn)(&format!("container {id}: read hooks: {e}"));
+            Default::default()
+        });
+        drop(lock);
+        std::fs::remove_dir_all(&dir).map_err(RuntimeError::io(id, "remove state dir"))?;
+        // after the container is gone (runtime.md, Lifecycle step 13).
+        self.warn_failures(
+            id,
+            crate::hooks::run_all_collecting(
+                "poststop",
+                &hooks.poststop,
+                &state.oci(Status::Stopped),
+            ),
+        );
+        Ok(())
+    }
+
+    /// Whether the kernel's OOM killer killed a process of the container (read before delete).
+    pub fn oom_killed(&self, id: &str) -> Result<bool, RuntimeError> {
+        let dir = self.existing_dir(id)?;
+        let state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
+        let Some(path) = &state.cgroup_path else {
+            return Ok(false);
+        };
+        self.open_cgroup(&state, path)
+            .and_then(|c| c.oom_killed())
+            .map_err(|source| RuntimeError::Cgroup {
+                id: id.to_string(),
+                source,
+            })
+    }
+
+    /// Freezes every process of a running container (runc's `pause`).
+    pub fn pause(&self, id: &str) -> Result<(), RuntimeError> {
+        self.set_paused(id, true)
+    }
+
+    /// Thaws a paused container (runc's `resume`).
+    pub fn resume(&self, id: &str) -> Result<(), RuntimeError> {
+        self.set_paused(id, false)
+    }
+
+    fn set_paused(&self, id: &str, pause: bool) -> Result<(), RuntimeError> {
+        let dir = self.existing_dir(id)?;
+        let _lock = st::lock(&dir).map_err(RuntimeError::io(id, "lock"))?;
+        let mut state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
+        let (op, from, to) = match pause {
+            true => ("pause", Status::Running, Status::Paused),
+            false => ("resume", Status::Paused, Status::Running),
+        };
+        let status = live_status(&state);
+        if status != from {
+            return Err(RuntimeError::BadStatus {
+                id: id.to_string(),
+                op,
+                status: status.as_str(),
+            });
+        }
+        let cg = self.cgroup_of(id, &state)?;
+        match pause {
+            true => cg.freeze(),
+            false => cg.thaw(),
+        }
+        .map_err(cg_err(id))?;
+        state.status = to;
+        st::write(&dir, &state).map_err(RuntimeError::io(id, "write state"))
+    }
+}
+
+/// SIGKILL init and wait (up to 10 s) until it is gone or a zombie.
+fn kill_and_wait(state: &ContainerState) -> io::Result<()> {
+    let Some(pid) = state.pid.and_then(Pid::from_raw) else {
+        return Ok(());
+    };
+    match rustix::process::kill_process(pid, Signal::KILL) {
+        Ok(()) | Err(rustix::io::Errno::SRCH) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while st::is_alive(pid.as_raw_nonzero().get(), state.pid_start_time) {
+        if Instant::now() > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "init survived SIGKILL",
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
+}

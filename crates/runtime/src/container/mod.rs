@@ -1,0 +1,165 @@
+//! The runtime's public lifecycle API: create, start, state, kill, delete. `create.rs` makes a
+//! container (checked first by `prepare.rs`), `start.rs` releases its init, `control.rs` holds
+//! what acts on it afterwards (state, kill, pause and resume, delete).
+
+mod control;
+mod create;
+mod error;
+mod prepare;
+mod start;
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use hull_oci::runtime::State;
+
+use crate::cgroups::{Cgroup, CgroupError, CgroupRoot};
+use crate::state::{self as st, ContainerState, Status};
+
+pub use create::{CreateRequest, Created};
+use error::cg_err;
+pub use error::RuntimeError;
+pub(crate) use prepare::read_spec;
+
+/// Where the runtime keeps `state.json` per container, and the host's cgroup layout.
+#[derive(Debug)]
+pub struct Runtime {
+    pub state_root: PathBuf,
+    pub cgroups: CgroupRoot,
+    /// Our end of each init's sync socket, for containers created by this process: `start` reads
+    /// an exec failure from it.
+    sync: Mutex<HashMap<String, OwnedFd>>,
+    /// Where compiled seccomp filters are cached (see [`crate::seccomp::compile_cached`]);
+    /// None compiles every time.
+    seccomp_cache: Option<PathBuf>,
+    /// Where warnings go (a failed poststart or poststop hook); stderr by default.
+    warn: fn(&str),
+}
+
+fn warn_on_stderr(msg: &str) {
+    eprintln!("warning: {msg}");
+}
+
+impl Runtime {
+    pub fn new(state_root: PathBuf) -> Result<Runtime, RuntimeError> {
+        let cgroups = CgroupRoot::detect().map_err(RuntimeError::DetectCgroups)?;
+        std::fs::create_dir_all(&state_root).map_err(RuntimeError::io("", "create state root"))?;
+        Ok(Runtime {
+            state_root,
+            cgroups,
+            sync: Mutex::new(HashMap::new()),
+            seccomp_cache: None,
+            warn: warn_on_stderr,
+        })
+    }
+
+    /// Caches compiled seccomp filters in `dir`, so that containers started with the same
+    /// profile skip libseccomp's compile.
+    pub fn with_seccomp_cache(mut self, dir: PathBuf) -> Runtime {
+        self.seccomp_cache = Some(dir);
+        self
+    }
+
+    pub(crate) fn seccomp_cache(&self) -> Option<&Path> {
+        self.seccomp_cache.as_deref()
+    }
+
+    /// Sends warnings (failed poststart/poststop hooks) to `warn` instead of stderr.
+    pub fn with_warnings(mut self, warn: fn(&str)) -> Runtime {
+        self.warn = warn;
+        self
+    }
+
+    fn dir(&self, id: &str) -> Result<PathBuf, RuntimeError> {
+        if id.is_empty() || id.contains('/') || id == "." || id == ".." {
+            return Err(RuntimeError::InvalidId(id.to_string()));
+        }
+        Ok(self.state_root.join(id))
+    }
+
+    /// Runs the saved hooks of `kind` (poststart), warning about each failure.
+    fn run_warning_hooks(&self, dir: &Path, kind: &str, state: &State) {
+        let hooks = match crate::hooks::load(dir) {
+            Ok(h) => h,
+            Err(e) => return (self.warn)(&format!("container {}: read hooks: {e}", state.id)),
+        };
+        let list = crate::hooks::by_kind(&hooks)
+            .into_iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(&[][..], |(_, l)| l);
+        self.warn_failures(
+            &state.id,
+            crate::hooks::run_all_collecting(kind, list, state),
+        );
+    }
+
+    fn warn_failures(&self, id: &str, errors: Vec<crate::hooks::HookError>) {
+        for e in errors {
+            let mut msg = format!("container {id}: {e}");
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg = format!("{msg}: {s}");
+                src = s.source();
+            }
+            (self.warn)(&msg);
+        }
+    }
+
+    /// The container's cgroup (for `ps`, `events --stats`).
+    pub fn cgroup(&self, id: &str) -> Result<Cgroup, RuntimeError> {
+        let dir = self.existing_dir(id)?;
+        let state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
+        self.cgroup_of(id, &state)
+    }
+
+    fn cgroup_of(&self, id: &str, state: &ContainerState) -> Result<Cgroup, RuntimeError> {
+        let path = state.cgroup_path.as_deref().ok_or_else(|| {
+            RuntimeError::io(id, "find cgroup")(io::Error::other("container has no cgroup"))
+        })?;
+        self.open_cgroup(state, path).map_err(cg_err(id))
+    }
+
+    /// Opens the container's cgroup `path` on the cgroup version it was created on (the
+    /// host's, for a state file that predates the record).
+    pub(crate) fn open_cgroup(
+        &self,
+        state: &ContainerState,
+        path: &str,
+    ) -> Result<Cgroup, CgroupError> {
+        match state.cgroup_version {
+            Some(v) if v != self.cgroups.version() => {
+                Cgroup::open(&self.cgroups.for_version(v)?, path)
+            }
+            _ => Cgroup::open(&self.cgroups, path),
+        }
+    }
+
+    pub(crate) fn existing_dir(&self, id: &str) -> Result<PathBuf, RuntimeError> {
+        let dir = self.dir(id)?;
+        if !dir.join(st::STATE_FILE).exists() {
+            return Err(RuntimeError::NotFound { id: id.to_string() });
+        }
+        Ok(dir)
+    }
+}
+
+/// The stored status corrected by liveness: a created or running container whose init is gone
+/// (or whose pid now belongs to another process) is stopped.
+pub(crate) fn live_status(state: &ContainerState) -> Status {
+    let alive = state
+        .pid
+        .is_some_and(|pid| st::is_alive(pid, state.pid_start_time));
+    match state.status {
+        Status::Stopped => Status::Stopped,
+        s @ (Status::Creating | Status::Created | Status::Running | Status::Paused) => {
+            if alive || (s == Status::Creating && state.pid.is_none()) {
+                s
+            } else {
+                Status::Stopped
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! `start`: release init through exec.fifo, then report what the startContainer hooks or the
+//! exec of the user's program made of it, and run the poststart hooks.
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rustix::fs::{Mode, OFlags};
+
+use super::{live_status, Runtime, RuntimeError};
+use crate::process::sync::{self, FromInit, InitError};
+use crate::state::{self as st, ContainerState, Status};
+
+impl Runtime {
+    /// Releases init to exec the user's program. For a container created by this `Runtime`, an
+    /// exec failure is returned as [`RuntimeError::ExecFailed`].
+    pub fn start(&self, id: &str) -> Result<(), RuntimeError> {
+        let dir = self.existing_dir(id)?;
+        let _lock = st::lock(&dir).map_err(RuntimeError::io(id, "lock"))?;
+        let mut state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
+        match live_status(&state) {
+            Status::Created => {}
+            s @ (Status::Creating | Status::Running | Status::Paused | Status::Stopped) => {
+                return Err(RuntimeError::BadStatus {
+                    id: id.to_string(),
+                    op: "start",
+                    status: s.as_str(),
+                })
+            }
+        }
+        let exe_before = state.pid.and_then(exe_of);
+        let fifo = release_init(&dir, &state)
+            .map_err(RuntimeError::io(id, "release init via exec.fifo"))?;
+        let _ = std::fs::remove_file(dir.join(st::EXEC_FIFO));
+        state.status = Status::Running;
+        st::write(&dir, &state).map_err(RuntimeError::io(id, "write state"))?;
+        if crate::hooks::load(&dir).is_ok_and(|h| !h.start_container.is_empty()) {
+            if let Some(cause) = start_hooks_failure(fifo, &state) {
+                self.sync.lock().expect("sync map").remove(id);
+                return Err(RuntimeError::Init {
+                    id: id.to_string(),
+                    step: cause.step,
+                    cause,
+                });
+            }
+        }
+        if crate::hooks::load(&dir).is_ok_and(|h| !h.poststart.is_empty()) {
+            // poststart runs after the user's program was exec'd (runtime.md, Lifecycle step 10).
+            wait_exec(&state, exe_before);
+        }
+        self.run_warning_hooks(&dir, "poststart", &state.oci(Status::Running));
+        let sock = self.sync.lock().expect("sync map").remove(id);
+        match sock.map(|s| sync::recv::<FromInit>(&s)) {
+            None | Some(Ok(None)) => Ok(()),
+            Some(Ok(Some((FromInit::ExecFailed { errno }, _)))) => Err(RuntimeError::ExecFailed {
+                id: id.to_string(),
+                errno,
+            }),
+            Some(Ok(Some((FromInit::Error(cause), _)))) => Err(RuntimeError::Init {
+                id: id.to_string(),
+                step: cause.step,
+                cause,
+            }),
+            Some(Ok(Some((other, _)))) => Err(RuntimeError::io(id, "read from init")(
+                io::Error::other(format!("unexpected message {other:?}")),
+            )),
+            Some(Err(e)) => Err(RuntimeError::io(id, "read from init")(e)),
+        }
+    }
+}
+
+/// Opens exec.fifo for reading (non-blocking, so a dead init cannot hang us), which unblocks
+/// init's open for writing; init then writes one byte.
+fn release_init(dir: &Path, state: &ContainerState) -> io::Result<std::fs::File> {
+    let fifo = rustix::fs::open(
+        dir.join(st::EXEC_FIFO),
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut f = std::fs::File::from(fifo);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut byte = [0u8; 1];
+    loop {
+        match f.read(&mut byte) {
+            Ok(1) => return Ok(f),
+            Ok(_) | Err(_)
+                if !state
+                    .pid
+                    .is_some_and(|p| st::is_alive(p, state.pid_start_time)) =>
+            {
+                return Err(io::Error::other("init exited before it was released"))
+            }
+            // End of file: init opened and closed the fifo without writing; it is exiting.
+            // poll would report that at once again, so sleep instead of spinning.
+            Ok(_) => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_readable(&f)?,
+            Err(e) => return Err(e),
+        }
+        if Instant::now() > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "init did not answer",
+            ));
+        }
+    }
+}
+
+/// After [`release_init`]: reads exec.fifo to its end, which init reaches by closing it once
+/// the startContainer hooks passed, or by writing their failure (JSON) and exiting. No
+/// deadline: the hooks' own timeouts bound it, and a dead init ends it.
+fn start_hooks_failure(mut fifo: std::fs::File, state: &ContainerState) -> Option<InitError> {
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match fifo.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let alive = state
+                    .pid
+                    .is_some_and(|p| st::is_alive(p, state.pid_start_time));
+                if !alive || wait_readable(&fifo).is_err() {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    serde_json::from_slice(&text).ok()
+}
+
+/// Waits until the fifo has data (or its writer hung up), at most 10 ms so that the caller
+/// rechecks that init is alive. A fifo nobody has opened for writing yet polls as empty.
+fn wait_readable(f: &std::fs::File) -> io::Result<()> {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(f, PollFlags::IN)];
+    let timeout = Timespec {
+        tv_sec: 0,
+        tv_nsec: 10_000_000,
+    };
+    match rustix::event::poll(&mut fds, Some(&timeout)) {
+        Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn exe_of(pid: i32) -> Option<PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/exe")).ok()
+}
+
+/// Waits (at most 10 s) until init has exec'd: its executable is no longer `before` (the
+/// runtime's own binary, of which init is a forked copy), or it is gone.
+fn wait_exec(state: &ContainerState, before: Option<PathBuf>) {
+    let (Some(pid), Some(before)) = (state.pid, before) else {
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && st::is_alive(pid, state.pid_start_time) {
+        if exe_of(pid).is_some_and(|exe| exe != before) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}

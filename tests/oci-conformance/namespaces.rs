@@ -1,0 +1,167 @@
+//! Namespaces (config-linux.md): new ones, joined ones by path, a user namespace with its
+//! uid/gid mappings, and the namespaced sysctls written inside.
+
+use std::path::Path;
+
+use hull_tests::require_root;
+use serde_json::{json, Value};
+
+use crate::bundle::{facts, host_ns, values, Bundle};
+
+#[test]
+fn new_namespaces_differ_from_the_host() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.args(&["/probe", "ns"]);
+    b.linux(
+        "namespaces",
+        json!([{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"},
+               {"type": "mount"}, {"type": "cgroup"}]),
+    );
+    let f = facts(&b.run("newns"));
+    for (spec, proc) in [
+        ("pid", "pid"),
+        ("network", "net"),
+        ("ipc", "ipc"),
+        ("uts", "uts"),
+        ("mount", "mnt"),
+        ("cgroup", "cgroup"),
+    ] {
+        let inside = f.get(&format!("ns.{proc}")).expect(proc);
+        assert!(
+            !host_ns(proc).contains(inside.as_str()),
+            "{spec}: same as the host"
+        );
+    }
+    assert_eq!(
+        f["ns.user"],
+        host_ns("user")
+            .trim_start_matches("user:[")
+            .trim_end_matches(']')
+    );
+}
+
+#[test]
+fn namespaces_with_a_path_are_joined() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.args(&["sleep", "1000"]);
+    b.linux(
+        "namespaces",
+        json!([{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"},
+               {"type": "mount"}]),
+    );
+    let holder = b.create("holder", &[]);
+    let pid = b.state(&holder)["pid"].as_i64().unwrap();
+    let ns = |n: &str| {
+        let l = std::fs::read_link(format!("/proc/{pid}/ns/{n}")).unwrap();
+        let l = l.to_string_lossy().into_owned();
+        l.split_once('[')
+            .unwrap()
+            .1
+            .trim_end_matches(']')
+            .to_string()
+    };
+    b.args(&["/probe", "ns"]);
+    b.linux(
+        "namespaces",
+        json!([{"type": "pid", "path": format!("/proc/{pid}/ns/pid")},
+               {"type": "network", "path": format!("/proc/{pid}/ns/net")},
+               {"type": "ipc", "path": format!("/proc/{pid}/ns/ipc")},
+               {"type": "uts", "path": format!("/proc/{pid}/ns/uts")},
+               {"type": "mount"}]),
+    );
+    let f = facts(&b.run("joiner"));
+    for n in ["pid", "net", "ipc", "uts"] {
+        assert_eq!(f[&format!("ns.{n}")], ns(n), "{n} not joined");
+    }
+    assert_ne!(f["ns.mnt"], ns("mnt"));
+}
+
+#[test]
+fn uid_and_gid_mappings_make_a_user_namespace() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.args(&["/probe", "idmap", "ids", "ns"]);
+    b.linux(
+        "namespaces",
+        json!([{"type": "pid"}, {"type": "user"}, {"type": "ipc"}, {"type": "uts"},
+               {"type": "mount"}]),
+    );
+    b.linux(
+        "uidMappings",
+        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
+    );
+    b.linux(
+        "gidMappings",
+        json!([{"containerID": 0, "hostID": 200000, "size": 65536}]),
+    );
+    // sysfs and cgroupfs need a network / cgroup namespace owned by the user namespace.
+    let mounts: Vec<Value> = b.config["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| !["/sys", "/sys/fs/cgroup"].contains(&m["destination"].as_str().unwrap()))
+        .cloned()
+        .collect();
+    b.config["mounts"] = json!(mounts);
+    // The container's root must be able to reach and write its rootfs: host uid 100000.
+    chown_tree(&b.bundle().join("rootfs"), 100000, 200000);
+    for dir in [b.path(), b.bundle().as_path()] {
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let out = b.run("userns");
+    assert_eq!(values(&out, "uid_map"), ["0 100000 65536"]);
+    assert_eq!(values(&out, "gid_map"), ["0 200000 65536"]);
+    let f = facts(&out);
+    assert_eq!((f["uid"].as_str(), f["gid"].as_str()), ("0", "0"));
+    assert!(!host_ns("user").contains(&f["ns.user"]));
+
+    // exec joins the user namespace (first, so it may join the others it owns) and gets the
+    // same mapping. Root writes gid_map without `setgroups deny`, as runc does (runc denies it
+    // only for rootless containers), so the container keeps setgroups(2).
+    b.args(&["sleep", "1000"]);
+    let id = b.create("userns-exec", &[]);
+    b.ok(&["start", &id]);
+    let out = b.ok(&["exec", &id, "/probe", "idmap", "ids", "ns"]);
+    assert_eq!(values(&out, "uid_map"), ["0 100000 65536"]);
+    let exec = facts(&out);
+    assert_eq!((exec["uid"].as_str(), exec["gid"].as_str()), ("0", "0"));
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    let init_userns = std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+    assert!(
+        init_userns.to_string_lossy().contains(&exec["ns.user"]),
+        "{init_userns:?} vs {}",
+        exec["ns.user"]
+    );
+    let setgroups = b.ok(&["exec", &id, "cat", "/proc/self/setgroups"]);
+    assert_eq!(setgroups.trim(), "allow");
+}
+
+fn chown_tree(dir: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::lchown(dir, Some(uid), Some(gid)).unwrap();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            chown_tree(&e.path(), uid, gid);
+        } else {
+            std::os::unix::fs::lchown(e.path(), Some(uid), Some(gid)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn sysctls_are_written_in_the_container() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.linux(
+        "sysctl",
+        json!({"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"}),
+    );
+    b.args(&[
+        "cat",
+        "/proc/sys/net/ipv4/ip_forward",
+        "/proc/sys/kernel/shmmni",
+    ]);
+    assert_eq!(b.run("sysctl"), "1\n1234\n");
+}
