@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 
-use hull_engine::security::{default_seccomp, DEFAULT_CAPABILITIES};
+use hull_engine::run::security::{default_seccomp, DEFAULT_CAPABILITIES};
 use hull_oci::runtime::Capabilities;
 use hull_runtime::{capabilities, seccomp};
 

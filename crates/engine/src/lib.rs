@@ -1,34 +1,24 @@
 //! Docker semantics on top of the image store and the runtime: image config + `docker run` flags
 //! become an OCI spec, containers get records and a lifecycle.
+//!
+//! Grouped by concern, each folder one public facade; imports between folders point one way,
+//! `{view, copy} → lifecycle → endpoint → state → run` (see ARCHITECTURE.md):
+//! - [`run`]: flags → [`run::RunConfig`] → OCI spec, Docker's security defaults, users, /etc files;
+//! - [`state`]: container records, names, listing, locks;
+//! - [`endpoint`]: a container's network endpoint, through `hull_net`;
+//! - [`lifecycle`]: monitor, attach, exec, restart, stop and wait, logs, stats, top;
+//! - [`copy`]: `cp` and `export`;
+//! - [`view`]: Docker's inspect documents, ps and stats rows, as serde values.
+//!
+//! [`Engine`] (one per store root) is the composition root the folders extend.
 #![forbid(unsafe_code)]
 
-pub mod attach;
-pub mod caps;
-pub mod connect;
-pub mod container;
 pub mod copy;
-mod embedded_dns;
+pub mod endpoint;
 mod engine;
-pub mod etc;
-pub mod exec;
-mod foreground;
-pub mod labels;
 pub mod lifecycle;
-pub mod listing;
-pub mod logfile;
-pub mod manage;
-pub mod monitor;
-pub mod names;
-pub mod netopts;
-pub mod netrun;
-pub mod options;
-pub mod restart;
-pub mod security;
-pub mod spec;
-pub mod stats;
-pub mod top;
-pub mod units;
-pub mod user;
+pub mod run;
+pub mod state;
 pub mod view;
 
 pub use engine::{Engine, EngineError};

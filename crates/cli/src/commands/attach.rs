@@ -2,7 +2,7 @@
 //! exits (attach then exits with its code) or the detach keys (Ctrl-P Ctrl-Q) leave it running.
 
 use anyhow::{Context, Result};
-use hull_engine::attach::{self, parse_detach_keys, ClientEnd, ClientOptions};
+use hull_engine::lifecycle::attach::{self, parse_detach_keys, ClientEnd, ClientOptions};
 use hull_engine::Engine;
 
 use super::run::container_code;

@@ -1,14 +1,14 @@
 //! `hull ps`, `hull rm`, `hull start`.
 
 use anyhow::{Context, Result};
-use hull_engine::container::Record;
+use hull_engine::state::Record;
 use hull_engine::Engine;
 
 use super::Ctx;
 use crate::cli::{ContainersArgs, KillArgs, PsArgs, RmArgs, StartArgs, StopArgs};
 use crate::output::{render_template, table, template_header, OutputFormat};
-use hull_engine::attach::{parse_detach_keys, ClientOptions};
-use hull_engine::listing::Filters;
+use hull_engine::lifecycle::attach::{parse_detach_keys, ClientOptions};
+use hull_engine::state::listing::Filters;
 use hull_engine::view;
 
 fn engine(ctx: &Ctx) -> Result<Engine> {
@@ -180,7 +180,7 @@ pub fn stop(ctx: &Ctx, args: StopArgs) -> Result<u8> {
 
 pub fn kill(ctx: &Ctx, args: KillArgs) -> Result<u8> {
     let engine = engine(ctx)?;
-    let signal = hull_engine::lifecycle::parse_signal(&args.signal)?;
+    let signal = hull_engine::run::parse_signal(&args.signal)?;
     Ok(each(&args.containers, |name| {
         engine.kill(name, signal)?;
         Ok(name.to_string())
@@ -196,8 +196,8 @@ pub fn wait(ctx: &Ctx, args: ContainersArgs) -> Result<u8> {
 
 #[cfg(test)]
 mod tests {
-    use hull_engine::container::{State, Status};
-    use hull_engine::options::{RealHost, RunConfig, RunOptions};
+    use hull_engine::run::{RealHost, RunConfig, RunOptions};
+    use hull_engine::state::{State, Status};
     use hull_engine::view::ps::row as ps_json;
 
     use super::*;

@@ -8,9 +8,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
-use hull_engine::attach::{self, ClientEnd, ClientOptions};
-use hull_engine::container::{Record, Status};
-use hull_engine::monitor::MonitorEvent;
+use hull_engine::lifecycle::attach::{self, ClientEnd, ClientOptions};
+use hull_engine::lifecycle::monitor::MonitorEvent;
+use hull_engine::state::{Record, Status};
 use hull_engine::Engine;
 
 use super::run::container_code;

@@ -1,8 +1,8 @@
 //! `hull exec`: flags → ExecOptions → ExecConfig (engine) → one `Engine::exec` call.
 
 use anyhow::{Context, Result};
-use hull_engine::exec::{ExecConfig, ExecOptions};
-use hull_engine::options::RealHost;
+use hull_engine::lifecycle::exec::{ExecConfig, ExecOptions};
+use hull_engine::run::RealHost;
 use hull_engine::Engine;
 
 use super::run::{container_code, report};

@@ -54,8 +54,8 @@ pub fn image(ctx: &Ctx, args: InspectArgs) -> Result<u8> {
 #[cfg(test)]
 mod tests {
     use crate::output::render_template;
-    use hull_engine::container::{Record, State, Status};
-    use hull_engine::options::{RealHost, RunConfig, RunOptions};
+    use hull_engine::run::{RealHost, RunConfig, RunOptions};
+    use hull_engine::state::{Record, State, Status};
     use hull_engine::view::container::document;
     use hull_oci::image::ContainerConfig;
 

@@ -7,8 +7,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use hull_engine::logfile::{files_oldest_first, LogDriver};
-use hull_engine::monitor::{log_path, LogLine};
+use hull_engine::lifecycle::logfile::files_oldest_first;
+use hull_engine::lifecycle::monitor::{log_path, LogLine};
+use hull_engine::run::LogDriver;
 use hull_engine::Engine;
 
 use super::{logtime, Ctx};

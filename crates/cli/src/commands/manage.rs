@@ -15,8 +15,7 @@ fn engine(ctx: &Ctx) -> Result<Engine> {
 /// ID); `hull start` runs it later.
 pub fn create(ctx: &Ctx, args: RunArgs) -> Result<u8> {
     let opts = super::run::options(args);
-    let config =
-        hull_engine::options::RunConfig::from_options(&opts, &hull_engine::options::RealHost)?;
+    let config = hull_engine::run::RunConfig::from_options(&opts, &hull_engine::run::RealHost)?;
     super::run::print_warnings(&config);
     let engine = engine(ctx)?;
     super::run::ensure_image(ctx, &engine, &config)?;

@@ -1,7 +1,7 @@
 //! `hull network create|ls|inspect|rm|prune|connect|disconnect`.
 
 use anyhow::{Context, Result};
-use hull_engine::connect::ConnectRequest;
+use hull_engine::endpoint::connect::ConnectRequest;
 use hull_engine::view;
 use hull_engine::view::network::Predefined;
 use hull_engine::Engine;

@@ -1,7 +1,7 @@
 //! `hull run`: flags → RunOptions → RunConfig (engine) → pull if needed → create → run.
 
 use anyhow::{Context, Result};
-use hull_engine::options::{PullPolicy, RealHost, RunConfig, RunOptions};
+use hull_engine::run::{PullPolicy, RealHost, RunConfig, RunOptions};
 use hull_engine::Engine;
 use hull_image::platform::PlatformSpec;
 use hull_image::pull::{PullOptions, Quiet};
@@ -154,7 +154,7 @@ mod tests {
 
     use crate::cli::{Cli, Command};
 
-    fn parse(argv: &[&str]) -> hull_engine::options::RunOptions {
+    fn parse(argv: &[&str]) -> hull_engine::run::RunOptions {
         let cli = Cli::try_parse_from(argv).unwrap();
         match cli.command {
             Command::Run(a) => super::options(*a),

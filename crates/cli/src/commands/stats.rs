@@ -5,8 +5,8 @@ use std::io::{IsTerminal as _, Write as _};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use hull_engine::container::Record;
-use hull_engine::stats::Sample;
+use hull_engine::lifecycle::stats::Sample;
+use hull_engine::state::Record;
 use hull_engine::view;
 use hull_engine::Engine;
 use serde_json::{json, Value};

@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use hull_engine::top::COLUMNS;
+use hull_engine::lifecycle::top::COLUMNS;
 use hull_engine::Engine;
 
 use super::run::report;

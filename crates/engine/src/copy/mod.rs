@@ -19,6 +19,9 @@
 //!
 //! Safety: container paths are resolved by the kernel with `RESOLVE_IN_ROOT`, and archives are
 //! walked and written with no-follow `*at` calls (see `write.rs`, `extract.rs`).
+//!
+//! Imports `lifecycle/` (a stopped container's rootfs is mounted as a run mounts it) and
+//! `state/`.
 
 mod extract;
 pub mod paths;
@@ -34,8 +37,8 @@ use hull_image::store::StoreError;
 use hull_oci::Digest;
 use hull_sys::fs::{self as sys, FileType, OFlags};
 
-use crate::container::{Lock, Record};
-use crate::engine::MountedRootfs;
+use crate::lifecycle::run::MountedRootfs;
+use crate::state::{Lock, Record};
 use crate::{Engine, EngineError};
 use paths::{clean, plan, split_source, Kind, PathError, Source};
 

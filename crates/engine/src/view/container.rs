@@ -3,12 +3,12 @@
 use hull_oci::image::ContainerConfig;
 use serde_json::{json, Value};
 
-use crate::container::{Record, Status};
-use crate::labels;
-use crate::logfile::{LogConfig, LogDriver};
-use crate::options::{RunConfig, SeccompChoice};
-use crate::spec::hostname;
-use crate::units::CPU_PERIOD;
+use crate::run::labels;
+use crate::run::spec::hostname;
+use crate::run::units::CPU_PERIOD;
+use crate::run::{LogConfig, LogDriver};
+use crate::run::{RunConfig, SeccompChoice};
+use crate::state::{Record, Status};
 use crate::Engine;
 
 /// The image's config, or an empty one when the image is gone (Docker still inspects then).
@@ -217,8 +217,8 @@ fn state(r: &Record) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::State;
-    use crate::options::{RealHost, RunOptions};
+    use crate::run::{RealHost, RunOptions};
+    use crate::state::State;
 
     fn record(opts: RunOptions) -> Record {
         Record {

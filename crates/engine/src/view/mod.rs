@@ -11,7 +11,8 @@
 //! - [`ports`] and [`mounts`]: the summaries the documents and rows above share.
 //!
 //! The modules use each other only downward: `container` → `network`, `ports`, `mounts`;
-//! `ps` → `container`, `ports`; `network` → `ports`.
+//! `ps` → `container`, `ports`; `network` → `ports`. Of the engine's folders it imports
+//! `lifecycle/` (the stats formulas), `state/` and `run/`.
 
 pub mod container;
 mod human;

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::options::UserMount;
+use crate::run::UserMount;
 
 /// `Mounts`: one mount point per `-v` or `--tmpfs`, in the order given.
 pub fn points(mounts: &[UserMount]) -> Vec<Value> {

@@ -7,9 +7,9 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::container::{Record, Status};
-use crate::netrun::NetworkState;
-use crate::options::{NetworkMode, RunConfig};
+use crate::run::{NetworkMode, RunConfig};
+use crate::state::NetworkState;
+use crate::state::{Record, Status};
 use hull_net::store::DEFAULT_NETWORK;
 use hull_net::{store_tag, Network, NetworkError, Networks};
 
@@ -285,8 +285,8 @@ fn dns_names(r: &Record, n: &NetworkState, mode: &str) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::State;
-    use crate::options::{RealHost, RunOptions};
+    use crate::run::{RealHost, RunOptions};
+    use crate::state::State;
 
     #[test]
     fn host_and_none_are_predefined_with_stable_ids() {

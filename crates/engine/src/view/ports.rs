@@ -3,9 +3,9 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::container::{Record, Status};
-use crate::netopts::exposed_to_map;
-use crate::options::RunConfig;
+use crate::run::netopts::exposed_to_map;
+use crate::run::RunConfig;
+use crate::state::{Record, Status};
 use hull_net::{PortMap, Proto};
 
 /// The ports of a running container as Docker's PORTS column shows them: published ones
@@ -148,7 +148,7 @@ pub(super) fn push(out: &mut Map<String, Value>, key: String, v: Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::{RealHost, RunOptions};
+    use crate::run::{RealHost, RunOptions};
 
     fn map(host_port: u16, container_port: u16, proto: Proto) -> PortMap {
         PortMap {

@@ -4,9 +4,9 @@
 use serde_json::{json, Value};
 
 use super::human::human_duration;
-use crate::container::{Record, Status};
-use crate::labels;
-use crate::listing::state_name;
+use crate::run::labels;
+use crate::state::listing::state_name;
+use crate::state::{Record, Status};
 use crate::Engine;
 
 /// Docker truncates COMMAND to 20 characters before quoting it.
@@ -116,8 +116,8 @@ pub fn status(r: &Record, now: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::container::State;
-    use crate::options::{RealHost, RunConfig, RunOptions};
+    use crate::run::{RealHost, RunConfig, RunOptions};
+    use crate::state::State;
 
     use super::*;
 

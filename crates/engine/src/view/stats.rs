@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::container::Record;
-use crate::stats::{self, Sample};
+use crate::lifecycle::stats::{self, Sample};
+use crate::state::Record;
 
 /// One container's usage over the interval from `prev` to `cur`; all zero when it does not run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -58,7 +58,7 @@ pub fn row(r: &Record, prev: &Sample, cur: &Sample) -> Row {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::{RealHost, RunConfig, RunOptions};
+    use crate::run::{RealHost, RunConfig, RunOptions};
     use hull_runtime::cgroups::CgroupStats;
 
     fn record() -> Record {

@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::options::{FlagError, NetworkMode};
+use crate::run::config::{FlagError, NetworkMode};
 use hull_net::{PortMap, Proto};
 
 fn flag_err(flag: &'static str, value: &str, reason: impl Into<String>) -> FlagError {

@@ -1,7 +1,7 @@
 //! The detached side of `hull run -d`: a monitor process (a hidden entry point of the hull
 //! binary) runs the container with its stdout and stderr on pipes (or its pty) and copies them,
 //! line by line, into `<id>-json.log` in Docker's json-file format, and to the clients attached
-//! on its socket ([`crate::attach`]); it runs the container again under its restart policy. It
+//! on its socket ([`crate::lifecycle::attach`]); it runs the container again under its restart policy. It
 //! stays single-threaded: the runtime refuses to fork from a threaded process, and one poll(2)
 //! loop is the smallest footprint.
 
@@ -16,12 +16,13 @@ use rustix::pipe::PipeFlags;
 use rustix::process::{Pid, WaitOptions};
 use serde::{Deserialize, Serialize};
 
-use crate::attach::{AttachServer, Frame};
-use crate::container::{Record, Status};
 use crate::engine::{io_err, rt_err};
-use crate::logfile::LogFile;
-use crate::restart::Restarter;
-use crate::{foreground, Engine, EngineError};
+use crate::lifecycle::attach::{AttachServer, Frame};
+use crate::lifecycle::foreground;
+use crate::lifecycle::logfile::LogFile;
+use crate::lifecycle::restart::Restarter;
+use crate::state::{Record, Status};
+use crate::{Engine, EngineError};
 use hull_net::dns::DnsServer;
 
 /// One line of the log, as Docker's json-file driver writes it.

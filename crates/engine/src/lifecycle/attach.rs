@@ -265,7 +265,7 @@ fn window_size() -> Option<Frame> {
 /// monitor goes away. Single-threaded: one poll over the socket, stdin and SIGWINCH.
 pub fn run_client(mut sock: UnixStream, opts: &ClientOptions) -> io::Result<ClientEnd> {
     let _raw = (opts.tty && opts.stdin)
-        .then(crate::foreground::RawMode::enable)
+        .then(crate::lifecycle::foreground::RawMode::enable)
         .flatten();
     let (winch_r, winch_w) = UnixStream::pair()?;
     winch_r.set_nonblocking(true)?;

@@ -1,13 +1,15 @@
 //! Commands that change a container without running it: pause/unpause (the runtime's freezer),
-//! rename, prune, and the clean-up of a container whose runner was killed (-9) while it ran.
+//! rename, prune, and the clean-up of a container whose runner was killed (-9) while it ran;
+//! and the list `ps` shows.
 
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::container::{Record, Status};
-use crate::engine::{delete_from_runtime, now, rt_err};
-use crate::lifecycle::poll_until;
+use crate::engine::{now, rt_err};
+use crate::lifecycle::run::delete_from_runtime;
+use crate::lifecycle::stop::poll_until;
+use crate::state::{Record, Status};
 use crate::{Engine, EngineError};
 
 /// One container `prune` removed and the bytes its writable layer held.
@@ -102,6 +104,35 @@ impl Engine {
             r.state.finished_at = Some(now());
         });
         true
+    }
+
+    /// Containers for `ps`: running ones, or all with `all`.
+    pub fn list(&self, all: bool) -> Result<Vec<Record>, EngineError> {
+        if let Err(e) = self.reconcile_network() {
+            eprintln!("hull: reconcile networks: {e}");
+        }
+        let records = self.containers.list()?;
+        for r in records.iter().filter(|r| r.state.status == Status::Dead) {
+            self.warn_dead(&r.id);
+        }
+        Ok(records
+            .into_iter()
+            .filter(|r| all || r.state.status == Status::Running)
+            .collect())
+    }
+
+    /// One line on stderr for a container whose record cannot be read, naming the cause and
+    /// the way out.
+    fn warn_dead(&self, id: &str) {
+        let cause = match self.containers.load(id) {
+            Err(e) => e.to_string(),
+            Ok(_) => "it was rewritten meanwhile".into(),
+        };
+        eprintln!(
+            "hull: warning: container {} is dead, its record cannot be read ({cause}); `hull rm -f {}` removes it",
+            &id[..12],
+            &id[..12]
+        );
     }
 }
 

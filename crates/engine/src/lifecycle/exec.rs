@@ -4,7 +4,7 @@
 //! only decide what it runs as and hold it in the foreground.
 //!
 //! ```no_run
-//! # use hull_engine::{Engine, exec::{ExecConfig, ExecOptions}, options::RealHost};
+//! # use hull_engine::{Engine, lifecycle::{ExecConfig, ExecOptions}, run::RealHost};
 //! let engine = Engine::open("/var/lib/hull".as_ref()).unwrap();
 //! let opts = ExecOptions { container: "web".into(), args: vec!["ps".into()], ..Default::default() };
 //! let code = engine.exec(&ExecConfig::from_options(&opts, &RealHost).unwrap()).unwrap();
@@ -24,8 +24,11 @@ use hull_oci::runtime::{ConsoleSize, Process, User};
 use hull_runtime::ExecRequest;
 
 use crate::engine::{io_err, rt_err};
-use crate::options::{env_flags, FlagError, Host};
-use crate::{foreground, user, Engine, EngineError};
+use crate::lifecycle::foreground;
+use crate::run::options::env_flags;
+use crate::run::user;
+use crate::run::{FlagError, Host};
+use crate::{Engine, EngineError};
 
 /// `hull exec` flags as plain data.
 #[derive(Debug, Clone, Default)]
@@ -138,7 +141,7 @@ impl Engine {
 impl Engine {
     /// The container's HOME came from `-e` or the image's Env rather than from its user's
     /// passwd entry (which the spec's environment adds when neither sets it).
-    fn container_sets_home(&self, record: &crate::container::Record) -> bool {
+    fn container_sets_home(&self, record: &crate::state::Record) -> bool {
         let image_env = record
             .image_id
             .parse()

@@ -1,5 +1,5 @@
 use super::*;
-use crate::options::{RealHost, RunOptions};
+use crate::run::{RealHost, RunOptions};
 
 const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -330,7 +330,7 @@ fn privileged_drops_masks_and_grants_everything() {
             .len(),
         // All 41 where hull holds them all; only the ones it holds otherwise.
         (0..41)
-            .filter(|n| crate::caps::permitted_mask() & (1u64 << n) != 0)
+            .filter(|n| crate::run::caps::permitted_mask() & (1u64 << n) != 0)
             .count()
     );
     assert!(s.mounts[3].options.contains(&"rw".to_string()));

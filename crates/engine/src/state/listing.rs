@@ -2,13 +2,13 @@
 //! words. Pure functions over records, so that listing stays one read per container.
 //!
 //! ```
-//! # use hull_engine::listing::Filters;
+//! # use hull_engine::state::listing::Filters;
 //! let f = Filters::parse(&["status=exited".into(), "status=created".into(), "name=web".into()])
 //!     .unwrap();
 //! assert!(f.implies_all()); // a status filter shows stopped containers without -a
 //! ```
 
-use crate::container::{Record, Status};
+use crate::state::{Record, Status};
 
 /// Docker's container states, as `ps --format '{{.State}}'` and `--filter status=` name them.
 pub const STATES: [&str; 6] = [
@@ -96,7 +96,7 @@ impl Filters {
             && any(&self.id, &|p| r.id.starts_with(p))
             // Unlike other keys, every label filter must match (Docker's MatchKVList).
             && self.label.iter().all(|(k, v)| {
-                crate::labels::matches(&r.config.labels, k, v.as_deref())
+                crate::run::labels::matches(&r.config.labels, k, v.as_deref())
             })
             && (self.exited.is_empty()
                 || (r.state.status == Status::Exited
@@ -126,8 +126,8 @@ fn name_matches(pattern: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::State;
-    use crate::options::{RealHost, RunConfig, RunOptions};
+    use crate::run::{RealHost, RunConfig, RunOptions};
+    use crate::state::State;
 
     fn record(name: &str, id: &str, status: Status, exit: Option<i32>) -> Record {
         Record {

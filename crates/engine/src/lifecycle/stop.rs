@@ -4,18 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::container::{Record, Status};
 use crate::engine::rt_err;
+use crate::state::{Record, Status};
 use crate::{Engine, EngineError};
-
-#[derive(Debug, thiserror::Error)]
-#[error("invalid signal: {0}")]
-pub struct BadSignal(String);
-
-/// A signal by number or name, with or without `SIG` (`9`, `KILL`, `SIGKILL`, `sigterm`).
-pub fn parse_signal(s: &str) -> Result<i32, BadSignal> {
-    hull_sys::signal::parse(s).ok_or_else(|| BadSignal(s.to_string()))
-}
 
 impl Engine {
     /// `hull kill`: sends `signal` to the container's init. A paused container gets SIGKILL
@@ -138,19 +129,4 @@ pub(crate) fn poll_until(timeout: Option<Duration>, mut done: impl FnMut() -> bo
         std::thread::sleep(Duration::from_millis(20));
     }
     true
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signals_parse_by_number_and_name() {
-        assert_eq!(parse_signal("9").unwrap(), 9);
-        assert_eq!(parse_signal("KILL").unwrap(), libc::SIGKILL);
-        assert_eq!(parse_signal("sigusr1").unwrap(), libc::SIGUSR1);
-        assert_eq!(parse_signal("SIGTERM").unwrap(), libc::SIGTERM);
-        assert!(parse_signal("NOPE").is_err());
-        assert!(parse_signal("0").is_err());
-    }
 }

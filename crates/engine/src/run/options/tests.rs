@@ -3,6 +3,7 @@ use std::io;
 use std::path::Path;
 
 use super::*;
+use crate::run::UserMount;
 
 #[derive(Default)]
 struct FakeHost {

@@ -7,8 +7,8 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::container::Record;
-use crate::options::NetworkMode;
+use crate::run::NetworkMode;
+use crate::state::Record;
 use crate::{Engine, EngineError};
 use hull_net::dns::{self, DnsServer, DnsThread};
 

@@ -4,7 +4,7 @@
 //! `ps --filter label=` matches.
 //!
 //! ```
-//! # use hull_engine::labels;
+//! # use hull_engine::run::labels;
 //! # use std::collections::BTreeMap;
 //! let user = labels::parse_flags(&["tier=web".into(), "beta".into()], &[], &|_| unreachable!())
 //!     .unwrap();
@@ -14,12 +14,10 @@
 //! assert_eq!(merged["beta"], "");
 //! ```
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::options::FlagError;
-
-pub type Labels = BTreeMap<String, String>;
+use crate::run::config::FlagError;
+pub use crate::run::config::Labels;
 
 /// `--label-file` contents, then `--label` values; `read` reads a file (injected, for tests).
 pub fn parse_flags(

@@ -9,8 +9,8 @@
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use crate::container::{ContainerError, Record};
-use crate::options::NetworkMode;
+use crate::run::NetworkMode;
+use crate::state::{ContainerError, Record};
 use crate::Engine;
 use hull_net::{Attachment, Endpoint, NetworkError, Networks};
 

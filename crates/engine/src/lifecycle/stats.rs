@@ -5,9 +5,9 @@ use std::fs;
 
 use hull_runtime::cgroups::CgroupStats;
 
-use crate::container::Record;
 use crate::engine::rt_err;
-use crate::options::NetworkMode;
+use crate::run::NetworkMode;
+use crate::state::Record;
 use crate::{Engine, EngineError};
 
 /// /proc/stat counts in USER_HZ ticks, fixed at 100 for user space (see `top.rs`).

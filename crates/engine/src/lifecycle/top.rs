@@ -4,8 +4,8 @@
 use std::fs;
 use std::path::Path;
 
-use crate::container::Record;
 use crate::engine::rt_err;
+use crate::state::Record;
 use crate::{Engine, EngineError};
 
 /// Docker's default `top` columns (`ps -ef`).

@@ -14,30 +14,11 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use hull_oci::image::ContainerConfig;
-use serde::{Deserialize, Serialize};
 
-use crate::container::{Containers, Record, Status};
-use crate::netopts;
-use crate::options::{NetworkMode, RunConfig};
+use crate::run::netopts;
+use crate::run::{NetworkMode, RunConfig};
+use crate::state::{Containers, NetworkState, Record, Status};
 use hull_net::{Endpoint, NetworkError, PortMap, Reservation};
-
-/// What the record keeps of a running container's network (for `ps`, `inspect`, `port` and
-/// the DNS responder); cleared when the run ends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NetworkState {
-    pub network: String,
-    pub network_id: String,
-    pub ip: Ipv4Addr,
-    pub gateway: Ipv4Addr,
-    pub prefix_len: u8,
-    pub mac: String,
-    /// The container's name first, then `--network-alias`es.
-    pub aliases: Vec<String>,
-    /// The published ports, random host ports resolved.
-    pub ports: Vec<PortMap>,
-    /// The container's network namespace, `/proc/<init pid>/ns/net`.
-    pub netns: PathBuf,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetRunError {
@@ -48,7 +29,7 @@ pub enum NetRunError {
     #[error("cannot join the network of container {0}: it has the host's network")]
     JoinsHost(String),
     #[error(transparent)]
-    Container(#[from] crate::container::ContainerError),
+    Container(#[from] crate::state::ContainerError),
 }
 
 /// A run's network, from before create to after exit.
@@ -207,14 +188,14 @@ mod tests {
 
     #[test]
     fn publish_all_adds_exposed_ports_not_mapped_yet() {
-        let opts = crate::options::RunOptions {
+        let opts = crate::run::RunOptions {
             image: "x".into(),
             publish: vec!["8080:80".into()],
             publish_all: true,
             expose: vec!["53/udp".into()],
             ..Default::default()
         };
-        let config = RunConfig::from_options(&opts, &crate::options::RealHost).unwrap();
+        let config = RunConfig::from_options(&opts, &crate::run::RealHost).unwrap();
         let image = ContainerConfig {
             exposed_ports: Some(BTreeMap::from([
                 ("80/tcp".to_string(), serde_json::json!({})),

@@ -21,26 +21,15 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use hull_runtime::state::Status as RtStatus;
 
-use crate::names;
-use crate::options::RunConfig;
+use crate::run::RunConfig;
+use crate::state::names;
+use crate::state::record::unknown_config;
+use crate::state::record::{valid_name, Record, State, Status, UNKNOWN_EXIT};
 
 /// The suffix of a new container's directory until its record is complete.
 const STAGING: &str = ".creating";
-
-/// The exit code of a container whose runner died without recording one (Docker's).
-pub const UNKNOWN_EXIT: i32 = 255;
-
-/// Docker's rule for container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
-pub fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() >= 2
-        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
@@ -74,100 +63,6 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Con
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// Where a container is in its life. Exited keeps its code; a record that says Running whose
-/// runner is gone is read back as Exited (see [`Containers::load`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Status {
-    #[default]
-    Created,
-    Running,
-    /// Exited, and its monitor runs it again after the restart policy's delay.
-    Restarting,
-    Exited,
-    /// Its record cannot be read (left empty or torn by a power loss, damaged on disk): never
-    /// written, only read back ([`Containers::dead_record`]). `ps -a` shows it and `rm` removes it.
-    Dead,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct State {
-    pub status: Status,
-    #[serde(default)]
-    pub pid: Option<i32>,
-    #[serde(default)]
-    pub exit_code: Option<i32>,
-    #[serde(default)]
-    pub started_at: Option<String>,
-    #[serde(default)]
-    pub finished_at: Option<String>,
-    #[serde(default)]
-    pub oom_killed: bool,
-    /// Frozen by `hull pause` (meaningful while Running).
-    #[serde(default)]
-    pub paused: bool,
-    /// Times the monitor ran the container again under its restart policy.
-    #[serde(default)]
-    pub restart_count: u32,
-    /// Set by `hull stop`/`kill` (Docker's HasBeenManuallyStopped): no restart after this exit.
-    #[serde(default)]
-    pub stopped_by_user: bool,
-    /// Networks added by `hull network connect` while it runs (the run's own network is not
-    /// listed here).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub extra_networks: Vec<String>,
-    /// The network a run attached it to, while it runs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network: Option<crate::netrun::NetworkState>,
-}
-
-/// Everything hull keeps about one container.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
-    pub id: String,
-    pub name: String,
-    /// The image as the user named it.
-    pub image: String,
-    /// The image ID (`sha256:…`) the container was created from.
-    pub image_id: String,
-    /// RFC 3339.
-    pub created: String,
-    /// The command line the container runs (Entrypoint + Cmd resolved), for `ps`.
-    #[serde(default)]
-    pub command: Vec<String>,
-    pub config: RunConfig,
-    pub state: State,
-}
-
-impl Record {
-    pub fn short_id(&self) -> &str {
-        &self.id[..12]
-    }
-}
-
-/// The configuration a dead record reads with: nothing is known, and nothing runs from it
-/// (start refuses a dead container).
-fn unknown_config() -> RunConfig {
-    struct Nothing;
-    impl crate::options::Host for Nothing {
-        fn env(&self, _: &str) -> Option<String> {
-            None
-        }
-        fn read_file(&self, path: &Path) -> io::Result<String> {
-            Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                path.display().to_string(),
-            ))
-        }
-    }
-    let options = crate::options::RunOptions {
-        image: "<unknown>".into(),
-        ..Default::default()
-    };
-    let mut config = RunConfig::from_options(&options, &Nothing).expect("default flags are valid");
-    config.image = String::new();
-    config
 }
 
 /// A full container ID: 64 hex digits (a directory named otherwise is not a container).
@@ -535,7 +430,7 @@ impl Containers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::{RealHost, RunOptions};
+    use crate::run::{RealHost, RunOptions};
 
     fn config(name: Option<&str>) -> RunConfig {
         RunConfig::from_options(

@@ -10,18 +10,21 @@ use hull_oci::runtime::{
     Rlimit, Root, Seccomp, Spec, User, OCI_VERSION,
 };
 
-use crate::caps::effective_set;
-use crate::options::{NetworkMode, RunConfig, SeccompChoice, UserMount};
-// At merge with the seccomp work: `use crate::security::{default_seccomp, parse_docker_profile};`
-use crate::security::{default_seccomp, parse_docker_profile};
-use crate::security::{MASKED_PATHS, READONLY_PATHS};
-use crate::units::CPU_PERIOD;
-use crate::user::ExecUser;
+use crate::run::caps::effective_set;
+use crate::run::{NetworkMode, RunConfig, SeccompChoice, UserMount};
+// At merge with the seccomp work: `use crate::run::security::{default_seccomp, parse_docker_profile};`
+use crate::run::security::{default_seccomp, parse_docker_profile};
+use crate::run::security::{MASKED_PATHS, READONLY_PATHS};
+use crate::run::units::CPU_PERIOD;
+use crate::run::user::ExecUser;
 
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// /dev/shm's size, Docker's default: 64 MiB.
 pub const SHM_SIZE: u64 = 64 << 20;
+
+/// Every container's cgroup is `<CGROUP_PARENT>/<id>`.
+pub const CGROUP_PARENT: &str = "/hull";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
@@ -410,7 +413,7 @@ pub fn build(
     };
     let linux = Linux {
         namespaces: namespaces(&run.network, inp.cgroup_v2),
-        cgroups_path: Some(format!("{}/{}", crate::engine::CGROUP_PARENT, inp.id)),
+        cgroups_path: Some(format!("{}/{}", CGROUP_PARENT, inp.id)),
         resources: Some(resources(run)),
         seccomp: inp.seccomp.clone(),
         rootfs_propagation: Some("rprivate".into()),

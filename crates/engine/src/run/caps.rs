@@ -1,7 +1,7 @@
 //! Capability names for `--cap-add`, `--cap-drop` and `--privileged`, and the set a container
 //! gets: Docker's default set, plus adds, minus drops (`ALL` works on either side).
 
-use crate::security::DEFAULT_CAPABILITIES;
+use crate::run::security::DEFAULT_CAPABILITIES;
 
 /// Every Linux capability by number (0..=40), as `--privileged` grants them.
 pub const ALL_CAPABILITIES: [&str; 41] = [
