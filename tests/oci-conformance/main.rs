@@ -2,11 +2,13 @@
 //! bundle (busybox from the host plus the static probe) whose process checks itself from the
 //! inside; the test then asserts on what it printed. The cases are grouped by section:
 //! `lifecycle.rs` (operations), `namespaces.rs`, `mounts.rs`, `process.rs`, `hooks.rs`, and
-//! `cgroups.rs`, checked for real on this host's hierarchy (v1 or v2); `bundle.rs` is the
+//! `cgroups.rs`, checked for real on this host's hierarchy (v1 or v2); `error_contract.rs`
+//! (runc's error texts and exit codes, each row run against runc too); `bundle.rs` is the
 //! harness. Every case has its own state root and force-deletes its containers, even on failure.
 
 mod bundle;
 mod cgroups;
+mod error_contract;
 mod hooks;
 mod lifecycle;
 mod mounts;

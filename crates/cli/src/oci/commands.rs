@@ -135,7 +135,9 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 }
 
 fn delete(rt: &Runtime, a: DeleteArgs) -> Result<u8> {
-    match rt.delete(&a.id, a.force) {
+    // runc deletes a created (never started) container without --force: nothing ran yet.
+    let created = !a.force && rt.state(&a.id).is_ok_and(|s| s.status == "created");
+    match rt.delete(&a.id, a.force || created) {
         Ok(()) => Ok(0),
         // runc: deleting a missing container with --force is not an error.
         Err(hull_runtime::RuntimeError::NotFound { .. }) if a.force => Ok(0),

@@ -1,6 +1,8 @@
 //! hull as a runc-compatible OCI runtime: `hull-runtime …` (argv[0]) or `hull runtime …`.
 //! Only the runtime crate is used here; nothing of images or the engine. Errors follow runc's
-//! convention: one line on stderr and exit status 1 (and, with `--log`, a line in the log file).
+//! contract: one line on stderr holding the word `error` (youki's contest looks for it) and
+//! runc's words where clients match on them, exit status 1 (255 for `exec`, as runc), and with
+//! `--log` a line in the log file. `tests/oci-conformance/error_contract.rs` holds the table.
 
 mod args;
 mod commands;
@@ -40,10 +42,8 @@ pub fn main(args: Vec<OsString>) -> u8 {
         Err(e) if e.use_stderr() => {
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or_default();
-            eprintln!(
-                "{ARGV0}: {}",
-                first.strip_prefix("error: ").unwrap_or(first)
-            );
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("{ARGV0}: error: {first}");
             return 1;
         }
         Err(e) => {
@@ -52,15 +52,20 @@ pub fn main(args: Vec<OsString>) -> u8 {
         }
     };
     let (log, format) = (cli.log.clone(), cli.log_format);
+    // runc exits 255 when `exec` fails (its own exit codes are the process's).
+    let failed = match cli.command {
+        Some(args::OciCommand::Exec(_)) => 255,
+        _ => 1,
+    };
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {
             let msg = crate::one_line(&e);
-            eprintln!("{ARGV0}: {msg}");
+            eprintln!("{ARGV0}: error: {msg}");
             if let Some(path) = log {
                 log_error(&path, format, &msg);
             }
-            1
+            failed
         }
     }
 }

@@ -20,13 +20,16 @@ impl Runtime {
         Ok(state.oci(live_status(&state)))
     }
 
-    /// Sends `signal` to init, or with `all` to every process in the container's cgroup.
+    /// Sends `signal` to init, or with `all` to every process in the container's cgroup. As
+    /// runc does, `all` also works once init has exited (signalling what is left, if anything),
+    /// while a plain kill of a stopped container is an error ("container not running").
     pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<(), RuntimeError> {
         let dir = self.existing_dir(id)?;
         let state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
-        match live_status(&state) {
-            Status::Created | Status::Running | Status::Paused => {}
-            s @ (Status::Creating | Status::Stopped) => {
+        let status = live_status(&state);
+        match (status, all) {
+            (Status::Created | Status::Running | Status::Paused, _) | (Status::Stopped, true) => {}
+            (s @ (Status::Creating | Status::Stopped), _) => {
                 return Err(RuntimeError::BadStatus {
                     id: id.to_string(),
                     op: "kill",
@@ -38,16 +41,21 @@ impl Runtime {
             id: id.to_string(),
             reason: format!("unknown signal {signal}"),
         })?;
-        let mut pids = vec![state.pid.unwrap_or(0)];
+        let stopped = status == Status::Stopped;
+        // A stopped container's init pid may belong to another process by now.
+        let mut pids = match stopped {
+            true => Vec::new(),
+            false => vec![state.pid.unwrap_or(0)],
+        };
         if let (true, Some(path)) = (all, &state.cgroup_path) {
             let err = |source| RuntimeError::Cgroup {
                 id: id.to_string(),
                 source,
             };
-            pids = self
-                .open_cgroup(&state, path)
-                .and_then(|c| c.pids())
-                .map_err(err)?;
+            pids = match self.open_cgroup(&state, path).and_then(|c| c.pids()) {
+                Err(CgroupError::NotFound { .. }) if stopped => Vec::new(),
+                other => other.map_err(err)?,
+            };
         }
         for pid in pids.into_iter().filter_map(Pid::from_raw) {
             match rustix::process::kill_process(pid, sig) {

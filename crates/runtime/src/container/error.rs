@@ -10,10 +10,15 @@ use crate::process::sync::InitError;
 pub enum RuntimeError {
     #[error("detect cgroups: {0}")]
     DetectCgroups(#[source] crate::cgroups::CgroupError),
-    #[error("container id {0:?}: must be non-empty and contain no '/'")]
+    /// runc's words for an empty id.
+    #[error("container id cannot be empty")]
+    EmptyId,
+    #[error("container id {0:?}: must not contain '/' or be '.' or '..'")]
     InvalidId(String),
+    /// "already exists" is what clients match on (runc: "container with given ID already exists").
     #[error("container {id}: already exists")]
     AlreadyExists { id: String },
+    /// "does not exist" is what containerd's shim and youki's contest match on.
     #[error("container {id}: does not exist")]
     NotFound { id: String },
     #[error("read spec {path}")]
@@ -72,7 +77,9 @@ pub enum RuntimeError {
         #[source]
         source: Box<crate::hooks::HookError>,
     },
-    #[error("container {id}: cannot {op} a container that is {status}")]
+    /// The operation does not apply in this status; the reason uses runc's words where clients
+    /// match on them (see `status_reason`).
+    #[error("container {id}: cannot {op}: {}", status_reason(op, status))]
     BadStatus {
         id: String,
         op: &'static str,
@@ -84,6 +91,22 @@ impl RuntimeError {
     pub(crate) fn io(id: &str, op: impl Into<String>) -> impl FnOnce(io::Error) -> RuntimeError {
         let (id, op) = (id.to_string(), op.into());
         move |source| RuntimeError::Io { id, op, source }
+    }
+}
+
+/// Why `op` cannot act on a container in `status`, in runc's words where a client tells them
+/// apart: "container not running" means "already gone" to containerd's runc shim
+/// (`process/utils.go`, `checkKillError`) and to CRI-O (`internal/oci/runtime_oci.go`,
+/// `runtimeCmd`). The table in `tests/oci-conformance/error_contract.rs` checks each against runc.
+fn status_reason(op: &str, status: &str) -> String {
+    match (op, status) {
+        ("start", "running" | "paused") => "container already running".into(),
+        ("start", "stopped") => "container has stopped".into(),
+        ("delete", s) => format!("container not stopped: {s}"),
+        ("exec", s) => format!("container is {s}"),
+        (_, "stopped") => "container not running".into(),
+        ("resume", _) => "container not paused".into(),
+        (_, s) => format!("container is {s}"),
     }
 }
 

@@ -74,7 +74,10 @@ impl Runtime {
     }
 
     fn dir(&self, id: &str) -> Result<PathBuf, RuntimeError> {
-        if id.is_empty() || id.contains('/') || id == "." || id == ".." {
+        if id.is_empty() {
+            return Err(RuntimeError::EmptyId);
+        }
+        if id.contains('/') || id == "." || id == ".." {
             return Err(RuntimeError::InvalidId(id.to_string()));
         }
         Ok(self.state_root.join(id))
