@@ -12,3 +12,4 @@ mod lifecycle;
 mod mounts;
 mod namespaces;
 mod process;
+mod safety;
