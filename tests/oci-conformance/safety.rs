@@ -114,3 +114,55 @@ fn alive(pid: i64) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .is_ok_and(|s| !s.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'))
 }
+
+/// This process's (the host's) mounts at `/` or below `dir`: other sessions on the host may
+/// mount elsewhere meanwhile.
+fn host_mounts(dir: &std::path::Path) -> Vec<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let dir = dir.to_str().unwrap();
+    info.lines()
+        .filter(|l| {
+            let point = l.split(' ').nth(4).unwrap_or("");
+            point == "/" || point.starts_with(dir)
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// Without a mount namespace init's mounts and pivot_root would act on the host's: refused
+/// before anything is mounted, in one line; runc refuses the same bundle.
+#[test]
+fn a_spec_without_a_mount_namespace_is_refused() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.args(&["echo", "ran"]);
+    let namespaces = b.config["linux"]["namespaces"].as_array().unwrap().clone();
+    let kept: Vec<_> = namespaces
+        .into_iter()
+        .filter(|n| n["type"] != "mount")
+        .collect();
+    b.linux("namespaces", json!(kept));
+    let before = host_mounts(b.path());
+    let out = b.run_output("nomntns");
+    let err = text(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "run without a mount namespace succeeded"
+    );
+    assert!(err.contains("mount namespace"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(
+        host_mounts(b.path()),
+        before,
+        "the host's mount table changed"
+    );
+    let runc_id = format!("conf-nomntns-runc-{}", std::process::id());
+    if let Some(r) = b.runc(&["run", &runc_id]) {
+        assert!(!r.status.success(), "runc ran it: {}", text(&r.stdout));
+        assert_eq!(
+            host_mounts(b.path()),
+            before,
+            "runc changed the host's mount table"
+        );
+    }
+}
