@@ -2,12 +2,13 @@
 //! before exec need no call a user's seccomp filter may deny, and delete or a failed create
 //! leave no init or cgroup behind. Each case runs the same bundle under runc where cheap.
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hull_tests::{cgroup_dirs, container_pids, require_root};
 use serde_json::json;
 
-use crate::bundle::{text, Bundle};
+use crate::bundle::{text, values, Bundle};
 
 /// Waits up to 10 s for `path` to contain `want`; returns what it holds then.
 fn wait_for_output(path: &std::path::Path, want: &str) -> String {
@@ -164,5 +165,54 @@ fn a_spec_without_a_mount_namespace_is_refused() {
             before,
             "runc changed the host's mount table"
         );
+    }
+}
+
+/// The container's `/` line in the probe's mountinfo.
+fn root_line(out: &str) -> String {
+    let lines = values(out, "mountinfo");
+    let root = lines.iter().find(|l| l.split(' ').nth(4) == Some("/"));
+    root.cloned().unwrap_or_else(|| panic!("no / in {lines:?}"))
+}
+
+/// rootfsPropagation shared, rshared and unbindable: the container's `/` is so, and none of its
+/// mounts reach the host even with the rootfs on a shared mount (as where systemd makes the
+/// host's `/` shared). runc gives the same on the same bundle.
+#[test]
+fn root_propagation_shared_and_unbindable_leak_nothing() {
+    require_root!();
+    let mut b = Bundle::new();
+    // The rootfs on a shared tmpfs: the host's side of a peer group the container copies.
+    let shared = b.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let sh = |cmd: &str| {
+        let ok = Command::new("sh").args(["-c", cmd]).status().unwrap();
+        assert!(ok.success(), "{cmd}");
+    };
+    let (rootfs, dir) = (b.bundle().join("rootfs"), shared.display());
+    sh(&format!(
+        "mount -t tmpfs tmpfs {dir} && mount --make-shared {dir}"
+    ));
+    sh(&format!("cp -a {} {dir}/rootfs", rootfs.display()));
+    b.config["root"]["path"] = json!(shared.join("rootfs"));
+    b.args(&["/probe", "mounts"]);
+    for (setting, tag) in [
+        ("shared", "shared:"),
+        ("rshared", "shared:"),
+        ("unbindable", "unbindable"),
+    ] {
+        b.linux("rootfsPropagation", json!(setting));
+        let before = host_mounts(b.path());
+        let root = root_line(&b.run(&format!("prop-{setting}")));
+        assert!(root.contains(tag), "{setting}: {root}");
+        assert_eq!(host_mounts(b.path()), before, "{setting}: mounts leaked");
+        let runc_id = format!("conf-prop-{setting}-runc-{}", std::process::id());
+        if let Some(r) = b.runc(&["run", &runc_id]) {
+            assert!(r.status.success(), "runc {setting}: {}", text(&r.stderr));
+            // runc (1.1.5 here) runs all three, but its container's `/` stays private: it
+            // applies the setting before it makes the rootfs's parent private. hull applies it
+            // after pivot_root, to the container's own `/`; so only the outcome is compared.
+            assert_eq!(host_mounts(b.path()), before, "runc {setting}: leaked");
+        }
     }
 }

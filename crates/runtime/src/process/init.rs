@@ -342,10 +342,14 @@ fn setup_rootfs(
     // createContainer paths resolve in the runtime's filesystem).
     run_create_hooks(&a.sock, &a.spec, hook_state)?;
     if a.no_pivot {
-        mounts::move_root(&a.rootfs).map_err(fail(Step::PivotRoot, "move root"))
+        mounts::move_root(&a.rootfs).map_err(fail(Step::PivotRoot, "move root"))?;
     } else {
-        mounts::pivot_root(&a.rootfs).map_err(fail(Step::PivotRoot, "pivot"))
+        mounts::pivot_root(&a.rootfs).map_err(fail(Step::PivotRoot, "pivot"))?;
     }
+    // after pivot_root because it refuses a shared root, and because only the container's own
+    // `/` may be made shared (the host's would then receive our mounts).
+    mounts::apply_root_propagation(linux.rootfs_propagation.as_deref())
+        .map_err(fail(Step::Mounts, "root propagation"))
 }
 
 fn write_sysctls(spec: &Spec) -> Result<()> {
