@@ -7,10 +7,12 @@ use std::process::{Command, Output, Stdio};
 use hull_tests::{hull_bin, probe_path, unmount_below};
 use serde_json::{json, Value};
 
-/// A state root and a bundle; dropping it force-deletes the containers and unmounts leftovers.
+/// A state root and a bundle; dropping it force-deletes the containers (hull's and runc's) and
+/// unmounts leftovers.
 pub(crate) struct Bundle {
     dir: tempfile::TempDir,
     ids: Vec<String>,
+    runc_ids: Vec<String>,
     pub(crate) config: Value,
 }
 
@@ -38,6 +40,7 @@ impl Bundle {
         Bundle {
             dir,
             ids: Vec::new(),
+            runc_ids: Vec::new(),
             config,
         }
     }
@@ -130,6 +133,36 @@ impl Bundle {
         id
     }
 
+    /// runc on the same bundle (config.json as last written), with its own state root; None,
+    /// after a `skipped:` line, when runc is not installed.
+    pub(crate) fn runc(&mut self, args: &[&str]) -> Option<Output> {
+        if Command::new("runc").arg("--version").output().is_err() {
+            println!("skipped: runc comparison (runc is not installed)");
+            return None;
+        }
+        if let Some(id) = args.last().filter(|_| matches!(args[0], "run" | "create")) {
+            self.runc_ids.push(id.to_string());
+        }
+        let mut c = Command::new("runc");
+        c.arg("--root")
+            .arg(self.path().join("runc-state"))
+            .args(args);
+        c.current_dir(self.bundle()).stdin(Stdio::null());
+        if args[0] != "create" {
+            return Some(c.output().expect("run runc"));
+        }
+        // The container inherits create's stdio: pipes would stay open while it lives.
+        let (out, err) = (self.path().join("runc.out"), self.path().join("runc.err"));
+        c.stdout(std::fs::File::create(&out).unwrap());
+        c.stderr(std::fs::File::create(&err).unwrap());
+        let status = c.status().expect("run runc");
+        Some(Output {
+            status,
+            stdout: std::fs::read(out).unwrap_or_default(),
+            stderr: std::fs::read(err).unwrap_or_default(),
+        })
+    }
+
     pub(crate) fn state(&self, id: &str) -> Value {
         serde_json::from_str(&self.ok(&["state", id])).expect("state JSON")
     }
@@ -139,6 +172,13 @@ impl Drop for Bundle {
     fn drop(&mut self) {
         for id in &self.ids {
             let _ = self.output(&["delete", "--force", id]);
+        }
+        for id in &self.runc_ids {
+            let _ = Command::new("runc")
+                .arg("--root")
+                .arg(self.path().join("runc-state"))
+                .args(["delete", "--force", id])
+                .output();
         }
         unmount_below(self.dir.path());
     }

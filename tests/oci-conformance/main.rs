@@ -14,3 +14,4 @@ mod lifecycle;
 mod mounts;
 mod namespaces;
 mod process;
+mod safety;

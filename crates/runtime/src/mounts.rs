@@ -178,12 +178,17 @@ fn plan_one(m: &Mount, bundle: &Path) -> Result<PlannedMount, PlanError> {
     })
 }
 
-/// The propagation `/` gets before anything is mounted (`linux.rootfsPropagation`, default
+/// The propagation `linux.rootfsPropagation` asks for `/` to have, made recursive (default
 /// rprivate).
 pub fn root_propagation(setting: Option<&str>) -> MountPropagationFlags {
+    requested_root_propagation(setting) | MountPropagationFlags::REC
+}
+
+/// `linux.rootfsPropagation` as written: `unbindable` is `/` alone, `runbindable` its subtree.
+fn requested_root_propagation(setting: Option<&str>) -> MountPropagationFlags {
     let opt = setting.unwrap_or("rprivate").to_string();
     match parse_options(&[opt]).propagation.first() {
-        Some(p) => *p | MountPropagationFlags::REC,
+        Some(p) => *p,
         None => MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
     }
 }
@@ -241,11 +246,36 @@ fn ctx(what: &str, path: &Path, e: impl Into<io::Error>) -> io::Error {
     io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
 }
 
-/// Makes `/` private (or per rootfsPropagation) so nothing mounted from here on propagates to the
-/// host; must happen before any other mount for exactly that reason.
+/// Makes `/` rprivate (when rootfsPropagation asks for private) or else rslave, so nothing
+/// mounted from here on propagates to the host, and pivot_root (which refuses a shared new root
+/// or parent) works; must happen before any other mount for exactly that reason. A shared or
+/// unbindable root comes after pivot_root, from [`apply_root_propagation`].
 pub fn make_root_private(setting: Option<&str>) -> io::Result<()> {
-    rustix::mount::mount_change("/", root_propagation(setting))
+    rustix::mount::mount_change("/", first_root_propagation(setting))
         .map_err(|e| ctx("make private", Path::new("/"), e))
+}
+
+/// What `/` gets before the container's mounts: the requested propagation only if private.
+fn first_root_propagation(setting: Option<&str>) -> MountPropagationFlags {
+    let wanted = root_propagation(setting);
+    if wanted.contains(MountPropagationFlags::PRIVATE) {
+        wanted
+    } else {
+        MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC
+    }
+}
+
+/// After pivot_root: the requested propagation of the container's `/`, when it differs from
+/// what [`make_root_private`] gave it. Made shared now, its mounts form peer groups of this
+/// namespace only (a slave of the host's still sends nothing back).
+pub fn apply_root_propagation(setting: Option<&str>) -> io::Result<()> {
+    let wanted = requested_root_propagation(setting);
+    // A private or slave `/` is what make_root_private gave it already (recursively).
+    if wanted.intersects(MountPropagationFlags::PRIVATE | MountPropagationFlags::DOWNSTREAM) {
+        return Ok(());
+    }
+    rustix::mount::mount_change("/", wanted)
+        .map_err(|e| ctx("set root propagation", Path::new("/"), e))
 }
 
 /// Bind-mounts the rootfs onto itself: pivot_root needs the new root to be a mount point.
@@ -584,6 +614,17 @@ mod tests {
             plan(&[nosrc], Path::new("/b")),
             Err(PlanError::NoSource { .. })
         ));
+    }
+
+    #[test]
+    fn only_a_private_root_propagation_is_applied_before_the_mounts() {
+        let rp = MountPropagationFlags::PRIVATE | MountPropagationFlags::REC;
+        let rslave = MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC;
+        assert_eq!(first_root_propagation(None), rp);
+        assert_eq!(first_root_propagation(Some("private")), rp);
+        for later in ["shared", "rshared", "unbindable", "slave"] {
+            assert_eq!(first_root_propagation(Some(later)), rslave, "{later}");
+        }
     }
 
     #[test]

@@ -66,14 +66,15 @@ impl Runtime {
         Ok(())
     }
 
-    /// Removes a stopped container (with `force`, kills it first): cgroup and state dir.
+    /// Removes a stopped container (with `force`, kills it first): cgroup and state dir. A
+    /// created one, whose init waits for `start`, goes without `force` too, as with runc.
     pub fn delete(&self, id: &str, force: bool) -> Result<(), RuntimeError> {
         let dir = self.existing_dir(id)?;
         let lock = st::lock(&dir).map_err(RuntimeError::io(id, "lock"))?;
         let state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
         match (live_status(&state), force) {
             (Status::Stopped, _) => {}
-            (Status::Creating | Status::Created | Status::Running | Status::Paused, true) => {
+            (Status::Created, _) | (Status::Creating | Status::Running | Status::Paused, true) => {
                 if live_status(&state) == Status::Paused {
                     let _ = self
                         .cgroup_of(id, &state)
@@ -81,10 +82,7 @@ impl Runtime {
                 }
                 kill_and_wait(&state).map_err(RuntimeError::io(id, "kill init"))?
             }
-            (
-                s @ (Status::Creating | Status::Created | Status::Running | Status::Paused),
-                false,
-            ) => {
+            (s @ (Status::Creating | Status::Running | Status::Paused), false) => {
                 return Err(RuntimeError::BadStatus {
                     id: id.to_string(),
                     op: "delete",

@@ -66,6 +66,15 @@ pub(super) fn prepare(
         })?;
     }
     let linux = spec.linux.clone().unwrap_or_default();
+    // Without one, init's mounts and pivot_root would act on the caller's own mount namespace
+    // (the host's). runc refuses it too (when it has paths to mask, as every default spec does).
+    if !linux.namespaces.iter().any(|n| n.kind == "mount") {
+        return Err(invalid(
+            "linux.namespaces has no mount namespace: the rootfs setup would change the host's \
+             mounts"
+                .into(),
+        ));
+    }
     let seccomp = match &linux.seccomp {
         Some(s) => Some(
             match seccomp_cache {

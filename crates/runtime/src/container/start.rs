@@ -34,15 +34,18 @@ impl Runtime {
         let _ = std::fs::remove_file(dir.join(st::EXEC_FIFO));
         state.status = Status::Running;
         st::write(&dir, &state).map_err(RuntimeError::io(id, "write state"))?;
-        if crate::hooks::load(&dir).is_ok_and(|h| !h.start_container.is_empty()) {
-            if let Some(cause) = start_hooks_failure(fifo, &state) {
-                self.sync.lock().expect("sync map").remove(id);
-                return Err(RuntimeError::Init {
+        // Init closes the fifo by its execve, or writes why it never got there and exits.
+        if let Some(cause) = init_failure(fifo, &state) {
+            // The parent's socket, when this process created the container, says it typed.
+            let sock = self.sync.lock().expect("sync map").remove(id);
+            return match sock.map(|s| sync::recv::<FromInit>(&s)) {
+                Some(Ok(Some((msg, _)))) => init_answer(id, msg),
+                _ => Err(RuntimeError::Init {
                     id: id.to_string(),
                     step: cause.step,
                     cause,
-                });
-            }
+                }),
+            };
         }
         if crate::hooks::load(&dir).is_ok_and(|h| !h.poststart.is_empty()) {
             // poststart runs after the user's program was exec'd (runtime.md, Lifecycle step 10).
@@ -52,20 +55,27 @@ impl Runtime {
         let sock = self.sync.lock().expect("sync map").remove(id);
         match sock.map(|s| sync::recv::<FromInit>(&s)) {
             None | Some(Ok(None)) => Ok(()),
-            Some(Ok(Some((FromInit::ExecFailed { errno }, _)))) => Err(RuntimeError::ExecFailed {
-                id: id.to_string(),
-                errno,
-            }),
-            Some(Ok(Some((FromInit::Error(cause), _)))) => Err(RuntimeError::Init {
-                id: id.to_string(),
-                step: cause.step,
-                cause,
-            }),
-            Some(Ok(Some((other, _)))) => Err(RuntimeError::io(id, "read from init")(
-                io::Error::other(format!("unexpected message {other:?}")),
-            )),
+            Some(Ok(Some((msg, _)))) => init_answer(id, msg),
             Some(Err(e)) => Err(RuntimeError::io(id, "read from init")(e)),
         }
+    }
+}
+
+/// What init's message after the release means for `start`.
+fn init_answer(id: &str, msg: FromInit) -> Result<(), RuntimeError> {
+    match msg {
+        FromInit::ExecFailed { errno } => Err(RuntimeError::ExecFailed {
+            id: id.to_string(),
+            errno,
+        }),
+        FromInit::Error(cause) => Err(RuntimeError::Init {
+            id: id.to_string(),
+            step: cause.step,
+            cause,
+        }),
+        other => Err(RuntimeError::io(id, "read from init")(io::Error::other(
+            format!("unexpected message {other:?}"),
+        ))),
     }
 }
 
@@ -105,10 +115,11 @@ fn release_init(dir: &Path, state: &ContainerState) -> io::Result<std::fs::File>
     }
 }
 
-/// After [`release_init`]: reads exec.fifo to its end, which init reaches by closing it once
-/// the startContainer hooks passed, or by writing their failure (JSON) and exiting. No
-/// deadline: the hooks' own timeouts bound it, and a dead init ends it.
-fn start_hooks_failure(mut fifo: std::fs::File, state: &ContainerState) -> Option<InitError> {
+/// After [`release_init`]: reads exec.fifo to its end, which init reaches by its execve (the
+/// fifo is close-on-exec), or by writing why it failed (JSON: a startContainer hook, a
+/// security step, the execve) and exiting. No deadline: the hooks' own timeouts bound it, and
+/// a dead init ends it.
+fn init_failure(mut fifo: std::fs::File, state: &ContainerState) -> Option<InitError> {
     let mut text = Vec::new();
     let mut buf = [0u8; 4096];
     loop {

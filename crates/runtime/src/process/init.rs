@@ -342,10 +342,14 @@ fn setup_rootfs(
     // createContainer paths resolve in the runtime's filesystem).
     run_create_hooks(&a.sock, &a.spec, hook_state)?;
     if a.no_pivot {
-        mounts::move_root(&a.rootfs).map_err(fail(Step::PivotRoot, "move root"))
+        mounts::move_root(&a.rootfs).map_err(fail(Step::PivotRoot, "move root"))?;
     } else {
-        mounts::pivot_root(&a.rootfs).map_err(fail(Step::PivotRoot, "pivot"))
+        mounts::pivot_root(&a.rootfs).map_err(fail(Step::PivotRoot, "pivot"))?;
     }
+    // after pivot_root because it refuses a shared root, and because only the container's own
+    // `/` may be made shared (the host's would then receive our mounts).
+    mounts::apply_root_propagation(linux.rootfs_propagation.as_deref())
+        .map_err(fail(Step::Mounts, "root propagation"))
 }
 
 fn write_sysctls(spec: &Spec) -> Result<()> {
@@ -425,9 +429,10 @@ fn launch(a: InitArgs, program: &Path, hook_state: Option<State>, fifo: std::fs:
         let _ = serde_json::to_writer(&fifo, &e);
         report_and_exit(&a.sock, e)
     }
-    drop(fifo);
+    // The fifo stays open (close-on-exec) until the execve: `start` reads it to its end, so a
+    // failure from here on reaches `start` even when it runs in another process than `create`.
     if !a.mini_init {
-        exec_user(&a, program)
+        exec_user(&a, program, &fifo)
     }
     let blocked = mini_init::blocked();
     // must happen before the fork so a signal sent right after start is not lost.
@@ -446,12 +451,12 @@ fn launch(a: InitArgs, program: &Path, hook_state: Option<State>, fifo: std::fs:
                     InitError::new(Step::Fork, "unblock signals", Some(&e)),
                 )
             }
-            exec_user(&a, program)
+            exec_user(&a, program, &fifo)
         }
         Ok(hull_sys::process::Forked::Parent(child)) => {
-            // Pid 1 drops its copy of the sync socket (and everything else it held) so the
-            // parent sees end-of-stream when the child's exec succeeds.
-            drop(a);
+            // Pid 1 drops its copy of the sync socket and exec.fifo (and everything else it
+            // held) so the parent and `start` see end-of-stream when the child's exec succeeds.
+            drop((a, fifo));
             let code = mini_init::supervise(child).unwrap_or(1);
             hull_sys::process::exit_now(code)
         }
@@ -459,15 +464,22 @@ fn launch(a: InitArgs, program: &Path, hook_state: Option<State>, fifo: std::fs:
     }
 }
 
-/// The security steps, in the only order that works, then execve.
-fn exec_user(a: &InitArgs, program: &Path) -> ! {
+/// The security steps, in the only order that works, then execve. A failure goes to the
+/// parent (if it still listens) and to `start` through exec.fifo.
+fn exec_user(a: &InitArgs, program: &Path, fifo: &std::fs::File) -> ! {
     match secure_and_exec(a, program) {
         Ok(errno) => {
             let _ = sync::send(&a.sock, &FromInit::ExecFailed { errno });
+            let err = std::io::Error::from_raw_os_error(errno);
+            let what = format!("execve {}", program.display());
+            let _ = serde_json::to_writer(fifo, &InitError::new(Step::Exec, what, Some(&err)));
             let code = if errno == libc::ENOENT { 127 } else { 126 };
             hull_sys::process::exit_now(code)
         }
-        Err(e) => report_and_exit(&a.sock, e),
+        Err(e) => {
+            let _ = serde_json::to_writer(fifo, &e);
+            report_and_exit(&a.sock, e)
+        }
     }
 }
 
@@ -489,10 +501,16 @@ pub(crate) fn secure_and_exec_process(
     let envp = cstrings(&proc.env)?;
     let path = CString::new(program.as_os_str().as_encoded_bytes())
         .map_err(|_| InitError::new(Step::Exec, "program path has a NUL byte", None))?;
+    // must happen before seccomp because the user's filter may deny close_range (an allowlist
+    // written before it existed), and nothing after the filter may need more than the calls
+    // it must allow anyway. 3 + preserve_fds for init: runc's --preserve-fds stay open.
+    // Descriptors opened from here on are close-on-exec already (Rust opens them so).
+    hull_sys::process::set_cloexec_from(first_closed)
+        .map_err(fail(Step::Exec, "mark descriptors close-on-exec"))?;
     // Without no_new_privs the kernel only lets a task with CAP_SYS_ADMIN in its effective set
     // load a filter, so it must be loaded before the uid switch (which clears the effective set)
     // and before the capabilities are dropped. The filter must then allow the few calls left
-    // before execve (setgroups, setres[ug]id, prctl, capset, close_range), as Docker's does.
+    // before execve (setgroups, setres[ug]id, prctl, capset), as Docker's does.
     // must happen before the uid switch (writing our own attr needs no privilege, but the
     // transition happens at execve) and before seccomp (which may deny the write).
     if let Some(profile) = &proc.apparmor_profile {
@@ -520,8 +538,6 @@ pub(crate) fn secure_and_exec_process(
         // as late as possible: right before execve, so the filter sees the fewest of our calls.
         load_seccomp(seccomp)?;
     }
-    // 3 + preserve_fds for init: the descriptors runc's --preserve-fds passes stay open.
-    hull_sys::process::set_cloexec_from(first_closed).map_err(fail(Step::Exec, "close_range"))?;
     let err = hull_sys::process::execve(&path, &argv, &envp);
     Ok(err.raw_os_error().unwrap_or(libc::EINVAL))
 }
