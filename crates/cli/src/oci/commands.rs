@@ -135,9 +135,9 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 }
 
 fn delete(rt: &Runtime, a: DeleteArgs) -> Result<u8> {
-    // runc deletes a created (never started) container without --force: nothing ran yet.
-    let created = !a.force && rt.state(&a.id).is_ok_and(|s| s.status == "created");
-    match rt.delete(&a.id, a.force || created) {
+    // A created (never started) container is deleted without --force, as runc does: the
+    // runtime kills its waiting init under the container's lock.
+    match rt.delete(&a.id, a.force) {
         Ok(()) => Ok(0),
         // runc: deleting a missing container with --force is not an error.
         Err(hull_runtime::RuntimeError::NotFound { .. }) if a.force => Ok(0),
