@@ -72,6 +72,10 @@ pub enum RuntimeError {
         #[source]
         source: Box<crate::hooks::HookError>,
     },
+    /// runc's words for an operation that needs a live container (containerd's shim and CRI-O
+    /// match on "container not running").
+    #[error("container {id}: container not running")]
+    NotRunning { id: String },
     #[error("container {id}: cannot {op} a container that is {status}")]
     BadStatus {
         id: String,
