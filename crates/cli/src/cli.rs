@@ -77,6 +77,8 @@ pub enum Command {
     Create(Box<RunArgs>),
     /// Rename a container
     Rename(RenameArgs),
+    /// Update the resource limits or restart policy of one or more containers
+    Update(UpdateArgs),
     /// Pause all processes within one or more containers
     Pause(ContainersArgs),
     /// Unpause all processes within one or more containers
@@ -194,6 +196,34 @@ pub struct ContainerPruneArgs {
     /// Do not prompt for confirmation (hull never prompts)
     #[arg(short, long)]
     pub force: bool,
+}
+
+/// `hull update`: what is not given keeps its value.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Memory limit (e.g. 64m)
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Memory plus swap (-1: unlimited swap)
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Number of CPUs (e.g. 1.5)
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<u64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Tune container pids limit (-1 for unlimited)
+    #[arg(long = "pids-limit", allow_negative_numbers = true)]
+    pub pids_limit: Option<i64>,
+    /// Restart policy to apply when a container exits
+    #[arg(long)]
+    pub restart: Option<String>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
 }
 
 #[derive(Debug, Args)]

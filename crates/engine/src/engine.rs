@@ -53,6 +53,9 @@ pub enum EngineError {
     AlreadyRunning(String),
     #[error("container {0} is not running")]
     NotRunning(String),
+    /// `hull update --restart` of a `--rm` container, refused as Docker refuses it.
+    #[error("container {0}: Conflicting options: --restart and --rm")]
+    RestartWithRm(String),
     #[error("container {0} is already paused")]
     AlreadyPaused(String),
     #[error("container {0} is not paused")]

@@ -11,7 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::cgroups::CgroupVersion;
-use hull_oci::runtime::State;
+use hull_oci::runtime::{Resources, State};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,7 +37,7 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContainerState {
     pub id: String,
     pub status: Status,
@@ -52,6 +52,10 @@ pub struct ContainerState {
     pub cgroup_version: Option<CgroupVersion>,
     #[serde(default)]
     pub annotations: std::collections::BTreeMap<String, String>,
+    /// `linux.resources` as last applied: the spec's at create, merged with each `update`
+    /// (as runc keeps them in its state), so a later update starts from the current values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
 }
 
 impl ContainerState {
@@ -116,6 +120,7 @@ fn stopped_after_host_crash(dir: &Path) -> ContainerState {
         cgroup_path: None,
         cgroup_version: None,
         annotations: Default::default(),
+        resources: None,
     }
 }
 
@@ -172,6 +177,7 @@ mod tests {
             cgroup_path: None,
             cgroup_version: None,
             annotations: Default::default(),
+            resources: None,
         };
         write(dir.path(), &st).unwrap();
         assert!(!temp.exists());
@@ -205,6 +211,7 @@ mod tests {
             cgroup_path: None,
             cgroup_version: None,
             annotations: Default::default(),
+            resources: None,
         };
         let _l = lock(d.path()).unwrap();
         write(d.path(), &st).unwrap();

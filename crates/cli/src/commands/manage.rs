@@ -1,10 +1,12 @@
-//! `hull create`, `rename`, `pause`, `unpause`, `restart`, `container prune`.
+//! `hull create`, `rename`, `update`, `pause`, `unpause`, `restart`, `container prune`.
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use hull_engine::run::config::Limits;
+use hull_engine::run::RestartPolicy;
 use hull_engine::Engine;
 
 use super::Ctx;
-use crate::cli::{ContainerPruneArgs, ContainersArgs, RenameArgs, RunArgs, StopArgs};
+use crate::cli::{ContainerPruneArgs, ContainersArgs, RenameArgs, RunArgs, StopArgs, UpdateArgs};
 use crate::output::human_size;
 
 fn engine(ctx: &Ctx) -> Result<Engine> {
@@ -31,6 +33,50 @@ pub fn create(ctx: &Ctx, args: RunArgs) -> Result<u8> {
 pub fn rename(ctx: &Ctx, args: RenameArgs) -> Result<u8> {
     engine(ctx)?.rename(&args.container, &args.new_name)?;
     Ok(0)
+}
+
+/// `hull update`: new limits and restart policy, for each container; prints each name.
+pub fn update(ctx: &Ctx, args: UpdateArgs) -> Result<u8> {
+    let (limits, restart) = update_flags(&args)?;
+    let engine = engine(ctx)?;
+    Ok(each(&args.containers, |name| {
+        engine.update(name, &limits, restart)?;
+        Ok(())
+    }))
+}
+
+/// The flags of `hull update` as the limits they set, in Docker's units.
+fn update_flags(a: &UpdateArgs) -> Result<(Limits, Option<RestartPolicy>)> {
+    use hull_engine::run::units::{parse_bytes, parse_cpus};
+    let flag = |name: &str, v: &str, r: String| anyhow!("invalid argument {v:?} for {name}: {r}");
+    let bytes = |name, v: &Option<String>| -> Result<Option<i64>> {
+        let Some(v) = v.as_deref() else {
+            return Ok(None);
+        };
+        match v {
+            "-1" => Ok(Some(-1)),
+            _ => parse_bytes(v).map(Some).map_err(|r| flag(name, v, r)),
+        }
+    };
+    let cpus = a.cpus.as_deref();
+    let limits = Limits {
+        memory: bytes("--memory", &a.memory)?,
+        memory_swap: bytes("--memory-swap", &a.memory_swap)?,
+        cpu_quota: cpus
+            .map(|c| parse_cpus(c).map_err(|r| flag("--cpus", c, r)))
+            .transpose()?,
+        cpu_shares: a.cpu_shares,
+        pids_limit: a.pids_limit,
+        cpuset_cpus: a.cpuset_cpus.clone(),
+    };
+    let restart = a.restart.as_deref();
+    let restart = restart
+        .map(|r| RestartPolicy::parse(r).map_err(|e| flag("--restart", r, e)))
+        .transpose()?;
+    if limits == Limits::default() && restart.is_none() {
+        bail!("you must provide one or more flags when using this command");
+    }
+    Ok((limits, restart))
 }
 
 /// Runs `op` on each container, printing its name as given or the error; 1 when any failed.

@@ -78,6 +78,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Inspect(a) => inspect::container(&ctx, a),
         Command::Create(a) => manage::create(&ctx, *a),
         Command::Rename(a) => manage::rename(&ctx, a),
+        Command::Update(a) => manage::update(&ctx, a),
         Command::Pause(a) => manage::pause(&ctx, a),
         Command::Unpause(a) => manage::unpause(&ctx, a),
         Command::Restart(a) => manage::restart(&ctx, a),

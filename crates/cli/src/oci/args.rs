@@ -78,6 +78,8 @@ pub enum OciCommand {
     Events(EventsArgs),
     /// Run a new process in a running container.
     Exec(ExecArgs),
+    /// Change the resource limits of a created, running or paused container.
+    Update(UpdateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -203,4 +205,54 @@ pub struct ExecArgs {
     /// The command and its arguments (without --process).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
+}
+
+/// runc's `update`. Sizes take runc's units (`64M`, `1g`, `-1` for unlimited). With
+/// `--resources` every other flag is ignored, as in runc. Values may be negative (`-1`).
+#[derive(Debug, Default, Args)]
+pub struct UpdateArgs {
+    /// A linux.resources JSON file, or `-` for standard input.
+    #[arg(short = 'r', long)]
+    pub resources: Option<String>,
+    /// Block I/O weight, 10 to 1000.
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// CFS period in microseconds.
+    #[arg(long = "cpu-period", allow_hyphen_values = true)]
+    pub cpu_period: Option<String>,
+    /// CFS quota in microseconds per period (-1: none).
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<String>,
+    /// CPU shares (relative weight).
+    #[arg(long = "cpu-share", alias = "cpu-shares", allow_hyphen_values = true)]
+    pub cpu_share: Option<String>,
+    #[arg(long = "cpu-rt-period", allow_hyphen_values = true)]
+    pub cpu_rt_period: Option<String>,
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<String>,
+    /// 1 puts the container under SCHED_IDLE.
+    #[arg(long = "cpu-idle", allow_hyphen_values = true)]
+    pub cpu_idle: Option<String>,
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Ignored with a warning: the kernel has no kernel memory limits.
+    #[arg(long = "kernel-memory", hide = true, allow_hyphen_values = true)]
+    pub kernel_memory: Option<String>,
+    #[arg(long = "kernel-memory-tcp", hide = true, allow_hyphen_values = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// Memory limit.
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory reservation (soft limit).
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (-1: unlimited swap).
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Most processes in the container (0 or -1: no limit).
+    #[arg(long = "pids-limit", allow_negative_numbers = true)]
+    pub pids_limit: Option<i64>,
+    pub id: String,
 }

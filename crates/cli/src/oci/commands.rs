@@ -41,6 +41,7 @@ pub fn run(cli: OciCli) -> Result<u8> {
         OciCommand::Resume(a) => rt()?.resume(&a.id).map(|()| 0).map_err(Into::into),
         OciCommand::Events(a) => events(&rt()?, a),
         OciCommand::Exec(a) => super::exec::exec(&rt()?, a),
+        OciCommand::Update(a) => super::update::update(&rt()?, a),
     }
 }
 

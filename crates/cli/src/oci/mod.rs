@@ -8,6 +8,7 @@ mod args;
 mod commands;
 mod exec;
 mod spec;
+mod update;
 
 use std::ffi::OsString;
 use std::io::Write;

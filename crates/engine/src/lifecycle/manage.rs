@@ -1,5 +1,5 @@
 //! Commands that change a container without running it: pause/unpause (the runtime's freezer),
-//! rename, prune, and the clean-up of a container whose runner was killed (-9) while it ran;
+//! update (its limits and restart policy), rename, prune, and the clean-up of a container whose runner was killed (-9) while it ran;
 //! and the list `ps` shows.
 
 use std::fs;
@@ -9,6 +9,8 @@ use std::time::Duration;
 use crate::engine::{now, rt_err};
 use crate::lifecycle::run::delete_from_runtime;
 use crate::lifecycle::stop::poll_until;
+use crate::run::config::Limits;
+use crate::run::RestartPolicy;
 use crate::state::{Record, Status};
 use crate::{Engine, EngineError};
 
@@ -50,6 +52,37 @@ impl Engine {
                 Err(EngineError::NotRunning(record.id))
             }
         }
+    }
+
+    /// `hull update`: each limit `limits` sets replaces the record's, and `restart` the restart
+    /// policy. A running container gets the new limits in its cgroup at once (through the
+    /// runtime's `update`); any other has them from its next start, as in Docker. The monitor
+    /// of a running container reads the restart policy again at each exit.
+    pub fn update(
+        &self,
+        name: &str,
+        limits: &Limits,
+        restart: Option<RestartPolicy>,
+    ) -> Result<Record, EngineError> {
+        let record = self.containers.resolve(name)?;
+        let id = record.id.as_str();
+        if restart.is_some_and(|p| p != RestartPolicy::No) && record.config.rm {
+            return Err(EngineError::RestartWithRm(record.id));
+        }
+        let mut config = record.config.clone();
+        merge_limits(&mut config.limits, limits);
+        if record.state.status == Status::Running {
+            let mut resources = crate::run::spec::resources(&config);
+            resources.devices.clear();
+            let rt = self.runtime()?;
+            rt.update(id, &resources).map_err(rt_err(id, "update"))?;
+        }
+        Ok(self.containers.update(id, |r| {
+            r.config.limits = config.limits;
+            if let Some(policy) = restart {
+                r.config.restart = policy;
+            }
+        })?)
     }
 
     /// `hull rename OLD NEW`.
@@ -134,6 +167,17 @@ impl Engine {
             &id[..12]
         );
     }
+}
+
+/// Each limit `new` sets replaces the one in `limits`.
+fn merge_limits(limits: &mut Limits, new: &Limits) {
+    let l = new.clone();
+    limits.memory = l.memory.or(limits.memory);
+    limits.memory_swap = l.memory_swap.or(limits.memory_swap);
+    limits.cpu_quota = l.cpu_quota.or(limits.cpu_quota);
+    limits.cpu_shares = l.cpu_shares.or(limits.cpu_shares);
+    limits.pids_limit = l.pids_limit.or(limits.pids_limit);
+    limits.cpuset_cpus = l.cpuset_cpus.or(limits.cpuset_cpus.take());
 }
 
 /// Bytes used by the files below `dir` (not following symlinks); 0 when it does not exist.

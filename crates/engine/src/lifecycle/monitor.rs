@@ -323,7 +323,7 @@ impl Engine {
             .containers
             .try_claim_running(id)?
             .ok_or_else(|| EngineError::AlreadyRunning(id.to_string()))?;
-        let record = self.containers.update(id, |r| {
+        let mut record = self.containers.update(id, |r| {
             r.state.stopped_by_user = false;
             r.state.restart_count = 0;
         })?;
@@ -361,7 +361,10 @@ impl Engine {
                 }
             };
             first = false;
-            let stopped = self.containers.load(id)?.state.stopped_by_user;
+            // `hull update` may have changed the policy or the limits since the last start.
+            record = self.containers.load(id)?;
+            restarter.set_policy(record.config.restart);
+            let stopped = record.state.stopped_by_user;
             let Some(delay) = restarter.next(code, begun.elapsed(), stopped) else {
                 break Ok(code);
             };

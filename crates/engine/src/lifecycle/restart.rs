@@ -23,6 +23,11 @@ pub struct Restarter {
 }
 
 impl Restarter {
+    /// A policy changed by `hull update`; the count and the back-off go on.
+    pub fn set_policy(&mut self, policy: RestartPolicy) {
+        self.policy = policy;
+    }
+
     pub fn new(policy: RestartPolicy) -> Restarter {
         Restarter {
             policy,

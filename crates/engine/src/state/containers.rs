@@ -576,6 +576,7 @@ mod tests {
             cgroup_path: None,
             cgroup_version: None,
             annotations: Default::default(),
+            resources: None,
         };
         hull_runtime::state::write(&rt_dir, &st).unwrap();
         assert!(c.orphan_alive(&r.id));

@@ -251,10 +251,15 @@ impl Cgroup {
         Ok(cg)
     }
 
-    /// Applies `resources` to an existing cgroup (`docker update`). Device rules are added to
+    /// Applies `resources` to an existing cgroup (`update`). Device rules are added to
     /// what is there; on v2 a further filter is attached, and every attached one must allow.
     pub fn update(&self, resources: &Resources) -> Result<(), CgroupError> {
-        let writes = self.plan(resources)?;
+        let mut writes = self.plan(resources)?;
+        if let (CgroupVersion::V1, Some(dir)) = (self.version(), self.dir("memory")) {
+            let current = read_optional(dir, "memory.limit_in_bytes")?;
+            let current = current.and_then(|t| t.trim().parse::<i64>().ok());
+            plan::order_v1_swap(&mut writes, current);
+        }
         self.apply(&writes, resources)
     }
 

@@ -119,6 +119,29 @@ fn check_limit(m: &Memory) -> Result<(), CgroupError> {
     Ok(())
 }
 
+/// v1 keeps `memory.memsw.limit_in_bytes >= memory.limit_in_bytes` at every write, so raising
+/// both past the current memory limit must write memory+swap first (`current` is the memory
+/// limit now in place; the plan's own order, limit first, suits lowering and a new cgroup).
+pub(crate) fn order_v1_swap(writes: &mut Vec<Write>, current: Option<i64>) {
+    let at = |f: &str| writes.iter().position(|w| w.file == f);
+    let (Some(limit), Some(swap)) = (
+        at("memory.limit_in_bytes"),
+        at("memory.memsw.limit_in_bytes"),
+    ) else {
+        return;
+    };
+    let new_swap: Option<i64> = writes[swap].value.parse().ok();
+    let raise = match (new_swap, current) {
+        (Some(-1), _) => true,
+        (Some(s), Some(c)) => c < s,
+        _ => false,
+    };
+    if raise && swap > limit {
+        let w = writes.remove(swap);
+        writes.insert(limit, w);
+    }
+}
+
 /// `0` means unset in OCI for the values below.
 fn set(v: Option<i64>) -> Option<i64> {
     v.filter(|&v| v != 0)
@@ -687,6 +710,22 @@ mod tests {
             files(&v2_writes(&only_period).unwrap()),
             [("cpu.max", "max 20000")]
         );
+    }
+
+    #[test]
+    fn v1_update_raises_swap_before_memory() {
+        let plan = |current| {
+            let mut w = v1_writes(&mem(256 << 20, Some(512 << 20))).unwrap();
+            order_v1_swap(&mut w, current);
+            w.into_iter().map(|w| w.file).collect::<Vec<_>>()
+        };
+        let swap_first = ["memory.memsw.limit_in_bytes", "memory.limit_in_bytes"];
+        assert_eq!(plan(Some(64 << 20)), swap_first);
+        assert_eq!(plan(Some(1 << 30)), [swap_first[1], swap_first[0]]);
+        assert_eq!(plan(None), [swap_first[1], swap_first[0]]);
+        let mut w = v1_writes(&mem(-1, Some(-1))).unwrap();
+        order_v1_swap(&mut w, Some(1 << 30));
+        assert_eq!(w[0].file, swap_first[0]);
     }
 
     #[test]

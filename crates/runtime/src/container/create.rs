@@ -330,6 +330,7 @@ fn fill_state_dir(
         cgroup_path: None,
         cgroup_version: None,
         annotations: spec.annotations.clone(),
+        resources: spec.linux.as_ref().and_then(|l| l.resources.clone()),
     };
     st::write(dir, &state).map_err(RuntimeError::io(id, "write state"))?;
     let hooks = spec.hooks.clone().unwrap_or_default();

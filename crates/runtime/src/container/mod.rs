@@ -1,12 +1,14 @@
 //! The runtime's public lifecycle API: create, start, state, kill, delete. `create.rs` makes a
 //! container (checked first by `prepare.rs`), `start.rs` releases its init, `control.rs` holds
-//! what acts on it afterwards (state, kill, pause and resume, delete).
+//! what acts on it afterwards (state, kill, pause and resume, delete), `update.rs` changes its
+//! resource limits.
 
 mod control;
 mod create;
 mod error;
 mod prepare;
 mod start;
+mod update;
 
 use std::collections::HashMap;
 use std::io;
