@@ -158,6 +158,33 @@ impl Followed {
         Ok(lines)
     }
 
+    /// After the held file was read to its end: the file the monitor wrote after it, at 0.
+    /// That is the next one by age, not always `path`: a reader kept off the CPU can see two
+    /// rotations at once. The files are opened first and matched by inode, so a rotation
+    /// between the listing and the opening cannot make us skip one.
+    fn successor(&self, path: &Path) -> Followed {
+        use std::os::unix::fs::MetadataExt;
+        let ino = |f: &std::fs::File| f.metadata().map(|m| m.ino()).ok();
+        let opened: Vec<std::fs::File> = files_oldest_first(path)
+            .iter()
+            .filter_map(|p| std::fs::File::open(p).ok())
+            .collect();
+        let held = self.file.as_ref().and_then(ino);
+        let at = held.and_then(|h| opened.iter().position(|f| ino(f) == Some(h)));
+        let next = match at {
+            // Truncated in place: the same file again, from its start.
+            Some(i) if i + 1 == opened.len() => Some(i),
+            Some(i) => Some(i + 1),
+            // The held file is gone (past max-file) or was never there: every file left is
+            // newer than it, so the oldest is next.
+            None => (!opened.is_empty()).then_some(0),
+        };
+        Followed {
+            file: next.and_then(|i| opened.into_iter().nth(i)),
+            offset: 0,
+        }
+    }
+
     /// True when `path` is no longer the file held (rotated away, or truncated under it).
     fn replaced(&self, path: &Path) -> bool {
         use std::os::unix::fs::MetadataExt;
@@ -185,8 +212,8 @@ fn follow(
         let replaced = followed.replaced(path);
         print(&window.select(followed.read_new()?), timestamps);
         if replaced {
-            // The rest of the old file was just read; the new one starts at 0.
-            followed = Followed::open(path, 0);
+            // The rest of the old file was just read; the one after it starts at 0.
+            followed = followed.successor(path);
             continue;
         }
         if !running {
@@ -199,6 +226,50 @@ fn follow(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_follower_seeing_two_rotations_at_once_reads_the_file_between() {
+        use hull_engine::lifecycle::logfile::rotated;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x-json.log");
+        std::fs::write(&p, "first\n").unwrap();
+        let held = Followed::open(&p, 6);
+        // Two rotations before the follower looks again: first → .2, second → .1, third new.
+        std::fs::rename(&p, rotated(&p, 1)).unwrap();
+        std::fs::write(&p, "second\n").unwrap();
+        std::fs::rename(rotated(&p, 1), rotated(&p, 2)).unwrap();
+        std::fs::rename(&p, rotated(&p, 1)).unwrap();
+        std::fs::write(&p, "third\n").unwrap();
+        assert!(held.replaced(&p));
+        let mut next = held.successor(&p);
+        let mut text = String::new();
+        next.file
+            .as_mut()
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "second\n");
+        let mut last = String::new();
+        let mut after = next.successor(&p);
+        after
+            .file
+            .as_mut()
+            .unwrap()
+            .read_to_string(&mut last)
+            .unwrap();
+        assert_eq!(last, "third\n");
+        // The held file deleted (past max-file): the oldest left is next.
+        std::fs::remove_file(rotated(&p, 2)).unwrap();
+        let gone = Followed::open(&rotated(&p, 1), 0);
+        std::fs::remove_file(rotated(&p, 1)).unwrap();
+        let mut only = String::new();
+        gone.successor(&p)
+            .file
+            .unwrap()
+            .read_to_string(&mut only)
+            .unwrap();
+        assert_eq!(only, "third\n");
+    }
 
     #[test]
     fn reads_complete_lines_and_tails() {
