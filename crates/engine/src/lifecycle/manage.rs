@@ -13,6 +13,7 @@ use crate::run::config::Limits;
 use crate::run::RestartPolicy;
 use crate::state::{Record, Status};
 use crate::{Engine, EngineError};
+use hull_runtime::RuntimeError;
 
 /// One container `prune` removed and the bytes its writable layer held.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,11 +72,15 @@ impl Engine {
         }
         let mut config = record.config.clone();
         merge_limits(&mut config.limits, limits);
-        if record.state.status == Status::Running {
+        if record.state.status == Status::Running && *limits != Limits::default() {
             let mut resources = crate::run::spec::resources(&config);
             resources.devices.clear();
             let rt = self.runtime()?;
-            rt.update(id, &resources).map_err(rt_err(id, "update"))?;
+            match rt.update(id, &resources) {
+                // It exited since its record was read: the limits apply at its next start.
+                Err(RuntimeError::NotFound { .. } | RuntimeError::BadStatus { .. }) => {}
+                other => other.map_err(rt_err(id, "update"))?,
+            }
         }
         Ok(self.containers.update(id, |r| {
             r.config.limits = config.limits;
