@@ -126,30 +126,21 @@ fn name_matches(pattern: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::{RealHost, RunConfig, RunOptions};
+    use crate::run::RunOptions;
+    use crate::state::record::test_record;
     use crate::state::State;
 
     fn record(name: &str, id: &str, status: Status, exit: Option<i32>) -> Record {
         Record {
             id: id.to_string() + &"0".repeat(64 - id.len()),
             name: name.into(),
-            image: "busybox".into(),
-            image_id: "sha256:00".into(),
             created: "t".into(),
-            command: vec![],
-            config: RunConfig::from_options(
-                &RunOptions {
-                    image: "busybox".into(),
-                    ..RunOptions::default()
-                },
-                &RealHost,
-            )
-            .unwrap(),
             state: State {
                 status,
                 exit_code: exit,
                 ..State::default()
             },
+            ..test_record(RunOptions::default())
         }
     }
 

@@ -120,6 +120,27 @@ pub(crate) fn unknown_config() -> RunConfig {
     config
 }
 
+/// A record for unit tests: `opts` (image `busybox` when none is given) through the real flag
+/// parser, ID `4f2a9c1b7e3d` padded to 64 hex, name `web`, created 2026-01-01T00:00:00Z, no
+/// command, a default state. Tests set what they look at with struct update syntax.
+#[cfg(test)]
+pub(crate) fn test_record(mut opts: crate::run::RunOptions) -> Record {
+    if opts.image.is_empty() {
+        opts.image = "busybox".into();
+    }
+    Record {
+        id: "4f2a9c1b7e3d".to_string() + &"0".repeat(52),
+        name: "web".into(),
+        image: opts.image.clone(),
+        image_id: "sha256:00".into(),
+        created: "2026-01-01T00:00:00Z".into(),
+        command: vec![],
+        config: RunConfig::from_options(&opts, &crate::run::RealHost)
+            .expect("test flags are valid"),
+        state: State::default(),
+    }
+}
+
 /// What the record keeps of a running container's network (for `ps`, `inspect`, `port` and
 /// the DNS responder); cleared when the run ends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

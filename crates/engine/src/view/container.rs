@@ -217,18 +217,14 @@ fn state(r: &Record) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::{RealHost, RunOptions};
+    use crate::run::RunOptions;
+    use crate::state::record::test_record;
     use crate::state::State;
 
     fn record(opts: RunOptions) -> Record {
         Record {
-            id: "4f2a9c1b7e3d".to_string() + &"0".repeat(52),
             name: "happy_turing".into(),
-            image: "busybox".into(),
-            image_id: "sha256:00".into(),
-            created: "2026-01-01T00:00:00Z".into(),
             command: vec!["sh".into(), "-c".into(), "true".into()],
-            config: RunConfig::from_options(&opts, &RealHost).unwrap(),
             state: State {
                 status: Status::Running,
                 pid: Some(42),
@@ -236,6 +232,7 @@ mod tests {
                 restart_count: 2,
                 ..State::default()
             },
+            ..test_record(opts)
         }
     }
 

@@ -285,7 +285,8 @@ fn dns_names(r: &Record, n: &NetworkState, mode: &str) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::{RealHost, RunOptions};
+    use crate::run::RunOptions;
+    use crate::state::record::test_record;
     use crate::state::State;
 
     #[test]
@@ -341,13 +342,8 @@ mod tests {
 
     fn running_on(network: &str, opts: RunOptions) -> Record {
         Record {
-            id: "4f2a9c1b7e3d".to_string() + &"0".repeat(52),
-            name: "web".into(),
             image: "busybox".into(),
-            image_id: "sha256:00".into(),
-            created: "2026-01-01T00:00:00Z".into(),
             command: vec!["true".into()],
-            config: RunConfig::from_options(&opts, &RealHost).unwrap(),
             state: State {
                 status: Status::Running,
                 network: Some(NetworkState {
@@ -363,6 +359,7 @@ mod tests {
                 }),
                 ..Default::default()
             },
+            ..test_record(opts)
         }
     }
 

@@ -116,7 +116,8 @@ pub fn status(r: &Record, now: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::run::{RealHost, RunConfig, RunOptions};
+    use crate::run::RunOptions;
+    use crate::state::record::test_record;
     use crate::state::State;
 
     use super::*;
@@ -129,20 +130,9 @@ mod tests {
 
     fn record(status: Status, exit: Option<i32>) -> Record {
         Record {
-            id: "4f2a9c1b7e3d".to_string() + &"0".repeat(52),
             name: "happy_turing".into(),
-            image: "busybox".into(),
-            image_id: "sha256:00".into(),
             created: at(120),
             command: vec!["sh".into(), "-c".into(), "echo hello; sleep 100".into()],
-            config: RunConfig::from_options(
-                &RunOptions {
-                    image: "busybox".into(),
-                    ..RunOptions::default()
-                },
-                &RealHost,
-            )
-            .unwrap(),
             state: State {
                 status,
                 exit_code: exit,
@@ -150,6 +140,7 @@ mod tests {
                 finished_at: Some(at(3)),
                 ..State::default()
             },
+            ..test_record(RunOptions::default())
         }
     }
 

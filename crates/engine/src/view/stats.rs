@@ -58,26 +58,14 @@ pub fn row(r: &Record, prev: &Sample, cur: &Sample) -> Row {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::{RealHost, RunConfig, RunOptions};
+    use crate::run::RunOptions;
+    use crate::state::record::test_record;
     use hull_runtime::cgroups::CgroupStats;
 
     fn record() -> Record {
         Record {
-            id: "4f2a9c1b7e3d".to_string() + &"0".repeat(52),
-            name: "web".into(),
-            image: "busybox".into(),
-            image_id: "sha256:00".into(),
-            created: "2026-01-01T00:00:00Z".into(),
             command: vec!["top".into()],
-            config: RunConfig::from_options(
-                &RunOptions {
-                    image: "busybox".into(),
-                    ..RunOptions::default()
-                },
-                &RealHost,
-            )
-            .unwrap(),
-            state: Default::default(),
+            ..test_record(RunOptions::default())
         }
     }
 
