@@ -246,19 +246,35 @@ fn ctx(what: &str, path: &Path, e: impl Into<io::Error>) -> io::Error {
     io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
 }
 
-/// Makes `/` rprivate (when rootfsPropagation asks for private) or else rslave, so nothing
-/// mounted from here on propagates to the host, and pivot_root (which refuses a shared new root
-/// or parent) works; must happen before any other mount for exactly that reason. A shared or
-/// unbindable root comes after pivot_root, from [`apply_root_propagation`].
-pub fn make_root_private(setting: Option<&str>) -> io::Result<()> {
+/// Gives `/` its first propagation, before any other mount: rprivate when rootfsPropagation asks
+/// for private, rshared (the host's peer groups kept, so an `rshared` bind mount sends the
+/// container's mounts back to the host, as Kubernetes' Bidirectional volumes need) when it asks
+/// for shared, else rslave. Then the mount holding `rootfs` is made private when it is shared,
+/// because pivot_root refuses a new root whose parent is shared and because nothing mounted
+/// under the rootfs may reach the host. An unbindable root comes after pivot_root, from
+/// [`apply_root_propagation`].
+pub fn make_root_private(setting: Option<&str>, rootfs: &Path) -> io::Result<()> {
     rustix::mount::mount_change("/", first_root_propagation(setting))
-        .map_err(|e| ctx("make private", Path::new("/"), e))
+        .map_err(|e| ctx("make private", Path::new("/"), e))?;
+    if !first_root_propagation(setting).contains(MountPropagationFlags::SHARED) {
+        return Ok(()); // rslave or rprivate left no mount shared
+    }
+    let resolved = rootfs
+        .canonicalize()
+        .map_err(|e| ctx("resolve", rootfs, e))?;
+    let (point, shared) = hull_sys::mount::containing_mount(&resolved)
+        .map_err(|e| ctx("find the mount holding", rootfs, e))?;
+    if !shared {
+        return Ok(());
+    }
+    rustix::mount::mount_change(&point, MountPropagationFlags::PRIVATE)
+        .map_err(|e| ctx("make private", &point, e))
 }
 
-/// What `/` gets before the container's mounts: the requested propagation only if private.
+/// What `/` gets before the container's mounts: the requested propagation if private or shared.
 fn first_root_propagation(setting: Option<&str>) -> MountPropagationFlags {
     let wanted = root_propagation(setting);
-    if wanted.contains(MountPropagationFlags::PRIVATE) {
+    if wanted.intersects(MountPropagationFlags::PRIVATE | MountPropagationFlags::SHARED) {
         wanted
     } else {
         MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC
@@ -415,8 +431,15 @@ pub fn parse_proc_cgroup(text: &str) -> Vec<(String, String)> {
 /// detaches the old root. The old root must become a slave before the detach so the unmount does
 /// not propagate to the host's mounts.
 pub fn pivot_root(rootfs: &Path) -> io::Result<()> {
+    use rustix::fs::{Mode, OFlags};
+    // After pivot_root(".", ".") the old root sits on top of the new one, and "." (our cwd) is
+    // the new root for mount(2) (only umount follows to the top): a handle on the old root, taken
+    // now, is the one way to name it there.
+    let old_root = rustix::fs::open("/", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| ctx("open old root", Path::new("/"), e))?;
     rustix::process::chdir(rootfs).map_err(|e| ctx("chdir", rootfs, e))?;
     rustix::process::pivot_root(".", ".").map_err(|e| ctx("pivot_root", rootfs, e))?;
+    rustix::process::fchdir(&old_root).map_err(|e| ctx("chdir", Path::new("old root"), e))?;
     rustix::mount::mount_change(
         ".",
         MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
@@ -617,12 +640,15 @@ mod tests {
     }
 
     #[test]
-    fn only_a_private_root_propagation_is_applied_before_the_mounts() {
+    fn a_private_or_shared_root_propagation_is_applied_before_the_mounts() {
         let rp = MountPropagationFlags::PRIVATE | MountPropagationFlags::REC;
+        let rshared = MountPropagationFlags::SHARED | MountPropagationFlags::REC;
         let rslave = MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC;
         assert_eq!(first_root_propagation(None), rp);
         assert_eq!(first_root_propagation(Some("private")), rp);
-        for later in ["shared", "rshared", "unbindable", "slave"] {
+        assert_eq!(first_root_propagation(Some("shared")), rshared);
+        assert_eq!(first_root_propagation(Some("rshared")), rshared);
+        for later in ["unbindable", "slave", "rslave"] {
             assert_eq!(first_root_propagation(Some(later)), rslave, "{later}");
         }
     }

@@ -328,7 +328,7 @@ fn setup_rootfs(
 ) -> Result<()> {
     let linux = a.spec.linux.clone().unwrap_or_default();
     // must happen before mounting anything so nothing propagates to the host.
-    mounts::make_root_private(linux.rootfs_propagation.as_deref())
+    mounts::make_root_private(linux.rootfs_propagation.as_deref(), &a.rootfs)
         .map_err(fail(Step::Mounts, "root propagation"))?;
     // must happen before the spec mounts because they go on top of this bind mount, which
     // pivot_root then takes as the new root.

@@ -68,6 +68,31 @@ pub fn is_mountpoint(path: &Path) -> io::Result<bool> {
         .any(|mp| unescape_mountinfo(mp) == want))
 }
 
+/// The mount that holds `path` (an absolute, resolved path) in this mount namespace: its mount
+/// point, and whether it is shared (in a peer group). Of stacked mounts, the last one wins.
+pub fn containing_mount(path: &Path) -> io::Result<(PathBuf, bool)> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")?;
+    Ok(containing_mount_in(&info, path))
+}
+
+fn containing_mount_in(info: &str, path: &Path) -> (PathBuf, bool) {
+    let mut best = (PathBuf::from("/"), false);
+    for line in info.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(point) = fields.get(4).map(|f| PathBuf::from(unescape_mountinfo(f))) else {
+            continue;
+        };
+        if !path.starts_with(&point) || point.components().count() < best.0.components().count() {
+            continue;
+        }
+        // optional fields run from the 7th to the `-` separator.
+        let optional = fields.iter().skip(6).take_while(|f| **f != "-");
+        let shared = optional.clone().any(|f| f.starts_with("shared:"));
+        best = (point, shared);
+    }
+    best
+}
+
 /// mountinfo escapes space, tab, newline and backslash as `\ooo` octal.
 fn unescape_mountinfo(s: &str) -> String {
     let b = s.as_bytes();
@@ -95,5 +120,19 @@ mod tests {
     fn unescapes_mountinfo_octal() {
         assert_eq!(unescape_mountinfo(r"/a\040b"), "/a b");
         assert_eq!(unescape_mountinfo("/plain"), "/plain");
+    }
+
+    #[test]
+    fn containing_mount_is_the_deepest_and_last() {
+        let info = "\
+22 1 8:1 / / rw - ext4 /dev/vda rw
+30 22 0:40 / /run rw shared:5 - tmpfs tmpfs rw
+31 30 0:41 / /run/c\\040x rw shared:7 master:2 - overlay overlay rw
+32 31 0:41 / /run/c\\040x rw - overlay overlay rw
+";
+        let got = |p: &str| containing_mount_in(info, Path::new(p));
+        assert_eq!(got("/run/c x/rootfs"), (PathBuf::from("/run/c x"), false));
+        assert_eq!(got("/run/other"), (PathBuf::from("/run"), true));
+        assert_eq!(got("/runner"), (PathBuf::from("/"), false));
     }
 }
