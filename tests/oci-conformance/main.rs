@@ -8,6 +8,7 @@
 
 mod bundle;
 mod cgroups;
+mod devices;
 mod error_contract;
 mod hooks;
 mod lifecycle;

@@ -231,6 +231,9 @@ impl Runtime {
         // like runc: the nodes the runtime itself always creates stay usable under a deny-all.
         if !resources.devices.is_empty() {
             resources.devices.extend(crate::devices::always_allowed());
+            resources
+                .devices
+                .extend(crate::devices::creation_rules(&linux.devices));
         }
         for warning in self.cgroups.ignored_resources(&resources) {
             (self.warn)(&format!("linux.resources: {warning}"));
