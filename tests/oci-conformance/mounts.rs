@@ -4,7 +4,7 @@
 use hull_tests::require_root;
 use serde_json::json;
 
-use crate::bundle::{facts, values, Bundle};
+use crate::bundle::{facts, text, values, Bundle};
 
 #[test]
 fn mounts_and_rootfs_propagation() {
@@ -79,4 +79,74 @@ fn masked_and_readonly_paths() {
     assert_ne!(f["firmware"], "masked");
     assert_ne!(f["procsys"], "EROFS");
     assert!(out.contains("processor"), "{out}");
+}
+
+/// The mount options (field 6) of `dest` in the probe's mountinfo.
+fn options_of(out: &str, dest: &str) -> String {
+    let lines = values(out, "mountinfo");
+    let line = lines.iter().find(|l| l.split(' ').nth(4) == Some(dest));
+    let line = line.unwrap_or_else(|| panic!("{dest} not mounted: {lines:?}"));
+    line.split(' ').nth(5).unwrap().to_string()
+}
+
+/// Recursive mount attributes (issue 12): `rro`, `rnosuid`, ... reach the submounts an rbind
+/// brings along, where plain `ro` reaches the top mount only. runc gives the same options.
+#[test]
+fn recursive_mount_attributes_reach_submounts() {
+    require_root!();
+    let mut b = Bundle::new();
+    let src = b.path().join("tree");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(src.join("sub"))
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount the submount");
+    let recursive = [
+        "rro",
+        "rnosuid",
+        "rnodev",
+        "rnoexec",
+        "rnoatime",
+        "rnodiratime",
+        "rnosymfollow",
+    ];
+    let mut mounts = b.config["mounts"].as_array().unwrap().clone();
+    let mut rec = vec!["rbind"];
+    rec.extend(recursive);
+    mounts.push(json!({"destination": "/rec", "type": "bind", "source": src, "options": rec}));
+    mounts.push(
+        json!({"destination": "/plain", "type": "bind", "source": src,
+                       "options": ["rbind", "ro", "nosuid"]}),
+    );
+    // Undone by later words: rro then rrw leaves it writable; strictatime replaces noatime.
+    mounts.push(
+        json!({"destination": "/undone", "type": "bind", "source": src,
+                       "options": ["rbind", "rro", "rnoatime", "rrw", "rstrictatime"]}),
+    );
+    b.config["mounts"] = json!(&mounts);
+    b.args(&["/probe", "mounts"]);
+    let out = b.run("recattrs");
+    let want = "ro,nosuid,nodev,noexec,noatime,nodiratime,nosymfollow";
+    assert_eq!(options_of(&out, "/rec"), want);
+    assert_eq!(options_of(&out, "/rec/sub"), want, "the submount");
+    assert!(options_of(&out, "/plain").starts_with("ro,nosuid"));
+    assert!(
+        options_of(&out, "/plain/sub").starts_with("rw,relatime"),
+        "plain ro reached the submount: {out}"
+    );
+    assert_eq!(options_of(&out, "/undone/sub"), "rw");
+    // runc (1.1.5) refuses /undone: it keeps both access-time modes and the kernel says EINVAL.
+    mounts.pop();
+    b.config["mounts"] = json!(mounts);
+    b.write();
+    let runc_id = format!("conf-recattrs-runc-{}", std::process::id());
+    if let Some(r) = b.runc(&["run", &runc_id]) {
+        assert!(r.status.success(), "runc: {}", text(&r.stderr));
+        let theirs = text(&r.stdout);
+        for dest in ["/rec", "/rec/sub", "/plain", "/plain/sub"] {
+            assert_eq!(options_of(&theirs, dest), options_of(&out, dest), "{dest}");
+        }
+    }
 }

@@ -8,6 +8,8 @@ use std::path::{Component, Path, PathBuf};
 use hull_oci::runtime::Mount;
 use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
 
+pub use crate::mount_attrs::RecursiveAttrs;
+
 /// How one option word changes a mount (runc's `mountFlags` table, as data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OptionEffect {
@@ -54,13 +56,14 @@ const OPTION_TABLE: &[(&str, OptionEffect)] = {
     ]
 };
 
-/// Parsed `options` of one mount: flags, propagation changes, bind kind, and the rest as the
-/// filesystem's data string (`mode=755,size=65536k`).
+/// Parsed `options` of one mount: flags, propagation changes, bind kind, recursive attributes
+/// (`rro`, ...), and the rest as the filesystem's data string (`mode=755,size=65536k`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountOptions {
     pub flags: MountFlags,
     pub propagation: Vec<MountPropagationFlags>,
     pub bind: Option<bool>,
+    pub attrs: RecursiveAttrs,
     pub data: Vec<String>,
 }
 
@@ -69,6 +72,7 @@ pub fn parse_options(options: &[String]) -> MountOptions {
         flags: MountFlags::empty(),
         propagation: Vec::new(),
         bind: None,
+        attrs: RecursiveAttrs::default(),
         data: Vec::new(),
     };
     for opt in options {
@@ -79,6 +83,7 @@ pub fn parse_options(options: &[String]) -> MountOptions {
             Some((_, OptionEffect::Bind { recursive })) => {
                 out.bind = Some(out.bind.unwrap_or(false) || *recursive)
             }
+            None if out.attrs.add(opt) => {}
             None => out.data.push(opt.clone()),
         }
     }
@@ -95,6 +100,7 @@ pub enum PlannedMount {
         destination: PathBuf,
         recursive: bool,
         remount_flags: Option<MountFlags>,
+        attrs: RecursiveAttrs,
         propagation: Vec<MountPropagationFlags>,
     },
     /// The container's view of /sys/fs/cgroup, read-only.
@@ -106,6 +112,7 @@ pub enum PlannedMount {
         destination: PathBuf,
         flags: MountFlags,
         data: String,
+        attrs: RecursiveAttrs,
         propagation: Vec<MountPropagationFlags>,
     },
 }
@@ -157,6 +164,7 @@ fn plan_one(m: &Mount, bundle: &Path) -> Result<PlannedMount, PlanError> {
             destination,
             recursive: opts.bind.unwrap_or(false),
             remount_flags,
+            attrs: opts.attrs,
             propagation: opts.propagation,
         });
     }
@@ -174,6 +182,7 @@ fn plan_one(m: &Mount, bundle: &Path) -> Result<PlannedMount, PlanError> {
         destination,
         flags: opts.flags,
         data: opts.data.join(","),
+        attrs: opts.attrs,
         propagation: opts.propagation,
     })
 }
@@ -292,8 +301,9 @@ pub fn apply(rootfs: &Path, m: &PlannedMount, cgroup_paths: &[(String, String)])
             source,
             recursive,
             remount_flags,
+            attrs,
             propagation,
-            ..
+            destination,
         } => {
             create_mountpoint(&target, source.is_dir())?;
             if *recursive {
@@ -307,6 +317,7 @@ pub fn apply(rootfs: &Path, m: &PlannedMount, cgroup_paths: &[(String, String)])
                 rustix::mount::mount_remount(&target, *flags | MountFlags::BIND, "")
                     .map_err(|e| ctx("remount", &target, e))?;
             }
+            attrs.apply(&target, destination)?;
             set_propagation(&target, propagation)
         }
         PlannedMount::Cgroup { .. } => {
@@ -318,14 +329,16 @@ pub fn apply(rootfs: &Path, m: &PlannedMount, cgroup_paths: &[(String, String)])
             source,
             flags,
             data,
+            attrs,
             propagation,
-            ..
+            destination,
         } => {
             create_mountpoint(&target, true)?;
             let data = std::ffi::CString::new(data.as_str())
                 .map_err(|e| ctx("mount data for", &target, io::Error::other(e)))?;
             rustix::mount::mount(source.as_str(), &target, kind.as_str(), *flags, &*data)
                 .map_err(|e| ctx(&format!("mount {kind} on"), &target, e))?;
+            attrs.apply(&target, destination)?;
             set_propagation(&target, propagation)
         }
     }
@@ -524,6 +537,14 @@ mod tests {
     }
 
     #[test]
+    fn recursive_attributes_are_not_data() {
+        let o = parse_options(&s(&["rbind", "rro", "rnoexec", "size=1m"]));
+        assert_eq!(o.attrs.words, s(&["rro", "rnoexec"]));
+        assert_eq!(o.data, s(&["size=1m"]));
+        assert_eq!(o.flags, MountFlags::empty());
+    }
+
+    #[test]
     fn rbind_wins_over_bind() {
         assert_eq!(parse_options(&s(&["bind", "rbind"])).bind, Some(true));
         assert_eq!(parse_options(&s(&["bind"])).bind, Some(false));
@@ -567,6 +588,7 @@ mod tests {
                 destination: "/dev/pts".into(),
                 flags: MountFlags::NOSUID | MountFlags::NOEXEC,
                 data: "newinstance,ptmxmode=0666,mode=0620,gid=5".into(),
+                attrs: RecursiveAttrs::default(),
                 propagation: vec![],
             }
         );
@@ -583,6 +605,7 @@ mod tests {
                 destination: "/data".into(),
                 recursive: true,
                 remount_flags: Some(MountFlags::RDONLY),
+                attrs: RecursiveAttrs::default(),
                 propagation: vec![MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC],
             }
         );
