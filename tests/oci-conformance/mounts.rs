@@ -83,10 +83,11 @@ fn masked_and_readonly_paths() {
 
 /// The mount options (field 6) of `dest` in the probe's mountinfo.
 fn options_of(out: &str, dest: &str) -> String {
-    let lines = values(out, "mountinfo");
-    let line = lines.iter().find(|l| l.split(' ').nth(4) == Some(dest));
-    let line = line.unwrap_or_else(|| panic!("{dest} not mounted: {lines:?}"));
-    line.split(' ').nth(5).unwrap().to_string()
+    options_line(out, dest)
+        .split(' ')
+        .nth(5)
+        .unwrap()
+        .to_string()
 }
 
 /// Recursive mount attributes (issue 12): `rro`, `rnosuid`, ... reach the submounts an rbind
@@ -149,4 +150,99 @@ fn recursive_mount_attributes_reach_submounts() {
             assert_eq!(options_of(&theirs, dest), options_of(&out, dest), "{dest}");
         }
     }
+}
+
+/// A rootfs whose /proc or /sys is a symlink is refused (issue 12's prohibit_symlink): proc
+/// mounted elsewhere in the rootfs would leave the masks on the wrong path. runc refuses it too.
+#[test]
+fn a_symlinked_proc_or_sys_is_refused() {
+    require_root!();
+    for dir in ["proc", "sys"] {
+        let mut b = Bundle::new();
+        let rootfs = b.bundle().join("rootfs");
+        std::fs::create_dir(rootfs.join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink("elsewhere", rootfs.join(dir)).unwrap();
+        b.args(&["echo", "ran"]);
+        let out = b.run_output(&format!("symlink-{dir}"));
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{dir}: ran: {}", text(&out.stdout));
+        assert!(
+            err.contains(&format!("/{dir} in the rootfs is a symlink")),
+            "{err}"
+        );
+        assert!(
+            err.contains("must be mounted on ordinary directory"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        let runc_id = format!("conf-symlink-{dir}-runc-{}", std::process::id());
+        if let Some(r) = b.runc(&["run", &runc_id]) {
+            assert!(!r.status.success(), "runc ran it: {}", text(&r.stdout));
+            let err = text(&r.stderr);
+            assert!(
+                err.contains("must be mounted on ordinary directory"),
+                "{err}"
+            );
+        }
+    }
+}
+
+/// Symlinks in the rootfs on the way to a mount's destination resolve as if the rootfs were
+/// `/`: an absolute one and one with too many `..` both land inside it, and nothing is created
+/// or mounted on the host's path they name. runc does the same (securejoin).
+#[test]
+fn mount_destinations_cannot_escape_the_rootfs() {
+    require_root!();
+    let mut b = Bundle::new();
+    let host = b.path().join("hostside");
+    std::fs::create_dir(&host).unwrap();
+    let data = b.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("marker"), "bound\n").unwrap();
+    let rootfs = b.bundle().join("rootfs");
+    std::os::unix::fs::symlink(&host, rootfs.join("abs")).unwrap();
+    let up = "../".repeat(12) + host.strip_prefix("/").unwrap().to_str().unwrap();
+    std::os::unix::fs::symlink(&up, rootfs.join("rel")).unwrap();
+    let mut mounts = b.config["mounts"].as_array().unwrap().clone();
+    mounts.push(
+        json!({"destination": "/abs/x", "type": "tmpfs", "source": "tmpfs",
+                       "options": ["size=1m"]}),
+    );
+    mounts.push(
+        json!({"destination": "/rel/y", "type": "bind", "source": data,
+                       "options": ["rbind"]}),
+    );
+    b.config["mounts"] = json!(mounts);
+    b.args(&["sh", "-c", "/probe mounts; cat /rel/y/marker"]);
+    let out = b.run("escape");
+    // Inside, the link names the host's path, which now lies in the rootfs.
+    let inside = host.display().to_string();
+    assert!(
+        options_line(&out, &format!("{inside}/x")).contains(" - tmpfs "),
+        "{out}"
+    );
+    assert!(out.ends_with("bound\n"), "{out}");
+    assert_eq!(
+        std::fs::read_dir(&host).unwrap().count(),
+        0,
+        "a mount point was made on the host"
+    );
+    assert!(rootfs
+        .join(inside.trim_start_matches('/'))
+        .join("x")
+        .is_dir());
+    let runc_id = format!("conf-escape-runc-{}", std::process::id());
+    if let Some(r) = b.runc(&["run", &runc_id]) {
+        assert!(r.status.success(), "runc: {}", text(&r.stderr));
+        assert!(text(&r.stdout).ends_with("bound\n"));
+        assert_eq!(std::fs::read_dir(&host).unwrap().count(), 0, "runc");
+    }
+}
+
+/// The probe's mountinfo line of `dest`.
+fn options_line(out: &str, dest: &str) -> String {
+    let lines = values(out, "mountinfo");
+    let line = lines.iter().find(|l| l.split(' ').nth(4) == Some(dest));
+    line.unwrap_or_else(|| panic!("{dest} not mounted: {lines:?}"))
+        .clone()
 }

@@ -295,6 +295,11 @@ pub fn bind_rootfs(rootfs: &Path) -> io::Result<()> {
 /// Mounts one planned entry under `rootfs` (before pivot_root). `cgroup_paths` are init's
 /// cgroups as the host sees them (controllers, path) for the v1 cgroup view.
 pub fn apply(rootfs: &Path, m: &PlannedMount, cgroup_paths: &[(String, String)]) -> io::Result<()> {
+    if let PlannedMount::Fs { kind, .. } = m {
+        if kind == "proc" || kind == "sysfs" {
+            refuse_symlinks(rootfs, m.destination(), kind)?;
+        }
+    }
     let target = secure_join(rootfs, m.destination())?;
     match m {
         PlannedMount::Bind {
@@ -342,6 +347,38 @@ pub fn apply(rootfs: &Path, m: &PlannedMount, cgroup_paths: &[(String, String)])
             set_propagation(&target, propagation)
         }
     }
+}
+
+/// proc and sysfs go on an ordinary directory only: no component of `destination` in the
+/// rootfs may be a symlink (secure_join would keep one inside the rootfs, but /proc somewhere
+/// else in it is still a way to hide the real /proc from the container's masks), and the last
+/// must be a directory if it exists (runc's check, with its words, which clients look for).
+fn refuse_symlinks(rootfs: &Path, destination: &Path, kind: &str) -> io::Result<()> {
+    let mut path = rootfs.to_path_buf();
+    for c in destination.components() {
+        let Component::Normal(name) = c else { continue };
+        path.push(name);
+        let md = match std::fs::symlink_metadata(&path) {
+            Ok(md) => md,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(ctx("stat", &path, e)),
+        };
+        let what = if md.file_type().is_symlink() {
+            "is a symlink"
+        } else if !md.is_dir() {
+            "is not a directory"
+        } else {
+            continue;
+        };
+        let inner = path.strip_prefix(rootfs).unwrap_or(&path).display();
+        let msg = format!(
+            "mount {kind} on {}: /{inner} in the rootfs {what}: {kind} must be mounted on \
+             ordinary directory",
+            destination.display()
+        );
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
+    }
+    Ok(())
 }
 
 fn set_propagation(target: &Path, propagation: &[MountPropagationFlags]) -> io::Result<()> {
@@ -678,6 +715,27 @@ mod tests {
         assert_eq!(secure_join(r, Path::new("/../../x")).unwrap(), r.join("x"));
         std::os::unix::fs::symlink("loop", r.join("loop")).unwrap();
         assert!(secure_join(r, Path::new("/loop")).is_err());
+    }
+
+    #[test]
+    fn proc_and_sysfs_refuse_a_symlink_anywhere_on_the_way() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir_all(r.join("real/fs")).unwrap();
+        std::os::unix::fs::symlink("real", r.join("sys")).unwrap();
+        std::os::unix::fs::symlink("/real", r.join("proc")).unwrap();
+        std::fs::write(r.join("file"), "").unwrap();
+        let err = |dest: &str, kind: &str| {
+            let e = refuse_symlinks(r, Path::new(dest), kind).unwrap_err();
+            e.to_string()
+        };
+        let e = err("/proc", "proc");
+        assert!(e.contains("/proc in the rootfs is a symlink"), "{e}");
+        assert!(e.contains("must be mounted on ordinary directory"), "{e}");
+        assert!(err("/sys/fs", "sysfs").contains("/sys in the rootfs is a symlink"));
+        assert!(err("/file", "proc").contains("is not a directory"));
+        refuse_symlinks(r, Path::new("/real/fs"), "sysfs").unwrap();
+        refuse_symlinks(r, Path::new("/missing/proc"), "proc").unwrap();
     }
 
     #[test]
