@@ -10,6 +10,7 @@ mod bundle;
 mod cgroups;
 mod devices;
 mod error_contract;
+mod features;
 mod hooks;
 mod lifecycle;
 mod mounts;

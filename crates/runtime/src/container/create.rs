@@ -336,6 +336,7 @@ fn fill_state_dir(
         resources: spec.linux.as_ref().and_then(|l| l.resources.clone()),
     };
     st::write(dir, &state).map_err(RuntimeError::io(id, "write state"))?;
+    super::prepare::save_spec(dir, spec).map_err(RuntimeError::io(id, "save spec"))?;
     let hooks = spec.hooks.clone().unwrap_or_default();
     if spec.hooks.is_some() {
         crate::hooks::save(dir, &hooks).map_err(RuntimeError::io(id, "save hooks"))?;

@@ -99,13 +99,29 @@ pub(super) fn prepare(
     })
 }
 
-pub(crate) fn read_spec(path: &Path) -> Result<Spec, RuntimeError> {
+pub(super) fn read_spec(path: &Path) -> Result<Spec, RuntimeError> {
     let err = |source| RuntimeError::ReadSpec {
         path: path.to_path_buf(),
         source,
     };
     let bytes = std::fs::read(path).map_err(err)?;
     serde_json::from_slice(&bytes).map_err(|e| err(io::Error::new(io::ErrorKind::InvalidData, e)))
+}
+
+/// Keeps the spec in the state dir (see [`crate::state::SPEC_FILE`]).
+pub(super) fn save_spec(dir: &Path, spec: &Spec) -> io::Result<()> {
+    let bytes = serde_json::to_vec(spec).map_err(io::Error::other)?;
+    std::fs::write(dir.join(crate::state::SPEC_FILE), bytes)
+}
+
+/// The spec `create` read, from the state dir `dir`; the bundle's config.json only for a
+/// container created before hull kept a copy.
+pub(crate) fn saved_spec(dir: &Path, bundle: &Path) -> Result<Spec, RuntimeError> {
+    let saved = dir.join(crate::state::SPEC_FILE);
+    if saved.exists() {
+        return read_spec(&saved);
+    }
+    read_spec(&bundle.join("config.json"))
 }
 
 impl Runtime {

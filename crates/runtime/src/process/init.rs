@@ -521,7 +521,7 @@ pub(crate) fn secure_and_exec_process(
         load_seccomp(seccomp)?;
     }
     let caps_error =
-        |e: capabilities::CapsError| InitError::new(Step::Capabilities, e.to_string(), None);
+        |e: capabilities::CapsError| InitError::new(Step::Capabilities, error_chain(&e), None);
     // must happen before the uid switch because dropping from the bounding set needs
     // CAP_SETPCAP in the effective set, which the switch clears.
     if let Some(caps) = &proc.capabilities {
