@@ -112,3 +112,90 @@ fn an_inheritable_capability_outside_the_bounding_set_fails() {
         assert!(!text(&r.stdout).contains("ran"), "runc: the program ran");
     }
 }
+
+/// This process's mount points below `dir`.
+fn mounts_below(dir: &std::path::Path) -> Vec<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let dir = format!("{}/", dir.display());
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|p| p.starts_with(&dir))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A spec without namespaces inherits every one of the runtime's (runtime-tools'
+/// linux_ns_itype), the mount namespace too: the container's mounts are in the host's table
+/// while it lives, and delete takes them away (runc leaves them).
+#[test]
+fn no_namespaces_inherits_every_one() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.linux("namespaces", json!([]));
+    b.linux("maskedPaths", json!([]));
+    b.linux("readonlyPaths", json!([]));
+    b.config.as_object_mut().unwrap().remove("hostname");
+    b.args(&["sleep", "1000"]);
+    let rootfs = b.bundle().join("rootfs");
+    let id = b.create("itype", &[]);
+    let pid = b.state(&id)["pid"].as_i64().expect("pid");
+    let me = std::process::id() as i64;
+    let kinds = ["mnt", "pid", "net", "ipc", "uts", "user", "cgroup"];
+    for ns in kinds {
+        assert_eq!(ns_of(pid, ns), ns_of(me, ns), "{ns} not inherited");
+    }
+    let proc = format!("{}/proc", rootfs.display());
+    assert!(mounts_below(&rootfs).contains(&proc), "no /proc mount");
+    b.ok(&["start", &id]);
+    b.ok(&["kill", &id, "KILL"]);
+    hull_tests::wait_until("stopped", || b.state(&id)["status"] == "stopped");
+    b.ok(&["delete", &id]);
+    assert_eq!(mounts_below(&rootfs), Vec::<String>::new(), "mounts left");
+
+    b.write();
+    let runc_id = format!("{id}-runc");
+    if let Some(r) = b.runc(&["create", &runc_id]) {
+        assert!(r.status.success(), "runc create: {}", text(&r.stderr));
+        let st = b.runc(&["state", &runc_id]).unwrap();
+        let st: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+        let runc_pid = st["pid"].as_i64().unwrap();
+        for ns in kinds {
+            assert_eq!(ns_of(runc_pid, ns), ns_of(me, ns), "runc: {ns}");
+        }
+        let _ = b.runc(&["delete", "--force", &runc_id]);
+    }
+}
+
+/// Without a mount namespace, what would remount or re-propagate the host's own mounts is
+/// refused before anything is mounted, in one line naming the setting.
+#[test]
+fn no_mount_namespace_refuses_what_would_change_host_mounts() {
+    require_root!();
+    let cases = [
+        ("maskedPaths", json!(["/proc/kcore"])),
+        ("rootfsPropagation", json!("shared")),
+        ("readonly", json!(true)),
+    ];
+    for (key, value) in cases {
+        let mut b = Bundle::new();
+        b.linux("namespaces", json!([{"type": "pid"}]));
+        b.linux("maskedPaths", json!([]));
+        b.linux("readonlyPaths", json!([]));
+        if key == "readonly" {
+            b.config["root"]["readonly"] = value;
+        } else {
+            b.linux(key, value);
+        }
+        b.args(&["echo", "ran"]);
+        let rootfs = b.bundle().join("rootfs");
+        let out = b.run_output(&format!("nomnt-{}", key.to_lowercase()));
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{key}: ran");
+        assert!(
+            err.contains(key) && err.contains("mount namespace"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert_eq!(mounts_below(&rootfs), Vec::<String>::new(), "{key}");
+    }
+}

@@ -485,6 +485,14 @@ pub fn move_root(rootfs: &Path) -> io::Result<()> {
     rustix::process::chdir("/").map_err(|e| ctx("chdir", Path::new("/"), e))
 }
 
+/// Without a mount namespace of its own: chroot into `rootfs`, which stays where the host has
+/// it (the container's mounts under it are in the host's mount table).
+pub fn chroot_into(rootfs: &Path) -> io::Result<()> {
+    rustix::process::chdir(rootfs).map_err(|e| ctx("chdir", rootfs, e))?;
+    rustix::process::chroot(".").map_err(|e| ctx("chroot", rootfs, e))?;
+    rustix::process::chdir("/").map_err(|e| ctx("chdir", Path::new("/"), e))
+}
+
 /// Masks `path` (inside the container, after pivot): /dev/null over a file, a read-only empty
 /// tmpfs over a directory. A missing path is skipped.
 pub fn mask_path(path: &Path) -> io::Result<()> {

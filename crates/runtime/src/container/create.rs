@@ -110,6 +110,7 @@ impl Drop for CreateGuard<'_> {
         if let Some(cg) = self.cgroup.take() {
             let _ = cg.delete();
         }
+        let _ = super::host_mounts::release(self.dir);
         let _ = std::fs::remove_dir_all(self.dir);
     }
 }
@@ -140,6 +141,11 @@ impl Runtime {
             armed: true,
         };
         let mut sd = fill_state_dir(&id, &dir, &req.bundle, &prep.spec)?;
+        let linux = prep.spec.linux.as_ref();
+        if !linux.is_some_and(|l| l.namespaces.iter().any(|n| n.kind == "mount")) {
+            super::host_mounts::note_before(&dir, &prep.rootfs)
+                .map_err(RuntimeError::io(&id, "note the host's mounts"))?;
+        }
         let (ours, theirs) =
             hull_sys::socket::seqpacket_pair().map_err(RuntimeError::io(&id, "socketpair"))?;
 

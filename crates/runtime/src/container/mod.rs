@@ -6,6 +6,7 @@
 mod control;
 mod create;
 mod error;
+mod host_mounts;
 mod prepare;
 mod start;
 mod update;
