@@ -79,3 +79,67 @@ fn a_device_that_cannot_be_made_is_a_clear_error() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// A bundle with a user namespace (ids mapped from 100000), whose root owns the rootfs.
+fn userns_bundle() -> Bundle {
+    let mut b = Bundle::new();
+    b.linux(
+        "namespaces",
+        json!([{"type": "pid"}, {"type": "user"}, {"type": "ipc"}, {"type": "uts"},
+               {"type": "mount"}]),
+    );
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.linux("uidMappings", map.clone());
+    b.linux("gidMappings", map);
+    // sysfs and cgroupfs need a network / cgroup namespace owned by the user namespace.
+    let mounts: Vec<serde_json::Value> = b.config["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| !["/sys", "/sys/fs/cgroup"].contains(&m["destination"].as_str().unwrap()))
+        .cloned()
+        .collect();
+    b.config["mounts"] = json!(mounts);
+    crate::namespaces::chown_tree(&b.bundle().join("rootfs"), 100000, 100000);
+    for dir in [b.path(), b.bundle().as_path()] {
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    b
+}
+
+/// In a user namespace the kernel refuses every device mknod: the host's node of the same path
+/// is bound instead (as runc does), and a node the host lacks is an error naming it.
+#[test]
+fn in_a_user_namespace_devices_are_bound_from_the_host() {
+    require_root!();
+    if !std::path::Path::new("/dev/kmsg").exists() {
+        println!("skipped: userns device bind (the host has no /dev/kmsg)");
+        return;
+    }
+    let mut b = userns_bundle();
+    b.linux(
+        "devices",
+        json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]),
+    );
+    b.args(&["busybox", "stat", "-c", "%n %F %t:%T", "/dev/kmsg"]);
+    let out = b.run("userns-kmsg");
+    assert_eq!(out, "/dev/kmsg character special file 1:b\n");
+    let runc_id = format!("conf-userns-kmsg-runc-{}", std::process::id());
+    if let Some(r) = b.runc(&["run", &runc_id]) {
+        assert!(r.status.success(), "runc: {}", text(&r.stderr));
+        assert_eq!(text(&r.stdout), out);
+    }
+
+    b.linux(
+        "devices",
+        json!([{"path": "/dev/test9", "type": "c", "major": 10, "minor": 666}]),
+    );
+    let out = b.run_output("userns-missing");
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "made /dev/test9 in a user namespace");
+    assert!(
+        err.contains("/dev/test9") && err.contains("user namespace"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
