@@ -113,6 +113,26 @@ fn an_inheritable_capability_outside_the_bounding_set_fails() {
     }
 }
 
+/// A capabilities object with no sets (youki's contest, bounding_dropped_when_unset): every
+/// set is empty, the bounding set too, as under runc.
+#[test]
+fn unset_capability_sets_are_empty_the_bounding_set_too() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.config["process"]["capabilities"] = json!({});
+    b.args(&["/probe", "status"]);
+    let f = facts(&b.run("capsunset"));
+    let zero = "0000000000000000";
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(f[set], zero, "{set}");
+    }
+    let runc_id = format!("conf-capsunset-runc-{}", std::process::id());
+    if let Some(r) = b.runc(&["run", &runc_id]) {
+        assert!(r.status.success(), "runc: {}", text(&r.stderr));
+        assert_eq!(facts(&text(&r.stdout))["CapBnd"], zero, "runc");
+    }
+}
+
 /// This process's mount points below `dir`.
 fn mounts_below(dir: &std::path::Path) -> Vec<String> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
