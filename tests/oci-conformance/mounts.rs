@@ -4,7 +4,7 @@
 use hull_tests::require_root;
 use serde_json::json;
 
-use crate::bundle::{facts, values, Bundle};
+use crate::bundle::{facts, text, values, Bundle};
 
 #[test]
 fn mounts_and_rootfs_propagation() {
@@ -152,4 +152,170 @@ fn rshared_volume_sends_the_containers_mounts_to_the_host() {
         );
         check("runc");
     }
+}
+
+/// The mount options (field 6) of `dest` in the probe's mountinfo.
+fn options_of(out: &str, dest: &str) -> String {
+    options_line(out, dest)
+        .split(' ')
+        .nth(5)
+        .unwrap()
+        .to_string()
+}
+
+/// Recursive mount attributes (issue 12): `rro`, `rnosuid`, ... reach the submounts an rbind
+/// brings along, where plain `ro` reaches the top mount only. runc gives the same options.
+#[test]
+fn recursive_mount_attributes_reach_submounts() {
+    require_root!();
+    let mut b = Bundle::new();
+    let src = b.path().join("tree");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(src.join("sub"))
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount the submount");
+    let recursive = [
+        "rro",
+        "rnosuid",
+        "rnodev",
+        "rnoexec",
+        "rnoatime",
+        "rnodiratime",
+        "rnosymfollow",
+    ];
+    let mut mounts = b.config["mounts"].as_array().unwrap().clone();
+    let mut rec = vec!["rbind"];
+    rec.extend(recursive);
+    mounts.push(json!({"destination": "/rec", "type": "bind", "source": src, "options": rec}));
+    mounts.push(
+        json!({"destination": "/plain", "type": "bind", "source": src,
+                       "options": ["rbind", "ro", "nosuid"]}),
+    );
+    // Undone by later words: rro then rrw leaves it writable; strictatime replaces noatime.
+    mounts.push(
+        json!({"destination": "/undone", "type": "bind", "source": src,
+                       "options": ["rbind", "rro", "rnoatime", "rrw", "rstrictatime"]}),
+    );
+    b.config["mounts"] = json!(&mounts);
+    b.args(&["/probe", "mounts"]);
+    let out = b.run("recattrs");
+    let want = "ro,nosuid,nodev,noexec,noatime,nodiratime,nosymfollow";
+    assert_eq!(options_of(&out, "/rec"), want);
+    assert_eq!(options_of(&out, "/rec/sub"), want, "the submount");
+    assert!(options_of(&out, "/plain").starts_with("ro,nosuid"));
+    assert!(
+        options_of(&out, "/plain/sub").starts_with("rw,relatime"),
+        "plain ro reached the submount: {out}"
+    );
+    assert_eq!(options_of(&out, "/undone/sub"), "rw");
+    // runc (1.1.5) refuses /undone: it keeps both access-time modes and the kernel says EINVAL.
+    mounts.pop();
+    b.config["mounts"] = json!(mounts);
+    b.write();
+    let runc_id = format!("conf-recattrs-runc-{}", std::process::id());
+    if let Some(r) = b.runc(&["run", &runc_id]) {
+        assert!(r.status.success(), "runc: {}", text(&r.stderr));
+        let theirs = text(&r.stdout);
+        for dest in ["/rec", "/rec/sub", "/plain", "/plain/sub"] {
+            assert_eq!(options_of(&theirs, dest), options_of(&out, dest), "{dest}");
+        }
+    }
+}
+
+/// A rootfs whose /proc or /sys is a symlink is refused (issue 12's prohibit_symlink): proc
+/// mounted elsewhere in the rootfs would leave the masks on the wrong path. runc refuses it too.
+#[test]
+fn a_symlinked_proc_or_sys_is_refused() {
+    require_root!();
+    for dir in ["proc", "sys"] {
+        let mut b = Bundle::new();
+        let rootfs = b.bundle().join("rootfs");
+        std::fs::create_dir(rootfs.join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink("elsewhere", rootfs.join(dir)).unwrap();
+        b.args(&["echo", "ran"]);
+        let out = b.run_output(&format!("symlink-{dir}"));
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{dir}: ran: {}", text(&out.stdout));
+        assert!(
+            err.contains(&format!("/{dir} in the rootfs is a symlink")),
+            "{err}"
+        );
+        assert!(
+            err.contains("must be mounted on ordinary directory"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        let runc_id = format!("conf-symlink-{dir}-runc-{}", std::process::id());
+        if let Some(r) = b.runc(&["run", &runc_id]) {
+            assert!(!r.status.success(), "runc ran it: {}", text(&r.stdout));
+            let err = text(&r.stderr);
+            assert!(
+                err.contains("must be mounted on ordinary directory"),
+                "{err}"
+            );
+        }
+    }
+}
+
+/// Symlinks in the rootfs on the way to a mount's destination resolve as if the rootfs were
+/// `/`: an absolute one and one with too many `..` both land inside it, and nothing is created
+/// or mounted on the host's path they name. runc does the same (securejoin).
+#[test]
+fn mount_destinations_cannot_escape_the_rootfs() {
+    require_root!();
+    let mut b = Bundle::new();
+    let host = b.path().join("hostside");
+    std::fs::create_dir(&host).unwrap();
+    let data = b.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("marker"), "bound\n").unwrap();
+    let rootfs = b.bundle().join("rootfs");
+    std::os::unix::fs::symlink(&host, rootfs.join("abs")).unwrap();
+    let up = "../".repeat(12) + host.strip_prefix("/").unwrap().to_str().unwrap();
+    std::os::unix::fs::symlink(&up, rootfs.join("rel")).unwrap();
+    let mut mounts = b.config["mounts"].as_array().unwrap().clone();
+    mounts.push(
+        json!({"destination": "/abs/x", "type": "tmpfs", "source": "tmpfs",
+                       "options": ["size=1m"]}),
+    );
+    mounts.push(
+        json!({"destination": "/rel/y", "type": "bind", "source": data,
+                       "options": ["rbind"]}),
+    );
+    b.config["mounts"] = json!(mounts);
+    b.args(&["sh", "-c", "/probe mounts; cat /rel/y/marker"]);
+    let out = b.run("escape");
+    // Inside, the link names the host's path, which now lies in the rootfs.
+    let inside = host.display().to_string();
+    assert!(
+        options_line(&out, &format!("{inside}/x")).contains(" - tmpfs "),
+        "{out}"
+    );
+    assert!(out.ends_with("bound\n"), "{out}");
+    assert_eq!(
+        std::fs::read_dir(&host).unwrap().count(),
+        0,
+        "a mount point was made on the host"
+    );
+    assert!(rootfs
+        .join(inside.trim_start_matches('/'))
+        .join("x")
+        .is_dir());
+    let runc_id = format!("conf-escape-runc-{}", std::process::id());
+    if let Some(r) = b.runc(&["run", &runc_id]) {
+        assert!(r.status.success(), "runc: {}", text(&r.stderr));
+        assert!(text(&r.stdout).ends_with("bound\n"));
+        assert_eq!(std::fs::read_dir(&host).unwrap().count(), 0, "runc");
+    }
+}
+
+/// The probe's mountinfo line of `dest`.
+fn options_line(out: &str, dest: &str) -> String {
+    let lines = values(out, "mountinfo");
+    let line = lines.iter().find(|l| l.split(' ').nth(4) == Some(dest));
+    line.unwrap_or_else(|| panic!("{dest} not mounted: {lines:?}"))
+        .clone()
 }

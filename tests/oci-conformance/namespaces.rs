@@ -138,7 +138,7 @@ fn uid_and_gid_mappings_make_a_user_namespace() {
     assert_eq!(setgroups.trim(), "allow");
 }
 
-fn chown_tree(dir: &Path, uid: u32, gid: u32) {
+pub(crate) fn chown_tree(dir: &Path, uid: u32, gid: u32) {
     std::os::unix::fs::lchown(dir, Some(uid), Some(gid)).unwrap();
     for e in std::fs::read_dir(dir).unwrap() {
         let e = e.unwrap();

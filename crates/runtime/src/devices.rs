@@ -1,5 +1,6 @@
 //! /dev inside the container: the default device nodes (bind-mounted from the host, which also
-//! works in a user namespace), `linux.devices` (mknod), and the standard symlinks.
+//! works in a user namespace), `linux.devices` (mknod; a bind of the host's node only in a user
+//! namespace, where mknod of a device is never allowed), and the standard symlinks.
 
 use std::io;
 use std::path::Path;
@@ -32,6 +33,30 @@ pub fn always_allowed() -> Vec<hull_oci::runtime::DeviceRule> {
             major: Some(major),
             minor,
             access: Some("rwm".into()),
+        })
+        .collect()
+}
+
+/// Device cgroup rules that let init create the nodes of `linux.devices` (`m` only: reading or
+/// writing them stays as `linux.resources.devices` says). The cgroup's rules are in force before
+/// init sets up /dev, so without these a deny-all would refuse the mknod (runc gets the same by
+/// applying its rules after the rootfs is set up).
+pub fn creation_rules(devices: &[Device]) -> Vec<hull_oci::runtime::DeviceRule> {
+    devices
+        .iter()
+        .filter_map(|d| {
+            let kind = match device_type(&d.kind)? {
+                FileType::BlockDevice => "b",
+                FileType::CharacterDevice => "c",
+                _ => return None, // a fifo is no device: the device cgroup does not check it
+            };
+            Some(hull_oci::runtime::DeviceRule {
+                allow: true,
+                kind: Some(kind.into()),
+                major: Some(d.major),
+                minor: Some(d.minor),
+                access: Some("m".into()),
+            })
         })
         .collect()
 }
@@ -88,8 +113,9 @@ pub fn device_type(kind: &str) -> Option<FileType> {
     }
 }
 
-/// mknod the device, with its mode and owner; falls back to binding the host node of the same
-/// path when mknod is not permitted (user namespace).
+/// mknod the device, with its mode and owner. In a user namespace, where the kernel never lets
+/// a process create a device node, the host's node of the same path is bound instead (as runc
+/// does); anywhere else a refused mknod is an error.
 fn create_device(rootfs: &Path, d: &Device) -> io::Result<()> {
     let target = crate::mounts::secure_join(rootfs, &d.path)?;
     let ft = device_type(&d.kind).ok_or_else(|| {
@@ -106,14 +132,39 @@ fn create_device(rootfs: &Path, d: &Device) -> io::Result<()> {
     let dev = rustix::fs::makedev(d.major as u32, d.minor as u32);
     match rustix::fs::mknodat(rustix::fs::CWD, &target, ft, mode, dev) {
         Ok(()) => {}
-        Err(rustix::io::Errno::PERM) => return bind_host_device(&d.path, &target),
-        Err(e) => return Err(ctx("mknod", &target, e)),
+        Err(rustix::io::Errno::PERM) if ft != FileType::Fifo && in_user_namespace() => {
+            return bind_host_device(&d.path, &target).map_err(|e| {
+                let what = format!(
+                    "mknod is not allowed in a user namespace; bind host {}",
+                    d.path.display()
+                );
+                io::Error::new(
+                    e.kind(),
+                    format!("device {}: {what}: {e}", d.path.display()),
+                )
+            });
+        }
+        Err(e) => {
+            let what = format!("mknod ({} {}:{})", d.kind, d.major, d.minor);
+            return Err(ctx(&what, &d.path, e));
+        }
     }
     // mknod's mode is filtered by the umask; set it exactly.
     rustix::fs::chmod(&target, mode).map_err(|e| ctx("chmod", &target, e))?;
     let uid = d.uid.map(rustix::fs::Uid::from_raw);
     let gid = d.gid.map(rustix::fs::Gid::from_raw);
     rustix::fs::chown(&target, uid, gid).map_err(|e| ctx("chown", &target, e))
+}
+
+/// Whether this process runs in a user namespace other than the initial one, whose uid map is
+/// the identity over the whole range.
+fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| !is_initial_uid_map(&m))
+}
+
+fn is_initial_uid_map(map: &str) -> bool {
+    let fields: Vec<&str> = map.split_whitespace().collect();
+    fields == ["0", "0", "4294967295"]
 }
 
 #[cfg(test)]
@@ -127,6 +178,46 @@ mod tests {
         assert_eq!(device_type("b"), Some(FileType::BlockDevice));
         assert_eq!(device_type("p"), Some(FileType::Fifo));
         assert_eq!(device_type("x"), None);
+    }
+
+    #[test]
+    fn only_the_initial_uid_map_is_the_full_identity() {
+        assert!(is_initial_uid_map("         0          0 4294967295\n"));
+        assert!(!is_initial_uid_map("         0     100000      65536\n"));
+        assert!(!is_initial_uid_map(""));
+    }
+
+    #[test]
+    fn creation_rules_allow_mknod_of_char_and_block_nodes_only() {
+        let dev = |kind: &str, major, minor| Device {
+            kind: kind.into(),
+            path: "/dev/x".into(),
+            major,
+            minor,
+            file_mode: None,
+            uid: None,
+            gid: None,
+        };
+        let rules = creation_rules(&[dev("c", 10, 229), dev("b", 8, 1), dev("p", 0, 0)]);
+        let got: Vec<_> = rules
+            .iter()
+            .map(|r| {
+                (
+                    r.kind.clone().unwrap(),
+                    r.major,
+                    r.minor,
+                    r.access.clone().unwrap(),
+                    r.allow,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("c".to_string(), Some(10), Some(229), "m".to_string(), true),
+                ("b".to_string(), Some(8), Some(1), "m".to_string(), true),
+            ]
+        );
     }
 
     #[test]

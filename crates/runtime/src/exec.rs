@@ -21,7 +21,7 @@ use hull_oci::runtime::{Process, Spec};
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, WaitOptions};
 
-use crate::container::{live_status, read_spec};
+use crate::container::{live_status, saved_spec};
 use crate::process::exec::{self as child, ExecArgs};
 use crate::process::sync::{self, FromInit};
 use crate::state::{self as st, ContainerState, Status};
@@ -68,10 +68,10 @@ struct Report {
 }
 
 impl Runtime {
-    /// The container's spec (its bundle's config.json), e.g. as the template of an exec.
+    /// The container's spec as `create` read it, e.g. as the template of an exec.
     pub fn spec(&self, id: &str) -> Result<Spec, RuntimeError> {
         let state = self.read_state(id)?;
-        read_spec(&state.bundle.join("config.json"))
+        saved_spec(&self.existing_dir(id)?, &state.bundle)
     }
 
     fn read_state(&self, id: &str) -> Result<ContainerState, RuntimeError> {
@@ -96,7 +96,7 @@ impl Runtime {
                 })
             }
         }
-        let spec = read_spec(&state.bundle.join("config.json"))?;
+        let spec = saved_spec(&self.existing_dir(id)?, &state.bundle)?;
         validate(id, &req.process)?;
         let init = state.pid.expect("a running container has a pid");
         let namespaces = open_namespaces(id, &spec, init)?;

@@ -29,6 +29,7 @@ mod exec;
 pub mod foreground;
 pub mod hooks;
 pub mod mini_init;
+pub mod mount_attrs;
 pub mod mounts;
 pub mod process;
 pub mod rlimits;

@@ -8,6 +8,8 @@ use std::path::{Component, Path, PathBuf};
 use hull_oci::runtime::Mount;
 use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
 
+pub use crate::mount_attrs::RecursiveAttrs;
+
 /// How one option word changes a mount (runc's `mountFlags` table, as data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OptionEffect {
@@ -54,13 +56,14 @@ const OPTION_TABLE: &[(&str, OptionEffect)] = {
     ]
 };
 
-/// Parsed `options` of one mount: flags, propagation changes, bind kind, and the rest as the
-/// filesystem's data string (`mode=755,size=65536k`).
+/// Parsed `options` of one mount: flags, propagation changes, bind kind, recursive attributes
+/// (`rro`, ...), and the rest as the filesystem's data string (`mode=755,size=65536k`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountOptions {
     pub flags: MountFlags,
     pub propagation: Vec<MountPropagationFlags>,
     pub bind: Option<bool>,
+    pub attrs: RecursiveAttrs,
     pub data: Vec<String>,
 }
 
@@ -69,6 +72,7 @@ pub fn parse_options(options: &[String]) -> MountOptions {
         flags: MountFlags::empty(),
         propagation: Vec::new(),
         bind: None,
+        attrs: RecursiveAttrs::default(),
         data: Vec::new(),
     };
     for opt in options {
@@ -79,6 +83,7 @@ pub fn parse_options(options: &[String]) -> MountOptions {
             Some((_, OptionEffect::Bind { recursive })) => {
                 out.bind = Some(out.bind.unwrap_or(false) || *recursive)
             }
+            None if out.attrs.add(opt) => {}
             None => out.data.push(opt.clone()),
         }
     }
@@ -95,6 +100,7 @@ pub enum PlannedMount {
         destination: PathBuf,
         recursive: bool,
         remount_flags: Option<MountFlags>,
+        attrs: RecursiveAttrs,
         propagation: Vec<MountPropagationFlags>,
     },
     /// The container's view of /sys/fs/cgroup, read-only.
@@ -106,6 +112,7 @@ pub enum PlannedMount {
         destination: PathBuf,
         flags: MountFlags,
         data: String,
+        attrs: RecursiveAttrs,
         propagation: Vec<MountPropagationFlags>,
     },
 }
@@ -157,6 +164,7 @@ fn plan_one(m: &Mount, bundle: &Path) -> Result<PlannedMount, PlanError> {
             destination,
             recursive: opts.bind.unwrap_or(false),
             remount_flags,
+            attrs: opts.attrs,
             propagation: opts.propagation,
         });
     }
@@ -174,6 +182,7 @@ fn plan_one(m: &Mount, bundle: &Path) -> Result<PlannedMount, PlanError> {
         destination,
         flags: opts.flags,
         data: opts.data.join(","),
+        attrs: opts.attrs,
         propagation: opts.propagation,
     })
 }
@@ -302,14 +311,20 @@ pub fn bind_rootfs(rootfs: &Path) -> io::Result<()> {
 /// Mounts one planned entry under `rootfs` (before pivot_root). `cgroup_paths` are init's
 /// cgroups as the host sees them (controllers, path) for the v1 cgroup view.
 pub fn apply(rootfs: &Path, m: &PlannedMount, cgroup_paths: &[(String, String)]) -> io::Result<()> {
+    if let PlannedMount::Fs { kind, .. } = m {
+        if kind == "proc" || kind == "sysfs" {
+            refuse_symlinks(rootfs, m.destination(), kind)?;
+        }
+    }
     let target = secure_join(rootfs, m.destination())?;
     match m {
         PlannedMount::Bind {
             source,
             recursive,
             remount_flags,
+            attrs,
             propagation,
-            ..
+            destination,
         } => {
             create_mountpoint(&target, source.is_dir())?;
             if *recursive {
@@ -323,6 +338,7 @@ pub fn apply(rootfs: &Path, m: &PlannedMount, cgroup_paths: &[(String, String)])
                 rustix::mount::mount_remount(&target, *flags | MountFlags::BIND, "")
                     .map_err(|e| ctx("remount", &target, e))?;
             }
+            attrs.apply(&target, destination)?;
             set_propagation(&target, propagation)
         }
         PlannedMount::Cgroup { .. } => {
@@ -334,17 +350,51 @@ pub fn apply(rootfs: &Path, m: &PlannedMount, cgroup_paths: &[(String, String)])
             source,
             flags,
             data,
+            attrs,
             propagation,
-            ..
+            destination,
         } => {
             create_mountpoint(&target, true)?;
             let data = std::ffi::CString::new(data.as_str())
                 .map_err(|e| ctx("mount data for", &target, io::Error::other(e)))?;
             rustix::mount::mount(source.as_str(), &target, kind.as_str(), *flags, &*data)
                 .map_err(|e| ctx(&format!("mount {kind} on"), &target, e))?;
+            attrs.apply(&target, destination)?;
             set_propagation(&target, propagation)
         }
     }
+}
+
+/// proc and sysfs go on an ordinary directory only: no component of `destination` in the
+/// rootfs may be a symlink (secure_join would keep one inside the rootfs, but /proc somewhere
+/// else in it is still a way to hide the real /proc from the container's masks), and the last
+/// must be a directory if it exists (runc's check, with its words, which clients look for).
+fn refuse_symlinks(rootfs: &Path, destination: &Path, kind: &str) -> io::Result<()> {
+    let mut path = rootfs.to_path_buf();
+    for c in destination.components() {
+        let Component::Normal(name) = c else { continue };
+        path.push(name);
+        let md = match std::fs::symlink_metadata(&path) {
+            Ok(md) => md,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(ctx("stat", &path, e)),
+        };
+        let what = if md.file_type().is_symlink() {
+            "is a symlink"
+        } else if !md.is_dir() {
+            "is not a directory"
+        } else {
+            continue;
+        };
+        let inner = path.strip_prefix(rootfs).unwrap_or(&path).display();
+        let msg = format!(
+            "mount {kind} on {}: /{inner} in the rootfs {what}: {kind} must be mounted on \
+             ordinary directory",
+            destination.display()
+        );
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
+    }
+    Ok(())
 }
 
 fn set_propagation(target: &Path, propagation: &[MountPropagationFlags]) -> io::Result<()> {
@@ -458,6 +508,14 @@ pub fn move_root(rootfs: &Path) -> io::Result<()> {
     rustix::process::chdir("/").map_err(|e| ctx("chdir", Path::new("/"), e))
 }
 
+/// Without a mount namespace of its own: chroot into `rootfs`, which stays where the host has
+/// it (the container's mounts under it are in the host's mount table).
+pub fn chroot_into(rootfs: &Path) -> io::Result<()> {
+    rustix::process::chdir(rootfs).map_err(|e| ctx("chdir", rootfs, e))?;
+    rustix::process::chroot(".").map_err(|e| ctx("chroot", rootfs, e))?;
+    rustix::process::chdir("/").map_err(|e| ctx("chdir", Path::new("/"), e))
+}
+
 /// Masks `path` (inside the container, after pivot): /dev/null over a file, a read-only empty
 /// tmpfs over a directory. A missing path is skipped.
 pub fn mask_path(path: &Path) -> io::Result<()> {
@@ -547,6 +605,14 @@ mod tests {
     }
 
     #[test]
+    fn recursive_attributes_are_not_data() {
+        let o = parse_options(&s(&["rbind", "rro", "rnoexec", "size=1m"]));
+        assert_eq!(o.attrs.words, s(&["rro", "rnoexec"]));
+        assert_eq!(o.data, s(&["size=1m"]));
+        assert_eq!(o.flags, MountFlags::empty());
+    }
+
+    #[test]
     fn rbind_wins_over_bind() {
         assert_eq!(parse_options(&s(&["bind", "rbind"])).bind, Some(true));
         assert_eq!(parse_options(&s(&["bind"])).bind, Some(false));
@@ -590,6 +656,7 @@ mod tests {
                 destination: "/dev/pts".into(),
                 flags: MountFlags::NOSUID | MountFlags::NOEXEC,
                 data: "newinstance,ptmxmode=0666,mode=0620,gid=5".into(),
+                attrs: RecursiveAttrs::default(),
                 propagation: vec![],
             }
         );
@@ -606,6 +673,7 @@ mod tests {
                 destination: "/data".into(),
                 recursive: true,
                 remount_flags: Some(MountFlags::RDONLY),
+                attrs: RecursiveAttrs::default(),
                 propagation: vec![MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC],
             }
         );
@@ -681,6 +749,27 @@ mod tests {
         assert_eq!(secure_join(r, Path::new("/../../x")).unwrap(), r.join("x"));
         std::os::unix::fs::symlink("loop", r.join("loop")).unwrap();
         assert!(secure_join(r, Path::new("/loop")).is_err());
+    }
+
+    #[test]
+    fn proc_and_sysfs_refuse_a_symlink_anywhere_on_the_way() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir_all(r.join("real/fs")).unwrap();
+        std::os::unix::fs::symlink("real", r.join("sys")).unwrap();
+        std::os::unix::fs::symlink("/real", r.join("proc")).unwrap();
+        std::fs::write(r.join("file"), "").unwrap();
+        let err = |dest: &str, kind: &str| {
+            let e = refuse_symlinks(r, Path::new(dest), kind).unwrap_err();
+            e.to_string()
+        };
+        let e = err("/proc", "proc");
+        assert!(e.contains("/proc in the rootfs is a symlink"), "{e}");
+        assert!(e.contains("must be mounted on ordinary directory"), "{e}");
+        assert!(err("/sys/fs", "sysfs").contains("/sys in the rootfs is a symlink"));
+        assert!(err("/file", "proc").contains("is not a directory"));
+        refuse_symlinks(r, Path::new("/real/fs"), "sysfs").unwrap();
+        refuse_symlinks(r, Path::new("/missing/proc"), "proc").unwrap();
     }
 
     #[test]

@@ -74,6 +74,9 @@ impl ContainerState {
 pub const STATE_FILE: &str = "state.json";
 pub const LOCK_FILE: &str = "lock";
 pub const EXEC_FIFO: &str = "exec.fifo";
+/// The spec as `create` read it: what the container is, whatever happens to the bundle's
+/// config.json afterwards (runtime.md: later changes must not affect the container).
+pub const SPEC_FILE: &str = "config.json";
 
 /// Takes the container's exclusive lock (released when the file is dropped).
 pub fn lock(dir: &Path) -> io::Result<File> {

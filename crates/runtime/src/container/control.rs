@@ -8,7 +8,7 @@ use hull_oci::runtime::State;
 use rustix::process::{Pid, Signal};
 
 use super::error::cg_err;
-use super::{live_status, Runtime, RuntimeError};
+use super::{host_mounts, live_status, Runtime, RuntimeError};
 use crate::cgroups::CgroupError;
 use crate::state::{self as st, ContainerState, Status};
 
@@ -107,6 +107,8 @@ impl Runtime {
             (self.warn)(&format!("container {id}: read hooks: {e}"));
             Default::default()
         });
+        host_mounts::release(&dir)
+            .map_err(RuntimeError::io(id, "unmount the container's mounts"))?;
         drop(lock);
         std::fs::remove_dir_all(&dir).map_err(RuntimeError::io(id, "remove state dir"))?;
         // after the container is gone (runtime.md, Lifecycle step 13).

@@ -110,6 +110,7 @@ impl Drop for CreateGuard<'_> {
         if let Some(cg) = self.cgroup.take() {
             let _ = cg.delete();
         }
+        let _ = super::host_mounts::release(self.dir);
         let _ = std::fs::remove_dir_all(self.dir);
     }
 }
@@ -140,6 +141,11 @@ impl Runtime {
             armed: true,
         };
         let mut sd = fill_state_dir(&id, &dir, &req.bundle, &prep.spec)?;
+        let linux = prep.spec.linux.as_ref();
+        if !linux.is_some_and(|l| l.namespaces.iter().any(|n| n.kind == "mount")) {
+            super::host_mounts::note_before(&dir, &prep.rootfs)
+                .map_err(RuntimeError::io(&id, "note the host's mounts"))?;
+        }
         let (ours, theirs) =
             hull_sys::socket::seqpacket_pair().map_err(RuntimeError::io(&id, "socketpair"))?;
 
@@ -231,6 +237,9 @@ impl Runtime {
         // like runc: the nodes the runtime itself always creates stay usable under a deny-all.
         if !resources.devices.is_empty() {
             resources.devices.extend(crate::devices::always_allowed());
+            resources
+                .devices
+                .extend(crate::devices::creation_rules(&linux.devices));
         }
         for warning in self.cgroups.ignored_resources(&resources) {
             (self.warn)(&format!("linux.resources: {warning}"));
@@ -333,6 +342,7 @@ fn fill_state_dir(
         resources: spec.linux.as_ref().and_then(|l| l.resources.clone()),
     };
     st::write(dir, &state).map_err(RuntimeError::io(id, "write state"))?;
+    super::prepare::save_spec(dir, spec).map_err(RuntimeError::io(id, "save spec"))?;
     let hooks = spec.hooks.clone().unwrap_or_default();
     if spec.hooks.is_some() {
         crate::hooks::save(dir, &hooks).map_err(RuntimeError::io(id, "save hooks"))?;

@@ -6,6 +6,7 @@
 mod control;
 mod create;
 mod error;
+mod host_mounts;
 mod prepare;
 mod start;
 mod update;
@@ -24,7 +25,7 @@ use crate::state::{self as st, ContainerState, Status};
 pub use create::{CreateRequest, Created};
 use error::cg_err;
 pub use error::RuntimeError;
-pub(crate) use prepare::read_spec;
+pub(crate) use prepare::saved_spec;
 
 /// Where the runtime keeps `state.json` per container, and the host's cgroup layout.
 #[derive(Debug)]

@@ -66,14 +66,8 @@ pub(super) fn prepare(
         })?;
     }
     let linux = spec.linux.clone().unwrap_or_default();
-    // Without one, init's mounts and pivot_root would act on the caller's own mount namespace
-    // (the host's). runc refuses it too (when it has paths to mask, as every default spec does).
     if !linux.namespaces.iter().any(|n| n.kind == "mount") {
-        return Err(invalid(
-            "linux.namespaces has no mount namespace: the rootfs setup would change the host's \
-             mounts"
-                .into(),
-        ));
+        check_without_mount_namespace(&spec).map_err(invalid)?;
     }
     let seccomp = match &linux.seccomp {
         Some(s) => Some(
@@ -99,13 +93,57 @@ pub(super) fn prepare(
     })
 }
 
-pub(crate) fn read_spec(path: &Path) -> Result<Spec, RuntimeError> {
+/// Without a mount namespace the container inherits the caller's (config-linux.md): its
+/// mounts land in the rootfs in the host's mount table, and init chroots rather than pivots.
+/// What would change the host's own mounts instead is refused: masking or read-only paths and
+/// a read-only root (remounts of what the host mounted), and a root propagation (of the host's
+/// `/`). runc refuses the first two the same way.
+fn check_without_mount_namespace(spec: &Spec) -> Result<(), String> {
+    let linux = spec.linux.clone().unwrap_or_default();
+    let refused = [
+        (!linux.masked_paths.is_empty(), "linux.maskedPaths"),
+        (!linux.readonly_paths.is_empty(), "linux.readonlyPaths"),
+        (
+            spec.root.as_ref().is_some_and(|r| r.readonly),
+            "root.readonly",
+        ),
+        (
+            linux.rootfs_propagation.is_some(),
+            "linux.rootfsPropagation",
+        ),
+    ];
+    match refused.iter().find(|(set, _)| *set) {
+        Some((_, what)) => Err(format!(
+            "{what} needs a mount namespace, and linux.namespaces has none: it would change the \
+             host's mounts"
+        )),
+        None => Ok(()),
+    }
+}
+
+pub(super) fn read_spec(path: &Path) -> Result<Spec, RuntimeError> {
     let err = |source| RuntimeError::ReadSpec {
         path: path.to_path_buf(),
         source,
     };
     let bytes = std::fs::read(path).map_err(err)?;
     serde_json::from_slice(&bytes).map_err(|e| err(io::Error::new(io::ErrorKind::InvalidData, e)))
+}
+
+/// Keeps the spec in the state dir (see [`crate::state::SPEC_FILE`]).
+pub(super) fn save_spec(dir: &Path, spec: &Spec) -> io::Result<()> {
+    let bytes = serde_json::to_vec(spec).map_err(io::Error::other)?;
+    std::fs::write(dir.join(crate::state::SPEC_FILE), bytes)
+}
+
+/// The spec `create` read, from the state dir `dir`; the bundle's config.json only for a
+/// container created before hull kept a copy.
+pub(crate) fn saved_spec(dir: &Path, bundle: &Path) -> Result<Spec, RuntimeError> {
+    let saved = dir.join(crate::state::SPEC_FILE);
+    if saved.exists() {
+        return read_spec(&saved);
+    }
+    read_spec(&bundle.join("config.json"))
 }
 
 impl Runtime {

@@ -327,12 +327,17 @@ fn setup_rootfs(
     hook_state: Option<&State>,
 ) -> Result<()> {
     let linux = a.spec.linux.clone().unwrap_or_default();
-    // must happen before mounting anything so nothing propagates to the host.
-    mounts::make_root_private(linux.rootfs_propagation.as_deref(), &a.rootfs)
-        .map_err(fail(Step::Mounts, "root propagation"))?;
-    // must happen before the spec mounts because they go on top of this bind mount, which
-    // pivot_root then takes as the new root.
-    mounts::bind_rootfs(&a.rootfs).map_err(fail(Step::Mounts, "rootfs"))?;
+    // Without one the mount namespace is the host's: its `/` keeps its propagation and no
+    // rootfs bind is left behind (create refused what would need them).
+    let own_mount_ns = linux.namespaces.iter().any(|n| n.kind == "mount");
+    if own_mount_ns {
+        // must happen before mounting anything so nothing propagates to the host.
+        mounts::make_root_private(linux.rootfs_propagation.as_deref(), &a.rootfs)
+            .map_err(fail(Step::Mounts, "root propagation"))?;
+        // must happen before the spec mounts because they go on top of this bind mount, which
+        // pivot_root then takes as the new root.
+        mounts::bind_rootfs(&a.rootfs).map_err(fail(Step::Mounts, "rootfs"))?;
+    }
     for m in &a.mounts {
         mounts::apply(&a.rootfs, m, cgroup_paths).map_err(fail(Step::Mounts, "spec mount"))?;
     }
@@ -341,6 +346,10 @@ fn setup_rootfs(
     // after the mounts (hooks may inspect or add to them) and before pivot_root (the spec has
     // createContainer paths resolve in the runtime's filesystem).
     run_create_hooks(&a.sock, &a.spec, hook_state)?;
+    if !own_mount_ns {
+        // pivot_root or a move over `/` would change the host's own root.
+        return mounts::chroot_into(&a.rootfs).map_err(fail(Step::PivotRoot, "chroot"));
+    }
     if a.no_pivot {
         mounts::move_root(&a.rootfs).map_err(fail(Step::PivotRoot, "move root"))?;
     } else {
@@ -521,7 +530,7 @@ pub(crate) fn secure_and_exec_process(
         load_seccomp(seccomp)?;
     }
     let caps_error =
-        |e: capabilities::CapsError| InitError::new(Step::Capabilities, e.to_string(), None);
+        |e: capabilities::CapsError| InitError::new(Step::Capabilities, error_chain(&e), None);
     // must happen before the uid switch because dropping from the bounding set needs
     // CAP_SETPCAP in the effective set, which the switch clears.
     if let Some(caps) = &proc.capabilities {

@@ -1,0 +1,221 @@
+//! Issue 12's "Features" findings outside the mount table: a spec edited after `create`, the
+//! capability sets that must make a container fail, and namespaces inherited or joined by path
+//! for every type (runtime-tools' config_updates_without_affect, process_capabilities_fail,
+//! linux_ns_itype, linux_ns_path). Each runs under runc too, with the same expectation.
+
+use hull_tests::require_root;
+use serde_json::json;
+
+use crate::bundle::{facts, text, Bundle};
+
+/// The inode of `/proc/<pid>/ns/<name>`, as the probe prints it.
+fn ns_of(pid: i64, name: &str) -> String {
+    let link = std::fs::read_link(format!("/proc/{pid}/ns/{name}")).unwrap();
+    let link = link.to_string_lossy().into_owned();
+    let inode = link.split_once('[').unwrap().1.trim_end_matches(']');
+    inode.to_string()
+}
+
+/// Waits until `path` holds `want` (the container's output, written after start).
+fn wait_for_file(path: &std::path::Path, want: &str) -> String {
+    hull_tests::wait_until(&format!("{want:?} in {}", path.display()), || {
+        std::fs::read_to_string(path).is_ok_and(|s| s.contains(want))
+    });
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// After `create`, config.json may change or go: `start` runs what was read at create, and an
+/// exec joins the namespaces that spec gave the container (with the edited file's, none, it
+/// would run on the host).
+#[test]
+fn config_updates_after_create_do_not_affect_the_container() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.args(&["sh", "-c", "echo original; exec sleep 1000"]);
+    let config = b.bundle().join("config.json");
+    let id = b.create("cfgupdate", &[]);
+    std::fs::write(&config, r#"{"ociVersion": "1.0.0"}"#).unwrap();
+    b.ok(&["start", &id]);
+    let out = wait_for_file(&b.path().join("cfgupdate.out"), "original");
+    assert_eq!(out, "original\n");
+    let pid = b.state(&id)["pid"].as_i64().expect("pid");
+    let f = facts(&b.ok(&["exec", &id, "/probe", "ns"]));
+    for ns in ["mnt", "pid", "net", "ipc", "uts"] {
+        assert_eq!(
+            f[&format!("ns.{ns}")],
+            ns_of(pid, ns),
+            "exec's {ns} namespace"
+        );
+    }
+    b.ok(&["kill", &id, "KILL"]);
+    hull_tests::wait_until("stopped", || b.state(&id)["status"] == "stopped");
+    b.ok(&["delete", &id]);
+
+    b.write();
+    let runc_id = format!("{id}-runc");
+    let Some(r) = b.runc(&["create", &runc_id]) else {
+        return;
+    };
+    assert!(r.status.success(), "runc create: {}", text(&r.stderr));
+    std::fs::write(&config, r#"{"ociVersion": "1.0.0"}"#).unwrap();
+    let r = b.runc(&["start", &runc_id]).unwrap();
+    assert!(r.status.success(), "runc start: {}", text(&r.stderr));
+    assert_eq!(wait_for_file(&b.path().join("runc.out"), "original"), out);
+    // runc's exec takes its process template from the config.json in its working directory,
+    // so only start is compared.
+    let _ = b.runc(&["kill", &runc_id, "KILL"]);
+}
+
+/// A capability name the kernel has no number for cannot be applied: create fails, naming it,
+/// in one line (runtime-tools' process_capabilities_fail). runc 1.1 only warns and runs.
+#[test]
+fn an_unknown_capability_fails_create() {
+    require_root!();
+    let mut b = Bundle::new();
+    let mut bounding = b.config["process"]["capabilities"]["bounding"]
+        .as_array()
+        .unwrap()
+        .clone();
+    bounding.push(json!("CAP_TEST"));
+    b.config["process"]["capabilities"]["bounding"] = json!(bounding);
+    b.args(&["echo", "ran"]);
+    let out = b.run_output("capunknown");
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "ran: {}", text(&out.stdout));
+    assert!(err.contains("CAP_TEST"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// A bounding set that lacks what the inheritable set asks for cannot be set up: the kernel
+/// refuses the capset, and the container must not start with fewer capabilities than asked
+/// (youki's contest, process_capabilities_bounding: unset bounding, inheritable
+/// CAP_SYS_ADMIN). runc fails it the same way.
+#[test]
+fn an_inheritable_capability_outside_the_bounding_set_fails() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.config["process"]["capabilities"] = json!({
+        "effective": ["CAP_SYS_ADMIN"],
+        "permitted": ["CAP_SYS_ADMIN"],
+        "inheritable": ["CAP_SYS_ADMIN"],
+    });
+    b.args(&["echo", "ran"]);
+    let out = b.run_output("capbounding");
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "ran: {}", text(&out.stdout));
+    assert!(!text(&out.stdout).contains("ran"), "the program ran");
+    assert!(err.contains("Operation not permitted"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let runc_id = format!("conf-capbounding-runc-{}", std::process::id());
+    if let Some(r) = b.runc(&["run", &runc_id]) {
+        assert!(!r.status.success(), "runc ran it: {}", text(&r.stdout));
+        assert!(!text(&r.stdout).contains("ran"), "runc: the program ran");
+    }
+}
+
+/// A capabilities object with no sets (youki's contest, bounding_dropped_when_unset): every
+/// set is empty, the bounding set too, as under runc.
+#[test]
+fn unset_capability_sets_are_empty_the_bounding_set_too() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.config["process"]["capabilities"] = json!({});
+    b.args(&["/probe", "status"]);
+    let f = facts(&b.run("capsunset"));
+    let zero = "0000000000000000";
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(f[set], zero, "{set}");
+    }
+    let runc_id = format!("conf-capsunset-runc-{}", std::process::id());
+    if let Some(r) = b.runc(&["run", &runc_id]) {
+        assert!(r.status.success(), "runc: {}", text(&r.stderr));
+        assert_eq!(facts(&text(&r.stdout))["CapBnd"], zero, "runc");
+    }
+}
+
+/// This process's mount points below `dir`.
+fn mounts_below(dir: &std::path::Path) -> Vec<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let dir = format!("{}/", dir.display());
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|p| p.starts_with(&dir))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A spec without namespaces inherits every one of the runtime's (runtime-tools'
+/// linux_ns_itype), the mount namespace too: the container's mounts are in the host's table
+/// while it lives, and delete takes them away (runc leaves them).
+#[test]
+fn no_namespaces_inherits_every_one() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.linux("namespaces", json!([]));
+    b.linux("maskedPaths", json!([]));
+    b.linux("readonlyPaths", json!([]));
+    b.config.as_object_mut().unwrap().remove("hostname");
+    b.args(&["sleep", "1000"]);
+    let rootfs = b.bundle().join("rootfs");
+    let id = b.create("itype", &[]);
+    let pid = b.state(&id)["pid"].as_i64().expect("pid");
+    let me = std::process::id() as i64;
+    let kinds = ["mnt", "pid", "net", "ipc", "uts", "user", "cgroup"];
+    for ns in kinds {
+        assert_eq!(ns_of(pid, ns), ns_of(me, ns), "{ns} not inherited");
+    }
+    let proc = format!("{}/proc", rootfs.display());
+    assert!(mounts_below(&rootfs).contains(&proc), "no /proc mount");
+    b.ok(&["start", &id]);
+    b.ok(&["kill", &id, "KILL"]);
+    hull_tests::wait_until("stopped", || b.state(&id)["status"] == "stopped");
+    b.ok(&["delete", &id]);
+    assert_eq!(mounts_below(&rootfs), Vec::<String>::new(), "mounts left");
+
+    b.write();
+    let runc_id = format!("{id}-runc");
+    if let Some(r) = b.runc(&["create", &runc_id]) {
+        assert!(r.status.success(), "runc create: {}", text(&r.stderr));
+        let st = b.runc(&["state", &runc_id]).unwrap();
+        let st: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+        let runc_pid = st["pid"].as_i64().unwrap();
+        for ns in kinds {
+            assert_eq!(ns_of(runc_pid, ns), ns_of(me, ns), "runc: {ns}");
+        }
+        let _ = b.runc(&["delete", "--force", &runc_id]);
+    }
+}
+
+/// Without a mount namespace, what would remount or re-propagate the host's own mounts is
+/// refused before anything is mounted, in one line naming the setting.
+#[test]
+fn no_mount_namespace_refuses_what_would_change_host_mounts() {
+    require_root!();
+    let cases = [
+        ("maskedPaths", json!(["/proc/kcore"])),
+        ("rootfsPropagation", json!("shared")),
+        ("readonly", json!(true)),
+    ];
+    for (key, value) in cases {
+        let mut b = Bundle::new();
+        b.linux("namespaces", json!([{"type": "pid"}]));
+        b.linux("maskedPaths", json!([]));
+        b.linux("readonlyPaths", json!([]));
+        if key == "readonly" {
+            b.config["root"]["readonly"] = value;
+        } else {
+            b.linux(key, value);
+        }
+        b.args(&["echo", "ran"]);
+        let rootfs = b.bundle().join("rootfs");
+        let out = b.run_output(&format!("nomnt-{}", key.to_lowercase()));
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{key}: ran");
+        assert!(
+            err.contains(key) && err.contains("mount namespace"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert_eq!(mounts_below(&rootfs), Vec::<String>::new(), "{key}");
+    }
+}
