@@ -75,6 +75,7 @@ pub(super) fn prepare(
                 .into(),
         ));
     }
+    check_uts(&spec, &linux).map_err(invalid)?;
     let seccomp = match &linux.seccomp {
         Some(s) => Some(
             match seccomp_cache {
@@ -97,6 +98,20 @@ pub(super) fn prepare(
         namespaces,
         seccomp,
     })
+}
+
+/// A hostname or domainname needs a UTS namespace of the container's own: without one,
+/// sethostname in init would rename the host (containerd asks for a hostname in a hostNetwork
+/// pod's sandbox when its UTS namespace is the host's). runc refuses such a spec too.
+fn check_uts(spec: &Spec, linux: &hull_oci::runtime::Linux) -> Result<(), String> {
+    let names = spec.hostname.is_some() || spec.domainname.is_some();
+    if names && !linux.namespaces.iter().any(|n| n.kind == "uts") {
+        return Err(
+            "hostname or domainname set without a private UTS namespace: it would rename the host"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 pub(crate) fn read_spec(path: &Path) -> Result<Spec, RuntimeError> {
