@@ -454,11 +454,14 @@ fn which(program: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("{program} is not on PATH"))
 }
 
+/// A temp dir below `HULL_CRI_TMPDIR` (bench/cri.sh: its scratch file system), else /tmp.
 fn tempdir() -> PathBuf {
+    let base =
+        std::env::var_os("HULL_CRI_TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
     tempfile::Builder::new()
         .prefix("hull-cri.")
-        .tempdir_in("/tmp")
-        .expect("create a temp dir in /tmp")
+        .tempdir_in(&base)
+        .unwrap_or_else(|e| panic!("create a temp dir in {}: {e}", base.display()))
         .keep()
 }
 
