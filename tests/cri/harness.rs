@@ -365,6 +365,14 @@ impl Drop for Containerd {
             .args(["link", "del", &self.bridge])
             .stderr(Stdio::null())
             .status();
+        if self.driver == Driver::Systemd {
+            // The pods' slices are systemd's units (transient, below ours): stopping ours
+            // stops them and removes their cgroups.
+            let _ = Command::new("systemctl")
+                .args(["stop", &self.cgroup_parent])
+                .stderr(Stdio::null())
+                .status();
+        }
         remove_cgroup_parents(&self.cgroup_parent);
         // The temp dir goes with the `_dir` field, after this.
     }
