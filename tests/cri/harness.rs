@@ -213,8 +213,9 @@ state = "{d}/state"
 
     fn spawn(&mut self) {
         let log = File::create(self.dir.join("containerd.log")).unwrap();
-        let child = Command::new("containerd")
-            .arg("--config")
+        // setpriv --pdeathsig: a test killed outright (a timeout) takes containerd with it.
+        let child = Command::new("setpriv")
+            .args(["--pdeathsig", "KILL", "containerd", "--config"])
             .arg(self.dir.join("config.toml"))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
