@@ -74,13 +74,10 @@ fn cri_tier() {
         println!("--- containerd log (tail)\n{}", c.log_tail());
     }
     drop(c);
+    // One report of both: what failed, and what the pods left (also after a failed case).
     assert!(
-        failures.is_empty(),
-        "CRI cases failed:\n{}",
+        failures.is_empty() && leaks.is_empty(),
+        "CRI cases failed:\n{}\nleft on the host after every pod was removed: {leaks:#?}",
         failures.join("\n")
-    );
-    assert!(
-        leaks.is_empty(),
-        "left on the host after every pod was removed: {leaks:#?}"
     );
 }
