@@ -216,3 +216,48 @@ fn root_propagation_shared_and_unbindable_leak_nothing() {
         }
     }
 }
+
+/// A hostname without a UTS namespace of the container's own would rename the host: refused
+/// in one line, the host's name unchanged; runc refuses the same bundle. (containerd's CRI asks
+/// for one in a hostNetwork pod's sandbox when kubelet sets a hostname.)
+#[test]
+fn a_hostname_without_a_uts_namespace_is_refused() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.args(&["echo", "ran"]);
+    b.config["hostname"] = json!("conf-renamed-the-host");
+    let namespaces = b.config["linux"]["namespaces"].as_array().unwrap().clone();
+    let kept: Vec<_> = namespaces
+        .into_iter()
+        .filter(|n| n["type"] != "uts")
+        .collect();
+    b.linux("namespaces", json!(kept));
+    let before = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let _restore = RestoreHostname(before.clone());
+    let out = b.run_output("nouts");
+    let err = text(&out.stderr);
+    let after = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(after, before, "the host's hostname changed");
+    assert!(
+        !out.status.success(),
+        "run with a hostname and no UTS namespace succeeded"
+    );
+    assert!(err.contains("UTS namespace"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let runc_id = format!("conf-nouts-runc-{}", std::process::id());
+    if let Some(r) = b.runc(&["run", &runc_id]) {
+        assert!(!r.status.success(), "runc ran it: {}", text(&r.stdout));
+    }
+}
+
+/// Puts the host's name back if a failing runtime renamed it.
+struct RestoreHostname(String);
+
+impl Drop for RestoreHostname {
+    fn drop(&mut self) {
+        let now = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        if now != self.0 {
+            let _ = std::fs::write("/proc/sys/kernel/hostname", self.0.trim_end());
+        }
+    }
+}

@@ -69,6 +69,7 @@ pub(super) fn prepare(
     if !linux.namespaces.iter().any(|n| n.kind == "mount") {
         check_without_mount_namespace(&spec).map_err(invalid)?;
     }
+    check_uts(&spec, &linux).map_err(invalid)?;
     let seccomp = match &linux.seccomp {
         Some(s) => Some(
             match seccomp_cache {
@@ -121,7 +122,21 @@ fn check_without_mount_namespace(spec: &Spec) -> Result<(), String> {
     }
 }
 
-pub(super) fn read_spec(path: &Path) -> Result<Spec, RuntimeError> {
+/// A hostname or domainname needs a UTS namespace of the container's own: without one,
+/// sethostname in init would rename the host (containerd asks for a hostname in a hostNetwork
+/// pod's sandbox when its UTS namespace is the host's). runc refuses such a spec too.
+fn check_uts(spec: &Spec, linux: &hull_oci::runtime::Linux) -> Result<(), String> {
+    let names = spec.hostname.is_some() || spec.domainname.is_some();
+    if names && !linux.namespaces.iter().any(|n| n.kind == "uts") {
+        return Err(
+            "hostname or domainname set without a private UTS namespace: it would rename the host"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+pub(crate) fn read_spec(path: &Path) -> Result<Spec, RuntimeError> {
     let err = |source| RuntimeError::ReadSpec {
         path: path.to_path_buf(),
         source,
