@@ -28,6 +28,7 @@ enum Setup {
     Nothing,
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -82,6 +83,20 @@ contract! {
     start_unknown: Nothing, ["start", "nosuch"] => 1, "does not exist";
     // CRI-O: "container not running" from any command means gone.
     pause_stopped: Stopped, ["pause", "ID"] => 1, "container not running";
+    // Signal 0 checks that init exists (kill(2)); on a stopped container it is the same
+    // "container not running" as any other signal.
+    kill_zero_created: Created, ["kill", "ID", "0"] => 0, "";
+    kill_zero_running: Running, ["kill", "ID", "0"] => 0, "";
+    kill_zero_stopped: Stopped, ["kill", "ID", "0"] => 1, "container not running";
+    kill_all_created: Created, ["kill", "--all", "ID", "KILL"] => 0, "";
+    // runc freezes a created container too (start then refuses until resume).
+    pause_created: Created, ["pause", "ID"] => 0, "";
+    pause_paused: Paused, ["pause", "ID"] => 1, "";
+    start_paused: Paused, ["start", "ID"] => 1, "paused";
+    delete_paused: Paused, ["delete", "ID"] => 1, "not stopped: paused";
+    delete_force_paused: Paused, ["delete", "--force", "ID"] => 0, "";
+    // runc: "cannot exec in a paused container (use --ignore-paused to override)".
+    exec_paused: Paused, ["exec", "ID", "true"] => 255, "use --ignore-paused to override";
 }
 
 /// A runtime binary with its own state root; dropping it force-deletes the case's container.
@@ -142,6 +157,9 @@ impl Runtime<'_> {
             return;
         }
         self.ok(&["start", "ID"]);
+        if setup == Setup::Paused {
+            self.ok(&["pause", "ID"]);
+        }
         if setup == Setup::Stopped {
             self.ok(&["kill", "ID", "KILL"]);
             hull_tests::wait_until("container stopped", || self.status() == "stopped");
@@ -204,6 +222,7 @@ fn setup_name(s: Setup) -> &'static str {
         Setup::Nothing => "nothing",
         Setup::Created => "create",
         Setup::Running => "create, start",
+        Setup::Paused => "create, start, pause",
         Setup::Stopped => "create, start, kill",
     }
 }

@@ -8,9 +8,6 @@ use super::args::ExecArgs;
 use super::commands::absolute;
 
 pub fn exec(rt: &Runtime, a: ExecArgs) -> Result<u8> {
-    if a.preserve_fds > 0 {
-        bail!("--preserve-fds: not supported yet");
-    }
     let process = match &a.process {
         Some(path) => read_process(path)?,
         None => {
@@ -24,6 +21,8 @@ pub fn exec(rt: &Runtime, a: ExecArgs) -> Result<u8> {
     let mut req = ExecRequest::new(&a.id, process);
     req.console_socket = a.console_socket.map(absolute).transpose()?;
     req.pid_file = a.pid_file.map(absolute).transpose()?;
+    req.preserve_fds = a.preserve_fds;
+    req.ignore_paused = a.ignore_paused;
     if a.detach {
         rt.exec(req)?;
         return Ok(0);
@@ -96,6 +95,9 @@ pub fn process_from_flags(template: Process, a: &ExecArgs) -> Result<Process> {
     }
     if a.no_new_privs {
         p.no_new_privileges = true;
+    }
+    if let Some(profile) = &a.apparmor {
+        p.apparmor_profile = Some(profile.clone());
     }
     Ok(p)
 }
