@@ -24,7 +24,7 @@ use crate::bundle::Bundle;
 
 /// What exists before the command runs, under the id `ID`.
 #[derive(Clone, Copy, PartialEq)]
-enum Setup {
+pub(crate) enum Setup {
     Nothing,
     Created,
     Running,
@@ -100,16 +100,16 @@ contract! {
 }
 
 /// A runtime binary with its own state root; dropping it force-deletes the case's container.
-struct Runtime<'a> {
-    name: &'static str,
+pub(crate) struct Runtime<'a> {
+    pub(crate) name: &'static str,
     program: Vec<String>,
     root: std::path::PathBuf,
     bundle: &'a Bundle,
-    id: String,
+    pub(crate) id: String,
 }
 
 impl Runtime<'_> {
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.program[0]);
         c.args(&self.program[1..]).arg("--root").arg(&self.root);
         let bundle = self.bundle.bundle();
@@ -122,7 +122,7 @@ impl Runtime<'_> {
     }
 
     /// Runs with stdio on files (a created container inherits them); returns (code, stderr).
-    fn run(&self, args: &[&str]) -> (i32, String) {
+    pub(crate) fn run(&self, args: &[&str]) -> (i32, String) {
         let dir = self.bundle.path();
         let (out, err) = (dir.join("cmd.out"), dir.join("cmd.err"));
         let status = self
@@ -136,19 +136,19 @@ impl Runtime<'_> {
         (code, std::fs::read_to_string(err).unwrap_or_default())
     }
 
-    fn ok(&self, args: &[&str]) {
+    pub(crate) fn ok(&self, args: &[&str]) {
         let (code, err) = self.run(args);
         assert_eq!(code, 0, "{}: setup {args:?}: {err}", self.name);
     }
 
-    fn status(&self) -> String {
+    pub(crate) fn status(&self) -> String {
         self.run(&["state", "ID"]);
         let out = std::fs::read(self.bundle.path().join("cmd.out")).unwrap_or_default();
         let state: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
         state["status"].as_str().unwrap_or_default().to_string()
     }
 
-    fn setup(&self, setup: Setup) {
+    pub(crate) fn setup(&self, setup: Setup) {
         if setup == Setup::Nothing {
             return;
         }
@@ -178,23 +178,8 @@ fn check(name: &str, case: &Case) {
     let mut b = Bundle::new();
     b.args(&["sleep", "1000"]);
     b.write();
-    let hull = vec![
-        hull_bin().to_string_lossy().into_owned(),
-        "runtime".to_string(),
-    ];
-    let mut runtimes = vec![("hull-runtime", hull)];
-    match which("runc") {
-        Some(runc) => runtimes.insert(0, ("runc", vec![runc])),
-        None => eprintln!("skipped: {name} against runc (runc is not installed)"),
-    }
-    for (rt_name, program) in runtimes {
-        let rt = Runtime {
-            name: rt_name,
-            program,
-            root: b.path().join(format!("state-{rt_name}")),
-            id: format!("ec-{name}-{}", std::process::id()),
-            bundle: &b,
-        };
+    for rt in runtimes(&b, name) {
+        let rt_name = rt.name;
         rt.setup(case.setup);
         let (code, err) = rt.run(case.args);
         let what = format!("{rt_name} {:?} after {}", case.args, setup_name(case.setup));
@@ -215,6 +200,29 @@ fn check(name: &str, case: &Case) {
             assert!(!rt.status().is_empty(), "{what}: the container is gone");
         }
     }
+}
+
+/// runc (when installed) and hull-runtime, each with its own state root and the id
+/// `ec-<name>-<pid>`.
+pub(crate) fn runtimes<'a>(b: &'a Bundle, name: &str) -> Vec<Runtime<'a>> {
+    let hull = vec![
+        hull_bin().to_string_lossy().into_owned(),
+        "runtime".to_string(),
+    ];
+    let mut list = vec![("hull-runtime", hull)];
+    match which("runc") {
+        Some(runc) => list.insert(0, ("runc", vec![runc])),
+        None => eprintln!("skipped: {name} against runc (runc is not installed)"),
+    }
+    list.into_iter()
+        .map(|(rt_name, program)| Runtime {
+            name: rt_name,
+            program,
+            root: b.path().join(format!("state-{rt_name}")),
+            id: format!("ec-{name}-{}", std::process::id()),
+            bundle: b,
+        })
+        .collect()
 }
 
 fn setup_name(s: Setup) -> &'static str {

@@ -9,6 +9,7 @@
 mod bundle;
 mod cgroups;
 mod error_contract;
+mod exec;
 mod hooks;
 mod lifecycle;
 mod mounts;
