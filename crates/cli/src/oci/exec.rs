@@ -134,12 +134,20 @@ mod tests {
             "--cap",
             "net_admin",
             "--no-new-privs",
+            "--apparmor",
+            "hull-test",
+            "--preserve-fds",
+            "2",
+            "--ignore-paused",
+            "--process-label",
+            "system_u:system_r:container_t:s0",
             "c1",
             "sh",
             "-c",
             "id -u",
         ]);
         assert_eq!(a.id, "c1");
+        assert_eq!((a.preserve_fds, a.ignore_paused), (2, true));
         let template = Process {
             args: vec!["sleep".into()],
             env: vec!["A=1".into()],
@@ -152,6 +160,7 @@ mod tests {
         assert_eq!(p.cwd, "/tmp");
         assert_eq!((p.user.uid, p.user.gid), (1000, 1001));
         assert!(p.terminal && p.no_new_privileges);
+        assert_eq!(p.apparmor_profile.as_deref(), Some("hull-test"));
         let caps = p.capabilities.unwrap();
         assert_eq!(caps.bounding, ["CAP_NET_ADMIN"]);
         assert_eq!(caps.permitted, ["CAP_NET_ADMIN"]);
