@@ -189,5 +189,15 @@ fn exec_flags_set_the_process_as_runc_does() {
         let got = std::fs::read_to_string(outdir.join("process")).unwrap();
         assert_eq!(got, "from-process\n", "{}", rt.name);
         let _ = std::fs::remove_file(outdir.join("process"));
+
+        // --apparmor: as create, a host without AppArmor ignores the profile with a warning
+        // (runc refuses it there, so this part is hull's own).
+        if rt.name == "hull-runtime"
+            && !std::path::Path::new("/sys/kernel/security/apparmor").exists()
+        {
+            let (code, err) = rt.run(&["exec", "--apparmor", "hull-test-profile", "ID", "echo"]);
+            assert_eq!(code, 0, "{err}");
+            assert!(err.contains("warning") && err.contains("apparmor"), "{err}");
+        }
     }
 }

@@ -91,7 +91,7 @@ impl Runtime {
     /// Starts `req.process` in the running container `req.id` and returns once it has called
     /// execve (or failed to: the error says at which step, with `NotFound`/`NotExecutable` for
     /// a program that cannot be run).
-    pub fn exec(&self, req: ExecRequest) -> Result<Executed, RuntimeError> {
+    pub fn exec(&self, mut req: ExecRequest) -> Result<Executed, RuntimeError> {
         let id = req.id.as_str();
         let state = self.read_state(id)?;
         match live_status(&state) {
@@ -107,6 +107,7 @@ impl Runtime {
         }
         let spec = read_spec(&state.bundle.join("config.json"))?;
         validate(id, &req.process)?;
+        self.check_process_apparmor(id, &mut req.process)?;
         let init = state.pid.expect("a running container has a pid");
         let namespaces = open_namespaces(id, &spec, init)?;
         let cgroup_join = self.cgroup_join_files(id, &state)?;
