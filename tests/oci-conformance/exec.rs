@@ -1,7 +1,7 @@
 //! runc's `exec` flags, as containerd's shim and conmon pass them: `--preserve-fds`,
 //! `--ignore-paused`, `--process`, `--detach`, `--pid-file`, `--cwd`, `--env`, `--user`, `--cap`
-//! and `--no-new-privs`. Each case runs against runc (when installed) and hull-runtime with the
-//! same expectation. (`--tty` with `--console-socket` is covered by the runtime's own tests.)
+//! `--no-new-privs`, `--tty` with `--console-socket` and `--apparmor`. Each case runs against runc (when installed) and hull-runtime with the
+//! same expectation.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -198,6 +198,44 @@ fn exec_flags_set_the_process_as_runc_does() {
             let (code, err) = rt.run(&["exec", "--apparmor", "hull-test-profile", "ID", "echo"]);
             assert_eq!(code, 0, "{err}");
             assert!(err.contains("warning") && err.contains("apparmor"), "{err}");
+        }
+    }
+}
+
+/// `exec -d -t --console-socket`, as containerd's shim runs `ctr exec -t`: the pty master goes
+/// to the socket and the process sees a terminal.
+#[test]
+fn exec_tty_sends_the_pty_to_the_console_socket() {
+    require_root!();
+    let b = sleeping_bundle();
+    for rt in runtimes(&b, "exec-tty") {
+        rt.setup(Setup::Running);
+        let sock_path = b.path().join(format!("{}.console.sock", rt.name));
+        let listener = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+        let sock = sock_path.to_str().unwrap();
+        let script = "test -t 0 && echo exec-tty-ok; sleep 5";
+        let args = [
+            "exec",
+            "-d",
+            "-t",
+            "--console-socket",
+            sock,
+            "ID",
+            "sh",
+            "-c",
+            script,
+        ];
+        rt.ok(&args);
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 256];
+        let (_, fd) = hull_sys::socket::recv_with_fd(&conn, &mut buf).unwrap();
+        let mut master = std::fs::File::from(fd.expect("a pty master over SCM_RIGHTS"));
+        let mut got = String::new();
+        while !got.contains("exec-tty-ok") {
+            let mut chunk = [0u8; 256];
+            let n = std::io::Read::read(&mut master, &mut chunk).unwrap();
+            assert!(n > 0, "{}: pty closed: {got:?}", rt.name);
+            got.push_str(&String::from_utf8_lossy(&chunk[..n]));
         }
     }
 }
