@@ -1,7 +1,7 @@
 //! runc's `exec` flags, as containerd's shim and conmon pass them: `--preserve-fds`,
-//! `--ignore-paused`, `--process`, `--detach`, `--pid-file`, `--cwd`, `--env`, `--user`, `--cap`
-//! `--no-new-privs`, `--tty` with `--console-socket` and `--apparmor`. Each case runs against runc (when installed) and hull-runtime with the
-//! same expectation.
+//! `--ignore-paused`, `--process`, `--detach`, `--pid-file`, `--cwd`, `--env`, `--user`,
+//! `--cap`, `--no-new-privs`, `--tty` with `--console-socket`, and `--apparmor`. Each case runs
+//! against runc (when installed) and hull-runtime with the same expectation.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
