@@ -3,8 +3,8 @@
 //! inside; the test then asserts on what it printed. The cases are grouped by section:
 //! `lifecycle.rs` (operations), `namespaces.rs`, `mounts.rs`, `process.rs`, `hooks.rs`, and
 //! `cgroups.rs`, checked for real on this host's hierarchy (v1 or v2); `error_contract.rs`
-//! (runc's error texts and exit codes, each row run against runc too); `bundle.rs` is the
-//! harness. Every case has its own state root and force-deletes its containers, even on failure.
+//! (runc's error texts and exit codes, each row run against runc too) and `exec.rs` (runc's
+//! exec flags, against runc too); `bundle.rs` is the harness. Every case has its own state root and force-deletes its containers, even on failure.
 
 mod bundle;
 mod cgroups;
