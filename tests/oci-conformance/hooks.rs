@@ -263,3 +263,34 @@ fn which_failing_hook_fails_which_command() {
         }
     }
 }
+
+/// A hook runs with its `args` as argv (args[0] included) and is killed at its `timeout`,
+/// failing `create` well before the hook would have ended; both runtimes.
+#[test]
+fn hook_args_and_timeout_are_honoured() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.args(&["sleep", "1000"]);
+    let argv_file = b.path().join("argv");
+    // argv[0] from /proc (sh -c's $0 is the first argument after the script).
+    let script = format!(
+        "echo \"$(head -c 12 /proc/$$/cmdline) $0\" > {}",
+        argv_file.display()
+    );
+    b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/sh",
+        "args": ["custom-argv0", "-c", script, "first-arg"]}],
+        "createContainer": [{"path": "/bin/sleep", "args": ["sleep", "100"], "timeout": 1}]});
+    b.write();
+    for rt in runtimes(&b, "hook-timeout") {
+        let _ = std::fs::remove_file(&argv_file);
+        let started = std::time::Instant::now();
+        let (code, err) = rt.run(&["create", "-b", "BUNDLE", "ID"]);
+        let took = started.elapsed();
+        assert_ne!(code, 0, "{}: create succeeded", rt.name);
+        assert!(took.as_secs() < 20, "{}: create took {took:?}", rt.name);
+        assert!(err.contains("timeout"), "{}: {err}", rt.name);
+        assert_eq!(rt.status(), "", "{}: the container is left", rt.name);
+        let argv = std::fs::read_to_string(&argv_file).unwrap_or_default();
+        assert_eq!(argv, "custom-argv0 first-arg\n", "{}", rt.name);
+    }
+}
