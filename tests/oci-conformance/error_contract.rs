@@ -24,10 +24,11 @@ use crate::bundle::Bundle;
 
 /// What exists before the command runs, under the id `ID`.
 #[derive(Clone, Copy, PartialEq)]
-enum Setup {
+pub(crate) enum Setup {
     Nothing,
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -82,19 +83,33 @@ contract! {
     start_unknown: Nothing, ["start", "nosuch"] => 1, "does not exist";
     // CRI-O: "container not running" from any command means gone.
     pause_stopped: Stopped, ["pause", "ID"] => 1, "container not running";
+    // Signal 0 checks that init exists (kill(2)); on a stopped container it is the same
+    // "container not running" as any other signal.
+    kill_zero_created: Created, ["kill", "ID", "0"] => 0, "";
+    kill_zero_running: Running, ["kill", "ID", "0"] => 0, "";
+    kill_zero_stopped: Stopped, ["kill", "ID", "0"] => 1, "container not running";
+    kill_all_created: Created, ["kill", "--all", "ID", "KILL"] => 0, "";
+    // runc freezes a created container too (start then refuses until resume).
+    pause_created: Created, ["pause", "ID"] => 0, "";
+    pause_paused: Paused, ["pause", "ID"] => 1, "";
+    start_paused: Paused, ["start", "ID"] => 1, "paused";
+    delete_paused: Paused, ["delete", "ID"] => 1, "not stopped: paused";
+    delete_force_paused: Paused, ["delete", "--force", "ID"] => 0, "";
+    // runc: "cannot exec in a paused container (use --ignore-paused to override)".
+    exec_paused: Paused, ["exec", "ID", "true"] => 255, "use --ignore-paused to override";
 }
 
 /// A runtime binary with its own state root; dropping it force-deletes the case's container.
-struct Runtime<'a> {
-    name: &'static str,
+pub(crate) struct Runtime<'a> {
+    pub(crate) name: &'static str,
     program: Vec<String>,
     root: std::path::PathBuf,
     bundle: &'a Bundle,
-    id: String,
+    pub(crate) id: String,
 }
 
 impl Runtime<'_> {
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.program[0]);
         c.args(&self.program[1..]).arg("--root").arg(&self.root);
         let bundle = self.bundle.bundle();
@@ -107,7 +122,7 @@ impl Runtime<'_> {
     }
 
     /// Runs with stdio on files (a created container inherits them); returns (code, stderr).
-    fn run(&self, args: &[&str]) -> (i32, String) {
+    pub(crate) fn run(&self, args: &[&str]) -> (i32, String) {
         let dir = self.bundle.path();
         let (out, err) = (dir.join("cmd.out"), dir.join("cmd.err"));
         let status = self
@@ -121,19 +136,19 @@ impl Runtime<'_> {
         (code, std::fs::read_to_string(err).unwrap_or_default())
     }
 
-    fn ok(&self, args: &[&str]) {
+    pub(crate) fn ok(&self, args: &[&str]) {
         let (code, err) = self.run(args);
         assert_eq!(code, 0, "{}: setup {args:?}: {err}", self.name);
     }
 
-    fn status(&self) -> String {
+    pub(crate) fn status(&self) -> String {
         self.run(&["state", "ID"]);
         let out = std::fs::read(self.bundle.path().join("cmd.out")).unwrap_or_default();
         let state: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
         state["status"].as_str().unwrap_or_default().to_string()
     }
 
-    fn setup(&self, setup: Setup) {
+    pub(crate) fn setup(&self, setup: Setup) {
         if setup == Setup::Nothing {
             return;
         }
@@ -142,6 +157,9 @@ impl Runtime<'_> {
             return;
         }
         self.ok(&["start", "ID"]);
+        if setup == Setup::Paused {
+            self.ok(&["pause", "ID"]);
+        }
         if setup == Setup::Stopped {
             self.ok(&["kill", "ID", "KILL"]);
             hull_tests::wait_until("container stopped", || self.status() == "stopped");
@@ -160,23 +178,8 @@ fn check(name: &str, case: &Case) {
     let mut b = Bundle::new();
     b.args(&["sleep", "1000"]);
     b.write();
-    let hull = vec![
-        hull_bin().to_string_lossy().into_owned(),
-        "runtime".to_string(),
-    ];
-    let mut runtimes = vec![("hull-runtime", hull)];
-    match which("runc") {
-        Some(runc) => runtimes.insert(0, ("runc", vec![runc])),
-        None => eprintln!("skipped: {name} against runc (runc is not installed)"),
-    }
-    for (rt_name, program) in runtimes {
-        let rt = Runtime {
-            name: rt_name,
-            program,
-            root: b.path().join(format!("state-{rt_name}")),
-            id: format!("ec-{name}-{}", std::process::id()),
-            bundle: &b,
-        };
+    for rt in runtimes(&b, name) {
+        let rt_name = rt.name;
         rt.setup(case.setup);
         let (code, err) = rt.run(case.args);
         let what = format!("{rt_name} {:?} after {}", case.args, setup_name(case.setup));
@@ -199,11 +202,35 @@ fn check(name: &str, case: &Case) {
     }
 }
 
+/// runc (when installed) and hull-runtime, each with its own state root and the id
+/// `ec-<name>-<pid>`.
+pub(crate) fn runtimes<'a>(b: &'a Bundle, name: &str) -> Vec<Runtime<'a>> {
+    let hull = vec![
+        hull_bin().to_string_lossy().into_owned(),
+        "runtime".to_string(),
+    ];
+    let mut list = vec![("hull-runtime", hull)];
+    match which("runc") {
+        Some(runc) => list.insert(0, ("runc", vec![runc])),
+        None => eprintln!("skipped: {name} against runc (runc is not installed)"),
+    }
+    list.into_iter()
+        .map(|(rt_name, program)| Runtime {
+            name: rt_name,
+            program,
+            root: b.path().join(format!("state-{rt_name}")),
+            id: format!("ec-{name}-{}", std::process::id()),
+            bundle: b,
+        })
+        .collect()
+}
+
 fn setup_name(s: Setup) -> &'static str {
     match s {
         Setup::Nothing => "nothing",
         Setup::Created => "create",
         Setup::Running => "create, start",
+        Setup::Paused => "create, start, pause",
         Setup::Stopped => "create, start, kill",
     }
 }

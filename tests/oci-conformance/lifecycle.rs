@@ -167,3 +167,48 @@ fn preserve_fds_keyring_and_apparmor() {
         eprintln!("skipped: a missing apparmor profile's error (AppArmor is not enabled here)");
     }
 }
+
+/// runc pauses a created container too; `start` then refuses until `resume`, which brings it
+/// back to created (not running), and `start` works again.
+#[test]
+fn a_paused_created_container_starts_after_resume() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.args(&["sleep", "1000"]);
+    b.write();
+    for rt in crate::error_contract::runtimes(&b, "pause-created") {
+        rt.setup(crate::error_contract::Setup::Created);
+        rt.ok(&["pause", "ID"]);
+        assert_eq!(rt.status(), "paused", "{}", rt.name);
+        let (code, err) = rt.run(&["start", "ID"]);
+        assert_eq!(code, 1, "{}: start of a paused container: {err}", rt.name);
+        rt.ok(&["resume", "ID"]);
+        assert_eq!(rt.status(), "created", "{}", rt.name);
+        rt.ok(&["start", "ID"]);
+        assert_eq!(rt.status(), "running", "{}", rt.name);
+    }
+}
+
+/// A seccomp filter that kills execve: init dies by SIGSYS before the program runs, and
+/// `start` must say so (it used to exit 0). Not compared with runc 1.1: its Go init is
+/// multi-threaded, SCMP_ACT_KILL kills only the thread, and `runc run` hangs.
+#[test]
+fn start_fails_when_init_is_killed_before_it_executes_the_program() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.args(&["sh", "-c", "echo ran > /ran"]);
+    b.linux(
+        "seccomp",
+        json!({"defaultAction": "SCMP_ACT_ALLOW",
+               "syscalls": [{"names": ["execve"], "action": "SCMP_ACT_KILL"}]}),
+    );
+    b.write();
+    let out = b.run_output("killed");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "run: {err}");
+    assert!(
+        err.contains("killed by signal 31") && err.contains("error"),
+        "{err}"
+    );
+    assert!(!b.bundle().join("rootfs/ran").exists());
+}

@@ -3,15 +3,17 @@
 //! inside; the test then asserts on what it printed. The cases are grouped by section:
 //! `lifecycle.rs` (operations), `namespaces.rs`, `mounts.rs`, `process.rs`, `hooks.rs`, and
 //! `cgroups.rs`, checked for real on this host's hierarchy (v1 or v2); `error_contract.rs`
-//! (runc's error texts and exit codes, each row run against runc too); `devices.rs` and
-//! `features.rs` (issue 12's findings: linux.devices, config edits after create, capability
-//! sets that must fail, inherited namespaces; run against runc too); `bundle.rs` is the
-//! harness. Every case has its own state root and force-deletes its containers, even on failure.
+//! (runc's error texts and exit codes, each row run against runc too); `exec.rs` (runc's exec
+//! flags, against runc too); `devices.rs` and `features.rs` (issue 12's findings: linux.devices,
+//! config edits after create, capability sets that must fail, inherited namespaces; run against
+//! runc too); `bundle.rs` is the harness. Every case has its own state root and force-deletes its
+//! containers, even on failure.
 
 mod bundle;
 mod cgroups;
 mod devices;
 mod error_contract;
+mod exec;
 mod features;
 mod hooks;
 mod lifecycle;

@@ -37,6 +37,12 @@ pub struct ExecRequest {
     /// Where to send the pty master when `process.terminal`; else it is returned.
     pub console_socket: Option<PathBuf>,
     pub pid_file: Option<PathBuf>,
+    /// Descriptors 3..3+preserve_fds of the caller stay open in the process (runc's
+    /// `--preserve-fds`).
+    pub preserve_fds: u32,
+    /// Exec into a paused container too (runc's `--ignore-paused`); the process then starts
+    /// frozen, and this call returns once the container is resumed.
+    pub ignore_paused: bool,
 }
 
 impl ExecRequest {
@@ -47,6 +53,8 @@ impl ExecRequest {
             stdio: None,
             console_socket: None,
             pid_file: None,
+            preserve_fds: 0,
+            ignore_paused: false,
         }
     }
 }
@@ -83,11 +91,12 @@ impl Runtime {
     /// Starts `req.process` in the running container `req.id` and returns once it has called
     /// execve (or failed to: the error says at which step, with `NotFound`/`NotExecutable` for
     /// a program that cannot be run).
-    pub fn exec(&self, req: ExecRequest) -> Result<Executed, RuntimeError> {
+    pub fn exec(&self, mut req: ExecRequest) -> Result<Executed, RuntimeError> {
         let id = req.id.as_str();
         let state = self.read_state(id)?;
         match live_status(&state) {
             Status::Running => {}
+            Status::Paused if req.ignore_paused => {}
             s @ (Status::Creating | Status::Created | Status::Paused | Status::Stopped) => {
                 return Err(RuntimeError::BadStatus {
                     id: id.to_string(),
@@ -98,6 +107,7 @@ impl Runtime {
         }
         let spec = saved_spec(&self.existing_dir(id)?, &state.bundle)?;
         validate(id, &req.process)?;
+        self.check_process_apparmor(id, &mut req.process)?;
         let init = state.pid.expect("a running container has a pid");
         let namespaces = open_namespaces(id, &spec, init)?;
         let cgroup_join = self.cgroup_join_files(id, &state)?;
@@ -111,6 +121,7 @@ impl Runtime {
             sock: theirs,
             stdio: req.stdio,
             seccomp,
+            preserve_fds: req.preserve_fds,
         };
         let forked =
             hull_sys::process::fork_with_flags(0).map_err(RuntimeError::io(id, "fork for exec"))?;

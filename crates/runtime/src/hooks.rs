@@ -2,17 +2,19 @@
 //!
 //! Where each kind runs, and who runs it:
 //!
-//! | hook            | when                                          | namespace | run by | on failure |
-//! |-----------------|-----------------------------------------------|-----------|--------|------------|
-//! | prestart        | namespaces exist, mounts done, before pivot   | runtime   | parent | create fails |
-//! | createRuntime   | right after prestart                          | runtime   | parent | create fails |
-//! | createContainer | after createRuntime, before pivot_root        | container | init   | create fails |
-//! | startContainer  | after start, just before the user's execve    | container | init   | the container stops |
-//! | poststart       | after start released init, before it returns  | runtime   | start  | warning |
-//! | poststop        | after delete removed the container            | runtime   | delete | warning |
+//! | hook            | when                                          | namespace | run by | status on stdin | on failure |
+//! |-----------------|-----------------------------------------------|-----------|--------|-----------------|------------|
+//! | prestart        | namespaces exist, mounts done, before pivot   | runtime   | parent | created  | create fails |
+//! | createRuntime   | right after prestart                          | runtime   | parent | creating | create fails |
+//! | createContainer | after createRuntime, before pivot_root        | container | init   | creating | create fails |
+//! | startContainer  | after start, just before the user's execve    | container | init   | created  | start fails, the container stops |
+//! | poststart       | after start released init, before it returns  | runtime   | start  | running  | warning |
+//! | poststop        | after delete removed the container            | runtime   | delete | stopped  | warning |
 //!
+//! prestart's `created` is what runtime-tools' hooks_stdin checks (runc 1.1 passes `creating`).
 //! Each hook gets the container's state JSON on stdin, runs with exactly its `args` (args[0] is
-//! argv[0]) and `env`, and is killed when its `timeout` (seconds) passes. Its stdout and stderr
+//! argv[0]) and `env` (a startContainer hook without `env` gets the process's, as runc does),
+//! and is killed when its `timeout` (seconds) passes. Its stdout and stderr
 //! are captured and the tail is quoted in the error.
 //!
 //! ```no_run

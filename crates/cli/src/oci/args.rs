@@ -196,11 +196,19 @@ pub struct ExecArgs {
     /// Set no_new_privs for the process.
     #[arg(long = "no-new-privs")]
     pub no_new_privs: bool,
-    /// Accepted and ignored: hull has no AppArmor support.
+    /// The AppArmor profile of the process (the host must have AppArmor enabled).
     #[arg(short = 'a', long)]
     pub apparmor: Option<String>,
+    /// Pass descriptors 3..3+N of the caller on to the process.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Exec into a paused container too (the process starts frozen, until `resume`).
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// Accepted and ignored, as runc does on a host without SELinux: hull has no SELinux
+    /// support.
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
     pub id: String,
     /// The command and its arguments (without --process).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

@@ -130,8 +130,12 @@ fn kill(rt: &Runtime, a: KillArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// A signal as runc takes it: `TERM`, `SIGTERM`, `term` or a number.
+/// A signal as runc takes it: `TERM`, `SIGTERM`, `term` or a number; 0 only checks that the
+/// container's process exists, as kill(2) and runc do.
 pub fn parse_signal(s: &str) -> Result<i32> {
+    if s == "0" {
+        return Ok(0);
+    }
     hull_sys::signal::parse(s).ok_or_else(|| anyhow!("invalid signal {s:?}"))
 }
 
@@ -288,6 +292,7 @@ mod tests {
         assert_eq!(parse_signal("9").unwrap(), 9);
         assert_eq!(parse_signal("hup").unwrap(), libc::SIGHUP);
         assert!(parse_signal("NOPE").is_err());
-        assert!(parse_signal("0").is_err());
+        assert_eq!(parse_signal("0").unwrap(), 0);
+        assert!(parse_signal("65").is_err());
     }
 }

@@ -8,9 +8,6 @@ use super::args::ExecArgs;
 use super::commands::absolute;
 
 pub fn exec(rt: &Runtime, a: ExecArgs) -> Result<u8> {
-    if a.preserve_fds > 0 {
-        bail!("--preserve-fds: not supported yet");
-    }
     let process = match &a.process {
         Some(path) => read_process(path)?,
         None => {
@@ -24,6 +21,8 @@ pub fn exec(rt: &Runtime, a: ExecArgs) -> Result<u8> {
     let mut req = ExecRequest::new(&a.id, process);
     req.console_socket = a.console_socket.map(absolute).transpose()?;
     req.pid_file = a.pid_file.map(absolute).transpose()?;
+    req.preserve_fds = a.preserve_fds;
+    req.ignore_paused = a.ignore_paused;
     if a.detach {
         rt.exec(req)?;
         return Ok(0);
@@ -97,6 +96,9 @@ pub fn process_from_flags(template: Process, a: &ExecArgs) -> Result<Process> {
     if a.no_new_privs {
         p.no_new_privileges = true;
     }
+    if let Some(profile) = &a.apparmor {
+        p.apparmor_profile = Some(profile.clone());
+    }
     Ok(p)
 }
 
@@ -132,12 +134,20 @@ mod tests {
             "--cap",
             "net_admin",
             "--no-new-privs",
+            "--apparmor",
+            "hull-test",
+            "--preserve-fds",
+            "2",
+            "--ignore-paused",
+            "--process-label",
+            "system_u:system_r:container_t:s0",
             "c1",
             "sh",
             "-c",
             "id -u",
         ]);
         assert_eq!(a.id, "c1");
+        assert_eq!((a.preserve_fds, a.ignore_paused), (2, true));
         let template = Process {
             args: vec!["sleep".into()],
             env: vec!["A=1".into()],
@@ -150,6 +160,7 @@ mod tests {
         assert_eq!(p.cwd, "/tmp");
         assert_eq!((p.user.uid, p.user.gid), (1000, 1001));
         assert!(p.terminal && p.no_new_privileges);
+        assert_eq!(p.apparmor_profile.as_deref(), Some("hull-test"));
         let caps = p.capabilities.unwrap();
         assert_eq!(caps.bounding, ["CAP_NET_ADMIN"]);
         assert_eq!(caps.permitted, ["CAP_NET_ADMIN"]);

@@ -37,10 +37,16 @@ impl Runtime {
                 })
             }
         }
-        let sig = Signal::from_named_raw(signal).ok_or_else(|| RuntimeError::InvalidSpec {
-            id: id.to_string(),
-            reason: format!("unknown signal {signal}"),
-        })?;
+        // Signal 0 only checks that the processes exist, as kill(2) and runc do.
+        let sig = match signal {
+            0 => None,
+            n => Some(
+                Signal::from_named_raw(n).ok_or_else(|| RuntimeError::InvalidSpec {
+                    id: id.to_string(),
+                    reason: format!("unknown signal {signal}"),
+                })?,
+            ),
+        };
         let stopped = status == Status::Stopped;
         // A stopped container's init pid may belong to another process by now.
         let mut pids = match stopped {
@@ -58,7 +64,11 @@ impl Runtime {
             };
         }
         for pid in pids.into_iter().filter_map(Pid::from_raw) {
-            match rustix::process::kill_process(pid, sig) {
+            let sent = match sig {
+                Some(sig) => rustix::process::kill_process(pid, sig),
+                None => rustix::process::test_kill_process(pid),
+            };
+            match sent {
                 Ok(()) | Err(rustix::io::Errno::SRCH) => {}
                 Err(e) => return Err(RuntimeError::io(id, format!("kill {pid:?}"))(e.into())),
             }
@@ -138,12 +148,14 @@ impl Runtime {
             })
     }
 
-    /// Freezes every process of a running container (runc's `pause`).
+    /// Freezes every process of a running or created container (runc's `pause`; a paused
+    /// created container cannot be started until it is resumed).
     pub fn pause(&self, id: &str) -> Result<(), RuntimeError> {
         self.set_paused(id, true)
     }
 
-    /// Thaws a paused container (runc's `resume`).
+    /// Thaws a paused container (runc's `resume`): back to running, or to created when it was
+    /// paused before it was started (its exec.fifo is still there).
     pub fn resume(&self, id: &str) -> Result<(), RuntimeError> {
         self.set_paused(id, false)
     }
@@ -152,12 +164,18 @@ impl Runtime {
         let dir = self.existing_dir(id)?;
         let _lock = st::lock(&dir).map_err(RuntimeError::io(id, "lock"))?;
         let mut state = st::read(&dir).map_err(RuntimeError::io(id, "read state"))?;
-        let (op, from, to) = match pause {
-            true => ("pause", Status::Running, Status::Paused),
-            false => ("resume", Status::Paused, Status::Running),
-        };
         let status = live_status(&state);
-        if status != from {
+        let never_started = dir.join(st::EXEC_FIFO).exists();
+        let (op, ok, to) = match pause {
+            true => (
+                "pause",
+                matches!(status, Status::Running | Status::Created),
+                Status::Paused,
+            ),
+            false if never_started => ("resume", status == Status::Paused, Status::Created),
+            false => ("resume", status == Status::Paused, Status::Running),
+        };
+        if !ok {
             return Err(RuntimeError::BadStatus {
                 id: id.to_string(),
                 op,

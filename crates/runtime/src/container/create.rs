@@ -76,7 +76,9 @@ struct Ready<'a> {
     state: &'a State,
 }
 
-/// prestart (deprecated, still used) then createRuntime, in the runtime namespace.
+/// prestart (deprecated, still used) then createRuntime, in the runtime namespace. prestart
+/// sees status `created`, as runtime-tools' hooks_stdin checks (runc 1.1 passes `creating`);
+/// createRuntime and createContainer see `creating`.
 fn run_runtime_hooks(
     id: &str,
     hooks: &hull_oci::runtime::Hooks,
@@ -86,7 +88,11 @@ fn run_runtime_hooks(
         id: id.to_string(),
         source: Box::new(source),
     };
-    crate::hooks::run_all("prestart", &hooks.prestart, state).map_err(err)?;
+    let prestart_state = State {
+        status: Status::Created.as_str().to_string(),
+        ..state.clone()
+    };
+    crate::hooks::run_all("prestart", &hooks.prestart, &prestart_state).map_err(err)?;
     crate::hooks::run_all("createRuntime", &hooks.create_runtime, state).map_err(err)
 }
 

@@ -100,7 +100,11 @@ impl RuntimeError {
 /// `runtimeCmd`). The table in `tests/oci-conformance/error_contract.rs` checks each against runc.
 fn status_reason(op: &str, status: &str) -> String {
     match (op, status) {
-        ("start", "running" | "paused") => "container already running".into(),
+        ("start", "running") => "container already running".into(),
+        // runc: "cannot start a container in the paused state" (paused before it was started).
+        ("start", "paused") => "container is paused".into(),
+        // runc: "cannot exec in a paused container (use --ignore-paused to override)".
+        ("exec", "paused") => "container is paused (use --ignore-paused to override)".into(),
         ("start", "stopped") => "container has stopped".into(),
         ("delete", s) => format!("container not stopped: {s}"),
         ("exec", s) => format!("container is {s}"),

@@ -166,9 +166,18 @@ impl Runtime {
     /// (as runc does) rather than fail every container that names one. With AppArmor present,
     /// a profile that is not loaded is an error naming it.
     pub(super) fn check_apparmor(&self, id: &str, spec: &mut Spec) -> Result<(), RuntimeError> {
-        let Some(proc) = spec.process.as_mut() else {
-            return Ok(());
-        };
+        match spec.process.as_mut() {
+            Some(proc) => self.check_process_apparmor(id, proc),
+            None => Ok(()),
+        }
+    }
+
+    /// The same for one process (create's, or an exec'd one).
+    pub(crate) fn check_process_apparmor(
+        &self,
+        id: &str,
+        proc: &mut hull_oci::runtime::Process,
+    ) -> Result<(), RuntimeError> {
         let Some(profile) = proc.apparmor_profile.as_deref() else {
             return Ok(());
         };

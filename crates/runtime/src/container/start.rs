@@ -29,6 +29,7 @@ impl Runtime {
             }
         }
         let exe_before = state.pid.and_then(exe_of);
+        let comm_before = state.pid.and_then(comm_of);
         let fifo = release_init(&dir, &state)
             .map_err(RuntimeError::io(id, "release init via exec.fifo"))?;
         let _ = std::fs::remove_file(dir.join(st::EXEC_FIFO));
@@ -46,6 +47,13 @@ impl Runtime {
                     cause,
                 }),
             };
+        }
+        if let Some(signal) = killed_before_exec(&state, comm_before) {
+            return Err(RuntimeError::io(id, "start the user's program")(
+                io::Error::other(format!(
+                    "init was killed by signal {signal} before it executed the program"
+                )),
+            ));
         }
         if crate::hooks::load(&dir).is_ok_and(|h| !h.poststart.is_empty()) {
             // poststart runs after the user's program was exec'd (runtime.md, Lifecycle step 10).
@@ -154,6 +162,31 @@ fn wait_readable(f: &std::fs::File) -> io::Result<()> {
         Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+fn comm_of(pid: i32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()
+}
+
+/// After exec.fifo closed without a word: the signal that killed init before its execve (a
+/// seccomp filter's kill action, an OOM kill, a `kill -9`), if that is what happened. The
+/// zombie tells: it still has the runtime's name (an execve renames it to the program), and its
+/// exit code (stat field 52) has the signal. A zombie already reaped by a subreaper leaves
+/// nothing to read, so that case passes unseen; when `start` runs in the process that created
+/// the container (`run`), init is our child and its zombie waits for us.
+fn killed_before_exec(state: &ContainerState, comm_before: Option<String>) -> Option<i32> {
+    let pid = state.pid?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    if st::parse_start_time(&stat) != state.pid_start_time && state.pid_start_time.is_some() {
+        return None;
+    }
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the last ')' field 3 (the state) is index 0, so field 52 is index 49.
+    let zombie = matches!(fields.first(), Some(&"Z" | &"X"));
+    let code: i32 = fields.get(49)?.parse().ok()?;
+    let signal = code & 0x7f;
+    (zombie && signal != 0 && comm_of(pid) == comm_before).then_some(signal)
 }
 
 fn exe_of(pid: i32) -> Option<PathBuf> {

@@ -44,6 +44,8 @@ pub struct ExecArgs {
     pub sock: OwnedFd,
     pub stdio: Option<[OwnedFd; 3]>,
     pub seccomp: Option<Filter>,
+    /// Descriptors 3..3+preserve_fds stay open across the exec.
+    pub preserve_fds: u32,
 }
 
 type Result<T> = std::result::Result<T, InitError>;
@@ -105,9 +107,9 @@ fn join_container(a: &ExecArgs) -> Result<()> {
 
 /// The exec'd process: stdio, working directory, limits, then the security steps and execve.
 fn exec_process(a: ExecArgs) -> ! {
-    match prepare(&a)
-        .and_then(|program| secure_and_exec_process(&a.process, a.seccomp.as_ref(), &program, 3))
-    {
+    match prepare(&a).and_then(|program| {
+        secure_and_exec_process(&a.process, a.seccomp.as_ref(), &program, 3 + a.preserve_fds)
+    }) {
         Ok(errno) => {
             let _ = sync::send(&a.sock, &FromInit::ExecFailed { errno });
             let code = if errno == libc::ENOENT { 127 } else { 126 };

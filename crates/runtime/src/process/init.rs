@@ -199,13 +199,30 @@ fn run_create_hooks(sock: &OwnedFd, spec: &Spec, state: Option<&State>) -> Resul
 }
 
 /// startContainer hooks: after start, in the container (after pivot_root), before the user's
-/// program; a failure stops the container.
+/// program; a failure stops the container. A hook without `env` gets the process's environment,
+/// as runc gives it (and youki's contest checks).
 fn run_start_hooks(spec: &Spec, state: Option<State>) -> Result<()> {
     let (Some(hooks), Some(mut state)) = (&spec.hooks, state) else {
         return Ok(());
     };
     state.status = crate::state::Status::Created.as_str().to_string();
-    crate::hooks::run_all("startContainer", &hooks.start_container, &state)
+    let env = spec
+        .process
+        .as_ref()
+        .map(|p| p.env.clone())
+        .unwrap_or_default();
+    let list: Vec<_> = hooks
+        .start_container
+        .iter()
+        .map(|h| match h.env.is_empty() {
+            true => hull_oci::runtime::Hook {
+                env: env.clone(),
+                ..h.clone()
+            },
+            false => h.clone(),
+        })
+        .collect();
+    crate::hooks::run_all("startContainer", &list, &state)
         .map_err(|e| InitError::new(Step::Hooks, error_chain(&e), None))
 }
 
