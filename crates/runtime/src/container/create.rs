@@ -12,6 +12,7 @@ use rustix::process::{Pid, Signal};
 use super::error::cg_err;
 use super::prepare::prepare;
 use super::{Runtime, RuntimeError};
+use crate::cgroups::systemd::Scope;
 use crate::cgroups::Cgroup;
 use crate::process::init::InitArgs;
 use crate::process::sync::{self, FromInit, ToInit};
@@ -90,11 +91,14 @@ fn run_runtime_hooks(
     crate::hooks::run_all("createRuntime", &hooks.create_runtime, state).map_err(err)
 }
 
-/// Undoes a half-made container (kill init, remove cgroup and state dir) unless disarmed.
+/// Undoes a half-made container (kill init, stop its scope, remove cgroup and state dir)
+/// unless disarmed.
 struct CreateGuard<'a> {
     dir: &'a Path,
     pid: Option<i32>,
     cgroup: Option<Cgroup>,
+    /// The systemd scope being started for it (systemd driver).
+    unit: Option<String>,
     armed: bool,
 }
 
@@ -106,6 +110,9 @@ impl Drop for CreateGuard<'_> {
         if let Some(pid) = self.pid.and_then(Pid::from_raw) {
             let _ = rustix::process::kill_process(pid, Signal::KILL);
             let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+        }
+        if let Some(unit) = self.unit.take() {
+            let _ = super::systemd::stop_scope("", &unit, self.cgroup.as_ref());
         }
         if let Some(cg) = self.cgroup.take() {
             let _ = cg.delete();
@@ -137,12 +144,14 @@ impl Runtime {
             dir: &dir,
             pid: None,
             cgroup: None,
+            unit: None,
             armed: true,
         };
         let mut sd = fill_state_dir(&id, &dir, &req.bundle, &prep.spec)?;
         let (ours, theirs) =
             hull_sys::socket::seqpacket_pair().map_err(RuntimeError::io(&id, "socketpair"))?;
 
+        let scope = self.systemd_scope(&id, &prep.spec)?;
         let (cgroup, cgroup_join) = self.create_cgroup(&id, &prep.spec)?;
         guard.cgroup = cgroup.clone();
         let for_children = process::enter_for_children(&prep.namespaces.join_for_children)
@@ -179,7 +188,10 @@ impl Runtime {
         drop((theirs, sd.fd, req.stdio, cgroup_join));
         guard.pid = Some(pid);
 
-        place_in_cgroup(&id, pid, cgroup.as_ref(), self_join, &mut sd.state)?;
+        let cgroup =
+            self.cgroup_for_init(&id, scope.as_ref(), cgroup, pid, &prep.spec, &mut guard)?;
+        let unit = scope.map(|s| s.unit);
+        place_in_cgroup(&id, pid, cgroup.as_ref(), self_join, unit, &mut sd.state)?;
         write_id_maps(&id, &prep.spec, pid)?;
         let cgroup_paths = init_cgroup_paths(pid, cgroup.as_ref(), self_join);
         let hook_state = ContainerState {
@@ -203,10 +215,31 @@ impl Runtime {
         Ok(Created { pid, console })
     }
 
+    /// Init's cgroup: with the systemd driver the scope, started now with init in it (the
+    /// guard stops it if create fails later); else `made`, the cgroup made before the fork.
+    fn cgroup_for_init(
+        &self,
+        id: &str,
+        scope: Option<&Scope>,
+        made: Option<Cgroup>,
+        pid: i32,
+        spec: &Spec,
+        guard: &mut CreateGuard<'_>,
+    ) -> Result<Option<Cgroup>, RuntimeError> {
+        let Some(scope) = scope else {
+            return Ok(made);
+        };
+        guard.unit = Some(scope.unit.clone());
+        let cg = self.start_scope(id, scope, pid, &self.spec_resources(spec))?;
+        guard.cgroup = Some(cg.clone());
+        Ok(Some(cg))
+    }
+
     /// Creates the cgroup when the spec asks for one (before init exists). With it come the
     /// v1 `tasks` files through which init moves itself in (see [`Cgroup::self_join_files`]),
     /// unless there is a user namespace, whose init may lack the permission: then None, and
-    /// the caller moves init with [`Cgroup::add_process`].
+    /// the caller moves init with [`Cgroup::add_process`]. Nothing with the systemd driver,
+    /// whose scope is started once init exists.
     #[allow(clippy::type_complexity)]
     fn create_cgroup(
         &self,
@@ -216,6 +249,9 @@ impl Runtime {
         let Some(linux) = &spec.linux else {
             return Ok((None, None));
         };
+        if self.systemd_cgroup {
+            return Ok((None, None));
+        }
         if linux.cgroups_path.is_none() && linux.resources.is_none() {
             return Ok((None, None));
         }
@@ -227,14 +263,7 @@ impl Runtime {
             id: id.to_string(),
             source,
         };
-        let mut resources = linux.resources.clone().unwrap_or_default();
-        // like runc: the nodes the runtime itself always creates stay usable under a deny-all.
-        if !resources.devices.is_empty() {
-            resources.devices.extend(crate::devices::always_allowed());
-        }
-        for warning in self.cgroups.ignored_resources(&resources) {
-            (self.warn)(&format!("linux.resources: {warning}"));
-        }
+        let resources = self.spec_resources(spec);
         let cg = Cgroup::create(&self.cgroups, &path, &resources).map_err(err)?;
         if linux.namespaces.iter().any(|n| n.kind == "user") {
             return Ok((Some(cg), None));
@@ -246,6 +275,20 @@ impl Runtime {
                 Err(err(e))
             }
         }
+    }
+
+    /// The spec's resources as the cgroup gets them, warning about what this host ignores.
+    fn spec_resources(&self, spec: &Spec) -> hull_oci::runtime::Resources {
+        let linux = spec.linux.as_ref();
+        let mut resources = linux.and_then(|l| l.resources.clone()).unwrap_or_default();
+        // like runc: the nodes the runtime itself always creates stay usable under a deny-all.
+        if !resources.devices.is_empty() {
+            resources.devices.extend(crate::devices::always_allowed());
+        }
+        for warning in self.cgroups.ignored_resources(&resources) {
+            (self.warn)(&format!("linux.resources: {warning}"));
+        }
+        resources
     }
 
     /// Reads init's messages until `Ready`, handing on the console and running the
@@ -329,6 +372,7 @@ fn fill_state_dir(
         bundle: bundle.to_path_buf(),
         cgroup_path: None,
         cgroup_version: None,
+        systemd_unit: None,
         annotations: spec.annotations.clone(),
         resources: spec.linux.as_ref().and_then(|l| l.resources.clone()),
     };
@@ -370,17 +414,20 @@ fn make_exec_fifo(id: &str, dir: &Path, spec: &Spec) -> Result<(), RuntimeError>
     Ok(())
 }
 
-/// Moves init into its cgroup, unless it moves itself in (`self_join`), and records the cgroup.
+/// Moves init into its cgroup, unless it moves itself in (`self_join`) or systemd moved it into
+/// its scope `unit`, and records the cgroup.
 fn place_in_cgroup(
     id: &str,
     pid: i32,
     cgroup: Option<&Cgroup>,
     self_join: bool,
+    unit: Option<String>,
     state: &mut ContainerState,
 ) -> Result<(), RuntimeError> {
-    if let (Some(cg), false) = (cgroup, self_join) {
+    if let (Some(cg), false, None) = (cgroup, self_join, &unit) {
         cg.add_process(pid).map_err(cg_err(id))?;
     }
+    state.systemd_unit = unit;
     state.cgroup_path = cgroup.map(|c| c.path().to_string());
     state.cgroup_version = cgroup.map(Cgroup::version);
     Ok(())
