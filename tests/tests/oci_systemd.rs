@@ -119,13 +119,24 @@ impl Rt {
         (id.clone(), unit, format!("{}:hulltest:{id}", self.slice))
     }
 
-    /// `run -d` with `--systemd-cgroup`.
+    /// `run -d` with `--systemd-cgroup`; stderr through a file, which the container's process
+    /// inherits too (a pipe would stay open as long as it runs).
     fn run_detached(&self, bundle: &Path, id: &str) -> Output {
         let b = bundle.to_str().unwrap();
-        self.command(true, &["run", "-d", "-b", b, id])
+        let log = self.dir.path().join(format!("{id}.stderr"));
+        let file = std::fs::File::create(&log).expect("create stderr file");
+        let status = self
+            .command(true, &["run", "-d", "-b", b, id])
             .stdout(Stdio::null())
-            .output()
-            .expect("run -d")
+            .stderr(file)
+            .status()
+            .expect("run -d");
+        let stderr = std::fs::read(&log).unwrap_or_default();
+        Output {
+            status,
+            stdout: Vec::new(),
+            stderr,
+        }
     }
 
     fn status(&self, id: &str) -> String {
