@@ -188,8 +188,17 @@ fn limits() -> Value {
     serde_json::json!({
         "memory": {"limit": 64 << 20, "reservation": 32 << 20},
         "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0"},
-        "pids": {"limit": 50}
+        "pids": {"limit": 50},
+        "hugepageLimits": hugepages()
     })
+}
+
+/// A 4 MB limit of 2 MB pages where the host has them.
+fn hugepages() -> Value {
+    match Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").is_dir() {
+        true => serde_json::json!([{"pageSize": "2MB", "limit": 4 << 20}]),
+        false => serde_json::json!([]),
+    }
 }
 
 #[test]
@@ -225,6 +234,16 @@ fn the_scope_carries_delegation_and_limits_and_goes_away_at_delete() {
         assert_eq!(read(&dir, "pids.max"), "50", "{who}");
         assert_eq!(read(&dir, "cpu.max"), "50000 100000", "{who}");
         assert_eq!(read(&dir, "cpuset.cpus"), "0", "{who}");
+        // hugetlb is no controller of systemd's: the runtime passes it down itself, as runc.
+        if Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").is_dir() {
+            assert_eq!(
+                read(&dir, "hugetlb.2MB.max"),
+                (4u64 << 20).to_string(),
+                "{who}"
+            );
+        } else {
+            eprintln!("skipped: hugetlb in the scope (the host has no 2 MB huge pages)");
+        }
         // Each runtime converts shares its own way; systemd's value and the file agree.
         assert_eq!(show(&unit, "CPUWeight"), read(&dir, "cpu.weight"), "{who}");
         let pid: Value = serde_json::from_str(&rt.ok(&["state", &id])).unwrap();

@@ -271,6 +271,14 @@ impl Cgroup {
         Ok(cg)
     }
 
+    /// Enables, where they are not yet, the controllers hull uses in every level above an
+    /// existing cgroup (a systemd scope: systemd passes down only those it manages, not
+    /// hugetlb), as runc does. Best effort: a write that fails leaves the knobs of that
+    /// controller to fail by name.
+    pub fn enable_parent_controllers(&self) {
+        let _ = tree::create(&self.dirs, &mut |_| {});
+    }
+
     /// Applies `resources` to an existing cgroup (`update`). Device rules are added to
     /// what is there; on v2 a further filter is attached, and every attached one must allow.
     pub fn update(&self, resources: &Resources) -> Result<(), CgroupError> {

@@ -51,6 +51,7 @@ impl Runtime {
         let bus = Systemd::connect().map_err(&err)?;
         bus.start_transient(&scope.unit, &props).map_err(&err)?;
         let cg = Cgroup::open(&self.cgroups, &scope.cgroup_path).map_err(&err)?;
+        cg.enable_parent_controllers();
         cg.update(&fs).map_err(&err)?;
         Ok(cg)
     }
