@@ -128,6 +128,33 @@ ctr tasks rm hull-detached >/dev/null
 ctr containers rm hull-detached
 check "task removed" "" "$(ctr tasks ls -q)"
 
+# 4. the systemd cgroup driver (kubeadm's SystemdCgroup = true), where systemd runs on cgroup v2:
+# the task's cgroup is a scope in the given slice while it runs, and gone after rm.
+if [ -d /run/systemd/system ] && [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+  scope=hulle2e-hull-sd.scope
+  out=$(ctr run --rm --runc-binary "$RUNTIME" --runc-systemd-cgroup \
+    --cgroup "hulle2e.slice:hulle2e:hull-sd" "$IMAGE" hull-sd echo sd-ok 2>&1) || true
+  check "systemd cgroup: ctr run --rm" "sd-ok" "$out"
+  check "systemd cgroup: the scope is gone after --rm" "" \
+    "$(systemctl list-units --all --plain --no-legend "$scope" 2>/dev/null)"
+  ctr run -d --runc-binary "$RUNTIME" --runc-systemd-cgroup --cgroup "hulle2e.slice:hulle2e:hull-sd2" \
+    "$IMAGE" hull-sd2 sleep 1000 >/dev/null
+  check "systemd cgroup: detached task's scope" "active yes" \
+    "$(systemctl show -p ActiveState --value hulle2e-hull-sd2.scope) $(systemctl show -p Delegate --value hulle2e-hull-sd2.scope)"
+  ctr tasks kill -s KILL hull-sd2
+  for _ in $(seq 100); do
+    [ "$(ctr tasks ls | awk '$1 == "hull-sd2" { print $3 }')" = STOPPED ] && break
+    sleep 0.1
+  done
+  ctr tasks rm hull-sd2 >/dev/null
+  ctr containers rm hull-sd2
+  check "systemd cgroup: no scope after task rm" "" \
+    "$(systemctl list-units --all --plain --no-legend hulle2e-hull-sd2.scope 2>/dev/null)"
+  systemctl stop hulle2e.slice 2>/dev/null || true
+else
+  echo "SKIP: systemd cgroup driver (no systemd on cgroup v2 here)"; skip=$((skip + 1))
+fi
+
 # Every delete containerd's shim asked for (incl. --force on an already-deleted container
 # when it cleans up after the shim) must succeed; print the shim's cleanup warnings anyway.
 failed_deletes=$(awk '$1 != 0 && / delete /' "$tmp/runtime-calls.log" 2>/dev/null)

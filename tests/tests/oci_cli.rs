@@ -328,12 +328,14 @@ fn errors_are_one_line_exit_1_and_logged_as_json() {
     assert_eq!(line["level"], "error");
     assert!(line["msg"].as_str().unwrap().contains("does not exist"));
     assert!(line["time"].is_string());
-    oci.fails(&["--systemd-cgroup", "list"]);
+    // The driver is the global flag alone: commands that make no cgroup take it too (runc).
+    oci.ok(&["--systemd-cgroup", "list"]);
     oci.fails(&["--rootless", "true", "list"]);
     oci.fails(&["exec", "x", "true"]);
     let features: Value = serde_json::from_str(&oci.ok(&["features"])).unwrap();
     assert!(features["linux"]["namespaces"].as_array().unwrap().len() >= 6);
     assert!(features["linux"]["seccomp"]["actions"].is_array());
+    assert_eq!(features["linux"]["cgroup"]["systemd"], true);
     let resources = &features["annotations"]["org.hull.runtime.cgroup.resources"];
     assert!(
         resources.as_str().unwrap().contains("blockIO"),

@@ -50,6 +50,10 @@ pub struct ContainerState {
     /// files written before hull recorded it: the host's version is detected, as it was then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup_version: Option<CgroupVersion>,
+    /// The systemd scope holding `cgroup_path` (systemd cgroup driver): update and delete go
+    /// through systemd for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
     #[serde(default)]
     pub annotations: std::collections::BTreeMap<String, String>,
     /// `linux.resources` as last applied: the spec's at create, merged with each `update`
@@ -122,6 +126,7 @@ fn stopped_after_host_crash(dir: &Path) -> ContainerState {
         bundle: PathBuf::new(),
         cgroup_path: None,
         cgroup_version: None,
+        systemd_unit: None,
         annotations: Default::default(),
         resources: None,
     }
@@ -179,6 +184,7 @@ mod tests {
             bundle: "/b".into(),
             cgroup_path: None,
             cgroup_version: None,
+            systemd_unit: None,
             annotations: Default::default(),
             resources: None,
         };
@@ -213,6 +219,7 @@ mod tests {
             bundle: "/b".into(),
             cgroup_path: None,
             cgroup_version: None,
+            systemd_unit: None,
             annotations: Default::default(),
             resources: None,
         };

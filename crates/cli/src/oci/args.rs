@@ -22,7 +22,8 @@ pub struct OciCli {
     pub log_format: LogFormat,
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Not supported: hull manages cgroupfs directly.
+    /// Make containers' cgroups as transient systemd scopes (cgroupsPath `slice:prefix:name`),
+    /// through systemd's D-Bus API; cgroup v2 only.
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
     /// true, false or auto; hull runs only as root, so true is refused.

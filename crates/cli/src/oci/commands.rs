@@ -24,6 +24,7 @@ pub fn run(cli: OciCli) -> Result<u8> {
     };
     let rt = || {
         Runtime::new(cli.root.clone())
+            .map(|rt| rt.with_systemd_cgroup(cli.systemd_cgroup))
             .with_context(|| format!("open state root {}", cli.root.display()))
     };
     match command {
@@ -46,9 +47,6 @@ pub fn run(cli: OciCli) -> Result<u8> {
 }
 
 fn check_globals(cli: &OciCli) -> Result<()> {
-    if cli.systemd_cgroup {
-        bail!("--systemd-cgroup: not supported, hull manages cgroupfs directly");
-    }
     match cli.rootless.as_deref() {
         None | Some("false") | Some("auto") => Ok(()),
         Some("true") => bail!("--rootless=true: not supported, hull-runtime must run as root"),

@@ -575,6 +575,7 @@ mod tests {
             bundle: PathBuf::from("/"),
             cgroup_path: None,
             cgroup_version: None,
+            systemd_unit: None,
             annotations: Default::default(),
             resources: None,
         };

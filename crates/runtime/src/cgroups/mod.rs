@@ -21,7 +21,8 @@
 //! Paths follow OCI `linux.cgroupsPath`: an absolute path is relative to the hierarchy's root, a
 //! relative one to the caller's own cgroup (from `/proc/self/cgroup`) on v1, and to its parent
 //! on v2 (as runc: the caller's own cgroup holds the caller, so it cannot enable controllers for
-//! children). The systemd form `slice:prefix:name` is refused.
+//! children). The systemd form `slice:prefix:name` is for the systemd driver (`systemd/`): the
+//! scope systemd makes is then opened here like any other cgroup.
 
 mod detect;
 mod devices;
@@ -29,6 +30,7 @@ mod plan;
 mod procs;
 mod root;
 mod stats;
+pub mod systemd;
 mod tree;
 
 use std::fs;
@@ -61,8 +63,24 @@ pub enum CgroupError {
     NotMounted,
     #[error("no cgroup {} hierarchy is mounted on this host", version.as_str())]
     VersionNotMounted { version: CgroupVersion },
-    #[error("cgroup path {path:?}: systemd cgroup driver not supported")]
+    #[error("cgroup path {path:?}: the slice:prefix:name form needs the systemd cgroup driver (--systemd-cgroup)")]
     SystemdUnsupported { path: String },
+    #[error("cgroup path {path:?} for the systemd cgroup driver: {reason}")]
+    SystemdPath { path: String, reason: String },
+    #[error("systemd cgroup driver: {reason}")]
+    SystemdUnavailable { reason: String },
+    #[error("systemd: {op} {unit}")]
+    Systemd {
+        op: &'static str,
+        unit: String,
+        source: Box<zbus::Error>,
+    },
+    #[error("systemd: {op} {unit}: the job ended {result:?}")]
+    SystemdJob {
+        op: &'static str,
+        unit: String,
+        result: String,
+    },
     #[error("cgroup path {path:?}: {reason}")]
     InvalidPath { path: String, reason: &'static str },
     #[error("invalid cgroup resource {what}: {reason}")]
@@ -135,12 +153,14 @@ impl CgroupError {
             | CgroupError::NotMounted
             | CgroupError::VersionNotMounted { .. } => io::ErrorKind::NotFound,
             CgroupError::SystemdUnsupported { .. }
+            | CgroupError::SystemdUnavailable { .. }
             | CgroupError::ControllerMissing { .. }
             | CgroupError::ControllerUnavailable { .. }
             | CgroupError::HostLacks { .. } => io::ErrorKind::Unsupported,
-            CgroupError::InvalidPath { .. } | CgroupError::InvalidResource { .. } => {
-                io::ErrorKind::InvalidInput
-            }
+            CgroupError::InvalidPath { .. }
+            | CgroupError::InvalidResource { .. }
+            | CgroupError::SystemdPath { .. } => io::ErrorKind::InvalidInput,
+            CgroupError::Systemd { .. } | CgroupError::SystemdJob { .. } => io::ErrorKind::Other,
             CgroupError::FreezeTimeout { .. } => io::ErrorKind::TimedOut,
         }
     }
@@ -249,6 +269,14 @@ impl Cgroup {
             return Err(CgroupError::NotFound { path: path.into() });
         }
         Ok(cg)
+    }
+
+    /// Enables, where they are not yet, the controllers hull uses in every level above an
+    /// existing cgroup (a systemd scope: systemd passes down only those it manages, not
+    /// hugetlb), as runc does. Best effort: a write that fails leaves the knobs of that
+    /// controller to fail by name.
+    pub fn enable_parent_controllers(&self) {
+        let _ = tree::create(&self.dirs, &mut |_| {});
     }
 
     /// Applies `resources` to an existing cgroup (`update`). Device rules are added to

@@ -143,7 +143,7 @@ pub(crate) fn order_v1_swap(writes: &mut Vec<Write>, current: Option<i64>) {
 }
 
 /// `0` means unset in OCI for the values below.
-fn set(v: Option<i64>) -> Option<i64> {
+pub(crate) fn set(v: Option<i64>) -> Option<i64> {
     v.filter(|&v| v != 0)
 }
 
@@ -178,7 +178,7 @@ fn v1_memory(m: &Memory, out: &mut Vec<Write>) -> Result<(), CgroupError> {
 }
 
 /// v2's swap file holds swap alone, where OCI (and docker's --memory-swap) give memory+swap.
-fn v2_swap(m: &Memory) -> Result<Option<String>, CgroupError> {
+pub(crate) fn v2_swap(m: &Memory) -> Result<Option<String>, CgroupError> {
     let Some(swap) = set(m.swap) else {
         return Ok(None);
     };

@@ -254,7 +254,7 @@ fn bad_paths_are_refused() {
     let err = Cgroup::create(&root, "system.slice:hull:abc", &r).unwrap_err();
     assert!(
         err.to_string()
-            .contains("systemd cgroup driver not supported"),
+            .contains("needs the systemd cgroup driver (--systemd-cgroup)"),
         "{err}"
     );
     for bad in ["/hull/../../etc", "", "/", "./x"] {

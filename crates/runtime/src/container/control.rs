@@ -107,9 +107,15 @@ impl Runtime {
             };
             // Already gone (a host reboot took it, perhaps into another cgroup version) is as
             // good as deleted.
-            match self.open_cgroup(&state, path) {
-                Err(CgroupError::NotFound { .. } | CgroupError::VersionNotMounted { .. }) => {}
-                opened => opened.and_then(|c| c.delete()).map_err(err)?,
+            let cgroup = match self.open_cgroup(&state, path) {
+                Err(CgroupError::NotFound { .. } | CgroupError::VersionNotMounted { .. }) => None,
+                opened => Some(opened.map_err(err)?),
+            };
+            if let Some(unit) = &state.systemd_unit {
+                super::systemd::stop_scope(id, unit, cgroup.as_ref())?;
+            }
+            if let Some(cg) = cgroup {
+                cg.delete().map_err(err)?;
             }
         }
         self.sync.lock().expect("sync map").remove(id);

@@ -12,6 +12,7 @@ use rustix::process::{Pid, Signal};
 use super::error::cg_err;
 use super::prepare::prepare;
 use super::{Runtime, RuntimeError};
+use crate::cgroups::systemd::Scope;
 use crate::cgroups::Cgroup;
 use crate::process::init::InitArgs;
 use crate::process::sync::{self, FromInit, ToInit};
@@ -96,12 +97,28 @@ fn run_runtime_hooks(
     crate::hooks::run_all("createRuntime", &hooks.create_runtime, state).map_err(err)
 }
 
-/// Undoes a half-made container (kill init, remove cgroup and state dir) unless disarmed.
+/// Undoes a half-made container (kill init, stop its scope, remove cgroup and state dir)
+/// unless disarmed.
 struct CreateGuard<'a> {
     dir: &'a Path,
     pid: Option<i32>,
     cgroup: Option<Cgroup>,
+    /// The systemd scope being started for it (systemd driver).
+    unit: Option<String>,
     armed: bool,
+}
+
+impl<'a> CreateGuard<'a> {
+    /// A guard that undoes a create of the container whose state dir is `dir` until disarmed.
+    fn armed(dir: &'a Path) -> Self {
+        CreateGuard {
+            dir,
+            pid: None,
+            cgroup: None,
+            unit: None,
+            armed: true,
+        }
+    }
 }
 
 impl Drop for CreateGuard<'_> {
@@ -112,6 +129,9 @@ impl Drop for CreateGuard<'_> {
         if let Some(pid) = self.pid.and_then(Pid::from_raw) {
             let _ = rustix::process::kill_process(pid, Signal::KILL);
             let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+        }
+        if let Some(unit) = self.unit.take() {
+            let _ = super::systemd::stop_scope("", &unit, self.cgroup.as_ref());
         }
         if let Some(cg) = self.cgroup.take() {
             let _ = cg.delete();
@@ -131,6 +151,17 @@ struct NewStateDir {
     fd: OwnedFd,
 }
 
+/// Without a mount namespace of its own, the container's mounts land in the host's table:
+/// notes what is there before, so delete (or a failed create) removes only what it added.
+fn note_host_mounts(id: &str, dir: &Path, spec: &Spec, rootfs: &Path) -> Result<(), RuntimeError> {
+    let linux = spec.linux.as_ref();
+    if linux.is_some_and(|l| l.namespaces.iter().any(|n| n.kind == "mount")) {
+        return Ok(());
+    }
+    super::host_mounts::note_before(dir, rootfs)
+        .map_err(RuntimeError::io(id, "note the host's mounts"))
+}
+
 impl Runtime {
     /// Creates the container: its init runs in new namespaces with the rootfs set up and waits
     /// before the user's program until [`Runtime::start`].
@@ -140,21 +171,13 @@ impl Runtime {
         let mut prep = prepare(&req, self.seccomp_cache.as_deref())?;
         self.check_apparmor(&id, &mut prep.spec)?;
         make_state_dir(&id, &dir)?;
-        let mut guard = CreateGuard {
-            dir: &dir,
-            pid: None,
-            cgroup: None,
-            armed: true,
-        };
+        let mut guard = CreateGuard::armed(&dir);
         let mut sd = fill_state_dir(&id, &dir, &req.bundle, &prep.spec)?;
-        let linux = prep.spec.linux.as_ref();
-        if !linux.is_some_and(|l| l.namespaces.iter().any(|n| n.kind == "mount")) {
-            super::host_mounts::note_before(&dir, &prep.rootfs)
-                .map_err(RuntimeError::io(&id, "note the host's mounts"))?;
-        }
+        note_host_mounts(&id, &dir, &prep.spec, &prep.rootfs)?;
         let (ours, theirs) =
             hull_sys::socket::seqpacket_pair().map_err(RuntimeError::io(&id, "socketpair"))?;
 
+        let scope = self.systemd_scope(&id, &prep.spec)?;
         let (cgroup, cgroup_join) = self.create_cgroup(&id, &prep.spec)?;
         guard.cgroup = cgroup.clone();
         let for_children = process::enter_for_children(&prep.namespaces.join_for_children)
@@ -191,7 +214,10 @@ impl Runtime {
         drop((theirs, sd.fd, req.stdio, cgroup_join));
         guard.pid = Some(pid);
 
-        place_in_cgroup(&id, pid, cgroup.as_ref(), self_join, &mut sd.state)?;
+        let cgroup =
+            self.cgroup_for_init(&id, scope.as_ref(), cgroup, pid, &prep.spec, &mut guard)?;
+        let unit = scope.map(|s| s.unit);
+        place_in_cgroup(&id, pid, cgroup.as_ref(), self_join, unit, &mut sd.state)?;
         write_id_maps(&id, &prep.spec, pid)?;
         let cgroup_paths = init_cgroup_paths(pid, cgroup.as_ref(), self_join);
         let hook_state = ContainerState {
@@ -215,10 +241,31 @@ impl Runtime {
         Ok(Created { pid, console })
     }
 
+    /// Init's cgroup: with the systemd driver the scope, started now with init in it (the
+    /// guard stops it if create fails later); else `made`, the cgroup made before the fork.
+    fn cgroup_for_init(
+        &self,
+        id: &str,
+        scope: Option<&Scope>,
+        made: Option<Cgroup>,
+        pid: i32,
+        spec: &Spec,
+        guard: &mut CreateGuard<'_>,
+    ) -> Result<Option<Cgroup>, RuntimeError> {
+        let Some(scope) = scope else {
+            return Ok(made);
+        };
+        guard.unit = Some(scope.unit.clone());
+        let cg = self.start_scope(id, scope, pid, &self.spec_resources(spec))?;
+        guard.cgroup = Some(cg.clone());
+        Ok(Some(cg))
+    }
+
     /// Creates the cgroup when the spec asks for one (before init exists). With it come the
     /// v1 `tasks` files through which init moves itself in (see [`Cgroup::self_join_files`]),
     /// unless there is a user namespace, whose init may lack the permission: then None, and
-    /// the caller moves init with [`Cgroup::add_process`].
+    /// the caller moves init with [`Cgroup::add_process`]. Nothing with the systemd driver,
+    /// whose scope is started once init exists.
     #[allow(clippy::type_complexity)]
     fn create_cgroup(
         &self,
@@ -228,6 +275,9 @@ impl Runtime {
         let Some(linux) = &spec.linux else {
             return Ok((None, None));
         };
+        if self.systemd_cgroup {
+            return Ok((None, None));
+        }
         if linux.cgroups_path.is_none() && linux.resources.is_none() {
             return Ok((None, None));
         }
@@ -239,17 +289,7 @@ impl Runtime {
             id: id.to_string(),
             source,
         };
-        let mut resources = linux.resources.clone().unwrap_or_default();
-        // like runc: the nodes the runtime itself always creates stay usable under a deny-all.
-        if !resources.devices.is_empty() {
-            resources.devices.extend(crate::devices::always_allowed());
-            resources
-                .devices
-                .extend(crate::devices::creation_rules(&linux.devices));
-        }
-        for warning in self.cgroups.ignored_resources(&resources) {
-            (self.warn)(&format!("linux.resources: {warning}"));
-        }
+        let resources = self.spec_resources(spec);
         let cg = Cgroup::create(&self.cgroups, &path, &resources).map_err(err)?;
         if linux.namespaces.iter().any(|n| n.kind == "user") {
             return Ok((Some(cg), None));
@@ -261,6 +301,25 @@ impl Runtime {
                 Err(err(e))
             }
         }
+    }
+
+    /// The spec's resources as the cgroup gets them, warning about what this host ignores.
+    fn spec_resources(&self, spec: &Spec) -> hull_oci::runtime::Resources {
+        let linux = spec.linux.as_ref();
+        let mut resources = linux.and_then(|l| l.resources.clone()).unwrap_or_default();
+        // like runc: the nodes the runtime itself always creates stay usable under a deny-all.
+        if !resources.devices.is_empty() {
+            resources.devices.extend(crate::devices::always_allowed());
+            // mknod-only rules, so init can make linux.devices' nodes under a deny-all.
+            let nodes = linux.map(|l| l.devices.as_slice()).unwrap_or_default();
+            resources
+                .devices
+                .extend(crate::devices::creation_rules(nodes));
+        }
+        for warning in self.cgroups.ignored_resources(&resources) {
+            (self.warn)(&format!("linux.resources: {warning}"));
+        }
+        resources
     }
 
     /// Reads init's messages until `Ready`, handing on the console and running the
@@ -344,6 +403,7 @@ fn fill_state_dir(
         bundle: bundle.to_path_buf(),
         cgroup_path: None,
         cgroup_version: None,
+        systemd_unit: None,
         annotations: spec.annotations.clone(),
         resources: spec.linux.as_ref().and_then(|l| l.resources.clone()),
     };
@@ -386,17 +446,20 @@ fn make_exec_fifo(id: &str, dir: &Path, spec: &Spec) -> Result<(), RuntimeError>
     Ok(())
 }
 
-/// Moves init into its cgroup, unless it moves itself in (`self_join`), and records the cgroup.
+/// Moves init into its cgroup, unless it moves itself in (`self_join`) or systemd moved it into
+/// its scope `unit`, and records the cgroup.
 fn place_in_cgroup(
     id: &str,
     pid: i32,
     cgroup: Option<&Cgroup>,
     self_join: bool,
+    unit: Option<String>,
     state: &mut ContainerState,
 ) -> Result<(), RuntimeError> {
-    if let (Some(cg), false) = (cgroup, self_join) {
+    if let (Some(cg), false, None) = (cgroup, self_join, &unit) {
         cg.add_process(pid).map_err(cg_err(id))?;
     }
+    state.systemd_unit = unit;
     state.cgroup_path = cgroup.map(|c| c.path().to_string());
     state.cgroup_version = cgroup.map(Cgroup::version);
     Ok(())

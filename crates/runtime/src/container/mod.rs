@@ -9,6 +9,7 @@ mod error;
 mod host_mounts;
 mod prepare;
 mod start;
+mod systemd;
 mod update;
 
 use std::collections::HashMap;
@@ -40,6 +41,8 @@ pub struct Runtime {
     seccomp_cache: Option<PathBuf>,
     /// Where warnings go (a failed poststart or poststop hook); stderr by default.
     warn: fn(&str),
+    /// New containers get a systemd scope for their cgroup (`--systemd-cgroup`).
+    systemd_cgroup: bool,
 }
 
 fn warn_on_stderr(msg: &str) {
@@ -56,7 +59,16 @@ impl Runtime {
             sync: Mutex::new(HashMap::new()),
             seccomp_cache: None,
             warn: warn_on_stderr,
+            systemd_cgroup: false,
         })
+    }
+
+    /// Creates containers' cgroups as transient systemd scopes (runc's `--systemd-cgroup`):
+    /// `linux.cgroupsPath` is then `slice:prefix:name`. Containers made either way are handled
+    /// by the driver that made them, whatever this is set to.
+    pub fn with_systemd_cgroup(mut self, on: bool) -> Runtime {
+        self.systemd_cgroup = on;
+        self
     }
 
     /// Caches compiled seccomp filters in `dir`, so that containers started with the same

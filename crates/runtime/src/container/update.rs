@@ -30,7 +30,14 @@ impl Runtime {
         for warning in ignored.chain(skipped.into_iter().map(String::from)) {
             (self.warn)(&format!("container {id}: update: {warning}"));
         }
-        if let Err(e) = cg.update(&without_devices(&merged)) {
+        let fs = match &state.systemd_unit {
+            Some(unit) => self.update_scope(id, unit, &merged)?,
+            None => merged.clone(),
+        };
+        if let Err(e) = cg.update(&without_devices(&fs)) {
+            if let Some(unit) = &state.systemd_unit {
+                let _ = self.update_scope(id, unit, &current);
+            }
             let _ = cg.update(&without_devices(&current));
             return Err(cg_err(id)(e));
         }
