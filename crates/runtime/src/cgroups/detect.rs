@@ -2,6 +2,7 @@
 //! the calling process is in, from the text of `/proc/self/cgroup`. Pure functions of text, so
 //! every layout is testable from a sample.
 
+use hull_sys::mount::unescape_mountinfo;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -65,30 +66,6 @@ struct MountLine<'a> {
     super_opts: &'a str,
 }
 
-/// mountinfo escapes space, tab, newline and backslash as `\ooo` octal.
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).and_then(|d| {
-            let d = std::str::from_utf8(d).ok()?;
-            u8::from_str_radix(d, 8).ok()
-        });
-        match (bytes[i], octal) {
-            (b'\\', Some(b)) => {
-                out.push(b);
-                i += 4;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// `id parent maj:min root mount opts [optional...] - fstype source super_opts`
 fn parse_line(line: &str) -> Option<MountLine<'_>> {
     let (left, right) = line.split_once(" - ")?;
@@ -98,8 +75,8 @@ fn parse_line(line: &str) -> Option<MountLine<'_>> {
     let _source = right.next()?;
     let super_opts = right.next().unwrap_or("");
     Some(MountLine {
-        root: unescape(left.get(3)?),
-        mount: PathBuf::from(unescape(left.get(4)?)),
+        root: unescape_mountinfo(left.get(3)?),
+        mount: PathBuf::from(unescape_mountinfo(left.get(4)?)),
         fstype,
         super_opts,
     })

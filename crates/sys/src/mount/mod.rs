@@ -152,20 +152,26 @@ fn containing_mount_in(info: &str, path: &Path) -> (PathBuf, bool) {
 }
 
 /// mountinfo escapes space, tab, newline and backslash as `\ooo` octal.
-pub fn unescape_mountinfo(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
+pub fn unescape_mountinfo(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8) {
-                out.push(v);
+    while i < bytes.len() {
+        // bytes, not a str slice: a multi-byte character after a backslash is no escape.
+        let octal = bytes.get(i + 1..i + 4).and_then(|d| {
+            let d = std::str::from_utf8(d).ok()?;
+            u8::from_str_radix(d, 8).ok()
+        });
+        match (bytes[i], octal) {
+            (b'\\', Some(b)) => {
+                out.push(b);
                 i += 4;
-                continue;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
             }
         }
-        out.push(b[i]);
-        i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -178,6 +184,7 @@ mod tests {
     fn unescapes_mountinfo_octal() {
         assert_eq!(unescape_mountinfo(r"/a\040b"), "/a b");
         assert_eq!(unescape_mountinfo("/plain"), "/plain");
+        assert_eq!(unescape_mountinfo("/a\\é"), "/a\\é");
     }
 
     #[test]
