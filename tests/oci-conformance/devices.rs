@@ -80,33 +80,6 @@ fn a_device_that_cannot_be_made_is_a_clear_error() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
-/// A bundle with a user namespace (ids mapped from 100000), whose root owns the rootfs.
-fn userns_bundle() -> Bundle {
-    let mut b = Bundle::new();
-    b.linux(
-        "namespaces",
-        json!([{"type": "pid"}, {"type": "user"}, {"type": "ipc"}, {"type": "uts"},
-               {"type": "mount"}]),
-    );
-    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    b.linux("uidMappings", map.clone());
-    b.linux("gidMappings", map);
-    // sysfs and cgroupfs need a network / cgroup namespace owned by the user namespace.
-    let mounts: Vec<serde_json::Value> = b.config["mounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| !["/sys", "/sys/fs/cgroup"].contains(&m["destination"].as_str().unwrap()))
-        .cloned()
-        .collect();
-    b.config["mounts"] = json!(mounts);
-    crate::namespaces::chown_tree(&b.bundle().join("rootfs"), 100000, 100000);
-    for dir in [b.path(), b.bundle().as_path()] {
-        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    }
-    b
-}
-
 /// In a user namespace the kernel refuses every device mknod: the host's node of the same path
 /// is bound instead (as runc does), and a node the host lacks is an error naming it.
 #[test]
@@ -116,7 +89,7 @@ fn in_a_user_namespace_devices_are_bound_from_the_host() {
         println!("skipped: userns device bind (the host has no /dev/kmsg)");
         return;
     }
-    let mut b = userns_bundle();
+    let mut b = crate::namespaces::userns_bundle(100000, 100000);
     b.linux(
         "devices",
         json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]),

@@ -81,35 +81,8 @@ fn namespaces_with_a_path_are_joined() {
 #[test]
 fn uid_and_gid_mappings_make_a_user_namespace() {
     require_root!();
-    let mut b = Bundle::new();
+    let mut b = userns_bundle(100000, 200000);
     b.args(&["/probe", "idmap", "ids", "ns"]);
-    b.linux(
-        "namespaces",
-        json!([{"type": "pid"}, {"type": "user"}, {"type": "ipc"}, {"type": "uts"},
-               {"type": "mount"}]),
-    );
-    b.linux(
-        "uidMappings",
-        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
-    );
-    b.linux(
-        "gidMappings",
-        json!([{"containerID": 0, "hostID": 200000, "size": 65536}]),
-    );
-    // sysfs and cgroupfs need a network / cgroup namespace owned by the user namespace.
-    let mounts: Vec<Value> = b.config["mounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| !["/sys", "/sys/fs/cgroup"].contains(&m["destination"].as_str().unwrap()))
-        .cloned()
-        .collect();
-    b.config["mounts"] = json!(mounts);
-    // The container's root must be able to reach and write its rootfs: host uid 100000.
-    chown_tree(&b.bundle().join("rootfs"), 100000, 200000);
-    for dir in [b.path(), b.bundle().as_path()] {
-        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    }
     let out = b.run("userns");
     assert_eq!(values(&out, "uid_map"), ["0 100000 65536"]);
     assert_eq!(values(&out, "gid_map"), ["0 200000 65536"]);
@@ -136,6 +109,39 @@ fn uid_and_gid_mappings_make_a_user_namespace() {
     );
     let setgroups = b.ok(&["exec", &id, "cat", "/proc/self/setgroups"]);
     assert_eq!(setgroups.trim(), "allow");
+}
+
+/// A bundle with a user namespace whose root is host uid `uid` and gid `gid` (65536 ids each),
+/// and who owns the rootfs and can reach it.
+pub(crate) fn userns_bundle(uid: u32, gid: u32) -> Bundle {
+    let mut b = Bundle::new();
+    b.linux(
+        "namespaces",
+        json!([{"type": "pid"}, {"type": "user"}, {"type": "ipc"}, {"type": "uts"},
+               {"type": "mount"}]),
+    );
+    b.linux(
+        "uidMappings",
+        json!([{"containerID": 0, "hostID": uid, "size": 65536}]),
+    );
+    b.linux(
+        "gidMappings",
+        json!([{"containerID": 0, "hostID": gid, "size": 65536}]),
+    );
+    // sysfs and cgroupfs need a network / cgroup namespace owned by the user namespace.
+    let mounts: Vec<Value> = b.config["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| !["/sys", "/sys/fs/cgroup"].contains(&m["destination"].as_str().unwrap()))
+        .cloned()
+        .collect();
+    b.config["mounts"] = json!(mounts);
+    chown_tree(&b.bundle().join("rootfs"), uid, gid);
+    for dir in [b.path(), b.bundle().as_path()] {
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    b
 }
 
 pub(crate) fn chown_tree(dir: &Path, uid: u32, gid: u32) {
