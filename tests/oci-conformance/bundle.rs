@@ -20,12 +20,10 @@ impl Bundle {
     pub(crate) fn new() -> Bundle {
         let dir = tempfile::tempdir().expect("temp dir");
         let rootfs = dir.path().join("bundle/rootfs");
-        let bin = rootfs.join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::copy("/bin/busybox", bin.join("busybox")).expect("copy /bin/busybox");
-        for name in ["sh", "echo", "sleep", "cat", "mkdir", "sync", "ls", "id"] {
-            std::os::unix::fs::symlink("busybox", bin.join(name)).unwrap();
-        }
+        hull_tests::busybox_rootfs(
+            &rootfs,
+            &["sh", "echo", "sleep", "cat", "mkdir", "sync", "ls", "id"],
+        );
         std::fs::copy(probe_path(), rootfs.join("probe")).expect("copy probe");
         let out = Command::new(hull_bin())
             .args(["runtime", "spec", "-b"])

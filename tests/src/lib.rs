@@ -227,6 +227,17 @@ pub fn busybox() -> String {
     format!("{}/busybox:latest", fixture("HULL_TEST_REGISTRY"))
 }
 
+/// A minimal rootfs at `rootfs`: the host's static `/bin/busybox` in `bin/`, with a symlink for
+/// each of `applets`.
+pub fn busybox_rootfs(rootfs: &Path, applets: &[&str]) {
+    let bin = rootfs.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy("/bin/busybox", bin.join("busybox")).expect("copy /bin/busybox");
+    for name in applets {
+        std::os::unix::fs::symlink("busybox", bin.join(name)).unwrap();
+    }
+}
+
 /// `hull rm -f` of a container (by ID or name) when the test ends, passing or failing.
 pub struct Removed<'a>(pub &'a Hull, pub String);
 

@@ -20,12 +20,10 @@ struct Oci {
 impl Oci {
     fn new() -> Oci {
         let dir = tempfile::tempdir().expect("temp dir");
-        let bin = dir.path().join("bundle/rootfs/bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::copy("/bin/busybox", bin.join("busybox")).expect("copy /bin/busybox");
-        for name in ["sh", "echo", "sleep", "cat"] {
-            std::os::unix::fs::symlink("busybox", bin.join(name)).unwrap();
-        }
+        hull_tests::busybox_rootfs(
+            &dir.path().join("bundle/rootfs"),
+            &["sh", "echo", "sleep", "cat"],
+        );
         Oci {
             dir,
             ids: Vec::new(),

@@ -34,12 +34,7 @@ struct Rt {
 impl Rt {
     fn new(name: &'static str, tag: &str) -> Rt {
         let dir = tempfile::tempdir().expect("temp dir");
-        let bin = dir.path().join("bundle/rootfs/bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::copy("/bin/busybox", bin.join("busybox")).expect("copy /bin/busybox");
-        for name in ["sh", "sleep", "true"] {
-            std::os::unix::fs::symlink("busybox", bin.join(name)).unwrap();
-        }
+        hull_tests::busybox_rootfs(&dir.path().join("bundle/rootfs"), &["sh", "sleep", "true"]);
         let slice = format!("hulltest-{name}{tag}{}.slice", std::process::id());
         Rt {
             name,

@@ -65,10 +65,7 @@ fn init_waiting_for_start_does_not_hold_its_callers_lock() {
     require_root!();
     let h = Hull::new();
     let dir = h.dir.path();
-    let bin = dir.join("bundle/rootfs/bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::copy("/bin/busybox", bin.join("busybox")).expect("copy /bin/busybox");
-    std::os::unix::fs::symlink("busybox", bin.join("sleep")).unwrap();
+    hull_tests::busybox_rootfs(&dir.join("bundle/rootfs"), &["sleep"]);
     let bundle = dir.join("bundle");
     let state = dir.join("state");
     let runtime = |args: &[&str]| {
