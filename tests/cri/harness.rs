@@ -493,14 +493,4 @@ fn claim_subnet() -> (u8, File) {
     panic!("no free /24 in 10.231.0.0/16 for the CRI tier's bridge");
 }
 
-/// Polls `done` every 50 ms for up to `secs` seconds; false when it never held.
-pub fn poll(secs: u64, mut done: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(secs) {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
+pub use hull_tests::poll;

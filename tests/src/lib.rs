@@ -347,15 +347,20 @@ fn pick_evenly<T: Clone>(items: &[T], k: usize) -> Vec<T> {
 
 /// Polls `done` every 50 ms; fails the test after 60 s naming `what` (generous: slow VMs and
 /// loaded CI hosts are real, and a passing test never waits that long).
-pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    assert!(poll(60, done), "timed out waiting for {what}");
+}
+
+/// Polls `done` every 50 ms for up to `secs` seconds; false when it never held.
+pub fn poll(secs: u64, mut done: impl FnMut() -> bool) -> bool {
     let start = std::time::Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
+    while start.elapsed() < std::time::Duration::from_secs(secs) {
+        if done() {
+            return true;
+        }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    false
 }
 
 /// Pids whose cgroup path names the container.
