@@ -176,17 +176,31 @@ fn comm_of(pid: i32) -> Option<String> {
 /// the container (`run`), init is our child and its zombie waits for us.
 fn killed_before_exec(state: &ContainerState, comm_before: Option<String>) -> Option<i32> {
     let pid = state.pid?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    if st::parse_start_time(&stat) != state.pid_start_time && state.pid_start_time.is_some() {
-        return None;
+    // An execve renames init before it closes the fifo; an init that still has the runtime's
+    // name at the fifo's end is dying, and it closes its files before it becomes a zombie.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        if st::parse_start_time(&stat) != state.pid_start_time && state.pid_start_time.is_some() {
+            return None;
+        }
+        let (zombie, code) = state_and_exit_code(&stat)?;
+        let renamed = comm_of(pid) != comm_before;
+        if zombie || renamed || std::time::Instant::now() > deadline {
+            let signal = code & 0x7f;
+            return (zombie && signal != 0 && !renamed).then_some(signal);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
+}
+
+/// From /proc/<pid>/stat: whether the process is a zombie, and its exit code (field 52).
+fn state_and_exit_code(stat: &str) -> Option<(bool, i32)> {
     let (_, rest) = stat.rsplit_once(')')?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // After the last ')' field 3 (the state) is index 0, so field 52 is index 49.
     let zombie = matches!(fields.first(), Some(&"Z" | &"X"));
-    let code: i32 = fields.get(49)?.parse().ok()?;
-    let signal = code & 0x7f;
-    (zombie && signal != 0 && comm_of(pid) == comm_before).then_some(signal)
+    Some((zombie, fields.get(49)?.parse().ok()?))
 }
 
 fn exe_of(pid: i32) -> Option<PathBuf> {
