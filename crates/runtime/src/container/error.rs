@@ -56,7 +56,7 @@ pub enum RuntimeError {
     },
     /// A step inside the container's init failed; `cause.step` is `NotFound`/`NotExecutable` for
     /// a program that cannot be run (exit codes 127/126 in Docker terms).
-    #[error("container {id}: init failed at {step}: {cause}")]
+    #[error("container {id}: init failed at {cause}")]
     Init {
         id: String,
         step: crate::Step,
