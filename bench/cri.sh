@@ -62,6 +62,8 @@ if [[ -z $HULL ]]; then
     HULL=$REPO_ROOT/target/release/hull
 fi
 [[ -x $HULL ]] || die "no hull binary at $HULL"
+# The driver runs from another directory: a relative path would name nothing there.
+HULL=$(realpath "$HULL")
 # The driver: its CRI client's speed is not what is measured (containerd's, the shim's and the
 # runtime's is), and its dependencies are optimized in the dev profile too.
 (cd "$REPO_ROOT" && cargo build -q -p hull-tests --example cri-bench) || die "building cri-bench failed"
