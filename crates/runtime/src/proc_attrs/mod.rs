@@ -357,13 +357,22 @@ impl ProcAttrs {
             sched::set_io_priority(class, level).map_err(fail(what))?;
         }
         if let Some(s) = &self.scheduler {
-            let what = format!(
+            let mut what = format!(
                 "process.scheduler: sched_setattr {} nice {} priority {}",
                 name_of(SCHED_POLICIES, s.policy),
                 s.nice,
                 s.priority
             );
-            sched::set_sched_attr(s).map_err(fail(what))?;
+            let realtime = [SCHED_FIFO, SCHED_RR, SCHED_DEADLINE].contains(&s.policy);
+            sched::set_sched_attr(s).map_err(|e| {
+                if realtime && e.raw_os_error() == Some(libc::EPERM) {
+                    what.push_str(
+                        " (a real-time policy needs CAP_SYS_NICE and, where the kernel groups \
+                         real-time time by cgroup, linux.resources.cpu.realtimeRuntime)",
+                    );
+                }
+                ApplyError { what, source: e }
+            })?;
         }
         Ok(())
     }
