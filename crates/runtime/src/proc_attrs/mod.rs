@@ -39,15 +39,15 @@ pub struct ProcAttrs {
     scheduler: Option<SchedAttr>,
     personality: Option<u32>,
     memory_policy: Option<MemPolicy>,
-    affinity_initial: Option<Vec<u64>>,
-    affinity_final: Option<Vec<u64>>,
+    affinity_initial: Option<Mask>,
+    affinity_final: Option<Mask>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct MemPolicy {
     /// The mode with its flags or'ed in.
     mode: i32,
-    nodes: Vec<u64>,
+    nodes: Mask,
 }
 
 /// A step the kernel refused: what (naming the field and the call) and why.
@@ -186,12 +186,11 @@ fn check_deadline(a: &SchedAttr) -> Result<(), String> {
     ))
 }
 
-#[allow(clippy::type_complexity)]
-fn exec_affinity(
-    a: &ExecCpuAffinity,
-    host: &Host,
-) -> Result<(Option<Vec<u64>>, Option<Vec<u64>>), String> {
-    let one = |field: &str, list: Option<&str>| -> Result<Option<Vec<u64>>, String> {
+/// A CPU or node bitmask (bit n of word n/64), as `hull_sys::sched` takes it.
+type Mask = Vec<u64>;
+
+fn exec_affinity(a: &ExecCpuAffinity, host: &Host) -> Result<(Option<Mask>, Option<Mask>), String> {
+    let one = |field: &str, list: Option<&str>| -> Result<Option<Mask>, String> {
         let Some(list) = list else { return Ok(None) };
         let mask = cpulist::parse(field, list)?;
         // Empty: "the runtime SHOULD NOT change" the affinity.
