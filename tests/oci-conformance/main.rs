@@ -6,7 +6,9 @@
 //! (runc's error texts and exit codes, each row run against runc too); `exec.rs` (runc's exec
 //! flags, against runc too); `devices.rs` and `features.rs` (issue 12's findings: linux.devices,
 //! config edits after create, capability sets that must fail, inherited namespaces; run against
-//! runc too); `bundle.rs` is the harness. Every case has its own state root and force-deletes its
+//! runc too); `proc_attrs.rs` (runtime-spec 1.2's I/O priority, scheduler, exec CPU affinity,
+//! personality and memory policy, against runc when its version has them); `bundle.rs` is the
+//! harness. Every case has its own state root and force-deletes its
 //! containers, even on failure.
 
 mod bundle;
@@ -19,5 +21,6 @@ mod hooks;
 mod lifecycle;
 mod mounts;
 mod namespaces;
+mod proc_attrs;
 mod process;
 mod safety;

@@ -6,6 +6,7 @@
  * usage: probe CMD [ARG] [CMD [ARG]...]   (commands run in order)
  *   all                   every fact below
  *   pid ppid ids hostname cwd ns status denied masked procsys rlimit umask mounts cgroup idmap
+ *   sched
  *   exit N                exit with status N
  *   sleep N               sleep N seconds (output is flushed first)
  *   fork-bomb [MAX]       fork until fork fails or MAX (default 512) children; report the count
@@ -17,7 +18,8 @@
  * unshare_newns, keyctl, clone_newuser (ok or the errno name), kcore and firmware (masked,
  * readable or the errno name), procsys (EROFS, writable or the errno name), nofile_soft,
  * nofile_hard, umask (octal), mountinfo (one line each), cgroup (one /proc/self/cgroup line each),
- * memory_max, pids_max, forks, fork_error, alloc_mb, uid_map and gid_map (one line each).
+ * memory_max, pids_max, forks, fork_error, alloc_mb, uid_map and gid_map (one line each),
+ * and sched's (see sched_facts).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -35,6 +37,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -335,6 +338,48 @@ static void idmap(void)
 	}
 }
 
+/*
+ * sched: what runtime-spec 1.2's process attributes set, read back from the kernel:
+ * ioprio_class, ioprio_level (ioprio_get), sched_policy, sched_nice, sched_priority
+ * (sched_getattr), Cpus_allowed_list (/proc/self/status), personality (/proc/self/personality,
+ * hex), machine (uname), mempolicy_mode, mempolicy_flags (the MPOL_F_* bits, hex) and
+ * mempolicy_nodes (the first 64 nodes' mask, hex) from get_mempolicy. Raw syscalls: glibc
+ * wraps neither ioprio_get nor sched_getattr, and get_mempolicy lives in libnuma.
+ */
+static void sched_facts(void)
+{
+	long prio = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0);
+	if (prio < 0)
+		printf("ioprio_class=%s\n", err_name(errno));
+	else
+		printf("ioprio_class=%ld\nioprio_level=%ld\n", prio >> 13, prio & 0x1fff);
+	struct {
+		unsigned size, policy;
+		unsigned long long flags;
+		int nice;
+		unsigned priority;
+		unsigned long long runtime, deadline, period;
+	} attr = {0};
+	if (syscall(SYS_sched_getattr, 0, &attr, (unsigned)sizeof attr, 0) < 0)
+		printf("sched_policy=%s\n", err_name(errno));
+	else
+		printf("sched_policy=%u\nsched_nice=%d\nsched_priority=%u\n", attr.policy, attr.nice,
+		       attr.priority);
+	static const char *const cpus[] = {"Cpus_allowed_list", NULL};
+	copy_lines("/proc/self/status", cpus, "cpus");
+	copy_lines("/proc/self/personality", NULL, "personality");
+	struct utsname u;
+	printf("machine=%s\n", uname(&u) == 0 ? u.machine : err_name(errno));
+	int mode = 0;
+	unsigned long nodes[16] = {0};
+	if (syscall(SYS_get_mempolicy, &mode, nodes, 16 * 64UL, 0UL, 0UL) < 0) {
+		printf("mempolicy_mode=%s\n", err_name(errno));
+		return;
+	}
+	printf("mempolicy_mode=%d\nmempolicy_flags=%x\nmempolicy_nodes=%lx\n", mode & 0xff,
+	       mode & ~0xff, nodes[0]);
+}
+
 static void all(void)
 {
 	pid();
@@ -361,6 +406,7 @@ static const struct {
 	{"hostname", hostname}, {"cwd", cwd},     {"ns", ns},             {"status", status},
 	{"denied", denied}, {"masked", masked},   {"procsys", procsys},   {"rlimit", rlimit},
 	{"umask", print_umask}, {"mounts", mounts}, {"cgroup", cgroup}, {"idmap", idmap},
+	{"sched", sched_facts},
 };
 
 /* A UDP echo server (busybox's nc has no UDP), for tests of published UDP ports. */

@@ -69,8 +69,62 @@ pub struct Process {
     pub oom_score_adj: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selinux_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<Scheduler>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io_priority: Option<IoPriority>,
+    #[serde(
+        default,
+        rename = "execCPUAffinity",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub exec_cpu_affinity: Option<ExecCpuAffinity>,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// `process.scheduler` (runtime-spec 1.2): the arguments of sched_setattr(2). Names are kept
+/// as strings; the runtime checks them, so an unknown one is an error naming the field rather
+/// than a parse failure of the whole config.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scheduler {
+    /// `SCHED_OTHER`, `SCHED_FIFO`, ... (REQUIRED; empty when missing).
+    #[serde(default)]
+    pub policy: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nice: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i32>,
+    /// `SCHED_FLAG_RESET_ON_FORK`, ...
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<u64>,
+}
+
+/// `process.ioPriority` (runtime-spec 1.2): ioprio_set(2)'s class and level.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IoPriority {
+    /// `IOPRIO_CLASS_RT`, `IOPRIO_CLASS_BE` or `IOPRIO_CLASS_IDLE` (REQUIRED).
+    #[serde(default)]
+    pub class: String,
+    /// 0 (highest) to 7 (lowest) (REQUIRED).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
+}
+
+/// `process.execCPUAffinity` (runtime-spec 1.2): CPU lists like `0-3,7` for an exec'd process,
+/// before it joins the container's cgroup (`initial`) and right before its program (`final`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecCpuAffinity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial: Option<String>,
+    #[serde(default, rename = "final", skip_serializing_if = "Option::is_none")]
+    pub final_: Option<String>,
 }
 
 fn default_cwd() -> String {
@@ -195,8 +249,37 @@ pub struct Linux {
     pub readonly_paths: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mount_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_policy: Option<MemoryPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personality: Option<Personality>,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// `linux.memoryPolicy` (runtime-spec 1.2): set_mempolicy(2)'s mode, node list (`0-3,7`) and
+/// mode flags, as names the runtime checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryPolicy {
+    /// `MPOL_DEFAULT`, `MPOL_BIND`, ... (REQUIRED; empty when missing).
+    #[serde(default)]
+    pub mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<String>,
+    /// `MPOL_F_NUMA_BALANCING`, `MPOL_F_RELATIVE_NODES`, `MPOL_F_STATIC_NODES`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+}
+
+/// `linux.personality` (runtime-spec 1.2): the execution domain (`LINUX` or `LINUX32`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Personality {
+    /// REQUIRED; empty when missing.
+    #[serde(default)]
+    pub domain: String,
+    /// The spec defines no flags yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -485,6 +568,50 @@ mod tests {
         let back = serde_json::to_value(&spec).unwrap();
         assert_eq!(back["linux"]["uidMappings"][0]["containerID"], 0);
         assert_eq!(back["process"]["rlimits"][0]["type"], "RLIMIT_NOFILE");
+    }
+
+    #[test]
+    fn process_and_linux_fields_of_runtime_spec_1_2() {
+        let json = r#"{"process": {"cwd": "/", "args": ["sh"],
+                "scheduler": {"policy": "SCHED_FIFO", "nice": -2, "priority": 5,
+                              "flags": ["SCHED_FLAG_RESET_ON_FORK"], "runtime": 1,
+                              "deadline": 2, "period": 3},
+                "ioPriority": {"class": "IOPRIO_CLASS_BE", "priority": 4},
+                "execCPUAffinity": {"initial": "0", "final": "0-3,7"}},
+            "linux": {"memoryPolicy": {"mode": "MPOL_BIND", "nodes": "0-1",
+                                       "flags": ["MPOL_F_STATIC_NODES"]},
+                      "personality": {"domain": "LINUX32"}}}"#;
+        let spec: Spec = serde_json::from_str(json).unwrap();
+        let p = spec.process.as_ref().unwrap();
+        let s = p.scheduler.as_ref().unwrap();
+        assert_eq!(
+            (s.policy.as_str(), s.nice, s.priority),
+            ("SCHED_FIFO", Some(-2), Some(5))
+        );
+        assert_eq!(
+            (s.runtime, s.deadline, s.period),
+            (Some(1), Some(2), Some(3))
+        );
+        assert_eq!(p.io_priority.as_ref().unwrap().priority, Some(4));
+        let a = p.exec_cpu_affinity.as_ref().unwrap();
+        assert_eq!(
+            (a.initial.as_deref(), a.final_.as_deref()),
+            (Some("0"), Some("0-3,7"))
+        );
+        assert!(p.extra.is_empty(), "{:?}", p.extra);
+        let linux = spec.linux.as_ref().unwrap();
+        assert_eq!(
+            linux.memory_policy.as_ref().unwrap().flags,
+            ["MPOL_F_STATIC_NODES"]
+        );
+        assert_eq!(linux.personality.as_ref().unwrap().domain, "LINUX32");
+        let back = serde_json::to_value(&spec).unwrap();
+        assert_eq!(back["process"]["execCPUAffinity"]["final"], "0-3,7");
+        assert_eq!(back["process"]["ioPriority"]["class"], "IOPRIO_CLASS_BE");
+        assert_eq!(back["linux"]["memoryPolicy"]["nodes"], "0-1");
+        // A missing required name parses (as empty), so the runtime can name the field.
+        let p: Process = serde_json::from_str(r#"{"scheduler": {"nice": 1}}"#).unwrap();
+        assert_eq!(p.scheduler.unwrap().policy, "");
     }
 
     #[test]

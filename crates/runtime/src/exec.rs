@@ -22,6 +22,7 @@ use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, WaitOptions};
 
 use crate::container::{live_status, saved_spec};
+use crate::proc_attrs::Role;
 use crate::process::exec::{self as child, ExecArgs};
 use crate::process::sync::{self, FromInit};
 use crate::state::{self as st, ContainerState, Status};
@@ -107,6 +108,11 @@ impl Runtime {
         }
         let spec = saved_spec(&self.existing_dir(id)?, &state.bundle)?;
         validate(id, &req.process)?;
+        let attrs = crate::proc_attrs::plan(&req.process, spec.linux.as_ref(), Role::Exec)
+            .map_err(|reason| RuntimeError::InvalidSpec {
+                id: id.to_string(),
+                reason,
+            })?;
         self.check_process_apparmor(id, &mut req.process)?;
         let init = state.pid.expect("a running container has a pid");
         let namespaces = open_namespaces(id, &spec, init)?;
@@ -122,6 +128,8 @@ impl Runtime {
             stdio: req.stdio,
             seccomp,
             preserve_fds: req.preserve_fds,
+            attrs,
+            debug: self.debug,
         };
         let forked =
             hull_sys::process::fork_with_flags(0).map_err(RuntimeError::io(id, "fork for exec"))?;

@@ -31,6 +31,7 @@ pub mod hooks;
 pub mod mini_init;
 pub mod mount_attrs;
 pub mod mounts;
+pub mod proc_attrs;
 pub mod process;
 pub mod rlimits;
 pub mod seccomp;

@@ -7,6 +7,7 @@ pub mod kernel;
 pub mod mem;
 pub mod mount;
 pub mod process;
+pub mod sched;
 pub mod seccomp;
 pub mod signal;
 pub mod socket;

@@ -25,6 +25,10 @@ pub fn run(cli: OciCli) -> Result<u8> {
     let rt = || {
         Runtime::new(cli.root.clone())
             .map(|rt| rt.with_systemd_cgroup(cli.systemd_cgroup))
+            .map(|rt| match cli.debug {
+                true => rt.with_debug(debug_on_stderr),
+                false => rt,
+            })
             .with_context(|| format!("open state root {}", cli.root.display()))
     };
     match command {
@@ -44,6 +48,11 @@ pub fn run(cli: OciCli) -> Result<u8> {
         OciCommand::Exec(a) => super::exec::exec(&rt()?, a),
         OciCommand::Update(a) => super::update::update(&rt()?, a),
     }
+}
+
+/// `--debug`: the runtime's debug lines on stderr, as runc writes its own.
+fn debug_on_stderr(msg: &str) {
+    eprintln!("{}: debug: {msg}", super::ARGV0);
 }
 
 fn check_globals(cli: &OciCli) -> Result<()> {

@@ -79,6 +79,7 @@ pub fn write_spec(bundle: &Path) -> Result<()> {
 
 /// The features document (runtime-spec features.md).
 pub fn features() -> Value {
+    use hull_runtime::proc_attrs::names;
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": hull_oci::runtime::OCI_VERSION,
@@ -107,13 +108,30 @@ pub fn features() -> Value {
                 "archs": ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]
             },
             "apparmor": {"enabled": true},
-            "selinux": {"enabled": false}
+            "selinux": {"enabled": false},
+            "memoryPolicy": {
+                "modes": names::names(names::MPOL_MODES),
+                "flags": names::names(names::MPOL_FLAGS)
+            }
         },
         "annotations": {
             "org.hull.runtime.version": env!("CARGO_PKG_VERSION"),
             // features.md has no per-resource list; say which linux.resources apply.
             "org.hull.runtime.cgroup.resources":
-                "devices,memory,cpu,pids,blockIO,hugepageLimits,network,unified"
+                "devices,memory,cpu,pids,blockIO,hugepageLimits,network,unified",
+            // runtime-spec 1.2's process attributes, which features.md does not list either.
+            "org.hull.runtime.process":
+                "scheduler,ioPriority,execCPUAffinity",
+            // SCHED_ISO is recognized and refused: Linux never implemented it.
+            "org.hull.runtime.process.scheduler.policies": names::names(names::SCHED_POLICIES)
+                .into_iter()
+                .filter(|p| *p != "SCHED_ISO")
+                .collect::<Vec<_>>()
+                .join(","),
+            "org.hull.runtime.process.ioPriority.classes":
+                names::names(names::IOPRIO_CLASSES).join(","),
+            "org.hull.runtime.linux.personality.domains":
+                names::names(names::PERSONALITY_DOMAINS).join(",")
         }
     })
 }

@@ -206,6 +206,7 @@ impl Runtime {
                     preserve_fds: req.preserve_fds,
                     keyring: req.new_keyring.then(|| format!("_ses.{id}")),
                     cgroup_join: cgroup_join.unwrap_or_default(),
+                    attrs: prep.attrs,
                 })
             }
             hull_sys::process::Forked::Parent(pid) => pid,

@@ -43,6 +43,8 @@ pub struct Runtime {
     warn: fn(&str),
     /// New containers get a systemd scope for their cgroup (`--systemd-cgroup`).
     systemd_cgroup: bool,
+    /// Where debug lines go (`--debug`); nowhere by default.
+    pub(crate) debug: Option<fn(&str)>,
 }
 
 fn warn_on_stderr(msg: &str) {
@@ -60,6 +62,7 @@ impl Runtime {
             seccomp_cache: None,
             warn: warn_on_stderr,
             systemd_cgroup: false,
+            debug: None,
         })
     }
 
@@ -85,6 +88,13 @@ impl Runtime {
     /// Sends warnings (failed poststart/poststop hooks) to `warn` instead of stderr.
     pub fn with_warnings(mut self, warn: fn(&str)) -> Runtime {
         self.warn = warn;
+        self
+    }
+
+    /// Reports what the runtime did, step by step, to `debug` (runc's `--debug`): for now the
+    /// CPU affinity an exec'd process had when it joined the container's cgroup.
+    pub fn with_debug(mut self, debug: fn(&str)) -> Runtime {
+        self.debug = Some(debug);
         self
     }
 

@@ -16,6 +16,7 @@ pub(super) struct Prepared {
     pub(super) mounts: Vec<mounts::PlannedMount>,
     pub(super) namespaces: process::NamespacePlan,
     pub(super) seccomp: Option<crate::seccomp::Filter>,
+    pub(super) attrs: crate::proc_attrs::ProcAttrs,
 }
 
 /// Reads and checks everything that can be checked before the fork, so errors come back as
@@ -65,6 +66,8 @@ pub(super) fn prepare(
             source,
         })?;
     }
+    let attrs = crate::proc_attrs::plan(proc, spec.linux.as_ref(), crate::proc_attrs::Role::Init)
+        .map_err(invalid)?;
     let linux = spec.linux.clone().unwrap_or_default();
     if !linux.namespaces.iter().any(|n| n.kind == "mount") {
         check_without_mount_namespace(&spec).map_err(invalid)?;
@@ -91,6 +94,7 @@ pub(super) fn prepare(
         mounts,
         namespaces,
         seccomp,
+        attrs,
     })
 }
 

@@ -16,6 +16,7 @@ use rustix::thread::LinkNameSpaceType;
 
 use super::init::{fail, resolve_program, secure_and_exec_process, set_oom_score_adj};
 use super::sync::{self, FromInit, InitError, Step};
+use crate::proc_attrs::ProcAttrs;
 use crate::seccomp::Filter;
 use crate::{console, rlimits};
 
@@ -46,6 +47,11 @@ pub struct ExecArgs {
     pub seccomp: Option<Filter>,
     /// Descriptors 3..3+preserve_fds stay open across the exec.
     pub preserve_fds: u32,
+    /// I/O priority, scheduler, CPU affinity, personality, memory policy (see
+    /// [`crate::proc_attrs`]).
+    pub attrs: ProcAttrs,
+    /// Where the intermediate reports what it did (`--debug`), if anywhere.
+    pub debug: Option<fn(&str)>,
 }
 
 type Result<T> = std::result::Result<T, InitError>;
@@ -57,6 +63,20 @@ pub fn run(args: ExecArgs) -> ! {
         Ok(s) => s,
         Err(e) => report_and_exit(&args.sock, InitError::new(Step::Fork, "check", Some(&e))),
     };
+    // must happen before the cgroup join: `execCPUAffinity.initial` is the affinity for the
+    // move into the container's cgroup (config.md).
+    match args.attrs.apply_initial() {
+        Ok(Some(mask)) => {
+            if let Some(debug) = args.debug {
+                debug(&format!("exec: initial CPU affinity: {mask}"));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            let err = InitError::new(Step::ProcessAttrs, e.what, Some(&e.source));
+            report_and_exit(&args.sock, err)
+        }
+    }
     if let Err(e) = join_container(&args) {
         report_and_exit(&args.sock, e)
     }
@@ -108,7 +128,8 @@ fn join_container(a: &ExecArgs) -> Result<()> {
 /// The exec'd process: stdio, working directory, limits, then the security steps and execve.
 fn exec_process(a: ExecArgs) -> ! {
     match prepare(&a).and_then(|program| {
-        secure_and_exec_process(&a.process, a.seccomp.as_ref(), &program, 3 + a.preserve_fds)
+        let seccomp = a.seccomp.as_ref();
+        secure_and_exec_process(&a.process, &a.attrs, seccomp, &program, 3 + a.preserve_fds)
     }) {
         Ok(errno) => {
             let _ = sync::send(&a.sock, &FromInit::ExecFailed { errno });

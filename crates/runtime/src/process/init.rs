@@ -12,6 +12,7 @@ use rustix::thread::LinkNameSpaceType;
 
 use super::sync::{self, FromInit, InitError, Step, ToInit};
 use crate::mounts::PlannedMount;
+use crate::proc_attrs::ProcAttrs;
 use crate::seccomp::Filter;
 use crate::{capabilities, console, devices, mini_init, mounts, rlimits, user};
 
@@ -39,6 +40,8 @@ pub struct InitArgs {
     /// The cgroup's v1 `tasks` files, when init is to move itself into its cgroup (see
     /// `Cgroup::self_join_files`); empty when the parent moves it.
     pub cgroup_join: Vec<std::fs::File>,
+    /// I/O priority, scheduler, personality and memory policy (see [`crate::proc_attrs`]).
+    pub attrs: ProcAttrs,
 }
 
 type Result<T> = std::result::Result<T, InitError>;
@@ -512,13 +515,15 @@ fn exec_user(a: &InitArgs, program: &Path, fifo: &std::fs::File) -> ! {
 /// Returns the errno of a failed execve.
 fn secure_and_exec(a: &InitArgs, program: &Path) -> Result<i32> {
     let proc = a.spec.process.as_ref().expect("validated by create");
-    secure_and_exec_process(proc, a.seccomp.as_ref(), program, 3 + a.preserve_fds)
+    let seccomp = a.seccomp.as_ref();
+    secure_and_exec_process(proc, &a.attrs, seccomp, program, 3 + a.preserve_fds)
 }
 
 /// The security steps and execve for `proc` (init's program, or an exec'd process), with the
 /// descriptors from `first_closed` on closed at execve; returns the errno of a failed execve.
 pub(crate) fn secure_and_exec_process(
     proc: &Process,
+    attrs: &ProcAttrs,
     seccomp: Option<&Filter>,
     program: &Path,
     first_closed: u32,
@@ -533,6 +538,11 @@ pub(crate) fn secure_and_exec_process(
     // Descriptors opened from here on are close-on-exec already (Rust opens them so).
     hull_sys::process::set_cloexec_from(first_closed)
         .map_err(fail(Step::Exec, "mark descriptors close-on-exec"))?;
+    // must happen before seccomp (the user's filter may deny these calls) and before the
+    // capability drop and uid switch (a real-time class or a lower nice needs CAP_SYS_NICE).
+    attrs
+        .apply()
+        .map_err(|e| InitError::new(Step::ProcessAttrs, e.what, Some(&e.source)))?;
     // Without no_new_privs the kernel only lets a task with CAP_SYS_ADMIN in its effective set
     // load a filter, so it must be loaded before the uid switch (which clears the effective set)
     // and before the capabilities are dropped. The filter must then allow the few calls left

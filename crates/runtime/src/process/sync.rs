@@ -107,6 +107,7 @@ pub enum Step {
     Hooks,
     Keyring,
     AppArmor,
+    ProcessAttrs,
 }
 
 impl std::fmt::Display for Step {
@@ -138,6 +139,7 @@ impl std::fmt::Display for Step {
             Step::Hooks => "run hooks",
             Step::Keyring => "join session keyring",
             Step::AppArmor => "set apparmor profile",
+            Step::ProcessAttrs => "set process attributes",
         };
         f.write_str(s)
     }
