@@ -107,6 +107,7 @@ impl Runtime {
         }
         let spec = saved_spec(&self.existing_dir(id)?, &state.bundle)?;
         validate(id, &req.process)?;
+        self.check_capabilities(id, &mut req.process)?;
         self.check_process_apparmor(id, &mut req.process)?;
         let init = state.pid.expect("a running container has a pid");
         let namespaces = open_namespaces(id, &spec, init)?;
@@ -194,14 +195,7 @@ fn validate(id: &str, proc: &Process) -> Result<(), RuntimeError> {
     if !std::path::Path::new(&proc.cwd).is_absolute() {
         return Err(invalid(format!("exec: cwd {:?} is not absolute", proc.cwd)));
     }
-    crate::rlimits::validate(&proc.rlimits).map_err(invalid)?;
-    if let Some(caps) = &proc.capabilities {
-        crate::capabilities::validate(caps).map_err(|source| RuntimeError::Capabilities {
-            id: id.to_string(),
-            source,
-        })?;
-    }
-    Ok(())
+    crate::rlimits::validate(&proc.rlimits).map_err(invalid)
 }
 
 /// Opens `/proc/<init>/ns/<kind>` for every namespace of the spec, in join order.

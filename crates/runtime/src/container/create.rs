@@ -169,7 +169,7 @@ impl Runtime {
         let id = req.id.clone();
         let dir = self.dir(&id)?;
         let mut prep = prepare(&req, self.seccomp_cache.as_deref())?;
-        self.check_apparmor(&id, &mut prep.spec)?;
+        self.check_process(&id, &mut prep.spec)?;
         make_state_dir(&id, &dir)?;
         let mut guard = CreateGuard::armed(&dir);
         let mut sd = fill_state_dir(&id, &dir, &req.bundle, &prep.spec)?;
@@ -197,6 +197,7 @@ impl Runtime {
                     mounts: prep.mounts,
                     join: prep.namespaces.join,
                     new_cgroup: prep.namespaces.new_cgroup,
+                    new_time: prep.namespaces.new_time,
                     sock: theirs,
                     state_dir: sd.fd,
                     stdio: req.stdio,

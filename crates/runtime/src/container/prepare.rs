@@ -59,17 +59,12 @@ pub(super) fn prepare(
     if let Some(hooks) = &spec.hooks {
         crate::hooks::validate(hooks).map_err(invalid)?;
     }
-    if let Some(caps) = &proc.capabilities {
-        crate::capabilities::validate(caps).map_err(|source| RuntimeError::Capabilities {
-            id: id.clone(),
-            source,
-        })?;
-    }
     let linux = spec.linux.clone().unwrap_or_default();
     if !linux.namespaces.iter().any(|n| n.kind == "mount") {
         check_without_mount_namespace(&spec).map_err(invalid)?;
     }
     check_uts(&spec, &linux).map_err(invalid)?;
+    crate::timens::validate(&linux).map_err(invalid)?;
     let seccomp = match &linux.seccomp {
         Some(s) => Some(
             match seccomp_cache {
@@ -162,17 +157,47 @@ pub(crate) fn saved_spec(dir: &Path, bundle: &Path) -> Result<Spec, RuntimeError
 }
 
 impl Runtime {
-    /// With AppArmor absent from the kernel, a profile cannot be applied: warn and ignore it
-    /// (as runc does) rather than fail every container that names one. With AppArmor present,
-    /// a profile that is not loaded is an error naming it.
-    pub(super) fn check_apparmor(&self, id: &str, spec: &mut Spec) -> Result<(), RuntimeError> {
+    /// What create's process asks of the host: its capabilities and AppArmor profile (see
+    /// [`Runtime::check_capabilities`] and [`Runtime::check_process_apparmor`]).
+    pub(super) fn check_process(&self, id: &str, spec: &mut Spec) -> Result<(), RuntimeError> {
         match spec.process.as_mut() {
-            Some(proc) => self.check_process_apparmor(id, proc),
+            Some(proc) => {
+                self.check_capabilities(id, proc)?;
+                self.check_process_apparmor(id, proc)
+            }
             None => Ok(()),
         }
     }
 
-    /// The same for one process (create's, or an exec'd one).
+    /// Capability names this kernel has no capability for are dropped from the sets with one
+    /// warning, as runc does (runc 1.1: "ignoring unknown or unavailable capabilities: [...]");
+    /// sets the kernel would refuse are an error, before the fork. For create's process or an
+    /// exec'd one.
+    pub(crate) fn check_capabilities(
+        &self,
+        id: &str,
+        proc: &mut hull_oci::runtime::Process,
+    ) -> Result<(), RuntimeError> {
+        let Some(caps) = proc.capabilities.as_mut() else {
+            return Ok(());
+        };
+        let ignored = crate::capabilities::unavailable(caps);
+        if !ignored.is_empty() {
+            (self.warn)(&format!(
+                "ignoring unknown or unavailable capabilities: [{}]",
+                ignored.join(" ")
+            ));
+            crate::capabilities::without(caps, &ignored);
+        }
+        crate::capabilities::validate(caps).map_err(|source| RuntimeError::Capabilities {
+            id: id.to_string(),
+            source,
+        })
+    }
+
+    /// With AppArmor absent from the kernel, a profile cannot be applied: warn and ignore it
+    /// (as runc does) rather than fail every container that names one. With AppArmor present,
+    /// a profile that is not loaded is an error naming it. For create's process or an exec'd one.
     pub(crate) fn check_process_apparmor(
         &self,
         id: &str,

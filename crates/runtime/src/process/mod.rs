@@ -34,6 +34,9 @@ pub struct NamespacePlan {
     /// be rooted at the caller's cgroup and show the container its host path (Docker and runc
     /// show `0::/`).
     pub new_cgroup: bool,
+    /// A new time namespace: init makes it and enters it itself, once it is root in its user
+    /// namespace, so that the offsets can be written first (see `crate::timens`).
+    pub new_time: bool,
 }
 
 pub fn plan_namespaces(namespaces: &[Namespace]) -> Result<NamespacePlan, String> {
@@ -44,6 +47,7 @@ pub fn plan_namespaces(namespaces: &[Namespace]) -> Result<NamespacePlan, String
         };
         match &ns.path {
             None if ns.kind == "cgroup" => plan.new_cgroup = true,
+            None if ns.kind == "time" => plan.new_time = true,
             None => plan.clone_flags |= *flag as u32 as u64,
             Some(p) if ns.kind == "pid" || ns.kind == "time" => {
                 plan.join_for_children.push((ns.kind.clone(), p.clone()))
@@ -122,14 +126,16 @@ mod tests {
             ns("mount", None),
             ns("network", Some("/var/run/netns/x")),
             ns("cgroup", None),
+            ns("time", None),
         ])
         .unwrap();
-        // Not CLONE_NEWCGROUP: init unshares it once it is in its cgroup.
+        // Not CLONE_NEWCGROUP nor CLONE_NEWTIME: init makes them itself.
         assert_eq!(
             p.clone_flags,
             (libc::CLONE_NEWPID | libc::CLONE_NEWNS) as u64
         );
         assert!(p.new_cgroup);
+        assert!(p.new_time);
         assert_eq!(
             p.join,
             vec![("network".to_string(), PathBuf::from("/var/run/netns/x"))]
