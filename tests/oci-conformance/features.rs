@@ -236,3 +236,44 @@ fn no_mount_namespace_refuses_what_would_change_host_mounts() {
         assert_eq!(mounts_below(&rootfs), Vec::<String>::new(), "{key}");
     }
 }
+
+/// `ociVersion` must be a 1.x.y SemVer version (config.md; youki's contest set_misc_props):
+/// anything else fails create in one line naming it, and what clients write (runc's `spec`
+/// gives `1.0.2-dev`) is taken. runc 1.1 takes any string, so its refusals are only reported.
+#[test]
+fn an_invalid_oci_version_fails_create() {
+    require_root!();
+    for (version, valid) in [
+        ("1.0.2-dev", true),
+        ("1.1.0+build.1", true),
+        ("invalid", false),
+        ("2.0.0", false),
+        ("", false),
+    ] {
+        let mut b = Bundle::new();
+        b.config["ociVersion"] = json!(version);
+        b.args(&["echo", "ran"]);
+        let out = b.run_output("ociversion");
+        let err = text(&out.stderr);
+        if valid {
+            assert!(out.status.success(), "{version:?}: {err}");
+            assert_eq!(text(&out.stdout), "ran\n", "{version:?}");
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{version:?} ran");
+            assert!(err.contains(&format!("ociVersion {version:?}")), "{err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(text(&out.stdout).is_empty(), "{version:?}: the program ran");
+        }
+        let runc_id = format!("conf-ociversion-runc-{}", std::process::id());
+        if let Some(r) = b.runc(&["run", &runc_id]) {
+            match (valid, r.status.success()) {
+                (true, ok) => assert!(ok, "runc {version:?}: {}", text(&r.stderr)),
+                (false, true) => println!(
+                    "skipped: runc comparison for ociVersion {version:?} (runc 1.1 does not \
+                     check ociVersion)"
+                ),
+                (false, false) => {}
+            }
+        }
+    }
+}

@@ -33,6 +33,7 @@ pub(super) fn prepare(
         Some(s) => s.clone(),
         None => read_spec(&req.bundle.join("config.json"))?,
     };
+    check_oci_version(&spec.oci_version).map_err(invalid)?;
     let root = spec
         .root
         .as_ref()
@@ -87,6 +88,28 @@ pub(super) fn prepare(
         namespaces,
         seccomp,
     })
+}
+
+/// `ociVersion` must be a SemVer 2.0 version of the 1.x spec (config.md): `1.2.0`, `1.0.2-dev`,
+/// `1.1.0+build`. runc 1.1 takes any string; crun and youki refuse what is not a version, and
+/// youki's contest (set_misc_props) expects that. A config without the field gets hull's own.
+fn check_oci_version(v: &str) -> Result<(), String> {
+    let core = v.split(['-', '+']).next().unwrap_or_default();
+    let suffix_ok = v[core.len()..]
+        .split(['-', '+', '.'])
+        .skip(1)
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric = |p: &&str| {
+        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (*p == "0" || !p.starts_with('0'))
+    };
+    if parts.len() == 3 && parts.iter().all(numeric) && parts[0] == "1" && suffix_ok {
+        return Ok(());
+    }
+    Err(format!(
+        "ociVersion {v:?} is not a 1.x.y version of the runtime spec (this runtime implements {})",
+        hull_oci::runtime::OCI_VERSION
+    ))
 }
 
 /// Without a mount namespace the container inherits the caller's (config-linux.md): its
@@ -219,5 +242,30 @@ impl Runtime {
         ));
         proc.apparmor_profile = None;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_oci_version;
+
+    #[test]
+    fn oci_version_must_be_a_1_x_y_semver() {
+        for ok in [
+            "1.0.0",
+            "1.2.0",
+            "1.0.2-dev",
+            "1.1.0-rc.1",
+            "1.1.0+build.5",
+            "1.10.3",
+        ] {
+            check_oci_version(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "invalid", "", "2.0.0", "0.1.0", "1.2", "1.2.x", "01.2.0", "1.2.0-", "1.2.0+",
+        ] {
+            let e = check_oci_version(bad).unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")), "{e}");
+        }
     }
 }
