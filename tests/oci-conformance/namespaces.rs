@@ -181,9 +181,10 @@ fn offset_lines(out: &str) -> Vec<String> {
 }
 
 /// A new time namespace with `linux.timeOffsets` (runtime-spec 1.2; youki's contest time_ns):
-/// the program and an exec'd process see the offsets, with or without a user namespace (which
-/// then owns the time namespace, so init writes them before it switches to its root). runc 1.1
-/// knows no time namespace: its run is only reported.
+/// the program, an exec'd process and a container that joins the namespace by path see the
+/// offsets, with or without a user namespace (which then owns the time namespace, so init
+/// writes them before it switches to its root). runc 1.1 knows no time namespace: its run is
+/// only reported.
 #[test]
 fn time_offsets_apply_in_a_new_time_namespace() {
     require_root!();
@@ -223,6 +224,18 @@ fn time_offsets_apply_in_a_new_time_namespace() {
         b.ok(&["start", &id]);
         let out = b.ok(&["exec", &id, "cat", "/proc/self/timens_offsets"]);
         assert_eq!(offset_lines(&out), want, "exec, userns: {userns}");
+        // Another container joins it by path and sees its offsets.
+        let pid = b.state(&id)["pid"].as_i64().expect("pid");
+        let mut joiner = Bundle::new();
+        let mut namespaces = joiner.config["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .clone();
+        namespaces.push(json!({"type": "time", "path": format!("/proc/{pid}/ns/time")}));
+        joiner.linux("namespaces", json!(namespaces));
+        joiner.args(&["cat", "/proc/self/timens_offsets"]);
+        let out = joiner.run(&format!("{name}-join"));
+        assert_eq!(offset_lines(&out), want, "joined, userns: {userns}");
     }
 }
 

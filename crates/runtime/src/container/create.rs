@@ -184,9 +184,9 @@ impl Runtime {
             .map_err(RuntimeError::io(&id, "join namespaces for init"))?;
         let forked = hull_sys::process::fork_with_flags(prep.namespaces.clone_flags)
             .map_err(RuntimeError::io(&id, "clone init"))?;
-        drop(for_children);
         let pid = match forked {
             hull_sys::process::Forked::Child => {
+                for_children.stay();
                 // We are init: the parent's end must not stay open here, or the parent would
                 // never see end-of-stream when our exec succeeds; and our copy of the lock
                 // descriptor would keep the flock held until exec.
@@ -209,7 +209,10 @@ impl Runtime {
                     cgroup_join: cgroup_join.unwrap_or_default(),
                 })
             }
-            hull_sys::process::Forked::Parent(pid) => pid,
+            hull_sys::process::Forked::Parent(pid) => {
+                drop(for_children);
+                pid
+            }
         };
         let self_join = cgroup_join.is_some();
         drop((theirs, sd.fd, req.stdio, cgroup_join));

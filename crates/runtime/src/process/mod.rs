@@ -59,8 +59,9 @@ pub fn plan_namespaces(namespaces: &[Namespace]) -> Result<NamespacePlan, String
 }
 
 /// Puts the children this thread forks next into the pid/time namespaces of `join`; the guard
-/// it returns puts them back into this thread's own on drop. setns(CLONE_NEWPID) changes only
-/// `pid_for_children`, so the caller itself stays where it is.
+/// it returns puts them back into this thread's own on drop (in the parent; the child calls
+/// [`ChildrenNamespaces::stay`]). setns(CLONE_NEWPID) changes only `pid_for_children`; a time
+/// namespace's setns moves the caller too, until the drop.
 pub fn enter_for_children(join: &[(String, PathBuf)]) -> std::io::Result<ChildrenNamespaces> {
     use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
     let mut restore = Vec::new();
@@ -97,6 +98,15 @@ pub fn enter_for_children(join: &[(String, PathBuf)]) -> std::io::Result<Childre
 /// Returned by [`enter_for_children`].
 pub struct ChildrenNamespaces {
     restore: Vec<(rustix::thread::LinkNameSpaceType, std::os::fd::OwnedFd)>,
+}
+
+impl ChildrenNamespaces {
+    /// In the child just forked: stays where the fork put it. Restoring there would move it
+    /// out of a joined time namespace (setns on a time namespace moves the caller too, not
+    /// only its children as for pid).
+    pub fn stay(mut self) {
+        self.restore.clear();
+    }
 }
 
 impl Drop for ChildrenNamespaces {
