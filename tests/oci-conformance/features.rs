@@ -1,5 +1,5 @@
 //! Issue 12's "Features" findings outside the mount table: a spec edited after `create`, the
-//! capability sets that must make a container fail, and namespaces inherited or joined by path
+//! capability sets that must make a container fail or are ignored, and namespaces inherited or joined by path
 //! for every type (runtime-tools' config_updates_without_affect, process_capabilities_fail,
 //! linux_ns_itype, linux_ns_path). Each runs under runc too, with the same expectation.
 
@@ -66,32 +66,43 @@ fn config_updates_after_create_do_not_affect_the_container() {
     let _ = b.runc(&["kill", &runc_id, "KILL"]);
 }
 
-/// A capability name the kernel has no number for cannot be applied: create fails, naming it,
-/// in one line (runtime-tools' process_capabilities_fail). runc 1.1 only warns and runs.
+/// A capability name the kernel has no number for is dropped from the sets with one warning,
+/// and the container runs without it: runc 1.1 does so ("ignoring unknown or unavailable
+/// capabilities: [CAP_TEST]"), and youki's contest (process_capabilities_fail) looks for that
+/// text.
 #[test]
-fn an_unknown_capability_fails_create() {
+fn an_unknown_capability_is_ignored_with_a_warning() {
     require_root!();
     let mut b = Bundle::new();
-    let mut bounding = b.config["process"]["capabilities"]["bounding"]
-        .as_array()
-        .unwrap()
-        .clone();
-    bounding.push(json!("CAP_TEST"));
-    b.config["process"]["capabilities"]["bounding"] = json!(bounding);
+    for set in ["bounding", "effective"] {
+        let mut names = b.config["process"]["capabilities"][set]
+            .as_array()
+            .unwrap()
+            .clone();
+        names.push(json!("CAP_TEST"));
+        b.config["process"]["capabilities"][set] = json!(names);
+    }
     b.args(&["echo", "ran"]);
     let out = b.run_output("capunknown");
-    let err = text(&out.stderr);
-    assert!(!out.status.success(), "ran: {}", text(&out.stdout));
-    assert!(err.contains("CAP_TEST"), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let warning = "ignoring unknown or unavailable capabilities: [CAP_TEST]";
+    let runc_id = format!("conf-capunknown-runc-{}", std::process::id());
+    for (who, out) in [("hull", Some(out)), ("runc", b.runc(&["run", &runc_id]))] {
+        let Some(out) = out else { continue };
+        let err = text(&out.stderr);
+        assert!(out.status.success(), "{who}: {err}");
+        assert_eq!(text(&out.stdout), "ran\n", "{who}");
+        assert!(err.contains(warning), "{who}: {err}");
+        assert_eq!(err.lines().count(), 1, "{who}: {err}");
+    }
 }
 
 /// A bounding set that lacks what the inheritable set asks for cannot be set up: the kernel
 /// refuses the capset, and the container must not start with fewer capabilities than asked
 /// (youki's contest, process_capabilities_bounding: unset bounding, inheritable
-/// CAP_SYS_ADMIN). runc fails it the same way.
+/// CAP_SYS_ADMIN). runc applies the sets before its `create` returns, so `create` fails, in
+/// words that say EPERM; hull checks the kernel's rule before the fork.
 #[test]
-fn an_inheritable_capability_outside_the_bounding_set_fails() {
+fn an_inheritable_capability_outside_the_bounding_set_fails_create() {
     require_root!();
     let mut b = Bundle::new();
     b.config["process"]["capabilities"] = json!({
@@ -100,16 +111,22 @@ fn an_inheritable_capability_outside_the_bounding_set_fails() {
         "inheritable": ["CAP_SYS_ADMIN"],
     });
     b.args(&["echo", "ran"]);
-    let out = b.run_output("capbounding");
+    b.write();
+    let id = b.id("capbounding");
+    let bundle = b.bundle();
+    let out = b.output(&["create", "-b", bundle.to_str().unwrap(), &id]);
     let err = text(&out.stderr);
-    assert!(!out.status.success(), "ran: {}", text(&out.stdout));
-    assert!(!text(&out.stdout).contains("ran"), "the program ran");
+    assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("Operation not permitted"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    let runc_id = format!("conf-capbounding-runc-{}", std::process::id());
-    if let Some(r) = b.runc(&["run", &runc_id]) {
-        assert!(!r.status.success(), "runc ran it: {}", text(&r.stdout));
-        assert!(!text(&r.stdout).contains("ran"), "runc: the program ran");
+    assert!(
+        !b.output(&["state", &id]).status.success(),
+        "a container was left"
+    );
+    if let Some(r) = b.runc(&["create", &format!("{id}-runc")]) {
+        let err = text(&r.stderr).to_lowercase();
+        assert_eq!(r.status.code(), Some(1), "runc: {err}");
+        assert!(err.contains("operation not permitted"), "runc: {err}");
     }
 }
 
@@ -217,5 +234,46 @@ fn no_mount_namespace_refuses_what_would_change_host_mounts() {
         );
         assert_eq!(err.lines().count(), 1, "{err}");
         assert_eq!(mounts_below(&rootfs), Vec::<String>::new(), "{key}");
+    }
+}
+
+/// `ociVersion` must be a 1.x.y SemVer version (config.md; youki's contest set_misc_props):
+/// anything else fails create in one line naming it, and what clients write (runc's `spec`
+/// gives `1.0.2-dev`) is taken. runc 1.1 takes any string, so its refusals are only reported.
+#[test]
+fn an_invalid_oci_version_fails_create() {
+    require_root!();
+    for (version, valid) in [
+        ("1.0.2-dev", true),
+        ("1.1.0+build.1", true),
+        ("invalid", false),
+        ("2.0.0", false),
+        ("", false),
+    ] {
+        let mut b = Bundle::new();
+        b.config["ociVersion"] = json!(version);
+        b.args(&["echo", "ran"]);
+        let out = b.run_output("ociversion");
+        let err = text(&out.stderr);
+        if valid {
+            assert!(out.status.success(), "{version:?}: {err}");
+            assert_eq!(text(&out.stdout), "ran\n", "{version:?}");
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{version:?} ran");
+            assert!(err.contains(&format!("ociVersion {version:?}")), "{err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(text(&out.stdout).is_empty(), "{version:?}: the program ran");
+        }
+        let runc_id = format!("conf-ociversion-runc-{}", std::process::id());
+        if let Some(r) = b.runc(&["run", &runc_id]) {
+            match (valid, r.status.success()) {
+                (true, ok) => assert!(ok, "runc {version:?}: {}", text(&r.stderr)),
+                (false, true) => println!(
+                    "skipped: runc comparison for ociVersion {version:?} (runc 1.1 does not \
+                     check ociVersion)"
+                ),
+                (false, false) => {}
+            }
+        }
     }
 }

@@ -212,3 +212,41 @@ fn start_fails_when_init_is_killed_before_it_executes_the_program() {
     );
     assert!(!b.bundle().join("rootfs/ran").exists());
 }
+
+/// With `--preserve-fds N` and nothing open past stderr, the process sees 0, 1 and 2 only: the
+/// runtime adds none of its own descriptors to the preserved range (youki's contest
+/// fd_control/only_stdio, which runs the runtime with whatever its own caller left open: a
+/// descriptor the caller leaks is preserved, as asked, so the runtime here gets only stdio).
+/// runc refuses preserved descriptors that are not open, so it runs with N = 0.
+#[test]
+fn preserve_fds_adds_none_of_the_runtimes_own() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.args(&["sh", "-c", "ls /proc/$$/fd; true"]);
+    b.write();
+    for rt in crate::error_contract::runtimes(&b, "only-stdio") {
+        let n = if rt.name == "runc" { "0" } else { "100" };
+        let inner = rt.command(&["run", "--preserve-fds", n, "-b", "BUNDLE", "ID"]);
+        // bash, not sh: dash cannot redirect descriptors past 9.
+        let out = Command::new("/bin/bash")
+            .arg("-c")
+            .arg(
+                r#"for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done
+                   exec "$@""#,
+            )
+            .arg("bash")
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert!(out.status.success(), "{}: {err}", rt.name);
+        assert_eq!(
+            text(&out.stdout),
+            "0\n1\n2\n",
+            "{} (--preserve-fds {n})",
+            rt.name
+        );
+    }
+}

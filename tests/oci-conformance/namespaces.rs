@@ -1,12 +1,12 @@
 //! Namespaces (config-linux.md): new ones, joined ones by path, a user namespace with its
-//! uid/gid mappings, and the namespaced sysctls written inside.
+//! uid/gid mappings, a time namespace with its offsets, and the namespaced sysctls written inside.
 
 use std::path::Path;
 
 use hull_tests::require_root;
 use serde_json::{json, Value};
 
-use crate::bundle::{facts, host_ns, values, Bundle};
+use crate::bundle::{facts, host_ns, text, values, Bundle};
 
 #[test]
 fn new_namespaces_differ_from_the_host() {
@@ -170,4 +170,98 @@ fn sysctls_are_written_in_the_container() {
         "/proc/sys/kernel/shmmni",
     ]);
     assert_eq!(b.run("sysctl"), "1\n1234\n");
+}
+
+/// The `clock secs nanosecs` lines of /proc/self/timens_offsets, without the kernel's padding.
+fn offset_lines(out: &str) -> Vec<String> {
+    out.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| l.starts_with("monotonic") || l.starts_with("boottime"))
+        .collect()
+}
+
+/// A new time namespace with `linux.timeOffsets` (runtime-spec 1.2; youki's contest time_ns):
+/// the program, an exec'd process and a container that joins the namespace by path see the
+/// offsets, with or without a user namespace (which then owns the time namespace, so init
+/// writes them before it switches to its root). runc 1.1 knows no time namespace: its run is
+/// only reported.
+#[test]
+fn time_offsets_apply_in_a_new_time_namespace() {
+    require_root!();
+    if !Path::new("/proc/self/ns/time").exists() {
+        println!("skipped: time namespace (the kernel has no CONFIG_TIME_NS)");
+        return;
+    }
+    let want = ["monotonic 7881 2718281", "boottime 1337 3141519"];
+    for userns in [false, true] {
+        let mut b = match userns {
+            true => userns_bundle(100000, 200000),
+            false => Bundle::new(),
+        };
+        let mut namespaces = b.config["linux"]["namespaces"].as_array().unwrap().clone();
+        namespaces.push(json!({"type": "time"}));
+        b.linux("namespaces", json!(namespaces));
+        b.linux(
+            "timeOffsets",
+            json!({"monotonic": {"secs": 7881, "nanosecs": 2718281},
+                   "boottime": {"secs": 1337, "nanosecs": 3141519}}),
+        );
+        b.args(&["cat", "/proc/self/timens_offsets"]);
+        let name = if userns { "timens-userns" } else { "timens" };
+        assert_eq!(offset_lines(&b.run(name)), want, "userns: {userns}");
+        let runc_id = format!("conf-{name}-runc-{}", std::process::id());
+        if let Some(r) = b.runc(&["run", &runc_id]) {
+            match r.status.success() {
+                true => assert_eq!(offset_lines(&text(&r.stdout)), want, "runc"),
+                false => println!(
+                    "skipped: runc comparison (runc has no time namespace: {})",
+                    text(&r.stderr).trim()
+                ),
+            }
+        }
+        b.args(&["sleep", "1000"]);
+        let id = b.create(&format!("{name}-exec"), &[]);
+        b.ok(&["start", &id]);
+        let out = b.ok(&["exec", &id, "cat", "/proc/self/timens_offsets"]);
+        assert_eq!(offset_lines(&out), want, "exec, userns: {userns}");
+        // Another container joins it by path and sees its offsets.
+        let pid = b.state(&id)["pid"].as_i64().expect("pid");
+        let mut joiner = Bundle::new();
+        let mut namespaces = joiner.config["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .clone();
+        namespaces.push(json!({"type": "time", "path": format!("/proc/{pid}/ns/time")}));
+        joiner.linux("namespaces", json!(namespaces));
+        joiner.args(&["cat", "/proc/self/timens_offsets"]);
+        let out = joiner.run(&format!("{name}-join"));
+        assert_eq!(offset_lines(&out), want, "joined, userns: {userns}");
+    }
+}
+
+/// Offsets need a new time namespace: without one (or with a joined one, whose offsets are
+/// fixed) create fails in one line naming `linux.timeOffsets`, before anything runs.
+#[test]
+fn time_offsets_without_a_new_time_namespace_fail() {
+    require_root!();
+    let offsets = json!({"monotonic": {"secs": 1}});
+    for (name, ns) in [
+        ("timens-none", None),
+        ("timens-joined", Some("/proc/self/ns/time")),
+    ] {
+        let mut b = Bundle::new();
+        if let Some(path) = ns {
+            let mut namespaces = b.config["linux"]["namespaces"].as_array().unwrap().clone();
+            namespaces.push(json!({"type": "time", "path": path}));
+            b.linux("namespaces", json!(namespaces));
+        }
+        b.linux("timeOffsets", offsets.clone());
+        b.args(&["echo", "ran"]);
+        let out = b.run_output(name);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains("linux.timeOffsets"), "{name}: {err}");
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        assert!(text(&out.stdout).is_empty(), "{name}: the program ran");
+    }
 }

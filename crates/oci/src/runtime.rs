@@ -231,6 +231,10 @@ pub struct Linux {
     pub uid_mappings: Vec<IdMapping>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gid_mappings: Vec<IdMapping>,
+    /// Clock offsets of a new time namespace (runtime-spec 1.2), by clock name: `monotonic`,
+    /// `boottime`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub time_offsets: BTreeMap<String, TimeOffset>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<Device>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -289,6 +293,15 @@ pub struct Namespace {
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
+}
+
+/// One clock's offset in `linux.timeOffsets`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeOffset {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secs: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nanosecs: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! Capability names and their numbers, and applying the five OCI capability sets.
 //!
-//! Lifecycle: [`validate`] in the parent (before fork, so a typo is reported cleanly), then
-//! [`apply`] in init, after the uid switch (which must keep capabilities: PR_SET_KEEPCAPS) and
+//! Lifecycle: [`unavailable`] and [`validate`] in the parent (before fork, so what cannot be
+//! applied is reported by `create`, as runc reports it), then [`apply`] in init, after the uid switch (which must keep capabilities: PR_SET_KEEPCAPS) and
 //! after the seccomp filter is loaded when no_new_privs is off (loading needs CAP_SYS_ADMIN).
 
 use std::io;
@@ -11,10 +11,13 @@ use rustix::thread::{CapabilitySet, CapabilitySets};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CapsError {
-    #[error("unknown capability {0:?}")]
-    Unknown(String),
-    #[error("capability {name} is not supported by the running kernel (last is {last})")]
-    NotSupported { name: String, last: u32 },
+    #[error(
+        "inheritable capability {0} is not in the bounding set, so capset(2) would fail with \
+         EPERM (Operation not permitted)"
+    )]
+    InheritableNotBounding(String),
+    #[error("read the runtime's own capabilities (capget)")]
+    Capget(#[source] io::Error),
     #[error("drop capability {name} from the bounding set")]
     DropBounding {
         name: &'static str,
@@ -109,19 +112,53 @@ pub fn all() -> Vec<&'static str> {
     NAMES[..=last_cap() as usize].to_vec()
 }
 
-/// Validates every name in the sets (before fork, so errors are reported cleanly).
-pub fn validate(caps: &Capabilities) -> Result<(), CapsError> {
+/// The names in the sets that the running kernel has no capability for (unknown, or past its
+/// last), sorted, once each. runc ignores them with a warning ("ignoring unknown or
+/// unavailable capabilities"), and clients rely on that: hull does the same (see [`without`]).
+pub fn unavailable(caps: &Capabilities) -> Vec<String> {
     let last = last_cap();
-    for name in sets(caps).into_iter().flatten() {
-        let cap = from_name(name).ok_or_else(|| CapsError::Unknown(name.clone()))?;
-        if cap > last {
-            return Err(CapsError::NotSupported {
-                name: name.clone(),
-                last,
-            });
-        }
+    let mut names: Vec<String> = sets(caps)
+        .into_iter()
+        .flatten()
+        .filter(|n| from_name(n).is_none_or(|c| c > last))
+        .cloned()
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Removes `names` from every set.
+pub fn without(caps: &mut Capabilities, names: &[String]) {
+    for set in [
+        &mut caps.bounding,
+        &mut caps.effective,
+        &mut caps.inheritable,
+        &mut caps.permitted,
+        &mut caps.ambient,
+    ] {
+        set.retain(|n| !names.contains(n));
     }
-    Ok(())
+}
+
+/// Checks, before the fork, what the kernel would refuse when init applies the sets, so that
+/// `create` fails as runc's does (runc applies them before it reports the container created):
+/// capset(2) takes an inheritable capability only from the bounding set (which init has
+/// dropped to `bounding` by then) or the inheritable set init already has, the runtime's own.
+pub fn validate(caps: &Capabilities) -> Result<(), CapsError> {
+    let own = rustix::thread::capabilities(None)
+        .map_err(|e| CapsError::Capget(e.into()))?
+        .inheritable
+        .bits();
+    let allowed = mask(&caps.bounding) | own;
+    match caps
+        .inheritable
+        .iter()
+        .find(|n| from_name(n).is_some_and(|c| allowed & (1 << c) == 0))
+    {
+        Some(name) => Err(CapsError::InheritableNotBounding(name.clone())),
+        None => Ok(()),
+    }
 }
 
 /// Applies all five sets: [`apply_bounding`] then [`apply_sets`]. For a process that also
@@ -254,18 +291,41 @@ mod tests {
     }
 
     #[test]
-    fn validate_names_the_bad_capability() {
+    fn unavailable_names_are_listed_once_and_removed() {
+        let mut caps = Capabilities {
+            bounding: vec!["CAP_CHOWN".into(), "CAP_FLY".into(), "kill".into()],
+            effective: vec!["CAP_FLY".into(), "CAP_BARK".into()],
+            ..Default::default()
+        };
+        let bad = unavailable(&caps);
+        assert_eq!(bad, ["CAP_BARK", "CAP_FLY"]);
+        without(&mut caps, &bad);
+        assert_eq!(caps.bounding, ["CAP_CHOWN", "kill"]);
+        assert!(caps.effective.is_empty());
+        assert!(unavailable(&caps).is_empty());
+    }
+
+    #[test]
+    fn an_inheritable_capability_must_be_in_the_bounding_set() {
+        let own = rustix::thread::capabilities(None).unwrap().inheritable;
+        if own.contains(CapabilitySet::SYS_ADMIN) {
+            println!("skipped: inheritable check (this process has CAP_SYS_ADMIN inheritable)");
+            return;
+        }
         let ok = Capabilities {
-            bounding: vec!["CAP_CHOWN".into(), "kill".into()],
+            bounding: vec!["CAP_SYS_ADMIN".into()],
+            inheritable: vec!["CAP_SYS_ADMIN".into()],
             ..Default::default()
         };
         validate(&ok).unwrap();
         let bad = Capabilities {
-            effective: vec!["CAP_CHOWN".into(), "CAP_FLY".into()],
+            effective: vec!["CAP_SYS_ADMIN".into()],
+            inheritable: vec!["CAP_SYS_ADMIN".into()],
             ..Default::default()
         };
         let err = validate(&bad).unwrap_err().to_string();
-        assert!(err.contains("CAP_FLY"), "{err}");
+        assert!(err.contains("CAP_SYS_ADMIN"), "{err}");
+        assert!(err.contains("Operation not permitted"), "{err}");
     }
 
     #[test]

@@ -108,6 +108,7 @@ impl Runtime {
         }
         let spec = saved_spec(&self.existing_dir(id)?, &state.bundle)?;
         validate(id, &req.process)?;
+        self.check_capabilities(id, &mut req.process)?;
         let attrs = crate::proc_attrs::plan(&req.process, spec.linux.as_ref(), Role::Exec)
             .map_err(|reason| RuntimeError::InvalidSpec {
                 id: id.to_string(),
@@ -202,14 +203,7 @@ fn validate(id: &str, proc: &Process) -> Result<(), RuntimeError> {
     if !std::path::Path::new(&proc.cwd).is_absolute() {
         return Err(invalid(format!("exec: cwd {:?} is not absolute", proc.cwd)));
     }
-    crate::rlimits::validate(&proc.rlimits).map_err(invalid)?;
-    if let Some(caps) = &proc.capabilities {
-        crate::capabilities::validate(caps).map_err(|source| RuntimeError::Capabilities {
-            id: id.to_string(),
-            source,
-        })?;
-    }
-    Ok(())
+    crate::rlimits::validate(&proc.rlimits).map_err(invalid)
 }
 
 /// Opens `/proc/<init>/ns/<kind>` for every namespace of the spec, in join order.

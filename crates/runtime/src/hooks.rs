@@ -8,7 +8,7 @@
 //! | createRuntime   | right after prestart                          | runtime   | parent | creating | create fails |
 //! | createContainer | after createRuntime, before pivot_root        | container | init   | creating | create fails |
 //! | startContainer  | after start, just before the user's execve    | container | init   | created  | start fails, the container stops |
-//! | poststart       | after start released init, before it returns  | runtime   | start  | running  | warning |
+//! | poststart       | after start released init, before it returns  | runtime   | start  | running  | start fails, the container stops |
 //! | poststop        | after delete removed the container            | runtime   | delete | stopped  | warning |
 //!
 //! prestart's `created` is what runtime-tools' hooks_stdin checks (runc 1.1 passes `creating`).

@@ -36,6 +36,7 @@ pub mod process;
 pub mod rlimits;
 pub mod seccomp;
 pub mod state;
+mod timens;
 pub mod user;
 
 pub use container::{CreateRequest, Created, Runtime, RuntimeError};

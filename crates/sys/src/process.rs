@@ -216,6 +216,17 @@ pub fn unshare_cgroup_namespace() -> io::Result<()> {
         .map_err(io::Error::from)
 }
 
+/// Makes a new time namespace for the children of the calling process
+/// (`unshare(CLONE_NEWTIME)`); the caller itself stays in its own until it joins the new one
+/// with setns (through `/proc/self/ns/time_for_children`).
+pub fn unshare_time_namespace() -> io::Result<()> {
+    // SAFETY: only CLONE_NEWTIME is passed. It replaces the namespace the calling process's
+    // children are born in and shares nothing new or less with other threads: no file table,
+    // fs or memory unsharing, which is what makes `unshare` unsafe.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWTIME) }
+        .map_err(io::Error::from)
+}
+
 /// Exits the calling process immediately, without running atexit handlers or flushing stdio
 /// buffers that belong to the parent's copy of memory.
 pub fn exit_now(code: i32) -> ! {

@@ -169,7 +169,7 @@ impl Runtime {
         let id = req.id.clone();
         let dir = self.dir(&id)?;
         let mut prep = prepare(&req, self.seccomp_cache.as_deref())?;
-        self.check_apparmor(&id, &mut prep.spec)?;
+        self.check_process(&id, &mut prep.spec)?;
         make_state_dir(&id, &dir)?;
         let mut guard = CreateGuard::armed(&dir);
         let mut sd = fill_state_dir(&id, &dir, &req.bundle, &prep.spec)?;
@@ -184,9 +184,9 @@ impl Runtime {
             .map_err(RuntimeError::io(&id, "join namespaces for init"))?;
         let forked = hull_sys::process::fork_with_flags(prep.namespaces.clone_flags)
             .map_err(RuntimeError::io(&id, "clone init"))?;
-        drop(for_children);
         let pid = match forked {
             hull_sys::process::Forked::Child => {
+                for_children.stay();
                 // We are init: the parent's end must not stay open here, or the parent would
                 // never see end-of-stream when our exec succeeds; and our copy of the lock
                 // descriptor would keep the flock held until exec.
@@ -197,6 +197,7 @@ impl Runtime {
                     mounts: prep.mounts,
                     join: prep.namespaces.join,
                     new_cgroup: prep.namespaces.new_cgroup,
+                    new_time: prep.namespaces.new_time,
                     sock: theirs,
                     state_dir: sd.fd,
                     stdio: req.stdio,
@@ -209,7 +210,10 @@ impl Runtime {
                     attrs: prep.attrs,
                 })
             }
-            hull_sys::process::Forked::Parent(pid) => pid,
+            hull_sys::process::Forked::Parent(pid) => {
+                drop(for_children);
+                pid
+            }
         };
         let self_join = cgroup_join.is_some();
         drop((theirs, sd.fd, req.stdio, cgroup_join));

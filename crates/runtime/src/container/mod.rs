@@ -18,8 +18,6 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use hull_oci::runtime::State;
-
 use crate::cgroups::{Cgroup, CgroupError, CgroupRoot};
 use crate::state::{self as st, ContainerState, Status};
 
@@ -39,7 +37,7 @@ pub struct Runtime {
     /// Where compiled seccomp filters are cached (see [`crate::seccomp::compile_cached`]);
     /// None compiles every time.
     seccomp_cache: Option<PathBuf>,
-    /// Where warnings go (a failed poststart or poststop hook); stderr by default.
+    /// Where warnings go (a failed poststop hook, ignored capabilities); stderr by default.
     warn: fn(&str),
     /// New containers get a systemd scope for their cgroup (`--systemd-cgroup`).
     systemd_cgroup: bool,
@@ -85,7 +83,7 @@ impl Runtime {
         self.seccomp_cache.as_deref()
     }
 
-    /// Sends warnings (failed poststart/poststop hooks) to `warn` instead of stderr.
+    /// Sends warnings (failed poststop hooks, ignored capabilities) to `warn` instead of stderr.
     pub fn with_warnings(mut self, warn: fn(&str)) -> Runtime {
         self.warn = warn;
         self
@@ -106,22 +104,6 @@ impl Runtime {
             return Err(RuntimeError::InvalidId(id.to_string()));
         }
         Ok(self.state_root.join(id))
-    }
-
-    /// Runs the saved hooks of `kind` (poststart), warning about each failure.
-    fn run_warning_hooks(&self, dir: &Path, kind: &str, state: &State) {
-        let hooks = match crate::hooks::load(dir) {
-            Ok(h) => h,
-            Err(e) => return (self.warn)(&format!("container {}: read hooks: {e}", state.id)),
-        };
-        let list = crate::hooks::by_kind(&hooks)
-            .into_iter()
-            .find(|(k, _)| *k == kind)
-            .map_or(&[][..], |(_, l)| l);
-        self.warn_failures(
-            &state.id,
-            crate::hooks::run_all_collecting(kind, list, state),
-        );
     }
 
     fn warn_failures(&self, id: &str, errors: Vec<crate::hooks::HookError>) {

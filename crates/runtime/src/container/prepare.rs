@@ -34,6 +34,7 @@ pub(super) fn prepare(
         Some(s) => s.clone(),
         None => read_spec(&req.bundle.join("config.json"))?,
     };
+    check_oci_version(&spec.oci_version).map_err(invalid)?;
     let root = spec
         .root
         .as_ref()
@@ -60,12 +61,6 @@ pub(super) fn prepare(
     if let Some(hooks) = &spec.hooks {
         crate::hooks::validate(hooks).map_err(invalid)?;
     }
-    if let Some(caps) = &proc.capabilities {
-        crate::capabilities::validate(caps).map_err(|source| RuntimeError::Capabilities {
-            id: id.clone(),
-            source,
-        })?;
-    }
     let attrs = crate::proc_attrs::plan(proc, spec.linux.as_ref(), crate::proc_attrs::Role::Init)
         .map_err(invalid)?;
     let linux = spec.linux.clone().unwrap_or_default();
@@ -73,6 +68,7 @@ pub(super) fn prepare(
         check_without_mount_namespace(&spec).map_err(invalid)?;
     }
     check_uts(&spec, &linux).map_err(invalid)?;
+    crate::timens::validate(&linux).map_err(invalid)?;
     let seccomp = match &linux.seccomp {
         Some(s) => Some(
             match seccomp_cache {
@@ -96,6 +92,28 @@ pub(super) fn prepare(
         seccomp,
         attrs,
     })
+}
+
+/// `ociVersion` must be a SemVer 2.0 version of the 1.x spec (config.md): `1.2.0`, `1.0.2-dev`,
+/// `1.1.0+build`. runc 1.1 takes any string; crun and youki refuse what is not a version, and
+/// youki's contest (set_misc_props) expects that. A config without the field gets hull's own.
+fn check_oci_version(v: &str) -> Result<(), String> {
+    let core = v.split(['-', '+']).next().unwrap_or_default();
+    let suffix_ok = v[core.len()..]
+        .split(['-', '+', '.'])
+        .skip(1)
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric = |p: &&str| {
+        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (*p == "0" || !p.starts_with('0'))
+    };
+    if parts.len() == 3 && parts.iter().all(numeric) && parts[0] == "1" && suffix_ok {
+        return Ok(());
+    }
+    Err(format!(
+        "ociVersion {v:?} is not a 1.x.y version of the runtime spec (this runtime implements {})",
+        hull_oci::runtime::OCI_VERSION
+    ))
 }
 
 /// Without a mount namespace the container inherits the caller's (config-linux.md): its
@@ -166,17 +184,47 @@ pub(crate) fn saved_spec(dir: &Path, bundle: &Path) -> Result<Spec, RuntimeError
 }
 
 impl Runtime {
-    /// With AppArmor absent from the kernel, a profile cannot be applied: warn and ignore it
-    /// (as runc does) rather than fail every container that names one. With AppArmor present,
-    /// a profile that is not loaded is an error naming it.
-    pub(super) fn check_apparmor(&self, id: &str, spec: &mut Spec) -> Result<(), RuntimeError> {
+    /// What create's process asks of the host: its capabilities and AppArmor profile (see
+    /// [`Runtime::check_capabilities`] and [`Runtime::check_process_apparmor`]).
+    pub(super) fn check_process(&self, id: &str, spec: &mut Spec) -> Result<(), RuntimeError> {
         match spec.process.as_mut() {
-            Some(proc) => self.check_process_apparmor(id, proc),
+            Some(proc) => {
+                self.check_capabilities(id, proc)?;
+                self.check_process_apparmor(id, proc)
+            }
             None => Ok(()),
         }
     }
 
-    /// The same for one process (create's, or an exec'd one).
+    /// Capability names this kernel has no capability for are dropped from the sets with one
+    /// warning, as runc does (runc 1.1: "ignoring unknown or unavailable capabilities: [...]");
+    /// sets the kernel would refuse are an error, before the fork. For create's process or an
+    /// exec'd one.
+    pub(crate) fn check_capabilities(
+        &self,
+        id: &str,
+        proc: &mut hull_oci::runtime::Process,
+    ) -> Result<(), RuntimeError> {
+        let Some(caps) = proc.capabilities.as_mut() else {
+            return Ok(());
+        };
+        let ignored = crate::capabilities::unavailable(caps);
+        if !ignored.is_empty() {
+            (self.warn)(&format!(
+                "ignoring unknown or unavailable capabilities: [{}]",
+                ignored.join(" ")
+            ));
+            crate::capabilities::without(caps, &ignored);
+        }
+        crate::capabilities::validate(caps).map_err(|source| RuntimeError::Capabilities {
+            id: id.to_string(),
+            source,
+        })
+    }
+
+    /// With AppArmor absent from the kernel, a profile cannot be applied: warn and ignore it
+    /// (as runc does) rather than fail every container that names one. With AppArmor present,
+    /// a profile that is not loaded is an error naming it. For create's process or an exec'd one.
     pub(crate) fn check_process_apparmor(
         &self,
         id: &str,
@@ -198,5 +246,30 @@ impl Runtime {
         ));
         proc.apparmor_profile = None;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_oci_version;
+
+    #[test]
+    fn oci_version_must_be_a_1_x_y_semver() {
+        for ok in [
+            "1.0.0",
+            "1.2.0",
+            "1.0.2-dev",
+            "1.1.0-rc.1",
+            "1.1.0+build.5",
+            "1.10.3",
+        ] {
+            check_oci_version(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "invalid", "", "2.0.0", "0.1.0", "1.2", "1.2.x", "01.2.0", "1.2.0-", "1.2.0+",
+        ] {
+            let e = check_oci_version(bad).unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")), "{e}");
+        }
     }
 }

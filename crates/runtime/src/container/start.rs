@@ -59,13 +59,41 @@ impl Runtime {
             // poststart runs after the user's program was exec'd (runtime.md, Lifecycle step 10).
             wait_exec(&state, exe_before);
         }
-        self.run_warning_hooks(&dir, "poststart", &state.oci(Status::Running));
+        self.run_poststart(&dir, &state)?;
         let sock = self.sync.lock().expect("sync map").remove(id);
         match sock.map(|s| sync::recv::<FromInit>(&s)) {
             None | Some(Ok(None)) => Ok(()),
             Some(Ok(Some((msg, _)))) => init_answer(id, msg),
             Some(Err(e)) => Err(RuntimeError::io(id, "read from init")(e)),
         }
+    }
+}
+
+impl Runtime {
+    /// The poststart hooks, in order. The first that fails stops the rest and the container
+    /// (SIGKILL to all of it) and fails `start`: the runtime-spec says so since it followed
+    /// runc (runtime-spec PR 1262), runc 1.1 does so (in its `create`, where it runs them), and
+    /// youki's contest (poststart_fail) expects `start` to exit 1. The container is left
+    /// stopped, for `delete`.
+    fn run_poststart(&self, dir: &Path, state: &ContainerState) -> Result<(), RuntimeError> {
+        let id = state.id.as_str();
+        let hooks = crate::hooks::load(dir).map_err(RuntimeError::io(id, "read hooks"))?;
+        let Err(e) =
+            crate::hooks::run_all("poststart", &hooks.poststart, &state.oci(Status::Running))
+        else {
+            return Ok(());
+        };
+        let _ = self.kill(id, libc::SIGKILL, true);
+        if let Some(pid) = state.pid {
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < deadline && st::is_alive(pid, state.pid_start_time) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        Err(RuntimeError::Hook {
+            id: id.to_string(),
+            source: Box::new(e),
+        })
     }
 }
 

@@ -26,6 +26,8 @@ pub struct InitArgs {
     pub join: Vec<(String, PathBuf)>,
     /// Whether to unshare a new cgroup namespace (see `NamespacePlan::new_cgroup`).
     pub new_cgroup: bool,
+    /// Whether to make and enter a new time namespace (see `NamespacePlan::new_time`).
+    pub new_time: bool,
     pub sock: OwnedFd,
     /// The container's state dir, opened before pivot_root so exec.fifo stays reachable.
     pub state_dir: OwnedFd,
@@ -95,6 +97,10 @@ fn prepare(a: &InitArgs) -> Result<(PathBuf, Option<State>)> {
     unshare_cgroup(a.new_cgroup)?;
     // must happen before mounts because a process whose ids are unmapped in its user namespace
     // (we still have the host's root ids) cannot create files (EOVERFLOW).
+    // after joining namespaces (a joined user namespace must own it); before the switch to
+    // the user namespace's root, because that makes us undumpable and /proc/self/timens_offsets
+    // then belongs to the host's root, which we no longer are.
+    enter_time_namespace(a)?;
     become_userns_root(&a.spec)?;
     join_keyring(a.keyring.as_deref())?;
     set_hostname(&a.spec)?;
@@ -132,6 +138,19 @@ fn close_inherited(a: &InitArgs) -> Result<()> {
     keep.extend(a.cgroup_join.iter().map(|f| f.as_raw_fd()));
     hull_sys::process::close_all_except(&keep)
         .map_err(fail(Step::Fork, "close inherited descriptors"))
+}
+
+fn enter_time_namespace(a: &InitArgs) -> Result<()> {
+    if !a.new_time {
+        return Ok(());
+    }
+    let offsets = a
+        .spec
+        .linux
+        .as_ref()
+        .map(|l| l.time_offsets.clone())
+        .unwrap_or_default();
+    crate::timens::enter_new(&offsets).map_err(fail(Step::JoinNamespace, "time namespace"))
 }
 
 fn unshare_cgroup(new_cgroup: bool) -> Result<()> {

@@ -34,6 +34,9 @@ pub struct NamespacePlan {
     /// be rooted at the caller's cgroup and show the container its host path (Docker and runc
     /// show `0::/`).
     pub new_cgroup: bool,
+    /// A new time namespace: init makes it and enters it itself, once it is root in its user
+    /// namespace, so that the offsets can be written first (see `crate::timens`).
+    pub new_time: bool,
 }
 
 pub fn plan_namespaces(namespaces: &[Namespace]) -> Result<NamespacePlan, String> {
@@ -44,6 +47,7 @@ pub fn plan_namespaces(namespaces: &[Namespace]) -> Result<NamespacePlan, String
         };
         match &ns.path {
             None if ns.kind == "cgroup" => plan.new_cgroup = true,
+            None if ns.kind == "time" => plan.new_time = true,
             None => plan.clone_flags |= *flag as u32 as u64,
             Some(p) if ns.kind == "pid" || ns.kind == "time" => {
                 plan.join_for_children.push((ns.kind.clone(), p.clone()))
@@ -55,8 +59,9 @@ pub fn plan_namespaces(namespaces: &[Namespace]) -> Result<NamespacePlan, String
 }
 
 /// Puts the children this thread forks next into the pid/time namespaces of `join`; the guard
-/// it returns puts them back into this thread's own on drop. setns(CLONE_NEWPID) changes only
-/// `pid_for_children`, so the caller itself stays where it is.
+/// it returns puts them back into this thread's own on drop (in the parent; the child calls
+/// [`ChildrenNamespaces::stay`]). setns(CLONE_NEWPID) changes only `pid_for_children`; a time
+/// namespace's setns moves the caller too, until the drop.
 pub fn enter_for_children(join: &[(String, PathBuf)]) -> std::io::Result<ChildrenNamespaces> {
     use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
     let mut restore = Vec::new();
@@ -95,6 +100,15 @@ pub struct ChildrenNamespaces {
     restore: Vec<(rustix::thread::LinkNameSpaceType, std::os::fd::OwnedFd)>,
 }
 
+impl ChildrenNamespaces {
+    /// In the child just forked: stays where the fork put it. Restoring there would move it
+    /// out of a joined time namespace (setns on a time namespace moves the caller too, not
+    /// only its children as for pid).
+    pub fn stay(mut self) {
+        self.restore.clear();
+    }
+}
+
 impl Drop for ChildrenNamespaces {
     fn drop(&mut self) {
         for (ty, fd) in &self.restore {
@@ -122,14 +136,16 @@ mod tests {
             ns("mount", None),
             ns("network", Some("/var/run/netns/x")),
             ns("cgroup", None),
+            ns("time", None),
         ])
         .unwrap();
-        // Not CLONE_NEWCGROUP: init unshares it once it is in its cgroup.
+        // Not CLONE_NEWCGROUP nor CLONE_NEWTIME: init makes them itself.
         assert_eq!(
             p.clone_flags,
             (libc::CLONE_NEWPID | libc::CLONE_NEWNS) as u64
         );
         assert!(p.new_cgroup);
+        assert!(p.new_time);
         assert_eq!(
             p.join,
             vec![("network".to_string(), PathBuf::from("/var/run/netns/x"))]
