@@ -11,7 +11,10 @@ type Extra = BTreeMap<String, serde_json::Value>;
 
 pub const OCI_VERSION: &str = "1.2.0";
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// A spec built in code (`Spec { .., ..Default::default() }`) claims this crate's version, as
+/// one parsed without the field does: an empty `ociVersion` is not a version, and the runtime
+/// refuses it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Spec {
     #[serde(default = "default_version")]
@@ -38,6 +41,23 @@ pub struct Spec {
 
 fn default_version() -> String {
     OCI_VERSION.to_string()
+}
+
+impl Default for Spec {
+    fn default() -> Spec {
+        Spec {
+            oci_version: default_version(),
+            process: None,
+            root: None,
+            hostname: None,
+            domainname: None,
+            mounts: Vec::new(),
+            hooks: None,
+            annotations: BTreeMap::new(),
+            linux: None,
+            extra: Extra::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
