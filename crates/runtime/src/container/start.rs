@@ -255,3 +255,18 @@ fn wait_exec(state: &ContainerState, before: Option<PathBuf>) {
         std::thread::sleep(Duration::from_millis(2));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::runnable;
+
+    #[test]
+    fn runnable_reads_the_state_after_the_last_paren_of_the_name() {
+        assert!(runnable("42 (sh) R 1 42 42 0 -1"));
+        assert!(!runnable("42 (sh) S 1 42 42 0 -1"));
+        // A name may hold ") R": the state is the field after the last ')'.
+        assert!(!runnable("42 (a) R (b)) S 1 42"));
+        assert!(!runnable("42 (sh) Z 1 42"));
+        assert!(!runnable(""));
+    }
+}
