@@ -341,3 +341,65 @@ fn hook_args_and_timeout_are_honoured() {
         assert_eq!(argv, "custom-argv0 first-arg\n", "{}", rt.name);
     }
 }
+
+/// A bundle whose program runs `program` and whose poststart hook appends `poststart` to the
+/// rootfs' `order` file (the program writes there as `/order`).
+fn poststart_bundle(program: &str) -> (Bundle, std::path::PathBuf) {
+    let mut b = Bundle::new();
+    let order = b.bundle().join("rootfs/order");
+    let hook = format!("echo poststart >> {}", order.display());
+    b.config["hooks"] = json!({"poststart": [{"path": "/bin/sh", "args": ["sh", "-c", hook]}]});
+    b.args(&["sh", "-c", program]);
+    b.write();
+    (b, order)
+}
+
+/// poststart runs once the program reached its first wait, so what the program does before it
+/// blocks or exits comes before the hook (runtime-tools' poststart checks the program's write
+/// is first). The program first counts for ~50 ms without a syscall, so a hook run right after
+/// the execve would win every round. runc 1.1 runs poststart during `create`, before the program.
+#[test]
+fn poststart_runs_after_the_program_got_going() {
+    require_root!();
+    let count = "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done";
+    let (b, order) = poststart_bundle(&format!("{count}; echo program >> /order"));
+    for rt in runtimes(&b, "poststart-order") {
+        let want = match rt.name {
+            "runc" => "poststart\nprogram\n",
+            _ => "program\npoststart\n",
+        };
+        for round in 0..5 {
+            let _ = std::fs::remove_file(&order);
+            rt.setup(Setup::Created);
+            rt.ok(&["start", "ID"]);
+            hull_tests::wait_until("stopped", || rt.status() == "stopped");
+            rt.ok(&["delete", "ID"]);
+            let got = std::fs::read_to_string(&order).unwrap_or_default();
+            assert_eq!(got, want, "{}: round {round}", rt.name);
+        }
+    }
+}
+
+/// That wait is bounded: a program that never blocks still gets its poststart hook, and `start`
+/// returns within a few seconds.
+#[test]
+fn poststart_waits_a_bounded_time_for_a_program_that_never_blocks() {
+    require_root!();
+    let (b, order) = poststart_bundle("while :; do :; done");
+    for rt in runtimes(&b, "poststart-busy") {
+        let _ = std::fs::remove_file(&order);
+        rt.setup(Setup::Created);
+        let t0 = std::time::Instant::now();
+        rt.ok(&["start", "ID"]);
+        let took = t0.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "{}: start took {took:?}",
+            rt.name
+        );
+        let got = std::fs::read_to_string(&order).unwrap_or_default();
+        assert_eq!(got, "poststart\n", "{}", rt.name);
+        rt.ok(&["kill", "ID", "KILL"]);
+        hull_tests::wait_until("stopped", || rt.status() == "stopped");
+    }
+}

@@ -56,8 +56,10 @@ impl Runtime {
             ));
         }
         if crate::hooks::load(&dir).is_ok_and(|h| !h.poststart.is_empty()) {
-            // poststart runs after the user's program was exec'd (runtime.md, Lifecycle step 10).
+            // poststart runs after the user's program was exec'd (runtime.md, Lifecycle step 10),
+            // and once it got going: see `wait_first_wait`.
             wait_exec(&state, exe_before);
+            wait_first_wait(&state, POSTSTART_GRACE);
         }
         self.run_poststart(&dir, &state)?;
         let sock = self.sync.lock().expect("sync map").remove(id);
@@ -231,6 +233,38 @@ fn state_and_exit_code(stat: &str) -> Option<(bool, i32)> {
     Some((zombie, fields.get(49)?.parse().ok()?))
 }
 
+/// The most `start` waits, before poststart hooks, for the program to reach its first wait.
+const POSTSTART_GRACE: Duration = Duration::from_secs(1);
+
+/// Waits (at most `grace`) until the exec'd program is no longer runnable: it sleeps (its first
+/// blocking call), stopped or exited. A poststart hook then sees a program past its start-up,
+/// with what it did before its first wait done (runtime-tools' poststart checks that the
+/// program's first write comes before the hook's), instead of racing a program still in its
+/// loader. Only `start`s with poststart hooks pay this; a program that computes without ever
+/// blocking delays their `start` by `grace`.
+fn wait_first_wait(state: &ContainerState, grace: Duration) {
+    let Some(pid) = state.pid else { return };
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return;
+        };
+        let same =
+            state.pid_start_time.is_none() || st::parse_start_time(&stat) == state.pid_start_time;
+        if !same || !runnable(&stat) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// From /proc/<pid>/stat: whether the state (field 3) is `R`, running or waiting for a CPU.
+fn runnable(stat: &str) -> bool {
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|s| s == "R")
+}
+
 fn exe_of(pid: i32) -> Option<PathBuf> {
     std::fs::read_link(format!("/proc/{pid}/exe")).ok()
 }
@@ -247,5 +281,20 @@ fn wait_exec(state: &ContainerState, before: Option<PathBuf>) {
             return;
         }
         std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runnable;
+
+    #[test]
+    fn runnable_reads_the_state_after_the_last_paren_of_the_name() {
+        assert!(runnable("42 (sh) R 1 42 42 0 -1"));
+        assert!(!runnable("42 (sh) S 1 42 42 0 -1"));
+        // A name may hold ") R": the state is the field after the last ')'.
+        assert!(!runnable("42 (a) R (b)) S 1 42"));
+        assert!(!runnable("42 (sh) Z 1 42"));
+        assert!(!runnable(""));
     }
 }
