@@ -96,6 +96,16 @@ pub enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Manage hull
+    #[command(subcommand)]
+    System(SystemCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Reconcile the containers that died with the machine and start those whose restart
+    /// policy brings them back (run once at boot)
+    Boot,
 }
 
 #[derive(Debug, Subcommand)]
