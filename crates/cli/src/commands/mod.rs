@@ -100,5 +100,6 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Network(NetworkCommand::Sweep) => network::sweep(&ctx),
         Command::Port(a) => port::port(&ctx, a),
         Command::System(SystemCommand::Boot) => system::boot(&ctx),
+        Command::System(SystemCommand::Prune(a)) => system::prune(&ctx, a),
     }
 }
