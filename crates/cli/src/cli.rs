@@ -96,6 +96,31 @@ pub enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Manage hull
+    #[command(subcommand)]
+    System(SystemCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Reconcile the containers that died with the machine and start those whose restart
+    /// policy brings them back (run once at boot)
+    Boot,
+    /// Remove stopped containers, unused networks and dangling images
+    Prune(SystemPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SystemPruneArgs {
+    /// Remove all images no container uses, not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation (hull never prompts)
+    #[arg(short, long)]
+    pub force: bool,
+    /// Prune anonymous volumes too
+    #[arg(long)]
+    pub volumes: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -405,6 +405,16 @@ impl Store {
 
     /// `hull image prune`: removes dangling images (all unused images with `all`).
     pub fn prune(&self, all: bool) -> Result<Vec<Removal>, StoreError> {
+        self.prune_keeping(all, |_| false)
+    }
+
+    /// As [`Store::prune`], but an image for which `in_use` holds (a container's) stays, as
+    /// Docker keeps every image a container was created from.
+    pub fn prune_keeping(
+        &self,
+        all: bool,
+        in_use: impl Fn(&Digest) -> bool,
+    ) -> Result<Vec<Removal>, StoreError> {
         let mut events = Vec::new();
         {
             let _lock = self.lock()?;
@@ -416,7 +426,10 @@ impl Store {
                     .filter(|(_, t)| **t == id)
                     .map(|(n, _)| n.clone())
                     .collect();
-                if (!tags.is_empty() && !all) || self.mountpoint_if_mounted(&id).is_some() {
+                if (!tags.is_empty() && !all)
+                    || in_use(&id)
+                    || self.mountpoint_if_mounted(&id).is_some()
+                {
                     continue;
                 }
                 for t in tags {

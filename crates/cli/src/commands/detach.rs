@@ -38,6 +38,31 @@ pub fn start(ctx: &Ctx, engine: &Engine, record: &Record, shown: &str) -> Result
     Ok(report(&line, &record.id))
 }
 
+/// How a monitor started by `hull system boot` ended its first line.
+pub enum BootStart {
+    Started,
+    /// Another command (a second boot, a `hull start`) runs it already.
+    AlreadyRunning,
+    Failed(String),
+}
+
+/// Starts `record` under a new monitor for `hull system boot`, printing nothing.
+pub fn start_for_boot(ctx: &Ctx, engine: &Engine, record: &Record) -> Result<BootStart> {
+    let (_child, mut lines) = spawn_monitor(ctx, engine, record, false)?;
+    let line = read_line(&mut lines)?;
+    if line == STARTED {
+        return Ok(BootStart::Started);
+    }
+    if engine.containers.is_alive(&record.id) {
+        return Ok(BootStart::AlreadyRunning);
+    }
+    let message = match line.strip_prefix("error ").and_then(|l| l.split_once(' ')) {
+        Some((_, message)) => message.to_string(),
+        None => "the container's monitor exited before the container started".into(),
+    };
+    Ok(BootStart::Failed(message))
+}
+
 /// `hull start -a [-i] CTR`: a monitor that waits for this client before it starts the
 /// container, so no output is missed; returns the container's exit code.
 pub fn start_attached(

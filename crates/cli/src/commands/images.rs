@@ -201,7 +201,14 @@ pub fn remove(ctx: &Ctx, args: RmiArgs) -> Result<u8> {
 pub fn prune(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
     let store = ctx.store()?;
     let before = disk_usage(&store);
-    let events = store.prune(args.all)?;
+    // Docker keeps every image a container (running or not) was created from.
+    let containers = hull_engine::Engine::open(&ctx.root)
+        .context("open hull store")?
+        .containers
+        .list()?;
+    let in_use: std::collections::HashSet<String> =
+        containers.into_iter().map(|r| r.image_id).collect();
+    let events = store.prune_keeping(args.all, |id| in_use.contains(&id.to_string()))?;
     if !events.is_empty() {
         println!("Deleted Images:");
         print_removals(&events);

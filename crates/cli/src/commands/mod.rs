@@ -16,6 +16,7 @@ mod port;
 mod pull;
 mod run;
 mod stats;
+mod system;
 mod top;
 
 use std::path::PathBuf;
@@ -23,7 +24,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use hull_image::Store;
 
-use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, NetworkCommand};
+use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, NetworkCommand, SystemCommand};
 
 /// What every command needs: the store root and the config file path.
 pub struct Ctx {
@@ -98,5 +99,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Network(NetworkCommand::Disconnect(a)) => network::disconnect(&ctx, a),
         Command::Network(NetworkCommand::Sweep) => network::sweep(&ctx),
         Command::Port(a) => port::port(&ctx, a),
+        Command::System(SystemCommand::Boot) => system::boot(&ctx),
+        Command::System(SystemCommand::Prune(a)) => system::prune(&ctx, a),
     }
 }

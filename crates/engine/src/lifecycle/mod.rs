@@ -1,14 +1,16 @@
 //! A created container's life: the run recipe every run shares (`run`); the detached monitor
 //! (`monitor`) with its log (`logfile`), attach socket (`attach`) and restart backoff
 //! (`restart`); kill, stop and wait (`stop`); `rm` (`remove`); pause, rename, prune and the
-//! `ps` list (`manage`); exec, stats and top. Imports `endpoint/`, `state/` and `run/`.
+//! `ps` list (`manage`); exec, stats and top; the reconcile at boot (`boot`) and `system prune` (`prune`). Imports `endpoint/`, `state/` and `run/`.
 
 pub mod attach;
+pub mod boot;
 pub mod exec;
 pub(crate) mod foreground;
 pub mod logfile;
 pub mod manage;
 pub mod monitor;
+pub mod prune;
 mod remove;
 pub mod restart;
 pub(crate) mod run;

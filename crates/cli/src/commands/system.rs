@@ -1,0 +1,88 @@
+//! `hull system boot`: run once when the machine starts (see contrib/systemd/hull-boot.service
+//! and contrib/init/hull-boot.sh); `hull system prune`.
+
+use anyhow::{bail, Context, Result};
+use hull_engine::Engine;
+use hull_image::store::Removal;
+
+use super::detach::{start_for_boot, BootStart};
+use super::Ctx;
+use crate::cli::SystemPruneArgs;
+use crate::output::human_size;
+
+/// Reconciles what died with the machine, then starts each container its restart policy brings
+/// back under a new monitor: one line per container started (stdout) or failed (stderr), exit
+/// 1 when any failed.
+pub fn boot(ctx: &Ctx) -> Result<u8> {
+    let engine = Engine::open(&ctx.root).context("open hull store")?;
+    let plan = engine.boot().context("reconcile containers at boot")?;
+    let mut failed = 0;
+    for r in &plan.removed {
+        println!("removed {} {}", r.name, r.short_id());
+    }
+    for (r, cause) in &plan.remove_failed {
+        eprintln!("hull: remove {} {}: {cause}", r.name, r.short_id());
+        failed += 1;
+    }
+    for r in &plan.start {
+        match start_for_boot(ctx, &engine, r) {
+            Ok(BootStart::Started) => println!("started {} {}", r.name, r.short_id()),
+            // Started by someone else meanwhile: what boot wanted, and not a second copy.
+            Ok(BootStart::AlreadyRunning) => {}
+            Ok(BootStart::Failed(cause)) => {
+                eprintln!("hull: start {} {}: {cause}", r.name, r.short_id());
+                failed += 1;
+            }
+            Err(e) => {
+                eprintln!(
+                    "hull: start {} {}: {}",
+                    r.name,
+                    r.short_id(),
+                    crate::one_line(&e)
+                );
+                failed += 1;
+            }
+        }
+    }
+    Ok(u8::from(failed > 0))
+}
+
+/// `hull system prune [-a] [-f]`: Docker's sections (`Deleted Containers:`, `Deleted Networks:`,
+/// `Deleted Images:`, each followed by a blank line, only when something was deleted) and
+/// `Total reclaimed space: …`. hull never prompts, so `-f` changes nothing.
+pub fn prune(ctx: &Ctx, args: SystemPruneArgs) -> Result<u8> {
+    if args.volumes {
+        // The hook for the volume store: prune unused anonymous volumes between networks and
+        // images, and print `Deleted Volumes:`.
+        bail!("system prune --volumes: hull has no volumes yet; prune without --volumes");
+    }
+    let engine = Engine::open(&ctx.root).context("open hull store")?;
+    let pruned = engine.system_prune(args.all).context("system prune")?;
+    let containers: Vec<&str> = pruned.containers.iter().map(|p| p.id.as_str()).collect();
+    section("Deleted Containers:", &containers);
+    let networks: Vec<&str> = pruned.networks.iter().map(String::as_str).collect();
+    section("Deleted Networks:", &networks);
+    let images: Vec<String> = pruned
+        .images
+        .iter()
+        .map(|e| match e {
+            Removal::Untagged(t) => format!("untagged: {t}"),
+            Removal::Deleted(d) => format!("deleted: {d}"),
+        })
+        .collect();
+    let images: Vec<&str> = images.iter().map(String::as_str).collect();
+    section("Deleted Images:", &images);
+    println!("Total reclaimed space: {}", human_size(pruned.reclaimed));
+    Ok(0)
+}
+
+fn section(title: &str, lines: &[&str]) {
+    if lines.is_empty() {
+        return;
+    }
+    println!("{title}");
+    for l in lines {
+        println!("{l}");
+    }
+    println!();
+}

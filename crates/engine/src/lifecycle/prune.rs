@@ -1,0 +1,58 @@
+//! `hull system prune`: stopped containers, then networks no container uses, then dangling
+//! images (with `all`, every image no container was created from), in Docker's order.
+
+use std::collections::HashSet;
+
+use hull_image::store::Removal;
+
+use crate::endpoint::NetRunError;
+use crate::lifecycle::manage::Pruned;
+use crate::{Engine, EngineError};
+
+/// What `system prune` removed.
+#[derive(Debug, Default)]
+pub struct SystemPruned {
+    pub containers: Vec<Pruned>,
+    /// Network names.
+    pub networks: Vec<String>,
+    pub images: Vec<Removal>,
+    /// Bytes freed: the containers' writable layers and the images' sizes.
+    pub reclaimed: u64,
+}
+
+impl Engine {
+    /// `hull system prune [-a]`. Volumes are not pruned here: `--volumes` is the volume
+    /// store's part, which goes between networks and images (Docker's order).
+    pub fn system_prune(&self, all: bool) -> Result<SystemPruned, EngineError> {
+        let containers = self.prune()?;
+        let networks = hull_net::prune_networks(&self.root)
+            .map_err(|e| EngineError::Network(NetRunError::from(e)))?;
+        // The containers left (running ones, and any created meanwhile) keep their images.
+        let in_use: HashSet<String> = self
+            .containers
+            .list()?
+            .into_iter()
+            .map(|r| r.image_id)
+            .collect();
+        let before = self.image_bytes();
+        let images = self
+            .images
+            .prune_keeping(all, |id| in_use.contains(&id.to_string()))?;
+        let freed_images = before.saturating_sub(self.image_bytes());
+        let reclaimed = containers.iter().map(|p| p.reclaimed).sum::<u64>() + freed_images;
+        Ok(SystemPruned {
+            containers,
+            networks,
+            images,
+            reclaimed,
+        })
+    }
+
+    /// The images' sizes, summed (what `hull images` shows).
+    fn image_bytes(&self) -> u64 {
+        self.images
+            .list()
+            .map(|l| l.iter().map(|s| s.record.size).sum())
+            .unwrap_or(0)
+    }
+}
