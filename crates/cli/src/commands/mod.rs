@@ -17,6 +17,7 @@ mod pull;
 mod run;
 mod stats;
 mod top;
+mod volume;
 
 use std::path::PathBuf;
 
@@ -98,5 +99,6 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Network(NetworkCommand::Disconnect(a)) => network::disconnect(&ctx, a),
         Command::Network(NetworkCommand::Sweep) => network::sweep(&ctx),
         Command::Port(a) => port::port(&ctx, a),
+        Command::Volume(c) => volume::volume(&ctx, c),
     }
 }
