@@ -407,3 +407,45 @@ fn kill_9_during_create_or_copy_up_leaves_a_volume_complete_or_absent() {
         .collect();
     assert_eq!(left.len(), 2, "{left:?}");
 }
+
+#[test]
+fn cp_reads_and_writes_through_volumes_and_binds() {
+    require_root!();
+    let h = Hull::new();
+    let _c = Cleanup(&h);
+    let image = busybox();
+    let host = tempfile::tempdir().unwrap();
+    let bind = format!("{}:/b", host.path().display());
+    let src = host.path().join("in.txt");
+    std::fs::write(&src, b"from host").unwrap();
+    let src = src.display().to_string();
+    // Stopped (created, then exited) and running: both see the volume and the bind.
+    h.ok(&[
+        "create", "--name", "st", "-v", "cpv:/v", "-v", &bind, &image, "true",
+    ]);
+    h.ok(&["start", "-a", "st"]);
+    h.ok(&["cp", &src, "st:/v/in.txt"]);
+    assert_eq!(
+        std::fs::read(h.root().join("volumes/cpv/_data/in.txt")).unwrap(),
+        b"from host"
+    );
+    h.ok(&["cp", &src, "st:/b/copied.txt"]);
+    assert_eq!(
+        std::fs::read(host.path().join("copied.txt")).unwrap(),
+        b"from host"
+    );
+    let out = host.path().join("out.txt");
+    h.ok(&["cp", "st:/v/in.txt", &out.display().to_string()]);
+    assert_eq!(std::fs::read(&out).unwrap(), b"from host");
+    assert!(
+        hull_tests::host::mounts_below(&h).is_empty(),
+        "cp left mounts"
+    );
+    let run = h.detach(&["-v", "cpv:/v"], &["sleep", "60"]);
+    let ctr = |p: &str| format!("{}:{p}", run.1.as_str());
+    h.ok(&["cp", &src, &ctr("/v/running.txt")]);
+    assert!(h.root().join("volumes/cpv/_data/running.txt").is_file());
+    let out = host.path().join("out2.txt");
+    h.ok(&["cp", &ctr("/v/in.txt"), &out.display().to_string()]);
+    assert_eq!(std::fs::read(&out).unwrap(), b"from host");
+}

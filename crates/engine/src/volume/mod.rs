@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use engine::{PruneReport, VolumeUsage};
+pub(crate) use mount::RunVolumes;
 pub use store::{disk_usage, CreateRequest, Volumes};
 
 /// The label Docker puts on an anonymous volume.
