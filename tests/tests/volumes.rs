@@ -89,7 +89,11 @@ fn volume_commands_follow_docker() {
     let mp = h.root().join("volumes/data/_data");
     assert_eq!(d["Mountpoint"], mp.display().to_string());
     assert!(mp.is_dir());
-    assert!(d["CreatedAt"].as_str().unwrap().starts_with("20"));
+    let created = d["CreatedAt"].as_str().unwrap();
+    assert!(
+        created.starts_with("20") && created.ends_with('Z') && created.len() == 20,
+        "{created}"
+    );
     // Bad input: one line naming the thing.
     let err = h.fails(&["volume", "create", "bad!name"]);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
@@ -98,7 +102,24 @@ fn volume_commands_follow_docker() {
         "{err}"
     );
     let err = h.fails(&["volume", "create", "-o", "colour=red", "x1"]);
-    assert!(err.contains("invalid option key: \"colour\""), "{err}");
+    assert!(err.contains("invalid option: \"colour\""), "{err}");
+    let err = h.fails(&["volume", "create", "-o", "type=tmpfs", "x3"]);
+    assert!(err.contains("missing required option: \"device\""), "{err}");
+    let err = h.fails(&[
+        "volume",
+        "create",
+        "-o",
+        "o=bind",
+        "-o",
+        "device=/tmp",
+        "x4",
+    ]);
+    assert!(err.contains("missing required option: \"type\""), "{err}");
+    let plain = inspect(&h, &["volume", "inspect", "other"]);
+    assert!(
+        plain[0]["Labels"].is_null() && plain[0]["Options"].is_null(),
+        "{plain}"
+    );
     let err = h.fails(&["volume", "create", "-d", "nfsish", "x2"]);
     assert!(err.contains("nfsish"), "{err}");
     assert!(!names(&h, &[]).contains(&"x1".to_string()));
@@ -157,6 +178,7 @@ fn named_volume_is_filled_from_the_image_and_outlives_containers() {
     assert_eq!(m["Destination"], "/etc");
     assert_eq!(m["Driver"], "local");
     assert_eq!(m["RW"], true);
+    assert_eq!(m["Mode"], "z");
     // rm without -v keeps a named volume, and a new container sees the data (no copy-up now).
     h.ok(&["rm", "-v", "ww"]);
     let out = h.ok(&[
@@ -205,6 +227,7 @@ fn anonymous_volumes_go_with_rm_v_only() {
     let v = inspect(&h, &["inspect", "aa"]);
     let name = v[0]["Mounts"][0]["Name"].as_str().unwrap().to_string();
     assert_eq!(name.len(), 64, "{name}");
+    assert_eq!(v[0]["Mounts"][0]["Mode"], "");
     let vol = inspect(&h, &["volume", "inspect", &name]);
     assert!(
         vol[0]["Labels"]
@@ -343,7 +366,17 @@ fn tmpfs_and_bind_volumes_mount_while_used() {
         host.path().join("keep").is_file(),
         "volume rm deleted the bound host directory"
     );
-    let err = h.fails(&["volume", "create", "-o", "o=bind", "-o", "device=rel", "bb"]);
+    let err = h.fails(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        "o=bind",
+        "-o",
+        "device=rel",
+        "bb",
+    ]);
     assert!(err.contains("absolute"), "{err}");
 }
 
@@ -448,4 +481,107 @@ fn cp_reads_and_writes_through_volumes_and_binds() {
     let out = host.path().join("out2.txt");
     h.ok(&["cp", &ctr("/v/in.txt"), &out.display().to_string()]);
     assert_eq!(std::fs::read(&out).unwrap(), b"from host");
+}
+
+/// `busybox:vol`: the fixture's busybox archive with `VOLUME ["/etc", "/data/"]` added to its
+/// config (a new config file under its own digest; the layer is the fixture's), loaded.
+fn load_image_with_volumes(h: &Hull) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let archive = hull_tests::fixture("HULL_TEST_DOCKER_ARCHIVE");
+    let st = std::process::Command::new("tar")
+        .args(["-C", &dir.display().to_string(), "-xf", &archive])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let manifest_path = dir.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    let config_name = manifest[0]["Config"].as_str().unwrap().to_string();
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(&config_name)).unwrap()).unwrap();
+    config["config"]["Volumes"] = serde_json::json!({"/etc": {}, "/data/": {}});
+    let bytes = serde_json::to_vec(&config).unwrap();
+    std::fs::write(dir.join("new.json"), &bytes).unwrap();
+    let sum = std::process::Command::new("sha256sum")
+        .arg(dir.join("new.json"))
+        .output()
+        .unwrap();
+    let hex = String::from_utf8_lossy(&sum.stdout)[..64].to_string();
+    let new_config = format!("{hex}.json");
+    std::fs::rename(dir.join("new.json"), dir.join(&new_config)).unwrap();
+    manifest[0]["Config"] = new_config.clone().into();
+    manifest[0]["RepoTags"] = serde_json::json!(["busybox:vol"]);
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let layer = manifest[0]["Layers"][0].as_str().unwrap().to_string();
+    let out = dir.join("vol.tar");
+    let st = std::process::Command::new("tar")
+        .args([
+            "-C",
+            &dir.display().to_string(),
+            "-cf",
+            &out.display().to_string(),
+        ])
+        .args(["manifest.json", &new_config, &layer])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    h.ok(&["load", "-i", &out.display().to_string()]);
+}
+
+#[test]
+fn image_volumes_get_anonymous_volumes_unless_mounted() {
+    require_root!();
+    let h = Hull::new();
+    let _c = Cleanup(&h);
+    load_image_with_volumes(&h);
+    h.ok(&[
+        "run",
+        "--name",
+        "iv",
+        "busybox:vol",
+        "sh",
+        "-c",
+        "echo d > /data/f",
+    ]);
+    let v = inspect(&h, &["inspect", "iv"]);
+    let mounts = v[0]["Mounts"].as_array().unwrap().clone();
+    let mut targets: Vec<&str> = mounts
+        .iter()
+        .map(|m| m["Destination"].as_str().unwrap())
+        .collect();
+    targets.sort();
+    assert_eq!(targets, ["/data", "/etc"]);
+    for m in &mounts {
+        assert_eq!(m["Type"], "volume");
+        assert_eq!(m["Name"].as_str().unwrap().len(), 64, "{m}");
+    }
+    let etc = mounts.iter().find(|m| m["Destination"] == "/etc").unwrap();
+    let src = Path::new(etc["Source"].as_str().unwrap());
+    assert!(
+        src.join("passwd").is_file(),
+        "the image's /etc was not copied up"
+    );
+    // A mount on the VOLUME's path replaces its anonymous volume.
+    h.ok(&[
+        "run",
+        "--name",
+        "mine",
+        "-v",
+        "myetc:/etc",
+        "busybox:vol",
+        "true",
+    ]);
+    let v = inspect(&h, &["inspect", "mine"]);
+    let etc: Vec<_> = v[0]["Mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["Destination"] == "/etc")
+        .map(|m| m["Name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(etc, ["myetc"]);
+    assert_eq!(names(&h, &[]).len(), 4);
+    h.ok(&["rm", "-v", "iv", "mine"]);
+    assert_eq!(names(&h, &[]), ["myetc"]);
 }

@@ -35,7 +35,7 @@ fn point(m: &UserMount, volumes: &crate::volume::Volumes) -> Value {
             ..
         } => json!({
             "Type": "volume", "Name": name, "Source": volumes.mountpoint(name),
-            "Destination": target, "Driver": "local", "Mode": if *readonly { "ro" } else { "z" },
+            "Destination": target, "Driver": "local", "Mode": volume_mode(volumes, name, *readonly),
             "RW": !readonly, "Propagation": "",
         }),
     }
@@ -71,4 +71,14 @@ pub fn tmpfs(mounts: &[UserMount]) -> Map<String, Value> {
             UserMount::Bind { .. } | UserMount::Volume { .. } => None,
         })
         .collect()
+}
+
+/// Docker's `Mode` of a volume mount: `ro`, else `z` for a named volume and empty for an
+/// anonymous one.
+fn volume_mode(volumes: &crate::volume::Volumes, name: &str, readonly: bool) -> &'static str {
+    match (readonly, volumes.get(name).map(|v| v.is_anonymous())) {
+        (true, _) => "ro",
+        (false, Ok(true)) => "",
+        (false, _) => "z",
+    }
 }

@@ -36,7 +36,7 @@ impl Engine {
 
     /// `hull volume create`: the new volume, or the existing one of that name.
     pub fn volume_create(&self, req: &CreateRequest) -> Result<Volume, EngineError> {
-        Ok(self.volumes().create(req, crate::engine::now())?.0)
+        Ok(self.volumes().create(req, Volumes::now())?.0)
     }
 
     /// Volume name → the IDs of the containers (running or not) that use it.
@@ -145,7 +145,7 @@ impl Engine {
                         .then(|| BTreeMap::from([(ANONYMOUS_LABEL.into(), "".into())])),
                     ..Default::default()
                 };
-                *name = volumes.create(&req, crate::engine::now())?.0.name;
+                *name = volumes.create(&req, Volumes::now())?.0.name;
             }
         }
         Ok(())

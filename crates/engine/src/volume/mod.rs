@@ -34,9 +34,9 @@ pub struct Volume {
     pub driver: String,
     /// RFC 3339.
     pub created_at: String,
-    /// None for a volume made on first use (Docker shows `null` then), else the labels given.
+    /// None when there are none (Docker shows `null` then).
     pub labels: Option<BTreeMap<String, String>>,
-    /// The local driver's `-o` options (`type`, `device`, `o`).
+    /// The local driver's `-o` options (`type`, `device`, `o`); None when there are none.
     pub options: Option<BTreeMap<String, String>>,
     /// Where its data is: `volumes/<name>/_data`.
     #[serde(skip)]

@@ -12,7 +12,7 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use super::store::{test_pause, unmount_data, CreateRequest};
-use super::{copyup, io_err, Volume, VolumeError};
+use super::{copyup, io_err, Volume, VolumeError, Volumes};
 use crate::run::UserMount;
 use crate::state::Record;
 use crate::{Engine, EngineError};
@@ -71,7 +71,7 @@ impl Engine {
                 name: Some(name.clone()),
                 ..Default::default()
             };
-            let v = volumes.create(&req, crate::engine::now())?.0;
+            let v = volumes.create(&req, Volumes::now())?.0;
             if v.is_mounted_kind()
                 && !hull_sys::mount::is_mountpoint(&v.mountpoint).unwrap_or(false)
             {

@@ -43,6 +43,16 @@ impl Volumes {
         self.dir.join(name)
     }
 
+    /// Now, as Docker stamps a volume's CreatedAt (RFC 3339, seconds).
+    pub fn now() -> String {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        // `….000000000Z` with no fraction.
+        let full = hull_image::time::format_rfc3339(secs as i64, 0);
+        format!("{}Z", &full[..19])
+    }
+
     /// Where the volume `name` keeps its data (`volumes/<name>/_data`).
     pub fn mountpoint(&self, name: &str) -> PathBuf {
         self.path(name).join(DATA)
@@ -69,8 +79,9 @@ impl Volumes {
             name: name.clone(),
             driver: "local".into(),
             created_at: now,
-            labels: req.labels.clone(),
-            options: (!req.options.is_empty() || req.labels.is_some()).then(|| req.options.clone()),
+            // Docker shows no labels or options as null.
+            labels: req.labels.clone().filter(|l| !l.is_empty()),
+            options: Some(req.options.clone()).filter(|o| !o.is_empty()),
             mountpoint: self.path(&name).join(DATA),
         };
         let tmp = self.dir.join(format!(".{}.{name}.tmp", std::process::id()));
@@ -190,26 +201,22 @@ fn check_options(name: &str, req: &CreateRequest) -> Result<(), VolumeError> {
         .keys()
         .find(|k| !matches!(k.as_str(), "type" | "device" | "o"))
     {
-        return Err(bad(format!("invalid option key: {k:?}")));
+        return Err(bad(format!("invalid option: {k:?}")));
     }
-    let (kind, device, o) = (
-        req.options.get("type"),
-        req.options.get("device"),
-        req.options.get("o").map(String::as_str).unwrap_or(""),
-    );
-    let bind = o.split(',').any(|f| f == "bind");
-    if kind.is_none() && (device.is_some() || !o.is_empty()) && !bind {
+    let (kind, device) = (req.options.get("type"), req.options.get("device"));
+    // Docker's rules: any option needs `type`, and `type` needs `device`.
+    if !req.options.is_empty() && kind.is_none() {
         return Err(bad("missing required option: \"type\"".into()));
     }
-    if bind {
-        match device {
-            Some(d) if Path::new(d).is_absolute() => {
-                if !Path::new(d).is_dir() {
-                    return Err(bad(format!("bind device {d:?}: no such directory")));
-                }
-            }
-            _ => return Err(bad("o=bind needs device=/an/absolute/host/path".into())),
-        }
+    if kind.is_some() && device.is_none() {
+        return Err(bad("missing required option: \"device\"".into()));
+    }
+    let bind = req
+        .options
+        .get("o")
+        .is_some_and(|o| o.split(',').any(|f| f == "bind" || f == "rbind"));
+    if bind && !device.is_some_and(|d| Path::new(d).is_absolute()) {
+        return Err(bad("o=bind needs device=/an/absolute/host/path".into()));
     }
     Ok(())
 }
