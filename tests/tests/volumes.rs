@@ -483,8 +483,10 @@ fn cp_reads_and_writes_through_volumes_and_binds() {
     assert_eq!(std::fs::read(&out).unwrap(), b"from host");
 }
 
-/// `busybox:vol`: the fixture's busybox archive with `VOLUME ["/etc", "/data/"]` added to its
-/// config (a new config file under its own digest; the layer is the fixture's), loaded.
+/// `busybox:vol`: the fixture's busybox archive with `VOLUME ["/etc", "/data/", "/srv/pg"]`
+/// added to its config (a new config file under its own digest) and a second layer made by GNU
+/// tar: `/srv/pg` owned by 999:999, mode 0700, holding `PG_VERSION` (0600, xattr
+/// `user.vol=kept`) and a hard link to it; loaded.
 fn load_image_with_volumes(h: &Hull) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
@@ -500,7 +502,13 @@ fn load_image_with_volumes(h: &Hull) {
     let config_name = manifest[0]["Config"].as_str().unwrap().to_string();
     let mut config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join(&config_name)).unwrap()).unwrap();
-    config["config"]["Volumes"] = serde_json::json!({"/etc": {}, "/data/": {}});
+    config["config"]["Volumes"] = serde_json::json!({"/etc": {}, "/data/": {}, "/srv/pg": {}});
+    let layer2 = owned_layer(dir);
+    let diff = format!("sha256:{}", sha256_hex(&dir.join(&layer2)));
+    config["rootfs"]["diff_ids"]
+        .as_array_mut()
+        .unwrap()
+        .push(diff.into());
     let bytes = serde_json::to_vec(&config).unwrap();
     std::fs::write(dir.join("new.json"), &bytes).unwrap();
     let sum = std::process::Command::new("sha256sum")
@@ -509,6 +517,10 @@ fn load_image_with_volumes(h: &Hull) {
         .unwrap();
     let hex = String::from_utf8_lossy(&sum.stdout)[..64].to_string();
     let new_config = format!("{hex}.json");
+    manifest[0]["Layers"]
+        .as_array_mut()
+        .unwrap()
+        .push(layer2.clone().into());
     std::fs::rename(dir.join("new.json"), dir.join(&new_config)).unwrap();
     manifest[0]["Config"] = new_config.clone().into();
     manifest[0]["RepoTags"] = serde_json::json!(["busybox:vol"]);
@@ -522,11 +534,53 @@ fn load_image_with_volumes(h: &Hull) {
             "-cf",
             &out.display().to_string(),
         ])
-        .args(["manifest.json", &new_config, &layer])
+        .args(["manifest.json", &new_config, &layer, &layer2])
         .status()
         .unwrap();
     assert!(st.success());
     h.ok(&["load", "-i", &out.display().to_string()]);
+}
+
+fn sha256_hex(p: &Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(p)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)[..64].to_string()
+}
+
+/// The second layer of `busybox:vol` (see there), as `layer2.tar` in `dir`; its name.
+fn owned_layer(dir: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let src = dir.join("layer2");
+    let pg = src.join("srv/pg");
+    std::fs::create_dir_all(&pg).unwrap();
+    std::fs::write(pg.join("PG_VERSION"), b"15\n").unwrap();
+    std::fs::hard_link(pg.join("PG_VERSION"), pg.join("link")).unwrap();
+    let f = std::fs::File::open(pg.join("PG_VERSION")).unwrap();
+    use std::os::fd::AsFd;
+    hull_sys::fs::fsetxattr(f.as_fd(), std::ffi::OsStr::new("user.vol"), b"kept").unwrap();
+    std::fs::set_permissions(
+        pg.join("PG_VERSION"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::set_permissions(&pg, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let st = std::process::Command::new("tar")
+        .args([
+            "--xattrs",
+            "--xattrs-include=user.*",
+            "--owner=999",
+            "--group=999",
+            "--numeric-owner",
+        ])
+        .args(["-C", &src.display().to_string(), "-cf"])
+        .arg(dir.join("layer2.tar"))
+        .arg("srv")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    "layer2.tar".into()
 }
 
 #[test]
@@ -546,12 +600,17 @@ fn image_volumes_get_anonymous_volumes_unless_mounted() {
     ]);
     let v = inspect(&h, &["inspect", "iv"]);
     let mounts = v[0]["Mounts"].as_array().unwrap().clone();
+    let pg = mounts
+        .iter()
+        .find(|m| m["Destination"] == "/srv/pg")
+        .expect("a volume on /srv/pg");
+    check_owned_copy(Path::new(pg["Source"].as_str().unwrap()));
     let mut targets: Vec<&str> = mounts
         .iter()
         .map(|m| m["Destination"].as_str().unwrap())
         .collect();
     targets.sort();
-    assert_eq!(targets, ["/data", "/etc"]);
+    assert_eq!(targets, ["/data", "/etc", "/srv/pg"]);
     for m in &mounts {
         assert_eq!(m["Type"], "volume");
         assert_eq!(m["Name"].as_str().unwrap().len(), 64, "{m}");
@@ -581,7 +640,19 @@ fn image_volumes_get_anonymous_volumes_unless_mounted() {
         .map(|m| m["Name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(etc, ["myetc"]);
-    assert_eq!(names(&h, &[]).len(), 4);
+    assert_eq!(names(&h, &[]).len(), 6);
     h.ok(&["rm", "-v", "iv", "mine"]);
     assert_eq!(names(&h, &[]), ["myetc"]);
+}
+
+/// The copy-up of `/srv/pg` kept owners, modes, the xattr and the hard link.
+fn check_owned_copy(data: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let d = std::fs::metadata(data).unwrap();
+    assert_eq!((d.uid(), d.gid(), d.mode() & 0o7777), (999, 999, 0o700));
+    let f = std::fs::metadata(data.join("PG_VERSION")).unwrap();
+    assert_eq!((f.uid(), f.gid(), f.mode() & 0o7777), (999, 999, 0o600));
+    assert_eq!(f.ino(), std::fs::metadata(data.join("link")).unwrap().ino());
+    let x = hull_sys::fs::lgetxattr(&data.join("PG_VERSION"), std::ffi::OsStr::new("user.vol"));
+    assert_eq!(x.unwrap().as_deref(), Some(&b"kept"[..]));
 }

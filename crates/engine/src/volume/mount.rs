@@ -141,6 +141,12 @@ fn copy_up(v: &Volume, rootfs: &Path, target: &str) -> Result<(), VolumeError> {
         return Ok(());
     };
     let data = &v.mountpoint;
+    let dir = data.parent().expect("_data has a parent");
+    // Two runs filling one new volume: the second waits, then finds it full. (An flock on the
+    // record, so nothing is added to the volume's directory.)
+    let record = dir.join("volume.json");
+    let lock = fs::File::open(&record).map_err(io_err(&v.name, "open", &record))?;
+    lock.lock().map_err(io_err(&v.name, "lock", &record))?;
     if !is_empty_dir(data).map_err(io_err(&v.name, "read", data))? {
         return Ok(());
     }
@@ -152,7 +158,6 @@ fn copy_up(v: &Volume, rootfs: &Path, target: &str) -> Result<(), VolumeError> {
             data,
         ));
     }
-    let dir = data.parent().expect("_data has a parent");
     sweep_copies(dir);
     let tmp = dir.join(format!(".copyup.{}.tmp", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
