@@ -82,3 +82,42 @@ fn one(key: &str, val: &str, v: &Volume, in_use: bool) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vol(name: &str, labels: &[(&str, &str)]) -> Volume {
+        Volume {
+            name: name.into(),
+            driver: "local".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            options: None,
+            mountpoint: "/v".into(),
+        }
+    }
+
+    #[test]
+    fn filters_or_within_a_key_and_across_keys() {
+        let f =
+            |args: &[&str]| Filters::parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let db = vol("db", &[("tier", "data")]);
+        let web = vol("web", &[]);
+        let both = f(&["name=db", "name=web"]).unwrap();
+        assert!(both.matches(&db, false) && both.matches(&web, true));
+        let and = f(&["name=db", "dangling=true"]).unwrap();
+        assert!(and.matches(&db, false) && !and.matches(&db, true));
+        assert!(f(&["label=tier=data"]).unwrap().matches(&db, false));
+        assert!(!f(&["label=tier=x"]).unwrap().matches(&db, false));
+        assert!(!f(&["label=tier"]).unwrap().matches(&web, false));
+        assert!(f(&["dangling=maybe"]).is_err() && f(&["colour=red"]).is_err());
+        assert_eq!(document(&db)["Scope"], "local");
+        assert_eq!(row(&db)["Labels"], "tier=data");
+    }
+}

@@ -285,3 +285,59 @@ pub fn disk_usage(dir: &Path) -> u64 {
     }
     total
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(name: &str, opts: &[(&str, &str)]) -> CreateRequest {
+        CreateRequest {
+            name: Some(name.into()),
+            options: opts
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn create_get_list_remove() {
+        let tmp = tempfile::tempdir().unwrap();
+        let vols = Volumes::open(tmp.path());
+        let (v, new) = vols.create(&req("db", &[]), Volumes::now()).unwrap();
+        assert!(new && v.mountpoint.is_dir() && v.labels.is_none() && v.options.is_none());
+        assert!(!vols.create(&req("db", &[]), Volumes::now()).unwrap().1);
+        std::fs::write(v.mountpoint.join("f"), b"12345").unwrap();
+        assert_eq!(disk_usage(&v.mountpoint), 5);
+        // A dead creator's temp is swept by the listing; a live one's is left.
+        let dead = tmp.path().join("volumes/.4194305.x.tmp");
+        let live = tmp
+            .path()
+            .join(format!("volumes/.{}.y.tmp", std::process::id()));
+        std::fs::create_dir_all(&dead).unwrap();
+        std::fs::create_dir_all(&live).unwrap();
+        let names: Vec<_> = vols.list().unwrap().into_iter().map(|v| v.name).collect();
+        assert_eq!(names, ["db"]);
+        assert!(!dead.exists() && live.exists());
+        vols.remove(&vols.get("db").unwrap()).unwrap();
+        assert!(matches!(vols.get("db"), Err(VolumeError::NotFound(_))));
+    }
+
+    #[test]
+    fn options_follow_the_local_driver() {
+        let tmp = tempfile::tempdir().unwrap();
+        let vols = Volumes::open(tmp.path());
+        let err = |r: CreateRequest| vols.create(&r, Volumes::now()).unwrap_err().to_string();
+        assert!(err(req("a", &[])).contains("invalid characters"));
+        assert!(err(req("ok", &[("size", "1")])).contains("invalid option: \"size\""));
+        assert!(err(req("ok", &[("type", "tmpfs")])).contains("\"device\""));
+        assert!(err(req("ok", &[("o", "bind"), ("device", "/x")])).contains("\"type\""));
+        let bind = [("type", "none"), ("o", "bind"), ("device", "rel")];
+        assert!(err(req("ok", &bind)).contains("absolute"));
+        let tmpfs = [("type", "tmpfs"), ("device", "tmpfs"), ("o", "size=1m")];
+        let (v, _) = vols.create(&req("ok", &tmpfs), Volumes::now()).unwrap();
+        assert!(v.is_mounted_kind() && v.option("o") == Some("size=1m"));
+        assert_eq!(Volumes::now().len(), 20);
+    }
+}
