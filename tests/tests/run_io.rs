@@ -411,9 +411,9 @@ fn bad_input_is_one_line_exit_125_and_leaves_nothing() {
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
         (vec!["--rm", &nosuch], 125, "nosuch"),
         (
-            vec!["--rm", "-v", "relative:/x", "IMG", "true"],
+            vec!["--rm", "-v", "/host:relative", "IMG", "true"],
             125,
-            "relative:/x",
+            "/host:relative",
         ),
         (
             vec!["--rm", "-v", "/a:/b:bogus", "IMG", "true"],

@@ -96,6 +96,9 @@ pub enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(crate::cli_volume::VolumeCommand),
     /// Manage hull
     #[command(subcommand)]
     System(SystemCommand),
@@ -470,12 +473,15 @@ pub struct RunArgs {
     /// IPv4 address on a user-defined network (e.g. 172.30.100.104)
     #[arg(long)]
     pub ip: Option<String>,
-    /// Bind mount a volume (/host:/ctr[:ro|rw])
+    /// Bind mount a host path or a volume ([/host|NAME:]/ctr[:ro|rw|nocopy])
     #[arg(short, long = "volume")]
     pub volume: Vec<String>,
-    /// Attach a filesystem mount (type=bind|tmpfs,...)
+    /// Attach a filesystem mount (type=bind|volume|tmpfs,...)
     #[arg(long)]
     pub mount: Vec<String>,
+    /// Mount volumes from the specified container(s) (CONTAINER[:ro|:rw])
+    #[arg(long)]
+    pub volumes_from: Vec<String>,
     /// Mount a tmpfs directory (/path[:opts])
     #[arg(long)]
     pub tmpfs: Vec<String>,
@@ -579,7 +585,7 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short, long)]
     pub force: bool,
-    /// Remove anonymous volumes (accepted: hull creates none, see README)
+    /// Remove anonymous volumes associated with the container
     #[arg(short, long)]
     pub volumes: bool,
     #[arg(required = true)]

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod cli_volume;
 mod commands;
 mod oci;
 mod output;

@@ -70,6 +70,8 @@ pub enum EngineError {
     Copy(#[from] crate::copy::CopyError),
     #[error(transparent)]
     Network(#[from] crate::endpoint::netrun::NetRunError),
+    #[error(transparent)]
+    Volume(#[from] crate::volume::VolumeError),
 }
 
 impl EngineError {
@@ -170,6 +172,7 @@ impl Engine {
         let image = self.images.resolve(&config.image)?;
         let image_config = self.images.config(&image.id)?.config.unwrap_or_default();
         config.labels = crate::run::labels::merge(image_config.labels.as_ref(), &config.labels);
+        self.volumes_at_create(&mut config, &image_config)?;
         // Fails here, before anything is recorded, when there is nothing to run.
         let command = spec::command(&image_config, &config)?;
         let image_ref = config.image.clone();

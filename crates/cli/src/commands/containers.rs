@@ -127,7 +127,7 @@ pub fn rm(ctx: &Ctx, args: RmArgs) -> Result<u8> {
     let engine = engine(ctx)?;
     let mut code = 0;
     for name in &args.containers {
-        match engine.remove(name, args.force) {
+        match engine.remove_with_volumes(name, args.force, args.volumes) {
             Ok(_) => println!("{name}"),
             Err(e) => {
                 eprintln!("hull: {}", crate::one_line(&anyhow::Error::new(e)));

@@ -18,6 +18,7 @@ mod run;
 mod stats;
 mod system;
 mod top;
+mod volume;
 
 use std::path::PathBuf;
 
@@ -101,5 +102,6 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Port(a) => port::port(&ctx, a),
         Command::System(SystemCommand::Boot) => system::boot(&ctx),
         Command::System(SystemCommand::Prune(a)) => system::prune(&ctx, a),
+        Command::Volume(c) => volume::volume(&ctx, c),
     }
 }

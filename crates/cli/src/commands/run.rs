@@ -37,6 +37,7 @@ pub fn options(a: RunArgs) -> RunOptions {
         volumes: a.volume,
         mounts: a.mount,
         tmpfs: a.tmpfs,
+        volumes_from: a.volumes_from,
         read_only: a.read_only,
         privileged: a.privileged,
         cap_add: a.cap_add,

@@ -14,8 +14,9 @@
 //! What is seen: the container's root file system, the merged overlay (image layers plus the
 //! writable layer). A running container's overlay is already mounted by its runner; a stopped
 //! one is mounted for the copy and unmounted after, while its running lock is held so nobody
-//! starts it meanwhile. Volumes, bind mounts, tmpfs and the per-container /etc/hostname,
-//! /etc/hosts and /etc/resolv.conf are not part of it (Docker copies into volumes too).
+//! starts it meanwhile. `cp` also sees the container's volumes and bind mounts, as Docker's
+//! does (`mounts.rs`): a running container through its own mount namespace, a stopped one with
+//! them mounted onto its overlay for the copy. `export` is the root file system alone.
 //!
 //! Safety: container paths are resolved by the kernel with `RESOLVE_IN_ROOT`, and archives are
 //! walked and written with no-follow `*at` calls (see `write.rs`, `extract.rs`).
@@ -24,6 +25,7 @@
 //! `state/`.
 
 mod extract;
+mod mounts;
 pub mod paths;
 mod write;
 
@@ -75,9 +77,10 @@ fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> CopyError 
 }
 
 /// A container's root file system, held open (and mounted, if we had to) for a copy. Fields drop
-/// in order: the fd, then the mount, then the lock.
-pub(crate) struct ContainerFs {
+/// in order: the fd, then the volumes and binds, then the mount, then the lock.
+pub(crate) struct ContainerFs<'a> {
     root: OwnedFd,
+    _binds: Option<mounts::CopyMounts<'a>>,
     _mount: Option<MountedRootfs>,
     _claim: Option<Lock>,
 }
@@ -223,8 +226,13 @@ fn resolve_source(from: &Side, s: &Source, follow: bool) -> Result<Resolved, Cop
 }
 
 impl Engine {
-    /// Opens the container's root file system, mounting it when the container is not running.
-    pub(crate) fn container_fs(&self, record: &Record) -> Result<ContainerFs, EngineError> {
+    /// Opens the container's root file system, mounting it when the container is not running;
+    /// `with_mounts` (cp) adds its volumes and binds, as the container sees them.
+    pub(crate) fn container_fs(
+        &self,
+        record: &Record,
+        with_mounts: bool,
+    ) -> Result<ContainerFs<'_>, EngineError> {
         let id = record.id.as_str();
         let target = self.containers.rootfs(id);
         let open = |t: &Path| sys::open_dir(t).map_err(crate::engine::io_err(id, "open", t));
@@ -234,8 +242,13 @@ impl Engine {
                 if !hull_sys::mount::is_mountpoint(&target).unwrap_or(false) {
                     return Err(CopyError::NotMounted(id.to_string()).into());
                 }
+                let ns_root = with_mounts.then(|| mounts::running_root(record)).flatten();
                 Ok(ContainerFs {
-                    root: open(&target)?,
+                    root: match ns_root {
+                        Some(fd) => fd,
+                        None => open(&target)?,
+                    },
+                    _binds: None,
                     _mount: None,
                     _claim: None,
                 })
@@ -247,8 +260,14 @@ impl Engine {
                     .map_err(|_| StoreError::NotFound(record.image_id.clone()))?;
                 let image = self.images.record(&image_id)?;
                 let mount = self.mount_rootfs(id, &image.diff_ids())?;
+                let root = open(&target)?;
+                let binds = match with_mounts {
+                    true => Some(self.copy_mounts(record, root.as_fd(), &target)?),
+                    false => None,
+                };
                 Ok(ContainerFs {
-                    root: open(&target)?,
+                    root,
+                    _binds: binds,
                     _mount: Some(mount),
                     _claim: Some(claim),
                 })
@@ -266,7 +285,7 @@ impl Engine {
         opts: Options,
     ) -> Result<(), EngineError> {
         let record = self.containers.resolve(name)?;
-        let fs = self.container_fs(&record)?;
+        let fs = self.container_fs(&record, true)?;
         let from = Side::Container(&fs.root);
         if dest == "-" {
             return Ok(archive_to(&from, src, stdout, opts.follow_link)?);
@@ -289,7 +308,7 @@ impl Engine {
         if record.config.read_only {
             return Err(CopyError::ReadOnly(record.name.clone()).into());
         }
-        let fs = self.container_fs(&record)?;
+        let fs = self.container_fs(&record, true)?;
         let to = Side::Container(&fs.root);
         if src == "-" {
             let rel = clean(dest);
@@ -308,7 +327,7 @@ impl Engine {
     /// `hull export`: the container's whole file system as a tar.
     pub fn export(&self, name: &str, out: impl Write) -> Result<(), EngineError> {
         let record = self.containers.resolve(name)?;
-        let fs = self.container_fs(&record)?;
+        let fs = self.container_fs(&record, false)?;
         Ok(archive_to(&Side::Container(&fs.root), "/", out, false)?)
     }
 }

@@ -14,6 +14,17 @@ impl Engine {
     /// `hull rm`: removes the record, upper dir and bundle. A running container is refused
     /// unless `force`, which kills it and waits for its runner to clean up.
     pub fn remove(&self, name: &str, force: bool) -> Result<Record, EngineError> {
+        self.remove_with_volumes(name, force, false)
+    }
+
+    /// `hull rm [-f] [-v]`: with `volumes`, the container's anonymous volumes go too (those no
+    /// other container uses).
+    pub fn remove_with_volumes(
+        &self,
+        name: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<Record, EngineError> {
         let record = self.containers.resolve(name)?;
         let id = record.id.as_str();
         let runtime = self.runtime()?;
@@ -49,6 +60,9 @@ impl Engine {
             let _ = hull_sys::mount::unmount(&rootfs, true);
         }
         self.containers.remove(id)?;
+        if volumes {
+            self.remove_anonymous_volumes(&record);
+        }
         Ok(record)
     }
 

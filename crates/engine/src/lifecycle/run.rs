@@ -129,6 +129,7 @@ impl Engine {
         drop(claim);
         if record.config.rm {
             self.containers.remove(id)?;
+            self.remove_anonymous_volumes(record);
         }
         result
     }
@@ -160,6 +161,10 @@ impl Engine {
             .as_deref()
             .or(image_config.user.as_deref());
         let exec_user = user::resolve_in_rootfs(&rootfs.target, user_name)?;
+        // Volumes become binds of their data, filled from the image when new.
+        let (mounts, volumes) = self.volumes_for_run(record, &rootfs.target)?;
+        let mut resolved = record.clone();
+        resolved.config.mounts = mounts;
         if matches!(record.config.network, NetworkMode::Bridge(_)) {
             // A dead runner's endpoint may hold the ports or addresses this run wants.
             if let Err(e) = self.reconcile_network() {
@@ -168,7 +173,7 @@ impl Engine {
         }
         // Reserved before create: a host port in use fails here, before anything runs.
         let net = netrun::prepare(&self.root, &self.containers, record, &image_config)?;
-        let spec = self.build_spec(record, &image_config, &exec_user, &net)?;
+        let spec = self.build_spec(&resolved, &image_config, &exec_user, &net)?;
         let bundle = self.write_bundle(id, &spec)?;
 
         let runtime = self.runtime()?;
@@ -184,6 +189,7 @@ impl Engine {
         let oom = runtime.oom_killed(id).unwrap_or(false);
         drop(container);
         drop(net);
+        drop(volumes);
         drop(rootfs);
         if attached.is_some() {
             let _ = self.containers.update(id, |r| r.state.network = None);

@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub volumes: Vec<String>,
     pub mounts: Vec<String>,
     pub tmpfs: Vec<String>,
+    /// `--volumes-from CONTAINER[:ro|:rw]`.
+    pub volumes_from: Vec<String>,
     pub read_only: bool,
     pub privileged: bool,
     pub cap_add: Vec<String>,
@@ -141,12 +143,32 @@ pub enum UserMount {
         target: String,
         options: Vec<String>,
     },
+    /// A named volume (`-v NAME:/path`, `--mount type=volume`), or an anonymous one: its name
+    /// is empty until the container is created, which gives it a random 64-hex name.
+    Volume {
+        name: String,
+        target: String,
+        readonly: bool,
+        /// `volume-nocopy`: a new volume is not filled from the image.
+        #[serde(default)]
+        nocopy: bool,
+    },
 }
 
 impl UserMount {
     pub fn target(&self) -> &str {
         match self {
-            UserMount::Bind { target, .. } | UserMount::Tmpfs { target, .. } => target,
+            UserMount::Bind { target, .. }
+            | UserMount::Tmpfs { target, .. }
+            | UserMount::Volume { target, .. } => target,
+        }
+    }
+
+    /// The volume's name, for a volume mount.
+    pub fn volume(&self) -> Option<&str> {
+        match self {
+            UserMount::Volume { name, .. } => Some(name),
+            _ => None,
         }
     }
 }
@@ -210,6 +232,9 @@ pub struct RunConfig {
     #[serde(default)]
     pub ip: Option<std::net::Ipv4Addr>,
     pub mounts: Vec<UserMount>,
+    /// `--volumes-from`, as given; resolved into `mounts` when the container is created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes_from: Vec<String>,
     /// Normalized `CAP_*` names, or `ALL`.
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,

@@ -9,7 +9,7 @@ pub mod config;
 pub mod etc;
 pub mod labels;
 pub mod logconfig;
-mod mounts;
+pub mod mounts;
 pub mod netopts;
 pub mod options;
 pub mod restart;

@@ -1,4 +1,5 @@
-//! The mount flags of `hull run`: `-v`, `--mount` and `--tmpfs`, validated into [`UserMount`]s.
+//! The mount flags of `hull run`: `-v`, `--mount`, `--tmpfs` and `--volumes-from`, validated into
+//! [`UserMount`]s.
 
 use std::path::PathBuf;
 
@@ -35,54 +36,90 @@ fn container_path(flag: &'static str, whole: &str, p: &str) -> Result<String, Fl
     Ok(p.trim_end_matches('/').to_string())
 }
 
-/// `-v /host:/ctr[:ro|rw]`. Named and anonymous volumes are refused until volumes exist.
+/// Docker's rule for volume names (the same as for container names):
+/// `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn valid_volume_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() >= 2
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+fn volume_name(flag: &'static str, whole: &str, name: &str) -> Result<String, FlagError> {
+    if valid_volume_name(name) {
+        return Ok(name.to_string());
+    }
+    Err(flag_err(
+        flag,
+        whole,
+        format!(
+            "{name:?} includes invalid characters for a local volume name, only \
+             \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed; a host directory must be an absolute path"
+        ),
+    ))
+}
+
+/// `-v /host:/ctr[:opts]` (a bind), `-v NAME:/ctr[:opts]` (a named volume) or `-v /ctr` (an
+/// anonymous volume).
 fn volume_flag(v: &str) -> Result<UserMount, FlagError> {
     let parts: Vec<&str> = v.split(':').collect();
     let (source, target, mode) = match parts.as_slice() {
+        [t] => ("", *t, ""),
         [s, t] => (*s, *t, ""),
         [s, t, m] => (*s, *t, *m),
-        [_] => {
-            return Err(flag_err(
-                "--volume",
-                v,
-                "anonymous volumes are not supported yet; use /host:/ctr",
-            ))
-        }
         _ => {
             return Err(flag_err(
                 "--volume",
                 v,
-                "expected /host/path:/container/path[:ro|rw]",
+                "expected [/host/path|NAME:]/container/path[:ro|rw]",
             ))
         }
     };
-    if !source.starts_with('/') {
-        return Err(flag_err(
-            "--volume",
-            v,
-            "named volumes are not supported yet; use an absolute host path",
-        ));
-    }
-    let mut readonly = false;
+    let (mut readonly, mut nocopy) = (false, false);
     for opt in mode.split(',').filter(|m| !m.is_empty()) {
         match opt {
             "ro" => readonly = true,
             "rw" => readonly = false,
+            "nocopy" => nocopy = true,
             "z" | "Z" | "rprivate" | "private" => {}
             other => return Err(flag_err("--volume", v, format!("invalid mode: {other}"))),
         }
     }
-    Ok(UserMount::Bind {
-        source: PathBuf::from(source),
-        target: container_path("--volume", v, target)?,
+    let target = container_path("--volume", v, target)?;
+    if source.starts_with('/') {
+        return Ok(UserMount::Bind {
+            source: PathBuf::from(source),
+            target,
+            readonly,
+        });
+    }
+    let name = match source {
+        "" => String::new(),
+        s => volume_name("--volume", v, s)?,
+    };
+    Ok(UserMount::Volume {
+        name,
+        target,
         readonly,
+        nocopy,
     })
+}
+
+/// `--volumes-from CONTAINER[:ro|:rw]`: checked here, resolved when the container is created.
+pub(crate) fn volumes_from(o: &RunOptions) -> Result<Vec<String>, FlagError> {
+    for v in &o.volumes_from {
+        let (name, mode) = v.split_once(':').unwrap_or((v, "rw"));
+        if name.is_empty() || !matches!(mode, "ro" | "rw") {
+            return Err(flag_err("--volumes-from", v, "expected CONTAINER[:ro|:rw]"));
+        }
+    }
+    Ok(o.volumes_from.clone())
 }
 
 /// `--mount type=bind,source=/a,target=/b[,readonly]` or `type=tmpfs,target=/t[,tmpfs-size=64m]`.
 fn mount_flag(m: &str) -> Result<UserMount, FlagError> {
     let mut kind = "volume";
-    let (mut source, mut target, mut readonly) = (None, None, false);
+    let (mut source, mut target, mut readonly, mut nocopy) = (None, None, false, false);
     let mut tmpfs_opts = Vec::new();
     for field in m.split(',') {
         let (k, v) = match field.split_once('=') {
@@ -103,6 +140,8 @@ fn mount_flag(m: &str) -> Result<UserMount, FlagError> {
                 tmpfs_opts.push(format!("mode={mode}"))
             }
             ("bind-propagation", Some(_)) => {}
+            ("volume-nocopy", None | Some("true" | "1")) => nocopy = true,
+            ("volume-nocopy", Some("false" | "0")) => nocopy = false,
             _ => {
                 return Err(flag_err(
                     "--mount",
@@ -139,11 +178,15 @@ fn mount_flag(m: &str) -> Result<UserMount, FlagError> {
             options.extend(tmpfs_opts);
             Ok(UserMount::Tmpfs { target, options })
         }
-        "volume" => Err(flag_err(
-            "--mount",
-            m,
-            "volumes are not supported yet; use type=bind or type=tmpfs",
-        )),
+        "volume" => Ok(UserMount::Volume {
+            name: match source {
+                None | Some("") => String::new(),
+                Some(s) => volume_name("--mount", m, s)?,
+            },
+            target,
+            readonly,
+            nocopy,
+        }),
         other => Err(flag_err(
             "--mount",
             m,

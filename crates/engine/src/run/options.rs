@@ -14,7 +14,7 @@ use crate::run::config::{
 };
 use crate::run::labels;
 use crate::run::logconfig::LogConfig;
-use crate::run::mounts::mount_flags;
+use crate::run::mounts::{mount_flags, volumes_from};
 use crate::run::netopts;
 use crate::run::restart::RestartPolicy;
 use crate::run::units::{parse_bytes, parse_cpus, parse_ulimit};
@@ -73,6 +73,7 @@ impl RunConfig {
                 .map(|ip| netopts::ip(ip, &o.network))
                 .transpose()?,
             mounts: mount_flags(o)?,
+            volumes_from: volumes_from(o)?,
             cap_add,
             cap_drop,
             no_new_privileges,

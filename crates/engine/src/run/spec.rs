@@ -245,6 +245,9 @@ pub fn mounts(run: &RunConfig, etc: &EtcFiles) -> Vec<Mount> {
                 source: Some("tmpfs".into()),
                 options: options.clone(),
             },
+            // A run turns each volume into a bind of its data (`volume::mount`) before the spec
+            // is built: a volume still here has no data to show.
+            UserMount::Volume { .. } => continue,
         });
     }
     out

@@ -45,7 +45,8 @@ pub fn document(r: &Record, image: &ContainerConfig, dir: &std::path::Path) -> V
         "Platform": "linux",
         "Config": config(r, image),
         "HostConfig": host_config(c),
-        "Mounts": super::mounts::points(&c.mounts),
+        // `dir` is `<root>/containers/<id>`.
+        "Mounts": super::mounts::points(&c.mounts, dir.parent().and_then(|p| p.parent()).unwrap_or(dir)),
         "NetworkSettings": super::network::network_settings(r),
     })
 }

@@ -22,5 +22,6 @@ pub mod network;
 pub mod ports;
 pub mod ps;
 pub mod stats;
+pub mod volume;
 
 pub use human::human_duration;

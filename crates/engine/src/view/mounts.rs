@@ -1,16 +1,20 @@
-//! A container's `-v` and `--tmpfs` mounts as Docker shows them: inspect's `Mounts`, and
+//! A container's `-v`, `--mount` and `--tmpfs` mounts as Docker shows them: inspect's `Mounts`, and
 //! `HostConfig.Binds` and `HostConfig.Tmpfs`.
+
+use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
 use crate::run::UserMount;
 
-/// `Mounts`: one mount point per `-v` or `--tmpfs`, in the order given.
-pub fn points(mounts: &[UserMount]) -> Vec<Value> {
-    mounts.iter().map(point).collect()
+/// `Mounts`: one mount point per `-v`, `--mount` or `--tmpfs`, in the order given; `root` is
+/// the store root, where volumes keep their data.
+pub fn points(mounts: &[UserMount], root: &Path) -> Vec<Value> {
+    let volumes = crate::volume::Volumes::open(root);
+    mounts.iter().map(|m| point(m, &volumes)).collect()
 }
 
-fn point(m: &UserMount) -> Value {
+fn point(m: &UserMount, volumes: &crate::volume::Volumes) -> Value {
     match m {
         UserMount::Bind {
             source,
@@ -23,6 +27,16 @@ fn point(m: &UserMount) -> Value {
         UserMount::Tmpfs { target, .. } => json!({
             "Type": "tmpfs", "Source": "", "Destination": target, "Mode": "", "RW": true,
             "Propagation": "",
+        }),
+        UserMount::Volume {
+            name,
+            target,
+            readonly,
+            ..
+        } => json!({
+            "Type": "volume", "Name": name, "Source": volumes.mountpoint(name),
+            "Destination": target, "Driver": "local", "Mode": volume_mode(volumes, name, *readonly),
+            "RW": !readonly, "Propagation": "",
         }),
     }
 }
@@ -41,7 +55,7 @@ pub fn binds(mounts: &[UserMount]) -> Vec<String> {
                 source.display(),
                 if *readonly { ":ro" } else { "" }
             )),
-            UserMount::Tmpfs { .. } => None,
+            UserMount::Tmpfs { .. } | UserMount::Volume { .. } => None,
         })
         .collect()
 }
@@ -54,7 +68,17 @@ pub fn tmpfs(mounts: &[UserMount]) -> Map<String, Value> {
             UserMount::Tmpfs { target, options } => {
                 Some((target.clone(), json!(options.join(","))))
             }
-            UserMount::Bind { .. } => None,
+            UserMount::Bind { .. } | UserMount::Volume { .. } => None,
         })
         .collect()
+}
+
+/// Docker's `Mode` of a volume mount: `ro`, else `z` for a named volume and empty for an
+/// anonymous one.
+fn volume_mode(volumes: &crate::volume::Volumes, name: &str, readonly: bool) -> &'static str {
+    match (readonly, volumes.get(name).map(|v| v.is_anonymous())) {
+        (true, _) => "ro",
+        (false, Ok(true)) => "",
+        (false, _) => "z",
+    }
 }

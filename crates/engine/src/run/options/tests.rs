@@ -154,19 +154,19 @@ fn bad_values_name_the_flag_and_the_value() {
         ),
         (
             RunOptions {
-                volumes: vec!["data:/data".into()],
+                volumes: vec!["da!ta:/data".into()],
                 ..opts()
             },
             "--volume",
-            "named volumes",
+            "invalid characters",
         ),
         (
             RunOptions {
-                volumes: vec!["/data".into()],
+                volumes: vec!["data".into()],
                 ..opts()
             },
             "--volume",
-            "anonymous",
+            "absolute",
         ),
         (
             RunOptions {
@@ -186,11 +186,19 @@ fn bad_values_name_the_flag_and_the_value() {
         ),
         (
             RunOptions {
-                mounts: vec!["type=volume,target=/x".into()],
+                mounts: vec!["type=volume,source=x,target=/x".into()],
                 ..opts()
             },
             "--mount",
-            "volumes",
+            "invalid characters",
+        ),
+        (
+            RunOptions {
+                volumes_from: vec!["web:rx".into()],
+                ..opts()
+            },
+            "--volumes-from",
+            "CONTAINER[:ro|:rw]",
         ),
         (
             RunOptions {
@@ -555,4 +563,29 @@ fn ports_with_the_host_network_are_a_warning_not_an_error() {
         ..opts()
     });
     assert!(bridge.warnings().is_empty());
+}
+
+#[test]
+fn volumes_parse_named_anonymous_and_nocopy() {
+    let c = ok(RunOptions {
+        volumes: vec!["data:/data:ro".into(), "/anon/".into()],
+        mounts: vec!["type=volume,src=db,dst=/db,volume-nocopy".into()],
+        volumes_from: vec!["web:ro".into()],
+        ..opts()
+    });
+    let vol = |name: &str, target: &str, readonly, nocopy| UserMount::Volume {
+        name: name.into(),
+        target: target.into(),
+        readonly,
+        nocopy,
+    };
+    assert_eq!(
+        c.mounts,
+        [
+            vol("data", "/data", true, false),
+            vol("", "/anon", false, false),
+            vol("db", "/db", false, true),
+        ]
+    );
+    assert_eq!(c.volumes_from, ["web:ro"]);
 }
