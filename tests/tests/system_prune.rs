@@ -1,5 +1,6 @@
-//! `hull system prune [-a]`: stopped and created containers, unused networks, dangling images
-//! (with `-a` every image no container uses), in Docker's output.
+//! `hull system prune [-a] [--volumes]`: stopped and created containers, unused networks,
+//! unused anonymous volumes, dangling images (with `-a` every image no container uses), in
+//! Docker's output.
 
 use hull_tests::{busybox, container_id_of, fixture, require_root, Hull};
 
@@ -97,7 +98,57 @@ fn system_prune_removes_what_nothing_uses_in_dockers_order() {
         "{out}"
     );
     assert!(image_ids(&h).is_empty());
+}
 
-    let err = h.fails(&["system", "prune", "--volumes"]);
-    assert!(err.contains("--volumes"), "{err}");
+fn volume_names(h: &Hull) -> Vec<String> {
+    let mut names: Vec<String> = h
+        .ok(&["volume", "ls", "-q"])
+        .lines()
+        .map(String::from)
+        .collect();
+    names.sort();
+    names
+}
+
+fn first_volume(h: &Hull, container: &str) -> String {
+    let doc: serde_json::Value = serde_json::from_str(&h.ok(&["inspect", container])).unwrap();
+    doc[0]["Mounts"][0]["Name"].as_str().unwrap().to_string()
+}
+
+/// `--volumes` adds anonymous volumes no container uses (Docker 23+: named ones stay, even with
+/// `-a`), in their own section after the networks; without it every volume stays.
+#[test]
+fn system_prune_volumes_takes_unused_anonymous_volumes_only() {
+    require_root!();
+    let h = Hull::new();
+    let bb = busybox();
+    h.ok(&["pull", "-q", &bb]);
+    h.ok(&["volume", "create", "named"]);
+    h.ok(&["create", "--name", "left", "-v", "/data", &bb, "true"]);
+    let left = first_volume(&h, "left");
+    h.ok(&["rm", "left"]);
+    h.ok(&[
+        "run", "-d", "--name", "up", "-v", "/busy", &bb, "sleep", "600",
+    ]);
+    let busy = first_volume(&h, "up");
+    let mut all = vec!["named".to_string(), left.clone(), busy.clone()];
+    all.sort();
+    assert_eq!(volume_names(&h), all, "the volumes before pruning");
+
+    h.ok(&["system", "prune", "-f"]);
+    assert_eq!(
+        volume_names(&h),
+        all,
+        "system prune without --volumes took a volume"
+    );
+
+    let out = h.ok(&["system", "prune", "-a", "-f", "--volumes"]);
+    assert!(
+        out.starts_with(&format!("Deleted Volumes:\n{left}\n\n")),
+        "unexpected output:\n{out}"
+    );
+    let mut kept = vec!["named".to_string(), busy];
+    kept.sort();
+    assert_eq!(volume_names(&h), kept, "a named or used volume was pruned");
+    h.ok(&["rm", "-f", "-v", "up"]);
 }

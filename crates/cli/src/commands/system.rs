@@ -1,7 +1,7 @@
 //! `hull system boot`: run once when the machine starts (see contrib/systemd/hull-boot.service
 //! and contrib/init/hull-boot.sh); `hull system prune`.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use hull_engine::Engine;
 use hull_image::store::Removal;
 
@@ -51,17 +51,16 @@ pub fn boot(ctx: &Ctx) -> Result<u8> {
 /// `Deleted Images:`, each followed by a blank line, only when something was deleted) and
 /// `Total reclaimed space: …`. hull never prompts, so `-f` changes nothing.
 pub fn prune(ctx: &Ctx, args: SystemPruneArgs) -> Result<u8> {
-    if args.volumes {
-        // The hook for the volume store: prune unused anonymous volumes between networks and
-        // images, and print `Deleted Volumes:`.
-        bail!("system prune --volumes: hull has no volumes yet; prune without --volumes");
-    }
     let engine = Engine::open(&ctx.root).context("open hull store")?;
-    let pruned = engine.system_prune(args.all).context("system prune")?;
+    let pruned = engine
+        .system_prune(args.all, args.volumes)
+        .context("system prune")?;
     let containers: Vec<&str> = pruned.containers.iter().map(|p| p.id.as_str()).collect();
     section("Deleted Containers:", &containers);
     let networks: Vec<&str> = pruned.networks.iter().map(String::as_str).collect();
     section("Deleted Networks:", &networks);
+    let volumes: Vec<&str> = pruned.volumes.iter().map(String::as_str).collect();
+    section("Deleted Volumes:", &volumes);
     let images: Vec<String> = pruned
         .images
         .iter()

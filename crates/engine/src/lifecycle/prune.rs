@@ -1,5 +1,6 @@
-//! `hull system prune`: stopped containers, then networks no container uses, then dangling
-//! images (with `all`, every image no container was created from), in Docker's order.
+//! `hull system prune`: stopped containers, then networks no container uses, then (with
+//! `--volumes`) anonymous volumes no container uses, then dangling images (with `all`, every
+//! image no container was created from), in Docker's order.
 
 use std::collections::HashSet;
 
@@ -15,18 +16,24 @@ pub struct SystemPruned {
     pub containers: Vec<Pruned>,
     /// Network names.
     pub networks: Vec<String>,
+    /// Volume names (only with `volumes`).
+    pub volumes: Vec<String>,
     pub images: Vec<Removal>,
-    /// Bytes freed: the containers' writable layers and the images' sizes.
+    /// Bytes freed: the containers' writable layers, the volumes' and the images' sizes.
     pub reclaimed: u64,
 }
 
 impl Engine {
-    /// `hull system prune [-a]`. Volumes are not pruned here: `--volumes` is the volume
-    /// store's part, which goes between networks and images (Docker's order).
-    pub fn system_prune(&self, all: bool) -> Result<SystemPruned, EngineError> {
+    /// `hull system prune [-a] [--volumes]`. As Docker 23+, `--volumes` removes anonymous
+    /// volumes only, whatever `all` says (named ones go with `hull volume prune -a`).
+    pub fn system_prune(&self, all: bool, volumes: bool) -> Result<SystemPruned, EngineError> {
         let containers = self.prune()?;
         let networks = hull_net::prune_networks(&self.root)
             .map_err(|e| EngineError::Network(NetRunError::from(e)))?;
+        let volumes = match volumes {
+            true => self.volume_prune(false)?,
+            false => Default::default(),
+        };
         // The containers left (running ones, and any created meanwhile) keep their images.
         let in_use: HashSet<String> = self
             .containers
@@ -39,10 +46,12 @@ impl Engine {
             .images
             .prune_keeping(all, |id| in_use.contains(&id.to_string()))?;
         let freed_images = before.saturating_sub(self.image_bytes());
-        let reclaimed = containers.iter().map(|p| p.reclaimed).sum::<u64>() + freed_images;
+        let reclaimed =
+            containers.iter().map(|p| p.reclaimed).sum::<u64>() + volumes.reclaimed + freed_images;
         Ok(SystemPruned {
             containers,
             networks,
+            volumes: volumes.deleted,
             images,
             reclaimed,
         })
