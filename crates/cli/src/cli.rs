@@ -111,6 +111,16 @@ pub enum SystemCommand {
     Boot,
     /// Remove stopped containers, unused networks and dangling images
     Prune(SystemPruneArgs),
+    /// Show disk usage: images, containers, local volumes and build cache
+    Df(SystemDfArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SystemDfArgs {
+    /// Format the output with a Go template ({{.Type}}, {{.TotalCount}}, {{.Active}},
+    /// {{.Size}}, {{.Reclaimable}}) or `json`
+    #[arg(long)]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -102,6 +102,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Port(a) => port::port(&ctx, a),
         Command::System(SystemCommand::Boot) => system::boot(&ctx),
         Command::System(SystemCommand::Prune(a)) => system::prune(&ctx, a),
+        Command::System(SystemCommand::Df(a)) => system::df(&ctx, a),
         Command::Volume(c) => volume::volume(&ctx, c),
     }
 }

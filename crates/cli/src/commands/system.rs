@@ -2,13 +2,14 @@
 //! and contrib/init/hull-boot.sh); `hull system prune`.
 
 use anyhow::{Context, Result};
+use hull_engine::lifecycle::df::UsageLine;
 use hull_engine::Engine;
 use hull_image::store::Removal;
 
 use super::detach::{start_for_boot, BootStart};
 use super::Ctx;
-use crate::cli::SystemPruneArgs;
-use crate::output::human_size;
+use crate::cli::{SystemDfArgs, SystemPruneArgs};
+use crate::output::{human_size, render_template, table, template_header, OutputFormat};
 
 /// Reconciles what died with the machine, then starts each container its restart policy brings
 /// back under a new monitor: one line per container started (stdout) or failed (stderr), exit
@@ -84,4 +85,67 @@ fn section(title: &str, lines: &[&str]) {
         println!("{l}");
     }
     println!();
+}
+
+/// `hull system df [--format]`: Docker's summary, one line per type. RECLAIMABLE is what nothing
+/// uses, with its share of SIZE when SIZE is not 0; hull has no build cache yet, so that line is
+/// all zeros, as on a Docker host that never built.
+pub fn df(ctx: &Ctx, args: SystemDfArgs) -> Result<u8> {
+    let engine = Engine::open(&ctx.root).context("open hull store")?;
+    let usage = engine.disk_usage().context("system df")?;
+    let lines = [
+        ("Images", usage.images_line(), true),
+        ("Containers", usage.containers_line(), true),
+        ("Local Volumes", usage.volumes_line(), true),
+        ("Build Cache", UsageLine::default(), false),
+    ];
+    let docs: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|(kind, l, share)| df_doc(kind, l, *share))
+        .collect();
+    match OutputFormat::parse(args.format.as_deref()) {
+        OutputFormat::Table => {
+            let mut rows = vec![["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+                .map(String::from)
+                .to_vec()];
+            rows.extend(docs.iter().map(|d| {
+                ["Type", "TotalCount", "Active", "Size", "Reclaimable"]
+                    .map(|k| d[k].as_str().unwrap_or_default().to_string())
+                    .to_vec()
+            }));
+            print!("{}", table(&rows));
+        }
+        OutputFormat::Json => docs.iter().for_each(|d| println!("{d}")),
+        OutputFormat::Template { text, table } => {
+            if table {
+                let names = [
+                    ("Type", "TYPE"),
+                    ("TotalCount", "TOTAL"),
+                    ("Active", "ACTIVE"),
+                    ("Size", "SIZE"),
+                    ("Reclaimable", "RECLAIMABLE"),
+                ];
+                println!("{}", template_header(&text, &names.into()));
+            }
+            for d in &docs {
+                println!("{}", render_template(&text, d).map_err(anyhow::Error::msg)?);
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// One summary line as Docker's `--format` sees it: every field a string.
+fn df_doc(kind: &str, l: &UsageLine, share: bool) -> serde_json::Value {
+    let mut reclaimable = human_size(l.reclaimable);
+    if share && l.size > 0 {
+        reclaimable = format!("{reclaimable} ({}%)", l.reclaimable * 100 / l.size);
+    }
+    serde_json::json!({
+        "Type": kind,
+        "TotalCount": l.total.to_string(),
+        "Active": l.active.to_string(),
+        "Size": human_size(l.size),
+        "Reclaimable": reclaimable,
+    })
 }

@@ -2,8 +2,6 @@
 //! update (its limits and restart policy), rename, prune, and the clean-up of a container whose runner was killed (-9) while it ran;
 //! and the list `ps` shows.
 
-use std::fs;
-use std::path::Path;
 use std::time::Duration;
 
 use crate::engine::{now, rt_err};
@@ -12,6 +10,7 @@ use crate::lifecycle::stop::poll_until;
 use crate::run::config::Limits;
 use crate::run::RestartPolicy;
 use crate::state::{Record, Status};
+use crate::volume::disk_usage;
 use crate::{Engine, EngineError};
 use hull_runtime::RuntimeError;
 
@@ -185,23 +184,10 @@ fn merge_limits(limits: &mut Limits, new: &Limits) {
     limits.cpuset_cpus = l.cpuset_cpus.or(limits.cpuset_cpus.take());
 }
 
-/// Bytes used by the files below `dir` (not following symlinks); 0 when it does not exist.
-pub fn disk_usage(dir: &Path) -> u64 {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => disk_usage(&e.path()),
-            _ => e.metadata().map(|m| m.len()).unwrap_or(0),
-        })
-        .sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn disk_usage_sums_files_below() {

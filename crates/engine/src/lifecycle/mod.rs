@@ -5,6 +5,7 @@
 
 pub mod attach;
 pub mod boot;
+pub mod df;
 pub mod exec;
 pub(crate) mod foreground;
 pub mod logfile;
