@@ -523,6 +523,8 @@ pub struct RunArgs {
     /// Read labels from a file of KEY=VALUE lines
     #[arg(long, value_name = "FILE")]
     pub label_file: Vec<PathBuf>,
+    #[command(flatten)]
+    pub health: crate::health_args::HealthArgs,
     /// The image to run
     pub image: String,
     /// The command and its arguments

@@ -5,6 +5,7 @@
 
 mod cli;
 mod commands;
+mod health_args;
 mod oci;
 mod output;
 mod progress;

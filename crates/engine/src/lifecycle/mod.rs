@@ -6,6 +6,7 @@
 pub mod attach;
 pub mod exec;
 pub(crate) mod foreground;
+pub mod health;
 pub mod logfile;
 pub mod manage;
 pub mod monitor;

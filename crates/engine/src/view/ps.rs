@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use super::human::human_duration;
+use crate::lifecycle::health::HealthStatus;
 use crate::run::labels;
 use crate::state::listing::state_name;
 use crate::state::{Record, Status};
@@ -92,9 +93,13 @@ pub fn status(r: &Record, now: i64) -> String {
                 Some(t) => format!("Up {}", human_duration(now - t)),
                 None => "Up".into(),
             };
-            match s.paused {
-                true => format!("{up} (Paused)"),
-                false => up,
+            match (s.paused, &s.health) {
+                (true, _) => format!("{up} (Paused)"),
+                (false, Some(h)) if h.status == HealthStatus::Starting => {
+                    format!("{up} (health: starting)")
+                }
+                (false, Some(h)) => format!("{up} ({})", h.status.as_str()),
+                (false, None) => up,
             }
         }
         Status::Restarting => format!(
