@@ -203,8 +203,9 @@ impl HealthConfig {
     pub fn probe(&self) -> Option<Probe> {
         let args = match self.test.split_first()? {
             (kind, rest) if kind == "CMD" && !rest.is_empty() => rest.to_vec(),
-            (kind, [command]) if kind == "CMD-SHELL" => {
-                vec!["/bin/sh".into(), "-c".into(), command.clone()]
+            // Docker appends every word after the shell's `-c` (one, as its CLI writes it).
+            (kind, rest) if kind == "CMD-SHELL" && !rest.is_empty() => {
+                [vec!["/bin/sh".into(), "-c".into()], rest.to_vec()].concat()
             }
             _ => return None,
         };
