@@ -102,6 +102,9 @@ pub(crate) struct Prober<'a> {
     next: Instant,
     starting: bool,
     running: Option<Running>,
+    /// Checked once at start: the monitor never starts a thread, and each fork then skips
+    /// reading /proc (code the monitor's loop would otherwise keep resident).
+    single: hull_sys::process::SingleThreaded,
 }
 
 impl<'a> Prober<'a> {
@@ -116,6 +119,11 @@ impl<'a> Prober<'a> {
             h.status = HealthStatus::Starting;
             h.failing_streak = 0;
         })?;
+        let single = hull_sys::process::SingleThreaded::check().map_err(crate::engine::io_err(
+            &record.id,
+            "health check",
+            Path::new("fork"),
+        ))?;
         let started = Instant::now();
         let mut p = Prober {
             engine,
@@ -125,6 +133,7 @@ impl<'a> Prober<'a> {
             next: started,
             starting: true,
             running: None,
+            single,
         };
         p.next = started + p.interval();
         Ok(Some(p))
@@ -183,7 +192,7 @@ impl<'a> Prober<'a> {
 
     fn spawn(&self) -> io::Result<Running> {
         let in_start_period = self.started.elapsed() < self.probe.start_period;
-        match hull_sys::process::fork_with_flags(0)? {
+        match hull_sys::process::fork_single_threaded(0, &self.single)? {
             hull_sys::process::Forked::Child => {
                 let code = check_process(self.engine, &self.id, &self.probe, in_start_period);
                 hull_sys::process::exit_now(code)
