@@ -543,7 +543,7 @@ pub struct PsArgs {
     /// Don't truncate output
     #[arg(long)]
     pub no_trunc: bool,
-    /// Filter output based on conditions provided (status=, name=, id=, label=, exited=)
+    /// Filter output based on conditions provided (status=, name=, id=, label=, exited=, health=)
     #[arg(short, long = "filter")]
     pub filter: Vec<String>,
     /// Output format: table, json, or a template such as '{{.ID}}\t{{.Names}}'

@@ -167,6 +167,26 @@ mod tests {
     }
 
     #[test]
+    fn health_filters_by_status_and_none() {
+        use crate::lifecycle::health::{Health, HealthStatus};
+        let plain = record("plain", "ab12", Status::Running, None);
+        let mut ok = record("ok", "cd34", Status::Running, None);
+        ok.state.health = Some(Health {
+            status: HealthStatus::Healthy,
+            ..Health::default()
+        });
+        let healthy = f(&["health=healthy"]);
+        assert!(healthy.matches(&ok) && !healthy.matches(&plain));
+        let none = f(&["health=none"]);
+        assert!(none.matches(&plain) && !none.matches(&ok));
+        assert!(!f(&["health=starting"]).matches(&ok));
+        assert_eq!(
+            Filters::parse(&["health=fine".into()]),
+            Err(FilterError::BadHealth("fine".into()))
+        );
+    }
+
+    #[test]
     fn same_key_ors_and_different_keys_and() {
         let web = record("web", "ab12", Status::Running, None);
         let db = record("db", "cd34", Status::Exited, Some(3));

@@ -172,6 +172,29 @@ mod tests {
     }
 
     #[test]
+    fn health_follows_up_time_as_in_docker() {
+        use crate::lifecycle::health::Health;
+        let mut r = record(Status::Running, None);
+        for (h, text) in [
+            (
+                HealthStatus::Starting,
+                "Up About a minute (health: starting)",
+            ),
+            (HealthStatus::Healthy, "Up About a minute (healthy)"),
+            (HealthStatus::Unhealthy, "Up About a minute (unhealthy)"),
+        ] {
+            r.state.health = Some(Health {
+                status: h,
+                ..Health::default()
+            });
+            assert_eq!(status(&r, NOW), text);
+        }
+        r.state.status = Status::Exited;
+        r.state.exit_code = Some(0);
+        assert_eq!(status(&r, NOW), "Exited (0) 3 seconds ago");
+    }
+
+    #[test]
     fn a_row_has_every_field_as_a_string() {
         let v = row(&record(Status::Exited, Some(2)), NOW, false);
         let fields: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
