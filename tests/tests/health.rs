@@ -328,3 +328,52 @@ fn bad_health_flags_are_refused_naming_the_flag() {
     assert!(err.contains("--no-healthcheck"), "{err}");
     assert!(poll(1, || h.ok(&["ps", "-aq"]).trim().is_empty()));
 }
+
+#[test]
+fn a_monitor_killed_mid_check_leaves_a_readable_record() {
+    require_root!();
+    let h = Hull::new();
+    for (round, delay_ms) in [0u64, 37, 71, 113].into_iter().enumerate() {
+        let name = format!("crash{round}");
+        let flags = [
+            "--name",
+            &name,
+            "--network",
+            "none",
+            "--health-cmd",
+            "echo probing",
+            "--health-interval",
+            "50ms",
+        ];
+        let c = h.detach(&flags, &["sleep", "60"]);
+        wait_until("three checks", || {
+            health(&h, &name)["Log"]
+                .as_array()
+                .is_some_and(|l| l.len() >= 3)
+        });
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        // The monitor and any check process it forked (they share its command line).
+        let needle = format!("__monitor\0{}", c.1);
+        let family = hull_tests::pids_where(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+        });
+        assert!(!family.is_empty(), "no monitor for {name}");
+        for pid in &family {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", pid])
+                .status();
+        }
+        let v: Value = serde_json::from_str(&h.ok(&["inspect", &name])).unwrap();
+        let state = &v[0]["State"];
+        assert_ne!(state["Status"], "dead", "torn record: {state}");
+        for entry in state["Health"]["Log"].as_array().unwrap() {
+            assert_eq!(entry["Output"], "probing\n", "{state}");
+            assert!(
+                entry["End"].as_str().is_some_and(|e| !e.is_empty()),
+                "{state}"
+            );
+        }
+        h.ok(&["rm", "-f", &name]);
+    }
+}
