@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{io_err, rt_err};
 use crate::lifecycle::attach::{AttachServer, Frame};
 use crate::lifecycle::foreground;
-use crate::lifecycle::health::Prober;
+use crate::lifecycle::health::{self, Prober};
 use crate::lifecycle::logfile::LogFile;
 use crate::lifecycle::restart::Restarter;
 use crate::state::{Record, Status};
@@ -238,19 +238,9 @@ fn relay(
                 .map(|fd| PollFd::new(fd, PollFlags::IN)),
         );
         // The health check's pidfd comes after the DNS sockets (both outside `ready`).
-        fds.extend(
-            health
-                .as_deref()
-                .and_then(Prober::fd)
-                .map(|fd| PollFd::new(fd, PollFlags::IN)),
-        );
+        fds.extend(health::poll_fd(health.as_deref()));
         let dns_timeout = dns.as_deref().and_then(DnsServer::next_timeout);
-        let health_timeout = health.as_deref().and_then(Prober::next_timeout);
-        let timeout = [dns_timeout, health_timeout]
-            .into_iter()
-            .flatten()
-            .min()
-            .and_then(|d| rustix::event::Timespec::try_from(d).ok());
+        let timeout = health::poll_timeout(dns_timeout, health.as_deref());
         match rustix::event::poll(&mut fds, timeout.as_ref()) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e.into()),

@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn health_filters_by_status_and_none() {
-        use crate::lifecycle::health::{Health, HealthStatus};
+        use crate::state::health::{Health, HealthStatus};
         let plain = record("plain", "ab12", Status::Running, None);
         let mut ok = record("ok", "cd34", Status::Running, None);
         ok.state.health = Some(Health {

@@ -72,7 +72,7 @@ pub struct State {
     pub network: Option<NetworkState>,
     /// The health check's results, from the first start of a container that has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health: Option<crate::lifecycle::health::Health>,
+    pub health: Option<crate::state::health::Health>,
 }
 
 /// Everything hull keeps about one container.

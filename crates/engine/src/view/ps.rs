@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 
 use super::human::human_duration;
-use crate::lifecycle::health::HealthStatus;
 use crate::run::labels;
+use crate::state::health::HealthStatus;
 use crate::state::listing::state_name;
 use crate::state::{Record, Status};
 use crate::Engine;
@@ -173,7 +173,7 @@ mod tests {
 
     #[test]
     fn health_follows_up_time_as_in_docker() {
-        use crate::lifecycle::health::Health;
+        use crate::state::health::Health;
         let mut r = record(Status::Running, None);
         for (h, text) in [
             (
