@@ -33,7 +33,12 @@ const MAX_OUTPUT: usize = 4096;
 struct Running {
     pid: Pid,
     pidfd: OwnedFd,
+    /// Past this the check process itself is stuck (its exec never returned): it is killed.
+    deadline: Instant,
 }
+
+/// How long a check process may outlive its probe's timeout (the exec, the record write).
+const CHECK_GRACE: Duration = Duration::from_secs(10);
 
 /// The monitor's side: when the next check is due, and the one running.
 pub(crate) struct Prober<'a> {
@@ -95,25 +100,30 @@ impl<'a> Prober<'a> {
         self.running.as_ref().map(|r| &r.pidfd)
     }
 
-    /// How long the monitor may sleep before the next check is due (None while one runs: its
-    /// pidfd wakes the monitor).
+    /// How long the monitor may sleep before the next check is due (while one runs, its pidfd
+    /// wakes the monitor, at the latest at its deadline).
     pub fn next_timeout(&self) -> Option<Duration> {
-        match self.running {
-            Some(_) => None,
-            None => Some(self.next.saturating_duration_since(Instant::now())),
-        }
+        let until = self.running.as_ref().map_or(self.next, |r| r.deadline);
+        Some(until.saturating_duration_since(Instant::now()))
     }
 
     /// After any wakeup: reaps a finished check and schedules the next, or starts a due one.
     pub fn handle(&mut self) {
-        if let Some(r) = &self.running {
+        if let Some(r) = &mut self.running {
             match rustix::process::waitpid(Some(r.pid), WaitOptions::NOHANG) {
                 Ok(Some((_, status))) => {
                     self.starting = status.exit_status() == Some(0);
                     self.running = None;
                     self.next = Instant::now() + self.interval();
                 }
-                Ok(None) | Err(rustix::io::Errno::INTR) => {}
+                Ok(None) | Err(rustix::io::Errno::INTR) => {
+                    if Instant::now() >= r.deadline {
+                        eprintln!("hull: health check of {} stuck: killed", self.id);
+                        let _ = rustix::process::kill_process(r.pid, Signal::KILL);
+                        // Its pidfd wakes us when it is gone; no spinning meanwhile.
+                        r.deadline = Instant::now() + Duration::from_secs(1);
+                    }
+                }
                 Err(_) => {
                     self.running = None;
                     self.next = Instant::now() + self.interval();
@@ -142,7 +152,12 @@ impl<'a> Prober<'a> {
             hull_sys::process::Forked::Parent(pid) => {
                 let pid = Pid::from_raw(pid).ok_or_else(|| io::Error::other("fork gave pid 0"))?;
                 let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())?;
-                Ok(Running { pid, pidfd })
+                let deadline = Instant::now() + self.probe.timeout + CHECK_GRACE;
+                Ok(Running {
+                    pid,
+                    pidfd,
+                    deadline,
+                })
             }
         }
     }
