@@ -564,6 +564,8 @@ pub struct RunArgs {
     /// Read labels from a file of KEY=VALUE lines
     #[arg(long, value_name = "FILE")]
     pub label_file: Vec<PathBuf>,
+    #[command(flatten)]
+    pub health: crate::health_args::HealthArgs,
     /// The image to run
     pub image: String,
     /// The command and its arguments
@@ -582,7 +584,7 @@ pub struct PsArgs {
     /// Don't truncate output
     #[arg(long)]
     pub no_trunc: bool,
-    /// Filter output based on conditions provided (status=, name=, id=, label=, exited=)
+    /// Filter output based on conditions provided (status=, name=, id=, label=, exited=, health=)
     #[arg(short, long = "filter")]
     pub filter: Vec<String>,
     /// Output format: table, json, or a template such as '{{.ID}}\t{{.Names}}'

@@ -6,6 +6,7 @@
 mod cli;
 mod cli_volume;
 mod commands;
+mod health_args;
 mod oci;
 mod output;
 mod progress;

@@ -173,6 +173,8 @@ impl Engine {
         let image_config = self.images.config(&image.id)?.config.unwrap_or_default();
         config.labels = crate::run::labels::merge(image_config.labels.as_ref(), &config.labels);
         self.volumes_at_create(&mut config, &image_config)?;
+        let image_health = crate::run::health::from_image(&image_config);
+        config.healthcheck = crate::run::health::merge(image_health.as_ref(), config.healthcheck);
         // Fails here, before anything is recorded, when there is nothing to run.
         let command = spec::command(&image_config, &config)?;
         let image_ref = config.image.clone();

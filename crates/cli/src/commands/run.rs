@@ -61,6 +61,7 @@ pub fn options(a: RunArgs) -> RunOptions {
         log_opts: a.log_opt,
         labels: a.label,
         label_files: a.label_file,
+        health: a.health.options(),
         image: a.image,
         args: a.args,
     }

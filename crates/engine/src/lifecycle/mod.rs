@@ -8,6 +8,7 @@ pub mod boot;
 pub mod df;
 pub mod exec;
 pub(crate) mod foreground;
+pub mod health;
 pub mod logfile;
 pub mod manage;
 pub mod monitor;

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{io_err, rt_err};
 use crate::lifecycle::attach::{AttachServer, Frame};
 use crate::lifecycle::foreground;
+use crate::lifecycle::health::{self, Prober};
 use crate::lifecycle::logfile::LogFile;
 use crate::lifecycle::restart::Restarter;
 use crate::state::{Record, Status};
@@ -204,6 +205,7 @@ fn relay(
     server: &mut AttachServer,
     log: &mut LogFile,
     mut dns: Option<&mut DnsServer>,
+    mut health: Option<&mut Prober<'_>>,
 ) -> io::Result<()> {
     while streams.iter().any(|s| s.fd.is_some()) {
         let open: Vec<usize> = (0..streams.len())
@@ -235,10 +237,10 @@ fn relay(
                 .flatten()
                 .map(|fd| PollFd::new(fd, PollFlags::IN)),
         );
-        let timeout = dns
-            .as_deref()
-            .and_then(DnsServer::next_timeout)
-            .and_then(|d| rustix::event::Timespec::try_from(d).ok());
+        // The health check's pidfd comes after the DNS sockets (both outside `ready`).
+        fds.extend(health::poll_fd(health.as_deref()));
+        let dns_timeout = dns.as_deref().and_then(DnsServer::next_timeout);
+        let timeout = health::poll_timeout(dns_timeout, health.as_deref());
         match rustix::event::poll(&mut fds, timeout.as_ref()) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e.into()),
@@ -249,6 +251,9 @@ fn relay(
         ready.truncate(open.len() + 1 + server.clients.len() + usize::from(stdin_polled));
         if let Some(dns) = dns.as_deref_mut() {
             dns.handle_ready();
+        }
+        if let Some(h) = health.as_deref_mut() {
+            h.handle();
         }
         if stdin_polled && ready.pop() == Some(true) {
             input.flush();
@@ -457,9 +462,20 @@ impl Engine {
             let mut dns = self.embedded_dns(record, created.pid)?;
             runtime.start(id).map_err(rt_err(id, "start"))?;
             started();
+            let mut health = Prober::start(self, record)?;
             shed_setup_memory();
-            let relayed = relay(streams, &mut input, server, log, dns.as_mut());
+            let relayed = relay(
+                streams,
+                &mut input,
+                server,
+                log,
+                dns.as_mut(),
+                health.as_mut(),
+            );
             let code = wait_exit(created.pid).map_err(io_err(id, "wait for", Path::new("init")));
+            if let Some(Err(e)) = health.map(Prober::finish) {
+                eprintln!("hull: end health checks of {id}: {e}");
+            }
             server.finish(*code.as_ref().unwrap_or(&128));
             relayed.map_err(io_err(id, "write log", &path))?;
             code

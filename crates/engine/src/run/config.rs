@@ -70,6 +70,8 @@ pub struct RunOptions {
     /// `--label`/`-l` values and `--label-file` paths.
     pub labels: Vec<String>,
     pub label_files: Vec<PathBuf>,
+    /// `--health-*` and `--no-healthcheck`.
+    pub health: crate::run::health::HealthOptions,
     pub image: String,
     pub args: Vec<String>,
 }
@@ -261,6 +263,9 @@ pub struct RunConfig {
     /// The container's labels: the flags' when validated, merged over the image's when created.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub labels: Labels,
+    /// The health check: the flags' when validated, merged over the image's when created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<crate::run::health::HealthConfig>,
 }
 
 /// Where validation looks up what is outside the flags: host environment variables (for `-e K`)

@@ -7,6 +7,7 @@
 pub mod caps;
 pub mod config;
 pub mod etc;
+pub mod health;
 pub mod labels;
 pub mod logconfig;
 pub mod mounts;

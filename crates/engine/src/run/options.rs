@@ -97,6 +97,7 @@ impl RunConfig {
             restart: restart_flag(o)?,
             log: log_flags(o)?,
             labels: labels::parse_flags(&o.labels, &o.label_files, &|p| host.read_file(p))?,
+            healthcheck: o.health.validate()?,
         })
     }
 }

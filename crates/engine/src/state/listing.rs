@@ -32,6 +32,17 @@ pub fn state_name(r: &Record) -> &'static str {
     }
 }
 
+/// Docker's health filter values; `none` is a container without a health check.
+const HEALTH: [&str; 4] = ["starting", "healthy", "unhealthy", "none"];
+
+/// The health of a record in Docker's words (`none`: it never had a health check).
+pub fn health_name(r: &Record) -> &'static str {
+    r.state
+        .health
+        .as_ref()
+        .map_or("none", |h| h.status.as_str())
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FilterError {
     #[error("invalid filter '{0}'")]
@@ -40,6 +51,8 @@ pub enum FilterError {
     BadStatus(String),
     #[error("invalid filter 'exited={0}'")]
     BadExitCode(String),
+    #[error("Unrecognised filter value for health: {0}")]
+    BadHealth(String),
 }
 
 /// `--filter key=value`, repeated: values of one key OR, different keys AND (Docker's rule).
@@ -51,6 +64,8 @@ pub struct Filters {
     /// `label=KEY` or `label=KEY=VALUE`.
     label: Vec<(String, Option<String>)>,
     exited: Vec<i32>,
+    /// `health=starting|healthy|unhealthy|none`.
+    health: Vec<String>,
 }
 
 impl Filters {
@@ -75,6 +90,8 @@ impl Filters {
                         .parse()
                         .map_err(|_| FilterError::BadExitCode(value.clone()))?,
                 ),
+                "health" if HEALTH.contains(&value.as_str()) => f.health.push(value),
+                "health" => return Err(FilterError::BadHealth(value)),
                 _ => return Err(FilterError::Invalid(key.to_string())),
             }
         }
@@ -98,6 +115,7 @@ impl Filters {
             && self.label.iter().all(|(k, v)| {
                 crate::run::labels::matches(&r.config.labels, k, v.as_deref())
             })
+            && any(&self.health, &|h| h == health_name(r))
             && (self.exited.is_empty()
                 || (r.state.status == Status::Exited
                     && self.exited.contains(&r.state.exit_code.unwrap_or(0))))
@@ -146,6 +164,26 @@ mod tests {
 
     fn f(args: &[&str]) -> Filters {
         Filters::parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn health_filters_by_status_and_none() {
+        use crate::state::health::{Health, HealthStatus};
+        let plain = record("plain", "ab12", Status::Running, None);
+        let mut ok = record("ok", "cd34", Status::Running, None);
+        ok.state.health = Some(Health {
+            status: HealthStatus::Healthy,
+            ..Health::default()
+        });
+        let healthy = f(&["health=healthy"]);
+        assert!(healthy.matches(&ok) && !healthy.matches(&plain));
+        let none = f(&["health=none"]);
+        assert!(none.matches(&plain) && !none.matches(&ok));
+        assert!(!f(&["health=starting"]).matches(&ok));
+        assert_eq!(
+            Filters::parse(&["health=fine".into()]),
+            Err(FilterError::BadHealth("fine".into()))
+        );
     }
 
     #[test]

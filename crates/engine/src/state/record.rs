@@ -70,6 +70,9 @@ pub struct State {
     /// The network a run attached it to, while it runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkState>,
+    /// The health check's results, from the first start of a container that has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::state::health::Health>,
 }
 
 /// Everything hull keeps about one container.

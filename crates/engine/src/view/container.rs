@@ -92,6 +92,7 @@ fn config(r: &Record, image: &ContainerConfig) -> Value {
         // Merged over the image's at create; a record from before labels has only the image's.
         "Labels": labels::merge(image.labels.as_ref(), &c.labels),
         "StopSignal": image.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
+        "Healthcheck": c.healthcheck,
     })
 }
 
@@ -200,7 +201,7 @@ fn state(r: &Record) -> Value {
         Status::Dead => "dead",
     };
     const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
-    json!({
+    let mut v = json!({
         "Status": status,
         "Running": s.status == Status::Running,
         "Paused": s.paused,
@@ -212,7 +213,12 @@ fn state(r: &Record) -> Value {
         "Error": "",
         "StartedAt": s.started_at.as_deref().unwrap_or(ZERO_TIME),
         "FinishedAt": s.finished_at.as_deref().unwrap_or(ZERO_TIME),
-    })
+    });
+    // Docker shows Health only for a container that has had a health check.
+    if let Some(h) = &s.health {
+        v["Health"] = json!(h);
+    }
+    v
 }
 
 #[cfg(test)]

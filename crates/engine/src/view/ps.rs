@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use super::human::human_duration;
 use crate::run::labels;
+use crate::state::health::HealthStatus;
 use crate::state::listing::state_name;
 use crate::state::{Record, Status};
 use crate::Engine;
@@ -92,9 +93,13 @@ pub fn status(r: &Record, now: i64) -> String {
                 Some(t) => format!("Up {}", human_duration(now - t)),
                 None => "Up".into(),
             };
-            match s.paused {
-                true => format!("{up} (Paused)"),
-                false => up,
+            match (s.paused, &s.health) {
+                (true, _) => format!("{up} (Paused)"),
+                (false, Some(h)) if h.status == HealthStatus::Starting => {
+                    format!("{up} (health: starting)")
+                }
+                (false, Some(h)) => format!("{up} ({})", h.status.as_str()),
+                (false, None) => up,
             }
         }
         Status::Restarting => format!(
@@ -164,6 +169,29 @@ mod tests {
         assert_eq!(status(&r, NOW), "Up About a minute (Paused)");
         assert_eq!(row(&r, NOW, true)["State"], "paused");
         assert_eq!(row(&r, NOW, true)["Labels"], "");
+    }
+
+    #[test]
+    fn health_follows_up_time_as_in_docker() {
+        use crate::state::health::Health;
+        let mut r = record(Status::Running, None);
+        for (h, text) in [
+            (
+                HealthStatus::Starting,
+                "Up About a minute (health: starting)",
+            ),
+            (HealthStatus::Healthy, "Up About a minute (healthy)"),
+            (HealthStatus::Unhealthy, "Up About a minute (unhealthy)"),
+        ] {
+            r.state.health = Some(Health {
+                status: h,
+                ..Health::default()
+            });
+            assert_eq!(status(&r, NOW), text);
+        }
+        r.state.status = Status::Exited;
+        r.state.exit_code = Some(0);
+        assert_eq!(status(&r, NOW), "Exited (0) 3 seconds ago");
     }
 
     #[test]
