@@ -1,6 +1,6 @@
 //! The detached side of `hull run -d`: a monitor process (a hidden entry point of the hull
 //! binary) runs the container with its stdout and stderr on pipes (or its pty) and copies them,
-//! line by line, into `<id>-json.log` in Docker's json-file format, and to the clients attached
+//! line by line, into `<id>-json.log` in Docker's json-file format ([`crate::lifecycle::jsonlog`]), and to the clients attached
 //! on its socket ([`crate::lifecycle::attach`]); it runs the container again under its restart policy. It
 //! stays single-threaded: the runtime refuses to fork from a threaded process, and one poll(2)
 //! loop is the smallest footprint.
@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{io_err, rt_err};
 use crate::lifecycle::attach::{AttachServer, Frame};
 use crate::lifecycle::foreground;
+use crate::lifecycle::jsonlog::{encode_entry, Lines};
 use crate::lifecycle::logfile::LogFile;
 use crate::lifecycle::restart::Restarter;
 use crate::state::{Record, Status};
@@ -43,23 +44,27 @@ pub fn log_path(engine: &Engine, id: &str) -> PathBuf {
 struct Stream {
     fd: Option<OwnedFd>,
     name: &'static str,
-    partial: Vec<u8>,
+    lines: Lines,
 }
+
+/// How much one read takes from a stream: a whole default pipe buffer.
+const READ_SIZE: usize = 64 * 1024;
 
 impl Stream {
     fn new(fd: OwnedFd, name: &'static str) -> Stream {
         Stream {
             fd: Some(fd),
             name,
-            partial: Vec::new(),
+            lines: Lines::default(),
         }
     }
 
     /// Reads what is available, passes it to the attached clients and writes every complete
-    /// line to the log; at EOF the rest, and closes.
+    /// line to the log (each read's lines stamped with the time it returned); at EOF the rest,
+    /// and closes. What was read is in the file when this returns.
     fn pump(&mut self, log: &mut LogFile, clients: &mut AttachServer) -> io::Result<()> {
         let Some(fd) = &self.fd else { return Ok(()) };
-        let mut buf = [0u8; 8192];
+        let mut buf = [0u8; READ_SIZE];
         let n = match rustix::io::read(fd, &mut buf) {
             Ok(n) => n,
             Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => return Ok(()),
@@ -72,31 +77,24 @@ impl Stream {
                 _ => Frame::Stdout(buf[..n].to_vec()),
             });
         }
-        self.partial.extend_from_slice(&buf[..n]);
-        while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.partial.drain(..=end).collect();
-            write_line(log, self.name, &line)?;
+        if !log.discards() {
+            let time = hull_image::pull::now_rfc3339();
+            let name = self.name;
+            let mut entry =
+                |text: &[u8]| log.append_with(|out| encode_entry(out, text, name, &time));
+            self.lines.push(&buf[..n], &mut entry)?;
+            if n == 0 {
+                if let Some(rest) = self.lines.finish() {
+                    entry(&rest)?;
+                }
+            }
+            log.flush_and_release()?;
         }
         if n == 0 {
-            if !self.partial.is_empty() {
-                let rest = std::mem::take(&mut self.partial);
-                write_line(log, self.name, &rest)?;
-            }
             self.fd = None;
         }
         Ok(())
     }
-}
-
-fn write_line(log: &mut LogFile, stream: &'static str, text: &[u8]) -> io::Result<()> {
-    let line = LogLine {
-        log: String::from_utf8_lossy(text).into_owned(),
-        stream: stream.to_string(),
-        time: hull_image::pull::now_rfc3339(),
-    };
-    let mut bytes = serde_json::to_vec(&line).expect("log lines serialize");
-    bytes.push(b'\n');
-    log.write_entry(&bytes)
 }
 
 /// How much clients' input the monitor queues for a container that does not read its stdin;
