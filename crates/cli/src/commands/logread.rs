@@ -36,12 +36,14 @@ pub fn scan(
         };
         let start = filled;
         filled += n;
-        let Some(last) = buf[start..filled].iter().rposition(|&b| b == b'\n') else {
+        let Some(last) = memchr::memrchr(b'\n', &buf[start..filled]) else {
             continue;
         };
         let complete = start + last + 1;
-        for line in buf[..complete - 1].split(|&b| b == b'\n') {
-            each(line)?;
+        let mut from = 0;
+        for end in memchr::memchr_iter(b'\n', &buf[..complete]) {
+            each(&buf[from..end])?;
+            from = end + 1;
         }
         buf.copy_within(complete..filled, 0);
         filled -= complete;

@@ -57,7 +57,7 @@ impl Lines {
         }
         loop {
             let window = &data[..data.len().min(MAX_ENTRY)];
-            match window.iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', window) {
                 Some(end) => {
                     emit(&data[..=end])?;
                     data = &data[end + 1..];
@@ -104,22 +104,59 @@ fn piece_len(line: &[u8]) -> usize {
 /// bytes serde_json writes for a [`LogLine`]: invalid UTF-8 becomes U+FFFD, `"`, `\` and
 /// control characters are escaped.
 pub fn encode_entry(out: &mut Vec<u8>, text: &[u8], stream: &str, time: &str) {
+    encode_with_suffix(out, text, &entry_suffix(stream, time));
+}
+
+/// What follows the text in every entry of one stream stamped `time`: encoded once per read.
+pub fn entry_suffix(stream: &str, time: &str) -> Vec<u8> {
+    let mut suffix = b"\",\"stream\":\"".to_vec();
+    escape_into(&mut suffix, stream);
+    suffix.extend_from_slice(b"\",\"time\":\"");
+    escape_into(&mut suffix, time);
+    suffix.extend_from_slice(b"\"}\n");
+    suffix
+}
+
+/// [`encode_entry`] with the stream and time already encoded by [`entry_suffix`].
+pub fn encode_with_suffix(out: &mut Vec<u8>, text: &[u8], suffix: &[u8]) {
     out.extend_from_slice(b"{\"log\":\"");
     match std::str::from_utf8(text) {
         Ok(s) => escape_into(out, s),
         Err(_) => escape_into(out, &String::from_utf8_lossy(text)),
     }
-    out.extend_from_slice(b"\",\"stream\":\"");
-    escape_into(out, stream);
-    out.extend_from_slice(b"\",\"time\":\"");
-    escape_into(out, time);
-    out.extend_from_slice(b"\"}\n");
+    out.extend_from_slice(suffix);
+}
+
+/// Which of 8 bytes (as a word) need escaping: a set high bit in each such byte's place.
+/// Bytes below 0x20, `"` and `\`; bytes of 0x80 and up (UTF-8 sequences) never do.
+fn escape_mask(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    below_space
+        | zero_byte(word ^ (ONES * u64::from(b'"')))
+        | zero_byte(word ^ (ONES * u64::from(b'\\')))
+}
+
+/// The index of the first byte of `bytes` from `from` on that needs escaping.
+fn next_escape(bytes: &[u8], mut from: usize) -> Option<usize> {
+    while from + 8 <= bytes.len() {
+        let word = u64::from_le_bytes(bytes[from..from + 8].try_into().expect("8 bytes"));
+        if escape_mask(word) != 0 {
+            break;
+        }
+        from += 8;
+    }
+    (from..bytes.len()).find(|&i| matches!(bytes[i], 0..=0x1F | b'"' | b'\\'))
 }
 
 fn escape_into(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    while let Some(i) = next_escape(bytes, start) {
+        out.extend_from_slice(&bytes[start..i]);
+        let b = bytes[i];
         let esc: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -128,17 +165,14 @@ fn escape_into(out: &mut Vec<u8>, s: &str) {
             b'\t' => b"\\t",
             0x08 => b"\\b",
             0x0C => b"\\f",
-            0..=0x1F => {
-                out.extend_from_slice(&bytes[start..i]);
+            _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.extend_from_slice(b"\\u00");
                 out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xF)]]);
                 start = i + 1;
                 continue;
             }
-            _ => continue,
         };
-        out.extend_from_slice(&bytes[start..i]);
         out.extend_from_slice(esc);
         start = i + 1;
     }
@@ -197,6 +231,8 @@ fn unescape_until_quote<'a>(s: &'a [u8], text: &mut Vec<u8>) -> Option<&'a [u8]>
     let mut start = 0;
     let mut i = 0;
     while i < s.len() {
+        // Raw control characters (another writer's) pass through as they are.
+        i += memchr::memchr2(b'"', b'\\', &s[i..])?;
         match s[i] {
             b'"' => {
                 text.extend_from_slice(&s[start..i]);
@@ -220,8 +256,7 @@ fn unescape_until_quote<'a>(s: &'a [u8], text: &mut Vec<u8>) -> Option<&'a [u8]>
                 i += 2;
                 start = i;
             }
-            0..=0x1F => return None,
-            _ => i += 1,
+            _ => unreachable!("memchr2 stops at a quote or a backslash"),
         }
     }
     None

@@ -160,3 +160,22 @@ fn other_shapes_decode_through_serde_and_torn_lines_are_skipped() {
         assert!(got.is_empty(), "a skipped line left text behind");
     }
 }
+
+#[test]
+fn every_byte_that_needs_escaping_is_found_at_every_offset() {
+    // The scan looks at 8 bytes at a time: each special byte at each place in and around a word.
+    for special in (0u8..0x20).chain([b'"', b'\\', 0x7f, b'/']) {
+        for at in 0..20 {
+            let mut text = vec![b'a'; 20];
+            text[at] = special;
+            text.extend_from_slice("é".as_bytes());
+            let mut out = Vec::new();
+            encode_entry(&mut out, &text, "stdout", "t");
+            assert_eq!(
+                out,
+                serde_bytes(&text, "stdout", "t"),
+                "byte {special:#x} at {at}"
+            );
+        }
+    }
+}

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{io_err, rt_err};
 use crate::lifecycle::attach::{AttachServer, Frame};
 use crate::lifecycle::foreground;
-use crate::lifecycle::jsonlog::{encode_entry, Lines};
+use crate::lifecycle::jsonlog::{encode_with_suffix, entry_suffix, Lines};
 use crate::lifecycle::logfile::LogFile;
 use crate::lifecycle::restart::Restarter;
 use crate::state::{Record, Status};
@@ -47,7 +47,8 @@ struct Stream {
     lines: Lines,
 }
 
-/// How much one read takes from a stream: a whole default pipe buffer.
+/// How much one read takes from a stream: a whole default pipe buffer. The buffer is on the
+/// heap and freed after each read, like the log's: an idle monitor keeps neither resident.
 const READ_SIZE: usize = 64 * 1024;
 
 impl Stream {
@@ -64,7 +65,7 @@ impl Stream {
     /// and closes. What was read is in the file when this returns.
     fn pump(&mut self, log: &mut LogFile, clients: &mut AttachServer) -> io::Result<()> {
         let Some(fd) = &self.fd else { return Ok(()) };
-        let mut buf = [0u8; READ_SIZE];
+        let mut buf = vec![0u8; READ_SIZE];
         let n = match rustix::io::read(fd, &mut buf) {
             Ok(n) => n,
             Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => return Ok(()),
@@ -78,10 +79,9 @@ impl Stream {
             });
         }
         if !log.discards() {
-            let time = hull_image::pull::now_rfc3339();
-            let name = self.name;
+            let suffix = entry_suffix(self.name, &hull_image::pull::now_rfc3339());
             let mut entry =
-                |text: &[u8]| log.append_with(|out| encode_entry(out, text, name, &time));
+                |text: &[u8]| log.append_with(|out| encode_with_suffix(out, text, &suffix));
             self.lines.push(&buf[..n], &mut entry)?;
             if n == 0 {
                 if let Some(rest) = self.lines.finish() {
