@@ -7,7 +7,8 @@
 #
 #   -n STARTS   detached containers started per tool (default 100)
 #   -p RECORDS  container records `hull ps -a` lists (default 1000)
-#   -l LINES    lines the log throughput part prints per container (default 3000000; 0 skips it)
+#   -l LINES    lines the log throughput part prints per container (default 3000000; 0 skips it;
+#               each workload runs 3 times per tool, alternating which tool goes first)
 #   -L          only the log throughput part (no starts, no ps)
 #   -f FS       where every store lives: "tmpfs" (default; a tmpfs this script mounts) or "ext4"
 #               (a journaled ext4 on a loop device backed by a sparse file in /var/tmp)
@@ -59,6 +60,7 @@ FS=tmpfs
 IMAGE=127.0.0.1:5000/busybox:latest
 HULL=""
 LINES=3000000
+LOG_REPS=3
 LOGS_ONLY=0
 while getopts "n:p:l:Lf:i:b:h" opt; do
     case $opt in
@@ -248,7 +250,7 @@ sample_rss() {
     local pid tool
     while [[ -e $WORK/results/sampling ]]; do
         for pid in $(pgrep -f -- "__monitor|^/usr/bin/conmon|^conmon"); do
-            [[ $(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null) == *"$WORK"* ]] || continue
+            [[ $(tr '\0' ' ' 2>/dev/null </proc/"$pid"/cmdline) == *"$WORK"* ]] || continue
             tool=hull
             [[ $(cat /proc/"$pid"/comm 2>/dev/null) == conmon ]] && tool=podman
             awk -v p="$pid" -v t="${EPOCHREALTIME/./}" '/^VmRSS:/ {r = $2} /^VmHWM:/ {h = $2}
@@ -258,17 +260,19 @@ sample_rss() {
     done
 }
 
-# log_run TOOL NAME COUNT WIDTH: a container printing COUNT lines of WIDTH bytes (the newline
+# log_run TOOL NAME COUNT WIDTH [PAUSE]: a container printing COUNT lines of WIDTH bytes (the newline
 # included), timed until it is gone and all COUNT lines are in its log; appends
 # "NAME µs log_bytes" to results/TOOL.logrun and prints the container's ID. The container
 # writes 1 MB of such lines to a file, then `cat`s it COUNT/lines-per-MB times (busybox's
 # `yes | head` alone runs at about the rate of the loggers, so it would time itself); with
-# COUNT 0 it only writes the file, which the report subtracts.
+# COUNT 0 it only writes the file, which the report subtracts. With PAUSE it sleeps PAUSE
+# seconds before and after (for the resident size while idle, printing, and after).
 log_run() {
-    local tool=$1 name=$2 count=$3 width=$4 word id log t0 t1 per
+    local tool=$1 name=$2 count=$3 width=$4 pause=${5:-0} word id log t0 t1 per
     word=$(printf "%$((width - 1))s" "" | tr ' ' y)
     per=$((1000000 / width))
     local cmd="yes $word | head -n $per >/f; i=0; while [ \$i -lt $((count / per)) ]; do cat /f; i=\$((i + 1)); done"
+    ((pause == 0)) || cmd="sleep $pause; $cmd; sleep $pause"
     t0=$EPOCHREALTIME
     if [[ $tool == hull ]]; then
         id=$("${H[@]}" run -d --network none "$IMAGE" sh -c "$cmd") || die "hull run -d failed"
@@ -305,40 +309,60 @@ log_read() {
     echo "$name $((${t1/./} - ${t0/./}))" >>"$WORK/results/$tool.logread"
 }
 
+# log_rm TOOL ID: removes the container.
+log_rm() {
+    if [[ $1 == hull ]]; then
+        "${H[@]}" rm -f "$2" >/dev/null
+    else
+        in_ns "$PODMAN rm -f $2 >/dev/null"
+    fi
+}
+
 # bench_logs: the log throughput part (see the header), hull and podman side by side.
 bench_logs() {
     local long=$((LINES / 3 / 10000 * 10000)) short=$((LINES / 500000 * 500000)) tool id spec n count width sampler
     echo
     ((short > 0 && long > 0)) || die "-l wants at least 1500000 lines"
-    echo "== log throughput: $short lines of 2 bytes, $long lines of 100 bytes, per tool"
+    echo "== log throughput: $short lines of 2 bytes, $long lines of 100 bytes, $LOG_REPS runs each per tool"
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    local rep order
+    for ((rep = 0; rep < LOG_REPS; rep++)); do
+        order="hull podman"
+        ((rep % 2)) && order="podman hull"
+        for tool in $order; do
+            for spec in empty:0:2 short:$short:2 long:$long:100; do
+                IFS=: read -r n count width <<<"$spec"
+                id=$(log_run "$tool" "$n" "$count" "$width")
+                [[ $n == empty ]] || log_read "$tool" "$n" "$id"
+                log_rm "$tool" "$id"
+            done
+        done
+    done
+    # Resident size: idle 1 s, 3 times the long workload, idle 1 s, sampled throughout.
     touch "$WORK/results/sampling"
     sample_rss &
     sampler=$!
     for tool in hull podman; do
-        for spec in empty:0:2 short:$short:2 long:$long:100; do
-            IFS=: read -r n count width <<<"$spec"
-            id=$(log_run "$tool" "$n" "$count" "$width")
-            [[ $n == empty ]] || log_read "$tool" "$n" "$id"
-            if [[ $tool == hull ]]; then
-                "${H[@]}" rm -f "$id" >/dev/null
-            else
-                in_ns "$PODMAN rm -f $id >/dev/null"
-            fi
-        done
+        log_rm "$tool" "$(log_run "$tool" rss $((long * 3)) 100 1)"
     done
     rm -f "$WORK/results/sampling"
     wait "$sampler"
     echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
     $PY - "$WORK/results" "$short" "$long" <<'EOF'
-import sys
+import statistics, sys
 res, lines, long = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def rows(name):
-    return {l.split()[0]: [int(x) for x in l.split()[1:]] for l in open(f"{res}/{name}") if l.strip()}
+    """Per run name, the median of each column over the repetitions."""
+    runs = {}
+    for l in open(f"{res}/{name}"):
+        if l.strip():
+            runs.setdefault(l.split()[0], []).append([int(x) for x in l.split()[1:]])
+    return {k: [statistics.median(c) for c in zip(*v)] for k, v in runs.items()}
 raw = {"short": lines * 2, "long": long * 100}
 run = {t: rows(f"{t}.logrun") for t in ("hull", "podman")}
 read = {t: rows(f"{t}.logread") for t in ("hull", "podman")}
 ingest = {}
+print("medians over the runs")
 print(f"{'':<8}{'workload':<10}{'total s':>9}{'ingest s':>10}{'output MB/s':>13}{'lines/s':>12}"
       f"{'log MB':>9}{'logs s':>9}{'log MB/s':>10}{'out MB/s':>10}")
 for t in ("hull", "podman"):
@@ -356,23 +380,24 @@ for w in ("short", "long"):
     rh, rp = read["hull"][w][0], read["podman"][w][0]
     print(f"ratio {w}: hull ingests at {p / h:.2f}x conmon's rate; hull logs reads {rp / rh:.2f}x "
           f"as fast as podman logs")
-# Resident size while logging: each monitor's samples from 200 ms after it was first seen
-# (the setup before the container starts peaks higher, see "Monitor footprint").
+# Resident size in the rss run: idle from 0.4 s to 0.9 s after the monitor was first seen (its
+# setup peaks higher before, see "Monitor footprint"), the max from 0.4 s on, and after the
+# output (the last 0.2 s, in the trailing sleep).
 for t, label in (("hull", "hull monitor"), ("podman", "conmon")):
     try:
-        rows = [tuple(map(int, l.split())) for l in open(f"{res}/{t}.rss") if l.strip()]
+        rows_ = [tuple(map(int, l.split())) for l in open(f"{res}/{t}.rss") if l.strip()]
     except FileNotFoundError:
-        rows = []
-    first = {}
-    for pid, at, _, _ in rows:
-        first.setdefault(pid, at)
-    busy = [r for p, at, r, _ in rows if at - first[p] >= 200_000]
-    hwm = max((h for *_, h in rows), default=0)
-    if busy:
-        print(f"{label:<14} VmRSS while logging: max {max(busy) / 1024:.2f} MiB over {len(busy)} samples "
-              f"of {len(first)} processes; VmHWM (setup included) {hwm / 1024:.2f} MiB")
-    else:
+        rows_ = []
+    if not rows_:
         print(f"{label}: not sampled")
+        continue
+    start, end = min(r[1] for r in rows_), max(r[1] for r in rows_)
+    idle = [r[2] for r in rows_ if 400_000 <= r[1] - start < 900_000]
+    busy = [r[2] for r in rows_ if r[1] - start >= 400_000]
+    after = [r[2] for r in rows_ if end - r[1] < 200_000]
+    mib = lambda v: f"{statistics.median(v) / 1024:.2f}" if v else "-"
+    print(f"{label:<14} VmRSS MiB: idle {mib(idle)}, max while printing {max(busy, default=0) / 1024:.2f}, "
+          f"after {mib(after)} ({len(rows_)} samples, {len({r[0] for r in rows_})} processes)")
 EOF
 }
 

@@ -45,11 +45,19 @@ struct Stream {
     fd: Option<OwnedFd>,
     name: &'static str,
     lines: Lines,
+    /// The read buffer, kept while reads fill it (the container writes faster than the monitor
+    /// reads) and freed, like the log's buffer, once a read drains the pipe: an idle monitor
+    /// keeps neither resident.
+    buf: Vec<u8>,
 }
 
-/// How much one read takes from a stream: a whole default pipe buffer. The buffer is on the
-/// heap and freed after each read, like the log's: an idle monitor keeps neither resident.
+/// How much one read takes from a stream: a default pipe's worth at first, more once a read
+/// comes back full (the container writes faster than the monitor reads).
 const READ_SIZE: usize = 64 * 1024;
+const BURST_READ_SIZE: usize = 256 * 1024;
+/// The output pipes' capacity: a container writing in bursts runs on while the monitor
+/// encodes, and each wakeup of the monitor finds more to read.
+const PIPE_SIZE: usize = 1024 * 1024;
 
 impl Stream {
     fn new(fd: OwnedFd, name: &'static str) -> Stream {
@@ -57,6 +65,7 @@ impl Stream {
             fd: Some(fd),
             name,
             lines: Lines::default(),
+            buf: Vec::new(),
         }
     }
 
@@ -65,8 +74,12 @@ impl Stream {
     /// and closes. What was read is in the file when this returns.
     fn pump(&mut self, log: &mut LogFile, clients: &mut AttachServer) -> io::Result<()> {
         let Some(fd) = &self.fd else { return Ok(()) };
-        let mut buf = vec![0u8; READ_SIZE];
-        let n = match rustix::io::read(fd, &mut buf) {
+        if self.buf.is_empty() {
+            self.buf = vec![0u8; READ_SIZE];
+        }
+        let size = self.buf.len();
+        let buf = &mut self.buf;
+        let n = match rustix::io::read(fd, &mut buf[..]) {
             Ok(n) => n,
             Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => return Ok(()),
             // EIO: a pty whose slave side is gone, which is its EOF.
@@ -88,7 +101,21 @@ impl Stream {
                     entry(&rest)?;
                 }
             }
-            log.flush_and_release()?;
+            match n == size {
+                true => log.flush()?,
+                false => log.flush_and_release()?,
+            }
+        }
+        if n == size && size < BURST_READ_SIZE {
+            self.buf = vec![0u8; BURST_READ_SIZE];
+        } else if n < size {
+            self.buf = Vec::new();
+            if size == BURST_READ_SIZE {
+                // The end of a burst: give back the buffers' pages (glibc keeps freed memory
+                // of that size) and the code pages the burst faulted in, so that the idle
+                // monitor's RSS is what it was before.
+                shed_setup_memory();
+            }
         }
         if n == 0 {
             self.fd = None;
@@ -422,6 +449,10 @@ impl Engine {
         };
         let (out_r, out_w) = pipe(id)?;
         let (err_r, err_w) = pipe(id)?;
+        for fd in [&out_r, &err_r] {
+            // Best effort: past /proc/sys/fs/pipe-max-size the default capacity stays.
+            let _ = rustix::pipe::fcntl_setpipe_size(fd, PIPE_SIZE);
+        }
         let stdio = (!tty).then_some([child_stdin, out_w, err_w]);
         let mut streams = vec![Stream::new(out_r, "stdout"), Stream::new(err_r, "stderr")];
         let mut input = Input::new(wait_for_client);
