@@ -381,8 +381,9 @@ for w in ("short", "long"):
     print(f"ratio {w}: hull ingests at {p / h:.2f}x conmon's rate; hull logs reads {rp / rh:.2f}x "
           f"as fast as podman logs")
 # Resident size in the rss run: idle from 0.4 s to 0.9 s after the monitor was first seen (its
-# setup peaks higher before, see "Monitor footprint"), the max from 0.4 s on, and after the
-# output (the last 0.2 s, in the trailing sleep).
+# setup peaks higher before, see "Monitor footprint"), the max while printing, and after the
+# output: 0.8 s to 0.3 s before the monitor was last seen, in the trailing sleep (its teardown
+# after the container's exit faults teardown code in, and is left out).
 for t, label in (("hull", "hull monitor"), ("podman", "conmon")):
     try:
         rows_ = [tuple(map(int, l.split())) for l in open(f"{res}/{t}.rss") if l.strip()]
@@ -393,8 +394,8 @@ for t, label in (("hull", "hull monitor"), ("podman", "conmon")):
         continue
     start, end = min(r[1] for r in rows_), max(r[1] for r in rows_)
     idle = [r[2] for r in rows_ if 400_000 <= r[1] - start < 900_000]
-    busy = [r[2] for r in rows_ if r[1] - start >= 400_000]
-    after = [r[2] for r in rows_ if end - r[1] < 200_000]
+    busy = [r[2] for r in rows_ if r[1] - start >= 400_000 and end - r[1] >= 300_000]
+    after = [r[2] for r in rows_ if 300_000 <= end - r[1] < 800_000]
     mib = lambda v: f"{statistics.median(v) / 1024:.2f}" if v else "-"
     print(f"{label:<14} VmRSS MiB: idle {mib(idle)}, max while printing {max(busy, default=0) / 1024:.2f}, "
           f"after {mib(after)} ({len(rows_)} samples, {len({r[0] for r in rows_})} processes)")
