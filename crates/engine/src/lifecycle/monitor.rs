@@ -91,21 +91,37 @@ impl Stream {
                 _ => Frame::Stdout(buf[..n].to_vec()),
             });
         }
-        if !log.discards() {
-            let suffix = entry_suffix(self.name, &hull_image::pull::now_rfc3339());
-            let mut entry =
-                |text: &[u8]| log.append_with(|out| encode_with_suffix(out, text, &suffix));
-            self.lines.push(&buf[..n], &mut entry)?;
-            if n == 0 {
-                if let Some(rest) = self.lines.finish() {
-                    entry(&rest)?;
-                }
-            }
-            match n == size {
-                true => log.flush()?,
-                false => log.flush_and_release()?,
+        self.log(log, n, n == size)?;
+        self.size_buffer(n, size);
+        if n == 0 {
+            self.fd = None;
+        }
+        Ok(())
+    }
+
+    /// Writes the entries of the `n` bytes just read (all that is left at EOF) to the log; keeps
+    /// the log's buffer while the reads come back full.
+    fn log(&mut self, log: &mut LogFile, n: usize, full: bool) -> io::Result<()> {
+        if log.discards() {
+            return Ok(());
+        }
+        let suffix = entry_suffix(self.name, &hull_image::pull::now_rfc3339());
+        let mut entry = |text: &[u8]| log.append_with(|out| encode_with_suffix(out, text, &suffix));
+        self.lines.push(&self.buf[..n], &mut entry)?;
+        if n == 0 {
+            if let Some(rest) = self.lines.finish() {
+                entry(&rest)?;
             }
         }
+        match full {
+            true => log.flush(),
+            false => log.flush_and_release(),
+        }
+    }
+
+    /// After a read of `n` bytes into a buffer of `size`: a bigger buffer once one came back
+    /// full, none once the pipe is drained.
+    fn size_buffer(&mut self, n: usize, size: usize) {
         if n == size && size < BURST_READ_SIZE {
             self.buf = vec![0u8; BURST_READ_SIZE];
         } else if n < size {
@@ -117,10 +133,6 @@ impl Stream {
                 shed_setup_memory();
             }
         }
-        if n == 0 {
-            self.fd = None;
-        }
-        Ok(())
     }
 }
 
