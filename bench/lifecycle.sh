@@ -2,10 +2,14 @@
 # bench/lifecycle.sh — detached containers: start of N `run -d` (hull vs podman), `ps -a` over
 # many records, and the resident size of hull's monitor next to podman's conmon.
 #
-#   bench/lifecycle.sh [-n STARTS] [-p RECORDS] [-f tmpfs|ext4] [-i IMAGE] [-b HULL_BINARY]
+#   bench/lifecycle.sh [-n STARTS] [-p RECORDS] [-l LINES] [-L] [-f tmpfs|ext4] [-i IMAGE]
+#                      [-b HULL_BINARY]
 #
 #   -n STARTS   detached containers started per tool (default 100)
 #   -p RECORDS  container records `hull ps -a` lists (default 1000)
+#   -l LINES    lines the log throughput part prints per container (default 3000000; 0 skips it;
+#               each workload runs 3 times per tool, alternating which tool goes first)
+#   -L          only the log throughput part (no starts, no ps)
 #   -f FS       where every store lives: "tmpfs" (default; a tmpfs this script mounts) or "ext4"
 #               (a journaled ext4 on a loop device backed by a sparse file in /var/tmp)
 #   -i IMAGE    image (default 127.0.0.1:5000/busybox:latest; plain-HTTP registry)
@@ -23,6 +27,12 @@
 # conmon) VmRSS and Pss (from /proc/PID/smaps_rollup) are read then, before the cleanup.
 # ps: RECORDS records made with `hull create IMAGE true` (status Created; `ps` reads Created and
 # Exited records alike, one container.json each), then `hull ps -a` timed 15 times.
+# Logs (bench_logs): per tool, a container prints LINES lines with `yes | head` ("y", 2 bytes a
+# line), another LINES/3 lines of 100 bytes; each is timed from `run -d` until it is gone
+# (`wait`) and every line is in its log (hull's json-file; podman --log-driver k8s-file, conmon's
+# own format); less the same run printing nothing, that gives the ingest rate. Then
+# `logs > /dev/null` is timed; the monitor's and conmon's peak RSS (VmHWM) is sampled every
+# 20 ms throughout.
 set -euo pipefail
 export LC_ALL=C
 
@@ -49,19 +59,25 @@ RECORDS=1000
 FS=tmpfs
 IMAGE=127.0.0.1:5000/busybox:latest
 HULL=""
-while getopts "n:p:f:i:b:h" opt; do
+LINES=3000000
+LOG_REPS=3
+LOGS_ONLY=0
+while getopts "n:p:l:Lf:i:b:h" opt; do
     case $opt in
     n) STARTS=$OPTARG ;;
+    l) LINES=$OPTARG ;;
+    L) LOGS_ONLY=1 ;;
     p) RECORDS=$OPTARG ;;
     f) FS=$OPTARG ;;
     i) IMAGE=$OPTARG ;;
     b) HULL=$OPTARG ;;
-    h) sed -n '2,14p' "$SELF"; exit 0 ;;
+    h) sed -n '2,18p' "$SELF"; exit 0 ;;
     *) exit 2 ;;
     esac
 done
 check_count "$STARTS" -n
 check_count "$RECORDS" -p
+[[ $LINES =~ ^[0-9]+$ ]] || die "-l wants a number"
 check_fs
 [[ $(id -u) == 0 ]] || die "run as root (mounts, loop devices, cgroups)"
 for t in podman conmon unshare nsenter findmnt; do
@@ -131,6 +147,7 @@ time_start() {
     echo $((${t1/./} - ${t0/./})) >>"$WORK/results/$tool.us"
 }
 
+if ((LOGS_ONLY == 0)); then # starts, monitor RSS and ps (one block, not indented)
 for tool in hull podman; do # warm-up: one unmeasured start each, removed again
     "start_$tool" || { cat "$WORK/results/$tool.log" >&2; die "$tool run -d failed"; }
 done
@@ -223,3 +240,166 @@ print(f"hull ps -a over {records} records: median {statistics.median(v) / 1e3:.1
       f"min {min(v) / 1e3:.1f}, max {max(v) / 1e3:.1f} (15 runs); "
       f"target < 100 ms: {'MET' if statistics.median(v) < 100e3 else 'NOT MET'}")
 EOF
+fi
+
+# ---------------------------------------------------------------- log throughput
+# The resident size of every monitor (hull `__monitor`) and conmon under $WORK, sampled every
+# 20 ms until results/sampling is removed: "pid µs-since-epoch VmRSS VmHWM" (KiB) lines in
+# results/TOOL.rss.
+sample_rss() {
+    local pid tool
+    while [[ -e $WORK/results/sampling ]]; do
+        for pid in $(pgrep -f -- "__monitor|^/usr/bin/conmon|^conmon"); do
+            [[ $(tr '\0' ' ' 2>/dev/null </proc/"$pid"/cmdline) == *"$WORK"* ]] || continue
+            tool=hull
+            [[ $(cat /proc/"$pid"/comm 2>/dev/null) == conmon ]] && tool=podman
+            awk -v p="$pid" -v t="${EPOCHREALTIME/./}" '/^VmRSS:/ {r = $2} /^VmHWM:/ {h = $2}
+                END {if (r) print p, t, r, h}' /proc/"$pid"/status 2>/dev/null >>"$WORK/results/$tool.rss"
+        done
+        sleep 0.02
+    done
+}
+
+# log_run TOOL NAME COUNT WIDTH [PAUSE]: a container printing COUNT lines of WIDTH bytes (the newline
+# included), timed until it is gone and all COUNT lines are in its log; appends
+# "NAME µs log_bytes" to results/TOOL.logrun and prints the container's ID. The container
+# writes 1 MB of such lines to a file, then `cat`s it COUNT/lines-per-MB times (busybox's
+# `yes | head` alone runs at about the rate of the loggers, so it would time itself); with
+# COUNT 0 it only writes the file, which the report subtracts. With PAUSE it sleeps PAUSE
+# seconds before and after (for the resident size while idle, printing, and after).
+log_run() {
+    local tool=$1 name=$2 count=$3 width=$4 pause=${5:-0} word id log t0 t1 per
+    word=$(printf "%$((width - 1))s" "" | tr ' ' y)
+    per=$((1000000 / width))
+    local cmd="yes $word | head -n $per >/f; i=0; while [ \$i -lt $((count / per)) ]; do cat /f; i=\$((i + 1)); done"
+    ((pause == 0)) || cmd="sleep $pause; $cmd; sleep $pause"
+    t0=$EPOCHREALTIME
+    if [[ $tool == hull ]]; then
+        id=$("${H[@]}" run -d --network none "$IMAGE" sh -c "$cmd") || die "hull run -d failed"
+        "${H[@]}" wait "$id" >/dev/null
+        log=$WORK/hull/containers/$id/$id-json.log
+    else
+        id=$(in_ns "$PODMAN run -d --network none --log-driver k8s-file --ulimit nofile=20000:20000 \
+            --ulimit nproc=32768:32768 '$IMAGE' sh -c '$cmd'") || die "podman run -d failed"
+        in_ns "$PODMAN wait $id >/dev/null"
+        log=$(in_ns "$PODMAN inspect --format '{{.HostConfig.LogConfig.Path}}' $id")
+    fi
+    t1=$EPOCHREALTIME
+    # Every line in the log: checked once, then polled (the time is that of the check that
+    # found them all).
+    until (($(wc -l <"$log") >= count)); do
+        t1=$EPOCHREALTIME
+        ((${t1/./} - ${t0/./} < 120000000)) || die "$tool: $count lines not in $log after 120 s"
+        sleep 0.01
+    done
+    echo "$name $((${t1/./} - ${t0/./})) $(stat -c %s "$log")" >>"$WORK/results/$tool.logrun"
+    echo "$id"
+}
+
+# log_read TOOL NAME ID: `logs ID > /dev/null` timed; appends "NAME µs" to results/TOOL.logread.
+log_read() {
+    local tool=$1 name=$2 id=$3 t0 t1
+    t0=$EPOCHREALTIME
+    if [[ $tool == hull ]]; then
+        "${H[@]}" logs "$id" >/dev/null 2>&1 || die "hull logs failed"
+    else
+        in_ns "$PODMAN logs $id >/dev/null 2>&1" || die "podman logs failed"
+    fi
+    t1=$EPOCHREALTIME
+    echo "$name $((${t1/./} - ${t0/./}))" >>"$WORK/results/$tool.logread"
+}
+
+# log_rm TOOL ID: removes the container.
+log_rm() {
+    if [[ $1 == hull ]]; then
+        "${H[@]}" rm -f "$2" >/dev/null
+    else
+        in_ns "$PODMAN rm -f $2 >/dev/null"
+    fi
+}
+
+# bench_logs: the log throughput part (see the header), hull and podman side by side.
+bench_logs() {
+    local long=$((LINES / 3 / 10000 * 10000)) short=$((LINES / 500000 * 500000)) tool id spec n count width sampler
+    echo
+    ((short > 0 && long > 0)) || die "-l wants at least 1500000 lines"
+    echo "== log throughput: $short lines of 2 bytes, $long lines of 100 bytes, $LOG_REPS runs each per tool"
+    echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    local rep order
+    for ((rep = 0; rep < LOG_REPS; rep++)); do
+        order="hull podman"
+        ((rep % 2)) && order="podman hull"
+        for tool in $order; do
+            for spec in empty:0:2 short:$short:2 long:$long:100; do
+                IFS=: read -r n count width <<<"$spec"
+                id=$(log_run "$tool" "$n" "$count" "$width")
+                [[ $n == empty ]] || log_read "$tool" "$n" "$id"
+                log_rm "$tool" "$id"
+            done
+        done
+    done
+    # Resident size: idle 1 s, 3 times the long workload, idle 1 s, sampled throughout.
+    touch "$WORK/results/sampling"
+    sample_rss &
+    sampler=$!
+    for tool in hull podman; do
+        log_rm "$tool" "$(log_run "$tool" rss $((long * 3)) 100 1)"
+    done
+    rm -f "$WORK/results/sampling"
+    wait "$sampler"
+    echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+    $PY - "$WORK/results" "$short" "$long" <<'EOF'
+import statistics, sys
+res, lines, long = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def rows(name):
+    """Per run name, the median of each column over the repetitions."""
+    runs = {}
+    for l in open(f"{res}/{name}"):
+        if l.strip():
+            runs.setdefault(l.split()[0], []).append([int(x) for x in l.split()[1:]])
+    return {k: [statistics.median(c) for c in zip(*v)] for k, v in runs.items()}
+raw = {"short": lines * 2, "long": long * 100}
+run = {t: rows(f"{t}.logrun") for t in ("hull", "podman")}
+read = {t: rows(f"{t}.logread") for t in ("hull", "podman")}
+ingest = {}
+print("medians over the runs")
+print(f"{'':<8}{'workload':<10}{'total s':>9}{'ingest s':>10}{'output MB/s':>13}{'lines/s':>12}"
+      f"{'log MB':>9}{'logs s':>9}{'log MB/s':>10}{'out MB/s':>10}")
+for t in ("hull", "podman"):
+    empty = run[t]["empty"][0]
+    for w, n in (("short", lines), ("long", long)):
+        total, size = run[t][w]
+        secs = max(total - empty, 1) / 1e6
+        ingest[t, w] = secs
+        r = read[t][w][0] / 1e6
+        print(f"{t:<8}{w:<10}{total / 1e6:>9.2f}{secs:>10.2f}{raw[w] / secs / 1e6:>13.1f}"
+              f"{n / secs:>12.0f}{size / 1e6:>9.1f}{r:>9.2f}{size / r / 1e6:>10.1f}{raw[w] / r / 1e6:>10.1f}")
+    print(f"{t:<8}{'empty':<10}{empty / 1e6:>9.2f}  (run -d + wait printing nothing: subtracted)")
+for w in ("short", "long"):
+    h, p = ingest["hull", w], ingest["podman", w]
+    rh, rp = read["hull"][w][0], read["podman"][w][0]
+    print(f"ratio {w}: hull ingests at {p / h:.2f}x conmon's rate; hull logs reads {rp / rh:.2f}x "
+          f"as fast as podman logs")
+# Resident size in the rss run: idle from 0.4 s to 0.9 s after the monitor was first seen (its
+# setup peaks higher before, see "Monitor footprint"), the max while printing, and after the
+# output: 0.8 s to 0.3 s before the monitor was last seen, in the trailing sleep (its teardown
+# after the container's exit faults teardown code in, and is left out).
+for t, label in (("hull", "hull monitor"), ("podman", "conmon")):
+    try:
+        rows_ = [tuple(map(int, l.split())) for l in open(f"{res}/{t}.rss") if l.strip()]
+    except FileNotFoundError:
+        rows_ = []
+    if not rows_:
+        print(f"{label}: not sampled")
+        continue
+    start, end = min(r[1] for r in rows_), max(r[1] for r in rows_)
+    idle = [r[2] for r in rows_ if 400_000 <= r[1] - start < 900_000]
+    busy = [r[2] for r in rows_ if r[1] - start >= 400_000 and end - r[1] >= 300_000]
+    after = [r[2] for r in rows_ if 300_000 <= end - r[1] < 800_000]
+    mib = lambda v: f"{statistics.median(v) / 1024:.2f}" if v else "-"
+    print(f"{label:<14} VmRSS MiB: idle {mib(idle)}, max while printing {max(busy, default=0) / 1024:.2f}, "
+          f"after {mib(after)} ({len(rows_)} samples, {len({r[0] for r in rows_})} processes)")
+EOF
+}
+
+((LINES == 0)) || bench_logs

@@ -2,69 +2,52 @@
 //! current one), stdout lines to stdout and stderr lines to stderr; `--since`/`--until` select
 //! by time; `-f` follows it, across rotations, until the container stops running.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use hull_engine::lifecycle::logfile::files_oldest_first;
-use hull_engine::lifecycle::monitor::{log_path, LogLine};
+use hull_engine::lifecycle::monitor::log_path;
 use hull_engine::run::LogDriver;
 use hull_engine::Engine;
 
+use super::logread::{scan, Printer, Selector};
 use super::{logtime, Ctx};
 use crate::cli::LogsArgs;
 
-/// The complete lines of the log from `offset` on, and the offset after the last of them.
-fn read_from(path: &Path, offset: u64) -> Result<(Vec<LogLine>, u64)> {
-    let mut file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), offset)),
-        Err(e) => return Err(e).with_context(|| format!("open {}", path.display())),
-    };
-    file.seek(SeekFrom::Start(offset))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .with_context(|| format!("read {}", path.display()))?;
-    let (lines, complete) = complete_lines(&bytes);
-    Ok((lines, offset + complete as u64))
-}
-
-/// The whole lines in `bytes` and how many bytes they take.
-fn complete_lines(bytes: &[u8]) -> (Vec<LogLine>, usize) {
-    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let lines = bytes[..complete]
-        .split(|&b| b == b'\n')
-        .filter_map(|l| serde_json::from_slice(l).ok())
-        .collect();
-    (lines, complete)
-}
-
-fn print(lines: &[LogLine], timestamps: bool) {
-    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
-    for l in lines {
-        let to: &mut dyn Write = if l.stream == "stderr" {
-            &mut err
-        } else {
-            &mut out
-        };
-        let _ = match timestamps {
-            true => write!(to, "{} {}", l.time, l.log),
-            false => write!(to, "{}", l.log),
-        };
-    }
-    let _ = out.flush();
-}
-
-/// `--tail`: "all", or a number of lines from the end.
-fn tail(lines: Vec<LogLine>, tail: &str) -> Result<Vec<LogLine>> {
+/// `--tail`: "all" (None), or a number of lines from the end.
+fn parse_tail(tail: &str) -> Result<Option<usize>> {
     if tail == "all" {
-        return Ok(lines);
+        return Ok(None);
     }
-    let n: usize = tail
+    let n = tail
         .parse()
         .with_context(|| format!("invalid --tail {tail:?}: a number or \"all\""))?;
-    Ok(lines[lines.len().saturating_sub(n)..].to_vec())
+    Ok(Some(n))
+}
+
+type StdPrinter = Printer<std::io::StdoutLock<'static>, std::io::Stderr>;
+
+/// The complete lines of the log at `path` from `offset` on through `each`; the offset after
+/// the last of them (a missing file has none).
+fn scan_path(path: &Path, offset: u64, each: impl FnMut(&[u8]) -> io::Result<()>) -> Result<u64> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(offset),
+        Err(e) => return Err(e).with_context(|| format!("open {}", path.display())),
+    };
+    scan(&mut file, offset, each).map_err(|e| read_err(e, path))
+}
+
+/// A failed write to stdout or stderr is passed on as it is (a closed pipe ends `logs`
+/// quietly); anything else names the log.
+fn read_err(e: io::Error, path: &Path) -> anyhow::Error {
+    match e.kind() {
+        io::ErrorKind::BrokenPipe => e.into(),
+        _ => anyhow::Error::new(e).context(format!("read {}", path.display())),
+    }
 }
 
 /// `--since`/`--until` as a window of nanoseconds since the epoch.
@@ -91,42 +74,52 @@ impl Window {
         })
     }
 
-    fn keeps(&self, line: &LogLine) -> bool {
+    fn keeps(&self, time: &str) -> bool {
         if self.since.is_none() && self.until.is_none() {
             return true;
         }
-        let Some(t) = logtime::rfc3339(&line.time) else {
+        let Some(t) = logtime::rfc3339(time) else {
             return false;
         };
         self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t <= u)
     }
-
-    fn select(&self, lines: Vec<LogLine>) -> Vec<LogLine> {
-        lines.into_iter().filter(|l| self.keeps(l)).collect()
-    }
 }
 
 pub fn logs(ctx: &Ctx, args: LogsArgs) -> Result<u8> {
+    match print_logs(ctx, args) {
+        Err(e) if is_broken_pipe(&e) => Ok(0),
+        other => other,
+    }
+}
+
+/// `hull logs … | head`: the reader went away, which ends `logs` without an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<io::Error>()
+        .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
+fn print_logs(ctx: &Ctx, args: LogsArgs) -> Result<u8> {
     let engine = Engine::open(&ctx.root).context("open hull store")?;
     let record = engine.containers.resolve(&args.container)?;
     if record.config.log.driver == LogDriver::None {
         anyhow::bail!("configured logging driver does not support reading");
     }
     let window = Window::parse(args.since.as_deref(), args.until.as_deref())?;
+    let tail = parse_tail(&args.tail)?;
     let path = log_path(&engine, &record.id);
-    let mut lines = Vec::new();
+    let mut printer = Printer::new(io::stdout().lock(), io::stderr(), args.timestamps);
+    let mut selector = Selector::new(|t: &str| window.keeps(t), tail);
     let files = files_oldest_first(&path);
     let (current, rotated) = files
         .split_last()
         .expect("the current file is always listed");
     for file in rotated {
-        lines.extend(read_from(file, 0)?.0);
+        scan_path(file, 0, |l| selector.line(l, &mut printer))?;
     }
-    let (last, offset) = read_from(current, 0)?;
-    lines.extend(last);
-    print(&tail(window.select(lines), &args.tail)?, args.timestamps);
+    let offset = scan_path(current, 0, |l| selector.line(l, &mut printer))?;
+    selector.finish(&mut printer)?;
     if args.follow && args.until.is_none() {
-        follow(&engine, &record.id, &path, offset, args.timestamps, window)?;
+        follow(&engine, &record.id, &path, offset, &mut printer, window)?;
     }
     Ok(0)
 }
@@ -145,17 +138,16 @@ impl Followed {
         }
     }
 
-    /// The complete lines written since the last call.
-    fn read_new(&mut self) -> Result<Vec<LogLine>> {
+    /// Prints the entries in the window written since the last call.
+    fn print_new(&mut self, printer: &mut StdPrinter, window: Window) -> Result<()> {
         let Some(file) = &mut self.file else {
-            return Ok(Vec::new());
+            return Ok(());
         };
-        file.seek(SeekFrom::Start(self.offset))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)?;
-        let (lines, used) = complete_lines(&bytes);
-        self.offset += used as u64;
-        Ok(lines)
+        let mut selector = Selector::new(|t: &str| window.keeps(t), None);
+        self.offset = scan(file, self.offset, |l| selector.line(l, printer))
+            .map_err(|e| read_err(e, Path::new("the followed log")))?;
+        printer.flush()?;
+        Ok(())
     }
 
     /// After the held file was read to its end: the file the monitor wrote after it, at 0.
@@ -202,7 +194,7 @@ fn follow(
     id: &str,
     path: &Path,
     offset: u64,
-    timestamps: bool,
+    printer: &mut StdPrinter,
     window: Window,
 ) -> Result<()> {
     let mut followed = Followed::open(path, offset);
@@ -210,7 +202,7 @@ fn follow(
         // Checked before reading, so the last read sees everything the container wrote.
         let running = engine.containers.is_running(id);
         let replaced = followed.replaced(path);
-        print(&window.select(followed.read_new()?), timestamps);
+        followed.print_new(printer, window)?;
         if replaced {
             // The rest of the old file was just read; the one after it starts at 0.
             followed = followed.successor(path);
@@ -226,6 +218,7 @@ fn follow(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     #[test]
     fn a_follower_seeing_two_rotations_at_once_reads_the_file_between() {
@@ -272,22 +265,10 @@ mod tests {
     }
 
     #[test]
-    fn reads_complete_lines_and_tails() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x-json.log");
-        std::fs::write(
-            &p,
-            "{\"log\":\"a\\n\",\"stream\":\"stdout\",\"time\":\"t1\"}\n\
-             {\"log\":\"b\\n\",\"stream\":\"stderr\",\"time\":\"t2\"}\n{\"log\":",
-        )
-        .unwrap();
-        let (lines, off) = read_from(&p, 0).unwrap();
-        assert_eq!(lines.len(), 2);
-        assert_eq!(lines[1].stream, "stderr");
-        let (rest, off2) = read_from(&p, off).unwrap();
-        assert!(rest.is_empty());
-        assert_eq!(off, off2);
-        assert_eq!(tail(lines.clone(), "1").unwrap()[0].log, "b\n");
-        assert_eq!(tail(lines, "all").unwrap().len(), 2);
+    fn tail_is_all_or_a_count() {
+        assert_eq!(parse_tail("all").unwrap(), None);
+        assert_eq!(parse_tail("3").unwrap(), Some(3));
+        let err = parse_tail("three").unwrap_err().to_string();
+        assert_eq!(err, "invalid --tail \"three\": a number or \"all\"");
     }
 }

@@ -8,6 +8,7 @@ mod detach;
 mod exec;
 mod images;
 mod inspect;
+mod logread;
 mod logs;
 mod logtime;
 mod manage;

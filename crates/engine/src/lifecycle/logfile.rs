@@ -25,28 +25,55 @@ pub fn files_oldest_first(path: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The log as the monitor writes it: whole entries appended, rotated by size.
+/// The log as the monitor writes it: whole entries appended, rotated by size. Entries gather
+/// in a buffer that [`LogFile::flush`] writes with one `write(2)`; the monitor flushes after
+/// each read of the container's output, so a monitor killed at any point loses at most what
+/// it read last, and a torn last line is left for readers to skip.
 #[derive(Debug)]
 pub struct LogFile {
     path: PathBuf,
     /// None with the `none` driver: entries are dropped.
     file: Option<File>,
+    /// Bytes in the file, those buffered included.
     size: u64,
     config: LogConfig,
+    buf: Vec<u8>,
 }
 
+/// The buffer is written once it holds this much (and at every flush).
+const FLUSH_AT: usize = 64 * 1024;
+
 fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(path)
+}
+
+/// Ends a log whose last line a killed monitor left torn, so that the next entry starts a line
+/// of its own (the torn one stays unreadable alone, instead of spoiling the next).
+fn terminate_torn_line(file: &mut File, size: u64) -> io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut last = [0u8; 1];
+    if size == 0 || (file.read_at(&mut last, size - 1)? == 1 && last[0] == b'\n') {
+        return Ok(size);
+    }
+    file.write_all(b"\n")?;
+    Ok(size + 1)
 }
 
 impl LogFile {
     pub fn open(path: &Path, config: &LogConfig) -> io::Result<LogFile> {
-        let file = match config.driver {
+        let mut file = match config.driver {
             LogDriver::JsonFile => Some(open_append(path)?),
             LogDriver::None => None,
         };
-        let size = match &file {
-            Some(f) => f.metadata()?.len(),
+        let size = match &mut file {
+            Some(f) => {
+                let len = f.metadata()?.len();
+                terminate_torn_line(f, len)?
+            }
             None => 0,
         };
         Ok(LogFile {
@@ -54,22 +81,58 @@ impl LogFile {
             file,
             size,
             config: config.clone(),
+            buf: Vec::new(),
         })
+    }
+
+    /// True with the `none` driver: nothing is kept, so callers need not encode entries.
+    pub fn discards(&self) -> bool {
+        self.file.is_none()
     }
 
     /// Appends one entry (a whole line). Rotates first when the file already reached
     /// max-size, so a file exceeds it by at most one entry, as Docker's do.
     pub fn write_entry(&mut self, entry: &[u8]) -> io::Result<()> {
+        self.append_with(|buf| buf.extend_from_slice(entry))
+    }
+
+    /// Appends the entry `encode` writes into the buffer (as [`LogFile::write_entry`]).
+    pub fn append_with(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
         if self.file.is_none() {
             return Ok(());
         }
         if self.config.max_size.is_some_and(|max| self.size >= max) {
+            self.flush()?;
             self.rotate()?;
         }
-        let file = self.file.as_mut().expect("checked above");
-        file.write_all(entry)?;
-        self.size += entry.len() as u64;
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(FLUSH_AT + FLUSH_AT / 2);
+        }
+        let before = self.buf.len();
+        encode(&mut self.buf);
+        self.size += (self.buf.len() - before) as u64;
+        if self.buf.len() >= FLUSH_AT {
+            self.flush()?;
+        }
         Ok(())
+    }
+
+    /// Writes the buffered entries to the file.
+    pub fn flush(&mut self) -> io::Result<()> {
+        if let (Some(file), false) = (&mut self.file, self.buf.is_empty()) {
+            let written = file.write_all(&self.buf);
+            self.buf.clear();
+            written?;
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered entries and frees the buffer's memory: the monitor idles far longer
+    /// than it writes, and its resident size should not keep a burst's buffer.
+    pub fn flush_and_release(&mut self) -> io::Result<()> {
+        let flushed = self.flush();
+        self.buf = Vec::new();
+        flushed
     }
 
     fn rotate(&mut self) -> io::Result<()> {
@@ -100,6 +163,7 @@ mod tests {
             log.write_entry(format!("line {i:04}\n").as_bytes())
                 .unwrap();
         }
+        log.flush().unwrap();
     }
 
     #[test]
@@ -135,5 +199,23 @@ mod tests {
         let mut log = LogFile::open(&none, &LogConfig::parse(Some("none"), &[]).unwrap()).unwrap();
         write_lines(&mut log, 1);
         assert!(!none.exists());
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ended_before_new_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x-json.log");
+        fs::write(&path, "whole\n{\"log\":\"to").unwrap();
+        let config = LogConfig::parse(None, &[]).unwrap();
+        let mut log = LogFile::open(&path, &config).unwrap();
+        log.write_entry(b"next\n").unwrap();
+        log.flush().unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "whole\n{\"log\":\"to\nnext\n"
+        );
+        // A whole log is left as it is.
+        drop(LogFile::open(&path, &config).unwrap());
+        assert_eq!(fs::read(&path).unwrap().len(), 22);
     }
 }

@@ -1,5 +1,5 @@
 //! A created container's life: the run recipe every run shares (`run`); the detached monitor
-//! (`monitor`) with its log (`logfile`), attach socket (`attach`) and restart backoff
+//! (`monitor`) with its log (`logfile`, in the format of `jsonlog`), attach socket (`attach`) and restart backoff
 //! (`restart`); kill, stop and wait (`stop`); `rm` (`remove`); pause, rename, prune and the
 //! `ps` list (`manage`); exec, stats and top; the reconcile at boot (`boot`) and `system prune` (`prune`). Imports `endpoint/`, `state/` and `run/`.
 
@@ -9,6 +9,7 @@ pub mod df;
 pub mod exec;
 pub(crate) mod foreground;
 pub mod health;
+pub mod jsonlog;
 pub mod logfile;
 pub mod manage;
 pub mod monitor;

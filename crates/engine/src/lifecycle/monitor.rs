@@ -1,6 +1,6 @@
 //! The detached side of `hull run -d`: a monitor process (a hidden entry point of the hull
 //! binary) runs the container with its stdout and stderr on pipes (or its pty) and copies them,
-//! line by line, into `<id>-json.log` in Docker's json-file format, and to the clients attached
+//! line by line, into `<id>-json.log` in Docker's json-file format ([`crate::lifecycle::jsonlog`]), and to the clients attached
 //! on its socket ([`crate::lifecycle::attach`]); it runs the container again under its restart policy. It
 //! stays single-threaded: the runtime refuses to fork from a threaded process, and one poll(2)
 //! loop is the smallest footprint.
@@ -20,6 +20,7 @@ use crate::engine::{io_err, rt_err};
 use crate::lifecycle::attach::{AttachServer, Frame};
 use crate::lifecycle::foreground;
 use crate::lifecycle::health::{self, Prober};
+use crate::lifecycle::jsonlog::{encode_with_suffix, entry_suffix, Lines};
 use crate::lifecycle::logfile::LogFile;
 use crate::lifecycle::restart::Restarter;
 use crate::state::{Record, Status};
@@ -44,24 +45,42 @@ pub fn log_path(engine: &Engine, id: &str) -> PathBuf {
 struct Stream {
     fd: Option<OwnedFd>,
     name: &'static str,
-    partial: Vec<u8>,
+    lines: Lines,
+    /// The read buffer, kept while reads fill it (the container writes faster than the monitor
+    /// reads) and freed, like the log's buffer, once a read drains the pipe: an idle monitor
+    /// keeps neither resident.
+    buf: Vec<u8>,
 }
+
+/// How much one read takes from a stream: a default pipe's worth at first, more once a read
+/// comes back full (the container writes faster than the monitor reads).
+const READ_SIZE: usize = 64 * 1024;
+const BURST_READ_SIZE: usize = 256 * 1024;
+/// The output pipes' capacity: a container writing in bursts runs on while the monitor
+/// encodes, and each wakeup of the monitor finds more to read.
+const PIPE_SIZE: usize = 1024 * 1024;
 
 impl Stream {
     fn new(fd: OwnedFd, name: &'static str) -> Stream {
         Stream {
             fd: Some(fd),
             name,
-            partial: Vec::new(),
+            lines: Lines::default(),
+            buf: Vec::new(),
         }
     }
 
     /// Reads what is available, passes it to the attached clients and writes every complete
-    /// line to the log; at EOF the rest, and closes.
+    /// line to the log (each read's lines stamped with the time it returned); at EOF the rest,
+    /// and closes. What was read is in the file when this returns.
     fn pump(&mut self, log: &mut LogFile, clients: &mut AttachServer) -> io::Result<()> {
         let Some(fd) = &self.fd else { return Ok(()) };
-        let mut buf = [0u8; 8192];
-        let n = match rustix::io::read(fd, &mut buf) {
+        if self.buf.is_empty() {
+            self.buf = vec![0u8; READ_SIZE];
+        }
+        let size = self.buf.len();
+        let buf = &mut self.buf;
+        let n = match rustix::io::read(fd, &mut buf[..]) {
             Ok(n) => n,
             Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => return Ok(()),
             // EIO: a pty whose slave side is gone, which is its EOF.
@@ -73,31 +92,49 @@ impl Stream {
                 _ => Frame::Stdout(buf[..n].to_vec()),
             });
         }
-        self.partial.extend_from_slice(&buf[..n]);
-        while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.partial.drain(..=end).collect();
-            write_line(log, self.name, &line)?;
-        }
+        self.log(log, n, n == size)?;
+        self.size_buffer(n, size);
         if n == 0 {
-            if !self.partial.is_empty() {
-                let rest = std::mem::take(&mut self.partial);
-                write_line(log, self.name, &rest)?;
-            }
             self.fd = None;
         }
         Ok(())
     }
-}
 
-fn write_line(log: &mut LogFile, stream: &'static str, text: &[u8]) -> io::Result<()> {
-    let line = LogLine {
-        log: String::from_utf8_lossy(text).into_owned(),
-        stream: stream.to_string(),
-        time: hull_image::pull::now_rfc3339(),
-    };
-    let mut bytes = serde_json::to_vec(&line).expect("log lines serialize");
-    bytes.push(b'\n');
-    log.write_entry(&bytes)
+    /// Writes the entries of the `n` bytes just read (all that is left at EOF) to the log; keeps
+    /// the log's buffer while the reads come back full.
+    fn log(&mut self, log: &mut LogFile, n: usize, full: bool) -> io::Result<()> {
+        if log.discards() {
+            return Ok(());
+        }
+        let suffix = entry_suffix(self.name, &hull_image::pull::now_rfc3339());
+        let mut entry = |text: &[u8]| log.append_with(|out| encode_with_suffix(out, text, &suffix));
+        self.lines.push(&self.buf[..n], &mut entry)?;
+        if n == 0 {
+            if let Some(rest) = self.lines.finish() {
+                entry(&rest)?;
+            }
+        }
+        match full {
+            true => log.flush(),
+            false => log.flush_and_release(),
+        }
+    }
+
+    /// After a read of `n` bytes into a buffer of `size`: a bigger buffer once one came back
+    /// full, none once the pipe is drained.
+    fn size_buffer(&mut self, n: usize, size: usize) {
+        if n == size && size < BURST_READ_SIZE {
+            self.buf = vec![0u8; BURST_READ_SIZE];
+        } else if n < size {
+            self.buf = Vec::new();
+            if size == BURST_READ_SIZE {
+                // The end of a burst: give back the buffers' pages (glibc keeps freed memory
+                // of that size) and the code pages the burst faulted in, so that the idle
+                // monitor's RSS is what it was before.
+                shed_setup_memory();
+            }
+        }
+    }
 }
 
 /// How much clients' input the monitor queues for a container that does not read its stdin;
@@ -429,6 +466,10 @@ impl Engine {
         };
         let (out_r, out_w) = pipe(id)?;
         let (err_r, err_w) = pipe(id)?;
+        for fd in [&out_r, &err_r] {
+            // Best effort: past /proc/sys/fs/pipe-max-size the default capacity stays.
+            let _ = rustix::pipe::fcntl_setpipe_size(fd, PIPE_SIZE);
+        }
         let stdio = (!tty).then_some([child_stdin, out_w, err_w]);
         let mut streams = vec![Stream::new(out_r, "stdout"), Stream::new(err_r, "stderr")];
         let mut input = Input::new(wait_for_client);
