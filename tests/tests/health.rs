@@ -160,20 +160,33 @@ fn a_check_past_its_timeout_is_killed_with_its_children() {
     let first = &hs["Log"][0];
     assert_eq!(first["ExitCode"], -1, "{hs}");
     assert_eq!(first["Output"], "Health check exceeded timeout (300ms)");
-    // Every probe's sleep died (a zombie of the container's pid 1, which reaps nothing).
-    let alive: Vec<String> = container_pids(&c.1)
-        .into_iter()
-        .filter(|p| {
-            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-            let cmdline = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            (cmdline.contains("sleep 31") || cmdline.contains("sleep 32")) && !stat.contains(") Z")
-        })
-        .collect();
+    // Checks go on every 200 ms, so a probe may be alive now within its own 300 ms. Each probe
+    // seen now must die (or be a zombie of the container's pid 1, which reaps nothing) within
+    // its timeout plus slack: an untouched `sleep 31` would outlive this by far.
+    let seen = live_probes(&c.1);
+    let mut alive = seen.clone();
+    poll(10, || {
+        alive.retain(|p| is_live_probe(p));
+        alive.is_empty()
+    });
     assert!(
         alive.is_empty(),
-        "probe processes outlived their timeout: {alive:?}"
+        "probe processes outlived their timeout: {alive:?} (of {seen:?})"
     );
+}
+
+fn is_live_probe(pid: &str) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    (cmdline.contains("sleep 31") || cmdline.contains("sleep 32")) && !stat.contains(") Z")
+}
+
+fn live_probes(id: &str) -> Vec<String> {
+    container_pids(id)
+        .into_iter()
+        .filter(|p| is_live_probe(p))
+        .collect()
 }
 
 #[test]

@@ -32,13 +32,13 @@ type StdPrinter = Printer<std::io::StdoutLock<'static>, std::io::Stderr>;
 
 /// The complete lines of the log at `path` from `offset` on through `each`; the offset after
 /// the last of them (a missing file has none).
-fn scan_path(path: &Path, offset: u64, each: impl FnMut(&[u8]) -> io::Result<()>) -> Result<u64> {
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(offset),
-        Err(e) => return Err(e).with_context(|| format!("open {}", path.display())),
-    };
-    scan(&mut file, offset, each).map_err(|e| read_err(e, path))
+/// Opens `path` (`None` when it is gone: rotated past max-file, or no log yet).
+fn open_log(path: &Path) -> Result<Option<File>> {
+    match File::open(path) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("open {}", path.display())),
+    }
 }
 
 /// A failed write to stdout or stderr is passed on as it is (a closed pipe ends `logs`
@@ -109,17 +109,30 @@ fn print_logs(ctx: &Ctx, args: LogsArgs) -> Result<u8> {
     let path = log_path(&engine, &record.id);
     let mut printer = Printer::new(io::stdout().lock(), io::stderr(), args.timestamps);
     let mut selector = Selector::new(|t: &str| window.keeps(t), tail);
-    let files = files_oldest_first(&path);
-    let (current, rotated) = files
-        .split_last()
-        .expect("the current file is always listed");
-    for file in rotated {
-        scan_path(file, 0, |l| selector.line(l, &mut printer))?;
+    // Every file is opened before any is read: a rotation while we read (the monitor renames
+    // .1 to .2 and so on) cannot then make us read one file twice or skip one.
+    let mut opened = Vec::new();
+    for p in files_oldest_first(&path) {
+        opened.push((open_log(&p)?, p));
     }
-    let offset = scan_path(current, 0, |l| selector.line(l, &mut printer))?;
+    let (mut current, current_path) = opened.pop().expect("the current file is always listed");
+    for (file, p) in &mut opened {
+        if let Some(f) = file {
+            scan(f, 0, |l| selector.line(l, &mut printer)).map_err(|e| read_err(e, p))?;
+        }
+    }
+    let offset = match &mut current {
+        Some(f) => scan(f, 0, |l| selector.line(l, &mut printer))
+            .map_err(|e| read_err(e, &current_path))?,
+        None => 0,
+    };
     selector.finish(&mut printer)?;
     if args.follow && args.until.is_none() {
-        follow(&engine, &record.id, &path, offset, &mut printer, window)?;
+        let held = Followed {
+            file: current,
+            offset,
+        };
+        follow(&engine, &record.id, &path, held, &mut printer, window)?;
     }
     Ok(0)
 }
@@ -131,6 +144,7 @@ struct Followed {
 }
 
 impl Followed {
+    #[cfg(test)]
     fn open(path: &Path, offset: u64) -> Followed {
         Followed {
             file: std::fs::File::open(path).ok(),
@@ -193,11 +207,10 @@ fn follow(
     engine: &Engine,
     id: &str,
     path: &Path,
-    offset: u64,
+    mut followed: Followed,
     printer: &mut StdPrinter,
     window: Window,
 ) -> Result<()> {
-    let mut followed = Followed::open(path, offset);
     loop {
         // Checked before reading, so the last read sees everything the container wrote.
         let running = engine.containers.is_running(id);
