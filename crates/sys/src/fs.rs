@@ -530,25 +530,13 @@ fn atomic_temp_owner(file_name: &str) -> Option<u32> {
     Some(pid)
 }
 
-/// True when `pid` can write no more: it does not exist, or it is a zombie (killed, not yet
-/// reaped by its parent).
-fn process_is_gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state is the first field after the command name, which ends at the last ')'.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
-        Err(_) => true,
-    }
-}
-
 /// Removes the temp files that [`write_atomic`] left in `dir` when its process died between
 /// create and rename. Files of live processes are left alone. Returns how many were removed.
 pub fn sweep_atomic_temps(dir: &Path) -> io::Result<usize> {
     let mut removed = 0;
     for entry in std::fs::read_dir(dir)?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let dead = atomic_temp_owner(&name).is_some_and(process_is_gone);
+        let dead = atomic_temp_owner(&name).is_some_and(crate::process::process_is_gone);
         if dead {
             std::fs::remove_file(entry.path())?;
             removed += 1;

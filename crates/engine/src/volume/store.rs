@@ -239,19 +239,9 @@ fn sweep_temp(path: &Path, name: &str) {
     else {
         return;
     };
-    if name.ends_with(".tmp") && process_is_gone(pid) {
+    if name.ends_with(".tmp") && hull_sys::process::process_is_gone(pid) {
         unmount_data(&path.join(DATA));
         let _ = fs::remove_dir_all(path);
-    }
-}
-
-/// True when `pid` can act no more: it does not exist or is a zombie.
-fn process_is_gone(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
-        Err(_) => true,
     }
 }
 
