@@ -14,33 +14,16 @@ pub fn parse(value: &str, now: i128) -> Option<i128> {
     rfc3339(value)
 }
 
-/// Go's duration syntax, as `time.ParseDuration`: one or more `<number><unit>`.
+/// Go's duration syntax, as `time.ParseDuration`: one or more `<number><unit>`. As Docker reads
+/// `--since`, a bare `0` is a time (the epoch), not a duration; a signed value is not a duration
+/// here either.
 fn duration(s: &str) -> Option<i128> {
-    let mut rest = s;
-    let mut total = 0i128;
-    if rest.is_empty() {
+    if s == "0" || s.starts_with(['-', '+']) {
         return None;
     }
-    while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let (num, tail) = rest.split_at(num_end);
-        let unit_end = tail
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(tail.len());
-        let (unit, next) = tail.split_at(unit_end);
-        let scale: f64 = match unit {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total += (num.parse::<f64>().ok()? * scale) as i128;
-        rest = next;
-    }
-    Some(total)
+    hull_engine::run::units::parse_go_duration(s)
+        .ok()
+        .map(i128::from)
 }
 
 /// `seconds[.fraction]`.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::run::config::{flag_err, FlagError};
+use crate::run::units::parse_go_duration;
 
 /// The `--health-*` flags as typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -114,49 +115,6 @@ fn duration_flag(flag: &'static str, value: &Option<String>) -> Result<i64, Flag
         return Err(flag_err(flag, v, "cannot be less than 1ms"));
     }
     Ok(ns)
-}
-
-/// Go's `time.ParseDuration`: a signed sequence of decimal numbers with units (`ns`, `us`,
-/// `µs`, `ms`, `s`, `m`, `h`), such as `1m30s` or `1.5s`; `0` alone needs no unit.
-pub fn parse_go_duration(s: &str) -> Result<i64, String> {
-    let bad = || format!("time: invalid duration {s:?}");
-    let (neg, mut rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    if rest == "0" {
-        return Ok(0);
-    }
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("time: missing unit in duration {s:?}"))?;
-        let number: f64 = rest[..num_end].parse().map_err(|_| bad())?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale: f64 = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            u => return Err(format!("time: unknown unit {u:?} in duration {s:?}")),
-        };
-        total += number * scale;
-        rest = &rest[unit_end..];
-    }
-    if total > i64::MAX as f64 {
-        return Err(bad());
-    }
-    let ns = total.round() as i64;
-    Ok(if neg { -ns } else { ns })
 }
 
 /// Docker's merge of the user's HealthConfig over the image's: a user's NONE or command wins

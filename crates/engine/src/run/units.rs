@@ -1,4 +1,5 @@
-//! Docker's unit syntax for resource flags: `--memory 32m`, `--cpus 1.5`, `--ulimit nofile=1024:2048`.
+//! Docker's unit syntax for resource flags: `--memory 32m`, `--cpus 1.5`, `--ulimit nofile=1024:2048`,
+//! and Go's durations (`--health-interval 1m30s`, `logs --since 10m`).
 
 /// Parses a byte size as Docker's `RAMInBytes` does: a number with an optional unit `b`, `k`, `m`,
 /// `g`, `t` (binary multiples, case-insensitive, an optional trailing `b` as in `32mb`).
@@ -91,6 +92,49 @@ const ULIMIT_NAMES: [(&str, &str); 16] = [
     ("stack", "RLIMIT_STACK"),
     ("as", "RLIMIT_AS"),
 ];
+
+/// Go's `time.ParseDuration`: a signed sequence of decimal numbers with units (`ns`, `us`,
+/// `µs`, `ms`, `s`, `m`, `h`), such as `1m30s` or `1.5s`; `0` alone needs no unit.
+pub fn parse_go_duration(s: &str) -> Result<i64, String> {
+    let bad = || format!("time: invalid duration {s:?}");
+    let (neg, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("time: missing unit in duration {s:?}"))?;
+        let number: f64 = rest[..num_end].parse().map_err(|_| bad())?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale: f64 = match &rest[..unit_end] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            u => return Err(format!("time: unknown unit {u:?} in duration {s:?}")),
+        };
+        total += number * scale;
+        rest = &rest[unit_end..];
+    }
+    if total > i64::MAX as f64 {
+        return Err(bad());
+    }
+    let ns = total.round() as i64;
+    Ok(if neg { -ns } else { ns })
+}
 
 #[cfg(test)]
 mod tests {
