@@ -2,10 +2,12 @@
 # bench/health.sh — the resident size of hull's monitor while it runs a health check every
 # second, next to monitors without one (issue 13: within 2 MiB).
 #
-#   bench/health.sh [-n CONTAINERS] [-w SECONDS] [-i IMAGE] [-b HULL_BINARY]
+#   bench/health.sh [-n CONTAINERS] [-w SECONDS] [-d DIR] [-i IMAGE] [-b HULL_BINARY]
 #
 #   -n CONTAINERS  detached containers per group (default 10)
 #   -w SECONDS     how long the checks run before the measurement (default 60)
+#   -d DIR         where the temporary store is made (default /tmp; bench/lifecycle.sh passes
+#                  its tmpfs or ext4)
 #   -i IMAGE       image (default 127.0.0.1:5000/busybox:latest; plain-HTTP registry)
 #   -b PATH        hull binary (default: `cargo build --release -p hull`, then
 #                  target/release/hull)
@@ -14,7 +16,7 @@
 # `--health-cmd 'test -d /' --health-interval 1s`, all running at once. VmRSS (/proc/PID/status)
 # and Pss (/proc/PID/smaps_rollup) of every `__monitor` are read after 5 s and after SECONDS; the
 # script also checks that every health check ran (status healthy, the last result at most 3 s
-# old). The store is a temporary directory under /tmp; everything is removed at the end.
+# old). The store is a temporary directory under DIR; everything is removed at the end.
 set -euo pipefail
 export LC_ALL=C
 
@@ -29,13 +31,15 @@ N=10
 WAIT=60
 IMAGE=127.0.0.1:5000/busybox:latest
 HULL=""
-while getopts "n:w:i:b:h" opt; do
+BASE=/tmp
+while getopts "n:w:d:i:b:h" opt; do
     case $opt in
     n) N=$OPTARG ;;
     w) WAIT=$OPTARG ;;
+    d) BASE=$OPTARG ;;
     i) IMAGE=$OPTARG ;;
     b) HULL=$OPTARG ;;
-    h) sed -n '2,17p' "$SELF"; exit 0 ;;
+    h) sed -n '2,19p' "$SELF"; exit 0 ;;
     *) exit 2 ;;
     esac
 done
@@ -49,7 +53,8 @@ if [[ -z $HULL ]]; then
 fi
 [[ -x $HULL ]] || die "no hull binary at $HULL"
 
-WORK=$(mktemp -d /tmp/hull-healthbench.XXXXXX)
+[[ -d $BASE ]] || die "-d: no directory $BASE"
+WORK=$(mktemp -d "$BASE/hull-healthbench.XXXXXX")
 H=("$HULL" --root "$WORK/hull")
 cleanup() {
     local rc=$?

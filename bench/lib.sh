@@ -1,5 +1,6 @@
-# bench/lib.sh — sourced by the benchmarks (lifecycle.sh, run.sh, pull.sh): checks of their
-# common options and the scratch file system every store of a run lives on.
+# bench/lib.sh — sourced by the benchmarks (lifecycle.sh, run.sh, pull.sh, push.sh): checks of
+# their common options, the scratch file system every store of a run lives on, and helpers (jobs,
+# directories, podman's storage driver).
 # The caller defines die() and the globals FS (tmpfs|ext4) and WORK (an empty directory);
 # mount_scratch sets LOOP_IMG, LOOP_DEV, MOUNTED and FS_DESC, which unmount_scratch undoes.
 # shellcheck shell=bash disable=SC2034  # FS_DESC and LOOP_* are the callers' globals
@@ -51,4 +52,35 @@ unmount_scratch() {
     [[ -n ${LOOP_DEV:-} ]] && losetup -d "$LOOP_DEV"
     [[ -n ${LOOP_IMG:-} ]] && rm -f "$LOOP_IMG"
     rmdir "$WORK" 2>/dev/null || true
+}
+
+# `wait` on each background job so that any failure fails the run (plain `wait` ignores them).
+wait_all() {
+    local pid rc=0
+    for pid in $(jobs -p); do wait "$pid" || rc=1; done
+    return $rc
+}
+
+# Unmounts whatever is mounted below $1 (podman's overlay driver leaves mounts), then removes it.
+reset_dir() {
+    local dir=$1 m
+    [[ -e $dir ]] || return 0
+    while read -r m; do
+        if [[ -n $m ]]; then umount -l "$m" 2>/dev/null || true; fi
+    done < <(findmnt -rn -o TARGET | awk -v p="$dir" 'index($0, p "/") == 1 || $0 == p' | sort -r)
+    rm -rf "$dir"
+}
+
+# pick_podman_driver IMAGE: sets PODMAN_DRIVER for this scratch file system: overlay when a probe
+# pull of IMAGE into $WORK/podman-probe works with it, else vfs (and says why).
+pick_podman_driver() {
+    local probe=$WORK/podman-probe
+    PODMAN_DRIVER=overlay
+    if ! podman --root "$probe/root" --runroot "$probe/run" --storage-driver overlay \
+        --events-backend none --cgroup-manager cgroupfs \
+        pull -q --tls-verify=false "$1" >/dev/null 2>"$WORK/podman-probe.err"; then
+        PODMAN_DRIVER=vfs
+        echo "podman:     overlay driver failed here ($(tail -1 "$WORK/podman-probe.err")); using vfs"
+    fi
+    reset_dir "$probe"
 }

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # bench/lifecycle.sh — detached containers: start of N `run -d` (hull vs podman), `ps -a` over
-# many records, and the resident size of hull's monitor next to podman's conmon.
+# many records, the resident size of hull's monitor next to podman's conmon, and with a health
+# check every second.
 #
-#   bench/lifecycle.sh [-n STARTS] [-p RECORDS] [-l LINES] [-L] [-f tmpfs|ext4] [-i IMAGE]
-#                      [-b HULL_BINARY]
+#   bench/lifecycle.sh [-n STARTS] [-p RECORDS] [-l LINES] [-r REPS] [-L] [-c SECONDS]
+#                      [-f tmpfs|ext4]
+#                      [-i IMAGE] [-b HULL_BINARY]
 #
 #   -n STARTS   detached containers started per tool (default 100)
 #   -p RECORDS  container records `hull ps -a` lists (default 1000)
-#   -l LINES    lines the log throughput part prints per container (default 3000000; 0 skips it;
-#               each workload runs 3 times per tool, alternating which tool goes first)
+#   -l LINES    lines the log throughput part prints per container (default 3000000; 0 skips it)
+#   -r REPS     rounds of the log throughput part (default 7): each round runs every workload
+#               once per tool, the tools taking turns per workload, which goes first alternating
 #   -L          only the log throughput part (no starts, no ps)
+#   -c SECONDS  how long the health-check part's checks run before its measurement (default 60;
+#               0 skips it; with -L it is skipped): bench/health.sh on this file system
 #   -f FS       where every store lives: "tmpfs" (default; a tmpfs this script mounts) or "ext4"
 #               (a journaled ext4 on a loop device backed by a sparse file in /var/tmp)
 #   -i IMAGE    image (default 127.0.0.1:5000/busybox:latest; plain-HTTP registry)
@@ -27,12 +32,17 @@
 # conmon) VmRSS and Pss (from /proc/PID/smaps_rollup) are read then, before the cleanup.
 # ps: RECORDS records made with `hull create IMAGE true` (status Created; `ps` reads Created and
 # Exited records alike, one container.json each), then `hull ps -a` timed 15 times.
-# Logs (bench_logs): per tool, a container prints LINES lines with `yes | head` ("y", 2 bytes a
-# line), another LINES/3 lines of 100 bytes; each is timed from `run -d` until it is gone
-# (`wait`) and every line is in its log (hull's json-file; podman --log-driver k8s-file, conmon's
-# own format); less the same run printing nothing, that gives the ingest rate. Then
-# `logs > /dev/null` is timed; the monitor's and conmon's peak RSS (VmHWM) is sampled every
-# 20 ms throughout.
+# Logs (bench_logs): per tool, a container prints LINES lines of 2 bytes ("y"), another LINES/3
+# lines of 100 bytes, into hull's json-file or podman's k8s-file (--log-driver k8s-file, conmon's
+# own format). Two measures of each run: the span from the first entry's timestamp (both loggers
+# stamp each read with the time it returned: the first read of output) to the log file's mtime
+# (its last write), free of the start and stop of the container and of `podman wait`'s polling
+# interval; and the wall
+# time from `run -d` until it is gone (`wait`) and every line is in its log, less that of the
+# same tool's run printing nothing in the same round. Per workload, the two tools' runs follow
+# each other; ratios are of the medians over the rounds, with the range of the per-round ratios.
+# Then `logs > /dev/null` is timed. With perf installed, more rounds measure the loggers' CPU
+# time (log_cpu). The monitor's and conmon's RSS is sampled every 20 ms in a separate run.
 set -euo pipefail
 export LC_ALL=C
 
@@ -60,24 +70,29 @@ FS=tmpfs
 IMAGE=127.0.0.1:5000/busybox:latest
 HULL=""
 LINES=3000000
-LOG_REPS=3
+LOG_REPS=7
 LOGS_ONLY=0
-while getopts "n:p:l:Lf:i:b:h" opt; do
+CHECK_SECS=60
+while getopts "n:p:l:r:Lc:f:i:b:h" opt; do
     case $opt in
     n) STARTS=$OPTARG ;;
     l) LINES=$OPTARG ;;
+    r) LOG_REPS=$OPTARG ;;
     L) LOGS_ONLY=1 ;;
+    c) CHECK_SECS=$OPTARG ;;
     p) RECORDS=$OPTARG ;;
     f) FS=$OPTARG ;;
     i) IMAGE=$OPTARG ;;
     b) HULL=$OPTARG ;;
-    h) sed -n '2,18p' "$SELF"; exit 0 ;;
+    h) sed -n '2,22p' "$SELF"; exit 0 ;;
     *) exit 2 ;;
     esac
 done
 check_count "$STARTS" -n
 check_count "$RECORDS" -p
+check_count "$LOG_REPS" -r
 [[ $LINES =~ ^[0-9]+$ ]] || die "-l wants a number"
+[[ $CHECK_SECS =~ ^[0-9]+$ ]] || die "-c wants a number of seconds"
 check_fs
 [[ $(id -u) == 0 ]] || die "run as root (mounts, loop devices, cgroups)"
 for t in podman conmon unshare nsenter findmnt; do
@@ -261,14 +276,15 @@ sample_rss() {
 }
 
 # log_run TOOL NAME COUNT WIDTH [PAUSE]: a container printing COUNT lines of WIDTH bytes (the newline
-# included), timed until it is gone and all COUNT lines are in its log; appends
-# "NAME µs log_bytes" to results/TOOL.logrun and prints the container's ID. The container
-# writes 1 MB of such lines to a file, then `cat`s it COUNT/lines-per-MB times (busybox's
-# `yes | head` alone runs at about the rate of the loggers, so it would time itself); with
-# COUNT 0 it only writes the file, which the report subtracts. With PAUSE it sleeps PAUSE
-# seconds before and after (for the resident size while idle, printing, and after).
+# included), timed until it is gone and all COUNT lines are in its log; appends "NAME µs
+# log_bytes first_time end" (the first entry's timestamp, "-" without entries, and the log's
+# mtime in seconds since the epoch) to results/TOOL.logrun and prints the container's ID. The container writes 1 MB of such lines
+# to a file, then `cat`s it COUNT/lines-per-MB times (busybox's `yes | head` alone runs at
+# about the rate of the loggers, so it would time itself); with COUNT 0 it only writes the
+# file, which the report subtracts. With PAUSE it sleeps PAUSE seconds before and after (for
+# the resident size while idle, printing, and after).
 log_run() {
-    local tool=$1 name=$2 count=$3 width=$4 pause=${5:-0} word id log t0 t1 per
+    local tool=$1 name=$2 count=$3 width=$4 pause=${5:-0} word id log t0 t1 per first end
     word=$(printf "%$((width - 1))s" "" | tr ' ' y)
     per=$((1000000 / width))
     local cmd="yes $word | head -n $per >/f; i=0; while [ \$i -lt $((count / per)) ]; do cat /f; i=\$((i + 1)); done"
@@ -292,8 +308,39 @@ log_run() {
         ((${t1/./} - ${t0/./} < 120000000)) || die "$tool: $count lines not in $log after 120 s"
         sleep 0.01
     done
-    echo "$name $((${t1/./} - ${t0/./})) $(stat -c %s "$log")" >>"$WORK/results/$tool.logrun"
+    first=$(head -n 1 "$log" | entry_time "$tool")
+    end=$(stat -c %.9Y "$log")
+    echo "$name $((${t1/./} - ${t0/./})) $(stat -c %s "$log") ${first:--} $end" >>"$WORK/results/$tool.logrun"
     echo "$id"
+}
+
+# entry_time TOOL: the timestamp of the log entry on stdin (json-file's "time", k8s-file's
+# first field).
+entry_time() {
+    if [[ $1 == hull ]]; then
+        sed -n 's/.*"time":"\([^"]*\)"}$/\1/p'
+    else
+        cut -d' ' -f1
+    fi
+}
+
+# log_cpu TOOL NAME COUNT WIDTH: log_run's run again, under `perf record -a -e task-clock -c
+# 100000` (one sample per 100 µs a CPU spends in a task); appends "NAME ms" to results/TOOL.logcpu:
+# the CPU time of the logger (conmon; for hull, its process with the most samples, the
+# monitor), which the load of this shared machine does not stretch as it does wall time.
+log_cpu() {
+    local tool=$1 name=$2 count=$3 width=$4 comm=conmon perf_pid id
+    [[ $tool == hull ]] && comm=$(basename "$HULL" | cut -c1-15)
+    perf record -q -a -e task-clock -c 100000 -o "$WORK/perf.data" >/dev/null 2>&1 &
+    perf_pid=$!
+    sleep 0.5 # perf opens its events
+    id=$(log_run "$tool" "$name-cpu" "$count" "$width")
+    kill -INT "$perf_pid"
+    wait "$perf_pid" || true
+    perf report -i "$WORK/perf.data" --sort pid,comm -n --stdio -g none 2>/dev/null |
+        awk -v c="$comm" -v n="$name" '$4 == c && !found {print n, $2 / 10; found = 1}' \
+            >>"$WORK/results/$tool.logcpu"
+    log_rm "$tool" "$id"
 }
 
 # log_read TOOL NAME ID: `logs ID > /dev/null` timed; appends "NAME µs" to results/TOOL.logread.
@@ -325,19 +372,31 @@ bench_logs() {
     ((short > 0 && long > 0)) || die "-l wants at least 1500000 lines"
     echo "== log throughput: $short lines of 2 bytes, $long lines of 100 bytes, $LOG_REPS runs each per tool"
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-    local rep order
+    local rep first second
     for ((rep = 0; rep < LOG_REPS; rep++)); do
-        order="hull podman"
-        ((rep % 2)) && order="podman hull"
-        for tool in $order; do
-            for spec in empty:0:2 short:$short:2 long:$long:100; do
-                IFS=: read -r n count width <<<"$spec"
+        first=hull second=podman
+        ((rep % 2)) && first=podman second=hull
+        for spec in empty:0:2 short:$short:2 long:$long:100; do
+            IFS=: read -r n count width <<<"$spec"
+            for tool in $first $second; do
                 id=$(log_run "$tool" "$n" "$count" "$width")
                 [[ $n == empty ]] || log_read "$tool" "$n" "$id"
                 log_rm "$tool" "$id"
             done
         done
     done
+    if command -v perf >/dev/null; then # the loggers' CPU time, in rounds of their own
+        for ((rep = 0; rep < LOG_REPS; rep++)); do
+            first=hull second=podman
+            ((rep % 2)) && first=podman second=hull
+            for spec in short:$short:2 long:$long:100; do
+                IFS=: read -r n count width <<<"$spec"
+                for tool in $first $second; do log_cpu "$tool" "$n" "$count" "$width"; done
+            done
+        done
+    else
+        echo "skipped: the loggers' CPU time (no perf: apt-get install -y linux-perf)"
+    fi
     # Resident size: idle 1 s, 3 times the long workload, idle 1 s, sampled throughout.
     touch "$WORK/results/sampling"
     sample_rss &
@@ -349,37 +408,79 @@ bench_logs() {
     wait "$sampler"
     echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
     $PY - "$WORK/results" "$short" "$long" <<'EOF'
-import statistics, sys
+import re, statistics, sys
+from datetime import datetime, timezone
 res, lines, long = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-def rows(name):
-    """Per run name, the median of each column over the repetitions."""
-    runs = {}
+def epoch_ns(stamp):
+    """RFC 3339 with up to 9 digits of fraction (json-file's Z, conmon's +HH:MM) → ns."""
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)", stamp)
+    if not m:
+        return None
+    tz = "+00:00" if m[3] == "Z" else m[3]
+    secs = datetime.fromisoformat(m[1] + tz).astimezone(timezone.utc).timestamp()
+    return int(secs) * 10**9 + int((m[2] or "0").ljust(9, "0"))
+def runs(name):
+    """Per run name, the rounds in order: (wall µs, log bytes, timestamp span µs or None)."""
+    out = {}
+    for l in open(f"{res}/{name}"):
+        f = l.split()
+        if not f:
+            continue
+        a, b = epoch_ns(f[3]) if f[3] != "-" else None, float(f[4]) * 1e9
+        span = (b - a) / 1e3 if a is not None else None
+        out.setdefault(f[0], []).append((int(f[1]), int(f[2]), span))
+    return out
+def reads(name):
+    out = {}
     for l in open(f"{res}/{name}"):
         if l.strip():
-            runs.setdefault(l.split()[0], []).append([int(x) for x in l.split()[1:]])
-    return {k: [statistics.median(c) for c in zip(*v)] for k, v in runs.items()}
+            out.setdefault(l.split()[0], []).append(float(l.split()[1]))
+    return out
+med = statistics.median
 raw = {"short": lines * 2, "long": long * 100}
-run = {t: rows(f"{t}.logrun") for t in ("hull", "podman")}
-read = {t: rows(f"{t}.logread") for t in ("hull", "podman")}
-ingest = {}
-print("medians over the runs")
-print(f"{'':<8}{'workload':<10}{'total s':>9}{'ingest s':>10}{'output MB/s':>13}{'lines/s':>12}"
-      f"{'log MB':>9}{'logs s':>9}{'log MB/s':>10}{'out MB/s':>10}")
+count = {"short": lines, "long": long}
+run = {t: runs(f"{t}.logrun") for t in ("hull", "podman")}
+read = {t: reads(f"{t}.logread") for t in ("hull", "podman")}
+# Per tool and workload, per round: the timestamp span and the wall time less the round's empty run.
+span, net = {}, {}
 for t in ("hull", "podman"):
-    empty = run[t]["empty"][0]
-    for w, n in (("short", lines), ("long", long)):
-        total, size = run[t][w]
-        secs = max(total - empty, 1) / 1e6
-        ingest[t, w] = secs
-        r = read[t][w][0] / 1e6
-        print(f"{t:<8}{w:<10}{total / 1e6:>9.2f}{secs:>10.2f}{raw[w] / secs / 1e6:>13.1f}"
-              f"{n / secs:>12.0f}{size / 1e6:>9.1f}{r:>9.2f}{size / r / 1e6:>10.1f}{raw[w] / r / 1e6:>10.1f}")
-    print(f"{t:<8}{'empty':<10}{empty / 1e6:>9.2f}  (run -d + wait printing nothing: subtracted)")
+    empty = [r[0] for r in run[t]["empty"]]
+    for w in ("short", "long"):
+        span[t, w] = [max(r[2], 1) / 1e6 for r in run[t][w]]
+        net[t, w] = [max(r[0] - e, 1) / 1e6 for r, e in zip(run[t][w], empty)]
+rounds = len(run["hull"]["empty"])
+print(f"{rounds} rounds; medians, [min–max] over the rounds")
+print(f"{'':<8}{'workload':<10}{'span s':>18}{'output MB/s':>13}{'lines/s':>10}{'wall−empty s':>20}"
+      f"{'log MB':>8}{'logs s':>8}{'log MB/s':>10}")
+rng = lambda v: f"[{min(v):.2f}–{max(v):.2f}]"
+for t in ("hull", "podman"):
+    for w in ("short", "long"):
+        sp, nt = span[t, w], net[t, w]
+        size = med(r[1] for r in run[t][w])
+        rd = med(read[t][w]) / 1e6
+        print(f"{t:<8}{w:<10}{med(sp):>6.3f} {rng(sp):>11}{raw[w] / med(sp) / 1e6:>13.0f}"
+              f"{count[w] / med(sp) / 1e6:>9.1f}M{med(nt):>7.3f} {rng(nt):>12}"
+              f"{size / 1e6:>8.1f}{rd:>8.2f}{size / rd / 1e6:>10.0f}")
+    e = [r[0] / 1e6 for r in run[t]["empty"]]
+    print(f"{t:<8}{'empty':<10}wall {med(e):.2f} s {rng(e)} (run -d + wait printing nothing: subtracted per round)")
 for w in ("short", "long"):
-    h, p = ingest["hull", w], ingest["podman", w]
-    rh, rp = read["hull"][w][0], read["podman"][w][0]
-    print(f"ratio {w}: hull ingests at {p / h:.2f}x conmon's rate; hull logs reads {rp / rh:.2f}x "
-          f"as fast as podman logs")
+    for label, m in (("span", span), ("wall−empty", net)):
+        h, p = m["hull", w], m["podman", w]
+        per = [b / a for a, b in zip(h, p)]
+        print(f"ratio {w:<5} {label:<10}: hull ingests at {med(p) / med(h):.2f}x conmon's rate "
+              f"(ratio of medians; per-round ratios {min(per):.2f}–{max(per):.2f}, median {med(per):.2f})")
+    try:
+        cpu = {t: reads(f"{t}.logcpu").get(w, []) for t in ("hull", "podman")}
+    except FileNotFoundError:
+        cpu = {}
+    if cpu and cpu["hull"] and cpu["podman"]:
+        h, p = cpu["hull"], cpu["podman"]
+        per = [b / a for a, b in zip(h, p)]
+        print(f"ratio {w:<5} CPU time  : hull's monitor {med(h):.0f} ms [{min(h):.0f}–{max(h):.0f}], "
+              f"conmon {med(p):.0f} ms [{min(p):.0f}–{max(p):.0f}]: {med(p) / med(h):.2f}x less CPU "
+              f"(per-round ratios {min(per):.2f}–{max(per):.2f})")
+    rh, rp = med(read["hull"][w]), med(read["podman"][w])
+    print(f"ratio {w:<5} logs      : hull logs reads {rp / rh:.2f}x as fast as podman logs")
 # Resident size in the rss run: idle from 0.4 s to 0.9 s after the monitor was first seen (its
 # setup peaks higher before, see "Monitor footprint"), the max while printing, and after the
 # output: 0.8 s to 0.3 s before the monitor was last seen, in the trailing sleep (its teardown
@@ -403,3 +504,12 @@ EOF
 }
 
 ((LINES == 0)) || bench_logs
+
+# ---------------------------------------------------------------- monitor RSS with health checks
+# Ten monitors with a check every second next to ten without, on this file system (see
+# bench/health.sh; it removes what it made).
+if ((LOGS_ONLY == 0 && CHECK_SECS > 0)); then
+    echo
+    "$REPO_ROOT/bench/health.sh" -n 10 -w "$CHECK_SECS" -d "$WORK" -i "$IMAGE" -b "$HULL" ||
+        die "bench/health.sh failed"
+fi

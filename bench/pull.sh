@@ -115,23 +115,6 @@ die() {
     exit 1
 }
 
-# `wait` on each background job so that any failure fails the run (plain `wait` ignores them).
-wait_all() {
-    local pid rc=0
-    for pid in $(jobs -p); do wait "$pid" || rc=1; done
-    return $rc
-}
-
-# Unmounts whatever is mounted below $1 (podman's overlay driver leaves mounts), then removes it.
-reset_dir() {
-    local dir=$1 m
-    [[ -e $dir ]] || return 0
-    while read -r m; do
-        if [[ -n $m ]]; then umount -l "$m" 2>/dev/null || true; fi
-    done < <(findmnt -rn -o TARGET | awk -v p="$dir" 'index($0, p "/") == 1 || $0 == p' | sort -r)
-    rm -rf "$dir"
-}
-
 if [[ ${1:-} == __internal ]]; then
     shift
     internal "$@"
@@ -212,15 +195,7 @@ wait_all || die "warm-up fetch failed"
 echo "image:      $NLAYERS layers, $COMPRESSED bytes compressed; registry warmed (all blobs read once)"
 
 # ---------------------------------------------------------------- podman storage driver
-PODMAN_DRIVER=overlay
-probe=$WORK/podman-probe
-if ! podman --root "$probe/root" --runroot "$probe/run" --storage-driver overlay \
-    --events-backend none --cgroup-manager cgroupfs \
-    pull -q --tls-verify=false "$REGISTRY/busybox:latest" >/dev/null 2>"$WORK/podman-probe.err"; then
-    PODMAN_DRIVER=vfs
-    echo "podman:     overlay driver failed here ($(tail -1 "$WORK/podman-probe.err")); using vfs"
-fi
-reset_dir "$probe"
+pick_podman_driver "$REGISTRY/busybox:latest"
 echo "podman:     storage driver $PODMAN_DRIVER"
 PODMAN="podman --root $WORK/podman/root --runroot $WORK/podman/run --storage-driver $PODMAN_DRIVER --events-backend none --cgroup-manager cgroupfs"
 

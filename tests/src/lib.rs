@@ -8,6 +8,7 @@
 pub mod host;
 pub mod netns;
 pub mod pty;
+pub mod reboot;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -176,6 +177,12 @@ impl Hull {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `inspect --format json NAME`: the container's document.
+    pub fn inspect(&self, name: &str) -> serde_json::Value {
+        let out = self.ok(&["inspect", "--format", "json", name]);
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("inspect {name}: {e}: {out}"))
+    }
+
     /// Runs hull, asserts failure, returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
@@ -220,6 +227,20 @@ impl Hull {
         });
         self.ok(&["ps", "-q", "--no-trunc"]).trim().to_string()
     }
+}
+
+/// Runs `cmd` to its end and returns its stdout; fails the test, naming `what` and quoting the
+/// command's stderr, unless it exited 0.
+pub fn stdout_ok(cmd: &mut Command, what: &str) -> Vec<u8> {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 /// The fixture registry's busybox image (see tests/fixtures/README.md).

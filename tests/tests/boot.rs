@@ -1,25 +1,13 @@
-//! `hull system boot` after a simulated reboot: every monitor and container process of the
-//! store is killed with -9 (by PID), and what a reboot takes with them is removed: rootfs
-//! mounts, cgroups, the store's bridges (their veths went with the network namespaces) and its
-//! nft rules, and its `/run/hull/stores` registration (tmpfs). What a reboot keeps stays: the
-//! records, the runtime's state files and the leases, all in the store on disk. Which
-//! containers come back is dockerd 20.10's rule (see engine `lifecycle/boot.rs`).
+//! `hull system boot` after a simulated reboot (`hull_tests::reboot`: kill -9 of every monitor
+//! and container process, and what a reboot takes with them removed). Which containers come
+//! back is dockerd 20.10's rule (see engine `lifecycle/boot.rs`).
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
-use std::process::Command;
 
 use hull_tests::host::{host_objects, leases, monitor_pids};
-use hull_tests::{
-    busybox, cgroup_dirs, container_id_of, container_pids, free_port, poll, require_root,
-    unmount_below, wait_until, Hull,
-};
-use serde_json::Value;
-
-fn inspect(h: &Hull, name: &str) -> Value {
-    let out = h.ok(&["inspect", "--format", "json", name]);
-    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("inspect {name}: {e}: {out}"))
-}
+use hull_tests::reboot::simulate_reboot;
+use hull_tests::{busybox, container_id_of, free_port, poll, require_root, Hull};
 
 fn sleeper(h: &Hull, name: &str, flags: &[&str]) {
     let image = busybox();
@@ -39,78 +27,6 @@ fn http_answers(port: u16) -> bool {
             Ok(v.contains("hello-after-boot"))
         })
         .unwrap_or(false)
-}
-
-fn is_gone(pid: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "))
-}
-
-/// What a reboot does to the store's containers: kill -9 of every monitor and container process
-/// (only this store's, by PID), then what went with them and with the tmpfs and the kernel's
-/// state.
-fn simulate_reboot(h: &Hull, ids: &[String]) {
-    let mut pids = monitor_pids(h);
-    for id in ids {
-        pids.extend(container_pids(id));
-    }
-    assert!(!pids.is_empty(), "nothing to kill");
-    for pid in &pids {
-        let _ = Command::new("kill").args(["-9", pid]).status();
-    }
-    wait_until("the killed processes are gone", || {
-        pids.iter().all(|p| is_gone(p))
-    });
-    for id in ids {
-        unmount_below(&h.root().join("containers").join(id));
-        for dir in cgroup_dirs(id) {
-            let _ = std::fs::remove_dir(&dir);
-        }
-    }
-    let (links, _) = host_objects(h);
-    for line in links {
-        // `N: name@peer: <…> … alias hull …`
-        let name = line.split(": ").nth(1).unwrap_or("").split('@').next();
-        if let Some(name) = name.filter(|n| !n.is_empty()) {
-            let _ = Command::new("ip").args(["link", "del", name]).status();
-        }
-    }
-    delete_store_rules(h);
-    let tag = hull_net::store_tag(&h.root());
-    let _ = std::fs::remove_file(format!("/run/hull/stores/{tag}"));
-    let (links, rules) = host_objects(h);
-    assert!(links.is_empty(), "links survived the reboot: {links:#?}");
-    assert!(rules.is_empty(), "rules survived the reboot: {rules:#?}");
-}
-
-/// Deletes this store's tagged rules from hull's nft table, by handle.
-fn delete_store_rules(h: &Hull) {
-    let tag = format!("hull {} ", hull_net::store_tag(&h.root()));
-    let out = Command::new("nft")
-        .args(["-a", "list", "table", "ip", "hull"])
-        .output()
-        .expect("run nft");
-    let listing = String::from_utf8_lossy(&out.stdout);
-    let mut chain = String::new();
-    for line in listing.lines().map(str::trim) {
-        if let Some(name) = line.strip_prefix("chain ") {
-            // `chain NAME { # handle N`
-            chain = name.split_whitespace().next().unwrap_or("").to_string();
-        } else if line.contains(&tag) {
-            if let Some(handle) = line.rsplit("# handle ").next() {
-                let _ = Command::new("nft")
-                    .args([
-                        "delete",
-                        "rule",
-                        "ip",
-                        "hull",
-                        &chain,
-                        "handle",
-                        handle.trim(),
-                    ])
-                    .status();
-            }
-        }
-    }
 }
 
 fn running_names(h: &Hull) -> Vec<String> {
@@ -170,7 +86,7 @@ fn boot_brings_back_exactly_the_containers_dockers_rule_restarts() {
     ]);
     let names = ["web", "keep", "held", "retry", "plain", "fresh"];
     let ids: Vec<String> = names.iter().map(|n| container_id_of(&h, n)).collect();
-    let pid_before = inspect(&h, "web")["State"]["Pid"].as_i64().unwrap();
+    let pid_before = h.inspect("web")["State"]["Pid"].as_i64().unwrap();
     assert!(
         poll(10, || http_answers(port)),
         "httpd never answered before the reboot"
@@ -220,19 +136,19 @@ fn boot_brings_back_exactly_the_containers_dockers_rule_restarts() {
         "DNS or the network is broken: {ping:?}"
     );
     for name in ["web", "keep", "retry"] {
-        let doc = inspect(&h, name);
+        let doc = h.inspect(name);
         assert_eq!(doc["State"]["Running"], true, "{name}");
         assert_eq!(doc["RestartCount"], 0, "{name}: dockerd starts it with 0");
     }
     assert_ne!(
-        inspect(&h, "web")["State"]["Pid"].as_i64().unwrap(),
+        h.inspect("web")["State"]["Pid"].as_i64().unwrap(),
         pid_before
     );
-    let plain = inspect(&h, "plain");
+    let plain = h.inspect("plain");
     assert_eq!(plain["State"]["Running"], false);
     assert_eq!(plain["State"]["ExitCode"], 255, "died unseen: Docker's 255");
-    assert_eq!(inspect(&h, "held")["State"]["Running"], false);
-    assert_eq!(inspect(&h, "fresh")["State"]["Status"], "created");
+    assert_eq!(h.inspect("held")["State"]["Running"], false);
+    assert_eq!(h.inspect("fresh")["State"]["Status"], "created");
     let ps = h.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
     assert!(ps.contains("plain Exited (255)"), "{ps}");
     assert!(ps.contains("fresh Created"), "{ps}");
@@ -240,12 +156,12 @@ fn boot_brings_back_exactly_the_containers_dockers_rule_restarts() {
     // Idempotent: a second boot starts nothing and leaves every process where it was.
     let monitors = monitor_pids(&h).len();
     assert_eq!(monitors, 3, "one monitor per running container");
-    let web_pid = inspect(&h, "web")["State"]["Pid"].clone();
+    let web_pid = h.inspect("web")["State"]["Pid"].clone();
     let again = h.run(&["system", "boot"]);
     assert!(again.status.success(), "{again:?}");
     assert_eq!(String::from_utf8_lossy(&again.stdout), "", "{again:?}");
     assert_eq!(monitor_pids(&h).len(), 3);
-    assert_eq!(inspect(&h, "web")["State"]["Pid"], web_pid);
+    assert_eq!(h.inspect("web")["State"]["Pid"], web_pid);
 
     let mut args = vec!["rm", "-f"];
     args.extend(names);

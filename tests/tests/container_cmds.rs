@@ -411,3 +411,25 @@ fn labels_show_in_inspect_and_select_in_ps() {
     let err = h.fails(&["create", "--label", "=x", &image]);
     assert!(err.contains("--label"), "{err}");
 }
+
+/// `hull diff`: Docker's A/C/D lines for what the container did to its files, directories the
+/// changes lie in as C, and nothing for the files hull binds over /etc (nor for a container
+/// that changed nothing, nor one never started).
+#[test]
+fn diff_lists_added_changed_and_deleted_paths() {
+    require_root!();
+    let h = Hull::new();
+    let image = busybox();
+    h.ok(&["create", "--name", "untouched", &image, "true"]);
+    assert_eq!(h.ok(&["diff", "untouched"]), "", "never started");
+    h.ok(&["start", "-a", "untouched"]);
+    assert_eq!(h.ok(&["diff", "untouched"]), "", "changed nothing");
+    let script = "touch /tmp/new; mkdir -p /tmp/d/e; echo x >> /etc/passwd; rm /bin/ls";
+    h.ok(&["run", "--name", "changer", &image, "sh", "-c", script]);
+    let want =
+        "C /bin\nD /bin/ls\nC /etc\nC /etc/passwd\nC /tmp\nA /tmp/d\nA /tmp/d/e\nA /tmp/new\n";
+    assert_eq!(h.ok(&["diff", "changer"]), want);
+    let err = h.fails(&["diff", "no-such-ctr"]);
+    assert!(err.contains("no such container: no-such-ctr"), "{err}");
+    h.ok(&["rm", "untouched", "changer"]);
+}

@@ -120,3 +120,28 @@ fn rm_f_of_a_dead_record_whose_container_runs_on_removes_everything() {
     let leftover = container_pids(&id);
     assert!(leftover.is_empty(), "container process left: {leftover:?}");
 }
+
+#[test]
+fn a_dead_container_still_holds_its_named_volume() {
+    require_root!();
+    let h = Hull::new();
+    h.ok(&["pull", "-q", &busybox()]);
+    h.ok(&[
+        "run",
+        "-v",
+        "kept:/data",
+        &busybox(),
+        "sh",
+        "-c",
+        "echo x > /data/f",
+    ]);
+    let id = h.ok(&["ps", "-aq", "--no-trunc"]).trim().to_string();
+    tear_record(&h, &id, b"");
+    // Its record says nothing now, but its bundle still mounts the volume.
+    let err = h.fails(&["volume", "rm", "kept"]);
+    assert!(err.contains(&format!("volume is in use - [{id}]")), "{err}");
+    h.ok(&["volume", "prune", "-a", "-f"]);
+    assert!(h.ok(&["volume", "ls", "-q"]).lines().any(|l| l == "kept"));
+    h.ok(&["rm", "-f", &id]);
+    h.ok(&["volume", "rm", "kept"]);
+}

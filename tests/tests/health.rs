@@ -1,5 +1,6 @@
 //! Health checks through the `hull` CLI: `--health-*` flags and an image's HEALTHCHECK, run by
-//! the container's monitor; `inspect`'s `State.Health`, `ps`'s status and `--filter health=`.
+//! the container's monitor (a foreground run's checker); `inspect`'s `State.Health`, `ps`'s
+//! status and `--filter health=`.
 //! Intervals are short so that each test takes a few seconds.
 
 use hull_tests::{busybox, container_pids, poll, require_root, wait_until, Hull};
@@ -36,6 +37,15 @@ fn names_with(h: &Hull, health: &str) -> Vec<String> {
     v
 }
 
+/// Waits until the container's health log holds `n` results (`what` says which).
+fn wait_checks(h: &Hull, name: &str, n: usize, what: &str) {
+    wait_until(what, || {
+        health(h, name)["Log"]
+            .as_array()
+            .is_some_and(|l| l.len() >= n)
+    });
+}
+
 /// Waits until the container's health reads `want`; its last State.Health.
 fn wait_health(h: &Hull, name: &str, want: &str) -> Value {
     wait_until(&format!("{name} to be {want}"), || {
@@ -63,11 +73,7 @@ fn a_check_turns_healthy_once_its_file_exists() {
     let _c = h.detach(&flags, &["sleep", "60"]);
     let _plain = h.detach(&["--name", "plain", "--network", "none"], &["sleep", "60"]);
     // Failing checks (below the retries) keep it starting.
-    wait_until("two failed checks", || {
-        health(&h, "web")["Log"]
-            .as_array()
-            .is_some_and(|l| l.len() >= 2)
-    });
+    wait_checks(&h, "web", 2, "two failed checks");
     let hs = health(&h, "web");
     assert_eq!(hs["Status"], "starting", "{hs}");
     assert!(hs["FailingStreak"].as_u64().unwrap() >= 2, "{hs}");
@@ -213,11 +219,7 @@ fn failures_in_the_start_period_do_not_count() {
     let _c = h.detach(&flags, &["sleep", "60"]);
     // The start interval (not the 30s interval) runs checks during the start period, and their
     // failures leave it starting.
-    wait_until("two checks in the start period", || {
-        health(&h, "boot")["Log"]
-            .as_array()
-            .is_some_and(|l| l.len() >= 2)
-    });
+    wait_checks(&h, "boot", 2, "two checks in the start period");
     let hs = health(&h, "boot");
     if started.elapsed() < std::time::Duration::from_millis(4500) {
         assert_eq!(hs["Status"], "starting", "{hs}");
@@ -359,11 +361,7 @@ fn a_monitor_killed_mid_check_leaves_a_readable_record() {
             "50ms",
         ];
         let c = h.detach(&flags, &["sleep", "60"]);
-        wait_until("three checks", || {
-            health(&h, &name)["Log"]
-                .as_array()
-                .is_some_and(|l| l.len() >= 3)
-        });
+        wait_checks(&h, &name, 3, "three checks");
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         // The monitor and any check process it forked (they share its command line).
         let needle = format!("__monitor\0{}", c.1);
@@ -389,4 +387,83 @@ fn a_monitor_killed_mid_check_leaves_a_readable_record() {
         }
         h.ok(&["rm", "-f", &name]);
     }
+}
+
+/// A foreground `hull run` in a child process; killed (by its pid) if the test ends before it.
+struct Foreground(std::process::Child);
+
+impl Drop for Foreground {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn run_in_foreground(h: &Hull, name: &str, check: &str, retries: &str) -> Foreground {
+    let image = busybox();
+    Foreground(h.spawn(&[
+        "run",
+        "--name",
+        name,
+        "--network",
+        "none",
+        "--health-cmd",
+        check,
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        retries,
+        &image,
+        "sleep",
+        "30",
+    ]))
+}
+
+#[test]
+fn a_foreground_run_checks_health_as_a_detached_one_does() {
+    require_root!();
+    let h = Hull::new();
+    let mut fg = run_in_foreground(&h, "fg", "echo fg; test -e /tmp/ready", "1000");
+    let mut sick = run_in_foreground(&h, "fgsick", "exit 3", "2");
+    wait_until("both to run", || {
+        h.ok(&["ps", "--format", "{{.Names}}"]).lines().count() == 2
+    });
+    wait_checks(&h, "fg", 2, "two failed checks of fg");
+    let hs = health(&h, "fg");
+    assert_eq!(hs["Status"], "starting", "{hs}");
+    assert_eq!(hs["Log"][0]["Output"], "fg\n", "{hs}");
+    assert!(status_of(&h, "fg").ends_with("(health: starting)"));
+    h.ok(&["exec", "fg", "touch", "/tmp/ready"]);
+    wait_health(&h, "fg", "healthy");
+    let status = status_of(&h, "fg");
+    assert!(
+        status.starts_with("Up ") && status.ends_with("(healthy)"),
+        "{status}"
+    );
+    assert_eq!(names_with(&h, "healthy"), ["fg"]);
+
+    let hs = wait_health(&h, "fgsick", "unhealthy");
+    assert_eq!(hs["Log"][0]["ExitCode"], 3, "{hs}");
+    assert!(status_of(&h, "fgsick").ends_with("(unhealthy)"));
+
+    // Stopped, the run ends (its checker with it) and the health reads unhealthy.
+    h.ok(&["stop", "-t", "1", "fg", "fgsick"]);
+    for (name, child) in [("fg", &mut fg.0), ("fgsick", &mut sick.0)] {
+        let mut code = None;
+        poll(20, || {
+            code = child.try_wait().unwrap();
+            code.is_some()
+        });
+        assert!(
+            code.is_some(),
+            "the foreground run of {name} outlived its container"
+        );
+        assert_eq!(health(&h, name)["Status"], "unhealthy", "{name}");
+    }
+    // No checker process is left behind (each shares its run's command line).
+    let left = hull_tests::pids_where(|pid| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains("--health-cmd\0echo fg"))
+    });
+    assert!(left.is_empty(), "health checkers left: {left:?}");
 }

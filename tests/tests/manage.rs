@@ -306,3 +306,47 @@ fn create_records_a_container_that_start_runs() {
     let err = h.fails(&["create", "--name", "later", &busybox()]);
     assert!(err.contains("Conflict."), "{err}");
 }
+
+#[test]
+fn stop_sends_the_stop_signal_and_kill_of_another_keeps_the_restart_policy() {
+    require_root!();
+    let h = Hull::new();
+    let _c = Cleanup(&h);
+    let image = busybox();
+    let err = h.fails(&["run", "-d", "--stop-signal", "NOPE", &image, "true"]);
+    assert!(
+        err.contains("\"NOPE\" for \"--stop-signal\" flag: not a signal"),
+        "{err}"
+    );
+    let err = h.fails(&["run", "-d", "--stop-timeout", "-1", &image, "true"]);
+    assert!(err.contains("--stop-timeout"), "{err}");
+    assert_eq!(h.ok(&["ps", "-aq"]), "", "a refused run left a container");
+
+    // USR1 ends it with 3; SIGTERM would leave it running until the SIGKILL after 30 s (137).
+    let script = "trap 'echo got-usr1; exit 3' USR1; trap 'exit 5' HUP; echo ready; \
+                  while :; do sleep 0.1; done";
+    let flags = ["--stop-signal", "USR1", "--stop-timeout", "30"];
+    let mut argv = vec!["run", "-d", "--name", "sig", "--restart", "always"];
+    argv.extend_from_slice(&flags);
+    argv.extend([image.as_str(), "sh", "-c", script]);
+    h.ok(&argv);
+    let readies = || h.ok(&["logs", "sig"]).matches("ready").count();
+    wait_until("the script to trap", || readies() == 1);
+    let config: serde_json::Value = serde_json::from_str(&h.ok(&["inspect", "sig"])).unwrap();
+    assert_eq!(config[0]["Config"]["StopSignal"], "USR1");
+    assert_eq!(config[0]["Config"]["StopTimeout"], 30);
+
+    // A signal that is not the stop signal is not a stop: the policy runs it again (Docker).
+    h.ok(&["kill", "-s", "HUP", "sig"]);
+    wait_until("the restart after HUP", || {
+        inspect_state(&h, "sig")["Running"] == true && readies() == 2
+    });
+    h.ok(&["stop", "sig"]);
+    let state = inspect_state(&h, "sig");
+    assert_eq!(state["ExitCode"], 3, "{state}");
+    assert!(h.ok(&["logs", "sig"]).contains("got-usr1"));
+    assert!(
+        ps_line(&h, "sig").starts_with("sig exited"),
+        "the policy ran it again"
+    );
+}

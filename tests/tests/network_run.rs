@@ -24,14 +24,9 @@ fn busybox() -> String {
     format!("{}/busybox:latest", fixture("HULL_TEST_REGISTRY"))
 }
 
-fn inspect(h: &Hull, name: &str) -> Value {
-    let out = h.ok(&["inspect", "--format", "json", name]);
-    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("inspect {name}: {e}: {out}"))
-}
-
 /// The container's address on `network`, from `inspect`.
 fn ip_on(h: &Hull, name: &str, network: &str) -> Ipv4Addr {
-    let d = inspect(h, name);
+    let d = h.inspect(name);
     let ip = d["NetworkSettings"]["Networks"][network]["IPAddress"]
         .as_str()
         .unwrap_or_default()
@@ -41,7 +36,7 @@ fn ip_on(h: &Hull, name: &str, network: &str) -> Ipv4Addr {
 }
 
 fn gateway_of(h: &Hull, name: &str) -> Ipv4Addr {
-    inspect(h, name)["NetworkSettings"]["Gateway"]
+    h.inspect(name)["NetworkSettings"]["Gateway"]
         .as_str()
         .unwrap()
         .parse()
@@ -161,7 +156,7 @@ fn published_http_is_reached_on_loopback_and_on_the_bridge_address() {
     });
     assert!(http_get((Ipv4Addr::LOCALHOST, port)).contains("hello-from-hull"));
     assert!(http_get((gw, port)).contains("hello-from-hull"));
-    let d = inspect(&h, "web");
+    let d = h.inspect("web");
     assert_eq!(
         d["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"],
         port.to_string()
@@ -311,10 +306,10 @@ fn user_networks_are_isolated_from_each_other() {
     assert!(same.status.success(), "same network: {same:?}");
     let other = exec(&h, "r1", &["ping", "-c1", "-W1", &b1.to_string()]);
     assert!(!other.status.success(), "red reached blue");
-    let d = inspect(&h, "r2");
+    let d = h.inspect("r2");
     let red = &d["NetworkSettings"]["Networks"]["red"];
-    assert_eq!(red["Aliases"], serde_json::json!(["db"]));
     let short = &d["Id"].as_str().unwrap()[..12];
+    assert_eq!(red["Aliases"], serde_json::json!(["db", short]));
     assert_eq!(red["DNSNames"], serde_json::json!(["r2", "db", short]));
     assert_eq!(red["IPAMConfig"], Value::Null);
     assert_eq!(red["EndpointID"], d["Id"]);
@@ -324,7 +319,7 @@ fn user_networks_are_isolated_from_each_other() {
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains(&r2.to_string()), "{name}: {text}");
     }
-    let r1 = &inspect(&h, "r1")["NetworkSettings"]["Networks"]["red"];
+    let r1 = &h.inspect("r1")["NetworkSettings"]["Networks"]["red"];
     assert_eq!(
         r1["IPAMConfig"],
         serde_json::json!({"IPv4Address": "10.232.1.50"})
@@ -385,7 +380,7 @@ fn a_killed_monitor_leaves_an_endpoint_the_next_command_reconciles() {
         .ok(&["inspect", "-f", "{{.Id}}", "orphan"])
         .trim()
         .to_string();
-    let pid = inspect(&h, "orphan")["State"]["Pid"].as_i64().unwrap();
+    let pid = h.inspect("orphan")["State"]["Pid"].as_i64().unwrap();
     let monitor = monitor_pid(&id).expect("the monitor's pid");
     let kill = |p: i64| {
         assert!(Command::new("kill")
@@ -540,7 +535,7 @@ fn the_host_wide_sweep_removes_what_a_deleted_store_left() {
         .ok(&["inspect", "-f", "{{.Id}}", "left"])
         .trim()
         .to_string();
-    let pid = inspect(&gone, "left")["State"]["Pid"].as_i64().unwrap();
+    let pid = gone.inspect("left")["State"]["Pid"].as_i64().unwrap();
     let monitor = monitor_pid(&id).expect("the monitor's pid");
     for p in [monitor, pid] {
         assert!(Command::new("kill")
@@ -607,13 +602,32 @@ fn containers_on_a_user_network_find_each_other_by_name_and_alias() {
     );
     let over_eth1 = exec(&h, "outsider", &["ping", "-c1", "-W2", &srv.to_string()]);
     assert!(over_eth1.status.success(), "{over_eth1:?}");
+    // inspect shows the connection beside the first network, with eth1's address.
+    let nets = h.inspect("outsider")["NetworkSettings"]["Networks"].clone();
+    let names = nets["names"]["IPAddress"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(eth1_has(&eth1, &names), "inspect: {nets}");
+    assert_eq!(nets["names"]["DNSNames"][0], "outsider", "{nets}");
+    assert!(nets["bridge"]["IPAddress"].is_string(), "{nets}");
     h.ok(&["network", "disconnect", "names", "outsider"]);
+    let nets = h.inspect("outsider")["NetworkSettings"]["Networks"].clone();
+    assert!(
+        nets.get("names").is_none(),
+        "still in inspect after disconnect: {nets}"
+    );
     let gone = exec(&h, "outsider", &["ip", "link", "show", "eth1"]);
     assert!(!gone.status.success(), "eth1 still there: {gone:?}");
 
     rm_all(&h);
     h.ok(&["network", "rm", "names"]);
     assert_nothing_left(&h);
+}
+
+/// Whether `ip -o addr show eth1`'s output holds `ip` (a non-empty address).
+fn eth1_has(out: &std::process::Output, ip: &str) -> bool {
+    !ip.is_empty() && String::from_utf8_lossy(&out.stdout).contains(&format!("{ip}/"))
 }
 
 /// Regression: a runner killed after releasing its network's last lease but before removing

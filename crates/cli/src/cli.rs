@@ -2,6 +2,11 @@
 
 use std::path::PathBuf;
 
+pub use crate::cli_network::{
+    NetworkCommand, NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs, NetworkLsArgs,
+    NetworkNamesArgs, NetworkPruneArgs,
+};
+pub use crate::cli_system::{SystemCommand, SystemDfArgs, SystemPruneArgs};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -26,6 +31,8 @@ pub struct Cli {
 pub enum Command {
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
     /// List images
     Images(ImagesArgs),
     /// Create a tag TARGET that refers to SOURCE
@@ -36,6 +43,14 @@ pub enum Command {
     Load(LoadArgs),
     /// Save one or more images to a docker-archive tar
     Save(SaveArgs),
+    /// Build an image from a Dockerfile
+    Build(crate::cli_build::BuildArgs),
+    /// Create a new image from a container's changes
+    Commit(crate::cli_commit::CommitArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(crate::cli_commit::ImportArgs),
+    /// Show the history of an image
+    History(crate::cli_commit::HistoryArgs),
     /// Log in to a registry
     Login(LoginArgs),
     /// Log out from a registry
@@ -71,6 +86,8 @@ pub enum Command {
     Export(ExportArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(crate::cli_events::DiffArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(StatsArgs),
     /// Create a new container without starting it
@@ -102,81 +119,14 @@ pub enum Command {
     /// Manage hull
     #[command(subcommand)]
     System(SystemCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum SystemCommand {
-    /// Reconcile the containers that died with the machine and start those whose restart
-    /// policy brings them back (run once at boot)
-    Boot,
-    /// Remove stopped containers, unused networks and dangling images
-    Prune(SystemPruneArgs),
-    /// Show disk usage: images, containers, local volumes and build cache
-    Df(SystemDfArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct SystemDfArgs {
-    /// Format the output with a Go template ({{.Type}}, {{.TotalCount}}, {{.Active}},
-    /// {{.Size}}, {{.Reclaimable}}) or `json`
-    #[arg(long)]
-    pub format: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct SystemPruneArgs {
-    /// Remove all images no container uses, not just dangling ones
-    #[arg(short, long)]
-    pub all: bool,
-    /// Do not prompt for confirmation (hull never prompts)
-    #[arg(short, long)]
-    pub force: bool,
-    /// Prune anonymous volumes too
-    #[arg(long)]
-    pub volumes: bool,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum NetworkCommand {
-    /// Create a network
-    Create(NetworkCreateArgs),
-    /// List networks
-    #[command(alias = "list")]
-    Ls(NetworkLsArgs),
-    /// Display detailed information on one or more networks
-    Inspect(NetworkNamesArgs),
-    /// Remove one or more networks
-    #[command(alias = "remove")]
-    Rm(NetworkNamesArgs),
-    /// Remove all unused networks
-    Prune(NetworkPruneArgs),
-    /// Connect a running container to a network
-    Connect(NetworkConnectArgs),
-    /// Disconnect a container from a network
-    Disconnect(NetworkDisconnectArgs),
-    /// Remove the endpoints, links and rules of this store that no running container owns
-    Sweep,
-}
-
-#[derive(Debug, Args)]
-pub struct NetworkConnectArgs {
-    /// Add a network-scoped alias for the container (repeatable)
-    #[arg(long = "alias")]
-    pub aliases: Vec<String>,
-    /// IPv4 address on the network
-    #[arg(long)]
-    pub ip: Option<String>,
-    pub network: String,
-    pub container: String,
-}
-
-#[derive(Debug, Args)]
-pub struct NetworkDisconnectArgs {
-    /// Do not fail when the container is not connected to the network
-    #[arg(short, long)]
-    pub force: bool,
-    pub network: String,
-    pub container: String,
+    /// Get real time events from the store's journal
+    Events(crate::cli_events::EventsArgs),
+    /// Show the hull version information
+    Version(crate::cli_system::FormatArgs),
+    /// Display system-wide information
+    Info(crate::cli_system::FormatArgs),
+    /// Print a shell completion script (bash, zsh or fish)
+    Completion(crate::cli_system::CompletionArgs),
 }
 
 #[derive(Debug, Args)]
@@ -184,43 +134,6 @@ pub struct PortArgs {
     pub container: String,
     /// PRIVATE_PORT[/PROTO]
     pub port: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct NetworkCreateArgs {
-    /// Subnet in CIDR format (default: the first free private pool)
-    #[arg(long)]
-    pub subnet: Option<String>,
-    /// IPv4 gateway for the subnet (default: its first address)
-    #[arg(long)]
-    pub gateway: Option<String>,
-    /// Driver to manage the network (only "bridge")
-    #[arg(short, long, default_value = "bridge")]
-    pub driver: String,
-    pub name: String,
-}
-
-#[derive(Debug, Args)]
-pub struct NetworkLsArgs {
-    /// Only display network IDs
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Do not truncate the output
-    #[arg(long)]
-    pub no_trunc: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct NetworkNamesArgs {
-    #[arg(required = true)]
-    pub networks: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct NetworkPruneArgs {
-    /// Do not prompt for confirmation (hull never prompts)
-    #[arg(short, long)]
-    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -277,6 +190,8 @@ pub enum ImageCommand {
     Ls(ImagesArgs),
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
     /// Display detailed information on one or more images
     Inspect(InspectArgs),
     /// Create a tag TARGET that refers to SOURCE
@@ -290,6 +205,10 @@ pub enum ImageCommand {
     Load(LoadArgs),
     /// Save images to a docker-archive tar
     Save(SaveArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(crate::cli_commit::ImportArgs),
+    /// Show the history of an image
+    History(crate::cli_commit::HistoryArgs),
     /// Mount an image's filesystem read-only and print the mount point
     Mount(ImageRefArgs),
     /// Unmount an image mounted with `hull image mount`
@@ -310,6 +229,30 @@ pub struct PullArgs {
     pub cert_dir: Option<PathBuf>,
     /// Image reference, e.g. busybox, localhost:5000/app:v1, repo@sha256:…
     pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Push every local tag of the repository
+    #[arg(short, long)]
+    pub all_tags: bool,
+    /// Print only the pushed reference
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// How to compress layers hull made (commit, import, load of an uncompressed archive)
+    #[arg(long, value_enum, default_value = "gzip")]
+    pub compression_format: CompressionFormat,
+    /// Directory of per-registry CA certificates (<dir>/<host:port>/ca.crt)
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// Image reference, e.g. localhost:5000/app:v1 (a repository alone with --all-tags)
+    pub image: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressionFormat {
+    Gzip,
+    Zstd,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -566,6 +509,12 @@ pub struct RunArgs {
     pub label_file: Vec<PathBuf>,
     #[command(flatten)]
     pub health: crate::health_args::HealthArgs,
+    /// Signal to stop the container (default: the image's STOPSIGNAL, else SIGTERM)
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Seconds `stop` waits before killing the container (default 10)
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub stop_timeout: Option<i64>,
     /// The image to run
     pub image: String,
     /// The command and its arguments
@@ -641,9 +590,9 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// Seconds to wait before killing the container
-    #[arg(short, long, default_value_t = 10)]
-    pub time: u64,
+    /// Seconds to wait before killing the container (default: its --stop-timeout, else 10)
+    #[arg(short, long)]
+    pub time: Option<u64>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }

@@ -36,24 +36,39 @@ pub fn table(rows: &[Vec<String>]) -> String {
 
 /// Decimal sizes with three significant digits, as Docker prints them: `4.26MB`, `872kB`, `0B`.
 pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    format!("{}{}", three_significant(value), UNITS[unit])
+    human_size_with_precision(bytes, 3)
 }
 
-fn three_significant(v: f64) -> String {
-    let decimals = if v >= 100.0 {
-        0
-    } else if v >= 10.0 {
-        1
-    } else {
-        2
+/// Decimal sizes with `digits` significant digits (Go's `%.Ng`, as Docker's units package).
+pub fn human_size_with_precision(bytes: u64, digits: usize) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    scaled(bytes, 1000.0, &UNITS, digits)
+}
+
+/// Binary sizes with four significant digits, as Docker prints memory: `23.45GiB`.
+pub fn human_size_binary(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    scaled(bytes, 1024.0, &UNITS, 4)
+}
+
+/// `bytes` in the largest unit (each `base` times the last) that keeps it at least 1.
+fn scaled(bytes: u64, base: f64, units: &[&str], digits: usize) -> String {
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= base && unit < units.len() - 1 {
+        value /= base;
+        unit += 1;
+    }
+    format!("{}{}", significant(value, digits), units[unit])
+}
+
+fn significant(v: f64, digits: usize) -> String {
+    let whole_digits = match v {
+        _ if v >= 100.0 => 3,
+        _ if v >= 10.0 => 2,
+        _ => 1,
     };
+    let decimals = digits.saturating_sub(whole_digits);
     let s = format!("{v:.decimals$}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -71,10 +86,7 @@ pub fn since(rfc3339: Option<&str>) -> String {
 }
 
 pub fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    hull_image::time::now_secs()
 }
 
 /// A `--format` value, parsed once.
@@ -197,6 +209,13 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn binary_sizes_read_like_dockers_memory() {
+        assert_eq!(human_size_binary(24_589_428 * 1024), "23.45GiB");
+        assert_eq!(human_size_binary(512), "512B");
+        assert_eq!(human_size_binary(1536), "1.5KiB");
+    }
+
+    #[test]
     fn sizes_read_like_docker() {
         assert_eq!(human_size(0), "0B");
         assert_eq!(human_size(999), "999B");
@@ -204,6 +223,10 @@ mod tests {
         assert_eq!(human_size(12_340_000), "12.3MB");
         assert_eq!(human_size(872_000), "872kB");
         assert_eq!(human_size(1_000_000_000), "1GB");
+        assert_eq!(human_size_with_precision(1_984_000, 4), "1.984MB");
+        assert_eq!(human_size_with_precision(1_234_567, 4), "1.235MB");
+        assert_eq!(human_size_with_precision(275, 4), "275B");
+        assert_eq!(human_size_with_precision(100_000, 4), "100kB");
     }
 
     #[test]

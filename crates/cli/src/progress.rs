@@ -1,4 +1,4 @@
-//! Pull progress: one redrawn line per layer on a terminal, plain lines otherwise (as Docker does).
+//! Pull and push progress: one redrawn line per layer on a terminal, plain lines otherwise (as Docker does).
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hull_image::pull::{PullEvent, PullObserver};
+use hull_image::push::{PushEvent, PushObserver};
 use hull_oci::Digest;
 
 use crate::output::human_size;
@@ -119,6 +120,41 @@ impl PullObserver for Progress {
             }
             PullEvent::Verifying(d) => self.set(&d, "Verifying Checksum".into(), false),
             PullEvent::Complete(d) => self.set(&d, "Pull complete".into(), true),
+        }
+    }
+}
+
+impl PushObserver for Progress {
+    fn event(&self, event: PushEvent) {
+        match event {
+            PushEvent::Blobs(list) => {
+                if self.quiet {
+                    return;
+                }
+                self.state.lock().expect("progress lock").order = list.clone();
+                for d in &list {
+                    self.set(d, "Preparing".to_string(), false);
+                }
+            }
+            // Docker's line stays "Preparing" until the blob is found, mounted or pushed.
+            PushEvent::Preparing(_) => {}
+            PushEvent::Pushing { layer, done, total } => {
+                if self.tty {
+                    self.set(&layer, format!("Pushing  {}", bar(done, total)), false);
+                } else {
+                    self.set(&layer, "Pushing".into(), false);
+                }
+            }
+            PushEvent::Exists(d) => self.set(&d, "Layer already exists".into(), true),
+            PushEvent::Mounted { layer, from } => {
+                self.set(&layer, format!("Mounted from {from}"), true)
+            }
+            PushEvent::Pushed(d) => self.set(&d, "Pushed".into(), true),
+            PushEvent::Note(note) if !self.quiet => {
+                self.finish();
+                println!("{note}");
+            }
+            PushEvent::Note(_) => {}
         }
     }
 }

@@ -53,6 +53,13 @@ pub enum EngineError {
     AlreadyRunning(String),
     #[error("container {0} is not running")]
     NotRunning(String),
+    /// The container's monitor could not start it: `docker run`'s exit code and its reason.
+    #[error("{message}")]
+    StartFailed {
+        id: String,
+        code: u8,
+        message: String,
+    },
     /// `hull update --restart` of a `--rm` container, refused as Docker refuses it.
     #[error("container {0}: Conflicting options: --restart and --rm")]
     RestartWithRm(String),
@@ -72,6 +79,11 @@ pub enum EngineError {
     Network(#[from] crate::endpoint::netrun::NetRunError),
     #[error(transparent)]
     Volume(#[from] crate::volume::VolumeError),
+    #[error(transparent)]
+    Commit(#[from] crate::commit::CommitError),
+    /// `rmi` of an image a container uses: Docker's conflict message.
+    #[error("{0}")]
+    ImageConflict(String),
 }
 
 impl EngineError {
@@ -80,6 +92,7 @@ impl EngineError {
     pub fn exit_code(&self) -> u8 {
         match self {
             EngineError::Runtime { source, .. } => command_failure_code(source),
+            EngineError::StartFailed { code, .. } => *code,
             _ => 125,
         }
     }
@@ -171,16 +184,32 @@ impl Engine {
     pub fn create(&self, mut config: RunConfig) -> Result<Record, EngineError> {
         let image = self.images.resolve(&config.image)?;
         let image_config = self.images.config(&image.id)?.config.unwrap_or_default();
+        // Fails here, before anything is recorded or any volume made, when there is nothing
+        // to run or the name is taken (checked again under the names lock when recording).
+        let command = spec::command(&image_config, &config)?;
+        self.check_name_free(config.name.as_deref())?;
         config.labels = crate::run::labels::merge(image_config.labels.as_ref(), &config.labels);
         self.volumes_at_create(&mut config, &image_config)?;
         let image_health = crate::run::health::from_image(&image_config);
         config.healthcheck = crate::run::health::merge(image_health.as_ref(), config.healthcheck);
-        // Fails here, before anything is recorded, when there is nothing to run.
-        let command = spec::command(&image_config, &config)?;
+        config.stop_signal = config.stop_signal.or(image_config.stop_signal.clone());
         let image_ref = config.image.clone();
-        Ok(self
-            .containers
-            .create(config, command, &image_ref, &image.id.to_string(), now())?)
+        let record =
+            (self.containers).create(config, command, &image_ref, &image.id.to_string(), now())?;
+        self.container_event(&record, "create", &[]);
+        Ok(record)
+    }
+
+    fn check_name_free(&self, name: Option<&str>) -> Result<(), EngineError> {
+        let Some(name) = name else { return Ok(()) };
+        match self.containers.list()?.into_iter().find(|r| r.name == name) {
+            Some(owner) => Err(ContainerError::NameInUse {
+                name: name.to_string(),
+                id: owner.id,
+            }
+            .into()),
+            None => Ok(()),
+        }
     }
 }
 

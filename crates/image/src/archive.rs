@@ -491,6 +491,28 @@ fn media_type_for(c: Compression) -> &'static str {
     }
 }
 
+/// The images `save NAME…` writes, with the tags to record for each: a name that is one of its
+/// image's tags saves that tag; an ID saves every tag of the image.
+pub fn select(
+    store: &Store,
+    names: &[String],
+) -> Result<Vec<(ImageRecord, Vec<Reference>)>, StoreError> {
+    let tags = store.tags_by_image()?;
+    let mut images = Vec::new();
+    for name in names {
+        let record = store.resolve(name)?;
+        let named = Reference::parse_with_default_tag(name)
+            .ok()
+            .filter(|r| tags.get(&record.id).is_some_and(|t| t.contains(r)));
+        let refs = match named {
+            Some(r) => vec![r],
+            None => tags.get(&record.id).cloned().unwrap_or_default(),
+        };
+        images.push((record, refs));
+    }
+    Ok(images)
+}
+
 /// Writes `images` (with the tags to record for each) as one docker-archive. Each layer is the
 /// original uncompressed tar, so it hashes to the diff ID in the config, as `docker load` checks.
 pub fn save<W: Write>(

@@ -131,16 +131,29 @@ impl ContentStore {
 
     /// Starts writing a blob that must hash to `expected` (and be `size` bytes, when known).
     pub fn ingest(&self, expected: &Digest, size: Option<u64>) -> Result<Ingest, ContentError> {
+        self.start_ingest(Some(expected.clone()), size)
+    }
+
+    /// Starts writing a blob whose digest is not known yet (a tar hull writes itself, a layer
+    /// being compressed): it is named by what it hashes to when committed.
+    pub fn ingest_unknown(&self) -> Result<Ingest, ContentError> {
+        self.start_ingest(None, None)
+    }
+
+    fn start_ingest(
+        &self,
+        expected: Option<Digest>,
+        size: Option<u64>,
+    ) -> Result<Ingest, ContentError> {
         let path = self.tmp.join(TempName::new("blob").to_string());
         let file = File::create(&path).map_err(ContentError::io("create temp blob", &path))?;
         Ok(Ingest {
             file: Some(file),
             path,
-            dest: self.path(expected),
             blobs: self.blobs.clone(),
             hasher: Sha256::new(),
             written: 0,
-            expected: expected.clone(),
+            expected,
             size,
         })
     }
@@ -175,11 +188,11 @@ impl ContentStore {
 pub struct Ingest {
     file: Option<File>,
     path: PathBuf,
-    dest: PathBuf,
     blobs: PathBuf,
     hasher: Sha256,
     written: u64,
-    expected: Digest,
+    /// None for [`ContentStore::ingest_unknown`].
+    expected: Option<Digest>,
     size: Option<u64>,
 }
 
@@ -191,7 +204,7 @@ impl Write for Ingest {
                     io::ErrorKind::InvalidData,
                     format!(
                         "blob {} is larger than its declared {size} bytes",
-                        self.expected
+                        self.digest_name()
                     ),
                 ));
             }
@@ -216,36 +229,49 @@ impl Ingest {
         self.written
     }
 
+    /// The digest of what was written so far.
+    pub fn digest_so_far(&self) -> Digest {
+        Digest::from_sha256_bytes(&self.hasher.clone().finalize())
+    }
+
+    fn digest_name(&self) -> String {
+        self.expected
+            .as_ref()
+            .map_or_else(|| "(unnamed)".to_string(), |d| d.to_string())
+    }
+
     /// Verifies size and digest, then makes the blob durable and visible.
     pub fn commit(mut self) -> Result<Digest, ContentError> {
         self.verify()?;
+        let digest = self.digest_so_far();
         let file = self.file.take().expect("ingest file is open until commit");
         file.sync_all()
             .map_err(ContentError::io("fsync blob", &self.path))?;
         drop(file);
-        fs::rename(&self.path, &self.dest).map_err(ContentError::io("commit blob", &self.dest))?;
+        let dest = self.blobs.join(digest.hex());
+        fs::rename(&self.path, &dest).map_err(ContentError::io("commit blob", &dest))?;
         fsync_dir(&self.blobs).map_err(ContentError::io("fsync", &self.blobs))?;
-        Ok(self.expected.clone())
+        Ok(digest)
     }
 
     fn verify(&self) -> Result<(), ContentError> {
+        let actual = self.digest_so_far();
         if let Some(size) = self.size {
             if size != self.written {
                 return Err(ContentError::SizeMismatch {
-                    digest: self.expected.clone(),
+                    digest: self.expected.clone().unwrap_or(actual),
                     expected: size,
                     actual: self.written,
                 });
             }
         }
-        let actual = Digest::from_sha256_bytes(&self.hasher.clone().finalize());
-        if actual != self.expected {
-            return Err(ContentError::DigestMismatch {
-                expected: self.expected.clone(),
+        match &self.expected {
+            Some(expected) if *expected != actual => Err(ContentError::DigestMismatch {
+                expected: expected.clone(),
                 actual,
-            });
+            }),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 

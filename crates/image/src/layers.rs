@@ -127,6 +127,15 @@ impl LayerStore {
             .ok_or_else(|| LayerError::NotFound(diff_id.clone()))
     }
 
+    /// Points the layer's metadata at another blob it can be exported from (push replaced an
+    /// uncompressed blob with its compressed form). Atomic: a crash leaves the old or new file.
+    pub fn set_source(&self, diff_id: &Digest, source: SourceBlob) -> Result<(), LayerError> {
+        let mut meta = self.meta(diff_id)?;
+        meta.source = Some(source);
+        let path = self.dir(diff_id).join("meta.json");
+        write_json_atomic(&path, &meta).map_err(io_err("write layer metadata", &path))
+    }
+
     pub fn begin(&self) -> Result<LayerWriter, LayerError> {
         let dir = self.tmp.join(TempName::new("layer").to_string());
         let diff = dir.join("diff");

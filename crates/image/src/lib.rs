@@ -6,11 +6,13 @@ pub mod archive;
 pub mod content;
 mod fsutil;
 pub mod layers;
+pub mod local;
 pub mod lock;
 pub mod platform;
 pub mod pull;
 #[cfg(test)]
 mod pull_tests;
+pub mod push;
 pub mod reference;
 pub mod registry;
 pub mod store;

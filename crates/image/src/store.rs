@@ -197,7 +197,7 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(id.to_string()))
     }
 
-    fn write_record(&self, record: &ImageRecord) -> Result<(), StoreError> {
+    pub(crate) fn write_record(&self, record: &ImageRecord) -> Result<(), StoreError> {
         let p = self.record_path(&record.id);
         write_json_atomic(&p, record).map_err(io_err("write image record", &p))
     }
@@ -320,6 +320,19 @@ impl Store {
         let mut repos = self.read_repositories()?;
         repos.tags.insert(target.to_string(), record.id.clone());
         self.write_repositories(&repos)
+    }
+
+    /// Removes the tag `target` alone, keeping the image even when it was its last tag (a
+    /// container still uses it): `rmi -f` of a tag in use. `Untagged`, or None when no such tag.
+    pub fn untag(&self, target: &Reference) -> Result<Option<Removal>, StoreError> {
+        let _lock = self.lock()?;
+        let mut repos = self.read_repositories()?;
+        let key = target.to_string();
+        if repos.tags.remove(&key).is_none() {
+            return Ok(None);
+        }
+        self.write_repositories(&repos)?;
+        Ok(Some(Removal::Untagged(familiar(&key))))
     }
 
     /// Images with their tags and creation time, newest first.

@@ -236,10 +236,21 @@ pub fn remove_network(root: &Path, name_or_id: &str) -> Result<Network, NetworkE
 
 /// `hull network prune`: removes every user network without endpoints; returns their names.
 pub fn prune_networks(root: &Path) -> Result<Vec<String>, NetworkError> {
+    prune_networks_where(root, |_| true)
+}
+
+/// As [`prune_networks`], of the networks for which `wanted` holds (the API's filters).
+pub fn prune_networks_where(
+    root: &Path,
+    wanted: impl Fn(&Network) -> bool,
+) -> Result<Vec<String>, NetworkError> {
     let nets = Networks::open(root);
     let mut removed = Vec::new();
     for net in nets.list()? {
-        if net.name == store::DEFAULT_NETWORK || !nets.ipam(&net).leases()?.is_empty() {
+        if net.name == store::DEFAULT_NETWORK
+            || !wanted(&net)
+            || !nets.ipam(&net).leases()?.is_empty()
+        {
             continue;
         }
         match remove_network(root, &net.id) {
@@ -665,6 +676,7 @@ mod tests {
             subnet: "10.1.0.0/24".parse().unwrap(),
             gateway: Ipv4Addr::new(10, 1, 0, 1),
             created: String::new(),
+            labels: Default::default(),
         };
         let v = host_veth_name("12345678", &net, &"c".repeat(64));
         assert!(v.starts_with("hull") && v.len() == 12, "{v}");

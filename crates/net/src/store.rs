@@ -14,6 +14,7 @@
 //! # }
 //! ```
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -90,6 +91,9 @@ pub struct Network {
     pub subnet: Subnet,
     pub gateway: Ipv4Addr,
     pub created: String,
+    /// `--label`s (the API's `Labels`, which Compose reads back).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 impl Network {
@@ -104,6 +108,7 @@ pub struct CreateRequest {
     pub subnet: Option<Subnet>,
     pub gateway: Option<Ipv4Addr>,
     pub driver: Option<String>,
+    pub labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -186,7 +191,8 @@ impl Networks {
             gateway: req.gateway,
             pools: [subnet::user_pools(), subnet::fallback_pools()].concat(),
         };
-        let net = self.plan(&req.name, id, bridge, plan, &existing)?;
+        let mut net = self.plan(&req.name, id, bridge, plan, &existing)?;
+        net.labels = req.labels.clone();
         self.write(&net)?;
         Ok(net)
     }
@@ -328,6 +334,7 @@ impl Networks {
             subnet,
             gateway,
             created: hull_oci::time::now_rfc3339(),
+            labels: BTreeMap::new(),
         })
     }
 

@@ -21,6 +21,14 @@ pub fn now_rfc3339() -> String {
     format_rfc3339(now.as_secs() as i64, now.subsec_nanos())
 }
 
+/// The current time in whole seconds since the epoch (a clock read, no I/O).
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 /// Parses an RFC 3339 time (as Go and Docker write them) into seconds since the epoch.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let (date, time) = s.split_once(['T', 't', ' '])?;

@@ -149,9 +149,7 @@ pub fn pid_start_time(pid: i32) -> Option<u64> {
 }
 
 pub fn parse_start_time(stat: &str) -> Option<u64> {
-    // After the last ')' field 3 is index 0, so field 22 is index 19.
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(19)?.parse().ok()
+    hull_sys::process::stat_field(stat, 22)?.parse().ok()
 }
 
 /// True when `pid` exists, is not a zombie, and is the same process (same start time).
@@ -159,11 +157,8 @@ pub fn is_alive(pid: i32, start_time: Option<u64>) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return false;
     };
-    let zombie = stat
-        .rsplit_once(')')
-        .and_then(|(_, r)| r.split_whitespace().next())
-        .is_some_and(|s| s == "Z" || s == "X");
-    !zombie && (start_time.is_none() || parse_start_time(&stat) == start_time)
+    !hull_sys::process::stat_is_zombie(&stat)
+        && (start_time.is_none() || parse_start_time(&stat) == start_time)
 }
 
 #[cfg(test)]

@@ -23,26 +23,29 @@ fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
     }
 }
 
+/// Field `n` of a /proc/PID/stat line, numbered as proc(5) numbers them (3 is the state, 4 the
+/// parent, 22 the start time). The command name (field 2) may hold spaces and parentheses, so
+/// fields from 3 on are counted after its last ')'. None for fields 1 and 2 and past the end.
+pub fn stat_field(stat: &str, n: usize) -> Option<&str> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(n.checked_sub(3)?)
+}
+
+/// Whether a /proc/PID/stat line is a zombie's (state Z, or X while it is being reaped).
+pub fn stat_is_zombie(stat: &str) -> bool {
+    matches!(stat_field(stat, 3), Some("Z" | "X"))
+}
+
 /// True when `pid` can act no more: it does not exist, or it is a zombie (killed, not yet
 /// reaped by its parent). What a temp file or dir named after its owner's pid is judged by.
 pub fn process_is_gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state is the first field after the command name, which ends at the last ')'.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
-        Err(_) => true,
-    }
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| stat_is_zombie(&s))
 }
 
 /// The number of threads of the calling process, from /proc/self/stat (field 20).
 pub fn thread_count() -> io::Result<usize> {
     let stat = std::fs::read_to_string("/proc/self/stat")?;
-    // The command name (field 2) may contain spaces and parentheses: fields start after the
-    // last ')'. Field 3 is then index 0, so field 20 is index 17.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    rest.split_whitespace()
-        .nth(17)
+    stat_field(&stat, 20)
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "parse /proc/self/stat"))
 }
@@ -249,6 +252,20 @@ pub fn exit_now(code: i32) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stat_fields_count_after_the_last_parenthesis_of_the_name() {
+        let stat = "42 (a) b (c) d) S 7 42 42 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 99 0";
+        assert_eq!(stat_field(stat, 3), Some("S"));
+        assert_eq!(stat_field(stat, 4), Some("7"));
+        assert_eq!(stat_field(stat, 22), Some("99"));
+        assert_eq!(stat_field(stat, 2), None);
+        assert_eq!(stat_field(stat, 99), None);
+        assert!(!stat_is_zombie(stat));
+        assert!(stat_is_zombie("9 (x) Z 1 9"));
+        assert!(stat_is_zombie("9 (Z) X 1 9"));
+        assert!(!stat_is_zombie("9 (Z) R 1 9"));
+    }
 
     #[test]
     fn counts_threads_of_this_process() {

@@ -118,6 +118,40 @@ fn interface_ioctl(sock: impl AsFd, request: libc::Ioctl, req: &mut libc::ifreq)
     Ok(())
 }
 
+/// The sockets systemd passed by socket activation (`LISTEN_PID`, `LISTEN_FDS`: descriptors 3,
+/// 4, … already listening), taken once: the variables are removed so that no child takes them
+/// again. Empty when the variables are missing, malformed or meant for another process. Call it
+/// before starting any thread (it changes the environment).
+pub fn take_activation_fds() -> Vec<OwnedFd> {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    let count = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<i32>().ok())
+        .unwrap_or(0);
+    for var in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        std::env::remove_var(var);
+    }
+    if !ours || count <= 0 {
+        return Vec::new();
+    }
+    (3..3 + count.min(64))
+        .filter(|&fd| rustix::io::fcntl_getfd(fd_borrowed(fd)).is_ok())
+        // SAFETY: systemd's protocol hands this process descriptors 3..3+LISTEN_FDS, open and
+        // owned by nobody else (LISTEN_PID names us, the variables are removed above so nothing
+        // takes them twice, and fcntl just showed each is open).
+        .map(|fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+        .collect()
+}
+
+fn fd_borrowed(fd: i32) -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: used only for an fcntl(F_GETFD) probe, which fails harmlessly (EBADF) when `fd` is
+    // not open; the borrow does not outlive that call in `take_activation_fds`.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

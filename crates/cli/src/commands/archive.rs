@@ -23,6 +23,12 @@ pub fn load(ctx: &Ctx, args: LoadArgs) -> Result<u8> {
             archive::load(&store, io::stdin()).context("load from stdin")?
         }
     };
+    super::events::emit(ctx, |engine| {
+        for image in &loaded {
+            let tags: Vec<String> = image.tags.iter().map(|t| t.familiar()).collect();
+            engine.image_loaded(&image.id.to_string(), &tags);
+        }
+    });
     if !args.quiet {
         for image in loaded {
             if image.tags.is_empty() {
@@ -38,22 +44,8 @@ pub fn load(ctx: &Ctx, args: LoadArgs) -> Result<u8> {
 
 pub fn save(ctx: &Ctx, args: SaveArgs) -> Result<u8> {
     let store = ctx.store()?;
-    let tags = store.tags_by_image()?;
-    let mut images = Vec::new();
-    for name in &args.images {
-        let record = store
-            .resolve(name)
-            .with_context(|| format!("save {name}"))?;
-        // A name that is a reference saves that tag; an ID saves every tag of the image.
-        let named = hull_image::Reference::parse_with_default_tag(name)
-            .ok()
-            .filter(|r| tags.get(&record.id).is_some_and(|t| t.contains(r)));
-        let refs = match named {
-            Some(r) => vec![r],
-            None => tags.get(&record.id).cloned().unwrap_or_default(),
-        };
-        images.push((record, refs));
-    }
+    let images = archive::select(&store, &args.images)
+        .with_context(|| format!("save {}", args.images.join(" ")))?;
     match &args.output {
         Some(path) => {
             let tmp = path.with_extension("hull-partial");

@@ -171,7 +171,7 @@ fn each(names: &[String], mut op: impl FnMut(&str) -> Result<String>) -> u8 {
 
 pub fn stop(ctx: &Ctx, args: StopArgs) -> Result<u8> {
     let engine = engine(ctx)?;
-    let timeout = std::time::Duration::from_secs(args.time);
+    let timeout = args.time.map(std::time::Duration::from_secs);
     Ok(each(&args.containers, |name| {
         engine.stop(name, timeout)?;
         Ok(name.to_string())

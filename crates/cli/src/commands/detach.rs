@@ -1,41 +1,45 @@
-//! `hull run -d` and `hull start`: the CLI starts a monitor (this binary's hidden `__monitor`
-//! command) in a new session and waits for one line from it on a pipe: `started`, or the error
+//! `hull run -d` and `hull start`: the engine starts a monitor (this binary's hidden `__monitor`
+//! command, `hull_engine::lifecycle::launch`) and waits for its one line: `started`, or the error
 //! that kept the container from starting, with its exit code. For `hull start -a` the monitor
 //! first says `listening`, and waits for the CLI to attach before it starts the container.
 
-use std::fs::OpenOptions;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 
 use anyhow::{Context, Result};
 use hull_engine::lifecycle::attach::{self, ClientEnd, ClientOptions};
+use hull_engine::lifecycle::launch::{self, MonitorLine, LISTENING, STARTED};
 use hull_engine::lifecycle::monitor::MonitorEvent;
 use hull_engine::state::{Record, Status};
-use hull_engine::Engine;
+use hull_engine::{Engine, EngineError};
 
 use super::run::container_code;
 use super::Ctx;
 use crate::cli::MonitorArgs;
 
-const STARTED: &str = "started";
-const LISTENING: &str = "listening";
-
 /// Starts the monitor of `record` and returns once the container runs (printing its ID) or
 /// failed to start (printing the monitor's one-line error).
 pub fn run(ctx: &Ctx, engine: &Engine, record: &Record) -> Result<u8> {
-    let (_child, mut lines) = spawn_monitor(ctx, engine, record, false)?;
-    Ok(report(&read_line(&mut lines)?, &record.id))
+    start(ctx, engine, record, &record.id)
 }
 
 /// `hull start CTR` without `-a`: as `run -d`, printing the name the user gave.
-pub fn start(ctx: &Ctx, engine: &Engine, record: &Record, shown: &str) -> Result<u8> {
-    let (_child, mut lines) = spawn_monitor(ctx, engine, record, false)?;
-    let line = read_line(&mut lines)?;
-    if line == STARTED {
-        println!("{shown}");
-        return Ok(0);
+pub fn start(_ctx: &Ctx, engine: &Engine, record: &Record, shown: &str) -> Result<u8> {
+    match engine.start_detached(record) {
+        Ok(_child) => {
+            println!("{shown}");
+            Ok(0)
+        }
+        Err(e) => failed(e),
     }
-    Ok(report(&line, &record.id))
+}
+
+/// A start the monitor refused: its one line on stderr and its exit code; any other error is
+/// the CLI's.
+fn failed(e: EngineError) -> Result<u8> {
+    match e {
+        EngineError::StartFailed { code, message, .. } => Ok(report(code, &message)),
+        other => Err(anyhow::Error::new(other)),
+    }
 }
 
 /// How a monitor started by `hull system boot` ended its first line.
@@ -47,34 +51,27 @@ pub enum BootStart {
 }
 
 /// Starts `record` under a new monitor for `hull system boot`, printing nothing.
-pub fn start_for_boot(ctx: &Ctx, engine: &Engine, record: &Record) -> Result<BootStart> {
-    let (_child, mut lines) = spawn_monitor(ctx, engine, record, false)?;
-    let line = read_line(&mut lines)?;
-    if line == STARTED {
-        return Ok(BootStart::Started);
+pub fn start_for_boot(_ctx: &Ctx, engine: &Engine, record: &Record) -> Result<BootStart> {
+    match engine.start_detached(record) {
+        Ok(_child) => Ok(BootStart::Started),
+        Err(_) if engine.containers.is_alive(&record.id) => Ok(BootStart::AlreadyRunning),
+        Err(EngineError::StartFailed { message, .. }) => Ok(BootStart::Failed(message)),
+        Err(e) => Err(anyhow::Error::new(e)),
     }
-    if engine.containers.is_alive(&record.id) {
-        return Ok(BootStart::AlreadyRunning);
-    }
-    let message = match line.strip_prefix("error ").and_then(|l| l.split_once(' ')) {
-        Some((_, message)) => message.to_string(),
-        None => "the container's monitor exited before the container started".into(),
-    };
-    Ok(BootStart::Failed(message))
 }
 
 /// `hull start -a [-i] CTR`: a monitor that waits for this client before it starts the
 /// container, so no output is missed; returns the container's exit code.
 pub fn start_attached(
-    ctx: &Ctx,
+    _ctx: &Ctx,
     engine: &Engine,
     record: &Record,
     opts: &ClientOptions,
 ) -> Result<u8> {
-    let (_child, mut lines) = spawn_monitor(ctx, engine, record, true)?;
-    let line = read_line(&mut lines)?;
-    if line != LISTENING {
-        return Ok(report(&line, &record.id));
+    let mut monitor = engine.spawn_monitor(record, true)?;
+    match monitor.next_line()? {
+        MonitorLine::Listening => {}
+        other => return Ok(report_line(other)),
     }
     let sock = attach::connect(&engine.containers.dir(&record.id))
         .context("connect to the container's monitor")?;
@@ -85,7 +82,7 @@ pub fn start_attached(
         }
         ClientEnd::Detached => Ok(0),
         // The container did not start: the monitor says why.
-        ClientEnd::Closed => Ok(report(&read_line(&mut lines)?, &record.id)),
+        ClientEnd::Closed => Ok(report_line(monitor.next_line()?)),
     }
 }
 
@@ -106,58 +103,20 @@ pub fn settle(engine: &Engine, record: &Record) {
     }
 }
 
-type Lines = BufReader<std::process::ChildStdout>;
-
-fn spawn_monitor(
-    ctx: &Ctx,
-    engine: &Engine,
-    record: &Record,
-    attach_first: bool,
-) -> Result<(std::process::Child, Lines)> {
-    let errors = engine.containers.dir(&record.id).join("monitor.log");
-    let stderr = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&errors)
-        .with_context(|| format!("open {}", errors.display()))?;
-    let mut command = Command::new(std::env::current_exe().context("find the hull binary")?);
-    command.arg("--root").arg(&ctx.root).arg("__monitor");
-    if attach_first {
-        command.arg("--attach-first");
+/// A monitor's line that is not the one awaited, as a failure (a monitor that started the
+/// container when asked to wait is not expected: it counts as one that said nothing).
+fn report_line(line: MonitorLine) -> u8 {
+    match line {
+        MonitorLine::Failed { code, message } => report(code, &message),
+        MonitorLine::Started | MonitorLine::Listening => match launch::parse_line("") {
+            MonitorLine::Failed { code, message } => report(code, &message),
+            _ => 125,
+        },
     }
-    let mut child = command
-        .arg(&record.id)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .context("start the container's monitor")?;
-    let out = child.stdout.take().expect("piped stdout");
-    Ok((child, BufReader::new(out)))
 }
 
-/// The monitor's next line ("" once it closed its end).
-fn read_line(lines: &mut Lines) -> Result<String> {
-    let mut line = String::new();
-    lines
-        .read_line(&mut line)
-        .context("read from the container's monitor")?;
-    Ok(line.trim_end().to_string())
-}
-
-/// The CLI's side of the monitor's one line.
-fn report(line: &str, id: &str) -> u8 {
-    if line == STARTED {
-        println!("{id}");
-        return 0;
-    }
-    let (code, message) = match line.strip_prefix("error ").and_then(|l| l.split_once(' ')) {
-        Some((code, message)) => (code.parse().unwrap_or(125), message),
-        None => (
-            125,
-            "the container's monitor exited before the container started",
-        ),
-    };
+/// The CLI's side of a failed start.
+fn report(code: u8, message: &str) -> u8 {
     eprintln!("hull: {message}");
     code
 }
@@ -184,14 +143,14 @@ pub fn monitor(ctx: &Ctx, args: MonitorArgs) -> Result<u8> {
             if told {
                 eprintln!("hull: {line}");
             } else {
-                tell(&format!("error {code} {line}"));
+                tell(&launch::error_line(code, &line));
             }
             Ok(code)
         }
     }
 }
 
-/// The monitor's argv exactly as [`spawn_monitor`] writes it (`hull --root ROOT __monitor
+/// The monitor's argv exactly as `Engine::spawn_monitor` writes it (`hull --root ROOT __monitor
 /// [--attach-first] ID`), recognized before clap so that a monitor never runs, and never keeps
 /// resident, the argument parser.
 pub fn monitor_from_argv(args: &[std::ffi::OsString]) -> Option<(Ctx, MonitorArgs)> {
@@ -229,11 +188,16 @@ fn tell(line: &str) {
 
 #[cfg(test)]
 mod tests {
+    use hull_engine::lifecycle::launch::parse_line;
+
     #[test]
     fn monitor_lines_become_exit_codes() {
-        assert_eq!(super::report("started", "abc"), 0);
-        assert_eq!(super::report("error 127 no such file", "abc"), 127);
-        assert_eq!(super::report("", "abc"), 125);
+        assert_eq!(
+            super::report_line(parse_line("error 127 no such file")),
+            127
+        );
+        assert_eq!(super::report_line(parse_line("")), 125);
+        assert_eq!(super::report_line(parse_line("started")), 125);
     }
 
     #[test]

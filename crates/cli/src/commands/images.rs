@@ -171,6 +171,7 @@ pub fn tag(ctx: &Ctx, args: TagArgs) -> Result<u8> {
     store
         .tag(&args.source, &target)
         .with_context(|| format!("tag {} as {}", args.source, args.target))?;
+    super::events::emit(ctx, |e| e.image_tagged(&args.source, &target.familiar()));
     Ok(0)
 }
 
@@ -184,10 +185,10 @@ fn print_removals(events: &[Removal]) {
 }
 
 pub fn remove(ctx: &Ctx, args: RmiArgs) -> Result<u8> {
-    let store = ctx.store()?;
+    let engine = hull_engine::Engine::open(&ctx.root).context("open hull store")?;
     let mut failed = false;
     for name in &args.images {
-        match store.remove(name, args.force) {
+        match engine.remove_image(name, args.force) {
             Ok(events) => print_removals(&events),
             Err(e) => {
                 eprintln!("Error response from hull: {e}");
@@ -199,31 +200,16 @@ pub fn remove(ctx: &Ctx, args: RmiArgs) -> Result<u8> {
 }
 
 pub fn prune(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
-    let store = ctx.store()?;
-    let before = disk_usage(&store);
     // Docker keeps every image a container (running or not) was created from.
-    let containers = hull_engine::Engine::open(&ctx.root)
-        .context("open hull store")?
-        .containers
-        .list()?;
-    let in_use: std::collections::HashSet<String> =
-        containers.into_iter().map(|r| r.image_id).collect();
-    let events = store.prune_keeping(args.all, |id| in_use.contains(&id.to_string()))?;
-    if !events.is_empty() {
+    let engine = hull_engine::Engine::open(&ctx.root).context("open hull store")?;
+    let pruned = engine.prune_images(args.all, |_| true)?;
+    if !pruned.removed.is_empty() {
         println!("Deleted Images:");
-        print_removals(&events);
+        print_removals(&pruned.removed);
         println!();
     }
-    let reclaimed = before.saturating_sub(disk_usage(&store));
-    println!("Total reclaimed space: {}", human_size(reclaimed));
+    println!("Total reclaimed space: {}", human_size(pruned.reclaimed));
     Ok(0)
-}
-
-fn disk_usage(store: &hull_image::Store) -> u64 {
-    store
-        .list()
-        .map(|l| l.iter().map(|s| s.record.size).sum())
-        .unwrap_or(0)
 }
 
 pub fn mount(ctx: &Ctx, args: ImageRefArgs) -> Result<u8> {

@@ -115,7 +115,7 @@ pub fn unpause(ctx: &Ctx, args: ContainersArgs) -> Result<u8> {
 /// restart does.
 pub fn restart(ctx: &Ctx, args: StopArgs) -> Result<u8> {
     let engine = engine(ctx)?;
-    let timeout = std::time::Duration::from_secs(args.time);
+    let timeout = args.time.map(std::time::Duration::from_secs);
     let mut code = 0;
     for name in &args.containers {
         let restarted = engine
@@ -123,7 +123,7 @@ pub fn restart(ctx: &Ctx, args: StopArgs) -> Result<u8> {
             .map_err(anyhow::Error::new)
             .and_then(|record| super::detach::start(ctx, &engine, &record, name));
         match restarted {
-            Ok(0) => {}
+            Ok(0) => engine.container_event_id_by_name(name, "restart"),
             Ok(_) => code = 1,
             Err(e) => {
                 eprintln!("hull: {}", crate::one_line(&e));

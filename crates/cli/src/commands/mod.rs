@@ -2,21 +2,27 @@
 
 mod archive;
 mod attach;
+mod build;
+mod commit;
 mod containers;
 mod copy;
 mod detach;
+mod df_verbose;
+mod diff;
+pub(crate) mod events;
 mod exec;
 mod images;
 mod inspect;
-mod logread;
 mod logs;
-mod logtime;
 mod manage;
 mod network;
 mod port;
 mod pull;
+mod push;
 mod run;
+pub mod service;
 mod stats;
+mod sysinfo;
 mod system;
 mod top;
 mod volume;
@@ -51,18 +57,23 @@ pub fn run_monitor_directly(args: &[std::ffi::OsString]) -> Option<u8> {
 }
 
 /// Runs a command and returns the process exit code.
-pub fn run(cli: Cli) -> Result<u8> {
+pub fn run(cli: Cli, service: service::ServiceEntry) -> Result<u8> {
     let ctx = Ctx {
         root: crate::settings::root(cli.root.as_deref()),
         config: cli.config,
     };
     match cli.command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::pull(&ctx, a),
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => push::push(&ctx, a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&ctx, a),
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => images::tag(&ctx, a),
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => images::remove(&ctx, a),
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => archive::load(&ctx, a),
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => archive::save(&ctx, a),
+        Command::Build(a) => build::build(&ctx, a),
+        Command::Commit(a) => commit::commit(&ctx, a),
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => commit::import(&ctx, a),
+        Command::History(a) | Command::Image(ImageCommand::History(a)) => commit::history(&ctx, a),
         Command::Login(a) => pull::login(&ctx, a),
         Command::Logout(a) => pull::logout(a),
         Command::Image(ImageCommand::Inspect(a)) => inspect::image(&ctx, a),
@@ -104,6 +115,12 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::System(SystemCommand::Boot) => system::boot(&ctx),
         Command::System(SystemCommand::Prune(a)) => system::prune(&ctx, a),
         Command::System(SystemCommand::Df(a)) => system::df(&ctx, a),
+        Command::System(SystemCommand::Info(a)) | Command::Info(a) => sysinfo::info(&ctx, a),
+        Command::System(SystemCommand::Service(a)) => service::service(&ctx, a, service),
+        Command::Version(a) => sysinfo::version(&ctx, a),
+        Command::Completion(a) => sysinfo::completion(a),
         Command::Volume(c) => volume::volume(&ctx, c),
+        Command::Events(a) => events::events(&ctx, a),
+        Command::Diff(a) => diff::diff(&ctx, a),
     }
 }

@@ -5,7 +5,7 @@ use hull_engine::endpoint::connect::ConnectRequest;
 use hull_engine::view;
 use hull_engine::view::network::Predefined;
 use hull_engine::Engine;
-use hull_net::{self as network, CreateRequest, Networks};
+use hull_net::{CreateRequest, Networks};
 
 use super::Ctx;
 use crate::cli::{
@@ -35,12 +35,14 @@ pub fn create(ctx: &Ctx, args: NetworkCreateArgs) -> Result<u8> {
             args.name
         );
     }
-    let net = Networks::open(&ctx.root)
-        .create(&CreateRequest {
+    let net = Engine::open(&ctx.root)
+        .context("open hull store")?
+        .network_create(&CreateRequest {
             name: args.name.clone(),
             subnet,
             gateway,
             driver: Some(args.driver),
+            labels: Default::default(),
         })
         .with_context(|| format!("create network {}", args.name))?;
     println!("{}", net.id);
@@ -120,6 +122,7 @@ pub fn inspect(ctx: &Ctx, args: NetworkNamesArgs) -> Result<u8> {
 
 /// Removes each network, printing its name; 1 when any removal failed.
 pub fn rm(ctx: &Ctx, args: NetworkNamesArgs) -> Result<u8> {
+    let engine = Engine::open(&ctx.root).context("open hull store")?;
     let mut code = 0;
     for name in &args.networks {
         if let Some(p) = Predefined::resolve(&ctx.root, name) {
@@ -130,7 +133,7 @@ pub fn rm(ctx: &Ctx, args: NetworkNamesArgs) -> Result<u8> {
             code = 1;
             continue;
         }
-        match network::remove_network(&ctx.root, name) {
+        match engine.network_remove(name) {
             Ok(_) => println!("{name}"),
             Err(e) => {
                 eprintln!("hull: {}", crate::one_line(&anyhow::Error::new(e)));
@@ -142,7 +145,10 @@ pub fn rm(ctx: &Ctx, args: NetworkNamesArgs) -> Result<u8> {
 }
 
 pub fn prune(ctx: &Ctx, _args: NetworkPruneArgs) -> Result<u8> {
-    let removed = network::prune_networks(&ctx.root).context("prune networks")?;
+    let removed = Engine::open(&ctx.root)
+        .context("open hull store")?
+        .network_prune()
+        .context("prune networks")?;
     if !removed.is_empty() {
         println!("Deleted Networks:");
         for n in removed {

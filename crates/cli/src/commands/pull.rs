@@ -65,6 +65,7 @@ pub fn pull(ctx: &Ctx, args: PullArgs) -> Result<u8> {
         println!("Status: {status} {}", reference.familiar());
     }
     println!("{reference}");
+    super::events::emit(ctx, |e| e.image_pulled(&reference.familiar()));
     Ok(0)
 }
 

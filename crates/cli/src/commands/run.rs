@@ -62,6 +62,8 @@ pub fn options(a: RunArgs) -> RunOptions {
         labels: a.label,
         label_files: a.label_file,
         health: a.health.options(),
+        stop_signal: a.stop_signal,
+        stop_timeout: a.stop_timeout,
         image: a.image,
         args: a.args,
     }
@@ -126,11 +128,28 @@ pub(super) fn ensure_image(ctx: &Ctx, engine: &Engine, config: &RunConfig) -> Re
     if !must_pull {
         return Ok(());
     }
-    let reference = Reference::parse_with_default_tag(&config.image)?;
+    pull_image(
+        ctx,
+        engine,
+        &config.image,
+        config.platform.as_deref(),
+        present,
+    )
+}
+
+/// Pulls `image` with the CLI's registry settings (`hull run`'s and `hull build`'s path).
+pub(super) fn pull_image(
+    ctx: &Ctx,
+    engine: &Engine,
+    image: &str,
+    platform: Option<&str>,
+    present: bool,
+) -> Result<()> {
+    let reference = Reference::parse_with_default_tag(image)?;
     if !present {
         eprintln!("Unable to find image '{}' locally", reference.familiar());
     }
-    let platform = match &config.platform {
+    let platform = match platform {
         Some(p) => p.parse::<PlatformSpec>()?,
         None => PlatformSpec::host(),
     };

@@ -1,7 +1,7 @@
 //! `hull system boot`: run once when the machine starts (see contrib/systemd/hull-boot.service
 //! and contrib/init/hull-boot.sh); `hull system prune`.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use hull_engine::lifecycle::df::UsageLine;
 use hull_engine::Engine;
 use hull_image::store::Removal;
@@ -9,7 +9,7 @@ use hull_image::store::Removal;
 use super::detach::{start_for_boot, BootStart};
 use super::Ctx;
 use crate::cli::{SystemDfArgs, SystemPruneArgs};
-use crate::output::{human_size, render_template, table, template_header, OutputFormat};
+use crate::output::{human_size, now_secs, render_template, table, template_header, OutputFormat};
 
 /// Reconciles what died with the machine, then starts each container its restart policy brings
 /// back under a new monitor: one line per container started (stdout) or failed (stderr), exit
@@ -87,12 +87,20 @@ fn section(title: &str, lines: &[&str]) {
     println!();
 }
 
-/// `hull system df [--format]`: Docker's summary, one line per type. RECLAIMABLE is what nothing
+/// `hull system df [--format]`: Docker's summary, one line per type (with `-v`, Docker's verbose
+/// tables: [`super::df_verbose`]). RECLAIMABLE is what nothing
 /// uses, with its share of SIZE when SIZE is not 0; hull has no build cache yet, so that line is
 /// all zeros, as on a Docker host that never built.
 pub fn df(ctx: &Ctx, args: SystemDfArgs) -> Result<u8> {
+    if args.verbose && args.format.is_some() {
+        bail!("system df: --format cannot be used with --verbose (its output is four tables)");
+    }
     let engine = Engine::open(&ctx.root).context("open hull store")?;
     let usage = engine.disk_usage().context("system df")?;
+    if args.verbose {
+        print!("{}", super::df_verbose::render(&usage, now_secs()));
+        return Ok(0);
+    }
     let lines = [
         ("Images", usage.images_line(), true),
         ("Containers", usage.containers_line(), true),

@@ -51,21 +51,13 @@ fn with_ps(ps_args: &[String], pids: &[i32]) -> Result<()> {
 }
 
 fn filter_ps(text: &str, pids: &[i32]) -> Result<String> {
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or_default();
-    let Some(col) = header.split_whitespace().position(|h| h == "PID") else {
+    let Some((header, kept)) = hull_engine::lifecycle::top::filter_ps(text, pids) else {
         bail!("couldn't find PID field in ps output");
     };
     let mut out = format!("{header}\n");
-    for line in lines {
-        let pid = line
-            .split_whitespace()
-            .nth(col)
-            .and_then(|p| p.parse().ok());
-        if pid.is_some_and(|p: i32| pids.contains(&p)) {
-            out.push_str(line);
-            out.push('\n');
-        }
+    for line in kept {
+        out.push_str(line);
+        out.push('\n');
     }
     Ok(out)
 }

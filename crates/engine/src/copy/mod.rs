@@ -27,6 +27,7 @@
 mod extract;
 mod mounts;
 pub mod paths;
+pub mod stat;
 mod write;
 
 use std::ffi::OsString;

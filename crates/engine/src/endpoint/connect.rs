@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use crate::run::NetworkMode;
-use crate::state::{ContainerError, Record};
+use crate::state::{ContainerError, NetworkState, Record};
 use crate::Engine;
 use hull_net::{Attachment, Endpoint, NetworkError, Networks};
 
@@ -98,15 +98,35 @@ impl Engine {
         };
         let netns = PathBuf::from(format!("/proc/{pid}/ns/net"));
         let done = hull_net::connect_extra(&self.root, &netns, &ep, req.ip)?;
+        let state = NetworkState {
+            network: net.name.clone(),
+            network_id: done.1.network_id.clone(),
+            ip: done.1.ip,
+            gateway: done.1.gateway,
+            prefix_len: done.1.prefix_len,
+            mac: done.1.mac.clone(),
+            aliases: aliases.clone(),
+            ports: Vec::new(),
+            netns,
+        };
         let recorded = self.containers.update(&id, |r| {
             if !r.state.extra_networks.contains(&net.name) {
                 r.state.extra_networks.push(net.name.clone());
             }
+            r.state.extra_attachments.retain(|a| a.network != net.name);
+            r.state.extra_attachments.push(state);
         });
         if let Err(e) = recorded {
             let _ = hull_net::disconnect(&self.root, &id, &net.name);
             return Err(e.into());
         }
+        self.network_event(
+            "connect",
+            &net.id,
+            &net.name,
+            &net.driver,
+            &[("container", id)],
+        );
         Ok(done)
     }
 
@@ -130,7 +150,8 @@ impl Engine {
         };
         if listed {
             self.containers.update(&record.id, |r| {
-                r.state.extra_networks.retain(|n| *n != net.name)
+                r.state.extra_networks.retain(|n| *n != net.name);
+                r.state.extra_attachments.retain(|a| a.network != net.name);
             })?;
         }
         if !detached && !listed && !force {
@@ -138,6 +159,10 @@ impl Engine {
                 container: record.name,
                 network: net.name,
             });
+        }
+        if detached || listed {
+            let c = [("container", record.id.clone())];
+            self.network_event("disconnect", &net.id, &net.name, &net.driver, &c);
         }
         Ok(())
     }

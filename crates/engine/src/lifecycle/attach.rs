@@ -12,6 +12,7 @@
 //! | 4   | client → monitor  | stdin bytes (dropped unless `-i`)          |
 //! | 5   | client → monitor  | end of stdin                              |
 //! | 6   | client → monitor  | window size: rows u16 BE, cols u16 BE     |
+//! | 7   | client → monitor  | close the container's stdin (once queued input is written): an API client's half-close |
 //!
 //! The socket path can exceed `sun_path`'s 108 bytes under a long store root, so both sides
 //! name it through an open handle on the container's directory: `/proc/self/fd/N/attach.sock`.
@@ -32,6 +33,7 @@ pub enum Frame {
     Stdin(Vec<u8>),
     StdinEnd,
     Resize { rows: u16, cols: u16 },
+    StdinClose,
 }
 
 /// The largest payload a peer may announce; anything bigger is a broken peer.
@@ -46,6 +48,7 @@ impl Frame {
             Frame::Stdin(b) => (4, b.clone()),
             Frame::StdinEnd => (5, Vec::new()),
             Frame::Resize { rows, cols } => (6, [rows.to_be_bytes(), cols.to_be_bytes()].concat()),
+            Frame::StdinClose => (7, Vec::new()),
         };
         let mut out = Vec::with_capacity(5 + payload.len());
         out.push(tag);
@@ -71,6 +74,7 @@ impl Frame {
                 rows: u16::from_be_bytes([p[0], p[1]]),
                 cols: u16::from_be_bytes([p[2], p[3]]),
             },
+            7 => Frame::StdinClose,
             _ => return Err(bad()),
         })
     }
@@ -320,7 +324,10 @@ fn relay_client(
                     Frame::Stdout(b) => write_flush(&mut io::stdout().lock(), &b),
                     Frame::Stderr(b) => write_flush(&mut io::stderr().lock(), &b),
                     Frame::Exit(code) => return Ok(ClientEnd::Exited(code)),
-                    Frame::Stdin(_) | Frame::StdinEnd | Frame::Resize { .. } => {}
+                    Frame::Stdin(_)
+                    | Frame::StdinEnd
+                    | Frame::StdinClose
+                    | Frame::Resize { .. } => {}
                 }
             }
         }
@@ -441,6 +448,7 @@ mod tests {
             Frame::Stdin(b"x".to_vec()),
             Frame::StdinEnd,
             Frame::Resize { rows: 24, cols: 80 },
+            Frame::StdinClose,
         ];
         let bytes: Vec<u8> = frames.iter().flat_map(Frame::encode).collect();
         let mut r = FrameReader::default();
@@ -453,7 +461,7 @@ mod tests {
         }
         assert_eq!(got, frames);
         let mut r = FrameReader::default();
-        r.push(&[9, 0, 0, 0, 0]);
+        r.push(&[19, 0, 0, 0, 0]);
         assert!(r.next_frame().is_err());
     }
 

@@ -113,11 +113,11 @@ impl Engine {
             r.state.status = Status::Exited;
             r.state.pid = None;
             r.state.paused = false;
-            r.state.network = None;
-            r.state.extra_networks.clear();
+            r.state.clear_networks();
             r.state.exit_code = Some(UNKNOWN_EXIT);
             r.state.finished_at = Some(now());
         })?;
+        self.container_event_id(id, "die", &[("exitCode", UNKNOWN_EXIT.to_string())]);
         Ok(true)
     }
 }

@@ -55,6 +55,8 @@ pub struct ExecConfig {
     pub workdir: Option<String>,
     pub container: String,
     pub args: Vec<String>,
+    /// The pty's size from the start (the API's ConsoleSize); None: this terminal's.
+    pub console_size: Option<ConsoleSize>,
 }
 
 impl ExecConfig {
@@ -82,6 +84,7 @@ impl ExecConfig {
             workdir: o.workdir.clone(),
             container: o.container.clone(),
             args: o.args.clone(),
+            console_size: None,
         })
     }
 }
@@ -90,6 +93,16 @@ impl Engine {
     /// `hull exec`: runs `config.args` in the running container and returns its exit code
     /// (0 at once with `-d`). 126/127 come back as errors whose `exit_code` says so.
     pub fn exec(&self, config: &ExecConfig) -> Result<i32, EngineError> {
+        self.exec_observed(config, &mut |_| {})
+    }
+
+    /// [`Engine::exec`], telling `started` the process's pid (in the host's pid namespace) as
+    /// soon as it runs: the API's exec inspect shows it.
+    pub fn exec_observed(
+        &self,
+        config: &ExecConfig,
+        started: &mut dyn FnMut(i32),
+    ) -> Result<i32, EngineError> {
         let record = self.containers.resolve(&config.container)?;
         let id = record.id.as_str();
         if !self.containers.is_alive(id) {
@@ -109,7 +122,8 @@ impl Engine {
             Some(u) => Some(user::resolve_in_rootfs(&rootfs, Some(u))?),
             None => None,
         };
-        let mut process = exec_process(template, config, user.as_ref(), host_console_size());
+        let size = config.console_size.or_else(host_console_size);
+        let mut process = exec_process(template, config, user.as_ref(), size);
         if let Some(u) = &user {
             if !sets_home(&config.env) && !self.container_sets_home(&record) {
                 set_home(&mut process.env, &u.home);
@@ -127,14 +141,18 @@ impl Engine {
         let mut req = ExecRequest::new(id, process);
         req.stdio = exec_stdio(id, config)?;
         let executed = runtime.exec(req).map_err(rt_err(id, "exec"))?;
+        started(executed.pid);
+        let exec_id = self.exec_start_events(&record, &config.args);
         let Some(signals) = signals else {
             if let Some(console) = executed.console {
                 hold_detached_console(console).map_err(io_err(id, "hold", Path::new("pty")))?;
             }
             return Ok(0);
         };
-        foreground::wait(signals, executed.pid, executed.console, config.interactive)
-            .map_err(io_err(id, "wait for", Path::new("exec")))
+        let code = foreground::wait(signals, executed.pid, executed.console, config.interactive)
+            .map_err(io_err(id, "wait for", Path::new("exec")));
+        self.exec_die_event(&record, exec_id, code.as_ref().ok().copied());
+        code
     }
 }
 

@@ -183,13 +183,14 @@ pub(crate) fn poll_fd<'f>(prober: Option<&'f Prober<'_>>) -> Option<PollFd<'f>> 
     prober?.fd().map(|fd| PollFd::new(fd, PollFlags::IN))
 }
 
-/// The monitor's poll timeout: the sooner of the DNS responder's and the next check's.
+/// The monitor's poll timeout: the sooner of `other` (the monitor's own deadlines: the DNS
+/// responder's, the end of a burst of output) and the next check's.
 pub(crate) fn poll_timeout(
-    dns: Option<Duration>,
+    other: Option<Duration>,
     prober: Option<&Prober<'_>>,
 ) -> Option<rustix::event::Timespec> {
     let next = prober.and_then(Prober::next_timeout);
-    let sooner = [dns, next].into_iter().flatten().min()?;
+    let sooner = [other, next].into_iter().flatten().min()?;
     rustix::event::Timespec::try_from(sooner).ok()
 }
 
@@ -209,13 +210,15 @@ fn check_process(engine: &Engine, id: &str, probe: &Probe, in_start_period: bool
         exit_code,
         output,
     };
+    let mut before = None;
     let recorded = engine.containers.update(id, |r| {
-        r.state.health.get_or_insert_with(Health::default).record(
-            result,
-            in_start_period,
-            probe.retries,
-        );
+        let h = r.state.health.get_or_insert_with(Health::default);
+        before = Some(h.status);
+        h.record(result, in_start_period, probe.retries);
     });
+    if let Ok(r) = &recorded {
+        engine.health_event(before, r);
+    }
     match recorded {
         Ok(r)
             if r.state
@@ -249,6 +252,7 @@ fn run_probe(engine: &Engine, id: &str, probe: &Probe) -> Result<(i64, String), 
         workdir: None,
         container: id.to_string(),
         args: probe.args.clone(),
+        console_size: None,
     };
     let process = exec_process(template.unwrap_or_default(), &config, None, None);
     let (out_r, out_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
@@ -359,11 +363,7 @@ fn descendants(root: i32) -> Vec<i32> {
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
             continue;
         };
-        // Fields after the command name (which may hold spaces and parentheses): state, ppid.
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<i32>().ok());
+        let ppid = hull_sys::process::stat_field(&stat, 4).and_then(|p| p.parse::<i32>().ok());
         if let Some(ppid) = ppid {
             children.entry(ppid).or_default().push(pid);
         }

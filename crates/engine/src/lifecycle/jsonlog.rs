@@ -55,30 +55,59 @@ impl Lines {
                 }
             }
         }
-        loop {
-            let window = &data[..data.len().min(MAX_ENTRY)];
-            match memchr::memchr(b'\n', window) {
-                Some(end) => {
-                    emit(&data[..=end])?;
-                    data = &data[end + 1..];
-                }
-                None if window.len() == MAX_ENTRY => {
-                    let cut = piece_len(window);
-                    emit(&data[..cut])?;
-                    data = &data[cut..];
-                }
-                None => {
-                    self.partial.extend_from_slice(data);
-                    return Ok(());
-                }
-            }
+        // A stretch of MAX_ENTRY bytes without a line end is cut into pieces, as a window of
+        // MAX_ENTRY bytes would.
+        let mut start = 0;
+        while let Some(end) = next_newline(data, start) {
+            start = cut_pieces(data, start, end, &mut emit)?;
+            emit(&data[start..=end])?;
+            start = end + 1;
         }
+        start = cut_pieces(data, start, data.len(), &mut emit)?;
+        self.partial.extend_from_slice(&data[start..]);
+        Ok(())
     }
 
     /// At the stream's end: the unfinished line, if any, as it is (without a `\n`).
     pub fn finish(&mut self) -> Option<Vec<u8>> {
         (!self.partial.is_empty()).then(|| std::mem::take(&mut self.partial))
     }
+}
+
+/// The index of the first `\n` in `data` from `from` on. Short lines are common (one per
+/// `echo`), and a call to memchr costs more than the line: the 8 bytes at `from` are looked at
+/// as a word first.
+#[inline]
+fn next_newline(data: &[u8], from: usize) -> Option<usize> {
+    const NEWLINES: u64 = 0x0A0A_0A0A_0A0A_0A0A;
+    let rest = match data.get(from..from + 8) {
+        Some(_) => {
+            let at_zero = zero_bytes(word_at(data, from) ^ NEWLINES);
+            if at_zero != 0 {
+                // The lowest flagged byte is a true zero (only higher ones can be false).
+                return Some(from + at_zero.trailing_zeros() as usize / 8);
+            }
+            from + 8
+        }
+        None => from,
+    };
+    memchr::memchr(b'\n', &data[rest..]).map(|i| rest + i)
+}
+
+/// Emits the pieces of `data[start..end]` (no line end in it) while it holds MAX_ENTRY bytes or
+/// more; returns where the rest starts.
+fn cut_pieces<E>(
+    data: &[u8],
+    mut start: usize,
+    end: usize,
+    emit: &mut impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<usize, E> {
+    while end - start >= MAX_ENTRY {
+        let cut = piece_len(&data[start..start + MAX_ENTRY]);
+        emit(&data[start..start + cut])?;
+        start += cut;
+    }
+    Ok(start)
 }
 
 /// Where a [`MAX_ENTRY`]-byte piece of a long line ends: before a UTF-8 character the cut
@@ -110,40 +139,76 @@ pub fn encode_entry(out: &mut Vec<u8>, text: &[u8], stream: &str, time: &str) {
 /// What follows the text in every entry of one stream stamped `time`: encoded once per read.
 pub fn entry_suffix(stream: &str, time: &str) -> Vec<u8> {
     let mut suffix = b"\",\"stream\":\"".to_vec();
-    escape_into(&mut suffix, stream);
+    escape_bytes(&mut suffix, stream.as_bytes());
     suffix.extend_from_slice(b"\",\"time\":\"");
-    escape_into(&mut suffix, time);
+    escape_bytes(&mut suffix, time.as_bytes());
     suffix.extend_from_slice(b"\"}\n");
     suffix
 }
 
-/// [`encode_entry`] with the stream and time already encoded by [`entry_suffix`].
+/// [`encode_entry`] with the stream and time already encoded by [`entry_suffix`]. The common
+/// entry, ASCII text ending in `\n`, is written in one reservation and one scan: the `\n`
+/// is escaped without looking for it, and an ASCII line needs no UTF-8 validation.
+#[inline]
 pub fn encode_with_suffix(out: &mut Vec<u8>, text: &[u8], suffix: &[u8]) {
-    out.extend_from_slice(b"{\"log\":\"");
-    match std::str::from_utf8(text) {
-        Ok(s) => escape_into(out, s),
-        Err(_) => escape_into(out, &String::from_utf8_lossy(text)),
+    const PREFIX: &[u8] = b"{\"log\":\"";
+    out.reserve(PREFIX.len() + text.len() + 1 + suffix.len());
+    out.extend_from_slice(PREFIX);
+    let (body, newline) = match text.split_last() {
+        Some((b'\n', body)) => (body, true),
+        _ => (text, false),
+    };
+    if body.is_ascii() {
+        escape_bytes(out, body);
+    } else {
+        match std::str::from_utf8(body) {
+            Ok(s) => escape_bytes(out, s.as_bytes()),
+            Err(_) => escape_bytes(out, String::from_utf8_lossy(body).as_bytes()),
+        }
+    }
+    if newline {
+        out.extend_from_slice(b"\\n");
     }
     out.extend_from_slice(suffix);
 }
 
 /// Which of 8 bytes (as a word) need escaping: a set high bit in each such byte's place.
 /// Bytes below 0x20, `"` and `\`; bytes of 0x80 and up (UTF-8 sequences) never do.
+#[inline]
 fn escape_mask(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
     let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
     below_space
-        | zero_byte(word ^ (ONES * u64::from(b'"')))
-        | zero_byte(word ^ (ONES * u64::from(b'\\')))
+        | zero_bytes(word ^ (ONES * u64::from(b'"')))
+        | zero_bytes(word ^ (ONES * u64::from(b'\\')))
 }
 
-/// The index of the first byte of `bytes` from `from` on that needs escaping.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// A word with the high bit set in the place of each zero byte of `w` (exact up to the lowest
+/// zero byte; above it a 0x01 byte may be flagged too, which callers that only want "any" or
+/// "the lowest" do not mind).
+#[inline]
+fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(ONES) & !w & HIGH
+}
+
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// The index of the first byte of `bytes` from `from` on that needs escaping: 16 bytes at a
+/// time, then 8, then one by one.
+#[inline]
 fn next_escape(bytes: &[u8], mut from: usize) -> Option<usize> {
+    while from + 16 <= bytes.len() {
+        if escape_mask(word_at(bytes, from)) | escape_mask(word_at(bytes, from + 8)) != 0 {
+            break;
+        }
+        from += 16;
+    }
     while from + 8 <= bytes.len() {
-        let word = u64::from_le_bytes(bytes[from..from + 8].try_into().expect("8 bytes"));
-        if escape_mask(word) != 0 {
+        if escape_mask(word_at(bytes, from)) != 0 {
             break;
         }
         from += 8;
@@ -151,8 +216,8 @@ fn next_escape(bytes: &[u8], mut from: usize) -> Option<usize> {
     (from..bytes.len()).find(|&i| matches!(bytes[i], 0..=0x1F | b'"' | b'\\'))
 }
 
-fn escape_into(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
+/// Appends `bytes`, valid UTF-8, as the body of a JSON string (serde_json's escapes).
+fn escape_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut start = 0;
     while let Some(i) = next_escape(bytes, start) {
         out.extend_from_slice(&bytes[start..i]);

@@ -163,19 +163,43 @@ fn other_shapes_decode_through_serde_and_torn_lines_are_skipped() {
 
 #[test]
 fn every_byte_that_needs_escaping_is_found_at_every_offset() {
-    // The scan looks at 8 bytes at a time: each special byte at each place in and around a word.
+    // The scan looks at 16, then 8 bytes at a time: each special byte at each place in and
+    // around those words, in ASCII lines (no UTF-8 check) and others, with and without the
+    // line end the encoder takes off first.
     for special in (0u8..0x20).chain([b'"', b'\\', 0x7f, b'/']) {
-        for at in 0..20 {
-            let mut text = vec![b'a'; 20];
-            text[at] = special;
-            text.extend_from_slice("é".as_bytes());
-            let mut out = Vec::new();
-            encode_entry(&mut out, &text, "stdout", "t");
-            assert_eq!(
-                out,
-                serde_bytes(&text, "stdout", "t"),
-                "byte {special:#x} at {at}"
-            );
+        for at in 0..40 {
+            for tail in [&b""[..], b"\n", "\u{e9}".as_bytes(), "\u{e9}\n".as_bytes()] {
+                let mut text = vec![b'a'; 40];
+                text[at] = special;
+                text.extend_from_slice(tail);
+                let mut out = Vec::new();
+                encode_entry(&mut out, &text, "stdout", "t");
+                assert_eq!(
+                    out,
+                    serde_bytes(&text, "stdout", "t"),
+                    "byte {special:#x} at {at}, then {tail:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_next_line_end_is_found_at_every_offset() {
+    // 0x0B next to a line end is the byte the word test can flag wrongly above a true one.
+    for len in 0..20 {
+        for nl in 0..len {
+            for noise in [b'a', 0x0B, 0x09] {
+                let mut data = vec![noise; len];
+                data[nl] = b'\n';
+                for from in 0..=len {
+                    let want = data[from..]
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map(|i| from + i);
+                    assert_eq!(next_newline(&data, from), want, "{data:?} from {from}");
+                }
+            }
         }
     }
 }

@@ -10,7 +10,6 @@ use crate::lifecycle::stop::poll_until;
 use crate::run::config::Limits;
 use crate::run::RestartPolicy;
 use crate::state::{Record, Status};
-use crate::volume::disk_usage;
 use crate::{Engine, EngineError};
 use hull_runtime::RuntimeError;
 
@@ -30,6 +29,7 @@ impl Engine {
         }
         let id = record.id.as_str();
         self.runtime()?.pause(id).map_err(rt_err(id, "pause"))?;
+        self.container_event(&record, "pause", &[]);
         Ok(self.containers.update(id, |r| r.state.paused = true)?)
     }
 
@@ -41,6 +41,7 @@ impl Engine {
         }
         let id = record.id.as_str();
         self.runtime()?.resume(id).map_err(rt_err(id, "unpause"))?;
+        self.container_event(&record, "unpause", &[]);
         Ok(self.containers.update(id, |r| r.state.paused = false)?)
     }
 
@@ -91,18 +92,29 @@ impl Engine {
 
     /// `hull rename OLD NEW`.
     pub fn rename(&self, name: &str, new_name: &str) -> Result<Record, EngineError> {
-        Ok(self.containers.rename(name, new_name)?)
+        let old = self.containers.resolve(name)?.name;
+        let renamed = self.containers.rename(name, new_name)?;
+        self.container_event(&renamed, "rename", &[("oldName", old)]);
+        Ok(renamed)
     }
 
     /// `hull container prune`: removes every container that does not run. One that starts
     /// meanwhile is skipped (remove refuses it), not an error.
     pub fn prune(&self) -> Result<Vec<Pruned>, EngineError> {
+        self.prune_where(|_| true)
+    }
+
+    /// `prune` of the containers `wanted` picks (the API's `until` and `label` filters).
+    pub fn prune_where(
+        &self,
+        wanted: impl Fn(&Record) -> bool,
+    ) -> Result<Vec<Pruned>, EngineError> {
         let mut out = Vec::new();
         for r in self.containers.list()? {
-            if matches!(r.state.status, Status::Running | Status::Restarting) {
+            if matches!(r.state.status, Status::Running | Status::Restarting) || !wanted(&r) {
                 continue;
             }
-            let reclaimed = disk_usage(&self.containers.dir(&r.id).join("upper"));
+            let reclaimed = self.writable_size(&r.id);
             match self.remove(&r.id, false) {
                 Ok(_) => out.push(Pruned {
                     id: r.id,
@@ -140,6 +152,7 @@ impl Engine {
             r.state.exit_code = Some(128 + signal);
             r.state.finished_at = Some(now());
         });
+        self.container_event_id(id, "die", &[("exitCode", (128 + signal).to_string())]);
         true
     }
 
@@ -186,7 +199,7 @@ fn merge_limits(limits: &mut Limits, new: &Limits) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::volume::disk_usage;
     use std::fs;
 
     #[test]

@@ -1,16 +1,22 @@
 //! A created container's life: the run recipe every run shares (`run`); the detached monitor
-//! (`monitor`) with its log (`logfile`, in the format of `jsonlog`), attach socket (`attach`) and restart backoff
-//! (`restart`); kill, stop and wait (`stop`); `rm` (`remove`); pause, rename, prune and the
+//! (`monitor`, spawned and heard by `launch`) with its log (`logfile`, in the format of `jsonlog`), attach socket (`attach`) and restart backoff
+//! (`restart`); kill, stop and wait (`stop`; `waiter` for Docker's wait conditions); `rm` (`remove`); pause, rename, prune and the
 //! `ps` list (`manage`); exec, stats and top; the reconcile at boot (`boot`) and `system prune` (`prune`). Imports `endpoint/`, `state/` and `run/`.
 
 pub mod attach;
 pub mod boot;
+mod burst;
+pub mod changes;
 pub mod df;
 pub mod exec;
 pub(crate) mod foreground;
 pub mod health;
+mod health_fg;
 pub mod jsonlog;
+pub mod launch;
 pub mod logfile;
+mod logread;
+pub mod logs;
 pub mod manage;
 pub mod monitor;
 pub mod prune;
@@ -20,5 +26,6 @@ pub(crate) mod run;
 pub mod stats;
 pub mod stop;
 pub mod top;
+pub mod waiter;
 
 pub use exec::{ExecConfig, ExecOptions};

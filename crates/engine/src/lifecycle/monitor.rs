@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{io_err, rt_err};
 use crate::lifecycle::attach::{AttachServer, Frame};
+use crate::lifecycle::burst::{Burst, Release};
 use crate::lifecycle::foreground;
 use crate::lifecycle::health::{self, Prober};
 use crate::lifecycle::jsonlog::{encode_with_suffix, entry_suffix, Lines};
@@ -46,9 +47,8 @@ struct Stream {
     fd: Option<OwnedFd>,
     name: &'static str,
     lines: Lines,
-    /// The read buffer, kept while reads fill it (the container writes faster than the monitor
-    /// reads) and freed, like the log's buffer, once a read drains the pipe: an idle monitor
-    /// keeps neither resident.
+    /// The read buffer, kept during a burst of output and freed, like the log's buffer, once
+    /// the output is quiet ([`Burst`]): an idle monitor keeps neither resident.
     buf: Vec<u8>,
 }
 
@@ -73,7 +73,12 @@ impl Stream {
     /// Reads what is available, passes it to the attached clients and writes every complete
     /// line to the log (each read's lines stamped with the time it returned); at EOF the rest,
     /// and closes. What was read is in the file when this returns.
-    fn pump(&mut self, log: &mut LogFile, clients: &mut AttachServer) -> io::Result<()> {
+    fn pump(
+        &mut self,
+        log: &mut LogFile,
+        clients: &mut AttachServer,
+        burst: &mut Burst,
+    ) -> io::Result<()> {
         let Some(fd) = &self.fd else { return Ok(()) };
         if self.buf.is_empty() {
             self.buf = vec![0u8; READ_SIZE];
@@ -92,17 +97,20 @@ impl Stream {
                 _ => Frame::Stdout(buf[..n].to_vec()),
             });
         }
-        self.log(log, n, n == size)?;
-        self.size_buffer(n, size);
+        self.log(log, n)?;
+        burst.read(Instant::now(), n == BURST_READ_SIZE);
         if n == 0 {
             self.fd = None;
+            self.buf = Vec::new();
+        } else if n == size && size < BURST_READ_SIZE {
+            // The container writes faster than the monitor reads: more per wakeup.
+            self.buf = vec![0u8; BURST_READ_SIZE];
         }
         Ok(())
     }
 
-    /// Writes the entries of the `n` bytes just read (all that is left at EOF) to the log; keeps
-    /// the log's buffer while the reads come back full.
-    fn log(&mut self, log: &mut LogFile, n: usize, full: bool) -> io::Result<()> {
+    /// Writes the entries of the `n` bytes just read (all that is left at EOF) to the log.
+    fn log(&mut self, log: &mut LogFile, n: usize) -> io::Result<()> {
         if log.discards() {
             return Ok(());
         }
@@ -114,27 +122,25 @@ impl Stream {
                 entry(&rest)?;
             }
         }
-        match full {
-            true => log.flush(),
-            false => log.flush_and_release(),
-        }
+        log.flush()
     }
+}
 
-    /// After a read of `n` bytes into a buffer of `size`: a bigger buffer once one came back
-    /// full, none once the pipe is drained.
-    fn size_buffer(&mut self, n: usize, size: usize) {
-        if n == size && size < BURST_READ_SIZE {
-            self.buf = vec![0u8; BURST_READ_SIZE];
-        } else if n < size {
-            self.buf = Vec::new();
-            if size == BURST_READ_SIZE {
-                // The end of a burst: give back the buffers' pages (glibc keeps freed memory
-                // of that size) and the code pages the burst faulted in, so that the idle
-                // monitor's RSS is what it was before.
-                shed_setup_memory();
-            }
-        }
+/// At the end of a burst of output ([`Burst`]): frees the read and write buffers, and after a
+/// large burst gives back the heap's free pages (glibc keeps freed memory of that size) and the
+/// code pages the burst faulted in, so that the idle monitor's RSS is what it was before.
+fn release_burst(streams: &mut [Stream], log: &mut LogFile, release: Release) -> io::Result<()> {
+    if release == Release::Nothing {
+        return Ok(());
     }
+    for s in streams.iter_mut() {
+        s.buf = Vec::new();
+    }
+    log.flush_and_release()?;
+    if release == Release::BuffersAndPages {
+        shed_setup_memory();
+    }
+    Ok(())
 }
 
 /// How much clients' input the monitor queues for a container that does not read its stdin;
@@ -216,6 +222,10 @@ impl Input {
                 self.close_when_drained = true;
                 self.flush();
             }
+            Frame::StdinClose => {
+                self.close_when_drained = true;
+                self.flush();
+            }
             Frame::Resize { rows, cols } => {
                 if let Some(c) = &self.console {
                     let size = rustix::termios::Winsize {
@@ -244,6 +254,7 @@ fn relay(
     mut dns: Option<&mut DnsServer>,
     mut health: Option<&mut Prober<'_>>,
 ) -> io::Result<()> {
+    let mut burst = Burst::default();
     while streams.iter().any(|s| s.fd.is_some()) {
         let open: Vec<usize> = (0..streams.len())
             .filter(|&i| streams[i].fd.is_some())
@@ -277,7 +288,9 @@ fn relay(
         // The health check's pidfd comes after the DNS sockets (both outside `ready`).
         fds.extend(health::poll_fd(health.as_deref()));
         let dns_timeout = dns.as_deref().and_then(DnsServer::next_timeout);
-        let timeout = health::poll_timeout(dns_timeout, health.as_deref());
+        let burst_end = burst.active().then(|| burst.timeout(Instant::now()));
+        let wake = [dns_timeout, burst_end.flatten()];
+        let timeout = health::poll_timeout(wake.into_iter().flatten().min(), health.as_deref());
         match rustix::event::poll(&mut fds, timeout.as_ref()) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e.into()),
@@ -297,24 +310,33 @@ fn relay(
         }
         let (stream_ready, rest) = ready.split_at(open.len());
         let (listener_ready, client_ready) = rest.split_first().expect("listener polled");
-        // Clients first, in reverse so that dropping one keeps the others' indices.
-        for i in (0..client_ready.len()).rev() {
-            if client_ready[i] {
-                for frame in server.receive(i).unwrap_or_default() {
-                    input.apply(frame);
-                }
-            }
-        }
-        if *listener_ready {
-            server.accept();
-        }
+        serve_attach(server, input, *listener_ready, client_ready);
         for (&i, &ready) in open.iter().zip(stream_ready) {
             if ready {
-                streams[i].pump(log, server)?;
+                streams[i].pump(log, server, &mut burst)?;
+            }
+        }
+        if burst.active() {
+            release_burst(&mut streams, log, burst.release(Instant::now()))?;
+        }
+    }
+    release_burst(&mut streams, log, burst.end())
+}
+
+/// The attach side of a wakeup: what ready clients sent goes to the container's input
+/// (clients first, in reverse so that dropping one keeps the others' indices), then a new
+/// client is accepted.
+fn serve_attach(server: &mut AttachServer, input: &mut Input, listener: bool, clients: &[bool]) {
+    for i in (0..clients.len()).rev() {
+        if clients[i] {
+            for frame in server.receive(i).unwrap_or_default() {
+                input.apply(frame);
             }
         }
     }
-    Ok(())
+    if listener {
+        server.accept();
+    }
 }
 
 fn wait_exit(pid: i32) -> io::Result<i32> {
@@ -583,5 +605,23 @@ mod tests {
         }
         assert_eq!(got, 100_000);
         assert!(input.stdin.is_none());
+    }
+
+    #[test]
+    fn an_api_clients_close_ends_stdin_without_stdin_once() {
+        let (r, w) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC).unwrap();
+        let mut input = Input::new(false);
+        input.set_stdin(w).unwrap();
+        input.apply(Frame::Stdin(b"x".to_vec()));
+        input.apply(Frame::StdinEnd);
+        assert!(
+            input.stdin.is_some(),
+            "a CLI client's EOF closed a shared stdin"
+        );
+        input.apply(Frame::StdinClose);
+        assert!(input.stdin.is_none());
+        let mut buf = [0u8; 8];
+        assert_eq!(rustix::io::read(&r, &mut buf).unwrap(), 1);
+        assert_eq!(rustix::io::read(&r, &mut buf).unwrap(), 0);
     }
 }

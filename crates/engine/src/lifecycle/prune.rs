@@ -28,8 +28,8 @@ impl Engine {
     /// volumes only, whatever `all` says (named ones go with `hull volume prune -a`).
     pub fn system_prune(&self, all: bool, volumes: bool) -> Result<SystemPruned, EngineError> {
         let containers = self.prune()?;
-        let networks = hull_net::prune_networks(&self.root)
-            .map_err(|e| EngineError::Network(NetRunError::from(e)))?;
+        let networks =
+            (self.network_prune()).map_err(|e| EngineError::Network(NetRunError::from(e)))?;
         let volumes = match volumes {
             true => self.volume_prune(false)?,
             false => Default::default(),
@@ -45,6 +45,7 @@ impl Engine {
         let images = self
             .images
             .prune_keeping(all, |id| in_use.contains(&id.to_string()))?;
+        self.images_removed(None, &images);
         let freed_images = before.saturating_sub(self.image_bytes());
         let reclaimed =
             containers.iter().map(|p| p.reclaimed).sum::<u64>() + volumes.reclaimed + freed_images;

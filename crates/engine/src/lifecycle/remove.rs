@@ -60,6 +60,7 @@ impl Engine {
             let _ = hull_sys::mount::unmount(&rootfs, true);
         }
         self.containers.remove(id)?;
+        self.container_event(&record, "destroy", &[]);
         if volumes {
             self.remove_anonymous_volumes(&record);
         }

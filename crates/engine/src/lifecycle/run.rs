@@ -87,8 +87,15 @@ impl Engine {
         let stdio = stdio(id, &record.config)?;
         let interactive = record.config.interactive;
         self.run_with(id, stdio, |runtime, created| {
+            let signals = foreground::catch_signals().map_err(io_err(
+                id,
+                "catch signals for",
+                Path::new("init"),
+            ))?;
+            // Forked before any thread starts, with the signals caught (it ignores them).
+            let _checker = self.foreground_checker(&record, created.pid)?;
             let _dns = self.embedded_dns_thread(&record, created.pid)?;
-            hold_in_foreground(runtime, id, created, interactive)
+            hold_in_foreground(runtime, id, created, signals, interactive)
         })
     }
 
@@ -125,10 +132,17 @@ impl Engine {
             let _ = self
                 .containers
                 .update(id, |r| r.state.exit_code = Some(code));
+            self.failed_run_event(id, code);
         }
         drop(claim);
         if record.config.rm {
+            let code = match &result {
+                Ok(code) => *code,
+                Err(e) => i32::from(e.exit_code()),
+            };
+            self.containers.leave_exit_code(id, code);
             self.containers.remove(id)?;
+            self.container_event(record, "destroy", &[]);
             self.remove_anonymous_volumes(record);
         }
         result
@@ -192,7 +206,8 @@ impl Engine {
         drop(volumes);
         drop(rootfs);
         if attached.is_some() {
-            let _ = self.containers.update(id, |r| r.state.network = None);
+            let _ = self.containers.update(id, |r| r.state.clear_networks());
+            self.endpoint_event("disconnect", id, &attached);
         }
         let code = held?;
         self.record_exited(id, code, oom)?;
@@ -290,6 +305,8 @@ impl Engine {
             r.state.oom_killed = false;
             r.state.paused = false;
         })?;
+        self.endpoint_event("connect", id, attached);
+        self.container_event_id(id, "start", &[]);
         Ok(())
     }
 
@@ -302,6 +319,7 @@ impl Engine {
             r.state.oom_killed = oom;
             r.state.paused = false;
         })?;
+        self.exit_events(id, code, oom);
         Ok(())
     }
 
@@ -378,15 +396,15 @@ impl Engine {
     }
 }
 
-/// The foreground's part of a run: forwards signals and relays the pty while waiting.
+/// The foreground's part of a run: forwards the caught `signals` and relays the pty while
+/// waiting.
 fn hold_in_foreground(
     runtime: &Runtime,
     id: &str,
     created: Created,
+    signals: signal_hook::iterator::Signals,
     interactive: bool,
 ) -> Result<i32, EngineError> {
-    let signals =
-        foreground::catch_signals().map_err(io_err(id, "catch signals for", Path::new("init")))?;
     // must happen before start because the program may ask for the size right away (`stty
     // size` printed nothing when the relay set it only once the program was running).
     if let Some(console) = &created.console {

@@ -20,7 +20,9 @@ impl Engine {
         if orphan && record.state.status != Status::Running {
             return Err(EngineError::NotRunning(record.name.clone()));
         }
-        self.mark_stopped_by_user(id)?;
+        if ends_for_good(&record, signal) {
+            self.mark_stopped_by_user(id)?;
+        }
         let runtime = self.runtime()?;
         match runtime.kill(id, signal, false) {
             Ok(()) => {}
@@ -30,6 +32,7 @@ impl Engine {
             }
             Err(e) => return Err(rt_err(id, "kill")(e)),
         }
+        self.container_event(&record, "kill", &[("signal", signal.to_string())]);
         if signal == libc::SIGKILL {
             let _ = runtime.resume(id);
         }
@@ -40,10 +43,15 @@ impl Engine {
         Ok(record)
     }
 
-    /// `hull stop`: SIGTERM, then SIGKILL to every process after `timeout`; returns once the
-    /// runner recorded the exit. A container that does not run is fine.
-    pub fn stop(&self, name: &str, timeout: Duration) -> Result<Record, EngineError> {
+    /// `hull stop`: the container's stop signal (SIGTERM when it has none), then SIGKILL to every
+    /// process after `timeout` (None: its `--stop-timeout`, else 10 s); returns once the runner
+    /// recorded the exit. A container that does not run is fine.
+    pub fn stop(&self, name: &str, timeout: Option<Duration>) -> Result<Record, EngineError> {
         let record = self.containers.resolve(name)?;
+        let stop_signal = stop_signal(&record);
+        let timeout = timeout.unwrap_or(Duration::from_secs(
+            record.config.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT),
+        ));
         let id = record.id.as_str();
         let orphan = !self.containers.is_running(id);
         if orphan && record.state.status != Status::Running {
@@ -53,16 +61,19 @@ impl Engine {
         let runtime = self.runtime()?;
         // Like Docker: a paused container is thawed, then signalled.
         let _ = runtime.resume(id);
-        let _ = runtime.kill(id, libc::SIGTERM, false);
-        let mut signal = libc::SIGTERM;
+        let _ = runtime.kill(id, stop_signal, false);
+        self.container_event(&record, "kill", &[("signal", stop_signal.to_string())]);
+        let mut signal = stop_signal;
         if !self.wait_stopped(id, Some(timeout)) {
             signal = libc::SIGKILL;
             let _ = runtime.kill(id, libc::SIGKILL, true);
+            self.container_event(&record, "kill", &[("signal", signal.to_string())]);
             self.wait_stopped(id, None);
         }
         if orphan {
             self.reap_orphan(id, signal, Duration::ZERO);
         }
+        self.container_event(&record, "stop", &[]);
         Ok(record)
     }
 
@@ -76,14 +87,17 @@ impl Engine {
         self.wait_stopped(&record.id, None);
         match self.containers.load(&record.id) {
             Ok(r) => Ok(r.state.exit_code.unwrap_or(0)),
-            // Removed by --rm after recording its code: the record we saw is all there is.
-            Err(_) => Ok(record.state.exit_code.unwrap_or(0)),
+            // Removed by --rm: the code it left, else the record we saw is all there is.
+            Err(_) => Ok(self
+                .containers
+                .left_exit_code(&record.id)
+                .or(record.state.exit_code)
+                .unwrap_or(0)),
         }
     }
 
-    /// Docker's HasBeenManuallyStopped: written before any signal, so the monitor that sees
+    /// Docker's HasBeenManuallyStopped: written before the signal, so the monitor that sees
     /// the exit it causes (or waits out a restart delay) does not run the container again.
-    /// `docker kill` sets it for any signal when no stop signal is configured, and hull has none.
     fn mark_stopped_by_user(&self, id: &str) -> Result<(), EngineError> {
         self.containers
             .update(id, |r| r.state.stopped_by_user = true)?;
@@ -116,6 +130,25 @@ impl Engine {
     fn wait_stopped(&self, id: &str, timeout: Option<Duration>) -> bool {
         poll_until(timeout, || !self.containers.is_alive(id))
     }
+}
+
+/// `stop`'s wait before SIGKILL when neither `-t` nor `--stop-timeout` says otherwise.
+pub const DEFAULT_STOP_TIMEOUT: u64 = 10;
+
+/// The signal `stop` sends: the container's stop signal (validated when it was created; an
+/// image's that names no signal falls back), else SIGTERM.
+fn stop_signal(record: &Record) -> i32 {
+    let configured = record.config.stop_signal.as_deref();
+    configured
+        .and_then(|s| crate::run::parse_signal(s).ok())
+        .unwrap_or(libc::SIGTERM)
+}
+
+/// Whether `kill` with `signal` ends the container for good (its restart policy no longer runs
+/// it), as `docker kill` decides: SIGKILL and the stop signal do; with no stop signal
+/// configured, every signal does.
+fn ends_for_good(record: &Record, signal: i32) -> bool {
+    record.config.stop_signal.is_none() || signal == libc::SIGKILL || signal == stop_signal(record)
 }
 
 /// Checks `done` every 20 ms until it holds (true) or `timeout` passed (false); no timeout

@@ -61,13 +61,11 @@ pub fn parse_stat(text: &str) -> Option<StatFields> {
     let open = text.find('(')?;
     let close = text.rfind(')')?;
     let comm = text.get(open + 1..close)?.to_string();
-    // After ")": state(3) ppid(4) pgrp session tty_nr(7) tpgid flags minflt cminflt majflt
-    // cmajflt utime(14) stime(15) cutime cstime priority nice threads itrealvalue starttime(22).
-    let f: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
-    let num = |i: usize| f.get(i - 3)?.parse::<u64>().ok();
+    // ppid(4) tty_nr(7) utime(14) stime(15) starttime(22), numbered as proc(5) does.
+    let num = |i: usize| hull_sys::process::stat_field(text, i)?.parse::<u64>().ok();
     Some(StatFields {
         comm,
-        ppid: f.get(1)?.parse().ok()?,
+        ppid: hull_sys::process::stat_field(text, 4)?.parse().ok()?,
         tty_nr: num(7)?,
         cpu_ticks: num(14)? + num(15)?,
         start_ticks: num(22)?,
@@ -188,6 +186,24 @@ pub fn boot_time(proc_stat: &str) -> Option<i64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// `ps` output (`docker top CTR ARGS`) kept to the container's processes: the header, and the
+/// lines whose PID column names one of `pids`; None when the output has no PID column.
+pub fn filter_ps<'a>(text: &'a str, pids: &[i32]) -> Option<(&'a str, Vec<&'a str>)> {
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let col = header.split_whitespace().position(|h| h == "PID")?;
+    let kept = lines
+        .filter(|line| {
+            let pid = line
+                .split_whitespace()
+                .nth(col)
+                .and_then(|p| p.parse().ok());
+            pid.is_some_and(|p: i32| pids.contains(&p))
+        })
+        .collect();
+    Some((header, kept))
 }
 
 impl Engine {

@@ -72,6 +72,9 @@ pub struct RunOptions {
     pub label_files: Vec<PathBuf>,
     /// `--health-*` and `--no-healthcheck`.
     pub health: crate::run::health::HealthOptions,
+    /// `--stop-signal` (a name or number) and `--stop-timeout` (seconds).
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<i64>,
     pub image: String,
     pub args: Vec<String>,
 }
@@ -266,6 +269,13 @@ pub struct RunConfig {
     /// The health check: the flags' when validated, merged over the image's when created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<crate::run::health::HealthConfig>,
+    /// The signal `stop` sends: `--stop-signal`'s, else the image's STOPSIGNAL (set at create),
+    /// else none (SIGTERM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout`: seconds `stop` waits before SIGKILL when `-t` is not given (else 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u64>,
 }
 
 /// Where validation looks up what is outside the flags: host environment variables (for `-e K`)

@@ -98,8 +98,26 @@ impl RunConfig {
             log: log_flags(o)?,
             labels: labels::parse_flags(&o.labels, &o.label_files, &|p| host.read_file(p))?,
             healthcheck: o.health.validate()?,
+            stop_signal: stop_signal_flag(o.stop_signal.as_deref())?,
+            stop_timeout: stop_timeout_flag(o.stop_timeout)?,
         })
     }
+}
+
+/// `--stop-signal`: kept as given once it names a signal.
+fn stop_signal_flag(s: Option<&str>) -> Result<Option<String>, FlagError> {
+    let Some(s) = s else { return Ok(None) };
+    crate::run::parse_signal(s).map_err(|_| flag_err("--stop-signal", s, "not a signal"))?;
+    Ok(Some(s.to_string()))
+}
+
+/// `--stop-timeout`: whole seconds, not negative.
+fn stop_timeout_flag(t: Option<i64>) -> Result<Option<u64>, FlagError> {
+    t.map(|t| {
+        u64::try_from(t)
+            .map_err(|_| flag_err("--stop-timeout", &t.to_string(), "must not be negative"))
+    })
+    .transpose()
 }
 
 /// `--entrypoint`: one word, or none at all when empty.

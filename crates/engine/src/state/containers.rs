@@ -12,6 +12,8 @@
 //! containers/<id>/{hostname,hosts,resolv.conf}
 //! containers/.<id>.creating/       a new container until its record is complete (then renamed
 //!                                  to <id>; swept by the next create if its creator died)
+//! containers/.<id>.exit            made by a waiter on a `--rm` container's removal, which
+//!                                  leaves its exit code there (swept a minute after removal)
 //! ```
 //!
 //! A container lives while its runner holds `running.lock`, or, when the runner was killed, while
@@ -30,6 +32,10 @@ use crate::state::record::{valid_name, Record, State, Status, UNKNOWN_EXIT};
 
 /// The suffix of a new container's directory until its record is complete.
 const STAGING: &str = ".creating";
+/// The suffix of the note of a removed `--rm` container's exit code.
+const EXIT_NOTE: &str = ".exit";
+/// How long such a note stays: any waiter looks again well within it.
+const EXIT_NOTE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
@@ -268,8 +274,8 @@ impl Containers {
         fs::rename(&staging, &dir).map_err(io_err("rename into place", &dir))
     }
 
-    /// Removes staging directories of creates that died; only called under the names lock, which
-    /// every create holds, so none of them is in progress.
+    /// Removes staging directories of creates that died (only called under the names lock, which
+    /// every create holds, so none of them is in progress), and exit notes past their time.
     fn sweep_staging(&self) {
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return;
@@ -279,6 +285,19 @@ impl Containers {
             let name = name.to_string_lossy();
             if name.starts_with('.') && name.ends_with(STAGING) {
                 let _ = fs::remove_dir_all(e.path());
+            }
+            let stale = || {
+                e.metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > EXIT_NOTE_TTL)
+            };
+            // Kept while its container lives (a waiter may wait longer than the note's time).
+            let owner = name.trim_start_matches('.').trim_end_matches(EXIT_NOTE);
+            let gone = || !self.dir(owner).exists();
+            if name.starts_with('.') && name.ends_with(EXIT_NOTE) && gone() && stale() {
+                let _ = fs::remove_file(e.path());
             }
         }
     }
@@ -327,7 +346,7 @@ impl Containers {
             // Its runner died before it could record the exit (a host reboot, kill -9): the
             // code is unknown, which Docker shows as 255.
             r.state.exit_code.get_or_insert(UNKNOWN_EXIT);
-            r.state.network = None;
+            r.state.clear_networks();
         }
         Ok(r)
     }
@@ -416,6 +435,38 @@ impl Containers {
         }
     }
 
+    /// Asks a `--rm` container to leave its exit code when it is removed, for a waiter on its
+    /// removal (Docker's `wait?condition=removed` answers with it): an empty note, which
+    /// [`Containers::leave_exit_code`] fills. Best effort.
+    pub fn expect_exit_code(&self, id: &str) {
+        let _ = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.exit_note(id));
+    }
+
+    /// Fills the note of a `--rm` container about to be removed, when somebody asked for it.
+    pub fn leave_exit_code(&self, id: &str, code: i32) {
+        let note = self.exit_note(id);
+        if note.exists() {
+            let _ = write_atomic(&note, code.to_string().as_bytes());
+        }
+    }
+
+    /// The exit code a removed `--rm` container left, while its note lasts.
+    pub fn left_exit_code(&self, id: &str) -> Option<i32> {
+        fs::read_to_string(self.exit_note(id))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    fn exit_note(&self, id: &str) -> PathBuf {
+        self.dir.join(format!(".{id}{EXIT_NOTE}"))
+    }
+
     /// Removes the container's directory (record, bundle, upper and work dirs).
     pub fn remove(&self, id: &str) -> Result<(), ContainerError> {
         let dir = self.dir(id);
@@ -468,6 +519,32 @@ mod tests {
         ));
         c.remove(&r.id).unwrap();
         assert!(c.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_removed_containers_exit_code_stays_a_minute() {
+        let d = tempfile::tempdir().unwrap();
+        let c = Containers::open(d.path()).unwrap();
+        c.leave_exit_code("unasked", 2);
+        assert_eq!(c.left_exit_code("unasked"), None, "nobody asked: no note");
+        for id in ["abc", "old", "alive"] {
+            c.expect_exit_code(id);
+        }
+        assert_eq!(c.left_exit_code("abc"), None, "not removed yet");
+        c.leave_exit_code("abc", 3);
+        c.leave_exit_code("old", 4);
+        assert_eq!(c.left_exit_code("abc"), Some(3));
+        assert!(c.list().unwrap().is_empty(), "a note is no container");
+        fs::create_dir(c.dir("alive")).unwrap();
+        let long_ago = std::time::SystemTime::now() - EXIT_NOTE_TTL * 2;
+        for id in ["old", "alive"] {
+            let note = File::options().write(true).open(c.exit_note(id)).unwrap();
+            note.set_modified(long_ago).unwrap();
+        }
+        c.sweep_staging();
+        assert_eq!(c.left_exit_code("old"), None);
+        assert_eq!(c.left_exit_code("abc"), Some(3));
+        assert!(c.exit_note("alive").exists(), "its container lives");
     }
 
     #[test]

@@ -67,12 +67,24 @@ pub struct State {
     /// listed here).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_networks: Vec<String>,
+    /// What each of those attachments got (address, gateway, MAC, names), for inspect.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_attachments: Vec<NetworkState>,
     /// The network a run attached it to, while it runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkState>,
     /// The health check's results, from the first start of a container that has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<crate::state::health::Health>,
+}
+
+impl State {
+    /// Forgets every network attachment: the run that held them ended.
+    pub fn clear_networks(&mut self) {
+        self.network = None;
+        self.extra_networks.clear();
+        self.extra_attachments.clear();
+    }
 }
 
 /// Everything hull keeps about one container.

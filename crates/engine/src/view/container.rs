@@ -59,10 +59,14 @@ fn null_if_empty<T: serde::Serialize>(v: &[T]) -> Value {
     }
 }
 
-/// Docker's Config: the image's settings with the user's flags applied.
-fn config(r: &Record, image: &ContainerConfig) -> Value {
+/// The container's entrypoint and command as Docker's Config shows them: `--entrypoint`
+/// replaces the image's and drops its Cmd; arguments replace the image's Cmd.
+pub(crate) fn entrypoint_and_cmd(
+    r: &Record,
+    image: &ContainerConfig,
+) -> (Vec<String>, Vec<String>) {
     let c = &r.config;
-    let (entrypoint, cmd) = match &c.entrypoint {
+    match &c.entrypoint {
         Some(e) => (e.clone(), c.args.clone()),
         None if !c.args.is_empty() => {
             (image.entrypoint.clone().unwrap_or_default(), c.args.clone())
@@ -71,7 +75,13 @@ fn config(r: &Record, image: &ContainerConfig) -> Value {
             image.entrypoint.clone().unwrap_or_default(),
             image.cmd.clone().unwrap_or_default(),
         ),
-    };
+    }
+}
+
+/// Docker's Config: the image's settings with the user's flags applied.
+fn config(r: &Record, image: &ContainerConfig) -> Value {
+    let c = &r.config;
+    let (entrypoint, cmd) = entrypoint_and_cmd(r, image);
     json!({
         "Hostname": hostname(c, &r.id, &host_hostname()),
         "Domainname": "",
@@ -91,13 +101,18 @@ fn config(r: &Record, image: &ContainerConfig) -> Value {
         "Entrypoint": null_if_empty(&entrypoint),
         // Merged over the image's at create; a record from before labels has only the image's.
         "Labels": labels::merge(image.labels.as_ref(), &c.labels),
-        "StopSignal": image.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
+        // Set at create (flag, else image); a record from before that has only the image's.
+        "StopSignal": c.stop_signal.clone().or_else(|| image.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into()),
+        "StopTimeout": c.stop_timeout,
         "Healthcheck": c.healthcheck,
     })
 }
 
 /// The image's exposed ports plus `--expose`.
-fn exposed_ports(image: &ContainerConfig, c: &RunConfig) -> Option<serde_json::Map<String, Value>> {
+pub(crate) fn exposed_ports(
+    image: &ContainerConfig,
+    c: &RunConfig,
+) -> Option<serde_json::Map<String, Value>> {
     let mut out: serde_json::Map<String, Value> = image
         .exposed_ports
         .iter()
@@ -117,7 +132,7 @@ fn host_hostname() -> String {
 }
 
 /// The image's Env with the user's `-e` values replacing same-named ones, in order.
-fn merged_env(image: &[String], user: &[String]) -> Vec<String> {
+pub(crate) fn merged_env(image: &[String], user: &[String]) -> Vec<String> {
     let mut env: Vec<String> = Vec::new();
     for e in image.iter().chain(user) {
         let key = e.split('=').next().unwrap_or(e);

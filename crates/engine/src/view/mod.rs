@@ -8,6 +8,7 @@
 //!   `NetworkSettings`;
 //! - [`ps`]: `ps` rows and Docker's STATUS text;
 //! - [`stats`]: `stats` rows, in numbers;
+//! - [`system`]: `version` and `info` documents; [`df`]: `system df`'s;
 //! - [`ports`] and [`mounts`]: the summaries the documents and rows above share.
 //!
 //! The modules use each other only downward: `container` → `network`, `ports`, `mounts`;
@@ -15,6 +16,7 @@
 //! `lifecycle/` (the stats formulas), `state/` and `run/`.
 
 pub mod container;
+pub mod df;
 mod human;
 pub mod image;
 pub mod mounts;
@@ -22,6 +24,8 @@ pub mod network;
 pub mod ports;
 pub mod ps;
 pub mod stats;
+pub mod summary;
+pub mod system;
 pub mod volume;
 
 pub use human::human_duration;

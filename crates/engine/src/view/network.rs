@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::run::{NetworkMode, RunConfig};
+use crate::run::NetworkMode;
 use crate::state::NetworkState;
 use crate::state::{Record, Status};
 use hull_net::store::DEFAULT_NETWORK;
@@ -201,7 +201,7 @@ pub fn document(nets: &Networks, n: &Network) -> Result<NetworkDoc, NetworkError
             n.bridge.clone(),
         )]
         .into(),
-        labels: BTreeMap::new(),
+        labels: n.labels.clone(),
     })
 }
 
@@ -237,7 +237,7 @@ pub fn network_settings(r: &Record) -> Value {
             json!({
                 "IPAMConfig": c.ip.map(|ip| json!({"IPv4Address": ip.to_string()})),
                 "Links": null,
-                "Aliases": live.and_then(|_| aliases(c)),
+                "Aliases": aliases(r, &mode),
                 "DNSNames": live.and_then(|n| dns_names(r, n, &mode)),
                 "MacAddress": mac,
                 "NetworkID": live.map(|n| n.network_id.clone()).unwrap_or_default(),
@@ -250,6 +250,11 @@ pub fn network_settings(r: &Record) -> Value {
                 "GlobalIPv6PrefixLen": 0,
             }),
         );
+    }
+    if live.is_some() {
+        for n in &r.state.extra_attachments {
+            networks.insert(n.network.clone(), extra_endpoint(r, n));
+        }
     }
     let on_default = mode == "bridge";
     let pick = |v: String| if on_default { v } else { String::new() };
@@ -266,9 +271,44 @@ pub fn network_settings(r: &Record) -> Value {
     })
 }
 
-/// `Aliases` as Docker 26+ has it: the `--network-alias`es alone, null without any.
-fn aliases(c: &RunConfig) -> Option<Vec<String>> {
-    (!c.network_aliases.is_empty()).then(|| c.network_aliases.clone())
+/// A network `network connect` added while the container runs.
+fn extra_endpoint(r: &Record, n: &NetworkState) -> Value {
+    let mut aliases: Vec<String> = n
+        .aliases
+        .iter()
+        .filter(|a| **a != r.name)
+        .cloned()
+        .collect();
+    if n.network != "bridge" {
+        aliases.push(r.short_id().to_string());
+    }
+    json!({
+        "IPAMConfig": null,
+        "Links": null,
+        "Aliases": (!aliases.is_empty()).then_some(aliases),
+        "DNSNames": dns_names(r, n, &n.network),
+        "MacAddress": n.mac,
+        "NetworkID": n.network_id,
+        "EndpointID": format!("{}-{}", r.id, n.network),
+        "Gateway": n.gateway.to_string(),
+        "IPAddress": n.ip.to_string(),
+        "IPPrefixLen": n.prefix_len,
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+    })
+}
+
+/// `Aliases` as dockerd 20.10 (API 1.41) shows it: the `--network-alias`es, and on a
+/// user-defined network the container's short ID too; null when that leaves none. Compose 1.29
+/// reads the short ID there as "already connected with its aliases" (else it disconnects and
+/// reconnects a created container before starting it).
+fn aliases(r: &Record, mode: &str) -> Option<Vec<String>> {
+    let mut out = r.config.network_aliases.clone();
+    if mode != "bridge" {
+        out.push(r.short_id().to_string());
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// `DNSNames` (Docker 26+): what the embedded DNS answers for the container on a user network
@@ -377,7 +417,7 @@ mod tests {
         );
         let ep = &network_settings(&r)["Networks"]["back"];
         assert_eq!(ep["IPAMConfig"], json!({"IPv4Address": "10.1.0.9"}));
-        assert_eq!(ep["Aliases"], json!(["api"]));
+        assert_eq!(ep["Aliases"], json!(["api", "4f2a9c1b7e3d"]));
         assert_eq!(ep["DNSNames"], json!(["web", "api", "4f2a9c1b7e3d"]));
         assert_eq!(ep["EndpointID"], json!(r.id));
         assert_eq!(ep["NetworkID"], json!("n".repeat(64)));

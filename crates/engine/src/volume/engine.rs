@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 
 use hull_oci::image::ContainerConfig;
+use hull_oci::runtime::Spec;
 
 use super::store::{disk_usage, CreateRequest};
 use super::{Volume, VolumeError, Volumes, ANONYMOUS_LABEL};
 use crate::run::{RunConfig, UserMount};
-use crate::state::Record;
+use crate::state::{Record, Status};
 use crate::{Engine, EngineError};
 
 /// A volume with what `system df` shows of it.
@@ -36,21 +37,53 @@ impl Engine {
 
     /// `hull volume create`: the new volume, or the existing one of that name.
     pub fn volume_create(&self, req: &CreateRequest) -> Result<Volume, EngineError> {
-        Ok(self.volumes().create(req, Volumes::now())?.0)
+        let (volume, created) = self.volumes().create(req, Volumes::now())?;
+        if created {
+            self.volume_event("create", &volume.name, &[]);
+        }
+        Ok(volume)
     }
 
     /// Volume name → the IDs of the containers (running or not) that use it.
+    /// A container whose record cannot be read (Dead) still holds its volumes: they are read
+    /// from the mounts of its runtime bundle, when it was ever started.
     pub fn volume_users(&self) -> Result<BTreeMap<String, Vec<String>>, EngineError> {
         let mut users: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for r in self.containers.list()? {
-            for name in r.config.mounts.iter().filter_map(UserMount::volume) {
-                users
-                    .entry(name.to_string())
-                    .or_default()
-                    .push(r.id.clone());
+            let names: Vec<String> = match r.state.status {
+                Status::Dead => self.bundle_volumes(&r.id),
+                _ => r
+                    .config
+                    .mounts
+                    .iter()
+                    .filter_map(UserMount::volume)
+                    .map(String::from)
+                    .collect(),
+            };
+            for name in names {
+                users.entry(name).or_default().push(r.id.clone());
             }
         }
         Ok(users)
+    }
+
+    /// The volumes the container's bundle mounts: sources `volumes/<name>/_data` of this store.
+    fn bundle_volumes(&self, id: &str) -> Vec<String> {
+        let config = self.containers.bundle(id).join("config.json");
+        let spec = std::fs::read(config)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Spec>(&b).ok());
+        let volumes = self.volumes();
+        let sources = spec
+            .into_iter()
+            .flat_map(|s| s.mounts)
+            .filter_map(|m| m.source);
+        sources
+            .filter_map(|source| {
+                let name = source.parent()?.file_name()?.to_str()?.to_string();
+                (volumes.mountpoint(&name) == source).then_some(name)
+            })
+            .collect()
     }
 
     /// `hull volume rm`: refused while a container uses the volume; `force` only lets a
@@ -68,21 +101,34 @@ impl Engine {
             }
             .into());
         }
-        Ok(volumes.remove(&v)?)
+        volumes.remove(&v)?;
+        self.volume_event("destroy", name, &[]);
+        Ok(())
     }
 
     /// `hull volume prune`: the unused volumes go, only the anonymous ones unless `all`
     /// (Docker 23's rule).
     pub fn volume_prune(&self, all: bool) -> Result<PruneReport, EngineError> {
+        self.volume_prune_where(all, |_| true)
+    }
+
+    /// As [`Engine::volume_prune`], of the volumes for which `wanted` holds (the API's label
+    /// filters).
+    pub fn volume_prune_where(
+        &self,
+        all: bool,
+        wanted: impl Fn(&Volume) -> bool,
+    ) -> Result<PruneReport, EngineError> {
         let users = self.volume_users()?;
         let volumes = self.volumes();
         let mut report = PruneReport::default();
         for v in volumes.list()? {
-            if users.contains_key(&v.name) || !(all || v.is_anonymous()) {
+            if users.contains_key(&v.name) || !(all || v.is_anonymous()) || !wanted(&v) {
                 continue;
             }
             let size = disk_usage(&v.mountpoint);
             volumes.remove(&v)?;
+            self.volume_event("destroy", &v.name, &[]);
             report.reclaimed += size;
             report.deleted.push(v.name);
         }
@@ -145,7 +191,11 @@ impl Engine {
                         .then(|| BTreeMap::from([(ANONYMOUS_LABEL.into(), "".into())])),
                     ..Default::default()
                 };
-                *name = volumes.create(&req, Volumes::now())?.0.name;
+                let (v, created) = volumes.create(&req, Volumes::now())?;
+                if created {
+                    self.volume_event("create", &v.name, &[]);
+                }
+                *name = v.name;
             }
         }
         Ok(())
@@ -200,11 +250,10 @@ impl Engine {
                 .get(name)
                 .is_some_and(|ids| ids.iter().any(|id| *id != record.id));
             match volumes.get(name) {
-                Ok(v) if v.is_anonymous() && !in_use => {
-                    if let Err(e) = volumes.remove(&v) {
-                        eprintln!("hull: {e}");
-                    }
-                }
+                Ok(v) if v.is_anonymous() && !in_use => match volumes.remove(&v) {
+                    Ok(()) => self.volume_event("destroy", name, &[]),
+                    Err(e) => eprintln!("hull: {e}"),
+                },
                 _ => {}
             }
         }

@@ -81,6 +81,11 @@ impl Engine {
             if !nocopy {
                 copy_up(&v, rootfs, target)?;
             }
+            self.volume_event(
+                "mount",
+                &v.name,
+                &mount_attrs(&record.id, target, *readonly),
+            );
             out.push(UserMount::Bind {
                 source: v.mountpoint.clone(),
                 target: target.clone(),
@@ -89,6 +94,16 @@ impl Engine {
         }
         Ok((out, guard))
     }
+}
+
+/// A `mount` event's attributes, as Docker's: the container, where, and whether writable.
+fn mount_attrs(id: &str, target: &str, readonly: bool) -> [(&'static str, String); 4] {
+    [
+        ("container", id.to_string()),
+        ("destination", target.to_string()),
+        ("propagation", String::new()),
+        ("read/write", (!readonly).to_string()),
+    ]
 }
 
 /// Mounts a `type`/`device` volume on its `_data`, as the local driver does.

@@ -30,7 +30,10 @@ pub(crate) enum FakeAuth {
 /// One request as the fake saw it.
 #[derive(Debug, Clone)]
 pub(crate) struct Seen {
+    pub method: String,
     pub url: String,
+    pub content_range: Option<String>,
+    pub content_type: Option<String>,
     pub authorization: Option<String>,
     pub accept: Option<String>,
 }
@@ -55,6 +58,8 @@ pub(crate) struct FakeState {
     pub cut_blobs: HashMap<String, (usize, u32)>,
     pub log: Vec<Seen>,
     pub token_hits: u32,
+    /// The push side: see `fake_push.rs`.
+    pub push: super::fake_push::PushState,
 }
 
 pub(crate) struct FakeRegistry {
@@ -108,9 +113,9 @@ impl Drop for FakeRegistry {
     }
 }
 
-type Reply = Response<std::io::Cursor<Vec<u8>>>;
+pub(crate) type Reply = Response<std::io::Cursor<Vec<u8>>>;
 
-fn handle(state: &Mutex<FakeState>, addr: &str, request: tiny_http::Request) {
+fn handle(state: &Mutex<FakeState>, addr: &str, mut request: tiny_http::Request) {
     let header = |name: &'static str| {
         request
             .headers()
@@ -119,19 +124,27 @@ fn handle(state: &Mutex<FakeState>, addr: &str, request: tiny_http::Request) {
             .map(|h| h.value.to_string())
     };
     let seen = Seen {
+        method: request.method().as_str().to_string(),
         url: request.url().to_string(),
+        content_range: header("Content-Range"),
+        content_type: header("Content-Type"),
         authorization: header("Authorization"),
         accept: header("Accept"),
     };
+    let mut body = Vec::new();
+    let _ = request.as_reader().read_to_end(&mut body);
     let reply = {
         let mut state = state.lock().unwrap();
         state.log.push(seen.clone());
-        route(&mut state, addr, &seen)
+        match super::fake_push::fault(&mut state, &seen, &body) {
+            Some(reply) => reply,
+            None => route(&mut state, addr, &seen, &body),
+        }
     };
     let _ = request.respond(reply);
 }
 
-fn route(state: &mut FakeState, addr: &str, seen: &Seen) -> Reply {
+fn route(state: &mut FakeState, addr: &str, seen: &Seen, body: &[u8]) -> Reply {
     let (path, query) = seen.url.split_once('?').unwrap_or((&seen.url, ""));
     if path == "/token" {
         return token_endpoint(state, seen);
@@ -151,6 +164,9 @@ fn route(state: &mut FakeState, addr: &str, seen: &Seen) -> Reply {
     }
     if api_path.is_empty() {
         return json(200, "{}");
+    }
+    if seen.method != "GET" || api_path.contains("/blobs/uploads/") {
+        return super::fake_push::route(state, api_path, query, seen, body);
     }
     if let Some((repo, reference)) = api_path.split_once("/manifests/") {
         return manifest(state, repo, reference);
@@ -186,10 +202,12 @@ fn check_auth(state: &FakeState, addr: &str, api_path: &str, seen: &Seen) -> Opt
         FakeAuth::Bearer { token, .. } => {
             let repo = api_path.split("/manifests/").next().unwrap_or("");
             let repo = repo.split("/blobs/").next().unwrap_or("");
+            let pushing = seen.method != "GET";
             let scope = if repo.is_empty() {
                 String::new()
             } else {
-                format!(r#","scope="repository:{repo}:pull""#)
+                let actions = if pushing { "push,pull" } else { "pull" };
+                format!(r#","scope="repository:{repo}:{actions}""#)
             };
             let challenge = format!(r#"Bearer realm="http://{addr}/token",service="fake"{scope}"#);
             (format!("Bearer {token}"), challenge)
@@ -259,13 +277,13 @@ fn cut_blob(state: &mut FakeState, repo: &str, digest: &str) -> Option<Reply> {
     )
 }
 
-fn json(status: u16, body: &str) -> Reply {
+pub(crate) fn json(status: u16, body: &str) -> Reply {
     Response::from_data(body.as_bytes().to_vec())
         .with_status_code(status)
         .with_header(Header::from_bytes("Content-Type", "application/json").unwrap())
 }
 
-fn error(status: u16, code: &str, message: &str) -> Reply {
+pub(crate) fn error(status: u16, code: &str, message: &str) -> Reply {
     json(
         status,
         &format!(r#"{{"errors":[{{"code":"{code}","message":"{message}"}}]}}"#),

@@ -24,6 +24,8 @@
 //!   job in both cases.
 //! - Retries cover manifest fetches, token fetches and blob fetches up to their response headers;
 //!   a body that breaks mid-stream is not resumed.
+//! - Pushing (`upload.rs`): blob HEAD, mount, monolithic and chunked uploads, manifest PUT, with
+//!   the same auth, TLS and retries; request bodies are buffers, resent whole on a retry.
 //!
 //! Known gaps:
 //! - `identitytoken` (OAuth2 refresh tokens) in config.json is preserved but not used, and a
@@ -37,13 +39,17 @@ mod auth;
 mod credentials;
 mod endpoint;
 mod error;
+mod fetch_url;
 mod manifest;
 mod tls;
 mod transport;
+mod upload;
 mod url;
 
 #[cfg(test)]
 pub(crate) mod fake;
+#[cfg(test)]
+pub(crate) mod fake_push;
 #[cfg(test)]
 mod tests;
 
@@ -58,7 +64,9 @@ use transport::{status_error, Request, Transport};
 
 pub use credentials::{DockerConfig, DOCKER_HUB_KEY};
 pub use error::{ErrorKind, RegistryError};
+pub use fetch_url::fetch_url;
 pub use manifest::MAX_MANIFEST_BYTES;
+pub use upload::{BlobCheck, UploadSession, MONOLITHIC_MAX};
 
 /// Token-service answers are a few hundred bytes; this only bounds a hostile one.
 const MAX_TOKEN_BODY: u64 = 1 << 20;
@@ -284,6 +292,22 @@ impl Registry {
         headers: &[(&'static str, String)],
         scope: &str,
     ) -> Result<ureq::Response, RegistryError> {
+        self.authorized(auth, op, "GET", url, headers, scope, &[])
+    }
+
+    /// Sends `method` to `url` as [`Registry::get_authorized`] does; GETs follow redirects,
+    /// other methods carry `body` (resent whole on a retry or after a 401).
+    #[allow(clippy::too_many_arguments)]
+    fn authorized(
+        &self,
+        auth: &AuthState,
+        op: &str,
+        method: &str,
+        url: String,
+        headers: &[(&'static str, String)],
+        scope: &str,
+        body: &[u8],
+    ) -> Result<ureq::Response, RegistryError> {
         let sent = self.authorization_for(auth, scope)?;
         let mut request = Request {
             op,
@@ -291,7 +315,11 @@ impl Registry {
             headers,
             authorization: sent.clone(),
         };
-        let resp = self.transport.get(&request)?;
+        let send = |request: &Request| match method {
+            "GET" => self.transport.get(request),
+            _ => self.transport.send(method, request, body),
+        };
+        let resp = send(&request)?;
         if resp.status() != 401 {
             return Ok(resp);
         }
@@ -301,7 +329,7 @@ impl Registry {
         auth.remember_challenge(challenge.clone());
         let fresh = self.answer_challenge(auth, op, &challenge, scope, sent.as_deref(), resp)?;
         request.authorization = Some(fresh);
-        let resp = self.transport.get(&request)?;
+        let resp = send(&request)?;
         if resp.status() == 401 {
             return Err(self.unauthorized(auth, op, resp));
         }
@@ -439,8 +467,11 @@ fn pull_scope(repo: &str) -> String {
 
 /// `realm?service=..&scope=..`, keeping any query the realm already has.
 fn token_url(realm: &str, service: Option<&str>, scope: Option<&str>) -> String {
-    let params: Vec<String> = [("service", service), ("scope", scope)]
-        .into_iter()
+    // Several scopes (push to one repository, pull from another for a mount) are separate
+    // `scope` parameters, as the token spec has them.
+    let scopes = scope.into_iter().flat_map(|s| s.split(' ')).map(Some);
+    let params: Vec<String> = std::iter::once(("service", service))
+        .chain(scopes.map(|s| ("scope", s)))
         .filter_map(|(k, v)| v.map(|v| format!("{k}={}", encode_query_value(v))))
         .collect();
     if params.is_empty() {

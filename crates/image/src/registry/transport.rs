@@ -66,6 +66,56 @@ impl Transport {
         }
     }
 
+    /// Sends one non-GET request (HEAD, POST, PATCH, PUT) with `body`, retrying like [`get`]:
+    /// the body is a buffer, so every attempt resends it whole. Redirects are not followed:
+    /// registries answer uploads directly, and a redirected PUT would need its body again.
+    ///
+    /// [`get`]: Transport::get
+    pub fn send(
+        &self,
+        method: &str,
+        req: &Request,
+        body: &[u8],
+    ) -> Result<ureq::Response, RegistryError> {
+        let mut attempt = 1;
+        loop {
+            let outcome = self.send_once(method, req, body);
+            let transient = match &outcome {
+                Ok(resp) => is_transient_status(resp.status()),
+                Err(e) => e.is_transient(),
+            };
+            if !transient || attempt >= self.max_attempts {
+                return outcome;
+            }
+            thread::sleep(self.retry_delay * 2u32.saturating_pow(attempt - 1));
+            attempt += 1;
+        }
+    }
+
+    fn send_once(
+        &self,
+        method: &str,
+        req: &Request,
+        body: &[u8],
+    ) -> Result<ureq::Response, RegistryError> {
+        let mut request = self.agent.request(method, &req.url);
+        for (name, value) in req.headers {
+            request = request.set(name, value);
+        }
+        if let Some(value) = &req.authorization {
+            request = request.set("Authorization", value);
+        }
+        let outcome = if method == "HEAD" || method == "GET" {
+            request.call()
+        } else {
+            request.send_bytes(body)
+        };
+        match outcome {
+            Ok(resp) | Err(ureq::Error::Status(_, resp)) => Ok(resp),
+            Err(ureq::Error::Transport(t)) => Err(transport_error(req.op, &req.url, &t)),
+        }
+    }
+
     fn get_following_redirects(&self, req: &Request) -> Result<ureq::Response, RegistryError> {
         let origin = url::origin(&req.url);
         let mut current = req.url.clone();

@@ -435,6 +435,31 @@ fn breakouts() {
     }
 }
 
+/// `import` (and `commit`) go through `Store::add_layer_from_tar`: every case is refused or
+/// kept exactly as by `unpack`, and a refused one leaves no blob, layer or temp file behind.
+#[test]
+fn imported_breakouts_are_as_safe_as_pulled_ones() {
+    for case in cases() {
+        let sb = Sandbox::new();
+        let tar = (case.tar)(&sb).finish();
+        let store = crate::Store::open(&sb.root()).unwrap();
+        let before = snapshot(sb.tmp.path());
+        let res = store.add_layer_from_tar(&tar[..]);
+        assert_eq!(before, snapshot(sb.tmp.path()), "case {:?}", case.name);
+        match (&case.expect, res) {
+            (Expect::Ok(check), Ok(new)) => check(&store.layers.diff_dir(&new.layer.diff_id)),
+            (Expect::Ok(_), Err(e)) => panic!("case {:?}: unexpected error {e}", case.name),
+            (_, Ok(_)) => panic!("case {:?}: unexpectedly imported", case.name),
+            (_, Err(_)) => {
+                assert_eq!(store.content.list().unwrap(), vec![], "{}", case.name);
+                assert_eq!(store.layers.list().unwrap(), vec![], "{}", case.name);
+            }
+        }
+        let tmp = fs::read_dir(sb.root().join("tmp")).unwrap().count();
+        assert_eq!(tmp, 0, "case {:?} left temp files", case.name);
+    }
+}
+
 #[test]
 fn snapshot_detects_changes_outside() {
     // Guards the guard: a write to outside/victim and a new file in tmp must both show up.

@@ -30,6 +30,8 @@ mod whiteout;
 #[cfg(test)]
 mod hostile_tests;
 #[cfg(test)]
+mod pack_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod testutil;
@@ -39,7 +41,7 @@ use std::os::fd::AsFd;
 use std::path::Path;
 
 pub use error::{Refusal, UnpackError};
-pub use pack::pack;
+pub use pack::{pack, pack_with, PackOptions};
 
 /// How to unpack.
 #[derive(Debug, Clone, Default)]

@@ -1,23 +1,27 @@
 //! Writing a layer directory (overlay conventions) back out as a layer tar.
 //!
-//! The walk never follows symlinks and emits siblings in byte order. Overlay conventions map
+//! The walk never follows symlinks (it goes through directory fds opened `O_NOFOLLOW`, and
+//! opens files `O_NOFOLLOW` beside them) and emits siblings in byte order. Overlay conventions map
 //! back to AUFS names: a 0/0 character device becomes `.wh.<name>`, and a directory with
 //! `trusted.overlay.opaque=y` is followed by `<dir>/.wh..wh..opq`. Other xattrs travel as PAX
 //! `SCHILY.xattr.*` records, and sub-second mtimes as a PAX `mtime`.
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
-use std::fs::{self, Metadata};
-use std::io::{self, Write};
+use std::ffi::{OsStr, OsString};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use hull_sys::fs as sys;
+use hull_sys::fs::{self as sys, FileType};
 use tar::{EntryType, Header};
 
 use super::error::UnpackError;
 use super::whiteout::{OPAQUE, OPAQUE_XATTR, OVERLAY_XATTR_PREFIX, PREFIX};
+
+/// Where a `userxattr` overlay mount keeps its marks instead of `trusted.overlay.*`.
+const USER_OVERLAY_XATTR_PREFIX: &str = "user.overlay.";
+const USER_OPAQUE_XATTR: &str = "user.overlay.opaque";
 
 /// Writes `dir` as a layer tar to `out`, finishes the archive and returns `out`.
 ///
@@ -26,12 +30,29 @@ use super::whiteout::{OPAQUE, OPAQUE_XATTR, OVERLAY_XATTR_PREFIX, PREFIX};
 /// # Ok::<(), hull_image::unpack::UnpackError>(())
 /// ```
 pub fn pack<W: Write>(dir: &Path, out: W) -> Result<W, UnpackError> {
+    pack_with(dir, out, &PackOptions::default())
+}
+
+/// What [`pack_with`] leaves out or reads differently.
+#[derive(Debug, Clone, Default)]
+pub struct PackOptions {
+    /// Paths relative to the packed directory that are left out with everything under them.
+    pub skip: Vec<PathBuf>,
+    /// The directory is a live overlay upper dir: overlay may have marked opaque directories
+    /// with `user.overlay.opaque` (a `userxattr` mount), and `user.overlay.*` is overlay's own.
+    pub upper: bool,
+}
+
+/// `hull commit`'s writer (and `build`'s): [`pack`] with options.
+pub fn pack_with<W: Write>(dir: &Path, out: W, opts: &PackOptions) -> Result<W, UnpackError> {
     let mut p = Packer {
         base: dir,
         b: tar::Builder::new(out),
         first_link: HashMap::new(),
+        opts,
     };
-    p.walk(Path::new(""))?;
+    let root = sys::open_dir(dir).map_err(p.fail(Path::new(""), "read directory"))?;
+    p.walk(root.as_fd(), Path::new(""))?;
     p.b.into_inner().map_err(|cause| UnpackError::Pack {
         path: dir.to_owned(),
         op: "finish archive",
@@ -44,6 +65,51 @@ struct Packer<'a, W: Write> {
     b: tar::Builder<W>,
     /// (dev, ino) of multiply-linked files → the archive path of their first occurrence.
     first_link: HashMap<(u64, u64), PathBuf>,
+    opts: &'a PackOptions,
+}
+
+/// What the walk needs of an `lstat`, read through a directory fd.
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    kind: FileType,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: i64,
+    mtime_nsec: i64,
+    rdev: u64,
+    nlink: u64,
+    dev: u64,
+    ino: u64,
+    size: u64,
+}
+
+impl Meta {
+    // The stat field types differ between architectures.
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    fn of(st: &sys::Stat) -> Meta {
+        Meta {
+            kind: FileType::from_raw_mode(st.st_mode as _),
+            mode: st.st_mode as u32,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            mtime: st.st_mtime as i64,
+            mtime_nsec: st.st_mtime_nsec as i64,
+            rdev: st.st_rdev as u64,
+            nlink: st.st_nlink as u64,
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            size: st.st_size.max(0) as u64,
+        }
+    }
+}
+
+/// A path naming `name` inside the directory `dir` without resolving anything but our own fd:
+/// for the `l*xattr` calls, which have no `*at` form before Linux 6.13.
+fn proc_path(dir: BorrowedFd<'_>, name: &OsStr) -> PathBuf {
+    let mut p = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+    p.push(name);
+    p
 }
 
 type Res<T> = Result<T, UnpackError>;
@@ -57,59 +123,61 @@ impl<W: Write> Packer<'_, W> {
         move |cause| UnpackError::Pack { path, op, cause }
     }
 
-    fn walk(&mut self, rel_dir: &Path) -> Res<()> {
-        let abs = self.base.join(rel_dir);
-        let rd = fs::read_dir(&abs).map_err(self.fail(rel_dir, "read directory"))?;
-        let mut names = rd
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<io::Result<Vec<_>>>()
-            .map_err(self.fail(rel_dir, "read directory"))?;
+    /// Walks through directory fds, each opened `O_NOFOLLOW` from its parent's: a directory
+    /// swapped for a symlink while packing is an error, never a way out of the tree.
+    fn walk(&mut self, dir: BorrowedFd<'_>, rel_dir: &Path) -> Res<()> {
+        let mut names: Vec<OsString> = sys::read_dir_names(dir)
+            .map_err(self.fail(rel_dir, "read directory"))?
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         for name in names {
             let rel = rel_dir.join(&name);
-            let md = fs::symlink_metadata(self.base.join(&rel)).map_err(self.fail(&rel, "stat"))?;
-            self.emit(&rel, &name, &md)?;
-            if md.is_dir() {
-                self.walk(&rel)?;
+            if self.opts.skip.contains(&rel) {
+                continue;
+            }
+            let st = sys::lstat_at(dir, &name).map_err(self.fail(&rel, "stat"))?;
+            let md = Meta::of(&st);
+            self.emit(dir, &rel, &name, &md)?;
+            if md.kind == FileType::Directory {
+                let sub = sys::open_subdir_nofollow(dir, &name)
+                    .map_err(self.fail(&rel, "open directory"))?;
+                self.walk(sub.as_fd(), &rel)?;
             }
         }
         Ok(())
     }
 
-    fn emit(&mut self, rel: &Path, name: &OsStr, md: &Metadata) -> Res<()> {
-        let ft = md.file_type();
+    fn emit(&mut self, dir: BorrowedFd<'_>, rel: &Path, name: &OsStr, md: &Meta) -> Res<()> {
         let mut h = header(md);
-        if ft.is_char_device() && md.rdev() == 0 {
+        if md.kind == FileType::CharacterDevice && md.rdev == 0 {
             let mut wh = PREFIX.as_bytes().to_vec();
             wh.extend_from_slice(name.as_bytes());
             let wh = rel.with_file_name(OsStr::from_bytes(&wh));
             h.set_entry_type(EntryType::Regular);
             return self.append(&mut h, &wh, io::empty());
         }
-        self.pax(rel, md)?;
-        if ft.is_dir() {
-            h.set_entry_type(EntryType::Directory);
-            self.append(&mut h, rel, io::empty())?;
-            return self.opaque_marker(rel, md);
-        }
-        if ft.is_symlink() {
-            let target = fs::read_link(self.base.join(rel)).map_err(self.fail(rel, "read link"))?;
-            h.set_entry_type(EntryType::Symlink);
-            return self.append_link(&mut h, rel, &target);
-        }
-        if ft.is_file() {
-            return self.file(&mut h, rel, md);
-        }
-        let (major, minor) = sys::dev_major_minor(md.rdev());
-        let kind = if ft.is_char_device() {
-            EntryType::Char
-        } else if ft.is_block_device() {
-            EntryType::Block
-        } else if ft.is_fifo() {
-            EntryType::Fifo
-        } else {
-            return Ok(()); // sockets cannot be archived; Docker skips them too
+        let at = proc_path(dir, name);
+        self.pax(rel, &at, md)?;
+        let kind = match md.kind {
+            FileType::Directory => {
+                h.set_entry_type(EntryType::Directory);
+                self.append(&mut h, rel, io::empty())?;
+                return self.opaque_marker(rel, &at, md);
+            }
+            FileType::Symlink => {
+                let target = sys::readlink_at(dir, name).map_err(self.fail(rel, "read link"))?;
+                h.set_entry_type(EntryType::Symlink);
+                return self.append_link(&mut h, rel, Path::new(&target));
+            }
+            FileType::RegularFile => return self.file(&mut h, dir, rel, name, md),
+            FileType::CharacterDevice => EntryType::Char,
+            FileType::BlockDevice => EntryType::Block,
+            FileType::Fifo => EntryType::Fifo,
+            _ => return Ok(()), // sockets cannot be archived; Docker skips them too
         };
+        let (major, minor) = sys::dev_major_minor(md.rdev);
         h.set_entry_type(kind);
         h.set_device_major(major)
             .map_err(self.fail(rel, "set device"))?;
@@ -118,35 +186,52 @@ impl<W: Write> Packer<'_, W> {
         self.append(&mut h, rel, io::empty())
     }
 
-    fn file(&mut self, h: &mut Header, rel: &Path, md: &Metadata) -> Res<()> {
-        if md.nlink() > 1 {
-            let key = (md.dev(), md.ino());
+    fn file(
+        &mut self,
+        h: &mut Header,
+        dir: BorrowedFd<'_>,
+        rel: &Path,
+        name: &OsStr,
+        md: &Meta,
+    ) -> Res<()> {
+        if md.nlink > 1 {
+            let key = (md.dev, md.ino);
             if let Some(first) = self.first_link.get(&key).cloned() {
                 h.set_entry_type(EntryType::Link);
                 return self.append_link(h, rel, &first);
             }
             self.first_link.insert(key, rel.to_owned());
         }
-        let f = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(self.base.join(rel))
-            .map_err(self.fail(rel, "open file"))?;
+        let f = sys::open_file_nofollow(dir, name).map_err(self.fail(rel, "open file"))?;
+        let now = Meta::of(&sys::fstat(f.as_fd()).map_err(self.fail(rel, "stat"))?);
+        if (now.dev, now.ino) != (md.dev, md.ino) {
+            let moved = io::Error::other("replaced while being packed");
+            return Err(self.fail(rel, "open file")(moved));
+        }
         h.set_entry_type(EntryType::Regular);
-        h.set_size(md.len());
-        self.append(h, rel, f)
+        h.set_size(md.size);
+        // Exactly the size the header states, even if the file changes meanwhile.
+        let data = f.take(md.size).chain(io::repeat(0)).take(md.size);
+        self.append(h, rel, data)
     }
 
     /// `dir/.wh..wh..opq` after an opaque directory.
-    fn opaque_marker(&mut self, rel: &Path, md: &Metadata) -> Res<()> {
-        let abs = self.base.join(rel);
-        let opaque = sys::lgetxattr(&abs, OsStr::new(OPAQUE_XATTR))
-            .or_else(|e| match e.raw_os_error() {
-                Some(libc::EOPNOTSUPP) | Some(libc::EPERM) => Ok(None),
-                _ => Err(e),
-            })
-            .map_err(self.fail(rel, "read opaque xattr"))?;
-        if opaque.as_deref() != Some(b"y") {
+    fn opaque_marker(&mut self, rel: &Path, at: &Path, md: &Meta) -> Res<()> {
+        let names: &[&str] = match self.opts.upper {
+            true => &[OPAQUE_XATTR, USER_OPAQUE_XATTR],
+            false => &[OPAQUE_XATTR],
+        };
+        let mut opaque = false;
+        for name in names {
+            let v = sys::lgetxattr(at, OsStr::new(name))
+                .or_else(|e| match e.raw_os_error() {
+                    Some(libc::EOPNOTSUPP) | Some(libc::EPERM) | Some(libc::ENODATA) => Ok(None),
+                    _ => Err(e),
+                })
+                .map_err(self.fail(rel, "read opaque xattr"))?;
+            opaque |= v.as_deref() == Some(b"y");
+        }
+        if !opaque {
             return Ok(());
         }
         let mut h = header(md);
@@ -156,24 +241,25 @@ impl<W: Write> Packer<'_, W> {
     }
 
     /// A PAX header with xattrs (except overlay's own) and a sub-second mtime, if any.
-    fn pax(&mut self, rel: &Path, md: &Metadata) -> Res<()> {
+    fn pax(&mut self, rel: &Path, at: &Path, md: &Meta) -> Res<()> {
         let mut recs: Vec<(String, Vec<u8>)> = Vec::new();
-        if md.mtime() >= 0 && md.mtime_nsec() != 0 {
-            let v = format!("{}.{:09}", md.mtime(), md.mtime_nsec());
+        if md.mtime >= 0 && md.mtime_nsec != 0 {
+            let v = format!("{}.{:09}", md.mtime, md.mtime_nsec);
             recs.push(("mtime".into(), v.into_bytes()));
         }
-        let abs = self.base.join(rel);
-        let names = match sys::llistxattr(&abs) {
+        let names = match sys::llistxattr(at) {
             Ok(n) => n,
             Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Vec::new(),
             Err(e) => return Err(self.fail(rel, "list xattrs")(e)),
         };
         for n in names {
             let Some(key) = n.to_str() else { continue };
-            if key.starts_with(OVERLAY_XATTR_PREFIX) {
+            let overlays = key.starts_with(OVERLAY_XATTR_PREFIX)
+                || (self.opts.upper && key.starts_with(USER_OVERLAY_XATTR_PREFIX));
+            if overlays {
                 continue;
             }
-            if let Some(v) = sys::lgetxattr(&abs, &n).map_err(self.fail(rel, "read xattr"))? {
+            if let Some(v) = sys::lgetxattr(at, &n).map_err(self.fail(rel, "read xattr"))? {
                 recs.push((format!("SCHILY.xattr.{key}"), v));
             }
         }
@@ -208,12 +294,12 @@ impl<W: Write> Packer<'_, W> {
 }
 
 /// A header carrying mode, owner and whole-second mtime; the caller sets type and size.
-fn header(md: &Metadata) -> Header {
+fn header(md: &Meta) -> Header {
     let mut h = Header::new_gnu();
-    h.set_mode(md.mode() & 0o7777);
-    h.set_uid(md.uid().into());
-    h.set_gid(md.gid().into());
-    h.set_mtime(md.mtime().max(0) as u64);
+    h.set_mode(md.mode & 0o7777);
+    h.set_uid(md.uid.into());
+    h.set_gid(md.gid.into());
+    h.set_mtime(md.mtime.max(0) as u64);
     h.set_size(0);
     h
 }

@@ -226,18 +226,16 @@ fn killed_before_exec(state: &ContainerState, comm_before: Option<String>) -> Op
 
 /// From /proc/<pid>/stat: whether the process is a zombie, and its exit code (field 52).
 fn state_and_exit_code(stat: &str) -> Option<(bool, i32)> {
-    let (_, rest) = stat.rsplit_once(')')?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After the last ')' field 3 (the state) is index 0, so field 52 is index 49.
-    let zombie = matches!(fields.first(), Some(&"Z" | &"X"));
-    Some((zombie, fields.get(49)?.parse().ok()?))
+    let code = hull_sys::process::stat_field(stat, 52)?.parse().ok()?;
+    Some((hull_sys::process::stat_is_zombie(stat), code))
 }
 
 /// The most `start` waits, before poststart hooks, for the program to reach its first wait.
 const POSTSTART_GRACE: Duration = Duration::from_secs(1);
 
-/// Waits (at most `grace`) until the exec'd program is no longer runnable: it sleeps (its first
-/// blocking call), stopped or exited. A poststart hook then sees a program past its start-up,
+/// Waits (at most `grace`) until the exec'd program is no longer running: it sleeps (its first
+/// blocking call), stopped or exited. A program in disk sleep (`D`, paging its binary in from a
+/// slow disk) is still starting. A poststart hook then sees a program past its start-up,
 /// with what it did before its first wait done (runtime-tools' poststart checks that the
 /// program's first write comes before the hook's), instead of racing a program still in its
 /// loader. Only `start`s with poststart hooks pay this; a program that computes without ever
@@ -251,18 +249,17 @@ fn wait_first_wait(state: &ContainerState, grace: Duration) {
         };
         let same =
             state.pid_start_time.is_none() || st::parse_start_time(&stat) == state.pid_start_time;
-        if !same || !runnable(&stat) {
+        if !same || !starting(&stat) {
             return;
         }
         std::thread::sleep(Duration::from_millis(1));
     }
 }
 
-/// From /proc/<pid>/stat: whether the state (field 3) is `R`, running or waiting for a CPU.
-fn runnable(stat: &str) -> bool {
-    stat.rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next())
-        .is_some_and(|s| s == "R")
+/// From /proc/<pid>/stat: whether the state (field 3) is `R` (running or waiting for a CPU) or
+/// `D` (uninterruptible sleep: a page fault on its binary, not a wait of its own).
+fn starting(stat: &str) -> bool {
+    matches!(hull_sys::process::stat_field(stat, 3), Some("R" | "D"))
 }
 
 fn exe_of(pid: i32) -> Option<PathBuf> {
@@ -286,15 +283,16 @@ fn wait_exec(state: &ContainerState, before: Option<PathBuf>) {
 
 #[cfg(test)]
 mod tests {
-    use super::runnable;
+    use super::starting;
 
     #[test]
-    fn runnable_reads_the_state_after_the_last_paren_of_the_name() {
-        assert!(runnable("42 (sh) R 1 42 42 0 -1"));
-        assert!(!runnable("42 (sh) S 1 42 42 0 -1"));
+    fn starting_reads_the_state_after_the_last_paren_of_the_name() {
+        assert!(starting("42 (sh) R 1 42 42 0 -1"));
+        assert!(starting("42 (sh) D 1 42 42 0 -1"));
+        assert!(!starting("42 (sh) S 1 42 42 0 -1"));
         // A name may hold ") R": the state is the field after the last ')'.
-        assert!(!runnable("42 (a) R (b)) S 1 42"));
-        assert!(!runnable("42 (sh) Z 1 42"));
-        assert!(!runnable(""));
+        assert!(!starting("42 (a) R (b)) S 1 42"));
+        assert!(!starting("42 (sh) Z 1 42"));
+        assert!(!starting(""));
     }
 }

@@ -1,7 +1,7 @@
-//! Times for `hull logs --since/--until`, as Docker reads them: a relative duration (`10s`,
-//! `2m`, `1h30m`: that long before now), a Unix timestamp (`1700000000[.123]`), or an RFC 3339
-//! time (`2024-01-02T15:04:05Z`, with an offset, without a zone = UTC, or just a date).
-//! Everything is nanoseconds since the epoch.
+//! Times for `--since`/`--until` (`hull logs`, `hull events`, the API), as Docker reads them:
+//! a relative duration (`10s`, `2m`, `1h30m`: that long before now), a Unix timestamp
+//! (`1700000000[.123]`), or an RFC 3339 time (`2024-01-02T15:04:05Z`, with an offset, without
+//! a zone = UTC, or just a date). Everything is nanoseconds since the epoch.
 
 /// Parses a `--since`/`--until` value relative to `now` (nanoseconds since the epoch).
 pub fn parse(value: &str, now: i128) -> Option<i128> {
@@ -21,9 +21,7 @@ fn duration(s: &str) -> Option<i128> {
     if s == "0" || s.starts_with(['-', '+']) {
         return None;
     }
-    hull_engine::run::units::parse_go_duration(s)
-        .ok()
-        .map(i128::from)
+    crate::run::units::parse_go_duration(s).ok().map(i128::from)
 }
 
 /// `seconds[.fraction]`.
@@ -64,6 +62,40 @@ pub fn rfc3339(s: &str) -> Option<i128> {
 fn has_zone(s: &str) -> bool {
     let time = s.split_once('T').map_or("", |(_, t)| t);
     time.ends_with(['Z', 'z']) || time.contains(['+', '-'])
+}
+
+/// A `since`/`until` window, in nanoseconds since the epoch, both ends included; each end
+/// optional. `hull logs`, `hull events` and the API's logs and events share it (each module adds
+/// what it asks of the window in its own `impl`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub since: Option<i128>,
+    pub until: Option<i128>,
+}
+
+impl Window {
+    /// Parses the two values (see [`parse`]) against `now`; an empty value is none. A value
+    /// that is no time is returned with the name (from `names`) of the end it was given for.
+    pub fn parse_at(
+        since: Option<&str>,
+        until: Option<&str>,
+        names: (&'static str, &'static str),
+        now: i128,
+    ) -> Result<Window, (&'static str, String)> {
+        let one = |name: &'static str, v: Option<&str>| match v.filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => parse(v, now).map(Some).ok_or((name, v.to_string())),
+        };
+        Ok(Window {
+            since: one(names.0, since)?,
+            until: one(names.1, until)?,
+        })
+    }
+
+    /// Whether `t` lies in the window.
+    pub fn holds(&self, t: i128) -> bool {
+        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t <= u)
+    }
 }
 
 /// Now, in nanoseconds since the epoch.

@@ -1,9 +1,16 @@
-//! The `hull` binary: Docker-like commands on top of the image (and later engine) libraries.
-//! Parsing happens in two steps: clap turns argv into plain data ([`cli::Cli`]); each command then
-//! validates it into a config and makes one library call.
+//! hull's command line: Docker-like commands on top of the engine library. Parsing happens in
+//! two steps: clap turns argv into plain data ([`cli::Cli`]); each command then validates it into
+//! a config and makes one library call. The `hull` binary (crates/hull) calls [`main`], handing
+//! it the API service as a [`ServiceEntry`]: cli and api are siblings that never import each
+//! other.
 #![forbid(unsafe_code)]
 
 mod cli;
+mod cli_build;
+mod cli_commit;
+mod cli_events;
+mod cli_network;
+mod cli_system;
 mod cli_volume;
 mod commands;
 mod health_args;
@@ -16,7 +23,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-fn main() -> ExitCode {
+pub use commands::service::{ServiceEntry, ServiceRequest};
+
+/// The whole `hull` command line: argv (with the hidden monitor and the runc-compatible runtime
+/// recognized first) to an exit code. `service` runs `hull system service`.
+pub fn main(service: ServiceEntry) -> ExitCode {
     quiet_on_closed_stdout();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(code) = commands::run_monitor_directly(&args) {
@@ -36,7 +47,7 @@ fn main() -> ExitCode {
             return ExitCode::from(0);
         }
     };
-    match commands::run(cli) {
+    match commands::run(cli, service) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("hull: {}", one_line(&e));

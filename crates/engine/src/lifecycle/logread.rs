@@ -1,12 +1,12 @@
 //! The fast path of `hull logs`: a log file is read in large chunks and its lines decoded
-//! in place ([`hull_engine::lifecycle::jsonlog::decode_entry`]), and the entries' text goes out
+//! in place ([`crate::lifecycle::jsonlog::decode_entry`]), and the entries' text goes out
 //! in large writes, stdout's and stderr's in the order they were logged.
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-use hull_engine::lifecycle::jsonlog::decode_entry;
+use crate::lifecycle::jsonlog::decode_entry;
 
 /// How much one read of the log takes.
 const CHUNK: usize = 1 << 20;
@@ -160,7 +160,7 @@ impl<K: Fn(&str) -> bool> Selector<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hull_engine::lifecycle::jsonlog::encode_entry;
+    use crate::lifecycle::jsonlog::encode_entry;
 
     fn log_of(entries: &[(&[u8], &str)]) -> Vec<u8> {
         let mut v = Vec::new();

@@ -1,0 +1,452 @@
+//! The build executor, classic-builder style: one intermediate image per step.
+//!
+//! Each stage the target needs (the target, every stage it names in `FROM` or
+//! `COPY --from`, transitively) runs in file order. A step starts from the previous step's
+//! image: config-only instructions write a new config over the same layers (history
+//! `empty_layer`), RUN runs a container (`hull-build-<pid>-<n>`, always removed) and commits
+//! its upper dir ([`Engine::commit_build`]), COPY/ADD write a layer tar ([`copy`]).
+//! Intermediate images stay untagged (dangling), as Docker's classic builder leaves them.
+//! WORKDIR only sets the config: the directory appears in the next RUN (the runtime creates
+//! the working directory) or COPY (missing parents are written into the layer).
+
+mod cache;
+mod config;
+mod copy;
+mod run;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hull_engine::Engine;
+use hull_image::store::LayerRef;
+use hull_image::Reference;
+use hull_oci::image::{ImageConfig, RootFs};
+use hull_oci::Digest;
+
+use crate::context::Context;
+use crate::dockerfile::{subst, Dockerfile, Instruction, Stage};
+
+/// Why a build failed: one line, naming the step and the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BuildError(pub String);
+
+pub(crate) fn fail(msg: impl Into<String>) -> BuildError {
+    BuildError(msg.into())
+}
+
+/// What `hull build` was asked for.
+pub struct BuildOptions {
+    /// The Dockerfile's text, for the `Step N/M : …` lines.
+    pub text: String,
+    pub target: Option<String>,
+    /// `--build-arg K=V` (a bare `K` already looked up in the environment by the caller).
+    pub build_args: BTreeMap<String, String>,
+    /// `--network` for RUN containers.
+    pub network: Option<String>,
+    pub quiet: bool,
+    /// `--no-cache`: run every step.
+    pub no_cache: bool,
+    pub tags: Vec<Reference>,
+}
+
+/// Pulls an image the store lacks (the caller knows the registry settings).
+pub type Pull<'a> = &'a dyn Fn(&Engine, &str) -> Result<(), String>;
+
+/// The image a step starts from: ID (None for `scratch` before any step), layers, config.
+#[derive(Clone)]
+pub(crate) struct Current {
+    pub id: Option<Digest>,
+    pub layers: Vec<LayerRef>,
+    pub config: ImageConfig,
+}
+
+pub(crate) struct Builder<'a> {
+    pub engine: &'a Engine,
+    pub context: &'a Context,
+    pub opts: &'a BuildOptions,
+    pub escape: char,
+    pub pull: Pull<'a>,
+    /// Build args consumed by some ARG (for Docker's warning about the rest).
+    pub used_args: BTreeSet<String>,
+    pub containers: usize,
+    pub step: usize,
+    pub steps: usize,
+    /// Finished stages by index.
+    pub done: BTreeMap<usize, Current>,
+}
+
+/// Runs the build; returns the final image's ID (tagged per `opts.tags`).
+pub fn build(
+    engine: &Engine,
+    context: &Context,
+    file: &Dockerfile,
+    opts: &BuildOptions,
+    pull: Pull<'_>,
+) -> Result<Digest, BuildError> {
+    let target = target_index(file, opts.target.as_deref())?;
+    let needed = needed_stages(file, target);
+    let steps = needed
+        .iter()
+        .map(|&i| 1 + file.stages[i].instructions.len())
+        .sum();
+    let mut b = Builder {
+        engine,
+        context,
+        opts,
+        escape: file.directives.escape,
+        pull,
+        used_args: BTreeSet::new(),
+        containers: 0,
+        step: 0,
+        steps,
+        done: BTreeMap::new(),
+    };
+    let globals = b.global_args(file)?;
+    for &i in &needed {
+        let cur = b.stage(file, i, &globals)?;
+        b.done.insert(i, cur);
+    }
+    let last = b
+        .done
+        .remove(&target)
+        .ok_or_else(|| fail("no stage built"))?;
+    let id = engine
+        .images
+        .add_local_image(&last.config, last.layers.clone(), &opts.tags)
+        .map_err(|e| fail(format!("store the image: {e}")))?;
+    let unused: Vec<&String> = opts
+        .build_args
+        .keys()
+        .filter(|k| !b.used_args.contains(*k))
+        .collect();
+    if !unused.is_empty() {
+        let names: Vec<&str> = unused.iter().map(|s| s.as_str()).collect();
+        eprintln!(
+            "[Warning] One or more build-args [{}] were not consumed",
+            names.join(" ")
+        );
+    }
+    if !opts.quiet {
+        println!("Successfully built {}", &id.hex()[..12]);
+        for t in &opts.tags {
+            println!("Successfully tagged {}", t.familiar());
+        }
+    }
+    Ok(id)
+}
+
+fn target_index(file: &Dockerfile, target: Option<&str>) -> Result<usize, BuildError> {
+    match target {
+        None => Ok(file.stages.len() - 1),
+        Some(t) => stage_by_name(file, t)
+            .ok_or_else(|| fail(format!("target stage {t:?} could not be found"))),
+    }
+}
+
+/// A stage named `name` (case-insensitive) or numbered `name`.
+pub(crate) fn stage_by_name(file: &Dockerfile, name: &str) -> Option<usize> {
+    let lower = name.to_lowercase();
+    if let Some(i) = file
+        .stages
+        .iter()
+        .position(|s| s.name.as_deref() == Some(lower.as_str()))
+    {
+        return Some(i);
+    }
+    name.parse::<usize>()
+        .ok()
+        .filter(|&i| i < file.stages.len())
+}
+
+/// The stages `target` depends on (itself included), in file order.
+fn needed_stages(file: &Dockerfile, target: usize) -> Vec<usize> {
+    let mut need = BTreeSet::new();
+    let mut todo = vec![target];
+    while let Some(i) = todo.pop() {
+        if !need.insert(i) {
+            continue;
+        }
+        let stage = &file.stages[i];
+        let mut refs: Vec<&str> = vec![stage.base.as_str()];
+        for ins in &stage.instructions {
+            if let Instruction::Copy(c) | Instruction::Add(c) = &ins.value {
+                if let Some(f) = &c.flags.from {
+                    refs.push(f);
+                }
+            }
+        }
+        for r in refs {
+            if let Some(j) = stage_by_name(file, r).filter(|&j| j < i) {
+                todo.push(j);
+            }
+        }
+    }
+    need.into_iter().collect()
+}
+
+impl Builder<'_> {
+    /// The global ARGs' values (defaults expanded, `--build-arg` wins).
+    fn global_args(&mut self, file: &Dockerfile) -> Result<BTreeMap<String, String>, BuildError> {
+        let mut out = BTreeMap::new();
+        for a in &file.global_args {
+            let value = match self.opts.build_args.get(&a.value.name) {
+                Some(v) => Some(v.clone()),
+                None => match &a.value.default {
+                    Some(d) => Some(self.expand(d, &|k| out.get(k).cloned(), a.line)?),
+                    None => None,
+                },
+            };
+            if self.opts.build_args.contains_key(&a.value.name) {
+                self.used_args.insert(a.value.name.clone());
+            }
+            if let Some(v) = value {
+                out.insert(a.value.name.clone(), v);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn expand(
+        &self,
+        word: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        line: usize,
+    ) -> Result<String, BuildError> {
+        subst::expand(word, self.escape, lookup)
+            .map_err(|e| fail(format!("Dockerfile:{line}: {e}")))
+    }
+
+    pub(crate) fn announce(&mut self, line: usize) {
+        self.step += 1;
+        if self.opts.quiet {
+            return;
+        }
+        let text = self
+            .opts
+            .text
+            .lines()
+            .nth(line.saturating_sub(1))
+            .unwrap_or_default()
+            .trim();
+        println!("Step {}/{} : {}", self.step, self.steps, text);
+    }
+
+    pub(crate) fn show_id(&self, id: &Digest) {
+        if !self.opts.quiet {
+            println!(" ---> {}", &id.hex()[..12]);
+        }
+    }
+
+    fn stage(
+        &mut self,
+        file: &Dockerfile,
+        index: usize,
+        globals: &BTreeMap<String, String>,
+    ) -> Result<Current, BuildError> {
+        let stage = &file.stages[index];
+        self.announce(stage.line);
+        let mut cur = self.from(file, stage, index, globals)?;
+        if let Some(id) = &cur.id {
+            self.show_id(id);
+        }
+        let mut args: BTreeMap<String, String> = BTreeMap::new();
+        for ins in &stage.instructions {
+            self.announce(ins.line);
+            if let Instruction::Arg(decls) = &ins.value {
+                for d in decls {
+                    self.declare_arg(&cur, d, ins.line, &mut args, globals)?;
+                }
+            }
+            let key = self.cache_key(file, &cur, &ins.value, ins.line, &args)?;
+            match key.as_deref().and_then(|k| self.cache_get(k)) {
+                Some(hit) => {
+                    if !self.opts.quiet {
+                        println!(" ---> Using cache");
+                    }
+                    cur = hit;
+                }
+                None => {
+                    cur = self.step(file, cur, &ins.value, ins.line, &args)?;
+                    if let (Some(k), Some(id)) = (&key, &cur.id) {
+                        self.cache_put(k, id);
+                    }
+                }
+            }
+            if let Some(id) = &cur.id {
+                self.show_id(id);
+            }
+        }
+        Ok(cur)
+    }
+
+    fn from(
+        &mut self,
+        file: &Dockerfile,
+        stage: &Stage,
+        index: usize,
+        globals: &BTreeMap<String, String>,
+    ) -> Result<Current, BuildError> {
+        let base = self.expand(&stage.base, &|k| globals.get(k).cloned(), stage.line)?;
+        if let Some(j) = stage_by_name(file, &base).filter(|&j| j < index) {
+            return self
+                .done
+                .get(&j)
+                .cloned()
+                .ok_or_else(|| fail(format!("stage {base:?} was not built")));
+        }
+        if base == "scratch" {
+            return Ok(scratch());
+        }
+        self.image(&base, stage.line)
+    }
+
+    /// An image by name, pulled when missing.
+    pub(crate) fn image(&self, name: &str, line: usize) -> Result<Current, BuildError> {
+        let images = &self.engine.images;
+        if images.resolve(name).is_err() {
+            (self.pull)(self.engine, name)
+                .map_err(|e| fail(format!("FROM {name} (Dockerfile:{line}): {e}")))?;
+        }
+        let record = images
+            .resolve(name)
+            .map_err(|e| fail(format!("FROM {name} (Dockerfile:{line}): {e}")))?;
+        let config = images
+            .config(&record.id)
+            .map_err(|e| fail(format!("read the config of {name}: {e}")))?;
+        Ok(Current {
+            id: Some(record.id),
+            layers: record.layers,
+            config,
+        })
+    }
+
+    fn step(
+        &mut self,
+        file: &Dockerfile,
+        cur: Current,
+        ins: &Instruction,
+        line: usize,
+        args: &BTreeMap<String, String>,
+    ) -> Result<Current, BuildError> {
+        match ins {
+            Instruction::Run(r) => self.run(cur, r, line, args),
+            Instruction::Copy(c) | Instruction::Add(c) => {
+                self.copy(file, cur, c, ins.keyword(), line, args)
+            }
+            Instruction::Arg(_) => self.config_only(cur, line, |_| Ok(())),
+            other => {
+                let lookup = lookup_fn(&cur, args);
+                let other = other.clone();
+                let escape = self.escape;
+                self.config_only(cur, line, |c| {
+                    config::apply(c, &other, escape, &lookup, line)
+                })
+            }
+        }
+    }
+
+    fn declare_arg(
+        &mut self,
+        cur: &Current,
+        d: &crate::dockerfile::ArgDecl,
+        line: usize,
+        args: &mut BTreeMap<String, String>,
+        globals: &BTreeMap<String, String>,
+    ) -> Result<(), BuildError> {
+        let value = if let Some(v) = self.opts.build_args.get(&d.name) {
+            self.used_args.insert(d.name.clone());
+            Some(v.clone())
+        } else if let Some(def) = &d.default {
+            let lookup = lookup_fn(cur, args);
+            Some(self.expand(def, &lookup, line)?)
+        } else {
+            globals.get(&d.name).cloned()
+        };
+        if let Some(v) = value {
+            args.insert(d.name.clone(), v);
+        }
+        Ok(())
+    }
+
+    /// A new image with the same layers and a config changed by `change`.
+    fn config_only(
+        &mut self,
+        mut cur: Current,
+        line: usize,
+        change: impl FnOnce(&mut ImageConfig) -> Result<(), BuildError>,
+    ) -> Result<Current, BuildError> {
+        change(&mut cur.config)?;
+        let text = self
+            .opts
+            .text
+            .lines()
+            .nth(line.saturating_sub(1))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        cur.config.history.push(hull_oci::image::History {
+            created: Some(now()),
+            created_by: Some(format!("/bin/sh -c #(nop)  {text}")),
+            author: None,
+            comment: None,
+            empty_layer: Some(true),
+        });
+        let id = self
+            .engine
+            .images
+            .add_local_image(&cur.config, cur.layers.clone(), &[])
+            .map_err(|e| fail(format!("store the image of Dockerfile:{line}: {e}")))?;
+        cur.id = Some(id);
+        Ok(cur)
+    }
+}
+
+/// Variables for substitution: the image's ENV, then the stage's ARGs.
+pub(crate) fn lookup_fn(
+    cur: &Current,
+    args: &BTreeMap<String, String>,
+) -> impl Fn(&str) -> Option<String> {
+    let mut vars = args.clone();
+    for e in cur
+        .config
+        .config
+        .iter()
+        .flat_map(|c| c.env.iter().flatten())
+    {
+        if let Some((k, v)) = e.split_once('=') {
+            vars.insert(k.to_string(), v.to_string());
+        }
+    }
+    move |k: &str| vars.get(k).cloned()
+}
+
+fn scratch() -> Current {
+    Current {
+        id: None,
+        layers: Vec::new(),
+        config: ImageConfig {
+            created: None,
+            author: None,
+            architecture: hull_image::platform::PlatformSpec::host()
+                .architecture
+                .clone(),
+            os: "linux".into(),
+            variant: None,
+            config: Some(Default::default()),
+            rootfs: RootFs {
+                kind: "layers".into(),
+                diff_ids: Vec::new(),
+            },
+            history: Vec::new(),
+            extra: BTreeMap::new(),
+        },
+    }
+}
+
+pub(crate) fn now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    hull_image::time::format_rfc3339(secs, 0)
+}

@@ -1,0 +1,33 @@
+//! `hull build`'s arguments (argv to plain data, as `cli`).
+
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Name and optionally a tag (NAME[:TAG]); repeatable
+    #[arg(short, long = "tag")]
+    pub tags: Vec<String>,
+    /// Name of the Dockerfile (default: CONTEXT/Dockerfile)
+    #[arg(short, long)]
+    pub file: Option<String>,
+    /// Build this stage (and the stages it needs) instead of the last one
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Set a build-time variable: KEY=VALUE, or KEY to take it from the environment
+    #[arg(long = "build-arg")]
+    pub build_args: Vec<String>,
+    /// Do not use the step cache: run every step
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Print only the image ID
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Write the image ID to this file
+    #[arg(long)]
+    pub iidfile: Option<String>,
+    /// Network of the RUN containers: default, none or host
+    #[arg(long)]
+    pub network: Option<String>,
+    /// The build context: a directory, or - for a tar on stdin
+    pub context: String,
+}

@@ -1,0 +1,315 @@
+//! `hull build` end to end on the fixture busybox: config instructions, COPY with
+//! .dockerignore, RUN, multi-stage and `--target`, a failing RUN, a parse error, build args.
+
+use std::path::{Path, PathBuf};
+
+use hull_tests::{busybox, require_root, Hull};
+
+/// A build context in the test's temp dir: `files` as (relative path, contents).
+fn context(h: &Hull, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = h.root().parent().unwrap().join(name);
+    for (path, body) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+    dir
+}
+
+fn build(h: &Hull, flags: &[&str], ctx: &Path) -> String {
+    let mut args = vec!["build"];
+    args.extend_from_slice(flags);
+    let ctx = ctx.display().to_string();
+    args.push(&ctx);
+    h.ok(&args)
+}
+
+fn image_config(h: &Hull, name: &str) -> serde_json::Value {
+    let out = h.ok(&["image", "inspect", name]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v[0]["Config"].clone()
+}
+
+/// No container may outlive a build, failed or not.
+fn assert_no_containers(h: &Hull) {
+    let left = h.ok(&["ps", "-a", "-q"]);
+    assert_eq!(left.trim(), "", "build containers left behind");
+}
+
+#[test]
+fn a_dockerfile_of_config_copy_and_run_steps_builds_a_runnable_image() {
+    require_root!();
+    let h = Hull::new();
+    let dockerfile = format!(
+        "FROM {}\nENV GREETING=hello\nWORKDIR /app\nCOPY a.txt sub ./\nCOPY . /all/\n\
+         RUN echo \"$GREETING from run\" > out.txt && cat a.txt b.txt >> out.txt\n\
+         CMD [\"cat\", \"/app/out.txt\"]\n",
+        busybox()
+    );
+    let ctx = context(
+        &h,
+        "ctx1",
+        &[
+            ("Dockerfile", &dockerfile),
+            ("a.txt", "A\n"),
+            ("sub/b.txt", "B\n"),
+            ("secret.txt", "no\n"),
+            (".dockerignore", "secret.txt\n"),
+        ],
+    );
+    let out = build(&h, &["-t", "local/built:1"], &ctx);
+    assert!(out.contains("Step 1/7 : FROM"), "{out}");
+    assert!(out.contains("Step 6/7 : RUN echo"), "{out}");
+    assert!(out.contains("Successfully tagged local/built:1"), "{out}");
+    assert_eq!(
+        h.ok(&["run", "--rm", "local/built:1"]),
+        "hello from run\nA\nB\n"
+    );
+    let listing = h.ok(&["run", "--rm", "local/built:1", "ls", "/all"]);
+    assert!(listing.contains("a.txt"), "{listing}");
+    assert!(
+        !listing.contains("secret.txt"),
+        "ignored file copied: {listing}"
+    );
+    let cfg = image_config(&h, "local/built:1");
+    assert_eq!(cfg["WorkingDir"], "/app");
+    assert_eq!(cfg["Cmd"], serde_json::json!(["cat", "/app/out.txt"]));
+    let env = cfg["Env"].as_array().unwrap();
+    assert!(env.iter().any(|e| e == "GREETING=hello"), "{env:?}");
+    let history = h.ok(&["history", "--no-trunc", "local/built:1"]);
+    for step in [
+        "ENV GREETING=hello",
+        "WORKDIR /app",
+        "COPY a.txt sub ./",
+        "echo \"$GREETING",
+    ] {
+        assert!(history.contains(step), "{step} missing from:\n{history}");
+    }
+    assert_no_containers(&h);
+}
+
+#[test]
+fn multi_stage_copies_from_an_earlier_stage_and_target_stops_there() {
+    require_root!();
+    let h = Hull::new();
+    let dockerfile = format!(
+        "FROM {bb} AS build\nRUN mkdir /out && echo built > /out/artifact\n\
+         FROM {bb}\nCOPY --from=build /out/artifact /artifact\nCMD [\"cat\", \"/artifact\"]\n",
+        bb = busybox()
+    );
+    let ctx = context(&h, "ctx2", &[("Dockerfile", &dockerfile)]);
+    build(&h, &["-t", "local/final"], &ctx);
+    assert_eq!(h.ok(&["run", "--rm", "local/final"]), "built\n");
+    let out = build(&h, &["--target", "build", "-t", "local/stage"], &ctx);
+    assert!(
+        out.contains("Step 2/2 : RUN"),
+        "only the first stage: {out}"
+    );
+    assert!(!out.contains("COPY --from"), "{out}");
+    assert_eq!(
+        h.ok(&["run", "--rm", "local/stage", "cat", "/out/artifact"]),
+        "built\n"
+    );
+    assert!(h
+        .run(&["run", "--rm", "local/stage", "test", "-e", "/artifact"])
+        .status
+        .code()
+        .is_some_and(|c| c != 0));
+}
+
+#[test]
+fn a_failing_run_names_the_line_and_code_and_leaves_nothing_behind() {
+    require_root!();
+    let h = Hull::new();
+    let dockerfile = format!("FROM {}\nENV A=1\nRUN echo before; exit 3\n", busybox());
+    let ctx = context(&h, "ctx3", &[("Dockerfile", &dockerfile)]);
+    let ctx_s = ctx.display().to_string();
+    let err = h.fails(&["build", "-t", "local/broken", &ctx_s]);
+    let line = err.lines().last().unwrap_or_default();
+    assert!(
+        line.starts_with("hull: build: RUN echo before; exit 3 (Dockerfile:3): exit code 3"),
+        "{err}"
+    );
+    assert_no_containers(&h);
+    let images = h.ok(&["images", "-q", "local/broken"]);
+    assert_eq!(images.trim(), "", "no tag for a failed build");
+}
+
+#[test]
+fn a_parse_error_is_one_line_with_file_and_line_and_creates_nothing() {
+    require_root!();
+    let h = Hull::new();
+    let ctx = context(
+        &h,
+        "ctx4",
+        &[("Dockerfile", "FROM busybox\nFROBNICATE now\n")],
+    );
+    let ctx_s = ctx.display().to_string();
+    let err = h.fails(&["build", "-t", "local/bad", &ctx_s]);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("Dockerfile:2"), "{err}");
+    assert_eq!(
+        h.ok(&["images", "-q"]).trim(),
+        "",
+        "nothing pulled or built"
+    );
+}
+
+#[test]
+fn build_arg_overrides_an_arg_default() {
+    require_root!();
+    let h = Hull::new();
+    let dockerfile = format!(
+        "ARG BASE={}\nFROM $BASE\nARG FLAVOR=plain\nENV FLAVOR=$FLAVOR\n\
+         RUN echo \"$FLAVOR\" > /flavor\n",
+        busybox()
+    );
+    let ctx = context(&h, "ctx5", &[("Dockerfile", &dockerfile)]);
+    build(&h, &["-t", "local/plain"], &ctx);
+    build(
+        &h,
+        &["-t", "local/spicy", "--build-arg", "FLAVOR=spicy"],
+        &ctx,
+    );
+    assert_eq!(
+        h.ok(&["run", "--rm", "local/plain", "cat", "/flavor"]),
+        "plain\n"
+    );
+    assert_eq!(
+        h.ok(&["run", "--rm", "local/spicy", "cat", "/flavor"]),
+        "spicy\n"
+    );
+    let env = image_config(&h, "local/spicy")["Env"].clone();
+    assert!(
+        env.as_array().unwrap().iter().any(|e| e == "FLAVOR=spicy"),
+        "{env}"
+    );
+    let ctx_s = ctx.display().to_string();
+    let out = h.run(&["build", "-q", "--build-arg", "NOPE=1", &ctx_s]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[NOPE] were not consumed"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.trim().starts_with("sha256:"), "{stdout}");
+}
+
+#[test]
+fn a_second_build_uses_the_cache_until_a_copied_file_changes() {
+    require_root!();
+    let h = Hull::new();
+    let dockerfile = format!(
+        "FROM {}\nENV X=1\nCOPY f.txt /f.txt\nRUN cat /f.txt > /g.txt\nCMD [\"cat\", \"/g.txt\"]\n",
+        busybox()
+    );
+    let ctx = context(
+        &h,
+        "ctx6",
+        &[("Dockerfile", &dockerfile), ("f.txt", "one\n")],
+    );
+    let ctx_s = ctx.display().to_string();
+    let first = h.ok(&["build", "-q", &ctx_s]);
+    let again = build(&h, &[], &ctx);
+    assert_eq!(again.matches(" ---> Using cache").count(), 4, "{again}");
+    assert!(!again.contains("Running in"), "a cached RUN ran: {again}");
+    let second = h.ok(&["build", "-q", &ctx_s]);
+    assert_eq!(first.trim(), second.trim(), "same context, same image");
+
+    std::fs::write(ctx.join("f.txt"), "two\n").unwrap();
+    let changed = build(&h, &["-t", "local/changed"], &ctx);
+    assert_eq!(changed.matches(" ---> Using cache").count(), 1, "{changed}");
+    assert!(changed.contains("Running in"), "{changed}");
+    assert_eq!(h.ok(&["run", "--rm", "local/changed"]), "two\n");
+
+    let uncached = build(&h, &["--no-cache"], &ctx);
+    assert!(!uncached.contains("Using cache"), "{uncached}");
+    assert_no_containers(&h);
+}
+
+#[test]
+fn ctrl_c_during_run_stops_the_build_and_removes_its_container() {
+    require_root!();
+    let h = Hull::new();
+    let dockerfile = format!("FROM {}\nRUN touch /started; sleep 60\n", busybox());
+    let ctx = context(&h, "ctx7", &[("Dockerfile", &dockerfile)]);
+    let ctx_s = ctx.display().to_string();
+    h.ok(&["pull", &busybox()]);
+    let mut child = h
+        .command(&["build", "-t", "local/interrupted", &ctx_s])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    hull_tests::wait_until("the RUN container", || {
+        h.ok(&["ps", "-q"]).trim().lines().count() == 1
+    });
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let started = std::time::Instant::now();
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "the RUN was not interrupted"
+    );
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(err.contains("(Dockerfile:2): exit code 130"), "{err}");
+    assert_no_containers(&h);
+    assert_eq!(h.ok(&["images", "-q", "local/interrupted"]).trim(), "");
+}
+
+#[test]
+fn copy_sets_owners_by_number_or_name_and_modes() {
+    require_root!();
+    let h = Hull::new();
+    let dockerfile = format!(
+        "FROM {}\nCOPY --chown=1000:1001 --chmod=600 f.txt /num/f.txt\n\
+         COPY --chown=nobody f.txt /named/f.txt\nCOPY <<EOF /here.txt\ninline\nEOF\n",
+        busybox()
+    );
+    let ctx = context(&h, "ctx8", &[("Dockerfile", &dockerfile), ("f.txt", "x\n")]);
+    build(&h, &["-t", "local/owners"], &ctx);
+    let probe = "stat -c '%u:%g %a' /num/f.txt /named/f.txt; cat /here.txt";
+    let out = h.ok(&["run", "--rm", "local/owners", "sh", "-c", probe]);
+    assert_eq!(out, "1000:1001 600\n65534:65534 644\ninline\n");
+    let ctx_s = ctx.display().to_string();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {}\nCOPY --chown=nosuchuser f.txt /f\n", busybox()),
+    )
+    .unwrap();
+    let err = h.fails(&["build", &ctx_s]);
+    assert!(
+        err.contains("no \"nosuchuser\" in the image's /etc/passwd"),
+        "{err}"
+    );
+}
+
+#[test]
+fn add_extracts_a_local_archive_and_copies_other_files() {
+    require_root!();
+    let h = Hull::new();
+    let dockerfile = format!(
+        "FROM {}\nADD pkg.tar.gz /opt/\nADD plain.txt /opt/plain.txt\n",
+        busybox()
+    );
+    let ctx = context(
+        &h,
+        "ctx9",
+        &[
+            ("Dockerfile", &dockerfile),
+            ("plain.txt", "plain\n"),
+            ("src/pkg/bin/tool", "tool\n"),
+        ],
+    );
+    let status = std::process::Command::new("tar")
+        .args(["-czf", "pkg.tar.gz", "-C", "src", "pkg"])
+        .current_dir(&ctx)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    build(&h, &["-t", "local/added"], &ctx);
+    let probe = "cat /opt/pkg/bin/tool /opt/plain.txt; test -e /opt/pkg.tar.gz || echo no-archive";
+    let out = h.ok(&["run", "--rm", "local/added", "sh", "-c", probe]);
+    assert_eq!(out, "tool\nplain\nno-archive\n");
+}
