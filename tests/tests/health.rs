@@ -118,6 +118,23 @@ fn a_check_turns_healthy_once_its_file_exists() {
 }
 
 #[test]
+fn health_is_starting_as_soon_as_run_d_returns() {
+    require_root!();
+    let h = Hull::new();
+    // `run -d` returns when the container starts; the first check is an hour away, so only
+    // the start itself can have set the status. Several runs, as a race shows only sometimes.
+    for i in 0..5 {
+        let name = format!("early{i}");
+        let flags = ["--name", &name, "--network", "none", "--health-cmd", "true"];
+        let flags = [&flags[..], &["--health-interval", "1h"]].concat();
+        let _c = h.detach(&flags, &["sleep", "60"]);
+        let hs = health(&h, &name);
+        assert_eq!(hs["Status"], "starting", "{name}: {hs}");
+        assert_eq!(hs["FailingStreak"], 0, "{name}: {hs}");
+    }
+}
+
+#[test]
 fn failures_past_the_retries_make_it_unhealthy_with_output_cut_to_4k() {
     require_root!();
     let h = Hull::new();

@@ -40,6 +40,21 @@ struct Running {
 /// How long a check process may outlive its probe's timeout (the exec, the record write).
 const CHECK_GRACE: Duration = Duration::from_secs(10);
 
+/// A container with a health check that starts is `starting` again, with no failing streak
+/// (the log is kept, as Docker keeps it across restarts).
+pub(crate) fn mark_starting(r: &mut Record) {
+    if r.config
+        .healthcheck
+        .as_ref()
+        .and_then(|h| h.probe())
+        .is_some()
+    {
+        let h = r.state.health.get_or_insert_with(Health::default);
+        h.status = HealthStatus::Starting;
+        h.failing_streak = 0;
+    }
+}
+
 /// The monitor's side: when the next check is due, and the one running.
 pub(crate) struct Prober<'a> {
     engine: &'a Engine,
@@ -61,11 +76,7 @@ impl<'a> Prober<'a> {
         let Some(probe) = record.config.healthcheck.as_ref().and_then(|h| h.probe()) else {
             return Ok(None);
         };
-        engine.containers.update(&record.id, |r| {
-            let h = r.state.health.get_or_insert_with(Health::default);
-            h.status = HealthStatus::Starting;
-            h.failing_streak = 0;
-        })?;
+        engine.containers.update(&record.id, mark_starting)?;
         let single = hull_sys::process::SingleThreaded::check().map_err(crate::engine::io_err(
             &record.id,
             "health check",
@@ -380,6 +391,25 @@ fn descendants(root: i32) -> Vec<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_start_marks_only_a_container_with_a_check_starting() {
+        let mut opts = crate::run::RunOptions::default();
+        opts.health.cmd = Some("true".into());
+        let mut r = crate::state::record::test_record(opts);
+        r.state.health = Some(Health {
+            status: HealthStatus::Unhealthy,
+            failing_streak: 3,
+            ..Health::default()
+        });
+        mark_starting(&mut r);
+        let h = r.state.health.as_ref().unwrap();
+        assert_eq!((h.status, h.failing_streak), (HealthStatus::Starting, 0));
+
+        let mut plain = crate::state::record::test_record(Default::default());
+        mark_starting(&mut plain);
+        assert!(plain.state.health.is_none());
+    }
 
     #[test]
     fn a_tree_is_found_and_killed_whole() {

@@ -304,6 +304,9 @@ impl Engine {
             r.state.finished_at = None;
             r.state.oom_killed = false;
             r.state.paused = false;
+            // In the same write as Running, so that no reader (`run -d` returns on start) sees
+            // a running container with a health check but no health yet.
+            super::health::mark_starting(r);
         })?;
         self.endpoint_event("connect", id, attached);
         self.container_event_id(id, "start", &[]);
