@@ -12,7 +12,11 @@
 mod cache;
 mod config;
 mod copy;
+mod finish;
+pub mod platform;
 mod run;
+
+pub use finish::Format;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -47,6 +51,12 @@ pub struct BuildOptions {
     /// `--no-cache`: run every step.
     pub no_cache: bool,
     pub tags: Vec<Reference>,
+    /// `--label K=V`: set on the final image.
+    pub labels: BTreeMap<String, String>,
+    /// `--pull`: pull every FROM image, even one the store holds.
+    pub always_pull: bool,
+    /// `--format`.
+    pub format: Format,
 }
 
 /// Pulls an image the store lacks (the caller knows the registry settings).
@@ -73,6 +83,8 @@ pub(crate) struct Builder<'a> {
     pub steps: usize,
     /// Finished stages by index.
     pub done: BTreeMap<usize, Current>,
+    /// Images pulled in this build (`--pull` pulls each once).
+    pub pulled: std::cell::RefCell<BTreeSet<String>>,
 }
 
 /// Runs the build; returns the final image's ID (tagged per `opts.tags`).
@@ -100,19 +112,22 @@ pub fn build(
         step: 0,
         steps,
         done: BTreeMap::new(),
+        pulled: Default::default(),
     };
     let globals = b.global_args(file)?;
     for &i in &needed {
         let cur = b.stage(file, i, &globals)?;
         b.done.insert(i, cur);
     }
-    let last = b
+    let mut last = b
         .done
         .remove(&target)
         .ok_or_else(|| fail("no stage built"))?;
+    finish::add_labels(&mut last, &opts.labels);
+    let layers = finish::in_format(&last.layers, opts.format)?;
     let id = engine
         .images
-        .add_local_image(&last.config, last.layers.clone(), &opts.tags)
+        .add_local_image(&last.config, layers, &opts.tags)
         .map_err(|e| fail(format!("store the image: {e}")))?;
     let unused: Vec<&String> = opts
         .build_args
@@ -187,7 +202,7 @@ fn needed_stages(file: &Dockerfile, target: usize) -> Vec<usize> {
 impl Builder<'_> {
     /// The global ARGs' values (defaults expanded, `--build-arg` wins).
     fn global_args(&mut self, file: &Dockerfile) -> Result<BTreeMap<String, String>, BuildError> {
-        let mut out = BTreeMap::new();
+        let mut out = platform::automatic_args();
         for a in &file.global_args {
             let value = match self.opts.build_args.get(&a.value.name) {
                 Some(v) => Some(v.clone()),
@@ -287,6 +302,10 @@ impl Builder<'_> {
         globals: &BTreeMap<String, String>,
     ) -> Result<Current, BuildError> {
         let base = self.expand(&stage.base, &|k| globals.get(k).cloned(), stage.line)?;
+        if let Some(p) = &stage.platform {
+            let p = self.expand(p, &|k| globals.get(k).cloned(), stage.line)?;
+            platform::check(&p, &format!("FROM --platform (Dockerfile:{})", stage.line))?;
+        }
         if let Some(j) = stage_by_name(file, &base).filter(|&j| j < index) {
             return self
                 .done
@@ -303,9 +322,11 @@ impl Builder<'_> {
     /// An image by name, pulled when missing.
     pub(crate) fn image(&self, name: &str, line: usize) -> Result<Current, BuildError> {
         let images = &self.engine.images;
-        if images.resolve(name).is_err() {
+        let pulled = self.pulled.borrow().contains(name);
+        if (self.opts.always_pull && !pulled) || images.resolve(name).is_err() {
             (self.pull)(self.engine, name)
                 .map_err(|e| fail(format!("FROM {name} (Dockerfile:{line}): {e}")))?;
+            self.pulled.borrow_mut().insert(name.to_string());
         }
         let record = images
             .resolve(name)

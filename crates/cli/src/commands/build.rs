@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use hull_build::context::Context;
-use hull_build::exec::{build as run_build, BuildOptions};
+use hull_build::exec::{build as run_build, BuildOptions, Format};
 use hull_build::ignore::DockerIgnore;
 use hull_engine::Engine;
 use hull_image::Reference;
@@ -26,6 +26,14 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
         .map(|t| Reference::parse_with_default_tag(t).with_context(|| format!("build: -t {t}")))
         .collect::<Result<Vec<_>>>()?;
     let build_args = build_args(&args.build_args);
+    let labels = labels(&args.labels)?;
+    let format: Format = match &args.format {
+        Some(f) => f.parse().map_err(|e| anyhow::anyhow!("build: {e}"))?,
+        None => Format::default(),
+    };
+    if let Some(p) = &args.platform {
+        hull_build::exec::platform::check(p, "build: --platform")?;
+    }
     let (context, text, name) = load(&args)?;
     let file = match hull_build::dockerfile::parse(&name, &text) {
         Ok(f) => f,
@@ -43,9 +51,14 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
         quiet: args.quiet,
         no_cache: args.no_cache,
         tags,
+        labels,
+        always_pull: args.pull,
+        format,
     };
     let pull = |engine: &Engine, image: &str| {
-        super::run::pull_image(ctx, engine, image, None, false).map_err(|e| format!("{e:#}"))
+        // Present when `--pull` pulls again: no "Unable to find image" then.
+        let present = engine.images.resolve(image).is_ok();
+        super::run::pull_image(ctx, engine, image, None, present).map_err(|e| format!("{e:#}"))
     };
     let id = match run_build(&engine, &context, &file, &opts, &pull) {
         Ok(id) => id,
@@ -79,6 +92,19 @@ fn build_args(raw: &[String]) -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+/// `--label K=V`s (a bare `K` is an empty label, as Docker takes it).
+fn labels(raw: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for l in raw {
+        let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+        if k.is_empty() {
+            anyhow::bail!("build: --label {l:?}: the key is empty");
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
 }
 
 /// The context, the Dockerfile's text and the name its errors carry.
