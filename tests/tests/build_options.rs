@@ -201,3 +201,51 @@ fn only_the_hosts_platform_builds_and_platform_args_name_it() {
     assert!(err.contains("FROM --platform (Dockerfile:1)"), "{err}");
     assert!(h.run(&["image", "inspect", "local/other"]).status.code() != Some(0));
 }
+
+#[test]
+fn output_writes_the_images_tree_to_a_directory_or_a_tar() {
+    require_root!();
+    let h = Hull::new();
+    let df = format!(
+        "FROM {}\nRUN mkdir /app && echo built > /app/f && chown 12:34 /app/f && chmod 640 /app/f\n",
+        busybox()
+    );
+    let ctx = context(&h, "output", &df);
+    let dir = h.root().parent().unwrap().join("out-dir");
+    let tar = h.root().parent().unwrap().join("out.tar");
+    let local = format!("type=local,dest={}", dir.display());
+    build(&h, &["-o", &local], &ctx);
+    let f = dir.join("app/f");
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "built\n");
+    let meta = std::fs::metadata(&f).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o777),
+        (12, 34, 0o640)
+    );
+    assert!(
+        dir.join("bin/busybox").exists(),
+        "the base image's files are there too"
+    );
+
+    let spec = format!("type=tar,dest={}", tar.display());
+    build(&h, &["--output", &spec], &ctx);
+    let listing = Command::new("tar").arg("-tvf").arg(&tar).output().unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.contains("12/34") && l.ends_with("app/f")),
+        "{listing}"
+    );
+    assert_eq!(
+        h.ok(&["ps", "-a", "-q"]).trim(),
+        "",
+        "the export container stays"
+    );
+
+    let args = build_args(&["-o", "type=registry"], &ctx);
+    let err = h.fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(err.contains("--output \"type=registry\""), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

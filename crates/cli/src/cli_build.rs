@@ -40,6 +40,9 @@ pub struct BuildArgs {
     /// Build for this platform (only the host's: hull does not emulate)
     #[arg(long)]
     pub platform: Option<String>,
+    /// Also write the image's files out: type=local,dest=DIR (or just DIR) or type=tar,dest=FILE
+    #[arg(short, long)]
+    pub output: Option<String>,
     /// The build context: a directory, or - for a tar on stdin
     pub context: String,
 }

@@ -13,6 +13,7 @@ mod cache;
 mod config;
 mod copy;
 mod finish;
+pub mod output;
 pub mod platform;
 mod run;
 

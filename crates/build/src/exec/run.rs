@@ -10,9 +10,9 @@ use super::{fail, BuildError, Builder, Current};
 use crate::dockerfile::{Command, Run};
 
 /// Removes the build container whatever happens after it was created.
-struct Removal<'a> {
-    engine: &'a Engine,
-    id: String,
+pub(super) struct Removal<'a> {
+    pub engine: &'a Engine,
+    pub id: String,
 }
 
 impl Drop for Removal<'_> {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use hull_build::context::Context;
+use hull_build::exec::output::Output;
 use hull_build::exec::{build as run_build, BuildOptions, Format};
 use hull_build::ignore::DockerIgnore;
 use hull_engine::Engine;
@@ -30,6 +31,10 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
     let format: Format = match &args.format {
         Some(f) => f.parse().map_err(|e| anyhow::anyhow!("build: {e}"))?,
         None => Format::default(),
+    };
+    let output: Option<Output> = match &args.output {
+        Some(o) => Some(o.parse().map_err(|e| anyhow::anyhow!("build: {e}"))?),
+        None => None,
     };
     if let Some(p) = &args.platform {
         hull_build::exec::platform::check(p, "build: --platform")?;
@@ -67,6 +72,12 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
             return Ok(1);
         }
     };
+    if let Some(out) = &output {
+        if let Err(e) = hull_build::exec::output::write(&engine, &id, out) {
+            eprintln!("hull: build: {e}");
+            return Ok(1);
+        }
+    }
     if args.quiet {
         println!("{id}");
     }
