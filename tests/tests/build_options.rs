@@ -1,5 +1,6 @@
 //! `hull build`'s image options: `--label`, `--pull`, `--platform` (and `FROM --platform`,
-//! the automatic platform ARGs) and `--format`, checked in the pushed manifest.
+//! the automatic platform ARGs), `--format` (checked in the pushed manifest) and `--output`;
+//! and ADD of a URL (with `--checksum`, and the step cache following the served content).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -248,4 +249,109 @@ fn output_writes_the_images_tree_to_a_directory_or_a_tar() {
     let err = h.fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(err.contains("--output \"type=registry\""), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+/// `python3 -m http.server` on a free loopback port, serving `dir`; killed on drop.
+struct Server(std::process::Child, u16);
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let port = hull_tests::free_port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start python3 -m http.server");
+        let s = Server(child, port);
+        hull_tests::wait_until("the http server to listen", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        s
+    }
+
+    fn url(&self, file: &str) -> String {
+        format!("http://127.0.0.1:{}/{file}", self.1)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    let out = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(data)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)[..64].to_string()
+}
+
+#[test]
+fn add_fetches_a_url_checks_its_checksum_and_caches_by_content() {
+    require_root!();
+    let h = Hull::new();
+    let served = h.root().parent().unwrap().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::write(served.join("data.txt"), "version 1\n").unwrap();
+    let server = Server::start(&served);
+    let sum = sha256_hex(b"version 1\n");
+    let df = format!(
+        "FROM {}\nADD {} /dl/\nADD --checksum=sha256:{sum} {} /checked.txt\n\
+         RUN stat -c '%a %u' /dl/data.txt > /meta\nCMD cat /dl/data.txt /checked.txt /meta\n",
+        busybox(),
+        server.url("data.txt"),
+        server.url("data.txt"),
+    );
+    let ctx = context(&h, "url", &df);
+    build(&h, &["-t", "local/url"], &ctx);
+    assert_eq!(
+        h.ok(&["run", "--rm", "local/url"]),
+        "version 1\nversion 1\n600 0\n"
+    );
+    // The same content: every step from the cache. New content: the ADD reruns.
+    let again = String::from_utf8_lossy(&build(&h, &["-t", "local/url"], &ctx).stdout).into_owned();
+    assert_eq!(again.matches("Using cache").count(), 4, "{again}");
+    std::fs::write(served.join("data.txt"), "version 2\n").unwrap();
+    let args = build_args(&["-t", "local/url"], &ctx);
+    let err = h.fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(err.contains("checksum mismatch: expected sha256:"), "{err}");
+    assert!(err.contains("(Dockerfile:3)"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    std::fs::write(served.join("data.txt"), "version 1\n").unwrap();
+    let df2 = format!("FROM {}\nADD {} /dl/\n", busybox(), server.url("data.txt"));
+    let ctx2 = context(&h, "url2", &df2);
+    build(&h, &["-t", "local/url2"], &ctx2);
+    std::fs::write(served.join("data.txt"), "version 3\n").unwrap();
+    let rerun =
+        String::from_utf8_lossy(&build(&h, &["-t", "local/url2"], &ctx2).stdout).into_owned();
+    assert!(
+        !rerun.contains("Using cache"),
+        "the changed URL came from the cache: {rerun}"
+    );
+
+    let df3 = format!("FROM {}\nCOPY {} /x\n", busybox(), server.url("data.txt"));
+    let ctx3 = context(&h, "url3", &df3);
+    let args = build_args(&[], &ctx3);
+    let err = h.fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        err.contains("COPY (Dockerfile:2): a source cannot be a URL"),
+        "{err}"
+    );
 }

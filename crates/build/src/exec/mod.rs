@@ -12,6 +12,7 @@
 mod cache;
 mod config;
 mod copy;
+mod fetch;
 mod finish;
 pub mod output;
 pub mod platform;
@@ -58,6 +59,8 @@ pub struct BuildOptions {
     pub always_pull: bool,
     /// `--format`.
     pub format: Format,
+    /// TLS trust and retries for ADD of a URL (the registry client's rules).
+    pub registry: hull_image::registry::RegistryConfig,
 }
 
 /// Pulls an image the store lacks (the caller knows the registry settings).
@@ -84,6 +87,8 @@ pub(crate) struct Builder<'a> {
     pub steps: usize,
     /// Finished stages by index.
     pub done: BTreeMap<usize, Current>,
+    /// ADD's URLs, fetched once per build.
+    pub(crate) downloads: fetch::Downloads,
     /// Images pulled in this build (`--pull` pulls each once).
     pub pulled: std::cell::RefCell<BTreeSet<String>>,
 }
@@ -114,6 +119,7 @@ pub fn build(
         steps,
         done: BTreeMap::new(),
         pulled: Default::default(),
+        downloads: Default::default(),
     };
     let globals = b.global_args(file)?;
     for &i in &needed {

@@ -43,15 +43,16 @@ impl std::str::FromStr for Output {
                 }
             }
         }
-        let dest = match dest {
-            None | Some("") | Some("-") => return Err(bad("dest=PATH is needed")),
-            Some(d) => PathBuf::from(d),
+        let local = match kind {
+            Some("local") => true,
+            Some("tar") => false,
+            Some(t) => return Err(bad(&format!("type {t:?}: local and tar are supported"))),
+            None => return Err(bad("type=local or type=tar is needed")),
         };
-        match kind {
-            Some("local") => Ok(Output::Local(dest)),
-            Some("tar") => Ok(Output::Tar(dest)),
-            Some(t) => Err(bad(&format!("type {t:?}: local and tar are supported"))),
-            None => Err(bad("type=local or type=tar is needed")),
+        match dest {
+            None | Some("") | Some("-") => Err(bad("dest=PATH is needed")),
+            Some(d) if local => Ok(Output::Local(d.into())),
+            Some(d) => Ok(Output::Tar(d.into())),
         }
     }
 }

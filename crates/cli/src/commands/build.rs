@@ -59,6 +59,7 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
         labels,
         always_pull: args.pull,
         format,
+        registry: crate::settings::registry_config(ctx.config.as_deref(), None)?,
     };
     let pull = |engine: &Engine, image: &str| {
         // Present when `--pull` pulls again: no "Unable to find image" then.
