@@ -28,6 +28,9 @@ pub struct BuildArgs {
     /// Network of the RUN containers: default, none or host
     #[arg(long)]
     pub network: Option<String>,
+    /// A secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR; repeatable
+    #[arg(long = "secret")]
+    pub secrets: Vec<String>,
     /// The build context: a directory, or - for a tar on stdin
     pub context: String,
 }

@@ -246,7 +246,7 @@ impl Builder<'_> {
 }
 
 /// Copies `from` over `to` (directories merged, files replaced, whiteouts skipped).
-fn merge(from: &Path, to: &Path) -> std::io::Result<()> {
+pub(super) fn merge(from: &Path, to: &Path) -> std::io::Result<()> {
     let m = fs::symlink_metadata(from)?;
     if let Some(parent) = to.parent() {
         fs::create_dir_all(parent)?;

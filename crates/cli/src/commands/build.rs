@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use hull_build::context::Context;
-use hull_build::exec::{build as run_build, BuildOptions};
+use hull_build::exec::{build as run_build, parse_secret, BuildOptions};
 use hull_build::ignore::DockerIgnore;
 use hull_engine::Engine;
 use hull_image::Reference;
@@ -34,6 +34,11 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
             return Ok(1);
         }
     };
+    let mut secrets = std::collections::BTreeMap::new();
+    for s in &args.secrets {
+        let (id, source) = parse_secret(s).map_err(|e| anyhow::anyhow!("build: {e}"))?;
+        secrets.insert(id, source);
+    }
     let engine = Engine::open(&ctx.root).context("open hull store")?;
     let opts = BuildOptions {
         text,
@@ -43,6 +48,7 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
         quiet: args.quiet,
         no_cache: args.no_cache,
         tags,
+        secrets,
     };
     let pull = |engine: &Engine, image: &str| {
         super::run::pull_image(ctx, engine, image, None, false).map_err(|e| format!("{e:#}"))

@@ -1,0 +1,441 @@
+//! `RUN --mount` and `hull build --secret` end to end on the fixture busybox: cache mounts
+//! (persistence, sharing), binds from the context and from a stage, secrets as files and
+//! variables, tmpfs, and mount points left out of the committed layer.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use hull_tests::{busybox, require_root, wait_until, Hull};
+use sha2::{Digest as _, Sha256};
+
+const SECRET: &str = "s3cr3t-value-7f1c";
+
+/// A build context next to the test's store: `files` as (relative path, contents).
+fn context(h: &Hull, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = h.root().parent().unwrap().join(name);
+    for (path, body) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+    dir
+}
+
+fn build(h: &Hull, flags: &[&str], ctx: &Path) -> String {
+    let mut args = vec!["build"];
+    args.extend_from_slice(flags);
+    let ctx = ctx.display().to_string();
+    args.push(&ctx);
+    h.ok(&args)
+}
+
+/// A failing build's stderr (the base image pulled first, so only the error is left).
+fn build_fails(h: &Hull, ctx: &Path) -> String {
+    h.ok(&["pull", &busybox()]);
+    let ctx = ctx.display().to_string();
+    h.fails(&["build", &ctx])
+}
+
+/// `sh -c SCRIPT` in a fresh container of `image`: stdout, or None when it fails.
+fn sh(h: &Hull, image: &str, script: &str) -> Option<String> {
+    let out = h.run(&["run", "--rm", image, "sh", "-c", script]);
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn absent(h: &Hull, image: &str, path: &str) {
+    assert_eq!(
+        sh(h, image, &format!("test -e {path} || test -L {path}")),
+        None,
+        "{path} is in {image}"
+    );
+}
+
+fn assert_no_containers(h: &Hull) {
+    assert_eq!(
+        h.ok(&["ps", "-a", "-q"]).trim(),
+        "",
+        "build containers left"
+    );
+}
+
+#[test]
+fn a_cache_mount_persists_across_builds_and_dockerfiles_and_stays_out_of_the_image() {
+    require_root!();
+    let h = Hull::new();
+    let first = format!(
+        "FROM {}\nRUN --mount=type=cache,id=shared,target=/cache echo one > /cache/f\n\
+         RUN --mount=type=cache,target=/var/own,uid=1000,gid=2,mode=0700 ls -ldn /var/own > /own\n",
+        busybox()
+    );
+    let ctx = context(&h, "c1", &[("Dockerfile", &first)]);
+    build(&h, &["-t", "local/c1"], &ctx);
+    // Another Dockerfile, another target, the same id: the same directory.
+    let second = format!(
+        "FROM {}\nRUN --mount=type=cache,id=shared,target=/elsewhere cat /elsewhere/f > /seen\n\
+         RUN --mount=type=cache,target=/var/own ls -n /var/own > /own2\n",
+        busybox()
+    );
+    let ctx = context(&h, "c2", &[("Dockerfile", &second)]);
+    build(&h, &["-t", "local/c2"], &ctx);
+    assert_eq!(sh(&h, "local/c2", "cat /seen").unwrap(), "one\n");
+    let own = sh(&h, "local/c1", "cat /own").unwrap();
+    let fields: Vec<&str> = own.split_whitespace().collect();
+    assert_eq!(fields[0], "drwx------", "{own}");
+    assert_eq!((fields[2], fields[3]), ("1000", "2"), "{own}");
+    for p in ["/cache", "/cache/f"] {
+        absent(&h, "local/c1", p);
+    }
+    absent(&h, "local/c2", "/elsewhere");
+    assert_no_containers(&h);
+}
+
+/// The lock file of the cache mount whose id starts with `prefix`.
+fn lock_of(h: &Hull, prefix: &str) -> Option<PathBuf> {
+    let dir = h.root().join("build-cache/mounts");
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.starts_with(prefix) && n.ends_with(".lock")
+        })
+}
+
+/// Whether some process waits in /proc/locks for a lock on `file`.
+fn someone_waits_on(file: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ino = std::fs::metadata(file).unwrap().ino();
+    let locks = std::fs::read_to_string("/proc/locks").unwrap();
+    locks.lines().any(|l| {
+        l.contains("->")
+            && l.split_whitespace()
+                .any(|f| f.ends_with(&format!(":{ino}")))
+    })
+}
+
+#[test]
+fn locked_sharing_waits_for_the_holder_and_private_gets_its_own_directory() {
+    require_root!();
+    let h = Hull::new();
+    let holder = format!(
+        "FROM {}\nRUN --mount=type=cache,id=locktest,target=/c,sharing=locked \
+         touch /c/busy && while [ ! -e /c/go ]; do sleep 0.1; done && rm /c/busy /c/go\n",
+        busybox()
+    );
+    let waiter = format!(
+        "FROM {}\nRUN --mount=type=cache,id=locktest,target=/c,sharing=locked \
+         test ! -e /c/busy && echo after > /c/second\n",
+        busybox()
+    );
+    let private = format!(
+        "FROM {}\nRUN --mount=type=cache,id=locktest,target=/c,sharing=private \
+         test ! -e /c/busy && ls -A /c > /listing\n",
+        busybox()
+    );
+    let c1 = context(&h, "l1", &[("Dockerfile", &holder)]);
+    let c2 = context(&h, "l2", &[("Dockerfile", &waiter)]);
+    let c3 = context(&h, "l3", &[("Dockerfile", &private)]);
+    let mut first = h.command(&["build", "-q", c1.to_str().unwrap()]);
+    let mut first = first.stdout(Stdio::null()).spawn().unwrap();
+    let busy = h.root().join("build-cache/mounts");
+    wait_until("the first build holds the cache", || {
+        lock_of(&h, "locktest").is_some_and(|_| {
+            std::fs::read_dir(&busy)
+                .unwrap()
+                .flatten()
+                .any(|e| e.path().join("busy").exists())
+        })
+    });
+    let lock = lock_of(&h, "locktest").unwrap();
+    // private: does not wait, and sees a fresh directory (no busy file).
+    build(&h, &["-t", "local/private"], &c3);
+    assert_eq!(sh(&h, "local/private", "cat /listing").unwrap(), "");
+    let mut second = h.command(&["build", "-q", c2.to_str().unwrap()]);
+    let mut second = second.stdout(Stdio::null()).spawn().unwrap();
+    wait_until("the second build waits for the lock", || {
+        someone_waits_on(&lock)
+    });
+    let dir = std::fs::read_dir(&busy)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("busy").exists())
+        .unwrap();
+    assert!(!dir.join("second").exists(), "locked let a second user in");
+    std::fs::write(dir.join("go"), "").unwrap();
+    assert!(first.wait().unwrap().success(), "the holder failed");
+    assert!(
+        second.wait().unwrap().success(),
+        "the waiter saw the holder's files"
+    );
+    assert!(dir.join("second").exists());
+    assert_no_containers(&h);
+}
+
+fn bind_dockerfile() -> String {
+    format!(
+        "FROM {} AS stage\nRUN mkdir /out && echo from-stage > /out/s.txt\n\
+         FROM {}\n\
+         RUN --mount=type=bind,source=data,target=/mnt-ctx cat /mnt-ctx/a.txt > /r1 && \
+         (touch /mnt-ctx/new 2>/dev/null && echo writable || echo read-only) > /r2\n\
+         RUN --mount=type=bind,from=stage,source=/out,target=/mnt-st cat /mnt-st/s.txt > /r3 && \
+         (touch /mnt-st/new 2>/dev/null && echo writable || echo read-only) >> /r3\n\
+         RUN --mount=type=bind,source=data,target=/mnt-rw,rw touch /mnt-rw/new && ls /mnt-rw > /r4\n\
+         RUN --mount=type=bind,target=/whole ls /whole > /r5\n",
+        busybox(),
+        busybox()
+    )
+}
+
+#[test]
+fn bind_mounts_from_the_context_and_a_stage_are_read_only_and_not_in_the_image() {
+    require_root!();
+    let h = Hull::new();
+    let df = bind_dockerfile();
+    let ctx = context(
+        &h,
+        "b1",
+        &[
+            ("Dockerfile", &df),
+            ("data/a.txt", "A1\n"),
+            ("hidden", "h\n"),
+        ],
+    );
+    std::fs::write(ctx.join(".dockerignore"), "hidden\n").unwrap();
+    build(&h, &["-t", "local/b1"], &ctx);
+    assert_eq!(
+        sh(&h, "local/b1", "cat /r1 /r2").unwrap(),
+        "A1\nread-only\n"
+    );
+    assert_eq!(
+        sh(&h, "local/b1", "cat /r3").unwrap(),
+        "from-stage\nread-only\n"
+    );
+    assert_eq!(sh(&h, "local/b1", "cat /r4").unwrap(), "a.txt\nnew\n");
+    let whole = sh(&h, "local/b1", "cat /r5").unwrap();
+    assert!(
+        whole.contains("data") && !whole.contains("hidden"),
+        "{whole}"
+    );
+    assert!(
+        !ctx.join("data/new").exists(),
+        "an rw bind wrote into the context"
+    );
+    for p in ["/mnt-ctx", "/mnt-st", "/mnt-rw", "/whole"] {
+        absent(&h, "local/b1", p);
+    }
+    // Unchanged: every step from the cache. A changed bound file reruns its step.
+    let again = build(&h, &["-t", "local/b1"], &ctx);
+    assert_eq!(again.matches("Using cache").count(), 5, "{again}");
+    std::fs::write(ctx.join("data/a.txt"), "A2\n").unwrap();
+    build(&h, &["-t", "local/b2"], &ctx);
+    assert_eq!(sh(&h, "local/b2", "cat /r1").unwrap(), "A2\n");
+    assert_no_containers(&h);
+}
+
+#[test]
+fn a_bind_source_cannot_leave_the_context_or_the_stage() {
+    require_root!();
+    let h = Hull::new();
+    std::fs::write(h.root().parent().unwrap().join("outside.txt"), "HOST\n").unwrap();
+    for (name, spec) in [
+        ("e1", "source=../outside.txt"),
+        ("e2", "source=up"),
+        ("e3", "source=abs/outside.txt"),
+    ] {
+        let df = format!(
+            "FROM {}\nRUN --mount=type=bind,{spec},target=/m cat /m > /leak\n",
+            busybox()
+        );
+        let ctx = context(&h, name, &[("Dockerfile", &df)]);
+        std::os::unix::fs::symlink("../outside.txt", ctx.join("up")).unwrap();
+        let parent = h.root().parent().unwrap().to_path_buf();
+        std::os::unix::fs::symlink(&parent, ctx.join("abs")).unwrap();
+        let err = build_fails(&h, &ctx);
+        assert_eq!(err.trim().lines().count(), 1, "{spec}: {err}");
+        assert!(err.contains("Dockerfile:2"), "{spec}: {err}");
+    }
+    // From a stage: a link to / and a climbing source stay inside the stage's tree.
+    let df = format!(
+        "FROM {} AS s\nRUN ln -s / /root-link && echo inside > /marker\n\
+         FROM {}\nRUN --mount=type=bind,from=s,source=/root-link/../../marker,target=/m cat /m > /got\n",
+        busybox(),
+        busybox()
+    );
+    let ctx = context(&h, "e4", &[("Dockerfile", &df)]);
+    build(&h, &["-t", "local/e4"], &ctx);
+    assert_eq!(sh(&h, "local/e4", "cat /got").unwrap(), "inside\n");
+    assert_no_containers(&h);
+}
+
+fn sha256_hex(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Every file below `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        let Ok(ft) = e.file_type() else { continue };
+        if ft.is_dir() {
+            out.extend(files_containing(&p, needle));
+        } else if ft.is_file() {
+            let body = std::fs::read(&p).unwrap_or_default();
+            if body.windows(needle.len()).any(|w| w == needle) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_secret_is_readable_in_run_and_appears_nowhere_in_the_image_or_the_store() {
+    require_root!();
+    let h = Hull::new();
+    let df = format!(
+        "FROM {}\nRUN --mount=type=secret,id=tok sha256sum /run/secrets/tok | cut -d' ' -f1 > /sum && \
+         ls -ln /run/secrets/tok | cut -c1-10 > /mode && echo visible-canary > /canary\n\
+         RUN --mount=type=secret,id=viaenv,env=TOKEN printf %s \"$TOKEN\" | sha256sum | cut -d' ' -f1 > /sum2\n\
+         RUN --mount=type=secret,id=absent test ! -e /run/secrets/absent\n",
+        busybox()
+    );
+    let ctx = context(&h, "s1", &[("Dockerfile", &df)]);
+    let file = h.root().parent().unwrap().join("tok.txt");
+    std::fs::write(&file, SECRET).unwrap();
+    let src = format!("id=tok,src={}", file.display());
+    let out = h
+        .command(&[
+            "build",
+            "-t",
+            "local/s1",
+            "--secret",
+            &src,
+            "--secret",
+            "id=viaenv,env=HULL_TEST_SECRET",
+            ctx.to_str().unwrap(),
+        ])
+        .env("HULL_TEST_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = format!("{}\n", sha256_hex(SECRET));
+    assert_eq!(sh(&h, "local/s1", "cat /sum").unwrap(), want);
+    assert_eq!(sh(&h, "local/s1", "cat /sum2").unwrap(), want);
+    assert_eq!(sh(&h, "local/s1", "cat /mode").unwrap(), "-r--------\n");
+    absent(&h, "local/s1", "/run/secrets");
+    // The layers (through save), the config and the history: the canary is there, the secret not.
+    let tar = h.root().parent().unwrap().join("s1.tar");
+    h.ok(&["save", "-o", tar.to_str().unwrap(), "local/s1"]);
+    let saved = std::fs::read(&tar).unwrap();
+    let has = |hay: &[u8], n: &str| hay.windows(n.len()).any(|w| w == n.as_bytes());
+    assert!(
+        has(&saved, "visible-canary"),
+        "the saved layers are not searchable"
+    );
+    assert!(!has(&saved, SECRET), "the secret is in the saved image");
+    let inspect = h.ok(&["image", "inspect", "local/s1"]);
+    let history = h.ok(&["history", "--no-trunc", "local/s1"]);
+    assert!(history.contains("sha256sum"), "{history}");
+    assert!(!inspect.contains(SECRET) && !history.contains(SECRET));
+    // Nothing the store keeps (layers, blobs, records, cache) holds it.
+    assert_eq!(
+        files_containing(&h.root(), SECRET.as_bytes()),
+        Vec::<PathBuf>::new()
+    );
+    assert_no_containers(&h);
+}
+
+#[test]
+fn a_missing_required_secret_fails_in_one_line() {
+    require_root!();
+    let h = Hull::new();
+    let df = format!(
+        "FROM {}\nRUN --mount=type=secret,id=needed,required=true true\n",
+        busybox()
+    );
+    let ctx = context(&h, "s2", &[("Dockerfile", &df)]);
+    let err = build_fails(&h, &ctx);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("Dockerfile:2"), "{err}");
+    assert!(err.contains("secret \"needed\" is required"), "{err}");
+    let err = h.fails(&[
+        "build",
+        "--secret",
+        "id=x,colour=red",
+        ctx.to_str().unwrap(),
+    ]);
+    assert!(err.contains("--secret"), "{err}");
+    assert_no_containers(&h);
+}
+
+#[test]
+fn a_tmpfs_mount_starts_empty_and_is_not_committed() {
+    require_root!();
+    let h = Hull::new();
+    let df = format!(
+        "FROM {}\nRUN mkdir -p /work && echo keep > /work/keep\n\
+         RUN --mount=type=tmpfs,target=/work,size=1m ls -A /work > /listing && \
+         grep -q ' /work tmpfs ' /proc/mounts && echo junk > /work/junk\n\
+         RUN --mount=type=tmpfs,target=/fresh/t echo x > /fresh/t/x\n",
+        busybox()
+    );
+    let ctx = context(&h, "t1", &[("Dockerfile", &df)]);
+    build(&h, &["-t", "local/t1"], &ctx);
+    assert_eq!(sh(&h, "local/t1", "cat /listing").unwrap(), "");
+    assert_eq!(sh(&h, "local/t1", "ls -A /work").unwrap(), "keep\n");
+    absent(&h, "local/t1", "/fresh");
+    assert_no_containers(&h);
+}
+
+#[test]
+fn mount_points_the_runtime_made_are_left_out_but_other_writes_stay() {
+    require_root!();
+    let h = Hull::new();
+    let df = format!(
+        "FROM {}\nRUN --mount=type=cache,target=/data/mp echo x > /data/mp/x && echo kept > /data/keep\n\
+         RUN --mount=type=tmpfs,target=/a/b/c true\n\
+         RUN --mount=type=bind,target=/etc/ctx-file,source=f.txt cat /etc/ctx-file > /copied\n",
+        busybox()
+    );
+    let ctx = context(&h, "m1", &[("Dockerfile", &df), ("f.txt", "F\n")]);
+    build(&h, &["-t", "local/m1"], &ctx);
+    assert_eq!(
+        sh(&h, "local/m1", "cat /data/keep /copied").unwrap(),
+        "kept\nF\n"
+    );
+    for p in ["/data/mp", "/a", "/etc/ctx-file"] {
+        absent(&h, "local/m1", p);
+    }
+    // A mount over a path the image has keeps that path.
+    assert!(sh(&h, "local/m1", "test -d /etc").is_some());
+    assert_no_containers(&h);
+}
+
+#[test]
+fn run_security_insecure_is_refused_in_one_line() {
+    require_root!();
+    let h = Hull::new();
+    let df = format!("FROM {}\nRUN --security=insecure true\n", busybox());
+    let ctx = context(&h, "i1", &[("Dockerfile", &df)]);
+    let err = build_fails(&h, &ctx);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("Dockerfile:2: RUN --security=insecure"),
+        "{err}"
+    );
+}
