@@ -44,10 +44,13 @@ fn sh(h: &Hull, image: &str, script: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Asserts `path` is not in `image` (the container must run to say so).
 fn absent(h: &Hull, image: &str, path: &str) {
+    let script =
+        format!("if test -e {path} || test -L {path}; then echo present; else echo absent; fi");
     assert_eq!(
-        sh(h, image, &format!("test -e {path} || test -L {path}")),
-        None,
+        sh(h, image, &script).as_deref(),
+        Some("absent\n"),
         "{path} is in {image}"
     );
 }
@@ -116,61 +119,100 @@ fn someone_waits_on(file: &Path) -> bool {
     })
 }
 
+/// Releases the holder build (a `go` file in every cache directory) and waits for every
+/// build it was given, whatever the test's outcome, so no build or container outlives it.
+struct Release {
+    mounts: PathBuf,
+    builds: Vec<std::process::Child>,
+}
+
+impl Release {
+    fn release(&self) {
+        for e in std::fs::read_dir(&self.mounts)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if e.path().is_dir() {
+                let _ = std::fs::write(e.path().join("go"), "");
+            }
+        }
+    }
+
+    /// Waits for build `i`; true when it succeeded.
+    fn wait(&mut self, i: usize) -> bool {
+        self.builds[i].wait().unwrap().success()
+    }
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        self.release();
+        for b in &mut self.builds {
+            let _ = b.wait();
+        }
+    }
+}
+
+fn spawn_build(h: &Hull, ctx: &Path) -> std::process::Child {
+    h.command(&["build", "-q", ctx.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// The cache directory holding a `busy` file.
+fn busy_dir(mounts: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(mounts)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("busy").exists())
+}
+
 #[test]
 fn locked_sharing_waits_for_the_holder_and_private_gets_its_own_directory() {
     require_root!();
     let h = Hull::new();
+    let spec = "--mount=type=cache,id=locktest,target=/c,sharing";
     let holder = format!(
-        "FROM {}\nRUN --mount=type=cache,id=locktest,target=/c,sharing=locked \
-         touch /c/busy && while [ ! -e /c/go ]; do sleep 0.1; done && rm /c/busy /c/go\n",
+        "FROM {}\nRUN {spec}=locked touch /c/busy && while [ ! -e /c/go ]; do sleep 0.1; done \
+         && rm /c/busy /c/go\n",
         busybox()
     );
     let waiter = format!(
-        "FROM {}\nRUN --mount=type=cache,id=locktest,target=/c,sharing=locked \
-         test ! -e /c/busy && echo after > /c/second\n",
+        "FROM {}\nRUN {spec}=locked test ! -e /c/busy && echo after > /c/second\n",
         busybox()
     );
     let private = format!(
-        "FROM {}\nRUN --mount=type=cache,id=locktest,target=/c,sharing=private \
-         test ! -e /c/busy && ls -A /c > /listing\n",
+        "FROM {}\nRUN {spec}=private test ! -e /c/busy && ls -A /c > /listing\n",
         busybox()
     );
     let c1 = context(&h, "l1", &[("Dockerfile", &holder)]);
     let c2 = context(&h, "l2", &[("Dockerfile", &waiter)]);
     let c3 = context(&h, "l3", &[("Dockerfile", &private)]);
-    let mut first = h.command(&["build", "-q", c1.to_str().unwrap()]);
-    let mut first = first.stdout(Stdio::null()).spawn().unwrap();
-    let busy = h.root().join("build-cache/mounts");
+    h.ok(&["pull", &busybox()]);
+    let mounts = h.root().join("build-cache/mounts");
+    let mut builds = Release {
+        mounts: mounts.clone(),
+        builds: vec![spawn_build(&h, &c1)],
+    };
     wait_until("the first build holds the cache", || {
-        lock_of(&h, "locktest").is_some_and(|_| {
-            std::fs::read_dir(&busy)
-                .unwrap()
-                .flatten()
-                .any(|e| e.path().join("busy").exists())
-        })
+        busy_dir(&mounts).is_some()
     });
     let lock = lock_of(&h, "locktest").unwrap();
     // private: does not wait, and sees a fresh directory (no busy file).
     build(&h, &["-t", "local/private"], &c3);
     assert_eq!(sh(&h, "local/private", "cat /listing").unwrap(), "");
-    let mut second = h.command(&["build", "-q", c2.to_str().unwrap()]);
-    let mut second = second.stdout(Stdio::null()).spawn().unwrap();
+    builds.builds.push(spawn_build(&h, &c2));
     wait_until("the second build waits for the lock", || {
         someone_waits_on(&lock)
     });
-    let dir = std::fs::read_dir(&busy)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.join("busy").exists())
-        .unwrap();
+    let dir = busy_dir(&mounts).unwrap();
     assert!(!dir.join("second").exists(), "locked let a second user in");
-    std::fs::write(dir.join("go"), "").unwrap();
-    assert!(first.wait().unwrap().success(), "the holder failed");
-    assert!(
-        second.wait().unwrap().success(),
-        "the waiter saw the holder's files"
-    );
+    builds.release();
+    assert!(builds.wait(0), "the holder failed");
+    assert!(builds.wait(1), "the waiter saw the holder's files");
     assert!(dir.join("second").exists());
     assert_no_containers(&h);
 }

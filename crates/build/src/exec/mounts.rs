@@ -306,9 +306,15 @@ impl Builder<'_> {
         }
         .map_err(|e| format!("lock cache {id:?}: {e}"))?;
         p.locks.push(lock);
+        // Made under a lock of its own: a rename over a just-made empty directory would
+        // otherwise replace it under another builder that already mounted it.
+        let create = File::create(root.join(".create.lock"))
+            .and_then(|f| f.lock().map(|_| f))
+            .map_err(|e| format!("lock the cache directory: {e}"))?;
         if !dir.exists() {
             self.new_cache_dir(file, m, &dir, line)?;
         }
+        drop(create);
         Ok(dir)
     }
 
@@ -339,11 +345,8 @@ impl Builder<'_> {
             .map_err(|e| format!("chown the cache directory: {e}"))?;
         fs::set_permissions(&fresh, fs::Permissions::from_mode(m.mode.unwrap_or(0o755)))
             .map_err(|e| format!("chmod the cache directory: {e}"))?;
-        // Another builder may have made it meanwhile: theirs stands.
-        if fs::rename(&fresh, dir).is_err() && !dir.is_dir() {
-            return Err(format!("make the cache directory {}", dir.display()));
-        }
-        Ok(())
+        fs::rename(&fresh, dir)
+            .map_err(|e| format!("make the cache directory {}: {e}", dir.display()))
     }
 
     /// `path` of image `img`, symlinks resolved inside its root, copied out of its layers
