@@ -219,12 +219,14 @@ fn locked_sharing_waits_for_the_holder_and_private_gets_its_own_directory() {
 
 fn bind_dockerfile() -> String {
     format!(
-        "FROM {} AS stage\nRUN mkdir /out && echo from-stage > /out/s.txt\n\
+        "FROM {} AS stage\nRUN mkdir /out && echo from-stage > /out/s.txt && echo old > /out/old\n\
+         RUN rm /out/old\n\
          FROM {}\n\
          RUN --mount=type=bind,source=data,target=/mnt-ctx cat /mnt-ctx/a.txt > /r1 && \
          (touch /mnt-ctx/new 2>/dev/null && echo writable || echo read-only) > /r2\n\
          RUN --mount=type=bind,from=stage,source=/out,target=/mnt-st cat /mnt-st/s.txt > /r3 && \
-         (touch /mnt-st/new 2>/dev/null && echo writable || echo read-only) >> /r3\n\
+         (touch /mnt-st/new 2>/dev/null && echo writable || echo read-only) >> /r3 && \
+         ls /mnt-st >> /r3\n\
          RUN --mount=type=bind,source=data,target=/mnt-rw,rw touch /mnt-rw/new && ls /mnt-rw > /r4\n\
          RUN --mount=type=bind,target=/whole ls /whole > /r5\n",
         busybox(),
@@ -254,7 +256,7 @@ fn bind_mounts_from_the_context_and_a_stage_are_read_only_and_not_in_the_image()
     );
     assert_eq!(
         sh(&h, "local/b1", "cat /r3").unwrap(),
-        "from-stage\nread-only\n"
+        "from-stage\nread-only\ns.txt\n"
     );
     assert_eq!(sh(&h, "local/b1", "cat /r4").unwrap(), "a.txt\nnew\n");
     let whole = sh(&h, "local/b1", "cat /r5").unwrap();
@@ -271,7 +273,7 @@ fn bind_mounts_from_the_context_and_a_stage_are_read_only_and_not_in_the_image()
     }
     // Unchanged: every step from the cache. A changed bound file reruns its step.
     let again = build(&h, &["-t", "local/b1"], &ctx);
-    assert_eq!(again.matches("Using cache").count(), 5, "{again}");
+    assert_eq!(again.matches("Using cache").count(), 6, "{again}");
     std::fs::write(ctx.join("data/a.txt"), "A2\n").unwrap();
     build(&h, &["-t", "local/b2"], &ctx);
     assert_eq!(sh(&h, "local/b2", "cat /r1").unwrap(), "A2\n");
@@ -451,6 +453,8 @@ fn mount_points_the_runtime_made_are_left_out_but_other_writes_stay() {
     let df = format!(
         "FROM {}\nRUN --mount=type=cache,target=/data/mp echo x > /data/mp/x && echo kept > /data/keep\n\
          RUN --mount=type=tmpfs,target=/a/b/c true\n\
+         RUN mkdir /gone && touch /gone/f\nRUN rm -r /gone\n\
+         RUN --mount=type=tmpfs,target=/gone true\n\
          RUN --mount=type=bind,target=/etc/ctx-file,source=f.txt cat /etc/ctx-file > /copied\n",
         busybox()
     );
@@ -460,7 +464,8 @@ fn mount_points_the_runtime_made_are_left_out_but_other_writes_stay() {
         sh(&h, "local/m1", "cat /data/keep /copied").unwrap(),
         "kept\nF\n"
     );
-    for p in ["/data/mp", "/a", "/etc/ctx-file"] {
+    // /gone: the layer that removed it decides, not the older one that made it.
+    for p in ["/data/mp", "/a", "/etc/ctx-file", "/gone"] {
         absent(&h, "local/m1", p);
     }
     // A mount over a path the image has keeps that path.

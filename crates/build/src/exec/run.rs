@@ -126,11 +126,16 @@ impl Builder<'_> {
     /// BuildKit leaves them out.
     fn created_mount_points(&self, cur: &Current, id: &str, mounts: &Prepared) -> Vec<PathBuf> {
         let upper = self.engine.containers.dir(id).join("upper");
+        // The topmost layer's entry decides (a whiteout hides the lower ones).
         let in_image = |rel: &Path| {
-            cur.layers.iter().any(|l| {
-                fs::symlink_metadata(self.engine.images.layers.diff_dir(&l.diff_id).join(rel))
-                    .is_ok()
-            })
+            cur.layers
+                .iter()
+                .rev()
+                .find_map(|l| {
+                    fs::symlink_metadata(self.engine.images.layers.diff_dir(&l.diff_id).join(rel))
+                        .ok()
+                })
+                .is_some_and(|m| !super::copy::is_whiteout(&m))
         };
         let mut skip: Vec<PathBuf> = Vec::new();
         for t in &mounts.targets {
