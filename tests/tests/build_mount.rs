@@ -94,6 +94,31 @@ fn a_cache_mount_persists_across_builds_and_dockerfiles_and_stays_out_of_the_ima
     assert_no_containers(&h);
 }
 
+#[test]
+fn a_cache_mount_is_seeded_from_a_stage_once_and_run_network_still_applies() {
+    require_root!();
+    let h = Hull::new();
+    let df = |n: &str| {
+        format!(
+            "FROM {} AS seed\nRUN mkdir /seed && echo {n} > /seed/x\nFROM {}\n\
+             RUN --network=none --mount=type=cache,id=seeded,target=/s,from=seed,source=/seed \
+             cat /s/x > /got && echo more >> /s/x && ls /sys/class/net > /nets\n",
+            busybox(),
+            busybox()
+        )
+    };
+    let ctx = context(&h, "sd1", &[("Dockerfile", &df("first"))]);
+    build(&h, &["-t", "local/sd1"], &ctx);
+    assert_eq!(sh(&h, "local/sd1", "cat /got").unwrap(), "first\n");
+    assert_eq!(sh(&h, "local/sd1", "cat /nets").unwrap(), "lo\n");
+    // The directory exists now: a changed stage does not reseed it, and earlier writes stay.
+    let ctx = context(&h, "sd2", &[("Dockerfile", &df("second"))]);
+    build(&h, &["-t", "local/sd2"], &ctx);
+    assert_eq!(sh(&h, "local/sd2", "cat /got").unwrap(), "first\nmore\n");
+    absent(&h, "local/sd2", "/s");
+    assert_no_containers(&h);
+}
+
 /// The lock file of the cache mount whose id starts with `prefix`.
 fn lock_of(h: &Hull, prefix: &str) -> Option<PathBuf> {
     let dir = h.root().join("build-cache/mounts");
