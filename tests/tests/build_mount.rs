@@ -55,12 +55,23 @@ fn absent(h: &Hull, image: &str, path: &str) {
     );
 }
 
+/// No build container, no mount of a stage's layers and no temp dir of this store outlives a
+/// build, failed or not.
 fn assert_no_containers(h: &Hull) {
     assert_eq!(
         h.ok(&["ps", "-a", "-q"]).trim(),
         "",
         "build containers left"
     );
+    let tmp = h.root().join("build-cache/tmp");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let prefix = tmp.display().to_string();
+    let left: Vec<&str> = mounts.lines().filter(|l| l.contains(&prefix)).collect();
+    assert!(left.is_empty(), "layer mounts left: {left:?}");
+    let dirs: Vec<_> = std::fs::read_dir(&tmp)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(dirs.is_empty(), "temp dirs left: {dirs:?}");
 }
 
 #[test]
@@ -337,6 +348,20 @@ fn a_bind_source_cannot_leave_the_context_or_the_stage() {
     let ctx = context(&h, "e4", &[("Dockerfile", &df)]);
     build(&h, &["-t", "local/e4"], &ctx);
     assert_eq!(sh(&h, "local/e4", "cat /got").unwrap(), "inside\n");
+    // A stage's file removed by a later layer is gone from the mount: one-line error.
+    let df = format!(
+        "FROM {} AS s\nRUN echo x > /f\nRUN rm /f\n\
+         FROM {}\nRUN --mount=type=bind,from=s,source=/f,target=/m,rw cat /m\n",
+        busybox(),
+        busybox()
+    );
+    let ctx = context(&h, "e5", &[("Dockerfile", &df)]);
+    let err = build_fails(&h, &ctx);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("Dockerfile:5") && err.contains("not found"),
+        "{err}"
+    );
     assert_no_containers(&h);
 }
 

@@ -5,11 +5,14 @@
 //!   lock file next to it is held for the step: shared (`sharing=shared`), exclusive and
 //!   waited for (`locked`), or tried exclusively, falling back to a fresh directory removed
 //!   after the step (`private`).
-//! - `bind`: the source (from the context, honouring `.dockerignore`, or out of a stage's or
-//!   image's layers) is copied into a private temp dir that is bound, read-only unless `rw`;
-//!   so `rw` writes vanish with the step and nothing can write into the context. The source is
+//! - `bind`: from the context, the source (`.dockerignore` honoured) is copied into a private
+//!   temp dir under `<store>/build-cache/tmp` that is bound, read-only unless `rw`, so `rw`
+//!   writes vanish with the step and nothing can write into the context; from a stage or an
+//!   image, its layers are mounted there ([`hull_engine::Engine::mount_layers`]: read-only, or
+//!   over a throw-away upper dir for `rw`) and the source inside is bound. The source is
 //!   resolved inside its root (`..` and symlinks stop at it).
-//! - `secret`: `--secret`'s value written to a private file (mode 0400 unless `mode=`) bound
+//! - `secret`: `--secret`'s value written to a private file in /dev/shm (mode 0400 unless
+//!   `mode=`) bound
 //!   read-only, or set as the variable `env=`. Never in a layer, the config or the history.
 //! - `tmpfs`: a tmpfs (`size=`).
 //!
@@ -21,6 +24,7 @@ use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
+use hull_engine::images::MountedLayers;
 use hull_oci::Digest;
 use tempfile::TempDir;
 
@@ -83,6 +87,9 @@ pub(super) struct Prepared {
     pub env: Vec<String>,
     /// The mount points, absolute.
     pub targets: Vec<String>,
+    /// Stages' and images' layers mounted for binds: declared before `temps` (fields drop in
+    /// order), so they are unmounted before their directories are removed.
+    layers: Vec<MountedLayers>,
     temps: Vec<TempDir>,
     locks: Vec<File>,
 }
@@ -207,20 +214,25 @@ impl Builder<'_> {
                     p.bind(&dir, &target.unwrap_or_default(), m.readonly);
                 }
                 MountType::Bind => {
-                    let tmp = private_dir().map_err(at)?;
+                    // Held by `p` from here on, so a layer mount inside it is undone before
+                    // the directory is removed, on every path.
+                    // In the store: on the layers' file system, and per store.
+                    let parent = self.engine.images.root().join("build-cache").join("tmp");
+                    p.temps.push(private_dir(Some(&parent)).map_err(at)?);
+                    let dir = p.temps[p.temps.len() - 1].path().to_path_buf();
                     let src = match &m.from {
                         None => {
                             let rel = context_source(self.context, &m).map_err(at)?;
-                            export_context(self.context, &rel, tmp.path()).map_err(at)?
+                            export_context(self.context, &rel, &dir).map_err(at)?
                         }
                         Some(from) => {
                             let img = self.source_image(file, from, line)?;
                             let path = m.source.as_deref().unwrap_or("/");
-                            self.export_image(&img, path, tmp.path()).map_err(at)?
+                            self.mount_image(&mut p, &img, path, m.readonly, &dir)
+                                .map_err(at)?
                         }
                     };
                     p.bind(&src, &target.unwrap_or_default(), m.readonly);
-                    p.temps.push(tmp);
                 }
             }
         }
@@ -260,7 +272,9 @@ impl Builder<'_> {
                 .push(format!("{var}={}", String::from_utf8_lossy(&value)));
         }
         if let Some(t) = target {
-            let tmp = private_dir().map_err(at)?;
+            // Kept off the store's disk: /dev/shm when there is one.
+            let shm = Path::new("/dev/shm");
+            let tmp = private_dir(shm.is_dir().then_some(shm)).map_err(at)?;
             let f = tmp.path().join("secret");
             fs::write(&f, &value).map_err(|e| at(format!("write the secret: {e}")))?;
             std::os::unix::fs::chown(&f, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))
@@ -349,6 +363,48 @@ impl Builder<'_> {
             .map_err(|e| format!("make the cache directory {}: {e}", dir.display()))
     }
 
+    /// `path` of image `img`, symlinks resolved inside its root, in a mount of its layers
+    /// under `into` (read-only, or over a throw-away upper dir); the mount is held in `p`.
+    fn mount_image(
+        &self,
+        p: &mut Prepared,
+        img: &Current,
+        path: &str,
+        readonly: bool,
+        into: &Path,
+    ) -> Result<PathBuf, String> {
+        let layers: Vec<PathBuf> = img
+            .layers
+            .iter()
+            .map(|l| self.engine.images.layers.diff_dir(&l.diff_id))
+            .collect();
+        let missing = || format!("source {path:?}: not found in {}", short(&img.id));
+        let rel = resolve_in_layers(&layers, path).ok_or_else(missing)?;
+        if img.layers.is_empty() {
+            return Err(missing());
+        }
+        let merged = into.join("merged");
+        let mk = |d: &Path| fs::create_dir(d).map_err(|e| format!("create {}: {e}", d.display()));
+        mk(&merged)?;
+        let upper = if readonly {
+            None
+        } else {
+            let (u, w) = (into.join("upper"), into.join("work"));
+            mk(&u)?;
+            mk(&w)?;
+            Some((u, w))
+        };
+        let diff_ids: Vec<Digest> = img.layers.iter().map(|l| l.diff_id.clone()).collect();
+        let mounted = self
+            .engine
+            .mount_layers(&diff_ids, &merged, upper)
+            .map_err(|e| format!("mount the layers of {}: {e}", short(&img.id)))?;
+        p.layers.push(mounted);
+        let src = merged.join(&rel);
+        fs::symlink_metadata(&src).map_err(|_| missing())?;
+        Ok(src)
+    }
+
     /// `path` of image `img`, symlinks resolved inside its root, copied out of its layers
     /// into `into`; returns the copy's path.
     pub(super) fn export_image(
@@ -386,12 +442,16 @@ fn short(id: &Option<Digest>) -> String {
         .unwrap_or_else(|| "scratch".into())
 }
 
-/// A private temp dir, world-traversable so a non-root RUN user reaches what it holds.
-fn private_dir() -> Result<TempDir, String> {
-    let tmp = tempfile::Builder::new()
-        .prefix("hull-build-mount.")
-        .tempdir()
-        .map_err(|e| format!("make a temp dir: {e}"))?;
+/// A private temp dir (in `parent`, else the system's), world-traversable so a non-root RUN
+/// user reaches what it holds.
+fn private_dir(parent: Option<&Path>) -> Result<TempDir, String> {
+    let mut b = tempfile::Builder::new();
+    b.prefix("hull-build-mount.");
+    let tmp = match parent {
+        Some(dir) => fs::create_dir_all(dir).and_then(|_| b.tempdir_in(dir)),
+        None => b.tempdir(),
+    }
+    .map_err(|e| format!("make a temp dir: {e}"))?;
     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))
         .map_err(|e| format!("chmod a temp dir: {e}"))?;
     Ok(tmp)
