@@ -536,3 +536,39 @@ fn run_security_insecure_is_refused_in_one_line() {
         "{err}"
     );
 }
+
+#[test]
+fn a_build_sweeps_the_layer_mounts_and_temp_dirs_a_killed_build_left() {
+    require_root!();
+    let h = Hull::new();
+    let tmp = h.root().join("build-cache/tmp");
+    // A killed builder's dir (no process has this pid: it is over pid_max) with a live mount,
+    // and a running builder's (this test's pid), which must stay.
+    let dead = tmp.join("hull-build-mount.999999999.k1");
+    let live = tmp.join(format!("hull-build-mount.{}.k2", std::process::id()));
+    let victim = h.root().parent().unwrap().join("victim");
+    for d in [dead.join("merged"), live.clone(), victim.clone()] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(victim.join("keep"), "k").unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args([
+            "--bind",
+            victim.to_str().unwrap(),
+            dead.join("merged").to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount --bind");
+    let df = format!(
+        "FROM {}\nRUN --mount=type=bind,target=/m cat /m/Dockerfile > /dev/null\n",
+        busybox()
+    );
+    let ctx = context(&h, "k", &[("Dockerfile", &df)]);
+    build(&h, &["-t", "local/k"], &ctx);
+    assert!(!dead.exists(), "the killed build's dir is still there");
+    assert!(victim.join("keep").exists(), "removed through the mount");
+    assert!(live.exists(), "a live builder's dir was swept");
+    std::fs::remove_dir(&live).unwrap();
+    assert_no_containers(&h);
+}

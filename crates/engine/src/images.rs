@@ -190,3 +190,34 @@ impl Engine {
         Ok(guard)
     }
 }
+
+/// The prefix of the temp dirs `build` mounts layers in: `hull-build-mount.<pid>.`.
+pub const BUILD_MOUNT_PREFIX: &str = "hull-build-mount.";
+
+/// Removes the temp dirs in `dir` named `hull-build-mount.<pid>.…` whose builder is gone (killed
+/// while it held a layer mount): `merged` unmounted first; a dir that is still a mount point
+/// after that is left alone, so nothing is ever removed through a live mount.
+pub fn sweep_dead_build_mounts(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(BUILD_MOUNT_PREFIX)
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !hull_sys::process::process_is_gone(pid) {
+            continue;
+        }
+        let merged = e.path().join("merged");
+        let _ = hull_sys::mount::unmount(&merged, true);
+        if hull_sys::mount::is_mountpoint(&merged).unwrap_or(true) {
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(e.path());
+    }
+}

@@ -24,7 +24,7 @@ use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
-use hull_engine::images::MountedLayers;
+use hull_engine::images::{sweep_dead_build_mounts, MountedLayers, BUILD_MOUNT_PREFIX};
 use hull_oci::Digest;
 use tempfile::TempDir;
 
@@ -218,6 +218,8 @@ impl Builder<'_> {
                     // the directory is removed, on every path.
                     // In the store: on the layers' file system, and per store.
                     let parent = self.engine.images.root().join("build-cache").join("tmp");
+                    // What a killed build left (its layer mounts included).
+                    sweep_dead_build_mounts(&parent);
                     p.temps.push(private_dir(Some(&parent)).map_err(at)?);
                     let dir = p.temps[p.temps.len() - 1].path().to_path_buf();
                     let src = match &m.from {
@@ -445,8 +447,9 @@ fn short(id: &Option<Digest>) -> String {
 /// A private temp dir (in `parent`, else the system's), world-traversable so a non-root RUN
 /// user reaches what it holds.
 fn private_dir(parent: Option<&Path>) -> Result<TempDir, String> {
+    let prefix = format!("{BUILD_MOUNT_PREFIX}{}.", std::process::id());
     let mut b = tempfile::Builder::new();
-    b.prefix("hull-build-mount.");
+    b.prefix(&prefix);
     let tmp = match parent {
         Some(dir) => fs::create_dir_all(dir).and_then(|_| b.tempdir_in(dir)),
         None => b.tempdir(),
