@@ -43,6 +43,9 @@ pub struct BuildArgs {
     /// Also write the image's files out: type=local,dest=DIR (or just DIR) or type=tar,dest=FILE
     #[arg(short, long)]
     pub output: Option<String>,
+    /// A secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR; repeatable
+    #[arg(long = "secret")]
+    pub secrets: Vec<String>,
     /// The build context: a directory, or - for a tar on stdin
     pub context: String,
 }

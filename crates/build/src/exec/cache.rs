@@ -49,6 +49,9 @@ impl Builder<'_> {
                 }
                 None => self.sources_checksum(cur, c, ins.keyword(), line, args)?,
             },
+            Instruction::Run(r) if !r.flags.mounts.is_empty() => {
+                super::mounts::cache_extra(self, file, cur, r, line, args)?
+            }
             _ => String::new(),
         };
         let key = json!({

@@ -245,9 +245,17 @@ impl Builder<'_> {
     }
 }
 
-/// Copies `from` over `to` (directories merged, files replaced, whiteouts skipped).
-fn merge(from: &Path, to: &Path) -> std::io::Result<()> {
+/// Copies `from` over `to` (directories merged, files replaced; a whiteout removes what a
+/// lower layer put at `to`).
+pub(super) fn merge(from: &Path, to: &Path) -> std::io::Result<()> {
     let m = fs::symlink_metadata(from)?;
+    if is_whiteout(&m) {
+        return match fs::symlink_metadata(to) {
+            Ok(t) if t.is_dir() => fs::remove_dir_all(to),
+            Ok(_) => fs::remove_file(to),
+            Err(_) => Ok(()),
+        };
+    }
     if let Some(parent) = to.parent() {
         fs::create_dir_all(parent)?;
     }
@@ -270,6 +278,12 @@ fn merge(from: &Path, to: &Path) -> std::io::Result<()> {
         fs::copy(from, to)?;
     }
     Ok(())
+}
+
+/// An overlay whiteout as the layer store keeps it: a 0/0 character device.
+pub(super) fn is_whiteout(m: &Metadata) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    m.file_type().is_char_device() && m.rdev() == 0
 }
 
 fn owner(

@@ -1,7 +1,7 @@
 //! The build executor, classic-builder style: one intermediate image per step.
 //!
 //! Each stage the target needs (the target, every stage it names in `FROM` or
-//! `COPY --from`, transitively) runs in file order. A step starts from the previous step's
+//! `COPY --from` or `RUN --mount=…,from=`, transitively) runs in file order. A step starts from the previous step's
 //! image: config-only instructions write a new config over the same layers (history
 //! `empty_layer`), RUN runs a container (`hull-build-<pid>-<n>`, always removed) and commits
 //! its upper dir ([`Engine::commit_build`]), COPY/ADD write a layer tar ([`copy`]).
@@ -14,11 +14,13 @@ mod config;
 mod copy;
 mod fetch;
 mod finish;
+mod mounts;
 pub mod output;
 pub mod platform;
 mod run;
 
 pub use finish::Format;
+pub use mounts::{parse_secret, SecretSource};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -61,6 +63,8 @@ pub struct BuildOptions {
     pub format: Format,
     /// TLS trust and retries for ADD of a URL (the registry client's rules).
     pub registry: hull_image::registry::RegistryConfig,
+    /// `--secret`: id → where its value is read from (at the RUN that mounts it).
+    pub secrets: BTreeMap<String, SecretSource>,
 }
 
 /// Pulls an image the store lacks (the caller knows the registry settings).
@@ -191,10 +195,17 @@ fn needed_stages(file: &Dockerfile, target: usize) -> Vec<usize> {
         let stage = &file.stages[i];
         let mut refs: Vec<&str> = vec![stage.base.as_str()];
         for ins in &stage.instructions {
-            if let Instruction::Copy(c) | Instruction::Add(c) = &ins.value {
-                if let Some(f) = &c.flags.from {
-                    refs.push(f);
-                }
+            match &ins.value {
+                Instruction::Copy(c) | Instruction::Add(c) => refs.extend(c.flags.from.as_deref()),
+                // RUN --mount=…,from=STAGE (a stage name is never a variable).
+                Instruction::Run(r) => refs.extend(
+                    r.flags
+                        .mounts
+                        .iter()
+                        .flat_map(|m| m.split(','))
+                        .filter_map(|f| f.strip_prefix("from=")),
+                ),
+                _ => {}
             }
         }
         for r in refs {
@@ -357,7 +368,7 @@ impl Builder<'_> {
         args: &BTreeMap<String, String>,
     ) -> Result<Current, BuildError> {
         match ins {
-            Instruction::Run(r) => self.run(cur, r, line, args),
+            Instruction::Run(r) => self.run(file, cur, r, line, args),
             Instruction::Copy(c) | Instruction::Add(c) => {
                 self.copy(file, cur, c, ins.keyword(), line, args)
             }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use hull_build::context::Context;
 use hull_build::exec::output::Output;
-use hull_build::exec::{build as run_build, BuildOptions, Format};
+use hull_build::exec::{build as run_build, parse_secret, BuildOptions, Format};
 use hull_build::ignore::DockerIgnore;
 use hull_engine::Engine;
 use hull_image::Reference;
@@ -47,6 +47,11 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
             return Ok(1);
         }
     };
+    let mut secrets = std::collections::BTreeMap::new();
+    for s in &args.secrets {
+        let (id, source) = parse_secret(s).map_err(|e| anyhow::anyhow!("build: {e}"))?;
+        secrets.insert(id, source);
+    }
     let engine = Engine::open(&ctx.root).context("open hull store")?;
     let opts = BuildOptions {
         text,
@@ -60,6 +65,7 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
         always_pull: args.pull,
         format,
         registry: crate::settings::registry_config(ctx.config.as_deref(), None)?,
+        secrets,
     };
     let pull = |engine: &Engine, image: &str| {
         // Present when `--pull` pulls again: no "Unable to find image" then.
