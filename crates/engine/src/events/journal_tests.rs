@@ -194,6 +194,18 @@ fn journal_endless_appender() {
     }
 }
 
+/// The bytes of the files directly in `dir`.
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 #[test]
 fn writers_killed_mid_append_leave_a_readable_journal() {
     let dir = tempfile::tempdir().unwrap();
@@ -210,6 +222,14 @@ fn writers_killed_mid_append_leave_a_readable_journal() {
                     .unwrap()
             })
             .collect();
+        // The kill lands mid-append only once they append: a loaded machine (a guest under
+        // TCG) may take longer than the jitter just to start them.
+        let start = dir_bytes(&dir.path().join("events"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while dir_bytes(&dir.path().join("events")) == start && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         std::thread::sleep(std::time::Duration::from_millis(30 + 20 * round));
         for c in &mut children {
             c.kill().unwrap(); // SIGKILL, wherever it is
