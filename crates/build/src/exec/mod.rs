@@ -12,7 +12,9 @@
 mod cache;
 mod config;
 mod copy;
+pub mod progress;
 mod run;
+mod run_output;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,14 +26,23 @@ use hull_oci::Digest;
 
 use crate::context::Context;
 use crate::dockerfile::{subst, Dockerfile, Instruction, Stage};
+pub use cache::{prune_cache, PrunedCache};
+pub use progress::{Progress, RunMode, Stdout};
 
 /// Why a build failed: one line, naming the step and the cause.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BuildError(pub String);
+#[error("{message}")]
+pub struct BuildError {
+    pub message: String,
+    /// A failing RUN's exit code (Docker's clients exit with it).
+    pub code: Option<i32>,
+}
 
 pub(crate) fn fail(msg: impl Into<String>) -> BuildError {
-    BuildError(msg.into())
+    BuildError {
+        message: msg.into(),
+        code: None,
+    }
 }
 
 /// What `hull build` was asked for.
@@ -47,6 +58,8 @@ pub struct BuildOptions {
     /// `--no-cache`: run every step.
     pub no_cache: bool,
     pub tags: Vec<Reference>,
+    /// Labels set on the final image (over the Dockerfile's), as Docker's `--label`.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Pulls an image the store lacks (the caller knows the registry settings).
@@ -66,6 +79,8 @@ pub(crate) struct Builder<'a> {
     pub opts: &'a BuildOptions,
     pub escape: char,
     pub pull: Pull<'a>,
+    /// Where every line and every RUN's output goes.
+    pub progress: &'a dyn Progress,
     /// Build args consumed by some ARG (for Docker's warning about the rest).
     pub used_args: BTreeSet<String>,
     pub containers: usize,
@@ -75,13 +90,15 @@ pub(crate) struct Builder<'a> {
     pub done: BTreeMap<usize, Current>,
 }
 
-/// Runs the build; returns the final image's ID (tagged per `opts.tags`).
+/// Runs the build; returns the final image's ID (tagged per `opts.tags`). Everything it says,
+/// and each RUN's output, goes to `progress`.
 pub fn build(
     engine: &Engine,
     context: &Context,
     file: &Dockerfile,
     opts: &BuildOptions,
     pull: Pull<'_>,
+    progress: &dyn Progress,
 ) -> Result<Digest, BuildError> {
     let target = target_index(file, opts.target.as_deref())?;
     let needed = needed_stages(file, target);
@@ -95,6 +112,7 @@ pub fn build(
         opts,
         escape: file.directives.escape,
         pull,
+        progress,
         used_args: BTreeSet::new(),
         containers: 0,
         step: 0,
@@ -106,10 +124,15 @@ pub fn build(
         let cur = b.stage(file, i, &globals)?;
         b.done.insert(i, cur);
     }
-    let last = b
+    let mut last = b
         .done
         .remove(&target)
         .ok_or_else(|| fail("no stage built"))?;
+    if !opts.labels.is_empty() {
+        let c = last.config.config.get_or_insert_with(Default::default);
+        let labels = c.labels.get_or_insert_with(Default::default);
+        labels.extend(opts.labels.clone());
+    }
     let id = engine
         .images
         .add_local_image(&last.config, last.layers.clone(), &opts.tags)
@@ -121,15 +144,15 @@ pub fn build(
         .collect();
     if !unused.is_empty() {
         let names: Vec<&str> = unused.iter().map(|s| s.as_str()).collect();
-        eprintln!(
+        progress.warning(&format!(
             "[Warning] One or more build-args [{}] were not consumed",
             names.join(" ")
-        );
+        ));
     }
     if !opts.quiet {
-        println!("Successfully built {}", &id.hex()[..12]);
+        progress.line(&format!("Successfully built {}", &id.hex()[..12]));
         for t in &opts.tags {
-            println!("Successfully tagged {}", t.familiar());
+            progress.line(&format!("Successfully tagged {}", t.familiar()));
         }
     }
     Ok(id)
@@ -228,12 +251,13 @@ impl Builder<'_> {
             .nth(line.saturating_sub(1))
             .unwrap_or_default()
             .trim();
-        println!("Step {}/{} : {}", self.step, self.steps, text);
+        let said = format!("Step {}/{} : {}", self.step, self.steps, text);
+        self.progress.line(&said);
     }
 
     pub(crate) fn show_id(&self, id: &Digest) {
         if !self.opts.quiet {
-            println!(" ---> {}", &id.hex()[..12]);
+            self.progress.line(&format!(" ---> {}", &id.hex()[..12]));
         }
     }
 
@@ -261,7 +285,7 @@ impl Builder<'_> {
             match key.as_deref().and_then(|k| self.cache_get(k)) {
                 Some(hit) => {
                     if !self.opts.quiet {
-                        println!(" ---> Using cache");
+                        self.progress.line(" ---> Using cache");
                     }
                     cur = hit;
                 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use hull_build::context::Context;
-use hull_build::exec::{build as run_build, BuildOptions};
+use hull_build::exec::{build as run_build, BuildOptions, Stdout};
 use hull_build::ignore::DockerIgnore;
 use hull_engine::Engine;
 use hull_image::Reference;
@@ -43,11 +43,12 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
         quiet: args.quiet,
         no_cache: args.no_cache,
         tags,
+        labels: BTreeMap::new(),
     };
     let pull = |engine: &Engine, image: &str| {
         super::run::pull_image(ctx, engine, image, None, false).map_err(|e| format!("{e:#}"))
     };
-    let id = match run_build(&engine, &context, &file, &opts, &pull) {
+    let id = match run_build(&engine, &context, &file, &opts, &pull, &Stdout) {
         Ok(id) => id,
         Err(e) => {
             eprintln!("hull: build: {e}");
