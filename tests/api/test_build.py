@@ -10,7 +10,7 @@ import tarfile
 import docker
 import pytest
 
-from conftest import raw
+from conftest import UnixHTTPConnection, raw, wait_for
 
 
 def context_tar(files, gzip=False):
@@ -151,3 +151,22 @@ def test_build_prune_forgets_the_step_cache(api, client, busybox):
         assert "Using cache" not in after and "Running in" in after, after
     finally:
         remove_images(client, "hull-api/cached")
+
+
+def test_a_client_that_goes_away_stops_the_build_and_its_run(service, hull, busybox):
+    tar = context_tar({"Dockerfile": f"FROM {busybox}\nRUN echo running; sleep 300\n"})
+    c = UnixHTTPConnection(service.sock)
+    try:
+        c.request("POST", "/v1.41/build?t=hull-api/abandoned", body=tar.getvalue(),
+                  headers={"Content-Type": "application/x-tar"})
+        r = c.getresponse()
+        assert r.status == 200
+        seen = b""
+        while b"running\\n" not in seen:
+            line = r.fp.readline()
+            assert line, f"the stream ended early: {seen!r}"
+            seen += line
+    finally:
+        c.close()
+    wait_for(lambda: no_build_containers(hull), secs=60, what="the RUN container to go")
+    assert hull.out("images", "-q", "hull-api/abandoned") == ""

@@ -8,7 +8,8 @@
 //! and a failure (a Dockerfile error, a failing RUN with its exit code) as the last line,
 //! `{"errorDetail":{…},"error":…}`. The build runs on a thread of its own; its RUN containers
 //! run under monitors, as the API's start runs them (this process is multi-threaded and never
-//! forks a container). A client that goes away stops the build: its RUN is killed and removed.
+//! forks a container). A client that goes away stops the build at its running (or next) RUN,
+//! which is killed and removed; the build then fails and tags nothing.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path};
@@ -245,7 +246,7 @@ struct Lines {
 
 impl Lines {
     fn send(&self, v: &Value) {
-        // A client gone away shows in `gone`; the build then stops at its next RUN.
+        // A client gone away shows in `gone`; the build then stops at its running or next RUN.
         let _ = self.tx.blocking_send(Bytes::from(body::json_line(v)));
     }
 }
