@@ -1,10 +1,12 @@
 """POST /build (Docker's classic builder) and /build/prune through the Docker SDK, checked against
 what `hull` sees on the same store."""
 
+import base64
 import bz2
 import io
 import json
 import lzma
+import os
 import tarfile
 
 import docker
@@ -170,3 +172,29 @@ def test_a_client_that_goes_away_stops_the_build_and_its_run(service, hull, busy
         c.close()
     wait_for(lambda: no_build_containers(hull), secs=60, what="the RUN container to go")
     assert hull.out("images", "-q", "hull-api/abandoned") == ""
+
+
+def test_a_base_image_behind_a_login_is_pulled_with_x_registry_config(service, client):
+    registry = os.environ.get("HULL_TEST_AUTH_REGISTRY", "127.0.0.1:5001")
+    user = os.environ.get("HULL_TEST_AUTH_USER", "hulltest")
+    password = os.environ.get("HULL_TEST_AUTH_PASS", "hullpass")
+    base = f"{registry}/busybox:latest"
+    remove_images(client, base)
+    body = context_tar({"Dockerfile": f"FROM {base}\nENV FROM_AUTH=1\n"}).getvalue()
+
+    def build(headers):
+        status, _, reply = raw(service, "POST", "/v1.41/build", body=body,
+                               headers={"Content-Type": "application/x-tar", **headers})
+        assert status == 200, reply
+        return [json.loads(line) for line in reply.splitlines() if line.strip()]
+
+    try:
+        refused = build({})
+        assert "error" in refused[-1] and base in refused[-1]["error"], refused
+        logins = {registry: {"username": user, "password": password}}
+        header = base64.urlsafe_b64encode(json.dumps(logins).encode()).decode()
+        lines = build({"X-Registry-Config": header})
+        assert "aux" in lines[-1], lines
+        client.images.remove(lines[-1]["aux"]["ID"])
+    finally:
+        remove_images(client, base)

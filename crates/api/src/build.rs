@@ -15,14 +15,16 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path};
 use std::sync::Arc;
 
+use base64::Engine as _;
 use bytes::Bytes;
 use hull_build::context::{Context, ContextError};
 use hull_build::exec::{self, BuildError, BuildOptions, Progress, RunMode};
 use hull_image::platform::PlatformSpec;
 use hull_image::pull::{PullOptions, Quiet};
-use hull_image::registry::Registry;
+use hull_image::registry::{DockerConfig, Registry};
 use hull_image::Reference;
 use hyper::body::Incoming;
+use hyper::header::HeaderValue;
 use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::mpsc::Sender;
@@ -42,10 +44,12 @@ pub async fn route(shared: Arc<Shared>, req: Request<Incoming>, t: Target) -> Ha
     }
 }
 
-/// What the query asks for.
+/// What the request asks for.
 struct Params {
     dockerfile: String,
     opts: BuildOptions,
+    /// `X-Registry-Config`'s credentials, for the base images' pulls.
+    credentials: Option<DockerConfig>,
 }
 
 /// The query, checked before the body is read.
@@ -101,7 +105,55 @@ fn params(q: &Query) -> Result<Params, ApiError> {
         tags,
         labels: json_map(q, "labels")?,
     };
-    Ok(Params { dockerfile, opts })
+    Ok(Params {
+        dockerfile,
+        opts,
+        credentials: None,
+    })
+}
+
+/// `X-Registry-Config`: base64url of `{"REGISTRY": {"username", "password"} or {"auth"}, …}`,
+/// what Docker's clients send with a build for the registries they have logins for.
+fn registry_config(header: Option<&HeaderValue>) -> Result<Option<DockerConfig>, ApiError> {
+    let Some(text) = header.map(|h| h.as_bytes()).filter(|h| !h.is_empty()) else {
+        return Ok(None);
+    };
+    let bad = |why: String| ApiError::bad(format!("X-Registry-Config: {why}"));
+    let trimmed: Vec<u8> = text.iter().copied().filter(|b| *b != b'=').collect();
+    let decoded = [
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        base64::engine::general_purpose::STANDARD_NO_PAD,
+    ]
+    .iter()
+    .find_map(|e| e.decode(&trimmed).ok())
+    .ok_or_else(|| bad("not base64".into()))?;
+    let doc: BTreeMap<String, Value> =
+        serde_json::from_slice(&decoded).map_err(|e| bad(e.to_string()))?;
+    let mut config = DockerConfig::default();
+    let mut any = false;
+    for (registry, entry) in doc {
+        let field = |k: &str| entry.get(k).and_then(Value::as_str).unwrap_or_default();
+        let (mut user, mut pass) = (field("username").to_string(), field("password").to_string());
+        if user.is_empty() && !field("auth").is_empty() {
+            let pair = base64::engine::general_purpose::STANDARD
+                .decode(field("auth"))
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
+            if let Some((u, p)) = pair.as_deref().and_then(|p| p.split_once(':')) {
+                (user, pass) = (u.to_string(), p.to_string());
+            }
+        }
+        if user.is_empty() && pass.is_empty() {
+            continue;
+        }
+        let host = registry
+            .trim_start_matches("https://")
+            .trim_start_matches("http://");
+        let host = host.split('/').next().unwrap_or(host);
+        config.set(host, &user, &pass);
+        any = true;
+    }
+    Ok(any.then_some(config))
 }
 
 /// `{"K": "V", …}`; a null value (a build arg the client named without a value) is left out.
@@ -156,7 +208,8 @@ fn network(mode: &str) -> Result<Option<String>, ApiError> {
 }
 
 async fn build(shared: &Arc<Shared>, req: Request<Incoming>, t: &Target) -> Handled {
-    let params = params(&t.query)?;
+    let mut params = params(&t.query)?;
+    params.credentials = registry_config(req.headers().get("x-registry-config"))?;
     let reader = body_reader(req.into_body());
     let context = blocking(shared, move |_| {
         Context::from_tar(reader).map_err(|e| match e {
@@ -201,7 +254,10 @@ fn run(
         code: None,
     })?;
     params.opts.text = text;
-    let pull = |engine: &hull_engine::Engine, image: &str| pull_base(s, engine, image);
+    let credentials = params.credentials.take();
+    let pull = |engine: &hull_engine::Engine, image: &str| {
+        pull_base(s, engine, image, credentials.clone())
+    };
     let id = exec::build(&s.engine, context, &file, &params.opts, &pull, sink)?;
     if params.opts.quiet {
         sink.line(&id.to_string());
@@ -213,12 +269,18 @@ fn run(
     Ok(id)
 }
 
-/// A base image the store lacks, pulled with the service's registry settings (no credentials:
-/// Docker's `X-Registry-Config` is not read).
-fn pull_base(s: &Shared, engine: &hull_engine::Engine, image: &str) -> Result<(), String> {
+/// A base image the store lacks, pulled with the service's registry settings and the
+/// credentials the client sent (as Docker's daemon, the service reads no client's config file).
+fn pull_base(
+    s: &Shared,
+    engine: &hull_engine::Engine,
+    image: &str,
+    credentials: Option<DockerConfig>,
+) -> Result<(), String> {
     let reference = Reference::parse_with_default_tag(image).map_err(|e| e.to_string())?;
-    let config = hull_engine::settings::registry_config(s.opts.config.as_deref(), None, None)
-        .map_err(|e| one_line(&e))?;
+    let config =
+        hull_engine::settings::registry_config(s.opts.config.as_deref(), None, credentials)
+            .map_err(|e| one_line(&e))?;
     let registry = Registry::new(reference.domain(), &config).map_err(|e| one_line(&e))?;
     let opts = PullOptions {
         platform: PlatformSpec::host(),
@@ -333,6 +395,27 @@ mod tests {
         let host = PlatformSpec::host();
         let here = format!("platform={}%2F{}", host.os, host.architecture);
         assert!(params(&q(&here)).is_ok());
+    }
+
+    #[test]
+    fn registry_config_reads_each_registrys_login() {
+        let enc = |s: &str| base64::engine::general_purpose::URL_SAFE.encode(s);
+        let h = |s: String| HeaderValue::from_str(&s).unwrap();
+        let basic = base64::engine::general_purpose::STANDARD.encode("u2:p2");
+        let doc = format!(
+            r#"{{"127.0.0.1:5001": {{"username": "u", "password": "p"}},
+                "https://r.example/v1/": {{"auth": "{basic}"}}, "empty": {{}}}}"#
+        );
+        let c = registry_config(Some(&h(enc(&doc)))).unwrap().unwrap();
+        assert_eq!(
+            c.get_inline("127.0.0.1:5001"),
+            Some(("u".into(), "p".into()))
+        );
+        assert_eq!(c.get_inline("r.example"), Some(("u2".into(), "p2".into())));
+        assert!(registry_config(Some(&h(enc("{}")))).unwrap().is_none());
+        assert!(registry_config(None).unwrap().is_none());
+        let e = registry_config(Some(&h("!!".into()))).unwrap_err();
+        assert!(e.message.contains("X-Registry-Config"), "{}", e.message);
     }
 
     #[test]
