@@ -8,6 +8,7 @@ import json
 import lzma
 import os
 import tarfile
+import time
 
 import docker
 import pytest
@@ -198,3 +199,18 @@ def test_a_base_image_behind_a_login_is_pulled_with_x_registry_config(service, c
         client.images.remove(lines[-1]["aux"]["ID"])
     finally:
         remove_images(client, base)
+
+
+def test_pull_pulls_a_base_the_store_has(client, busybox):
+    tar = context_tar({"Dockerfile": f"FROM {busybox}\nENV PULLED=1\n"})
+    pulled = lambda since: [e for e in client.events(since=since, until=time.time() + 1,
+                                                    decode=True, filters={"type": "image"})
+                            if e["Action"] == "pull"]
+    t0 = time.time()
+    image, _ = client.images.build(fileobj=tar, custom_context=True)
+    assert pulled(t0) == [], "the store has the base: no pull without pull=1"
+    t1 = time.time()
+    tar.seek(0)
+    client.images.build(fileobj=tar, custom_context=True, pull=True)
+    assert [e["Actor"]["ID"] for e in pulled(t1)] == [busybox]
+    client.images.remove(image.id)

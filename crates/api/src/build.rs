@@ -63,8 +63,8 @@ fn params(q: &Query) -> Result<Params, ApiError> {
                 .map_err(|e| ApiError::bad(format!("t: invalid reference format {t:?}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    for flag in ["rm", "forcerm", "pull", "squash"] {
-        q.flag(flag, false)?; // accepted: intermediate containers always go; bases pull if missing
+    for flag in ["rm", "forcerm", "squash"] {
+        q.flag(flag, false)?; // accepted: intermediate containers always go
     }
     if let Some(v) = q.get("version").filter(|v| !v.is_empty() && *v != "1") {
         return Err(ApiError::bad(format!(
@@ -102,6 +102,7 @@ fn params(q: &Query) -> Result<Params, ApiError> {
         network: network(q.get("networkmode").unwrap_or_default())?,
         quiet: q.flag("q", false)?,
         no_cache: q.flag("nocache", false)?,
+        pull: q.flag("pull", false)?,
         tags,
         labels: json_map(q, "labels")?,
     };
@@ -357,7 +358,7 @@ mod tests {
 
     #[test]
     fn the_query_becomes_build_options() {
-        let p = params(&q("t=a%2Fb%3A1&t=c&dockerfile=sub%2FD&buildargs=%7B%22A%22%3A%221%22%2C%22N%22%3Anull%7D&labels=%7B%22l%22%3A%22v%22%7D&target=base&nocache=1&q=1&networkmode=host&rm=1&forcerm=0&pull=0&cachefrom=%5B%5D")).unwrap();
+        let p = params(&q("t=a%2Fb%3A1&t=c&dockerfile=sub%2FD&buildargs=%7B%22A%22%3A%221%22%2C%22N%22%3Anull%7D&labels=%7B%22l%22%3A%22v%22%7D&target=base&nocache=1&q=1&networkmode=host&rm=1&forcerm=0&pull=1&cachefrom=%5B%5D")).unwrap();
         assert_eq!(p.dockerfile, "sub/D");
         let tags: Vec<String> = p.opts.tags.iter().map(|t| t.familiar()).collect();
         assert_eq!(tags, ["a/b:1", "c:latest"]);
@@ -365,11 +366,12 @@ mod tests {
         assert!(!p.opts.build_args.contains_key("N"));
         assert_eq!(p.opts.labels.get("l").map(String::as_str), Some("v"));
         assert_eq!(p.opts.target.as_deref(), Some("base"));
-        assert!(p.opts.no_cache && p.opts.quiet);
+        assert!(p.opts.no_cache && p.opts.quiet && p.opts.pull);
         assert_eq!(p.opts.network.as_deref(), Some("host"));
         let d = params(&q("networkmode=default")).unwrap();
         assert_eq!(d.dockerfile, "Dockerfile");
         assert_eq!(d.opts.network, None);
+        assert!(!d.opts.pull);
     }
 
     #[test]
@@ -381,6 +383,7 @@ mod tests {
             ("networkmode=mynet", "networkmode:"),
             ("platform=linux%2Fs390x", "platform:"),
             ("nocache=maybe", "nocache"),
+            ("pull=maybe", "pull"),
             ("cachefrom=x", "cachefrom:"),
             ("dockerfile=..%2FD", "dockerfile:"),
             ("version=2", "version:"),

@@ -57,6 +57,8 @@ pub struct BuildOptions {
     pub quiet: bool,
     /// `--no-cache`: run every step.
     pub no_cache: bool,
+    /// `--pull`: pull every image a step names (FROM, COPY --from), even one the store has.
+    pub pull: bool,
     pub tags: Vec<Reference>,
     /// Labels set on the final image (over the Dockerfile's), as Docker's `--label`.
     pub labels: BTreeMap<String, String>,
@@ -327,7 +329,7 @@ impl Builder<'_> {
     /// An image by name, pulled when missing.
     pub(crate) fn image(&self, name: &str, line: usize) -> Result<Current, BuildError> {
         let images = &self.engine.images;
-        if images.resolve(name).is_err() {
+        if self.opts.pull || images.resolve(name).is_err() {
             (self.pull)(self.engine, name)
                 .map_err(|e| fail(format!("FROM {name} (Dockerfile:{line}): {e}")))?;
         }

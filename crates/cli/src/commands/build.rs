@@ -42,6 +42,7 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
         network: args.network.filter(|n| n != "default"),
         quiet: args.quiet,
         no_cache: args.no_cache,
+        pull: false,
         tags,
         labels: BTreeMap::new(),
     };
