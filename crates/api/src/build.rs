@@ -224,7 +224,10 @@ async fn build(shared: &Arc<Shared>, req: Request<Incoming>, t: &Target) -> Hand
     std::thread::Builder::new()
         .name("api-build".into())
         .spawn(move || {
-            let sink = Lines { tx };
+            let sink = Lines {
+                tx,
+                quiet: params.opts.quiet,
+            };
             match run(&service, &context, params, &sink) {
                 Ok(id) => sink.send(&json!({"aux": {"ID": id.to_string()}})),
                 Err(e) => sink.send(&error_line(&e)),
@@ -305,6 +308,8 @@ fn error_line(e: &BuildError) -> Value {
 /// The build's sink: every line a `{"stream": …}` JSON line on the response.
 struct Lines {
     tx: Sender<Bytes>,
+    /// `q`: the RUNs' output is not sent either (Docker's clients print the stream as the ID).
+    quiet: bool,
 }
 
 impl Lines {
@@ -328,6 +333,9 @@ impl Progress for Lines {
     }
 
     fn output(&self, bytes: &[u8]) {
+        if self.quiet {
+            return;
+        }
         self.send(&json!({"stream": String::from_utf8_lossy(bytes)}));
     }
 
