@@ -212,6 +212,8 @@ def test_pull_pulls_a_base_the_store_has(client, busybox):
     assert pulled(t0) == [], "the store has the base: no pull without pull=1"
     t1 = time.time()
     tar.seek(0)
-    client.images.build(fileobj=tar, custom_context=True, pull=True)
+    _, logs = client.images.build(fileobj=tar, custom_context=True, pull=True)
     assert [e["Actor"]["ID"] for e in pulled(t1)] == [busybox]
+    statuses = [c["status"] for c in logs if "status" in c]
+    assert statuses[-1] == f"Status: Image is up to date for {busybox}", statuses
     client.images.remove(image.id)

@@ -260,7 +260,7 @@ fn run(
     params.opts.text = text;
     let credentials = params.credentials.take();
     let pull = |engine: &hull_engine::Engine, image: &str| {
-        pull_base(s, engine, image, credentials.clone())
+        pull_base(s, engine, image, credentials.clone(), sink)
     };
     let id = exec::build(&s.engine, context, &file, &params.opts, &pull, sink)?;
     if params.opts.quiet {
@@ -280,8 +280,12 @@ fn pull_base(
     engine: &hull_engine::Engine,
     image: &str,
     credentials: Option<DockerConfig>,
+    sink: &Lines,
 ) -> Result<(), String> {
     let reference = Reference::parse_with_default_tag(image).map_err(|e| e.to_string())?;
+    let tag = reference.tag().unwrap_or_default().to_string();
+    let head = format!("Pulling from {}", reference.path());
+    sink.send(&json!({"status": head, "id": tag}));
     let config =
         hull_engine::settings::registry_config(s.opts.config.as_deref(), None, credentials)
             .map_err(|e| one_line(&e))?;
@@ -290,9 +294,15 @@ fn pull_base(
         platform: PlatformSpec::host(),
         ..PullOptions::default()
     };
-    hull_image::pull::pull(&engine.images, &registry, &reference, &opts, &Quiet)
+    let done = hull_image::pull::pull(&engine.images, &registry, &reference, &opts, &Quiet)
         .map_err(|e| format!("pull {}: {}", reference.familiar(), one_line(&e)))?;
     engine.image_pulled(&reference.familiar());
+    sink.send(&json!({"status": format!("Digest: {}", done.digest)}));
+    let status = match done.updated {
+        true => "Downloaded newer image for",
+        false => "Image is up to date for",
+    };
+    sink.send(&json!({"status": format!("Status: {status} {}", reference.familiar())}));
     Ok(())
 }
 
