@@ -28,12 +28,12 @@ fn system_prune_removes_what_nothing_uses_in_dockers_order() {
     let bb = busybox();
     h.ok(&["pull", "-q", &bb]);
     let bb_id = image_id(&h, &bb);
-    // A dangling image: pause, whose only tag then moves to busybox.
-    let pause = format!("{}/cri/pause:latest", fixture("HULL_TEST_REGISTRY"));
-    h.ok(&["pull", "-q", &pause]);
-    let pause_id = image_id(&h, &pause);
-    assert_ne!(pause_id, bb_id);
-    h.ok(&["tag", &bb, &pause]);
+    // A dangling image: the fixtures' layers image, whose only tag then moves to busybox.
+    let other = format!("{}/layers:latest", fixture("HULL_TEST_REGISTRY"));
+    h.ok(&["pull", "-q", &other]);
+    let other_id = image_id(&h, &other);
+    assert_ne!(other_id, bb_id);
+    h.ok(&["tag", &bb, &other]);
 
     h.ok(&["network", "create", "unused"]);
     h.ok(&["network", "create", "busy"]);
@@ -57,7 +57,7 @@ fn system_prune_removes_what_nothing_uses_in_dockers_order() {
     let containers_a = format!("Deleted Containers:\n{c0}\n{c1}\n\n");
     let containers_b = format!("Deleted Containers:\n{c1}\n{c0}\n\n");
     let rest = format!(
-        "Deleted Networks:\nunused\n\nDeleted Images:\ndeleted: {pause_id}\n\nTotal reclaimed space: "
+        "Deleted Networks:\nunused\n\nDeleted Images:\ndeleted: {other_id}\n\nTotal reclaimed space: "
     );
     assert!(
         (out.starts_with(&containers_a) || out.starts_with(&containers_b))

@@ -105,6 +105,10 @@ fn params(q: &Query) -> Result<Params, ApiError> {
         pull: q.flag("pull", false)?,
         tags,
         labels: json_map(q, "labels")?,
+        format: Default::default(),
+        // Set by the handler from the service's settings (ADD of a URL).
+        registry: Default::default(),
+        secrets: Default::default(),
     };
     Ok(Params {
         dockerfile,
@@ -211,6 +215,9 @@ fn network(mode: &str) -> Result<Option<String>, ApiError> {
 async fn build(shared: &Arc<Shared>, req: Request<Incoming>, t: &Target) -> Handled {
     let mut params = params(&t.query)?;
     params.credentials = registry_config(req.headers().get("x-registry-config"))?;
+    params.opts.registry =
+        hull_engine::settings::registry_config(shared.opts.config.as_deref(), None, None)
+            .map_err(|e| ApiError::internal(one_line(&e)))?;
     let reader = body_reader(req.into_body());
     let context = blocking(shared, move |_| {
         Context::from_tar(reader).map_err(|e| match e {

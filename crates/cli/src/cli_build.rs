@@ -28,6 +28,24 @@ pub struct BuildArgs {
     /// Network of the RUN containers: default, none or host
     #[arg(long)]
     pub network: Option<String>,
+    /// Set a label on the image: KEY=VALUE; repeatable
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// Pull every FROM image, even one the store already holds
+    #[arg(long)]
+    pub pull: bool,
+    /// The image's manifest format: oci (default) or docker
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Build for this platform (only the host's: hull does not emulate)
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Also write the image's files out: type=local,dest=DIR (or just DIR) or type=tar,dest=FILE
+    #[arg(short, long)]
+    pub output: Option<String>,
+    /// A secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR; repeatable
+    #[arg(long = "secret")]
+    pub secrets: Vec<String>,
     /// The build context: a directory, or - for a tar on stdin
     pub context: String,
 }

@@ -146,3 +146,78 @@ impl Engine {
         Ok(total)
     }
 }
+
+/// An image's layers mounted on a directory (see [`Engine::mount_layers`]); unmounted (lazily,
+/// so it cannot fail busy) when dropped.
+pub struct MountedLayers {
+    target: std::path::PathBuf,
+}
+
+impl MountedLayers {
+    pub fn path(&self) -> &std::path::Path {
+        &self.target
+    }
+}
+
+impl Drop for MountedLayers {
+    fn drop(&mut self) {
+        let _ = hull_sys::mount::unmount(&self.target, true);
+    }
+}
+
+impl Engine {
+    /// Mounts the layers `diff_ids` (lowest first) on the existing directory `target`: read-only,
+    /// or writable into `upper` (an upper and a work dir, empty, on one file system) whose
+    /// writes stay there. `build` uses it for `RUN --mount=type=bind,from=…`. A failed mount leaves nothing
+    /// mounted. The error is the cause only: the caller names the image.
+    pub fn mount_layers(
+        &self,
+        diff_ids: &[hull_oci::Digest],
+        target: &std::path::Path,
+        upper: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    ) -> std::io::Result<MountedLayers> {
+        let upper = upper.map(|(upper, work)| hull_sys::mount::OverlayUpper { upper, work });
+        let spec = self
+            .images
+            .layers
+            .mounts(diff_ids, upper)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        // Held before mounting: a bind whose read-only remount failed is still undone.
+        let guard = MountedLayers {
+            target: target.to_path_buf(),
+        };
+        hull_sys::mount::mount(&spec, target)?;
+        Ok(guard)
+    }
+}
+
+/// The prefix of the temp dirs `build` mounts layers in: `hull-build-mount.<pid>.`.
+pub const BUILD_MOUNT_PREFIX: &str = "hull-build-mount.";
+
+/// Removes the temp dirs in `dir` named `hull-build-mount.<pid>.…` whose builder is gone (killed
+/// while it held a layer mount): `merged` unmounted first; a dir that is still a mount point
+/// after that is left alone, so nothing is ever removed through a live mount.
+pub fn sweep_dead_build_mounts(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(BUILD_MOUNT_PREFIX)
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !hull_sys::process::process_is_gone(pid) {
+            continue;
+        }
+        let merged = e.path().join("merged");
+        let _ = hull_sys::mount::unmount(&merged, true);
+        if hull_sys::mount::is_mountpoint(&merged).unwrap_or(true) {
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(e.path());
+    }
+}

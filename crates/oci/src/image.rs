@@ -23,6 +23,7 @@ pub mod media {
     pub const DOCKER_MANIFEST_V1_SIGNED: &str =
         "application/vnd.docker.distribution.manifest.v1+prettyjws";
     pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+    pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
     pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
     pub const DOCKER_LAYER_FOREIGN_GZIP: &str =
         "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
@@ -50,7 +51,7 @@ impl Compression {
     pub fn of_layer_media_type(media_type: &str) -> Option<Compression> {
         use media::*;
         match media_type {
-            OCI_LAYER => Some(Compression::None),
+            OCI_LAYER | DOCKER_LAYER => Some(Compression::None),
             OCI_LAYER_GZIP
             | OCI_LAYER_NONDIST_GZIP
             | DOCKER_LAYER_GZIP
@@ -62,6 +63,23 @@ impl Compression {
             }
             _ => None,
         }
+    }
+}
+
+/// The media type that says the same of a layer blob (uncompressed or gzip) in the OCI family
+/// (`oci`) or Docker's. None when the other family has no such type (zstd is OCI only), or for
+/// a type that is not a plain layer (foreign, nondistributable): those keep their own.
+pub fn layer_media_type_in(media_type: &str, oci: bool) -> Option<&'static str> {
+    use media::*;
+    let plain = [OCI_LAYER, DOCKER_LAYER].contains(&media_type);
+    let gzip = [OCI_LAYER_GZIP, DOCKER_LAYER_GZIP].contains(&media_type);
+    match (plain, gzip, oci) {
+        (true, _, true) => Some(OCI_LAYER),
+        (true, _, false) => Some(DOCKER_LAYER),
+        (_, true, true) => Some(OCI_LAYER_GZIP),
+        (_, true, false) => Some(DOCKER_LAYER_GZIP),
+        _ if media_type == OCI_LAYER_ZSTD && oci => Some(OCI_LAYER_ZSTD),
+        _ => None,
     }
 }
 
@@ -227,6 +245,31 @@ mod tests {
             Some(Compression::Zstd)
         );
         assert_eq!(Compression::of_layer_media_type(media::OCI_CONFIG), None);
+    }
+
+    #[test]
+    fn layer_types_cross_families_only_where_the_bytes_allow() {
+        use media::*;
+        assert_eq!(
+            layer_media_type_in(OCI_LAYER_GZIP, false),
+            Some(DOCKER_LAYER_GZIP)
+        );
+        assert_eq!(
+            layer_media_type_in(DOCKER_LAYER_GZIP, true),
+            Some(OCI_LAYER_GZIP)
+        );
+        assert_eq!(layer_media_type_in(OCI_LAYER, false), Some(DOCKER_LAYER));
+        assert_eq!(layer_media_type_in(DOCKER_LAYER, true), Some(OCI_LAYER));
+        assert_eq!(
+            layer_media_type_in(OCI_LAYER_ZSTD, true),
+            Some(OCI_LAYER_ZSTD)
+        );
+        assert_eq!(layer_media_type_in(OCI_LAYER_ZSTD, false), None);
+        assert_eq!(layer_media_type_in(DOCKER_LAYER_FOREIGN_GZIP, true), None);
+        assert_eq!(
+            Compression::of_layer_media_type(DOCKER_LAYER),
+            Some(Compression::None)
+        );
     }
 
     #[test]

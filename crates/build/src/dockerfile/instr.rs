@@ -156,9 +156,25 @@ fn run(flags: &[Flag], rest: &str, escape: char, bodies: Bodies<'_>) -> Result<R
     let mut rf = RunFlags::default();
     for f in flags {
         match f.name.as_str() {
-            "mount" => rf.mounts.push(f.string("RUN")?),
+            "mount" => {
+                let spec = f.string("RUN")?;
+                // A spec with a variable is checked after substitution, by the executor.
+                if !spec.contains('$') {
+                    super::mount::parse_mount(&spec)
+                        .map_err(|e| format!("RUN --mount={spec}: {e}"))?;
+                }
+                rf.mounts.push(spec)
+            }
             "network" => rf.network = Some(f.string("RUN")?),
-            "security" => rf.security = Some(f.string("RUN")?),
+            "security" => {
+                let v = f.string("RUN")?;
+                if v != "sandbox" {
+                    return Err(format!(
+                        "RUN --security={v}: not supported (hull runs build steps sandboxed only)"
+                    ));
+                }
+                rf.security = Some(v)
+            }
             _ => return Err(f.unknown("RUN")),
         }
     }

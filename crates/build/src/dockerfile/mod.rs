@@ -12,6 +12,7 @@ mod error;
 mod heredoc;
 mod instr;
 mod lines;
+pub mod mount;
 pub mod subst;
 mod words;
 

@@ -210,12 +210,12 @@ fn run_cmd_entrypoint_forms() {
 
 #[test]
 fn run_flags() {
-    let got = one("RUN --mount=type=cache,target=/root/.cache --mount=type=secret,id=t \\\n  --network=none --security=insecure cargo build");
+    let got = one("RUN --mount=type=cache,target=/root/.cache --mount=type=secret,id=t \\\n  --network=none --security=sandbox cargo build");
     let want = Instruction::Run(Run {
         flags: RunFlags {
             mounts: sv(&["type=cache,target=/root/.cache", "type=secret,id=t"]),
             network: Some(s("none")),
-            security: Some(s("insecure")),
+            security: Some(s("sandbox")),
         },
         command: Command::Shell(s("cargo build")),
         heredocs: vec![],

@@ -49,6 +49,9 @@ impl Builder<'_> {
                 }
                 None => self.sources_checksum(cur, c, ins.keyword(), line, args)?,
             },
+            Instruction::Run(r) if !r.flags.mounts.is_empty() => {
+                super::mounts::cache_extra(self, file, cur, r, line, args)?
+            }
             _ => String::new(),
         };
         let key = json!({
@@ -80,12 +83,20 @@ impl Builder<'_> {
                 patterns.push(self.expand(p, &lookup, line)?);
             }
         }
+        // URLs by the digest of what they serve now (fetched once, reused by the step).
+        let (urls, patterns) = self.urls_of(c, kw, patterns, line)?;
+        let mut fetched = String::new();
+        for u in &urls {
+            let d = self.download(u, c.flags.checksum.as_deref(), kw, line)?;
+            fetched.push_str(&format!("{u}={};", d.digest));
+        }
         if patterns.is_empty() {
-            return Ok(String::new());
+            return Ok(fetched);
         }
         let at = |e: crate::context::ContextError| fail(format!("{kw} (Dockerfile:{line}): {e}"));
         let paths = self.context.resolve_sources_as(kw, &patterns).map_err(at)?;
-        Ok(self.context.checksum(&paths).map_err(at)?.to_string())
+        let local = self.context.checksum(&paths).map_err(at)?;
+        Ok(format!("{fetched}{local}"))
     }
 
     /// The cached step's image, if there is one and it is still in the store.

@@ -39,9 +39,7 @@ impl Builder<'_> {
         let lookup = lookup_fn(&cur, args);
         let dest = self.expand(&c.dest, &lookup, line)?;
         let (patterns, heredocs) = self.split_sources(c, &lookup, line)?;
-        if patterns.iter().any(|p| p.contains("://")) {
-            return Err(at("URL sources are not supported yet".into()));
-        }
+        let (urls, patterns) = self.urls_of(c, kw, patterns, line)?;
         let ids = |file: &str, name: &str| self.id_of(&cur, file, name);
         let owner = owner(c, &lookup, self.escape, &ids).map_err(at)?;
         let workdir = workdir_of(&cur);
@@ -54,10 +52,6 @@ impl Builder<'_> {
             None => (None, None),
         };
         let ctx = from_ctx.as_ref().unwrap_or(self.context);
-        let paths = ctx
-            .resolve_sources_as(kw, &patterns)
-            .map_err(|e| at(e.to_string()))?;
-        let sources = ctx.sources(&paths).map_err(|e| at(e.to_string()))?;
         let abs_dest = super::config::join(if workdir.is_empty() { "/" } else { &workdir }, &dest);
         let req = DestRequest {
             instr: kw,
@@ -66,7 +60,9 @@ impl Builder<'_> {
             args: c.sources.len(),
             exists_as_dir: self.is_dir(&cur, &abs_dest),
         };
-        let steps = plan(&req, &sources).map_err(|e| at(e.to_string()))?;
+        let steps = local_steps(ctx, &req, &patterns).map_err(at)?;
+        let into_dir = abs_dest.ends_with('/') || c.sources.len() > 1;
+        let fetched = self.fetched(&urls, c, &abs_dest, into_dir, kw, line)?;
         let mut tar = Tar {
             b: tar::Builder::new(tempfile::tempfile().map_err(|e| at(e.to_string()))?),
             seen: BTreeSet::new(),
@@ -86,6 +82,10 @@ impl Builder<'_> {
                 }
                 self.parents(&cur, &mut tar, &s.dest)?;
                 tar.tree(ctx, &s.source, &s.dest)?;
+            }
+            for (d, target) in &fetched {
+                self.parents(&cur, &mut tar, target)?;
+                tar.file(&d.path, target, 0o600)?;
             }
             for h in &heredocs {
                 let target = if abs_dest.ends_with('/') {
@@ -245,9 +245,17 @@ impl Builder<'_> {
     }
 }
 
-/// Copies `from` over `to` (directories merged, files replaced, whiteouts skipped).
-fn merge(from: &Path, to: &Path) -> std::io::Result<()> {
+/// Copies `from` over `to` (directories merged, files replaced; a whiteout removes what a
+/// lower layer put at `to`).
+pub(super) fn merge(from: &Path, to: &Path) -> std::io::Result<()> {
     let m = fs::symlink_metadata(from)?;
+    if is_whiteout(&m) {
+        return match fs::symlink_metadata(to) {
+            Ok(t) if t.is_dir() => fs::remove_dir_all(to),
+            Ok(_) => fs::remove_file(to),
+            Err(_) => Ok(()),
+        };
+    }
     if let Some(parent) = to.parent() {
         fs::create_dir_all(parent)?;
     }
@@ -270,6 +278,12 @@ fn merge(from: &Path, to: &Path) -> std::io::Result<()> {
         fs::copy(from, to)?;
     }
     Ok(())
+}
+
+/// An overlay whiteout as the layer store keeps it: a 0/0 character device.
+pub(super) fn is_whiteout(m: &Metadata) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    m.file_type().is_char_device() && m.rdev() == 0
 }
 
 fn owner(
@@ -355,6 +369,14 @@ impl Tar {
         self.b.append_data(&mut h, name, std::io::empty())
     }
 
+    /// The regular file at `src` as `path`, mode `mode` (unless `--chmod`), mtime 0.
+    fn file(&mut self, src: &Path, path: &str, mode: u32) -> std::io::Result<()> {
+        let f = File::open(src)?;
+        let mut h = self.header(mode, 0, tar::EntryType::Regular);
+        h.set_size(f.metadata()?.len());
+        self.b.append_data(&mut h, path.trim_start_matches('/'), f)
+    }
+
     fn data(&mut self, path: &str, body: &[u8]) -> std::io::Result<()> {
         let mut h = self.header(0o644, 0, tar::EntryType::Regular);
         h.set_size(body.len() as u64);
@@ -438,6 +460,22 @@ impl Tar {
         h.set_size(m.len());
         self.b.append_data(&mut h, name, File::open(full)?)
     }
+}
+
+/// Where each local source goes (none without local sources: ADD of URLs only).
+fn local_steps(
+    ctx: &Context,
+    req: &DestRequest,
+    patterns: &[String],
+) -> Result<Vec<crate::dest::CopyStep>, String> {
+    if patterns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let paths = ctx
+        .resolve_sources_as(req.instr, patterns)
+        .map_err(|e| e.to_string())?;
+    let sources = ctx.sources(&paths).map_err(|e| e.to_string())?;
+    plan(req, &sources).map_err(|e| e.to_string())
 }
 
 /// The stage's WORKDIR so far ("" when unset).

@@ -1,7 +1,7 @@
 //! The build executor, classic-builder style: one intermediate image per step.
 //!
 //! Each stage the target needs (the target, every stage it names in `FROM` or
-//! `COPY --from`, transitively) runs in file order. A step starts from the previous step's
+//! `COPY --from` or `RUN --mount=…,from=`, transitively) runs in file order. A step starts from the previous step's
 //! image: config-only instructions write a new config over the same layers (history
 //! `empty_layer`), RUN runs a container (`hull-build-<pid>-<n>`, always removed) and commits
 //! its upper dir ([`Engine::commit_build`]), COPY/ADD write a layer tar ([`copy`]).
@@ -12,9 +12,17 @@
 mod cache;
 mod config;
 mod copy;
+mod fetch;
+mod finish;
+mod mounts;
+pub mod output;
+pub mod platform;
 pub mod progress;
 mod run;
 mod run_output;
+
+pub use finish::Format;
+pub use mounts::{parse_secret, SecretSource};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -57,11 +65,17 @@ pub struct BuildOptions {
     pub quiet: bool,
     /// `--no-cache`: run every step.
     pub no_cache: bool,
-    /// `--pull`: pull every image a step names (FROM, COPY --from), even one the store has.
+    /// `--pull`: pull every image a step names (FROM, COPY --from) once, even one the store has.
     pub pull: bool,
     pub tags: Vec<Reference>,
-    /// Labels set on the final image (over the Dockerfile's), as Docker's `--label`.
+    /// `--label K=V`: set on the final image.
     pub labels: BTreeMap<String, String>,
+    /// `--format`.
+    pub format: Format,
+    /// TLS trust and retries for ADD of a URL (the registry client's rules).
+    pub registry: hull_image::registry::RegistryConfig,
+    /// `--secret`: id → where its value is read from (at the RUN that mounts it).
+    pub secrets: BTreeMap<String, SecretSource>,
 }
 
 /// Pulls an image the store lacks (the caller knows the registry settings).
@@ -90,6 +104,10 @@ pub(crate) struct Builder<'a> {
     pub steps: usize,
     /// Finished stages by index.
     pub done: BTreeMap<usize, Current>,
+    /// ADD's URLs, fetched once per build.
+    pub(crate) downloads: fetch::Downloads,
+    /// Images pulled in this build (`--pull` pulls each once).
+    pub pulled: std::cell::RefCell<BTreeSet<String>>,
 }
 
 /// Runs the build; returns the final image's ID (tagged per `opts.tags`). Everything it says,
@@ -120,6 +138,8 @@ pub fn build(
         step: 0,
         steps,
         done: BTreeMap::new(),
+        pulled: Default::default(),
+        downloads: Default::default(),
     };
     let globals = b.global_args(file)?;
     for &i in &needed {
@@ -130,14 +150,11 @@ pub fn build(
         .done
         .remove(&target)
         .ok_or_else(|| fail("no stage built"))?;
-    if !opts.labels.is_empty() {
-        let c = last.config.config.get_or_insert_with(Default::default);
-        let labels = c.labels.get_or_insert_with(Default::default);
-        labels.extend(opts.labels.clone());
-    }
+    finish::add_labels(&mut last, &opts.labels);
+    let layers = finish::in_format(&last.layers, opts.format)?;
     let id = engine
         .images
-        .add_local_image(&last.config, last.layers.clone(), &opts.tags)
+        .add_local_image(&last.config, layers, &opts.tags)
         .map_err(|e| fail(format!("store the image: {e}")))?;
     let unused: Vec<&String> = opts
         .build_args
@@ -194,10 +211,17 @@ fn needed_stages(file: &Dockerfile, target: usize) -> Vec<usize> {
         let stage = &file.stages[i];
         let mut refs: Vec<&str> = vec![stage.base.as_str()];
         for ins in &stage.instructions {
-            if let Instruction::Copy(c) | Instruction::Add(c) = &ins.value {
-                if let Some(f) = &c.flags.from {
-                    refs.push(f);
-                }
+            match &ins.value {
+                Instruction::Copy(c) | Instruction::Add(c) => refs.extend(c.flags.from.as_deref()),
+                // RUN --mount=…,from=STAGE (a stage name is never a variable).
+                Instruction::Run(r) => refs.extend(
+                    r.flags
+                        .mounts
+                        .iter()
+                        .flat_map(|m| m.split(','))
+                        .filter_map(|f| f.strip_prefix("from=")),
+                ),
+                _ => {}
             }
         }
         for r in refs {
@@ -212,7 +236,7 @@ fn needed_stages(file: &Dockerfile, target: usize) -> Vec<usize> {
 impl Builder<'_> {
     /// The global ARGs' values (defaults expanded, `--build-arg` wins).
     fn global_args(&mut self, file: &Dockerfile) -> Result<BTreeMap<String, String>, BuildError> {
-        let mut out = BTreeMap::new();
+        let mut out = platform::automatic_args();
         for a in &file.global_args {
             let value = match self.opts.build_args.get(&a.value.name) {
                 Some(v) => Some(v.clone()),
@@ -313,6 +337,10 @@ impl Builder<'_> {
         globals: &BTreeMap<String, String>,
     ) -> Result<Current, BuildError> {
         let base = self.expand(&stage.base, &|k| globals.get(k).cloned(), stage.line)?;
+        if let Some(p) = &stage.platform {
+            let p = self.expand(p, &|k| globals.get(k).cloned(), stage.line)?;
+            platform::check(&p, &format!("FROM --platform (Dockerfile:{})", stage.line))?;
+        }
         if let Some(j) = stage_by_name(file, &base).filter(|&j| j < index) {
             return self
                 .done
@@ -329,9 +357,11 @@ impl Builder<'_> {
     /// An image by name, pulled when missing.
     pub(crate) fn image(&self, name: &str, line: usize) -> Result<Current, BuildError> {
         let images = &self.engine.images;
-        if self.opts.pull || images.resolve(name).is_err() {
+        let pulled = self.pulled.borrow().contains(name);
+        if (self.opts.pull && !pulled) || images.resolve(name).is_err() {
             (self.pull)(self.engine, name)
                 .map_err(|e| fail(format!("FROM {name} (Dockerfile:{line}): {e}")))?;
+            self.pulled.borrow_mut().insert(name.to_string());
         }
         let record = images
             .resolve(name)
@@ -355,7 +385,7 @@ impl Builder<'_> {
         args: &BTreeMap<String, String>,
     ) -> Result<Current, BuildError> {
         match ins {
-            Instruction::Run(r) => self.run(cur, r, line, args),
+            Instruction::Run(r) => self.run(file, cur, r, line, args),
             Instruction::Copy(c) | Instruction::Add(c) => {
                 self.copy(file, cur, c, ins.keyword(), line, args)
             }

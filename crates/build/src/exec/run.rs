@@ -1,18 +1,21 @@
 //! RUN: a container from the current image, run in the foreground, committed, removed.
 
 use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
 
 use hull_engine::run::{RealHost, RunConfig, RunOptions};
 use hull_engine::Engine;
 
 use super::config::{command, shell};
+use super::mounts::Prepared;
 use super::{fail, BuildError, Builder, Current};
-use crate::dockerfile::{Command, Run};
+use crate::dockerfile::{Command, Dockerfile, Run};
 
 /// Removes the build container whatever happens after it was created.
-struct Removal<'a> {
-    engine: &'a Engine,
-    id: String,
+pub(super) struct Removal<'a> {
+    pub engine: &'a Engine,
+    pub id: String,
 }
 
 impl Drop for Removal<'_> {
@@ -24,6 +27,7 @@ impl Drop for Removal<'_> {
 impl Builder<'_> {
     pub(super) fn run(
         &mut self,
+        file: &Dockerfile,
         cur: Current,
         r: &Run,
         line: usize,
@@ -34,11 +38,8 @@ impl Builder<'_> {
                 "RUN (Dockerfile:{line}): no image to run in (FROM scratch has no shell)"
             )));
         };
-        if !r.flags.mounts.is_empty() {
-            return Err(fail(format!(
-                "RUN --mount (Dockerfile:{line}): not supported yet"
-            )));
-        }
+        // Dropped after the container (declared before its guard): temp dirs, cache locks.
+        let mounts = self.prepare_mounts(file, &cur, r, line, args)?;
         let cc = cur.config.config.clone().unwrap_or_default();
         let argv = run_argv(r, shell(&cc));
         let shown = match &r.command {
@@ -49,7 +50,12 @@ impl Builder<'_> {
         let name = format!("hull-build-{}-{}", std::process::id(), self.containers);
         let opts = RunOptions {
             name: Some(name.clone()),
-            env: args.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            env: args
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .chain(mounts.env.iter().cloned())
+                .collect(),
+            mounts: mounts.mounts.clone(),
             entrypoint: Some(String::new()),
             // An init forwards Ctrl-C to the command (a shell as PID 1 would ignore it), so an
             // interrupted RUN fails and its container is removed.
@@ -82,10 +88,20 @@ impl Builder<'_> {
             });
         }
         let created_by = argv.join(" ");
+        let skip = self.created_mount_points(&cur, &record.id, &mounts);
         let id = self
             .engine
-            .commit_build(&record.id, cc, &created_by)
+            .commit_build(&record.id, cc, &created_by, &skip)
             .map_err(|e| fail(format!("RUN {shown} (Dockerfile:{line}): commit: {e}")))?;
+        self.stored(id, &shown, line)
+    }
+
+    fn stored(
+        &self,
+        id: hull_oci::Digest,
+        shown: &str,
+        line: usize,
+    ) -> Result<Current, BuildError> {
         let record = self
             .engine
             .images
@@ -101,6 +117,45 @@ impl Builder<'_> {
             layers: record.layers,
             config,
         })
+    }
+}
+
+impl Builder<'_> {
+    /// The mount points of `mounts` the runtime had to create in the upper dir (absent from
+    /// the image), with their parents that hold nothing else: left out of the layer, as
+    /// BuildKit leaves them out.
+    fn created_mount_points(&self, cur: &Current, id: &str, mounts: &Prepared) -> Vec<PathBuf> {
+        let upper = self.engine.containers.dir(id).join("upper");
+        // The topmost layer's entry decides (a whiteout hides the lower ones).
+        let in_image = |rel: &Path| {
+            cur.layers
+                .iter()
+                .rev()
+                .find_map(|l| {
+                    fs::symlink_metadata(self.engine.images.layers.diff_dir(&l.diff_id).join(rel))
+                        .ok()
+                })
+                .is_some_and(|m| !super::copy::is_whiteout(&m))
+        };
+        let mut skip: Vec<PathBuf> = Vec::new();
+        for t in &mounts.targets {
+            let rel = PathBuf::from(t.trim_start_matches('/'));
+            if in_image(&rel) {
+                continue;
+            }
+            skip.push(rel.clone());
+            let mut dir = rel.parent();
+            while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty() && !in_image(d)) {
+                let only_skipped = fs::read_dir(upper.join(d))
+                    .is_ok_and(|rd| rd.flatten().all(|e| skip.contains(&d.join(e.file_name()))));
+                if !only_skipped {
+                    break;
+                }
+                skip.push(d.to_path_buf());
+                dir = d.parent();
+            }
+        }
+        skip
     }
 }
 

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use hull_build::context::Context;
-use hull_build::exec::{build as run_build, BuildOptions, Stdout};
+use hull_build::exec::output::Output;
+use hull_build::exec::{build as run_build, parse_secret, BuildOptions, Format, Stdout};
 use hull_build::ignore::DockerIgnore;
 use hull_engine::Engine;
 use hull_image::Reference;
@@ -26,6 +27,18 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
         .map(|t| Reference::parse_with_default_tag(t).with_context(|| format!("build: -t {t}")))
         .collect::<Result<Vec<_>>>()?;
     let build_args = build_args(&args.build_args);
+    let labels = labels(&args.labels)?;
+    let format: Format = match &args.format {
+        Some(f) => f.parse().map_err(|e| anyhow::anyhow!("build: {e}"))?,
+        None => Format::default(),
+    };
+    let output: Option<Output> = match &args.output {
+        Some(o) => Some(o.parse().map_err(|e| anyhow::anyhow!("build: {e}"))?),
+        None => None,
+    };
+    if let Some(p) = &args.platform {
+        hull_build::exec::platform::check(p, "build: --platform")?;
+    }
     let (context, text, name) = load(&args)?;
     let file = match hull_build::dockerfile::parse(&name, &text) {
         Ok(f) => f,
@@ -34,6 +47,11 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
             return Ok(1);
         }
     };
+    let mut secrets = std::collections::BTreeMap::new();
+    for s in &args.secrets {
+        let (id, source) = parse_secret(s).map_err(|e| anyhow::anyhow!("build: {e}"))?;
+        secrets.insert(id, source);
+    }
     let engine = Engine::open(&ctx.root).context("open hull store")?;
     let opts = BuildOptions {
         text,
@@ -42,12 +60,17 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
         network: args.network.filter(|n| n != "default"),
         quiet: args.quiet,
         no_cache: args.no_cache,
-        pull: false,
+        pull: args.pull,
         tags,
-        labels: BTreeMap::new(),
+        labels,
+        format,
+        registry: crate::settings::registry_config(ctx.config.as_deref(), None)?,
+        secrets,
     };
     let pull = |engine: &Engine, image: &str| {
-        super::run::pull_image(ctx, engine, image, None, false).map_err(|e| format!("{e:#}"))
+        // Present when `--pull` pulls again: no "Unable to find image" then.
+        let present = engine.images.resolve(image).is_ok();
+        super::run::pull_image(ctx, engine, image, None, present).map_err(|e| format!("{e:#}"))
     };
     let id = match run_build(&engine, &context, &file, &opts, &pull, &Stdout) {
         Ok(id) => id,
@@ -56,6 +79,12 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
             return Ok(1);
         }
     };
+    if let Some(out) = &output {
+        if let Err(e) = hull_build::exec::output::write(&engine, &id, out) {
+            eprintln!("hull: build: {e}");
+            return Ok(1);
+        }
+    }
     if args.quiet {
         println!("{id}");
     }
@@ -81,6 +110,19 @@ fn build_args(raw: &[String]) -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+/// `--label K=V`s (a bare `K` is an empty label, as Docker takes it).
+fn labels(raw: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for l in raw {
+        let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+        if k.is_empty() {
+            anyhow::bail!("build: --label {l:?}: the key is empty");
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
 }
 
 /// The context, the Dockerfile's text and the name its errors carry.

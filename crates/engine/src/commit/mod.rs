@@ -91,7 +91,7 @@ impl Engine {
         let _gc = self.images.gc_shared()?;
         let new = {
             let _frozen = self.freeze(&r, opts.pause)?;
-            self.layer_of(&r)?
+            self.layer_of(&r, &[])?
         };
         let config = committed_config(base, cc, &r, opts, &new);
         let tags: Vec<Reference> = opts.tag.iter().cloned().collect();
@@ -103,18 +103,21 @@ impl Engine {
 
     /// `hull build`'s RUN step: the container's writable layer on top of its image, with
     /// `config` (the build stage's, not the container's run settings) and a history entry
-    /// `created_by`. The image is left untagged. Returns its ID.
+    /// `created_by`. The image is left untagged. Returns its ID. `skip` names upper-dir paths
+    /// (relative, e.g. `run/secrets`) left out of the layer with everything below them: the
+    /// mount points a `RUN --mount` made the runtime create.
     pub fn commit_build(
         &self,
         name: &str,
         config: ContainerConfig,
         created_by: &str,
+        skip: &[PathBuf],
     ) -> Result<Digest, EngineError> {
         let r = self.containers.resolve(name)?;
         let image = self.images.resolve(&r.image_id)?;
         let base = self.images.config(&image.id)?;
         let _gc = self.images.gc_shared()?;
-        let new = self.layer_of(&r)?;
+        let new = self.layer_of(&r, skip)?;
         let entry = History {
             created_by: Some(created_by.to_string()),
             ..History::default()
@@ -157,12 +160,13 @@ impl Engine {
 
     /// Packs the upper dir into the store through a pipe (a container never started has an
     /// empty layer).
-    fn layer_of(&self, r: &Record) -> Result<NewLayer, EngineError> {
+    fn layer_of(&self, r: &Record, extra: &[PathBuf]) -> Result<NewLayer, EngineError> {
         let upper = self.containers.dir(&r.id).join("upper");
-        let skip: Vec<PathBuf> = MOUNT_POINTS
+        let mut skip: Vec<PathBuf> = MOUNT_POINTS
             .iter()
             .map(|m| PathBuf::from(m.trim_start_matches('/')))
             .collect();
+        skip.extend_from_slice(extra);
         let opts = PackOptions { skip, upper: true };
         let (reader, writer) = io::pipe().map_err(|e| pack_err(&r.id, e))?;
         let (stored, packed) = std::thread::scope(|s| {

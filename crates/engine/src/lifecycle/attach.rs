@@ -131,6 +131,9 @@ pub fn connect(container_dir: &Path) -> io::Result<UnixStream> {
 pub struct Client {
     pub stream: UnixStream,
     pub frames: FrameReader,
+    /// The peer closed its side: nothing more is written to it, but what it sent before (a
+    /// resize, stdin) is still read; `receive` drops it at EOF.
+    pub output_closed: bool,
 }
 
 /// The monitor's side: the listening socket and the clients attached to the current run.
@@ -174,6 +177,7 @@ impl AttachServer {
             self.clients.push(Client {
                 stream,
                 frames: FrameReader::default(),
+                output_closed: false,
             });
         }
     }
@@ -193,11 +197,29 @@ impl AttachServer {
         }
     }
 
-    /// Sends `frame` to every client; a client that cannot take it is dropped.
+    /// Sends `frame` to every client; a client that cannot take it in time is dropped. One
+    /// that has closed its side (a one-shot resize client, say) stays until its last frames
+    /// are read: dropping it here lost a resize that arrived with the container's output.
     pub fn broadcast(&mut self, frame: &Frame) {
         let bytes = frame.encode();
-        self.clients
-            .retain_mut(|c| c.stream.write_all(&bytes).is_ok());
+        self.clients.retain_mut(|c| {
+            if c.output_closed {
+                return true;
+            }
+            match c.stream.write_all(&bytes) {
+                Ok(()) => true,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+                    ) =>
+                {
+                    c.output_closed = true;
+                    true
+                }
+                Err(_) => false,
+            }
+        });
     }
 
     /// Reads what client `i` sent; None when it is gone (then it is dropped).
@@ -463,6 +485,43 @@ mod tests {
         let mut r = FrameReader::default();
         r.push(&[19, 0, 0, 0, 0]);
         assert!(r.next_frame().is_err());
+    }
+
+    #[test]
+    fn a_client_that_closed_is_read_before_it_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = AttachServer::bind(dir.path()).unwrap();
+        let mut one_shot = connect(dir.path()).unwrap();
+        one_shot
+            .write_all(
+                &Frame::Resize {
+                    rows: 40,
+                    cols: 120,
+                }
+                .encode(),
+            )
+            .unwrap();
+        drop(one_shot);
+        server.accept();
+        assert_eq!(server.clients.len(), 1);
+        // Output first, as when the container printed in the same wakeup: the write fails.
+        server.broadcast(&Frame::Stdout(b"prompt".to_vec()));
+        server.broadcast(&Frame::Stdout(b"more".to_vec()));
+        assert_eq!(
+            server.clients.len(),
+            1,
+            "dropped before its frames were read"
+        );
+        let frames = server.receive(0).unwrap();
+        assert_eq!(
+            frames,
+            [Frame::Resize {
+                rows: 40,
+                cols: 120
+            }]
+        );
+        assert!(server.receive(0).is_none());
+        assert!(server.clients.is_empty());
     }
 
     #[test]

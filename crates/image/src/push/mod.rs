@@ -268,7 +268,11 @@ fn built_manifest(
                 }
                 compressed_type.to_string()
             }
-            plan::BlobJob::Stored { .. } => layer.media_type.clone(),
+            // The same bytes under the manifest's family (a docker base under an OCI image).
+            plan::BlobJob::Stored { .. } => {
+                hull_oci::image::layer_media_type_in(&layer.media_type, plan.oci)
+                    .map_or_else(|| layer.media_type.clone(), str::to_string)
+            }
         };
         layers.push(descriptor(media_type, done));
     }
