@@ -2,9 +2,9 @@
 # The docker CLI (Debian's docker.io client, /usr/bin/docker) driving hull's API: DOCKER_HOST
 # points at a `hull system service` on a store of this script's own. It covers pull, images,
 # run --rm, run -d -p, logs -f, exec -it under a pty (script(1)), ps, inspect, cp both ways,
-# commit, history and push, stop, rm, network create and connect, volume create, events and
-# system df, checking results through the docker CLI and, where it matters, through hull's own
-# CLI on the same store.
+# commit, history and push, build (the classic builder, DOCKER_BUILDKIT=0), stop, rm, network
+# create and connect, volume create, events and system df, checking results through the docker
+# CLI and, where it matters, through hull's own CLI on the same store.
 # Needs root, docker.io, curl, util-linux and `scripts/fixtures start`. Removes what it made.
 #   tests/e2e/docker-cli.sh [path/to/hull]     (default: target/debug/hull)
 set -uo pipefail
@@ -79,6 +79,27 @@ check "docker push: the registry has what it reported" "${push_digest:-none}" "$
 [ -n "$registry_digest" ] &&
   curl -fs -X DELETE "http://${pushed_ref%%/*}/v2/e2e-out/docker-cli-$$/manifests/$registry_digest" >/dev/null
 d rmi "$pushed_ref" hull-cli/committed:v1 >/dev/null
+
+# docker build through /build (the classic builder: DOCKER_BUILDKIT=0).
+mkdir -p "$tmp/bctx"
+printf 'FROM %s\nARG MSG=none\nCOPY note.txt /note.txt\nRUN echo "run says $MSG" && echo "$MSG" >> /note.txt\nCMD ["cat", "/note.txt"]\n' \
+  "$IMAGE" >"$tmp/bctx/Dockerfile"
+echo note >"$tmp/bctx/note.txt"
+build_out=$(DOCKER_BUILDKIT=0 d build -t hull-cli/built:v1 --build-arg MSG=cli "$tmp/bctx" 2>&1)
+check "docker build exit code" "0" "$?"
+contains "docker build streams the RUN's output" "run says cli" "$build_out"
+contains "docker build tags the image" "Successfully tagged hull-cli/built:v1" "$build_out"
+check "docker build: the image runs its CMD" "note cli" "$(d run --rm hull-cli/built:v1 2>&1 | tr '\n' ' ' | sed 's/ $//')"
+check "docker build: hull sees it" "hull-cli/built:v1" \
+  "$(h images --format '{{.Repository}}:{{.Tag}}' | grep -x hull-cli/built:v1)"
+check "docker build -q: the cached image's ID" "$(h images -q --no-trunc hull-cli/built:v1)" \
+  "$(DOCKER_BUILDKIT=0 d build -q --build-arg MSG=cli "$tmp/bctx" 2>&1)"
+printf 'FROM %s\nRUN echo failing; exit 4\n' "$IMAGE" >"$tmp/bctx/Dockerfile.bad"
+bad_out=$(DOCKER_BUILDKIT=0 d build -f "$tmp/bctx/Dockerfile.bad" "$tmp/bctx" 2>&1)
+check "docker build: a failing RUN's exit code" "4" "$?"
+contains "docker build: a failing RUN's error" "(Dockerfile:2): exit code 4" "$bad_out"
+check "docker build leaves no container" "web ticker" "$(h ps -a --format '{{.Names}}' | sort -r | tr '\n' ' ' | sed 's/ $//')"
+d rmi hull-cli/built:v1 >/dev/null
 
 d stop -t 1 web >/dev/null
 check "docker stop" "exited" "$(h inspect -f '{{.State.Status}}' web)"

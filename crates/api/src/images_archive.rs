@@ -79,28 +79,8 @@ impl Write for Sender {
 /// `POST /images/load?quiet`: `{"stream":"Loaded image: …\n"}` per tag (or ID, untagged).
 pub async fn load(shared: &Arc<Shared>, req: Request<Incoming>, t: &Target) -> Handled {
     let _quiet = t.query.flag("quiet", false)?; // no progress is sent either way
-    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(16);
-    let mut incoming = req.into_body();
-    tokio::spawn(async move {
-        while let Some(frame) = incoming.frame().await {
-            let item = match frame {
-                Ok(f) => match f.into_data() {
-                    Ok(b) => Ok(b),
-                    Err(_) => continue, // trailers
-                },
-                Err(e) => Err(io::Error::other(format!("read the request body: {e}"))),
-            };
-            let failed = item.is_err();
-            if tx.send(item).await.is_err() || failed {
-                return;
-            }
-        }
-    });
+    let reader = body_reader(req.into_body());
     let loaded = blocking(shared, move |s| {
-        let reader = Receiver {
-            rx,
-            chunk: Bytes::new(),
-        };
         let loaded = archive::load(&s.engine.images, reader).map_err(|e| load_error(&e))?;
         for image in &loaded {
             let tags: Vec<String> = image.tags.iter().map(|t| t.familiar()).collect();
@@ -133,8 +113,32 @@ fn load_error(e: &ArchiveError) -> ApiError {
     }
 }
 
-/// The request body as a reader, on the blocking pool.
-struct Receiver {
+/// The request body as a [`Read`] for a blocking thread (fed by a task of the runtime).
+pub(crate) fn body_reader(mut incoming: Incoming) -> Receiver {
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(16);
+    tokio::spawn(async move {
+        while let Some(frame) = incoming.frame().await {
+            let item = match frame {
+                Ok(f) => match f.into_data() {
+                    Ok(b) => Ok(b),
+                    Err(_) => continue, // trailers
+                },
+                Err(e) => Err(io::Error::other(format!("read the request body: {e}"))),
+            };
+            let failed = item.is_err();
+            if tx.send(item).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    Receiver {
+        rx,
+        chunk: Bytes::new(),
+    }
+}
+
+/// The request body as a reader, on a blocking thread.
+pub(crate) struct Receiver {
     rx: mpsc::Receiver<io::Result<Bytes>>,
     chunk: Bytes,
 }

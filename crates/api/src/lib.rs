@@ -10,6 +10,7 @@
 
 #[allow(dead_code)] // the streaming and body-reading halves serve the routes still to come
 mod body;
+mod build;
 mod commit;
 mod containers;
 mod error;

@@ -133,6 +133,7 @@ async fn dispatch(shared: Arc<Shared>, req: Request<Incoming>, t: Target) -> Han
         "_ping" | "version" | "info" | "system" => system::route(shared, req, t).await,
         "containers" => containers::route(shared, req, t).await,
         "commit" => crate::commit::route(shared, req, t).await,
+        "build" => crate::build::route(shared, req, t).await,
         "exec" => exec::route(shared, req, t).await,
         "images" => images::route(shared, req, t).await,
         "volumes" => volumes::route(shared, req, t).await,

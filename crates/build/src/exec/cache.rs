@@ -123,3 +123,66 @@ impl Builder<'_> {
         }
     }
 }
+
+/// What [`prune_cache`] removed: the entries' keys and their bytes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PrunedCache {
+    pub keys: Vec<String>,
+    pub bytes: u64,
+}
+
+/// Forgets every step-cache entry of the store under `root` (`docker builder prune`). The
+/// images the entries named stay (dangling ones go with `hull image prune`); entries being
+/// written (temp names start with a dot) are left alone.
+pub fn prune_cache(root: &std::path::Path) -> Result<PrunedCache, BuildError> {
+    let dir = root.join("build-cache");
+    let mut out = PrunedCache::default();
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => {
+            return Err(fail(format!(
+                "prune the build cache {}: {e}",
+                dir.display()
+            )))
+        }
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        match fs::remove_file(entry.path()) {
+            Ok(()) => {
+                out.bytes += size;
+                out.keys.push(name);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(fail(format!("prune the build cache entry {name}: {e}"))),
+        }
+    }
+    out.keys.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prune_removes_entries_but_not_ones_being_written() {
+        let root = tempfile::tempdir().unwrap();
+        assert_eq!(prune_cache(root.path()).unwrap(), PrunedCache::default());
+        let dir = root.path().join("build-cache");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("aa"), "sha256:1234").unwrap();
+        fs::write(dir.join("bb"), "sha256:56").unwrap();
+        fs::write(dir.join(".cc.1"), "sha256:78").unwrap();
+        let pruned = prune_cache(root.path()).unwrap();
+        assert_eq!(pruned.keys, vec!["aa".to_string(), "bb".to_string()]);
+        assert_eq!(pruned.bytes, 20);
+        assert!(dir.join(".cc.1").exists());
+        assert!(!dir.join("aa").exists());
+    }
+}

@@ -17,7 +17,9 @@ mod finish;
 mod mounts;
 pub mod output;
 pub mod platform;
+pub mod progress;
 mod run;
+mod run_output;
 
 pub use finish::Format;
 pub use mounts::{parse_secret, SecretSource};
@@ -32,14 +34,23 @@ use hull_oci::Digest;
 
 use crate::context::Context;
 use crate::dockerfile::{subst, Dockerfile, Instruction, Stage};
+pub use cache::{prune_cache, PrunedCache};
+pub use progress::{Progress, RunMode, Stdout};
 
 /// Why a build failed: one line, naming the step and the cause.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BuildError(pub String);
+#[error("{message}")]
+pub struct BuildError {
+    pub message: String,
+    /// A failing RUN's exit code (Docker's clients exit with it).
+    pub code: Option<i32>,
+}
 
 pub(crate) fn fail(msg: impl Into<String>) -> BuildError {
-    BuildError(msg.into())
+    BuildError {
+        message: msg.into(),
+        code: None,
+    }
 }
 
 /// What `hull build` was asked for.
@@ -54,11 +65,11 @@ pub struct BuildOptions {
     pub quiet: bool,
     /// `--no-cache`: run every step.
     pub no_cache: bool,
+    /// `--pull`: pull every image a step names (FROM, COPY --from) once, even one the store has.
+    pub pull: bool,
     pub tags: Vec<Reference>,
     /// `--label K=V`: set on the final image.
     pub labels: BTreeMap<String, String>,
-    /// `--pull`: pull every FROM image, even one the store holds.
-    pub always_pull: bool,
     /// `--format`.
     pub format: Format,
     /// TLS trust and retries for ADD of a URL (the registry client's rules).
@@ -84,6 +95,8 @@ pub(crate) struct Builder<'a> {
     pub opts: &'a BuildOptions,
     pub escape: char,
     pub pull: Pull<'a>,
+    /// Where every line and every RUN's output goes.
+    pub progress: &'a dyn Progress,
     /// Build args consumed by some ARG (for Docker's warning about the rest).
     pub used_args: BTreeSet<String>,
     pub containers: usize,
@@ -97,13 +110,15 @@ pub(crate) struct Builder<'a> {
     pub pulled: std::cell::RefCell<BTreeSet<String>>,
 }
 
-/// Runs the build; returns the final image's ID (tagged per `opts.tags`).
+/// Runs the build; returns the final image's ID (tagged per `opts.tags`). Everything it says,
+/// and each RUN's output, goes to `progress`.
 pub fn build(
     engine: &Engine,
     context: &Context,
     file: &Dockerfile,
     opts: &BuildOptions,
     pull: Pull<'_>,
+    progress: &dyn Progress,
 ) -> Result<Digest, BuildError> {
     let target = target_index(file, opts.target.as_deref())?;
     let needed = needed_stages(file, target);
@@ -117,6 +132,7 @@ pub fn build(
         opts,
         escape: file.directives.escape,
         pull,
+        progress,
         used_args: BTreeSet::new(),
         containers: 0,
         step: 0,
@@ -147,15 +163,15 @@ pub fn build(
         .collect();
     if !unused.is_empty() {
         let names: Vec<&str> = unused.iter().map(|s| s.as_str()).collect();
-        eprintln!(
+        progress.warning(&format!(
             "[Warning] One or more build-args [{}] were not consumed",
             names.join(" ")
-        );
+        ));
     }
     if !opts.quiet {
-        println!("Successfully built {}", &id.hex()[..12]);
+        progress.line(&format!("Successfully built {}", &id.hex()[..12]));
         for t in &opts.tags {
-            println!("Successfully tagged {}", t.familiar());
+            progress.line(&format!("Successfully tagged {}", t.familiar()));
         }
     }
     Ok(id)
@@ -261,12 +277,13 @@ impl Builder<'_> {
             .nth(line.saturating_sub(1))
             .unwrap_or_default()
             .trim();
-        println!("Step {}/{} : {}", self.step, self.steps, text);
+        let said = format!("Step {}/{} : {}", self.step, self.steps, text);
+        self.progress.line(&said);
     }
 
     pub(crate) fn show_id(&self, id: &Digest) {
         if !self.opts.quiet {
-            println!(" ---> {}", &id.hex()[..12]);
+            self.progress.line(&format!(" ---> {}", &id.hex()[..12]));
         }
     }
 
@@ -294,7 +311,7 @@ impl Builder<'_> {
             match key.as_deref().and_then(|k| self.cache_get(k)) {
                 Some(hit) => {
                     if !self.opts.quiet {
-                        println!(" ---> Using cache");
+                        self.progress.line(" ---> Using cache");
                     }
                     cur = hit;
                 }
@@ -341,7 +358,7 @@ impl Builder<'_> {
     pub(crate) fn image(&self, name: &str, line: usize) -> Result<Current, BuildError> {
         let images = &self.engine.images;
         let pulled = self.pulled.borrow().contains(name);
-        if (self.opts.always_pull && !pulled) || images.resolve(name).is_err() {
+        if (self.opts.pull && !pulled) || images.resolve(name).is_err() {
             (self.pull)(self.engine, name)
                 .map_err(|e| fail(format!("FROM {name} (Dockerfile:{line}): {e}")))?;
             self.pulled.borrow_mut().insert(name.to_string());

@@ -350,7 +350,7 @@ impl Builder<'_> {
         let fresh = tmp.path().join("dir");
         match &m.from {
             Some(from) => {
-                let img = self.source_image(file, from, line).map_err(|e| e.0)?;
+                let img = self.source_image(file, from, line).map_err(|e| e.message)?;
                 let src = m.source.as_deref().unwrap_or("/");
                 let got = self.export_image(&img, src, tmp.path())?;
                 fs::rename(&got, &fresh).map_err(|e| format!("seed the cache: {e}"))?;

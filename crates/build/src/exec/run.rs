@@ -76,16 +76,16 @@ impl Builder<'_> {
             id: record.id.clone(),
         };
         if !self.opts.quiet {
-            println!(" ---> Running in {}", &record.id[..12.min(record.id.len())]);
+            let short = &record.id[..12.min(record.id.len())];
+            self.progress.line(&format!(" ---> Running in {short}"));
         }
-        let code = self
-            .engine
-            .run(&record.id)
+        let code = super::run_output::run_step(self.engine, &record.id, self.progress)
             .map_err(|e| fail(format!("RUN {shown} (Dockerfile:{line}): {e}")))?;
         if code != 0 {
-            return Err(fail(format!(
-                "RUN {shown} (Dockerfile:{line}): exit code {code}"
-            )));
+            return Err(BuildError {
+                code: Some(code),
+                ..fail(format!("RUN {shown} (Dockerfile:{line}): exit code {code}"))
+            });
         }
         let created_by = argv.join(" ");
         let skip = self.created_mount_points(&cur, &record.id, &mounts);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use hull_build::context::Context;
 use hull_build::exec::output::Output;
-use hull_build::exec::{build as run_build, parse_secret, BuildOptions, Format};
+use hull_build::exec::{build as run_build, parse_secret, BuildOptions, Format, Stdout};
 use hull_build::ignore::DockerIgnore;
 use hull_engine::Engine;
 use hull_image::Reference;
@@ -60,9 +60,9 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
         network: args.network.filter(|n| n != "default"),
         quiet: args.quiet,
         no_cache: args.no_cache,
+        pull: args.pull,
         tags,
         labels,
-        always_pull: args.pull,
         format,
         registry: crate::settings::registry_config(ctx.config.as_deref(), None)?,
         secrets,
@@ -72,7 +72,7 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
         let present = engine.images.resolve(image).is_ok();
         super::run::pull_image(ctx, engine, image, None, present).map_err(|e| format!("{e:#}"))
     };
-    let id = match run_build(&engine, &context, &file, &opts, &pull) {
+    let id = match run_build(&engine, &context, &file, &opts, &pull, &Stdout) {
         Ok(id) => id,
         Err(e) => {
             eprintln!("hull: build: {e}");
