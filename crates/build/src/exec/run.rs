@@ -7,7 +7,7 @@ use hull_engine::Engine;
 
 use super::config::{command, shell};
 use super::{fail, BuildError, Builder, Current};
-use crate::dockerfile::{Command, Run};
+use crate::dockerfile::{shell_script, Command, Run};
 
 /// Removes the build container whatever happens after it was created.
 struct Removal<'a> {
@@ -112,6 +112,7 @@ fn run_argv(r: &Run, shell: Vec<String>) -> Vec<String> {
             v.push(h.body.clone());
             return v;
         }
+        return command(&Command::Shell(shell_script(s, &r.heredocs)), shell);
     }
     command(&r.command, shell)
 }
