@@ -6,7 +6,7 @@ use hull_engine::run::{RealHost, RunConfig, RunOptions};
 use hull_engine::Engine;
 
 use super::config::{command, shell};
-use super::{fail, BuildError, Builder, Current};
+use super::{chain, fail, BuildError, Builder, Current};
 use crate::dockerfile::{shell_script, Command, Run};
 
 /// Removes the build container whatever happens after it was created.
@@ -75,7 +75,7 @@ impl Builder<'_> {
         let code = self
             .engine
             .run(&record.id)
-            .map_err(|e| fail(format!("RUN {shown} (Dockerfile:{line}): {e}")))?;
+            .map_err(|e| fail(format!("RUN {shown} (Dockerfile:{line}): {}", chain(&e))))?;
         if code != 0 {
             return Err(fail(format!(
                 "RUN {shown} (Dockerfile:{line}): exit code {code}"
