@@ -127,36 +127,44 @@ fn copy_of_a_parent_path_is_refused() {
     }
 }
 
-/// Writes a tar with hostile entries into `path`, with Python's tarfile (it writes what it is
-/// told, `..` and absolute names included).
-fn hostile_tar(path: &Path, canary: &Path) {
+/// Writes `dir/<trick>.tar` for each trick, with Python's tarfile (it writes what it is told,
+/// `..` and absolute names included); each tar also holds a harmless `ok.txt`. Returns the names.
+fn hostile_tars(dir: &Path, canary: &Path) -> Vec<String> {
     let script = r#"
 import io, sys, tarfile
 out, canary = sys.argv[1], sys.argv[2]
-t = tarfile.open(out, "w")
-def data(name, body=b"PWNED\n"):
+up = "../" * 12
+def data(t, name, body=b"PWNED\n"):
     i = tarfile.TarInfo(name); i.size = len(body); t.addfile(i, io.BytesIO(body))
-def link(name, target, kind=tarfile.SYMTYPE):
+def link(t, name, target, kind=tarfile.SYMTYPE):
     i = tarfile.TarInfo(name); i.type = kind; i.linkname = target; t.addfile(i)
-data("ok.txt", b"fine\n")
-data("../../../../../../../../../../.." + canary + "/dotdot")
-data(canary + "/absolute")
-link("sym", canary)
-data("sym/through-symlink")
-link("relsym", "../../../../../../../../../../.." + canary)
-data("relsym/through-relsym")
-link("hard", canary + "/secret", tarfile.LNKTYPE)
-data("hard", b"OVERWRITTEN\n")
-link("hard2", "../../../../../../../../../../.." + canary + "/secret", tarfile.LNKTYPE)
-t.close()
+tricks = {
+    "dotdot": lambda t: data(t, up + canary + "/dotdot"),
+    "absolute": lambda t: data(t, canary + "/absolute"),
+    "symlink-abs": lambda t: (link(t, "sym", canary), data(t, "sym/through-symlink")),
+    "symlink-rel": lambda t: (link(t, "rel", up + canary), data(t, "rel/through-relsym")),
+    "hardlink-abs": lambda t: (link(t, "hard", canary + "/secret", tarfile.LNKTYPE),
+                               data(t, "hard", b"OVERWRITTEN\n")),
+    "hardlink-rel": lambda t: link(t, "hard2", up + canary + "/secret", tarfile.LNKTYPE),
+}
+for name, make in tricks.items():
+    t = tarfile.open(f"{out}/{name}.tar", "w")
+    data(t, "ok.txt", b"fine\n")
+    make(t)
+    t.close()
+    print(name)
 "#;
-    let st = Command::new("/usr/bin/python3")
+    let out = Command::new("/usr/bin/python3")
         .args(["-c", script])
-        .arg(path)
+        .arg(dir)
         .arg(canary)
-        .status()
+        .output()
         .expect("python3");
-    assert!(st.success(), "make the hostile tar");
+    assert!(out.status.success(), "make the hostile tars: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -168,25 +176,31 @@ fn add_of_a_hostile_tar_writes_nothing_outside() {
         println!("skipped: hostile ADD tars (no /usr/bin/python3 to write them)");
         return;
     }
-    hostile_tar(&s.ctx.join("evil.tar"), &s.canary);
-    for dest in ["/unpacked/", "/"] {
-        let df = format!("FROM {}\nADD evil.tar {dest}\n", busybox());
-        let out = build(&h, &s, &df);
-        println!("ADD evil.tar {dest}: {}", outcome(&out));
-        assert_canary_intact(&s);
-        if out.status.success() {
-            assert_image_clean(&h, "hostile/img", s._dir.path());
-            let ok = h.ok(&[
-                "run",
-                "--rm",
-                "hostile/img",
-                "cat",
-                &format!("{dest}ok.txt"),
-            ]);
-            assert_eq!(ok, "fine\n");
-        } else {
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert!(err.contains("Dockerfile:2"), "ADD to {dest}: {err}");
+    let tricks = hostile_tars(&s.ctx, &s.canary);
+    assert_eq!(tricks.len(), 6, "{tricks:?}");
+    for trick in &tricks {
+        for dest in ["/unpacked/", "/"] {
+            let df = format!("FROM {}\nADD {trick}.tar {dest}\n", busybox());
+            let out = build(&h, &s, &df);
+            println!("ADD {trick}.tar {dest}: {}", outcome(&out));
+            assert_canary_intact(&s);
+            if out.status.success() {
+                assert_image_clean(&h, "hostile/img", s._dir.path());
+                let ok = h.ok(&[
+                    "run",
+                    "--rm",
+                    "hostile/img",
+                    "cat",
+                    &format!("{dest}ok.txt"),
+                ]);
+                assert_eq!(ok, "fine\n");
+            } else {
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    err.contains("Dockerfile:2"),
+                    "ADD {trick}.tar {dest}: {err}"
+                );
+            }
         }
     }
     // Nothing landed at the host's root either.
