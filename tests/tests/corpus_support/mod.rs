@@ -113,7 +113,12 @@ impl Buildah {
     /// layer count and its file tree. Docker format, so that HEALTHCHECK is kept (buildah drops
     /// it from OCI configs by design); `--layers` so that each step is a layer, as in Docker's
     /// classic builder and hull.
-    pub fn build(&self, args: &[&str]) -> (serde_json::Value, usize, BTreeMap<String, String>) {
+    /// Without `read_tree` the tree is left empty (`buildah from` would fire ONBUILD triggers).
+    pub fn build(
+        &self,
+        args: &[&str],
+        read_tree: bool,
+    ) -> (serde_json::Value, usize, BTreeMap<String, String>) {
         let mut full = vec![
             "bud",
             "--layers",
@@ -132,6 +137,9 @@ impl Buildah {
         let layers = doc["Docker"]["rootfs"]["diff_ids"]
             .as_array()
             .map_or(0, Vec::len);
+        if !read_tree {
+            return (cfg, layers, BTreeMap::new());
+        }
         let c = self.ok(&["from", "--pull-never", "-q", tag]);
         let mnt = self.ok(&["mount", &c]);
         let mut files = tree(Path::new(&mnt));
