@@ -254,7 +254,10 @@ for line in open(f"{results}/change-hull.log"):
     elif "Using cache" in line and steps:
         cached[-1] = True
 copy = next(i for i, s in enumerate(steps) if s.startswith("COPY hello.c"))
-ok = all(cached[i] == (i < copy) for i, s in enumerate(steps) if not s.startswith("FROM"))
+# Every step before the COPY from the cache, the COPY and the RUN after it run again; later
+# steps may hit the cache when what they start from comes out the same (an identical binary).
+before = all(cached[i] for i in range(copy) if not steps[i].startswith("FROM"))
+ok = before and not cached[copy] and not cached[copy + 1]
 print(f"target 2: the change reruns only the steps after its COPY (hull): {'MET' if ok else 'NOT MET'}")
 print(f"target 3: no-op rebuild of 15 instructions at most 50 ms: {n:.0f} ms {'MET' if n <= 50 else 'NOT MET'}")
 EOF
