@@ -81,6 +81,26 @@ fn run_rm_echo_prints_hello_and_leaves_nothing() {
 }
 
 #[test]
+fn a_missing_working_directory_is_created_as_docker_does() {
+    require_root!();
+    let h = Hull::new();
+    let out = run(
+        &h,
+        &[
+            "--rm",
+            "-w",
+            "/made/by/run",
+            "IMG",
+            "sh",
+            "-c",
+            "pwd; stat -c '%a %u' .",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout(&out), "/made/by/run\n755 0\n");
+}
+
+#[test]
 fn exit_codes_follow_docker() {
     require_root!();
     let h = Hull::new();

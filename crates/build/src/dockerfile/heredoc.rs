@@ -59,3 +59,16 @@ pub(crate) fn read(word: &str, bodies: Bodies<'_>) -> Result<Option<Heredoc>, Pr
         fd: m.fd,
     }))
 }
+
+/// The script a shell-form RUN hands to its shell when a heredoc is not the whole command
+/// (`RUN cat <<EOF > f`): the command line, then each body and its delimiter line, so that the
+/// shell itself reads the heredocs, as BuildKit does.
+pub(crate) fn shell_script(command: &str, docs: &[Heredoc]) -> String {
+    let mut script = command.to_string();
+    for d in docs {
+        script.push('\n');
+        script.push_str(&d.body);
+        script.push_str(&d.name);
+    }
+    script
+}

@@ -29,6 +29,7 @@ pub use ast::{
 };
 pub use error::ParseError;
 
+pub(crate) use heredoc::shell_script;
 use instr::Item;
 
 /// Parses a Dockerfile; `name` is the file name errors start with.

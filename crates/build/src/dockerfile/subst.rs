@@ -42,6 +42,21 @@ pub fn expand_words(
     Ok(out.finish())
 }
 
+/// Expands the variables in a heredoc body as BuildKit does for `COPY <<EOF` (an unquoted
+/// delimiter): quotes and escapes stay as written, only `$…` is substituted; an escaped `$`
+/// keeps its escape and is not substituted.
+pub fn expand_heredoc(
+    text: &str,
+    escape: char,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, SubstError> {
+    let mut lexer = Lexer::new(text, escape, lookup);
+    lexer.raw = true;
+    let mut out = Out::new(false);
+    lexer.run(&mut out)?;
+    Ok(out.finish().concat())
+}
+
 /// The words being built; `split` makes unquoted whitespace separate them.
 struct Out {
     split: bool,
@@ -100,6 +115,8 @@ struct Lexer<'a> {
     pos: usize,
     escape: char,
     lookup: &'a dyn Fn(&str) -> Option<String>,
+    /// Quotes and escapes are ordinary characters (kept); only `$` is special.
+    raw: bool,
 }
 
 impl<'a> Lexer<'a> {
@@ -110,6 +127,7 @@ impl<'a> Lexer<'a> {
             pos: 0,
             escape,
             lookup,
+            raw: false,
         }
     }
 
@@ -145,6 +163,13 @@ impl<'a> Lexer<'a> {
             }
             self.pos += 1;
             match c {
+                c if c == self.escape && self.raw => {
+                    out.add_raw(c);
+                    if let Some(n) = self.next() {
+                        out.add_raw(n);
+                    }
+                }
+                '\'' | '"' if self.raw => out.add_raw(c),
                 c if c == self.escape => out.add_raw(self.next().unwrap_or(self.escape)),
                 '\'' => self.single_quoted(out)?,
                 '"' => self.double_quoted(out)?,

@@ -627,3 +627,16 @@ proptest::proptest! {
         let _ = super::subst::expand_words(&text, '`', &lookup);
     }
 }
+
+#[test]
+fn a_heredoc_inside_a_shell_command_goes_to_the_shell_with_its_delimiter() {
+    let d = |name: &str, body: &str| doc(name, body, true, false);
+    assert_eq!(
+        shell_script("cat <<EOF > /f", &[d("EOF", "a\nb\n")]),
+        "cat <<EOF > /f\na\nb\nEOF"
+    );
+    assert_eq!(
+        shell_script("cat <<A <<B", &[d("A", "1\n"), d("B", "2\n")]),
+        "cat <<A <<B\n1\nA\n2\nB"
+    );
+}

@@ -1,6 +1,6 @@
 //! Substitution and word splitting, table-driven.
 
-use super::subst::{expand, expand_words};
+use super::subst::{expand, expand_heredoc, expand_words};
 
 fn env(name: &str) -> Option<String> {
     let v = match name {
@@ -178,4 +178,21 @@ fn words_table() {
         assert_eq!(got, *want, "expand_words({text:?})");
     }
     assert!(expand_words("a 'b", '\\', &env).is_err());
+}
+
+#[test]
+fn heredoc_bodies_substitute_variables_and_keep_quotes_and_escapes() {
+    let cases: &[(&str, &str)] = &[
+        ("echo \"$A\" '$A'\n", "echo \"a\" 'a'\n"),
+        ("${UNSET:-dflt} ${A:+alt}\n", "dflt alt\n"),
+        ("keep \\$A and \\n\n", "keep \\$A and \\n\n"),
+        (
+            "no vars, 'quotes' \"kept\"\n",
+            "no vars, 'quotes' \"kept\"\n",
+        ),
+    ];
+    for (body, want) in cases {
+        let got = expand_heredoc(body, '\\', &env).unwrap();
+        assert_eq!(got, *want, "expand_heredoc({body:?})");
+    }
 }

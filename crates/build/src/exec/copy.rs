@@ -162,18 +162,25 @@ impl Builder<'_> {
     }
 
     /// The sources of a COPY/ADD: path patterns (substituted) and heredocs.
-    fn split_sources<'c>(
+    fn split_sources(
         &self,
-        c: &'c Copy,
+        c: &Copy,
         lookup: &dyn Fn(&str) -> Option<String>,
         line: usize,
-    ) -> Result<(Vec<String>, Vec<&'c Heredoc>), BuildError> {
+    ) -> Result<(Vec<String>, Vec<Heredoc>), BuildError> {
         let mut patterns = Vec::new();
         let mut heredocs = Vec::new();
         for s in &c.sources {
             match s {
                 Source::Path(p) => patterns.push(self.expand(p, lookup, line)?),
-                Source::Heredoc(h) => heredocs.push(h),
+                // An unquoted delimiter's body has its variables substituted (BuildKit).
+                Source::Heredoc(h) if h.expand => {
+                    let body =
+                        crate::dockerfile::subst::expand_heredoc(&h.body, self.escape, lookup)
+                            .map_err(|e| fail(format!("Dockerfile:{line}: {e}")))?;
+                    heredocs.push(Heredoc { body, ..h.clone() });
+                }
+                Source::Heredoc(h) => heredocs.push(h.clone()),
             }
         }
         Ok((patterns, heredocs))

@@ -53,6 +53,35 @@ pub(crate) fn fail(msg: impl Into<String>) -> BuildError {
     }
 }
 
+/// An error and its causes on one line (`a: b: c`), as the CLI prints its own errors: the
+/// engine's errors keep the cause (the runtime's failed step) in `source()`.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let text = c.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = c.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod chain_tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("runtime create")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn the_causes_follow_the_error() {
+        let e = Outer(std::io::Error::other("chdir /out: no such file"));
+        assert_eq!(super::chain(&e), "runtime create: chdir /out: no such file");
+    }
+}
+
 /// What `hull build` was asked for.
 pub struct BuildOptions {
     /// The Dockerfile's text, for the `Step N/M : …` lines.

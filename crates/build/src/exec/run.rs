@@ -10,7 +10,7 @@ use hull_engine::Engine;
 use super::config::{command, shell};
 use super::mounts::Prepared;
 use super::{fail, BuildError, Builder, Current};
-use crate::dockerfile::{Command, Dockerfile, Run};
+use crate::dockerfile::{shell_script, Command, Dockerfile, Run};
 
 /// Removes the build container whatever happens after it was created.
 pub(super) struct Removal<'a> {
@@ -167,6 +167,7 @@ fn run_argv(r: &Run, shell: Vec<String>) -> Vec<String> {
             v.push(h.body.clone());
             return v;
         }
+        return command(&Command::Shell(shell_script(s, &r.heredocs)), shell);
     }
     command(&r.command, shell)
 }

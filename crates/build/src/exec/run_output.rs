@@ -17,14 +17,16 @@ const SIGKILL: i32 = 9;
 /// as an interrupted foreground RUN).
 pub(super) fn run_step(engine: &Engine, id: &str, progress: &dyn Progress) -> Result<i32, String> {
     match progress.run_mode() {
-        RunMode::Foreground => engine.run(id).map_err(|e| e.to_string()),
+        RunMode::Foreground => engine.run(id).map_err(|e| super::chain(&e)),
         RunMode::Detached => run_detached(engine, id, progress),
     }
 }
 
 fn run_detached(engine: &Engine, id: &str, progress: &dyn Progress) -> Result<i32, String> {
     let record = engine.containers.load(id).map_err(|e| e.to_string())?;
-    let mut monitor = engine.start_detached(&record).map_err(|e| e.to_string())?;
+    let mut monitor = engine
+        .start_detached(&record)
+        .map_err(|e| super::chain(&e))?;
     let req = LogRequest {
         follow: true,
         ..LogRequest::default()

@@ -106,6 +106,11 @@ fn prepare(a: &InitArgs) -> Result<(PathBuf, Option<State>)> {
     set_hostname(&a.spec)?;
     loopback_up(&a.spec)?;
     setup_rootfs(a, &cgroup_paths, hook_state.as_ref())?;
+    // after pivot_root, so the path (and any symlink in it) resolves in the container's root;
+    // before finalize_rootfs, which may make that root read-only. A missing working directory
+    // is created (0755, owned by the container's root), as runc and Docker do: an image's
+    // WORKDIR need not exist in its layers.
+    create_cwd(Path::new(&proc.cwd))?;
     // after pivot_root because the pty must come from the container's own devpts.
     if proc.terminal {
         let master = console::setup(proc.console_size).map_err(fail(Step::Console, "pty"))?;
@@ -357,6 +362,18 @@ fn loopback_up(spec: &Spec) -> Result<()> {
         hull_sys::socket::set_interface_up("lo").map_err(fail(Step::Network, "lo"))?;
     }
     Ok(())
+}
+
+fn create_cwd(cwd: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if cwd.as_os_str().is_empty() || std::fs::symlink_metadata(cwd).is_ok() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(cwd)
+        .map_err(fail(Step::Cwd, format!("create {}", cwd.display())))
 }
 
 /// Propagation, the rootfs bind, spec mounts, devices, then pivot_root.
