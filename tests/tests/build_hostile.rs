@@ -206,3 +206,40 @@ fn add_of_a_hostile_tar_writes_nothing_outside() {
     // Nothing landed at the host's root either.
     assert!(!Path::new("/absolute").exists() && !Path::new("/dotdot").exists());
 }
+
+#[test]
+fn copy_from_a_stage_resolves_its_links_inside_the_stage() {
+    require_root!();
+    let h = Hull::new();
+    let s = setup();
+    // The stage links /x to the canary's absolute host path and /e to /etc; the paths below
+    // are the stage's, never the host's (the canary directory does not exist in the stage).
+    let canary = s.canary.display();
+    let stage = format!(
+        "FROM {bb} AS s\nRUN ln -s {canary} /x && ln -s /etc /e && ln -s ../../../.. /up\n",
+        bb = busybox()
+    );
+    for (copy, must_build) in [
+        ("COPY --from=s /x/secret /got", false),
+        ("COPY --from=s /up/x/secret /got", false),
+        ("COPY --from=s /../../x/secret /got", false),
+        ("COPY --from=s /e/passwd /got", true),
+    ] {
+        let df = format!("{stage}FROM {}\n{copy}\n", busybox());
+        let out = build(&h, &s, &df);
+        println!("{copy}: {}", outcome(&out));
+        assert_eq!(
+            out.status.success(),
+            must_build,
+            "{copy}: {}",
+            outcome(&out)
+        );
+        if must_build {
+            assert_image_clean(&h, "hostile/img", s._dir.path());
+            let got = h.ok(&["run", "--rm", "hostile/img", "cat", "/got"]);
+            let theirs = h.ok(&["run", "--rm", &busybox(), "cat", "/etc/passwd"]);
+            assert_eq!(got, theirs, "{copy}: not the stage's /etc/passwd");
+        }
+        assert_canary_intact(&s);
+    }
+}

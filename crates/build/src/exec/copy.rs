@@ -238,11 +238,21 @@ impl Builder<'_> {
                     "--from with a wildcard source {p:?} is not supported yet"
                 ));
             }
-            let rel = p.trim_start_matches('/');
-            for l in &src.layers {
-                let from = self.engine.images.layers.diff_dir(&l.diff_id).join(rel);
-                if fs::symlink_metadata(&from).is_ok() {
-                    merge(&from, &tmp.path().join(rel)).map_err(|e| format!("{p}: {e}"))?;
+            // Links in the stage's tree resolve inside it, never on the host: the path is
+            // resolved over the layers first, and a layer where a parent of it is a link (one
+            // an upper layer replaced) is skipped rather than followed.
+            let dirs: Vec<PathBuf> = src
+                .layers
+                .iter()
+                .map(|l| self.engine.images.layers.diff_dir(&l.diff_id))
+                .collect();
+            let rel = super::mounts::resolve_in_layers(&dirs, p)
+                .ok_or_else(|| format!("{p}: too many levels of symbolic links"))?;
+            let named = lexical(p);
+            for dir in &dirs {
+                let from = dir.join(&rel);
+                if no_link_above(dir, &rel) && fs::symlink_metadata(&from).is_ok() {
+                    merge(&from, &tmp.path().join(&named)).map_err(|e| format!("{p}: {e}"))?;
                 }
             }
         }
@@ -250,6 +260,34 @@ impl Builder<'_> {
             Context::from_dir(tmp.path(), DockerIgnore::empty()).map_err(|e| e.to_string())?;
         Ok((tmp, ctx))
     }
+}
+
+/// `path` relative to the root with `.` and `..` taken lexically (`..` stops at the root).
+fn lexical(path: &str) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            n => out.push(n),
+        }
+    }
+    out
+}
+
+/// Whether no proper prefix of `rel` inside `dir` is a symbolic link.
+fn no_link_above(dir: &Path, rel: &Path) -> bool {
+    let mut at = dir.to_path_buf();
+    let parts: Vec<_> = rel.components().collect();
+    for c in parts.iter().take(parts.len().saturating_sub(1)) {
+        at.push(c);
+        if fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Copies `from` over `to` (directories merged, files replaced; a whiteout removes what a

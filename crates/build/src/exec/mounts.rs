@@ -502,7 +502,7 @@ fn sanitise(id: &str) -> String {
 
 /// `path` inside the merged tree of `layers` (lowest first) with every symlink resolved inside
 /// the root (an absolute target restarts at it, `..` stops at it). None when a link loops.
-fn resolve_in_layers(layers: &[PathBuf], path: &str) -> Option<PathBuf> {
+pub(super) fn resolve_in_layers(layers: &[PathBuf], path: &str) -> Option<PathBuf> {
     let lstat = |rel: &Path| {
         layers
             .iter()
