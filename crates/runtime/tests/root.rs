@@ -293,13 +293,27 @@ fn exit_code_is_observable() {
     assert_eq!(st.exit_status(), Some(3));
 }
 
-fn missing_cwd_is_a_typed_error() {
+fn a_missing_cwd_is_made_and_an_impossible_one_is_a_typed_error() {
     let rt = Rt::new();
+    // Missing: made (0755, the container's root), as runc does.
+    let mut s = spec(&["sh", "-c", "pwd; ls -lnd ."]);
+    s.process.as_mut().unwrap().cwd = "/made/here".into();
+    let (st, out) = run(&rt, "cwd-made", s);
+    assert_eq!(st.exit_status(), Some(0), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "/made/here", "{out}");
+    let fields: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        (fields[0], fields[2], fields[3]),
+        ("drwxr-xr-x", "0", "0"),
+        "{out}"
+    );
+    // Below a file: it cannot be made.
     let b = Bundle::new();
     let mut s = spec(&["true"]);
-    s.process.as_mut().unwrap().cwd = "/nope".into();
+    s.process.as_mut().unwrap().cwd = "/bin/sh/nope".into();
     let err = rt.create("cwd", &b, s, None).unwrap_err();
-    assert!(err.to_string().contains("/nope"), "{err}");
+    assert!(err.to_string().contains("/bin/sh/nope"), "{err}");
     assert_eq!(init_step(err), Step::Cwd);
     assert!(matches!(
         rt.rt.state("cwd"),
@@ -576,7 +590,10 @@ fn main() {
             force_delete_kills_a_running_container,
         ),
         ("exit_code_is_observable", exit_code_is_observable),
-        ("missing_cwd_is_a_typed_error", missing_cwd_is_a_typed_error),
+        (
+            "a_missing_cwd_is_made_and_an_impossible_one_is_a_typed_error",
+            a_missing_cwd_is_made_and_an_impossible_one_is_a_typed_error,
+        ),
         (
             "missing_and_non_executable_programs_are_typed",
             missing_and_non_executable_programs_are_typed,
