@@ -5,6 +5,7 @@
 //! returns early (the unit-test tier stays root-free); with it, a non-root user is a failure, not
 //! a silent pass.
 
+pub mod build;
 pub mod host;
 pub mod netns;
 pub mod pty;

@@ -1,28 +1,8 @@
 //! `hull build` end to end on the fixture busybox: config instructions, COPY with
 //! .dockerignore, RUN, multi-stage and `--target`, a failing RUN, a parse error, build args.
 
-use std::path::{Path, PathBuf};
-
+use hull_tests::build::{build, context};
 use hull_tests::{busybox, require_root, Hull};
-
-/// A build context in the test's temp dir: `files` as (relative path, contents).
-fn context(h: &Hull, name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir = h.root().parent().unwrap().join(name);
-    for (path, body) in files {
-        let p = dir.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, body).unwrap();
-    }
-    dir
-}
-
-fn build(h: &Hull, flags: &[&str], ctx: &Path) -> String {
-    let mut args = vec!["build"];
-    args.extend_from_slice(flags);
-    let ctx = ctx.display().to_string();
-    args.push(&ctx);
-    h.ok(&args)
-}
 
 fn image_config(h: &Hull, name: &str) -> serde_json::Value {
     let out = h.ok(&["image", "inspect", name]);
@@ -124,7 +104,9 @@ fn a_failing_run_names_the_line_and_code_and_leaves_nothing_behind() {
     let dockerfile = format!("FROM {}\nENV A=1\nRUN echo before; exit 3\n", busybox());
     let ctx = context(&h, "ctx3", &[("Dockerfile", &dockerfile)]);
     let ctx_s = ctx.display().to_string();
-    let err = h.fails(&["build", "-t", "local/broken", &ctx_s]);
+    let out = h.run(&["build", "-t", "local/broken", &ctx_s]);
+    assert_eq!(out.status.code(), Some(3), "the failing RUN's exit code");
+    let err = String::from_utf8_lossy(&out.stderr);
     let line = err.lines().last().unwrap_or_default();
     assert!(
         line.starts_with("hull: build: RUN echo before; exit 3 (Dockerfile:3): exit code 3"),
@@ -312,4 +294,178 @@ fn add_extracts_a_local_archive_and_copies_other_files() {
     let probe = "cat /opt/pkg/bin/tool /opt/plain.txt; test -e /opt/pkg.tar.gz || echo no-archive";
     let out = h.ok(&["run", "--rm", "local/added", "sh", "-c", probe]);
     assert_eq!(out, "tool\nplain\nno-archive\n");
+}
+
+#[test]
+fn onbuild_triggers_fire_in_the_child_build_and_do_not_pass_on() {
+    require_root!();
+    let h = Hull::new();
+    let parent = format!(
+        "FROM {}\nONBUILD COPY marker.txt /from-child/\nONBUILD RUN echo fired >> /fired\n",
+        busybox()
+    );
+    let pctx = context(&h, "onb-parent", &[("Dockerfile", &parent)]);
+    let out = build(&h, &["-t", "local/onb-parent"], &pctx);
+    assert!(
+        !out.contains("Executing"),
+        "triggers fired in their own build: {out}"
+    );
+    let cfg = image_config(&h, "local/onb-parent");
+    assert_eq!(
+        cfg["OnBuild"],
+        serde_json::json!(["COPY marker.txt /from-child/", "RUN echo fired >> /fired"])
+    );
+    let child = context(
+        &h,
+        "onb-child",
+        &[
+            (
+                "Dockerfile",
+                "FROM local/onb-parent\nCMD [\"cat\", \"/fired\"]\n",
+            ),
+            ("marker.txt", "from the child's context\n"),
+        ],
+    );
+    let out = build(&h, &["-t", "local/onb-child"], &child);
+    assert!(out.contains("# Executing 2 build triggers"), "{out}");
+    assert_eq!(h.ok(&["run", "--rm", "local/onb-child"]), "fired\n");
+    let marker = h.ok(&[
+        "run",
+        "--rm",
+        "local/onb-child",
+        "cat",
+        "/from-child/marker.txt",
+    ]);
+    assert_eq!(marker, "from the child's context\n");
+    let cfg = image_config(&h, "local/onb-child");
+    assert!(
+        cfg["OnBuild"].is_null() || cfg["OnBuild"] == serde_json::json!([]),
+        "{cfg}"
+    );
+    // The grandchild does not fire them again: /fired keeps one line.
+    let grand = context(
+        &h,
+        "onb-grand",
+        &[("Dockerfile", "FROM local/onb-child\nRUN true\n")],
+    );
+    let out = build(&h, &["-t", "local/onb-grand"], &grand);
+    assert!(!out.contains("Executing"), "{out}");
+    assert_eq!(h.ok(&["run", "--rm", "local/onb-grand"]), "fired\n");
+    // A trigger that fails fails the child's build, naming the trigger.
+    let failing = format!("FROM {}\nONBUILD RUN exit 3\n", busybox());
+    let fctx = context(&h, "onb-fail", &[("Dockerfile", &failing)]);
+    build(&h, &["-t", "local/onb-fail"], &fctx);
+    let fchild = context(
+        &h,
+        "onb-fail-child",
+        &[("Dockerfile", "FROM local/onb-fail\n")],
+    );
+    let err = h.fails(&["build", fchild.to_str().unwrap()]);
+    assert!(err.contains("exit code 3"), "{err}");
+    assert_no_containers(&h);
+}
+
+/// `hull ARGS…` with `input` on its stdin.
+fn with_stdin(h: &Hull, args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = h
+        .command(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout_of(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_dockerfile_or_a_context_tar_comes_on_stdin() {
+    require_root!();
+    let h = Hull::new();
+    // A lone Dockerfile: an empty context.
+    let lone = format!(
+        "FROM {}\nRUN echo lone > /lone\nCMD [\"cat\", \"/lone\"]\n",
+        busybox()
+    );
+    stdout_of(&with_stdin(
+        &h,
+        &["build", "-t", "local/lone", "-"],
+        lone.as_bytes(),
+    ));
+    assert_eq!(h.ok(&["run", "--rm", "local/lone"]), "lone\n");
+    let copy = format!("FROM {}\nCOPY a.txt /\n", busybox());
+    let out = with_stdin(&h, &["build", "-"], copy.as_bytes());
+    assert!(!out.status.success(), "COPY from an empty context worked");
+    // -f -: the Dockerfile on stdin, the files from the directory.
+    let ctx = context(&h, "stdin-ctx", &[("a.txt", "from the dir\n")]);
+    let with_dir = format!(
+        "FROM {}\nCOPY a.txt /\nCMD [\"cat\", \"/a.txt\"]\n",
+        busybox()
+    );
+    let args = [
+        "build",
+        "-t",
+        "local/fdash",
+        "-f",
+        "-",
+        ctx.to_str().unwrap(),
+    ];
+    stdout_of(&with_stdin(&h, &args, with_dir.as_bytes()));
+    assert_eq!(h.ok(&["run", "--rm", "local/fdash"]), "from the dir\n");
+    // A gzipped tar on stdin is a context with its own Dockerfile.
+    std::fs::write(ctx.join("Dockerfile"), &with_dir).unwrap();
+    let tar = std::process::Command::new("tar")
+        .args(["-cz", "-C", ctx.to_str().unwrap(), "."])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    stdout_of(&with_stdin(
+        &h,
+        &["build", "-t", "local/tgz", "-"],
+        &tar.stdout,
+    ));
+    assert_eq!(h.ok(&["run", "--rm", "local/tgz"]), "from the dir\n");
+    let both = with_stdin(&h, &["build", "-f", "-", "-"], lone.as_bytes());
+    assert!(!both.status.success());
+    let err = String::from_utf8_lossy(&both.stderr);
+    assert!(err.contains("stdin cannot be both"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn quiet_prints_only_the_id_and_shows_run_output_only_when_the_build_fails() {
+    require_root!();
+    let h = Hull::new();
+    h.ok(&["pull", &busybox()]);
+    let good = format!("FROM {}\nRUN echo visible-run-output\n", busybox());
+    let ctx = context(&h, "quiet-ok", &[("Dockerfile", &good)]);
+    let out = h.run(&["build", "-q", "--no-cache", ctx.to_str().unwrap()]);
+    let stdout = stdout_of(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.trim().starts_with("sha256:"), "{stdout}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(!stderr.contains("visible-run-output"), "{stderr}");
+    let bad = format!("FROM {}\nRUN echo why-it-failed; exit 4\n", busybox());
+    let ctx = context(&h, "quiet-bad", &[("Dockerfile", &bad)]);
+    let out = h.run(&["build", "-q", ctx.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4), "the failing RUN's exit code");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("why-it-failed"), "{stderr}");
+    assert!(stderr.contains("exit code 4"), "{stderr}");
+    assert_no_containers(&h);
 }

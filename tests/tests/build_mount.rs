@@ -5,29 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use hull_tests::build::{build, context};
 use hull_tests::{busybox, require_root, wait_until, Hull};
 use sha2::{Digest as _, Sha256};
 
 const SECRET: &str = "s3cr3t-value-7f1c";
-
-/// A build context next to the test's store: `files` as (relative path, contents).
-fn context(h: &Hull, name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir = h.root().parent().unwrap().join(name);
-    for (path, body) in files {
-        let p = dir.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, body).unwrap();
-    }
-    dir
-}
-
-fn build(h: &Hull, flags: &[&str], ctx: &Path) -> String {
-    let mut args = vec!["build"];
-    args.extend_from_slice(flags);
-    let ctx = ctx.display().to_string();
-    args.push(&ctx);
-    h.ok(&args)
-}
 
 /// A failing build's stderr (the base image pulled first, so only the error is left).
 fn build_fails(h: &Hull, ctx: &Path) -> String {

@@ -112,6 +112,18 @@ impl Context {
         Context::from_tar_in(reader, &std::env::temp_dir())
     }
 
+    /// An empty context (a Dockerfile given on stdin): COPY finds nothing in it.
+    pub fn empty() -> Result<Context, ContextError> {
+        let parent = std::env::temp_dir();
+        let tmp = tempfile::Builder::new()
+            .prefix("hull-context-")
+            .tempdir_in(&parent)
+            .map_err(io_err("create temp dir in", &parent))?;
+        let mut ctx = Context::from_dir(tmp.path(), DockerIgnore::default())?;
+        ctx._tmp = Some(tmp);
+        Ok(ctx)
+    }
+
     /// [`Context::from_tar`] with the temp directory created under `parent`. The unpack is
     /// the image store's breakout-safe one: `..`, absolute names and writes through symlinks
     /// are refused or kept inside the directory.
@@ -442,3 +454,17 @@ impl Context {
 #[cfg(test)]
 #[path = "context_tests.rs"]
 mod tests;
+
+/// Whether the first bytes of a stream (at least 262 when it is that long) are an archive: a
+/// tar (`ustar` at 257) or gzip, bzip2, xz or zstd data. `hull build -` takes anything else as
+/// a Dockerfile, as Docker's CLI does.
+pub fn looks_like_archive(prefix: &[u8]) -> bool {
+    const MAGIC: [&[u8]; 4] = [
+        &[0x1f, 0x8b],
+        b"BZh",
+        &[0xfd, b'7', b'z', b'X', b'Z', 0],
+        &[0x28, 0xb5, 0x2f, 0xfd],
+    ];
+    MAGIC.iter().any(|m| prefix.starts_with(m))
+        || prefix.get(257..262).is_some_and(|m| m == b"ustar")
+}

@@ -285,3 +285,28 @@ mod props {
         }
     }
 }
+
+#[test]
+fn archives_are_told_from_dockerfiles_by_their_first_bytes() {
+    let mut tar = vec![0u8; 512];
+    tar[..4].copy_from_slice(b"file");
+    tar[257..262].copy_from_slice(b"ustar");
+    assert!(looks_like_archive(&tar));
+    assert!(looks_like_archive(&[0x1f, 0x8b, 8, 0]));
+    assert!(looks_like_archive(&[0x28, 0xb5, 0x2f, 0xfd, 1]));
+    assert!(looks_like_archive(b"BZh91AY"));
+    assert!(!looks_like_archive(b"FROM busybox\nRUN true\n"));
+    let mut long = b"FROM busybox\n".repeat(40);
+    long.truncate(300);
+    assert!(!looks_like_archive(&long));
+    assert!(!looks_like_archive(b""));
+}
+
+#[test]
+fn an_empty_context_has_no_files_and_goes_when_dropped() {
+    let ctx = Context::empty().unwrap();
+    let root = ctx.root().to_path_buf();
+    assert_eq!(fs::read_dir(&root).unwrap().count(), 0);
+    drop(ctx);
+    assert!(!root.exists());
+}

@@ -7,7 +7,7 @@ pub struct BuildArgs {
     /// Name and optionally a tag (NAME[:TAG]); repeatable
     #[arg(short, long = "tag")]
     pub tags: Vec<String>,
-    /// Name of the Dockerfile (default: CONTEXT/Dockerfile)
+    /// Name of the Dockerfile (default: CONTEXT/Dockerfile; - reads it from stdin)
     #[arg(short, long)]
     pub file: Option<String>,
     /// Build this stage (and the stages it needs) instead of the last one
@@ -46,6 +46,6 @@ pub struct BuildArgs {
     /// A secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR; repeatable
     #[arg(long = "secret")]
     pub secrets: Vec<String>,
-    /// The build context: a directory, or - for a tar on stdin
+    /// The build context: a directory, or - for a tar (or a lone Dockerfile) on stdin
     pub context: String,
 }

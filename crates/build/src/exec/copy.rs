@@ -117,13 +117,7 @@ impl Builder<'_> {
             .images
             .add_layer_from_tar(f)
             .map_err(|e| format!("store the layer: {e}"))?;
-        let text = self
-            .opts
-            .text
-            .lines()
-            .nth(line - 1)
-            .unwrap_or_default()
-            .trim();
+        let text = self.source_line(line);
         cur.config.rootfs.diff_ids.push(new.layer.diff_id.clone());
         cur.config.history.push(History {
             created: Some(now()),

@@ -15,6 +15,7 @@ mod copy;
 mod fetch;
 mod finish;
 mod mounts;
+mod onbuild;
 pub mod output;
 pub mod platform;
 pub mod progress;
@@ -35,7 +36,7 @@ use hull_oci::Digest;
 use crate::context::Context;
 use crate::dockerfile::{subst, Dockerfile, Instruction, Stage};
 pub use cache::{prune_cache, PrunedCache};
-pub use progress::{Progress, RunMode, Stdout};
+pub use progress::{Progress, Quiet, RunMode, Stdout};
 
 /// Why a build failed: one line, naming the step and the cause.
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +138,8 @@ pub(crate) struct Builder<'a> {
     pub(crate) downloads: fetch::Downloads,
     /// Images pulled in this build (`--pull` pulls each once).
     pub pulled: std::cell::RefCell<BTreeSet<String>>,
+    /// The ONBUILD trigger that runs now (its text stands for the Dockerfile's line).
+    pub trigger_text: Option<String>,
 }
 
 /// Runs the build; returns the final image's ID (tagged per `opts.tags`). Everything it says,
@@ -169,6 +172,7 @@ pub fn build(
         done: BTreeMap::new(),
         pulled: Default::default(),
         downloads: Default::default(),
+        trigger_text: None,
     };
     let globals = b.global_args(file)?;
     for &i in &needed {
@@ -299,14 +303,12 @@ impl Builder<'_> {
         if self.opts.quiet {
             return;
         }
-        let text = self
-            .opts
-            .text
-            .lines()
-            .nth(line.saturating_sub(1))
-            .unwrap_or_default()
-            .trim();
-        let said = format!("Step {}/{} : {}", self.step, self.steps, text);
+        let said = format!(
+            "Step {}/{} : {}",
+            self.step,
+            self.steps,
+            self.source_line(line)
+        );
         self.progress.line(&said);
     }
 
@@ -328,6 +330,7 @@ impl Builder<'_> {
         if let Some(id) = &cur.id {
             self.show_id(id);
         }
+        cur = self.fire_triggers(file, cur, stage.line)?;
         let mut args: BTreeMap<String, String> = BTreeMap::new();
         for ins in &stage.instructions {
             self.announce(ins.line);
@@ -336,26 +339,55 @@ impl Builder<'_> {
                     self.declare_arg(&cur, d, ins.line, &mut args, globals)?;
                 }
             }
-            let key = self.cache_key(file, &cur, &ins.value, ins.line, &args)?;
-            match key.as_deref().and_then(|k| self.cache_get(k)) {
-                Some(hit) => {
-                    if !self.opts.quiet {
-                        self.progress.line(" ---> Using cache");
-                    }
-                    cur = hit;
-                }
-                None => {
-                    cur = self.step(file, cur, &ins.value, ins.line, &args)?;
-                    if let (Some(k), Some(id)) = (&key, &cur.id) {
-                        self.cache_put(k, id);
-                    }
-                }
-            }
-            if let Some(id) = &cur.id {
-                self.show_id(id);
-            }
+            cur = self.cached_step(file, cur, &ins.value, ins.line, &args)?;
         }
         Ok(cur)
+    }
+
+    /// One step: from the cache when its key is there, else run (and remember it).
+    pub(crate) fn cached_step(
+        &mut self,
+        file: &Dockerfile,
+        cur: Current,
+        ins: &Instruction,
+        line: usize,
+        args: &BTreeMap<String, String>,
+    ) -> Result<Current, BuildError> {
+        let key = self.cache_key(file, &cur, ins, line, args)?;
+        let cur = match key.as_deref().and_then(|k| self.cache_get(k)) {
+            Some(hit) => {
+                if !self.opts.quiet {
+                    self.progress.line(" ---> Using cache");
+                }
+                hit
+            }
+            None => {
+                let cur = self.step(file, cur, ins, line, args)?;
+                if let (Some(k), Some(id)) = (&key, &cur.id) {
+                    self.cache_put(k, id);
+                }
+                cur
+            }
+        };
+        if let Some(id) = &cur.id {
+            self.show_id(id);
+        }
+        Ok(cur)
+    }
+
+    /// The Dockerfile's line as written (an ONBUILD trigger's text while it runs): what
+    /// `Step N/M` and the history's `created_by` show.
+    pub(crate) fn source_line(&self, line: usize) -> String {
+        if let Some(t) = &self.trigger_text {
+            return t.clone();
+        }
+        self.opts
+            .text
+            .lines()
+            .nth(line.saturating_sub(1))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
     }
 
     fn from(
@@ -461,14 +493,7 @@ impl Builder<'_> {
         change: impl FnOnce(&mut ImageConfig) -> Result<(), BuildError>,
     ) -> Result<Current, BuildError> {
         change(&mut cur.config)?;
-        let text = self
-            .opts
-            .text
-            .lines()
-            .nth(line.saturating_sub(1))
-            .unwrap_or_default()
-            .trim()
-            .to_string();
+        let text = self.source_line(line);
         cur.config.history.push(hull_oci::image::History {
             created: Some(now()),
             created_by: Some(format!("/bin/sh -c #(nop)  {text}")),

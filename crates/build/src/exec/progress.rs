@@ -16,6 +16,10 @@ pub enum RunMode {
     Foreground,
     /// Under a monitor (`Engine::start_detached`), its log followed into [`Progress::output`].
     Detached,
+    /// In this process with stdout and stderr into a temp file (`Engine::run_into`), handed to
+    /// [`Progress::output`] when the step ends: `hull build -q`, which shows a RUN's output
+    /// only when the build fails.
+    Captured,
 }
 
 /// The receiver of everything a build says.
@@ -34,6 +38,35 @@ pub trait Progress: Sync {
     /// stopped and the build fails, as Ctrl-C stops a foreground one.
     fn gone(&self) -> bool {
         false
+    }
+}
+
+/// `hull build -q`'s sink: nothing on the terminal while the build runs; warnings and each
+/// RUN's output are kept, for the CLI to print when the build fails (as Docker's `-q` does).
+#[derive(Default)]
+pub struct Quiet {
+    /// Each RUN's output and each warning, in order.
+    pub kept: std::sync::Mutex<Vec<u8>>,
+    /// The warnings alone (a build that succeeds still shows them).
+    pub warnings: std::sync::Mutex<Vec<String>>,
+}
+
+impl Progress for Quiet {
+    fn line(&self, _text: &str) {}
+
+    fn warning(&self, text: &str) {
+        self.output(format!("{text}\n").as_bytes());
+        let mut w = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
+        w.push(text.to_string());
+    }
+
+    fn run_mode(&self) -> RunMode {
+        RunMode::Captured
+    }
+
+    fn output(&self, bytes: &[u8]) {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.extend_from_slice(bytes);
     }
 }
 

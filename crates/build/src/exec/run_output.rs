@@ -3,7 +3,7 @@
 //! followed into the sink (a multi-threaded front end, which must not fork a container itself:
 //! the monitor is spawned by fork+exec, as `hull run -d` and the API's start do).
 
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 
 use hull_engine::lifecycle::logs::LogRequest;
 use hull_engine::Engine;
@@ -19,7 +19,20 @@ pub(super) fn run_step(engine: &Engine, id: &str, progress: &dyn Progress) -> Re
     match progress.run_mode() {
         RunMode::Foreground => engine.run(id).map_err(|e| super::chain(&e)),
         RunMode::Detached => run_detached(engine, id, progress),
+        RunMode::Captured => run_captured(engine, id, progress),
     }
+}
+
+fn run_captured(engine: &Engine, id: &str, progress: &dyn Progress) -> Result<i32, String> {
+    let mut file =
+        tempfile::tempfile().map_err(|e| format!("make a temp file for the output: {e}"))?;
+    let code = engine.run_into(id, &file).map_err(|e| super::chain(&e));
+    let read = file
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| io::copy(&mut file, &mut Sink(progress)));
+    let code = code?;
+    read.map_err(|e| format!("read the output back: {e}"))?;
+    Ok(code)
 }
 
 fn run_detached(engine: &Engine, id: &str, progress: &dyn Progress) -> Result<i32, String> {

@@ -2,12 +2,15 @@
 //! builder prints.
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use hull_build::context::Context;
 use hull_build::exec::output::Output;
-use hull_build::exec::{build as run_build, parse_secret, BuildOptions, Format, Stdout};
+use hull_build::exec::{
+    build as run_build, parse_secret, BuildOptions, Format, Progress, Quiet, Stdout,
+};
 use hull_build::ignore::DockerIgnore;
 use hull_engine::Engine;
 use hull_image::Reference;
@@ -28,17 +31,7 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
         .collect::<Result<Vec<_>>>()?;
     let build_args = build_args(&args.build_args);
     let labels = labels(&args.labels)?;
-    let format: Format = match &args.format {
-        Some(f) => f.parse().map_err(|e| anyhow::anyhow!("build: {e}"))?,
-        None => Format::default(),
-    };
-    let output: Option<Output> = match &args.output {
-        Some(o) => Some(o.parse().map_err(|e| anyhow::anyhow!("build: {e}"))?),
-        None => None,
-    };
-    if let Some(p) = &args.platform {
-        hull_build::exec::platform::check(p, "build: --platform")?;
-    }
+    let (format, output) = format_and_output(&args)?;
     let (context, text, name) = load(&args)?;
     let file = match hull_build::dockerfile::parse(&name, &text) {
         Ok(f) => f,
@@ -72,13 +65,21 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
         let present = engine.images.resolve(image).is_ok();
         super::run::pull_image(ctx, engine, image, None, present).map_err(|e| format!("{e:#}"))
     };
-    let id = match run_build(&engine, &context, &file, &opts, &pull, &Stdout) {
+    let quiet = Quiet::default();
+    let sink: &dyn Progress = if args.quiet { &quiet } else { &Stdout };
+    let id = match run_build(&engine, &context, &file, &opts, &pull, sink) {
         Ok(id) => id,
-        Err(e) => {
-            eprintln!("hull: build: {e}");
-            return Ok(1);
-        }
+        Err(e) => return Ok(failed(&quiet, &e)),
     };
+    // A successful quiet build still owes the user Docker's warnings.
+    for w in quiet
+        .warnings
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+    {
+        eprintln!("{w}");
+    }
     if let Some(out) = &output {
         if let Err(e) = hull_build::exec::output::write(&engine, &id, out) {
             eprintln!("hull: build: {e}");
@@ -92,6 +93,35 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
         std::fs::write(f, id.to_string()).with_context(|| format!("build: write --iidfile {f}"))?;
     }
     Ok(0)
+}
+
+/// Reports a failed build; its exit code. `-q` kept the RUN output and the warnings, which a
+/// failed build shows; a failing RUN's exit code is the build's, as with Docker's CLI.
+fn failed(quiet: &Quiet, e: &hull_build::exec::BuildError) -> u8 {
+    let kept = quiet.kept.lock().unwrap_or_else(|e| e.into_inner());
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(&kept);
+    let _ = writeln!(err, "hull: build: {e}");
+    e.code
+        .and_then(|c| u8::try_from(c).ok())
+        .filter(|&c| c != 0)
+        .unwrap_or(1)
+}
+
+/// `--format` and `--output`, parsed; `--platform` checked against the host.
+fn format_and_output(args: &BuildArgs) -> Result<(Format, Option<Output>)> {
+    let format: Format = match &args.format {
+        Some(f) => f.parse().map_err(|e| anyhow::anyhow!("build: {e}"))?,
+        None => Format::default(),
+    };
+    let output: Option<Output> = match &args.output {
+        Some(o) => Some(o.parse().map_err(|e| anyhow::anyhow!("build: {e}"))?),
+        None => None,
+    };
+    if let Some(p) = &args.platform {
+        hull_build::exec::platform::check(p, "build: --platform")?;
+    }
+    Ok((format, output))
 }
 
 /// `K=V` as given; a bare `K` takes the environment's value (left out when unset, as Docker).
@@ -127,30 +157,71 @@ fn labels(raw: &[String]) -> Result<BTreeMap<String, String>> {
 
 /// The context, the Dockerfile's text and the name its errors carry.
 fn load(args: &BuildArgs) -> Result<(Context, String, String)> {
+    let dockerfile_on_stdin = args.file.as_deref() == Some("-");
     if args.context == "-" {
-        let context = Context::from_tar(std::io::stdin().lock())
-            .context("build: read the context tar from stdin")?;
-        let rel = args.file.clone().unwrap_or_else(|| "Dockerfile".into());
-        let path = context.root().join(rel.trim_start_matches('/'));
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("build: read {rel} in the context"))?;
-        return Ok((context, text, file_name(&rel)));
+        if dockerfile_on_stdin {
+            anyhow::bail!(
+                "build: -f - with context -: stdin cannot be both the context and the Dockerfile"
+            );
+        }
+        return load_stdin(args.file.as_deref());
     }
     let root = PathBuf::from(&args.context);
     if !root.is_dir() {
         anyhow::bail!("build: context {}: not a directory", root.display());
     }
     let path = match &args.file {
-        Some(f) => PathBuf::from(f),
-        None => root.join("Dockerfile"),
+        Some(f) if !dockerfile_on_stdin => PathBuf::from(f),
+        _ => root.join("Dockerfile"),
     };
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("build: read {}", path.display()))?;
+    let text = if dockerfile_on_stdin {
+        read_stdin_text()?
+    } else {
+        std::fs::read_to_string(&path).with_context(|| format!("build: read {}", path.display()))?
+    };
     let ignore = DockerIgnore::load_for(&root, &path)
         .with_context(|| format!("build: read the .dockerignore of {}", root.display()))?;
     let context = Context::from_dir(&root, ignore)
         .with_context(|| format!("build: context {}", root.display()))?;
     Ok((context, text, file_name(&path.to_string_lossy())))
+}
+
+/// `hull build -`: a tar (plain or compressed) is the context; anything else is a Dockerfile,
+/// built with an empty context, as Docker's CLI does.
+fn load_stdin(file: Option<&str>) -> Result<(Context, String, String)> {
+    let mut stdin = std::io::stdin().lock();
+    let mut prefix = Vec::with_capacity(512);
+    (&mut stdin)
+        .take(512)
+        .read_to_end(&mut prefix)
+        .context("build: read stdin")?;
+    if !hull_build::context::looks_like_archive(&prefix) {
+        let mut rest = Vec::new();
+        stdin
+            .read_to_end(&mut rest)
+            .context("build: read the Dockerfile from stdin")?;
+        prefix.extend(rest);
+        let text = String::from_utf8(prefix)
+            .map_err(|_| anyhow::anyhow!("build: the Dockerfile on stdin is not UTF-8 text"))?;
+        let context = Context::empty().context("build: make an empty context")?;
+        return Ok((context, text, "Dockerfile".into()));
+    }
+    let context = Context::from_tar(std::io::Cursor::new(prefix).chain(stdin))
+        .context("build: read the context tar from stdin")?;
+    let rel = file.unwrap_or("Dockerfile");
+    let path = context.root().join(rel.trim_start_matches('/'));
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("build: read {rel} in the context"))?;
+    Ok((context, text, file_name(rel)))
+}
+
+/// `-f -`: the Dockerfile's text from stdin.
+fn read_stdin_text() -> Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("build: read the Dockerfile from stdin (-f -)")?;
+    Ok(text)
 }
 
 fn file_name(path: &str) -> String {

@@ -85,6 +85,32 @@ impl Engine {
     pub fn run(&self, id: &str) -> Result<i32, EngineError> {
         let record = self.containers.load(id)?;
         let stdio = stdio(id, &record.config)?;
+        self.run_foreground(record, stdio)
+    }
+
+    /// [`Engine::run`] with the container's stdout and stderr both going to `out`, and stdin
+    /// /dev/null (a quiet build's RUN steps, whose output is shown only when one fails).
+    pub fn run_into(&self, id: &str, out: &fs::File) -> Result<i32, EngineError> {
+        let record = self.containers.load(id)?;
+        let null = Path::new("/dev/null");
+        let stdin = fs::File::open(null).map_err(io_err(id, "open", null))?;
+        let dup = || {
+            out.try_clone().map(OwnedFd::from).map_err(io_err(
+                id,
+                "duplicate",
+                Path::new("the output file"),
+            ))
+        };
+        let stdio = [OwnedFd::from(stdin), dup()?, dup()?];
+        self.run_foreground(record, Some(stdio))
+    }
+
+    fn run_foreground(
+        &self,
+        record: Record,
+        stdio: Option<[OwnedFd; 3]>,
+    ) -> Result<i32, EngineError> {
+        let id = record.id.as_str();
         let interactive = record.config.interactive;
         self.run_with(id, stdio, |runtime, created| {
             let signals = foreground::catch_signals().map_err(io_err(
