@@ -469,3 +469,82 @@ fn quiet_prints_only_the_id_and_shows_run_output_only_when_the_build_fails() {
     assert!(stderr.contains("exit code 4"), "{stderr}");
     assert_no_containers(&h);
 }
+
+/// Two stages that each wait (up to 60 s) for the other to start, through a shared cache
+/// mount: the build passes only when they run at the same time.
+fn rendezvous_dockerfile(first: &str, second: &str) -> String {
+    let stage = |me: &str, other: &str| {
+        format!(
+            "FROM {img} AS {me}\nRUN --mount=type=cache,id=rendezvous,target=/r,sharing=shared \
+             touch /r/{me}; i=0; while [ ! -e /r/{other} ]; do i=$((i+1)); \
+             [ $i -gt 600 ] && exit 9; sleep 0.1; done; echo {me} > /{me}\n",
+            img = busybox()
+        )
+    };
+    format!(
+        "{}{}FROM {}\nCOPY --from={first} /{first} /\nCOPY --from={second} /{second} /\n\
+         CMD [\"cat\", \"/{first}\", \"/{second}\"]\n",
+        stage(first, second),
+        stage(second, first),
+        busybox()
+    )
+}
+
+#[test]
+fn independent_stages_build_at_the_same_time_and_print_in_turn() {
+    require_root!();
+    let h = Hull::new();
+    h.ok(&["pull", &busybox()]);
+    let ctx = context(
+        &h,
+        "par",
+        &[("Dockerfile", &rendezvous_dockerfile("left", "right"))],
+    );
+    let out = build(&h, &["-t", "local/par"], &ctx);
+    assert_eq!(h.ok(&["run", "--rm", "local/par"]), "left\nright\n");
+    // Each stage's lines come as one block, numbered in order.
+    let steps: Vec<&str> = out.lines().filter(|l| l.starts_with("Step ")).collect();
+    assert_eq!(steps.len(), 8, "{out}");
+    for (n, s) in steps.iter().enumerate() {
+        assert!(s.starts_with(&format!("Step {}/8 : ", n + 1)), "{out}");
+    }
+    assert!(
+        steps[0].contains("AS left") && steps[2].contains("AS right"),
+        "{out}"
+    );
+    assert_no_containers(&h);
+}
+
+#[test]
+fn ctrl_c_during_parallel_stages_stops_both_and_leaves_nothing_running() {
+    require_root!();
+    let h = Hull::new();
+    h.ok(&["pull", &busybox()]);
+    let stage = |name: &str| format!("FROM {} AS {name}\nRUN sleep 120\n", busybox());
+    let dockerfile = format!(
+        "{}{}FROM {}\nCOPY --from=one /etc/hostname /1\nCOPY --from=two /etc/hostname /2\n",
+        stage("one"),
+        stage("two"),
+        busybox()
+    );
+    let ctx = context(&h, "par-int", &[("Dockerfile", &dockerfile)]);
+    let child = h
+        .command(&["build", "-t", "local/par-int", ctx.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    hull_tests::wait_until("both stages' RUN containers", || {
+        h.ok(&["ps", "-q"]).trim().lines().count() == 2
+    });
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("interrupted"), "{err}");
+    hull_tests::wait_until("the build containers to go", || {
+        h.ok(&["ps", "-a", "-q"]).trim().is_empty()
+    });
+    assert_eq!(h.ok(&["images", "-q", "local/par-int"]).trim(), "");
+}

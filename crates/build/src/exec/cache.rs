@@ -117,9 +117,13 @@ impl Builder<'_> {
         if fs::create_dir_all(&dir).is_err() {
             return;
         }
-        let tmp = dir.join(format!(".{key}.{}", std::process::id()));
-        if fs::write(&tmp, id.to_string()).is_ok() && fs::rename(&tmp, dir.join(key)).is_err() {
-            let _ = fs::remove_file(&tmp);
+        // A temp file of its own (stages on threads may put the same key at once), renamed
+        // into place: a reader sees the whole ID or nothing.
+        let Ok(mut tmp) = tempfile::NamedTempFile::new_in(&dir) else {
+            return;
+        };
+        if std::io::Write::write_all(&mut tmp, id.to_string().as_bytes()).is_ok() {
+            let _ = tmp.persist(dir.join(key));
         }
     }
 }

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use hull_oci::Digest;
 use sha2::{Digest as _, Sha256};
@@ -29,7 +29,7 @@ pub(crate) struct Download {
 #[derive(Default)]
 pub(crate) struct Downloads {
     dir: RefCell<Option<tempfile::TempDir>>,
-    done: RefCell<BTreeMap<String, Rc<Download>>>,
+    done: RefCell<BTreeMap<String, Arc<Download>>>,
 }
 
 pub(crate) fn is_url(source: &str) -> bool {
@@ -53,13 +53,13 @@ impl Builder<'_> {
         checksum: Option<&str>,
         kw: &str,
         line: usize,
-    ) -> Result<Rc<Download>, BuildError> {
+    ) -> Result<Arc<Download>, BuildError> {
         let at = |m: String| fail(format!("{kw} {url} (Dockerfile:{line}): {m}"));
         let got = self.downloads.done.borrow().get(url).cloned();
         let d = match got {
             Some(d) => d,
             None => {
-                let d = Rc::new(self.fetch(url).map_err(at)?);
+                let d = Arc::new(self.fetch(url).map_err(at)?);
                 self.downloads
                     .done
                     .borrow_mut()
@@ -146,7 +146,7 @@ impl Builder<'_> {
         into_dir: bool,
         kw: &str,
         line: usize,
-    ) -> Result<Vec<(Rc<Download>, String)>, BuildError> {
+    ) -> Result<Vec<(Arc<Download>, String)>, BuildError> {
         let mut out = Vec::new();
         for u in urls {
             let d = self.download(u, c.flags.checksum.as_deref(), kw, line)?;

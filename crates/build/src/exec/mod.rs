@@ -17,6 +17,7 @@ mod finish;
 mod mounts;
 mod onbuild;
 pub mod output;
+mod parallel;
 pub mod platform;
 pub mod progress;
 mod run;
@@ -109,7 +110,7 @@ pub struct BuildOptions {
 }
 
 /// Pulls an image the store lacks (the caller knows the registry settings).
-pub type Pull<'a> = &'a dyn Fn(&Engine, &str) -> Result<(), String>;
+pub type Pull<'a> = &'a (dyn Fn(&Engine, &str) -> Result<(), String> + Sync);
 
 /// The image a step starts from: ID (None for `scratch` before any step), layers, config.
 #[derive(Clone)]
@@ -129,7 +130,8 @@ pub(crate) struct Builder<'a> {
     pub progress: &'a dyn Progress,
     /// Build args consumed by some ARG (for Docker's warning about the rest).
     pub used_args: BTreeSet<String>,
-    pub containers: usize,
+    /// RUN containers made so far by every stage (their names count with it).
+    pub containers: &'a std::sync::atomic::AtomicUsize,
     pub step: usize,
     pub steps: usize,
     /// Finished stages by index.
@@ -153,11 +155,12 @@ pub fn build(
     progress: &dyn Progress,
 ) -> Result<Digest, BuildError> {
     let target = target_index(file, opts.target.as_deref())?;
-    let needed = needed_stages(file, target);
-    let steps = needed
-        .iter()
+    let deps = stage_deps(file, target);
+    let steps = deps
+        .keys()
         .map(|&i| 1 + file.stages[i].instructions.len())
         .sum();
+    let containers = std::sync::atomic::AtomicUsize::new(0);
     let mut b = Builder {
         engine,
         context,
@@ -166,7 +169,7 @@ pub fn build(
         pull,
         progress,
         used_args: BTreeSet::new(),
-        containers: 0,
+        containers: &containers,
         step: 0,
         steps,
         done: BTreeMap::new(),
@@ -175,10 +178,7 @@ pub fn build(
         trigger_text: None,
     };
     let globals = b.global_args(file)?;
-    for &i in &needed {
-        let cur = b.stage(file, i, &globals)?;
-        b.done.insert(i, cur);
-    }
+    b.run_stages(file, &deps, &globals)?;
     let mut last = b
         .done
         .remove(&target)
@@ -233,12 +233,12 @@ pub(crate) fn stage_by_name(file: &Dockerfile, name: &str) -> Option<usize> {
         .filter(|&i| i < file.stages.len())
 }
 
-/// The stages `target` depends on (itself included), in file order.
-fn needed_stages(file: &Dockerfile, target: usize) -> Vec<usize> {
-    let mut need = BTreeSet::new();
+/// The stages `target` needs (itself included), each with the earlier stages it names.
+fn stage_deps(file: &Dockerfile, target: usize) -> parallel::Deps {
+    let mut need = parallel::Deps::new();
     let mut todo = vec![target];
     while let Some(i) = todo.pop() {
-        if !need.insert(i) {
+        if need.contains_key(&i) {
             continue;
         }
         let stage = &file.stages[i];
@@ -257,16 +257,41 @@ fn needed_stages(file: &Dockerfile, target: usize) -> Vec<usize> {
                 _ => {}
             }
         }
-        for r in refs {
-            if let Some(j) = stage_by_name(file, r).filter(|&j| j < i) {
-                todo.push(j);
-            }
-        }
+        let deps: BTreeSet<usize> = refs
+            .into_iter()
+            .filter_map(|r| stage_by_name(file, r).filter(|&j| j < i))
+            .collect();
+        todo.extend(deps.iter().copied());
+        need.insert(i, deps);
     }
-    need.into_iter().collect()
+    need
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    /// A builder for one stage on another thread: the same build, its own sink, its `Step`
+    /// numbers from `step` on, and the stages built so far.
+    pub(crate) fn sub_builder<'b>(&self, progress: &'b dyn Progress, step: usize) -> Builder<'b>
+    where
+        'a: 'b,
+    {
+        Builder {
+            engine: self.engine,
+            context: self.context,
+            opts: self.opts,
+            escape: self.escape,
+            pull: self.pull,
+            progress,
+            used_args: BTreeSet::new(),
+            containers: self.containers,
+            step,
+            steps: self.steps,
+            done: self.done.clone(),
+            pulled: Default::default(),
+            downloads: Default::default(),
+            trigger_text: None,
+        }
+    }
+
     /// The global ARGs' values (defaults expanded, `--build-arg` wins).
     fn global_args(&mut self, file: &Dockerfile) -> Result<BTreeMap<String, String>, BuildError> {
         let mut out = platform::automatic_args();
@@ -353,6 +378,9 @@ impl Builder<'_> {
         line: usize,
         args: &BTreeMap<String, String>,
     ) -> Result<Current, BuildError> {
+        if self.progress.gone() {
+            return Err(fail(format!("build interrupted before Dockerfile:{line}")));
+        }
         let key = self.cache_key(file, &cur, ins, line, args)?;
         let cur = match key.as_deref().and_then(|k| self.cache_get(k)) {
             Some(hit) => {

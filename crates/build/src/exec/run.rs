@@ -46,8 +46,10 @@ impl Builder<'_> {
             Command::Shell(s) => s.clone(),
             Command::Exec(v) => format!("{v:?}"),
         };
-        self.containers += 1;
-        let name = format!("hull-build-{}-{}", std::process::id(), self.containers);
+        let n = 1 + self
+            .containers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("hull-build-{}-{n}", std::process::id());
         let opts = RunOptions {
             name: Some(name.clone()),
             env: args
