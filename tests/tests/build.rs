@@ -548,3 +548,83 @@ fn ctrl_c_during_parallel_stages_stops_both_and_leaves_nothing_running() {
     });
     assert_eq!(h.ok(&["images", "-q", "local/par-int"]).trim(), "");
 }
+
+/// `hull build FLAGS… CTX` on a terminal of its own: its exit code and what the terminal showed.
+fn build_on_tty(
+    h: &Hull,
+    flags: &[&str],
+    ctx: &std::path::Path,
+    ctrl_c_at: Option<&str>,
+) -> (Option<i32>, String) {
+    let mut pty = hull_tests::pty::Pty::open(24, 80);
+    let mut args = vec!["build"];
+    args.extend_from_slice(flags);
+    let ctx = ctx.display().to_string();
+    args.push(&ctx);
+    let mut child = pty.spawn(&h.command(&args));
+    if let Some(want) = ctrl_c_at {
+        assert!(pty.read_until(want, 60), "never saw {want:?}: {}", pty.seen);
+        pty.write(b"\x03");
+    }
+    let status = child.wait().unwrap();
+    pty.drain();
+    (status.code(), pty.seen.clone())
+}
+
+#[test]
+fn on_a_terminal_a_step_shows_a_live_window_that_plain_does_not() {
+    require_root!();
+    let h = Hull::new();
+    h.ok(&["pull", &busybox()]);
+    let dockerfile = format!(
+        "FROM {}\nRUN for i in 1 2 3 4 5 6 7 8 9; do echo out-$i; sleep 0.05; done\n",
+        busybox()
+    );
+    let ctx = context(&h, "tty", &[("Dockerfile", &dockerfile)]);
+    // auto on a terminal is the live view: output lines drawn in the window, erased after.
+    let (code, seen) = build_on_tty(&h, &["--no-cache"], &ctx, None);
+    assert_eq!(code, Some(0), "{seen}");
+    assert!(seen.contains("  | out-9"), "no window: {seen:?}");
+    assert!(
+        seen.contains("A\x1b[J"),
+        "the window was never erased: {seen:?}"
+    );
+    assert!(seen.contains("Successfully built"), "{seen}");
+    let (code, seen) = build_on_tty(&h, &["--no-cache", "--progress", "plain"], &ctx, None);
+    assert_eq!(code, Some(0), "{seen}");
+    assert!(
+        seen.contains("out-9") && !seen.contains("  | out-"),
+        "{seen:?}"
+    );
+    assert!(!seen.contains("\x1b[J"), "plain drew: {seen:?}");
+    let err = h.fails(&["build", "--progress", "fancy", ctx.to_str().unwrap()]);
+    assert!(
+        err.contains("--progress \"fancy\": must be auto, plain or tty"),
+        "{err}"
+    );
+    assert_no_containers(&h);
+}
+
+#[test]
+fn on_a_terminal_a_failed_step_shows_its_output_and_ctrl_c_stops_the_build() {
+    require_root!();
+    let h = Hull::new();
+    h.ok(&["pull", &busybox()]);
+    let failing = format!("FROM {}\nRUN echo why-it-broke; exit 5\n", busybox());
+    let ctx = context(&h, "tty-fail", &[("Dockerfile", &failing)]);
+    let (code, seen) = build_on_tty(&h, &["--progress", "tty"], &ctx, None);
+    assert_eq!(code, Some(5), "{seen}");
+    let error_at = seen.find("hull: build: RUN").expect("the error line");
+    // The window is erased, then the step's output is printed whole, then the error.
+    assert!(
+        seen[..error_at].ends_with("\x1b[Jwhy-it-broke\r\n"),
+        "the step's output is not right before the error: {seen:?}"
+    );
+    let endless = format!("FROM {}\nRUN echo started; sleep 120\n", busybox());
+    let ctx = context(&h, "tty-int", &[("Dockerfile", &endless)]);
+    let (code, seen) = build_on_tty(&h, &["--progress", "tty"], &ctx, Some("| started"));
+    assert_ne!(code, Some(0), "{seen}");
+    hull_tests::wait_until("the build container to go", || {
+        h.ok(&["ps", "-a", "-q"]).trim().is_empty()
+    });
+}

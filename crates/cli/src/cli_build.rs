@@ -46,6 +46,10 @@ pub struct BuildArgs {
     /// A secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR; repeatable
     #[arg(long = "secret")]
     pub secrets: Vec<String>,
+    /// Progress output: auto (tty on a terminal, else plain), plain, or tty (a live window of
+    /// each running step's output)
+    #[arg(long, default_value = "auto")]
+    pub progress: String,
     /// The build context: a directory, or - for a tar (or a lone Dockerfile) on stdin
     pub context: String,
 }

@@ -5,6 +5,7 @@
 //! other.
 #![forbid(unsafe_code)]
 
+mod build_progress;
 mod cli;
 mod cli_build;
 mod cli_commit;

@@ -25,6 +25,7 @@ mod run_output;
 
 pub use finish::Format;
 pub use mounts::{parse_secret, SecretSource};
+pub use parallel::Interrupts;
 
 use std::collections::{BTreeMap, BTreeSet};
 

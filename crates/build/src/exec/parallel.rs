@@ -100,13 +100,13 @@ impl Progress for Buffered<'_> {
 }
 
 /// While it lives, SIGINT, SIGTERM and SIGHUP set `flag` instead of ending the process; only
-/// for a build whose sink runs RUNs in this process (the CLI), never in a server.
-struct Interrupts {
+/// for a CLI build (never in a server), whose sink's `gone()` reads the flag.
+pub struct Interrupts {
     ids: Vec<signal_hook::SigId>,
 }
 
 impl Interrupts {
-    fn catch(flag: &Arc<AtomicBool>) -> Interrupts {
+    pub fn catch(flag: &Arc<AtomicBool>) -> Interrupts {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         let ids = [SIGINT, SIGTERM, SIGHUP]
             .iter()

@@ -2,20 +2,21 @@
 //! builder prints.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use hull_build::context::Context;
 use hull_build::exec::output::Output;
 use hull_build::exec::{
-    build as run_build, parse_secret, BuildOptions, Format, Progress, Quiet, Stdout,
+    build as run_build, parse_secret, BuildOptions, Format, Interrupts, Progress, Quiet, Stdout,
 };
 use hull_build::ignore::DockerIgnore;
 use hull_engine::Engine;
 use hull_image::Reference;
 
 use super::Ctx;
+use crate::build_progress::TtyProgress;
 use crate::cli_build::BuildArgs;
 
 pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
@@ -32,6 +33,12 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
     let build_args = build_args(&args.build_args);
     let labels = labels(&args.labels)?;
     let (format, output) = format_and_output(&args)?;
+    let live = match args.progress.as_str() {
+        "auto" => std::io::stdout().is_terminal(),
+        "tty" => true,
+        "plain" => false,
+        other => anyhow::bail!("build: --progress {other:?}: must be auto, plain or tty"),
+    };
     let (context, text, name) = load(&args)?;
     let file = match hull_build::dockerfile::parse(&name, &text) {
         Ok(f) => f,
@@ -65,21 +72,10 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
         let present = engine.images.resolve(image).is_ok();
         super::run::pull_image(ctx, engine, image, None, present).map_err(|e| format!("{e:#}"))
     };
-    let quiet = Quiet::default();
-    let sink: &dyn Progress = if args.quiet { &quiet } else { &Stdout };
-    let id = match run_build(&engine, &context, &file, &opts, &pull, sink) {
+    let id = match build_with_sink(&engine, &context, &file, &opts, &pull, live) {
         Ok(id) => id,
-        Err(e) => return Ok(failed(&quiet, &e)),
+        Err(code) => return Ok(code),
     };
-    // A successful quiet build still owes the user Docker's warnings.
-    for w in quiet
-        .warnings
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-    {
-        eprintln!("{w}");
-    }
     if let Some(out) = &output {
         if let Err(e) = hull_build::exec::output::write(&engine, &id, out) {
             eprintln!("hull: build: {e}");
@@ -93,6 +89,44 @@ pub fn build(ctx: &Ctx, args: BuildArgs) -> Result<u8> {
         std::fs::write(f, id.to_string()).with_context(|| format!("build: write --iidfile {f}"))?;
     }
     Ok(0)
+}
+
+/// Runs the build on the sink `-q` and `--progress` choose; the image ID, or the exit code of
+/// a failed build (reported).
+fn build_with_sink(
+    engine: &Engine,
+    context: &Context,
+    file: &hull_build::dockerfile::Dockerfile,
+    opts: &BuildOptions,
+    pull: hull_build::exec::Pull<'_>,
+    live: bool,
+) -> std::result::Result<hull_oci::Digest, u8> {
+    let quiet = Quiet::default();
+    let tty = TtyProgress::new();
+    let live = live && !opts.quiet;
+    let sink: &dyn Progress = match (opts.quiet, live) {
+        (true, _) => &quiet,
+        (false, true) => &tty,
+        (false, false) => &Stdout,
+    };
+    // The live view runs RUNs detached: Ctrl-C must stop them rather than end hull.
+    let catch = live.then(|| Interrupts::catch(&tty.interrupted));
+    let built = run_build(engine, context, file, opts, pull, sink);
+    drop(catch);
+    if built.is_err() && live {
+        tty.show_failed_step();
+    }
+    let id = built.map_err(|e| failed(&quiet, &e))?;
+    // A successful quiet build still owes the user Docker's warnings.
+    for w in quiet
+        .warnings
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+    {
+        eprintln!("{w}");
+    }
+    Ok(id)
 }
 
 /// Reports a failed build; its exit code. `-q` kept the RUN output and the warnings, which a
