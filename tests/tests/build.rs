@@ -628,3 +628,34 @@ fn on_a_terminal_a_failed_step_shows_its_output_and_ctrl_c_stops_the_build() {
         h.ok(&["ps", "-a", "-q"]).trim().is_empty()
     });
 }
+
+#[test]
+fn copy_from_a_stage_matches_wildcards_against_its_final_tree() {
+    require_root!();
+    let h = Hull::new();
+    let dockerfile = format!(
+        "FROM {b} AS make\nRUN mkdir /out && echo 1 > /out/a.bin && echo 2 > /out/b.bin && \
+         echo x > /out/c.txt && echo old > /out/old.bin\nRUN rm /out/old.bin\n\
+         FROM {b}\nCOPY --from=make /out/*.bin /bins/\nCOPY --from=make /out/?.txt /txt/\n",
+        b = busybox()
+    );
+    let ctx = context(&h, "wild-from", &[("Dockerfile", &dockerfile)]);
+    build(&h, &["-t", "local/wild-from"], &ctx);
+    let ls = h.ok(&[
+        "run",
+        "--rm",
+        "local/wild-from",
+        "sh",
+        "-c",
+        "ls /bins /txt",
+    ]);
+    assert_eq!(ls, "/bins:\na.bin\nb.bin\n\n/txt:\nc.txt\n");
+    let none = format!(
+        "FROM {b} AS make\nRUN true\nFROM {b}\nCOPY --from=make /nowhere/*.bin /x/\n",
+        b = busybox()
+    );
+    let ctx = context(&h, "wild-none", &[("Dockerfile", &none)]);
+    let err = h.fails(&["build", ctx.to_str().unwrap()]);
+    assert!(err.contains("/nowhere/*.bin"), "{err}");
+    assert_no_containers(&h);
+}

@@ -226,12 +226,10 @@ impl Builder<'_> {
         patterns: &[String],
     ) -> Result<(tempfile::TempDir, Context), String> {
         let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
-        for p in patterns {
-            if p.contains(['*', '?', '[']) {
-                return Err(format!(
-                    "--from with a wildcard source {p:?} is not supported yet"
-                ));
-            }
+        for pattern in patterns {
+            // A wildcard is matched later, in the temp context: what is merged out here is the
+            // directory above the first component that has one (the whole tree for `/*`).
+            let p = &wildcard_free_prefix(pattern);
             // Links in the stage's tree resolve inside it, never on the host: the path is
             // resolved over the layers first, and a layer where a parent of it is a link (one
             // an upper layer replaced) is skipped rather than followed.
@@ -253,6 +251,16 @@ impl Builder<'_> {
         let ctx =
             Context::from_dir(tmp.path(), DockerIgnore::empty()).map_err(|e| e.to_string())?;
         Ok((tmp, ctx))
+    }
+}
+
+/// The components of `pattern` before the first with a wildcard (`*`, `?`, `[`), as a path;
+/// the whole pattern when it has none.
+fn wildcard_free_prefix(pattern: &str) -> String {
+    let parts: Vec<&str> = pattern.split('/').collect();
+    match parts.iter().position(|c| c.contains(['*', '?', '['])) {
+        Some(i) => format!("/{}", parts[..i].join("/").trim_start_matches('/')),
+        None => pattern.to_string(),
     }
 }
 
@@ -524,4 +532,18 @@ fn workdir_of(cur: &Current) -> String {
         .as_ref()
         .and_then(|c| c.working_dir.clone())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard_free_prefix;
+
+    #[test]
+    fn a_wildcard_source_is_merged_from_the_directory_above_it() {
+        assert_eq!(wildcard_free_prefix("/out/*.bin"), "/out");
+        assert_eq!(wildcard_free_prefix("out/a?/x"), "/out");
+        assert_eq!(wildcard_free_prefix("/a/b/[xy].txt"), "/a/b");
+        assert_eq!(wildcard_free_prefix("/*"), "/");
+        assert_eq!(wildcard_free_prefix("/out/plain.txt"), "/out/plain.txt");
+    }
 }
