@@ -153,6 +153,8 @@ def test_build_prune_forgets_the_step_cache(api, client, busybox):
         tar.seek(0)
         after = said(api.build(fileobj=tar, custom_context=True, decode=True))
         assert "Using cache" not in after and "Running in" in after, after
+        # As Docker's classic builder streams it: the RUN's container goes before its image.
+        assert after.index("Running in") < after.index("Removing intermediate container"), after
     finally:
         remove_images(client, "hull-api/cached")
 

@@ -40,6 +40,11 @@ fn a_dockerfile_of_config_copy_and_run_steps_builds_a_runnable_image() {
     let out = build(&h, &["-t", "local/built:1"], &ctx);
     assert!(out.contains("Step 1/7 : FROM"), "{out}");
     assert!(out.contains("Step 6/7 : RUN echo"), "{out}");
+    let removed = out
+        .lines()
+        .position(|l| l.starts_with("Removing intermediate container "));
+    let running = out.lines().position(|l| l.starts_with(" ---> Running in "));
+    assert!(removed > running && running.is_some(), "{out}");
     assert!(out.contains("Successfully tagged local/built:1"), "{out}");
     assert_eq!(
         h.ok(&["run", "--rm", "local/built:1"]),

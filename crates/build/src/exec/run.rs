@@ -73,7 +73,7 @@ impl Builder<'_> {
             .engine
             .create(config)
             .map_err(|e| fail(format!("RUN {shown} (Dockerfile:{line}): create: {e}")))?;
-        let _guard = Removal {
+        let guard = Removal {
             engine: self.engine,
             id: record.id.clone(),
         };
@@ -95,6 +95,12 @@ impl Builder<'_> {
             .engine
             .commit_build(&record.id, cc, &created_by, &skip)
             .map_err(|e| fail(format!("RUN {shown} (Dockerfile:{line}): commit: {e}")))?;
+        drop(guard);
+        if !self.opts.quiet {
+            let short = &record.id[..12.min(record.id.len())];
+            self.progress
+                .line(&format!("Removing intermediate container {short}"));
+        }
         self.stored(id, &shown, line)
     }
 
