@@ -664,3 +664,33 @@ fn copy_from_a_stage_matches_wildcards_against_its_final_tree() {
     assert!(err.contains("/nowhere/*.bin"), "{err}");
     assert_no_containers(&h);
 }
+
+#[test]
+fn a_build_killed_mid_run_leaves_a_container_the_next_build_removes() {
+    require_root!();
+    let h = Hull::new();
+    h.ok(&["pull", &busybox()]);
+    let endless = format!("FROM {}\nRUN sleep 300\n", busybox());
+    let ctx = context(&h, "killed", &[("Dockerfile", &endless)]);
+    // --progress tty runs the RUN detached, so it outlives a SIGKILLed build.
+    let mut child = h
+        .command(&["build", "--progress", "tty", ctx.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    hull_tests::wait_until("the RUN container", || {
+        h.ok(&["ps", "-q"]).trim().lines().count() == 1
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = h.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert!(
+        left.starts_with("hull-build-"),
+        "nothing left to sweep: {left:?}"
+    );
+    let quick = format!("FROM {}\nENV A=1\n", busybox());
+    let qctx = context(&h, "after-kill", &[("Dockerfile", &quick)]);
+    build(&h, &[], &qctx);
+    assert_no_containers(&h);
+}

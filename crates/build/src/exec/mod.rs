@@ -162,6 +162,7 @@ pub fn build(
         .map(|&i| 1 + file.stages[i].instructions.len())
         .sum();
     let containers = std::sync::atomic::AtomicUsize::new(0);
+    run::sweep_orphans(engine);
     let mut b = Builder {
         engine,
         context,

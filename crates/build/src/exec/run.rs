@@ -24,6 +24,31 @@ impl Drop for Removal<'_> {
     }
 }
 
+/// Removes the RUN containers of builds whose process is gone (a CLI build or an API service
+/// killed with -9 mid-RUN leaves its `hull-build-<pid>-<n>` container, maybe still running
+/// under its monitor): every build starts with this sweep, so nothing of a dead build stays.
+pub(super) fn sweep_orphans(engine: &Engine) {
+    let Ok(all) = engine.containers.list() else {
+        return;
+    };
+    for r in all {
+        let Some(pid) = builder_pid(&r.name) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = engine.remove(&r.id, true);
+        }
+    }
+}
+
+/// The builder's PID in a RUN container's name (`hull-build-<pid>-<n>`).
+fn builder_pid(name: &str) -> Option<u32> {
+    let rest = name.trim_start_matches('/').strip_prefix("hull-build-")?;
+    let (pid, n) = rest.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
 impl Builder<'_> {
     pub(super) fn run(
         &mut self,
@@ -178,4 +203,17 @@ fn run_argv(r: &Run, shell: Vec<String>) -> Vec<String> {
         return command(&Command::Shell(shell_script(s, &r.heredocs)), shell);
     }
     command(&r.command, shell)
+}
+
+#[cfg(test)]
+mod orphan_tests {
+    #[test]
+    fn only_build_container_names_carry_a_builder_pid() {
+        assert_eq!(super::builder_pid("hull-build-4242-3"), Some(4242));
+        assert_eq!(super::builder_pid("/hull-build-17-1"), Some(17));
+        assert_eq!(super::builder_pid("hull-build-x-1"), None);
+        assert_eq!(super::builder_pid("hull-build-12"), None);
+        assert_eq!(super::builder_pid("my-hull-build-1-2"), None);
+        assert_eq!(super::builder_pid("web"), None);
+    }
 }
