@@ -694,3 +694,33 @@ fn a_build_killed_mid_run_leaves_a_container_the_next_build_removes() {
     build(&h, &[], &qctx);
     assert_no_containers(&h);
 }
+
+#[test]
+fn proxy_build_args_reach_run_without_arg_and_stay_out_of_cache_and_history() {
+    require_root!();
+    let h = Hull::new();
+    let dockerfile = format!(
+        "# syntax=docker/dockerfile:1\nFROM {}\nRUN echo \"proxy=$HTTP_PROXY\" > /p\n",
+        busybox()
+    );
+    let ctx = context(&h, "proxy", &[("Dockerfile", &dockerfile)]);
+    let ctx_s = ctx.to_str().unwrap();
+    let first = "HTTP_PROXY=http://first.invalid:3128";
+    let out = h.run(&["build", "-t", "local/proxy", "--build-arg", first, ctx_s]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("Note: # syntax=docker/dockerfile:1 is ignored"),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("were not consumed"), "{stderr}");
+    let p = h.ok(&["run", "--rm", "local/proxy", "cat", "/p"]);
+    assert_eq!(p, "proxy=http://first.invalid:3128\n");
+    let history = h.ok(&["history", "--no-trunc", "local/proxy"]);
+    assert!(!history.contains("first.invalid"), "{history}");
+    // Another proxy value does not invalidate the step, as in Docker.
+    let second = "HTTP_PROXY=http://second.invalid:3128";
+    let again = build(&h, &["--build-arg", second], &ctx);
+    assert!(again.contains("Using cache"), "{again}");
+}

@@ -163,6 +163,11 @@ pub fn build(
         .sum();
     let containers = std::sync::atomic::AtomicUsize::new(0);
     run::sweep_orphans(engine);
+    if let (Some(s), false) = (&file.directives.syntax, opts.quiet) {
+        progress.line(&format!(
+            "Note: # syntax={s} is ignored: hull reads the Dockerfile with its own parser"
+        ));
+    }
     let mut b = Builder {
         engine,
         context,
@@ -194,7 +199,7 @@ pub fn build(
     let unused: Vec<&String> = opts
         .build_args
         .keys()
-        .filter(|k| !b.used_args.contains(*k))
+        .filter(|k| !b.used_args.contains(*k) && !run::PROXY_ARGS.contains(&k.as_str()))
         .collect();
     if !unused.is_empty() {
         let names: Vec<&str> = unused.iter().map(|s| s.as_str()).collect();

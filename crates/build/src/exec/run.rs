@@ -41,6 +41,34 @@ pub(super) fn sweep_orphans(engine: &Engine) {
     }
 }
 
+/// Docker's predefined ARGs: a `--build-arg` of one of them reaches every RUN without an ARG
+/// instruction, stays out of the step cache's key and the history, and earns no "not consumed"
+/// warning.
+pub(crate) const PROXY_ARGS: [&str; 10] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// `K=V` for each proxy `--build-arg` that the stage did not declare (a declared one is in
+/// `args` already).
+fn proxy_env<'a>(
+    build_args: &'a BTreeMap<String, String>,
+    args: &'a BTreeMap<String, String>,
+) -> impl Iterator<Item = String> + 'a {
+    build_args
+        .iter()
+        .filter(|(k, _)| PROXY_ARGS.contains(&k.as_str()) && !args.contains_key(*k))
+        .map(|(k, v)| format!("{k}={v}"))
+}
+
 /// The builder's PID in a RUN container's name (`hull-build-<pid>-<n>`).
 fn builder_pid(name: &str) -> Option<u32> {
     let rest = name.trim_start_matches('/').strip_prefix("hull-build-")?;
@@ -77,9 +105,8 @@ impl Builder<'_> {
         let name = format!("hull-build-{}-{n}", std::process::id());
         let opts = RunOptions {
             name: Some(name.clone()),
-            env: args
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
+            env: proxy_env(&self.opts.build_args, args)
+                .chain(args.iter().map(|(k, v)| format!("{k}={v}")))
                 .chain(mounts.env.iter().cloned())
                 .collect(),
             mounts: mounts.mounts.clone(),
@@ -207,6 +234,22 @@ fn run_argv(r: &Run, shell: Vec<String>) -> Vec<String> {
 
 #[cfg(test)]
 mod orphan_tests {
+    #[test]
+    fn proxy_build_args_reach_run_unless_the_stage_declared_them() {
+        let build: std::collections::BTreeMap<String, String> = [
+            ("HTTP_PROXY", "http://p:3128"),
+            ("no_proxy", "localhost"),
+            ("OTHER", "x"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut declared = std::collections::BTreeMap::new();
+        declared.insert("no_proxy".to_string(), "localhost".to_string());
+        let env: Vec<String> = super::proxy_env(&build, &declared).collect();
+        assert_eq!(env, vec!["HTTP_PROXY=http://p:3128"]);
+    }
+
     #[test]
     fn only_build_container_names_carry_a_builder_pid() {
         assert_eq!(super::builder_pid("hull-build-4242-3"), Some(4242));
