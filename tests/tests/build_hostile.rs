@@ -243,3 +243,33 @@ fn copy_from_a_stage_resolves_its_links_inside_the_stage() {
         assert_canary_intact(&s);
     }
 }
+
+#[test]
+fn chown_by_name_reads_the_images_passwd_never_the_hosts() {
+    require_root!();
+    let h = Hull::new();
+    let s = setup();
+    // A passwd on the host that names a user the image does not have, and a base image whose
+    // /etc/passwd (and /etc/group) are absolute links to it.
+    let host_passwd = s._dir.path().join("passwd");
+    std::fs::write(&host_passwd, "hostonly:x:4242:4242::/:/bin/sh\n").unwrap();
+    let link = host_passwd.display();
+    let base = format!(
+        "FROM {}\nRUN ln -sf {link} /etc/passwd && ln -sf {link} /etc/group\n",
+        busybox()
+    );
+    let built = build(&h, &s, &base);
+    assert!(built.status.success(), "{}", outcome(&built));
+    h.ok(&["tag", "hostile/img", "hostile/linked-passwd"]);
+    std::fs::write(s.ctx.join("a.txt"), "a\n").unwrap();
+    let out = build(
+        &h,
+        &s,
+        "FROM hostile/linked-passwd\nCOPY --chown=hostonly a.txt /a\n",
+    );
+    let said = outcome(&out);
+    println!("COPY --chown=hostonly: {said}");
+    assert!(!out.status.success(), "the host's passwd was read: {said}");
+    assert!(said.contains("hostonly"), "{said}");
+    assert_canary_intact(&s);
+}

@@ -182,19 +182,47 @@ impl Builder<'_> {
 
     /// The topmost layer's entry at `path`, if any.
     fn lookup_path(&self, cur: &Current, path: &str) -> Option<Metadata> {
-        let rel = path.trim_start_matches('/');
-        cur.layers.iter().rev().find_map(|l| {
-            let p = self.engine.images.layers.diff_dir(&l.diff_id).join(rel);
-            fs::symlink_metadata(p).ok()
-        })
+        self.in_layers(cur, path).map(|(_, m)| m)
+    }
+
+    /// Where `path` of the image is on the host and what it is: links resolved inside the
+    /// image (never through the host's tree), the topmost layer that has it, None when it is
+    /// missing or a whiteout removed it.
+    fn in_layers(&self, cur: &Current, path: &str) -> Option<(PathBuf, Metadata)> {
+        let dirs: Vec<PathBuf> = cur
+            .layers
+            .iter()
+            .map(|l| self.engine.images.layers.diff_dir(&l.diff_id))
+            .collect();
+        let rel = super::mounts::resolve_in_layers(&dirs, path)?;
+        for d in dirs.iter().rev() {
+            // A whiteout of the path or of a parent in this layer hides the layers below.
+            let mut prefix = d.clone();
+            for c in rel.components() {
+                prefix.push(c);
+                match fs::symlink_metadata(&prefix) {
+                    Ok(m) if is_whiteout(&m) => return None,
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+            let at = d.join(&rel);
+            if let Ok(meta) = fs::symlink_metadata(&at) {
+                if no_link_above(d, &rel) {
+                    return Some((at, meta));
+                }
+            }
+        }
+        None
     }
 
     /// The ID of `name` in the image's `/etc/passwd` or `/etc/group` (third field).
     fn id_of(&self, cur: &Current, file: &str, name: &str) -> Option<u64> {
-        let rel = file.trim_start_matches('/');
-        let text = cur.layers.iter().rev().find_map(|l| {
-            fs::read_to_string(self.engine.images.layers.diff_dir(&l.diff_id).join(rel)).ok()
-        })?;
+        let (at, meta) = self.in_layers(cur, file)?;
+        if !meta.is_file() {
+            return None;
+        }
+        let text = fs::read_to_string(at).ok()?;
         text.lines()
             .map(|l| l.split(':').collect::<Vec<_>>())
             .find(|f| f.len() > 2 && f[0] == name)
