@@ -104,7 +104,16 @@ impl Buildah {
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.cmd(args);
+        let mut out = self.cmd(args);
+        // buildah's chroot isolation runs each RUN through a sealed memfd copy of itself, and
+        // F_ADD_SEALS fails with EBUSY while the kernel holds a transient pin on its pages (seen
+        // once in a CI run, under load): a tool's transient failure, tried once more.
+        if !out.status.success()
+            && text(&out).contains("sealing memfd copy: Device or resource busy")
+        {
+            println!("buildah {args:?}: the memfd sealing race; once more");
+            out = self.cmd(args);
+        }
         assert!(out.status.success(), "buildah {args:?}: {}", text(&out));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
