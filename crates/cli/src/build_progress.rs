@@ -4,13 +4,12 @@
 //! build prints the failing step's output (its last 64 KiB) before the error.
 //!
 //! RUNs run detached under monitors with their logs followed into this sink (a window needs the
-//! output to pass through hull); Ctrl-C sets `interrupted` (see
-//! `hull_build::exec::Interrupts`), which stops the RUN and fails the build.
+//! output to pass through hull); Ctrl-C sets the flag of `hull_build::exec::catch_interrupts`,
+//! which stops the RUN and fails the build.
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use hull_build::exec::{Progress, RunMode};
 
@@ -20,7 +19,6 @@ const WINDOW: usize = 6;
 const TAIL: usize = 64 * 1024;
 
 pub struct TtyProgress {
-    pub interrupted: Arc<AtomicBool>,
     width: usize,
     state: Mutex<State>,
 }
@@ -41,7 +39,6 @@ impl TtyProgress {
             .filter(|&w| w >= 20)
             .unwrap_or(80);
         TtyProgress {
-            interrupted: Arc::new(AtomicBool::new(false)),
             width,
             state: Mutex::new(State::default()),
         }
@@ -116,7 +113,7 @@ impl Progress for TtyProgress {
     }
 
     fn gone(&self) -> bool {
-        self.interrupted.load(Ordering::Relaxed)
+        hull_build::exec::interrupted()
     }
 }
 

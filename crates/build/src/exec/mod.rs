@@ -14,6 +14,7 @@ mod config;
 mod copy;
 mod fetch;
 mod finish;
+mod interrupts;
 mod mounts;
 mod onbuild;
 pub mod output;
@@ -24,8 +25,8 @@ mod run;
 mod run_output;
 
 pub use finish::Format;
+pub use interrupts::{catch_interrupts, interrupted};
 pub use mounts::{parse_secret, SecretSource};
-pub use parallel::Interrupts;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -385,7 +386,7 @@ impl<'a> Builder<'a> {
         line: usize,
         args: &BTreeMap<String, String>,
     ) -> Result<Current, BuildError> {
-        if self.progress.gone() {
+        if self.progress.gone() || interrupts::interrupted() {
             return Err(fail(format!("build interrupted before Dockerfile:{line}")));
         }
         let key = self.cache_key(file, &cur, ins, line, args)?;

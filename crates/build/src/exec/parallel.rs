@@ -8,13 +8,12 @@
 //! is replayed on the build's sink when the wave ends, one stage after the other, so the output
 //! reads as if the stages had run in turn. `Step N/M` numbers follow that order.
 //!
-//! Ctrl-C during a parallel wave (a CLI build) sets a flag instead of ending the process: each
-//! stage's RUN container is killed, the stages stop at their next step, and the build fails with
-//! nothing left running.
+//! Ctrl-C during a parallel wave of a CLI build sets a flag instead of ending the process (see
+//! `interrupts`): each stage's RUN container is killed, the stages stop at their next step, and
+//! the build fails with nothing left running.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use super::progress::{Progress, RunMode};
 use super::{fail, BuildError, Builder, Current};
@@ -54,7 +53,6 @@ enum Said {
 struct Buffered<'a> {
     parent: &'a dyn Progress,
     said: Mutex<Vec<Said>>,
-    interrupted: &'a AtomicBool,
 }
 
 impl Buffered<'_> {
@@ -95,32 +93,7 @@ impl Progress for Buffered<'_> {
     }
 
     fn gone(&self) -> bool {
-        self.interrupted.load(Ordering::Relaxed) || self.parent.gone()
-    }
-}
-
-/// While it lives, SIGINT, SIGTERM and SIGHUP set `flag` instead of ending the process; only
-/// for a CLI build (never in a server), whose sink's `gone()` reads the flag.
-pub struct Interrupts {
-    ids: Vec<signal_hook::SigId>,
-}
-
-impl Interrupts {
-    pub fn catch(flag: &Arc<AtomicBool>) -> Interrupts {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let ids = [SIGINT, SIGTERM, SIGHUP]
-            .iter()
-            .filter_map(|&s| signal_hook::flag::register(s, Arc::clone(flag)).ok())
-            .collect();
-        Interrupts { ids }
-    }
-}
-
-impl Drop for Interrupts {
-    fn drop(&mut self) {
-        for id in self.ids.drain(..) {
-            signal_hook::low_level::unregister(id);
-        }
+        super::interrupts::interrupted() || self.parent.gone()
     }
 }
 
@@ -149,15 +122,14 @@ impl Builder<'_> {
         wave: &[usize],
         globals: &BTreeMap<String, String>,
     ) -> Result<(), BuildError> {
-        let flag = Arc::new(AtomicBool::new(false));
-        let _catch =
-            (self.progress.run_mode() != RunMode::Detached).then(|| Interrupts::catch(&flag));
+        if self.progress.run_mode() != RunMode::Detached {
+            super::interrupts::catch_interrupts();
+        }
         let sinks: Vec<Buffered> = wave
             .iter()
             .map(|_| Buffered {
                 parent: self.progress,
                 said: Mutex::new(Vec::new()),
-                interrupted: &flag,
             })
             .collect();
         let mut first_step = self.step;
@@ -198,7 +170,7 @@ impl Builder<'_> {
                 }
             }
         }
-        if flag.load(Ordering::Relaxed) {
+        if super::interrupts::interrupted() {
             return Err(fail("build interrupted"));
         }
         failed.map_or(Ok(()), Err)
@@ -254,11 +226,9 @@ mod tests {
             }
         }
         let rec = Rec(Mutex::new(Vec::new()));
-        let flag = AtomicBool::new(false);
         let b = Buffered {
             parent: &rec,
             said: Mutex::new(Vec::new()),
-            interrupted: &flag,
         };
         b.line("Step 1/2 : FROM x");
         b.output(b"a");
@@ -266,9 +236,7 @@ mod tests {
         b.warning("careful");
         assert!(rec.0.lock().unwrap().is_empty(), "said before its turn");
         assert_eq!(b.run_mode(), RunMode::Detached);
-        assert!(!b.gone());
-        flag.store(true, Ordering::Relaxed);
-        assert!(b.gone());
+        assert!(!b.gone(), "no Ctrl-C in a unit test");
         b.replay();
         let got = rec.0.into_inner().unwrap();
         assert_eq!(

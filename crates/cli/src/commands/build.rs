@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result};
 use hull_build::context::Context;
 use hull_build::exec::output::Output;
 use hull_build::exec::{
-    build as run_build, parse_secret, BuildOptions, Format, Interrupts, Progress, Quiet, Stdout,
+    build as run_build, parse_secret, BuildOptions, Format, Progress, Quiet, Stdout,
 };
 use hull_build::ignore::DockerIgnore;
 use hull_engine::Engine;
@@ -110,9 +110,10 @@ fn build_with_sink(
         (false, false) => &Stdout,
     };
     // The live view runs RUNs detached: Ctrl-C must stop them rather than end hull.
-    let catch = live.then(|| Interrupts::catch(&tty.interrupted));
+    if live {
+        hull_build::exec::catch_interrupts();
+    }
     let built = run_build(engine, context, file, opts, pull, sink);
-    drop(catch);
     if built.is_err() && live {
         tty.show_failed_step();
     }
