@@ -554,3 +554,34 @@ fn a_build_sweeps_the_layer_mounts_and_temp_dirs_a_killed_build_left() {
     std::fs::remove_dir(&live).unwrap();
     assert_no_containers(&h);
 }
+
+#[test]
+fn builder_prune_forgets_the_steps_and_keeps_the_cache_mounts() {
+    require_root!();
+    let h = Hull::new();
+    let df = format!(
+        "FROM {}\nRUN --mount=type=cache,id=kept,target=/c echo x >> /c/runs && cat /c/runs > /seen\n",
+        busybox()
+    );
+    let ctx = context(&h, "bp", &[("Dockerfile", &df)]);
+    build(&h, &["-t", "local/bp"], &ctx);
+    assert!(build(&h, &["-t", "local/bp"], &ctx).contains("Using cache"));
+    let out = h.ok(&["builder", "prune", "-f"]);
+    assert!(out.starts_with("Deleted build cache objects:\n"), "{out}");
+    assert!(
+        out.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("Total reclaimed space: "),
+        "{out}"
+    );
+    // The step runs again, and the cache mount kept what the first run wrote.
+    let again = build(&h, &["-t", "local/bp"], &ctx);
+    assert!(!again.contains("Using cache"), "{again}");
+    assert_eq!(sh(&h, "local/bp", "cat /seen").unwrap(), "x\nx\n");
+    // system prune forgets the rerun's entries too, as Docker's does.
+    let system = h.ok(&["system", "prune", "-f"]);
+    assert!(system.contains("Deleted build cache objects:"), "{system}");
+    assert_eq!(h.ok(&["builder", "prune"]), "Total reclaimed space: 0B\n");
+}

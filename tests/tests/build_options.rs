@@ -355,3 +355,50 @@ fn add_fetches_a_url_checks_its_checksum_and_caches_by_content() {
         "{err}"
     );
 }
+
+#[test]
+fn network_none_host_and_default_reach_the_run_containers() {
+    require_root!();
+    let h = Hull::new();
+    let df = format!(
+        "FROM {}\nRUN ls /sys/class/net | sort | tr '\\n' ' ' > /nets\n",
+        busybox()
+    );
+    let ctx = context(&h, "nets", &df);
+    let nets = |flags: &[&str], tag: &str| {
+        let mut all = vec!["--no-cache", "-t", tag];
+        all.extend_from_slice(flags);
+        build(&h, &all, &ctx);
+        h.ok(&["run", "--rm", "--network", "none", tag, "cat", "/nets"])
+    };
+    assert_eq!(nets(&["--network", "none"], "local/net-none"), "lo ");
+    let default = nets(&[], "local/net-default");
+    assert_eq!(default, "eth0 lo ", "the default bridge, as a run gets");
+    let got = nets(&["--network", "host"], "local/net-host");
+    // The host's namespace: the same interfaces as the host's own, leaving out the links
+    // that other tests' containers add and remove meanwhile.
+    let stable = |names: Vec<String>| -> Vec<String> {
+        let mut n: Vec<String> = names
+            .into_iter()
+            .filter(|n| !n.starts_with("hull") && !n.starts_with("veth"))
+            .collect();
+        n.sort();
+        n
+    };
+    let host = stable(
+        std::fs::read_dir("/sys/class/net")
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect(),
+    );
+    let seen = stable(got.split_whitespace().map(str::to_string).collect());
+    assert_eq!(seen, host, "the RUN did not see the host's interfaces");
+    if host == ["eth0", "lo"] {
+        println!("note: this host's interfaces (eth0, lo) are a container's too: host vs default is not told apart");
+    }
+    let err = h.fails(&["build", "--network", "bogus", ctx.to_str().unwrap()]);
+    assert!(
+        err.contains("--network \"bogus\": must be default, none or host"),
+        "{err}"
+    );
+}

@@ -45,6 +45,9 @@ pub enum Command {
     Save(SaveArgs),
     /// Build an image from a Dockerfile
     Build(crate::cli_build::BuildArgs),
+    /// Manage the build cache
+    #[command(subcommand)]
+    Builder(crate::cli_build::BuilderCommand),
     /// Create a new image from a container's changes
     Commit(crate::cli_commit::CommitArgs),
     /// Import the contents from a tarball to create a filesystem image

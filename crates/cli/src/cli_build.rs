@@ -53,3 +53,18 @@ pub struct BuildArgs {
     /// The build context: a directory, or - for a tar (or a lone Dockerfile) on stdin
     pub context: String,
 }
+
+/// `hull builder …`: the build cache.
+#[derive(Debug, clap::Subcommand)]
+pub enum BuilderCommand {
+    /// Remove the build step cache (the images it named stay; `hull image prune` removes the
+    /// dangling ones)
+    Prune(BuilderPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuilderPruneArgs {
+    /// Do not prompt for confirmation (hull never prompts)
+    #[arg(short, long)]
+    pub force: bool,
+}

@@ -153,7 +153,8 @@ pub fn prune_cache(root: &std::path::Path) -> Result<PrunedCache, BuildError> {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
+        // Temp names start with a dot; the RUN cache mounts and temp dirs are directories.
+        if name.starts_with('.') || entry.file_type().map_or(true, |t| t.is_dir()) {
             continue;
         }
         let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
@@ -183,10 +184,13 @@ mod tests {
         fs::write(dir.join("aa"), "sha256:1234").unwrap();
         fs::write(dir.join("bb"), "sha256:56").unwrap();
         fs::write(dir.join(".cc.1"), "sha256:78").unwrap();
+        // RUN --mount=type=cache directories live beside the entries and stay.
+        fs::create_dir_all(dir.join("mounts/pip-1234")).unwrap();
         let pruned = prune_cache(root.path()).unwrap();
         assert_eq!(pruned.keys, vec!["aa".to_string(), "bb".to_string()]);
         assert_eq!(pruned.bytes, 20);
         assert!(dir.join(".cc.1").exists());
         assert!(!dir.join("aa").exists());
+        assert!(dir.join("mounts/pip-1234").is_dir());
     }
 }

@@ -130,6 +130,25 @@ fn build_with_sink(
     Ok(id)
 }
 
+/// `hull builder prune`: forgets the step cache, printing Docker's lines.
+pub fn prune(ctx: &Ctx, _args: crate::cli_build::BuilderPruneArgs) -> Result<u8> {
+    let engine = Engine::open(&ctx.root).context("open hull store")?;
+    let pruned = hull_build::exec::prune_cache(engine.images.root())
+        .map_err(|e| anyhow::anyhow!("builder prune: {e}"))?;
+    if !pruned.keys.is_empty() {
+        println!("Deleted build cache objects:");
+        for k in &pruned.keys {
+            println!("{k}");
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        crate::output::human_size(pruned.bytes)
+    );
+    Ok(0)
+}
+
 /// Reports a failed build; its exit code. `-q` kept the RUN output and the warnings, which a
 /// failed build shows; a failing RUN's exit code is the build's, as with Docker's CLI.
 fn failed(quiet: &Quiet, e: &hull_build::exec::BuildError) -> u8 {

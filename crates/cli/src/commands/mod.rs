@@ -71,6 +71,7 @@ pub fn run(cli: Cli, service: service::ServiceEntry) -> Result<u8> {
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => archive::load(&ctx, a),
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => archive::save(&ctx, a),
         Command::Build(a) => build::build(&ctx, a),
+        Command::Builder(crate::cli_build::BuilderCommand::Prune(a)) => build::prune(&ctx, a),
         Command::Commit(a) => commit::commit(&ctx, a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => commit::import(&ctx, a),
         Command::History(a) | Command::Image(ImageCommand::History(a)) => commit::history(&ctx, a),

@@ -72,7 +72,15 @@ pub fn prune(ctx: &Ctx, args: SystemPruneArgs) -> Result<u8> {
         .collect();
     let images: Vec<&str> = images.iter().map(String::as_str).collect();
     section("Deleted Images:", &images);
-    println!("Total reclaimed space: {}", human_size(pruned.reclaimed));
+    // Docker's system prune forgets the build cache too (the RUN cache mounts stay).
+    let cache = hull_build::exec::prune_cache(engine.images.root())
+        .map_err(|e| anyhow::anyhow!("system prune: {e}"))?;
+    let keys: Vec<&str> = cache.keys.iter().map(String::as_str).collect();
+    section("Deleted build cache objects:", &keys);
+    println!(
+        "Total reclaimed space: {}",
+        human_size(pruned.reclaimed + cache.bytes)
+    );
     Ok(0)
 }
 
