@@ -189,27 +189,31 @@ impl Builder<'_> {
     /// image (never through the host's tree), the topmost layer that has it, None when it is
     /// missing or a whiteout removed it.
     fn in_layers(&self, cur: &Current, path: &str) -> Option<(PathBuf, Metadata)> {
-        let dirs: Vec<PathBuf> = cur
-            .layers
-            .iter()
-            .map(|l| self.engine.images.layers.diff_dir(&l.diff_id))
-            .collect();
+        let dirs = self.layer_dirs(cur);
         let rel = super::mounts::resolve_in_layers(&dirs, path)?;
-        for d in dirs.iter().rev() {
-            // A whiteout of the path or of a parent in this layer hides the layers below.
-            let mut prefix = d.clone();
-            for c in rel.components() {
-                prefix.push(c);
-                match fs::symlink_metadata(&prefix) {
-                    Ok(m) if is_whiteout(&m) => return None,
-                    Ok(_) => {}
-                    Err(_) => break,
+        let depth = rel.components().count();
+        if depth == 0 {
+            let top = dirs.last()?;
+            return fs::symlink_metadata(top).ok().map(|m| (top.clone(), m));
+        }
+        // One walk down each layer, topmost first: a whiteout of the path or of a parent hides
+        // the layers below; a layer where a parent is a link (one an upper layer replaced) or
+        // missing does not hold the path.
+        'layers: for d in dirs.iter().rev() {
+            let mut at = d.clone();
+            for (i, c) in rel.components().enumerate() {
+                at.push(c);
+                let Ok(m) = fs::symlink_metadata(&at) else {
+                    continue 'layers;
+                };
+                if is_whiteout(&m) {
+                    return None;
                 }
-            }
-            let at = d.join(&rel);
-            if let Ok(meta) = fs::symlink_metadata(&at) {
-                if no_link_above(d, &rel) {
-                    return Some((at, meta));
+                if i + 1 == depth {
+                    return Some((at, m));
+                }
+                if m.file_type().is_symlink() {
+                    continue 'layers;
                 }
             }
         }
@@ -254,6 +258,7 @@ impl Builder<'_> {
         patterns: &[String],
     ) -> Result<(tempfile::TempDir, Context), String> {
         let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let dirs = self.layer_dirs(src);
         for pattern in patterns {
             // A wildcard is matched later, in the temp context: what is merged out here is the
             // directory above the first component that has one (the whole tree for `/*`).
@@ -261,11 +266,6 @@ impl Builder<'_> {
             // Links in the stage's tree resolve inside it, never on the host: the path is
             // resolved over the layers first, and a layer where a parent of it is a link (one
             // an upper layer replaced) is skipped rather than followed.
-            let dirs: Vec<PathBuf> = src
-                .layers
-                .iter()
-                .map(|l| self.engine.images.layers.diff_dir(&l.diff_id))
-                .collect();
             let rel = super::mounts::resolve_in_layers(&dirs, p)
                 .ok_or_else(|| format!("{p}: too many levels of symbolic links"))?;
             let named = lexical(p);

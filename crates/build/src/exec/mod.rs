@@ -169,22 +169,9 @@ pub fn build(
             "Note: # syntax={s} is ignored: hull reads the Dockerfile with its own parser"
         ));
     }
-    let mut b = Builder {
-        engine,
-        context,
-        opts,
-        escape: file.directives.escape,
-        pull,
-        progress,
-        used_args: BTreeSet::new(),
-        containers: &containers,
-        step: 0,
-        steps,
-        done: BTreeMap::new(),
-        pulled: Default::default(),
-        downloads: Default::default(),
-        trigger_text: None,
-    };
+    let mut b = Builder::new(engine, context, opts, pull, progress, &containers);
+    b.escape = file.directives.escape;
+    b.steps = steps;
     let globals = b.global_args(file)?;
     b.run_stages(file, &deps, &globals)?;
     let mut last = b
@@ -276,6 +263,33 @@ fn stage_deps(file: &Dockerfile, target: usize) -> parallel::Deps {
 }
 
 impl<'a> Builder<'a> {
+    /// A builder at the start of a build: no step run, no stage built.
+    fn new(
+        engine: &'a Engine,
+        context: &'a Context,
+        opts: &'a BuildOptions,
+        pull: Pull<'a>,
+        progress: &'a dyn Progress,
+        containers: &'a std::sync::atomic::AtomicUsize,
+    ) -> Builder<'a> {
+        Builder {
+            engine,
+            context,
+            opts,
+            escape: '\\',
+            pull,
+            progress,
+            used_args: BTreeSet::new(),
+            containers,
+            step: 0,
+            steps: 0,
+            done: BTreeMap::new(),
+            pulled: Default::default(),
+            downloads: Default::default(),
+            trigger_text: None,
+        }
+    }
+
     /// A builder for one stage on another thread: the same build, its own sink, its `Step`
     /// numbers from `step` on, and the stages built so far.
     pub(crate) fn sub_builder<'b>(&self, progress: &'b dyn Progress, step: usize) -> Builder<'b>
@@ -283,20 +297,18 @@ impl<'a> Builder<'a> {
         'a: 'b,
     {
         Builder {
-            engine: self.engine,
-            context: self.context,
-            opts: self.opts,
             escape: self.escape,
-            pull: self.pull,
-            progress,
-            used_args: BTreeSet::new(),
-            containers: self.containers,
             step,
             steps: self.steps,
             done: self.done.clone(),
-            pulled: Default::default(),
-            downloads: Default::default(),
-            trigger_text: None,
+            ..Builder::new(
+                self.engine,
+                self.context,
+                self.opts,
+                self.pull,
+                progress,
+                self.containers,
+            )
         }
     }
 
@@ -409,6 +421,14 @@ impl<'a> Builder<'a> {
             self.show_id(id);
         }
         Ok(cur)
+    }
+
+    /// Each layer's directory of `img`, lowest first (where its files are on the host).
+    pub(crate) fn layer_dirs(&self, img: &Current) -> Vec<std::path::PathBuf> {
+        img.layers
+            .iter()
+            .map(|l| self.engine.images.layers.diff_dir(&l.diff_id))
+            .collect()
     }
 
     /// The Dockerfile's line as written (an ONBUILD trigger's text while it runs): what

@@ -375,11 +375,7 @@ impl Builder<'_> {
         readonly: bool,
         into: &Path,
     ) -> Result<PathBuf, String> {
-        let layers: Vec<PathBuf> = img
-            .layers
-            .iter()
-            .map(|l| self.engine.images.layers.diff_dir(&l.diff_id))
-            .collect();
+        let layers = self.layer_dirs(img);
         let missing = || format!("source {path:?}: not found in {}", short(&img.id));
         let rel = resolve_in_layers(&layers, path).ok_or_else(missing)?;
         if img.layers.is_empty() {
@@ -415,11 +411,7 @@ impl Builder<'_> {
         path: &str,
         into: &Path,
     ) -> Result<PathBuf, String> {
-        let layers: Vec<PathBuf> = img
-            .layers
-            .iter()
-            .map(|l| self.engine.images.layers.diff_dir(&l.diff_id))
-            .collect();
+        let layers = self.layer_dirs(img);
         let rel = resolve_in_layers(&layers, path)
             .ok_or_else(|| format!("source {path:?}: not found in {}", short(&img.id)))?;
         let out = into.join("src");
