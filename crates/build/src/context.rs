@@ -114,11 +114,7 @@ impl Context {
 
     /// An empty context (a Dockerfile given on stdin): COPY finds nothing in it.
     pub fn empty() -> Result<Context, ContextError> {
-        let parent = std::env::temp_dir();
-        let tmp = tempfile::Builder::new()
-            .prefix("hull-context-")
-            .tempdir_in(&parent)
-            .map_err(io_err("create temp dir in", &parent))?;
+        let tmp = private_dir(&std::env::temp_dir())?;
         let mut ctx = Context::from_dir(tmp.path(), DockerIgnore::default())?;
         ctx._tmp = Some(tmp);
         Ok(ctx)
@@ -128,10 +124,7 @@ impl Context {
     /// the image store's breakout-safe one: `..`, absolute names and writes through symlinks
     /// are refused or kept inside the directory.
     pub fn from_tar_in<R: Read>(reader: R, parent: &Path) -> Result<Context, ContextError> {
-        let tmp = tempfile::Builder::new()
-            .prefix("hull-context-")
-            .tempdir_in(parent)
-            .map_err(io_err("create temp dir in", parent))?;
+        let tmp = private_dir(parent)?;
         let stream =
             hull_image::local::open_tar(reader).map_err(|e| ContextError::Tar(e.to_string()))?;
         let opts = hull_image::unpack::UnpackOptions { chown: false };
@@ -449,6 +442,14 @@ impl Context {
         field(h, &extra);
         Ok(())
     }
+}
+
+/// A context's own temp directory under `parent` (removed when the context is dropped).
+fn private_dir(parent: &Path) -> Result<tempfile::TempDir, ContextError> {
+    tempfile::Builder::new()
+        .prefix("hull-context-")
+        .tempdir_in(parent)
+        .map_err(io_err("create temp dir in", parent))
 }
 
 #[cfg(test)]

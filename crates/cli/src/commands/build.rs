@@ -135,13 +135,8 @@ pub fn prune(ctx: &Ctx, _args: crate::cli_build::BuilderPruneArgs) -> Result<u8>
     let engine = Engine::open(&ctx.root).context("open hull store")?;
     let pruned = hull_build::exec::prune_cache(engine.images.root())
         .map_err(|e| anyhow::anyhow!("builder prune: {e}"))?;
-    if !pruned.keys.is_empty() {
-        println!("Deleted build cache objects:");
-        for k in &pruned.keys {
-            println!("{k}");
-        }
-        println!();
-    }
+    let keys: Vec<&str> = pruned.keys.iter().map(String::as_str).collect();
+    super::system::section("Deleted build cache objects:", &keys);
     println!(
         "Total reclaimed space: {}",
         crate::output::human_size(pruned.bytes)

@@ -84,7 +84,8 @@ pub fn prune(ctx: &Ctx, args: SystemPruneArgs) -> Result<u8> {
     Ok(0)
 }
 
-fn section(title: &str, lines: &[&str]) {
+/// A prune report's section: its title, one line each, a blank line; nothing when empty.
+pub(super) fn section(title: &str, lines: &[&str]) {
     if lines.is_empty() {
         return;
     }
