@@ -212,6 +212,28 @@ fn a_second_build_uses_the_cache_until_a_copied_file_changes() {
     assert_no_containers(&h);
 }
 
+/// `hull build ARGS…` started with its output piped, once `runs` RUN containers are running.
+fn build_until_running(h: &Hull, args: &[&str], runs: usize) -> std::process::Child {
+    let mut all = vec!["build"];
+    all.extend_from_slice(args);
+    let child = h
+        .command(&all)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    hull_tests::wait_until("the build's RUN containers", || {
+        h.ok(&["ps", "-q"]).trim().lines().count() == runs
+    });
+    child
+}
+
+/// SIGINT to `child`, as Ctrl-C sends it.
+fn interrupt(child: &std::process::Child) {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+}
+
 #[test]
 fn ctrl_c_during_run_stops_the_build_and_removes_its_container() {
     require_root!();
@@ -220,17 +242,8 @@ fn ctrl_c_during_run_stops_the_build_and_removes_its_container() {
     let ctx = context(&h, "ctx7", &[("Dockerfile", &dockerfile)]);
     let ctx_s = ctx.display().to_string();
     h.ok(&["pull", &busybox()]);
-    let mut child = h
-        .command(&["build", "-t", "local/interrupted", &ctx_s])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    hull_tests::wait_until("the RUN container", || {
-        h.ok(&["ps", "-q"]).trim().lines().count() == 1
-    });
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let mut child = build_until_running(&h, &["-t", "local/interrupted", &ctx_s], 1);
+    interrupt(&child);
     let started = std::time::Instant::now();
     let status = child.wait().unwrap();
     assert!(!status.success());
@@ -533,17 +546,8 @@ fn ctrl_c_during_parallel_stages_stops_both_and_leaves_nothing_running() {
         busybox()
     );
     let ctx = context(&h, "par-int", &[("Dockerfile", &dockerfile)]);
-    let child = h
-        .command(&["build", "-t", "local/par-int", ctx.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    hull_tests::wait_until("both stages' RUN containers", || {
-        h.ok(&["ps", "-q"]).trim().lines().count() == 2
-    });
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let child = build_until_running(&h, &["-t", "local/par-int", ctx.to_str().unwrap()], 2);
+    interrupt(&child);
     let out = child.wait_with_output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -673,15 +677,7 @@ fn a_build_killed_mid_run_leaves_a_container_the_next_build_removes() {
     let endless = format!("FROM {}\nRUN sleep 300\n", busybox());
     let ctx = context(&h, "killed", &[("Dockerfile", &endless)]);
     // --progress tty runs the RUN detached, so it outlives a SIGKILLed build.
-    let mut child = h
-        .command(&["build", "--progress", "tty", ctx.to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    hull_tests::wait_until("the RUN container", || {
-        h.ok(&["ps", "-q"]).trim().lines().count() == 1
-    });
+    let mut child = build_until_running(&h, &["--progress", "tty", ctx.to_str().unwrap()], 1);
     child.kill().unwrap();
     child.wait().unwrap();
     let left = h.ok(&["ps", "-a", "--format", "{{.Names}}"]);
