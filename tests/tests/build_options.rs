@@ -1,6 +1,6 @@
 //! `hull build`'s image options: `--label`, `--pull`, `--platform` (and `FROM --platform`,
-//! the automatic platform ARGs), `--format` (checked in the pushed manifest) and `--output`;
-//! and ADD of a URL (with `--checksum`, and the step cache following the served content).
+//! the automatic platform ARGs), `--format` (checked in the pushed manifest), `--output` and
+//! `--iidfile`; `COPY --link`; and ADD of a URL (with `--checksum`, and the step cache following the served content).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -401,4 +401,46 @@ fn network_none_host_and_default_reach_the_run_containers() {
         err.contains("--network \"bogus\": must be default, none or host"),
         "{err}"
     );
+}
+
+#[test]
+fn iidfile_holds_the_built_images_id_and_copy_link_copies_as_copy_does() {
+    require_root!();
+    let h = Hull::new();
+    let df = format!(
+        "FROM {}\nCOPY --link --chmod=600 f /linked/f\nCOPY --chmod=600 f /plain/f\n",
+        busybox()
+    );
+    let ctx = context(&h, "iidfile", &df);
+    std::fs::write(ctx.join("f"), "copied\n").unwrap();
+    let iidfile = h.root().parent().unwrap().join("iid");
+    let iid = iidfile.display().to_string();
+    let out = build(&h, &["-q", "--iidfile", &iid], &ctx);
+    let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let written = std::fs::read_to_string(&iidfile).unwrap();
+    assert!(written.starts_with("sha256:"), "{written}");
+    assert_eq!(written, printed, "--iidfile holds what -q prints");
+    let listing = h.ok(&[
+        "run",
+        "--rm",
+        &written,
+        "ls",
+        "-ln",
+        "/linked/f",
+        "/plain/f",
+    ]);
+    let modes: Vec<(&str, &str)> = listing
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[0], f[2])
+        })
+        .collect();
+    assert_eq!(
+        modes,
+        [("-rw-------", "0"), ("-rw-------", "0")],
+        "{listing}"
+    );
+    let body = h.ok(&["run", "--rm", &written, "cat", "/linked/f"]);
+    assert_eq!(body, "copied\n");
 }
