@@ -1,6 +1,7 @@
 //! `hull build`'s image options: `--label`, `--pull`, `--platform` (and `FROM --platform`,
 //! the automatic platform ARGs), `--format` (checked in the pushed manifest), `--output` and
-//! `--iidfile`; `COPY --link`; and ADD of a URL (with `--checksum`, and the step cache following the served content).
+//! `--iidfile`; `COPY --link`; and ADD of a URL (with `--checksum`, and the step cache
+//! following the served content).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
