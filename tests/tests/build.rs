@@ -209,6 +209,22 @@ fn a_second_build_uses_the_cache_until_a_copied_file_changes() {
 
     let uncached = build(&h, &["--no-cache"], &ctx);
     assert!(!uncached.contains("Using cache"), "{uncached}");
+
+    // Another Dockerfile in another directory that starts with the same steps shares them.
+    let other = format!(
+        "FROM {}\nENV X=1\nCOPY f.txt /f.txt\nRUN cat /f.txt > /g.txt\nLABEL other=1\n",
+        busybox()
+    );
+    let ctx2 = context(
+        &h,
+        "ctx6-other",
+        &[("other.Dockerfile", &other), ("f.txt", "two\n")],
+    );
+    // As with docker's CLI, a relative -f is taken from the current directory.
+    let file = ctx2.join("other.Dockerfile").display().to_string();
+    let shared = build(&h, &["-f", &file], &ctx2);
+    assert_eq!(shared.matches(" ---> Using cache").count(), 3, "{shared}");
+    assert!(!shared.contains("Running in"), "a shared RUN ran: {shared}");
     assert_no_containers(&h);
 }
 
