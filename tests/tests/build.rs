@@ -685,6 +685,40 @@ fn copy_from_a_stage_matches_wildcards_against_its_final_tree() {
     assert_no_containers(&h);
 }
 
+/// A RUN that removes a directory and makes it again leaves an opaque directory in its layer,
+/// and one that removes it leaves a whiteout: what the lower layers had there is gone from the
+/// stage, and from what COPY --from and RUN --mount=type=bind,from= take.
+#[test]
+fn copy_from_a_stage_honours_directories_removed_or_made_again_over_lower_ones() {
+    require_root!();
+    let h = Hull::new();
+    let dockerfile = format!(
+        "FROM {b} AS make\nRUN mkdir -p /d/sub /w/x && echo old > /d/old && echo deep > /d/sub/deep \
+         && echo a > /w/x/a\nRUN rm -rf /d /w && mkdir -p /d/sub && echo new > /d/new\n\
+         FROM {b}\nCOPY --from=make /d /d\nCOPY --from=make /d/sub /sub\n\
+         RUN --mount=type=bind,from=make,source=/d,target=/m ls -R /m > /seen\n",
+        b = busybox()
+    );
+    let ctx = context(&h, "opaque-from", &[("Dockerfile", &dockerfile)]);
+    build(&h, &["-t", "local/opaque-from"], &ctx);
+    let ls = h.ok(&["run", "--rm", "local/opaque-from", "ls", "-R", "/d", "/sub"]);
+    assert_eq!(ls, "/d:\nnew\nsub\n\n/d/sub:\n\n/sub:\n", "{ls}");
+    let seen = h.ok(&["run", "--rm", "local/opaque-from", "cat", "/seen"]);
+    assert_eq!(seen, "/m:\nnew\nsub\n\n/m/sub:\n", "{seen}");
+    for gone in ["/d/old", "/w/x"] {
+        let df = format!("{dockerfile}COPY --from=make {gone} /gone\n");
+        let ctx = context(&h, "opaque-gone", &[("Dockerfile", &df)]);
+        let err = h.fails(&["build", ctx.to_str().unwrap()]);
+        assert!(err.contains(gone), "{err}");
+        let df =
+            format!("{dockerfile}RUN --mount=type=bind,from=make,source={gone},target=/m true\n");
+        let ctx = context(&h, "opaque-gone", &[("Dockerfile", &df)]);
+        let err = h.fails(&["build", ctx.to_str().unwrap()]);
+        assert!(err.contains(gone), "{err}");
+    }
+    assert_no_containers(&h);
+}
+
 #[test]
 fn a_build_killed_mid_run_leaves_a_container_the_next_build_removes() {
     require_root!();

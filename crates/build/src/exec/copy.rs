@@ -199,11 +199,16 @@ impl Builder<'_> {
         // One walk down each layer, topmost first: a whiteout of the path or of a parent hides
         // the layers below; a layer where a parent is a link (one an upper layer replaced) or
         // missing does not hold the path.
+        // An opaque directory on the way hides the layers below too.
         'layers: for d in dirs.iter().rev() {
             let mut at = d.clone();
+            let mut opaque = false;
             for (i, c) in rel.components().enumerate() {
                 at.push(c);
                 let Ok(m) = fs::symlink_metadata(&at) else {
+                    if opaque {
+                        return None;
+                    }
                     continue 'layers;
                 };
                 if is_whiteout(&m) {
@@ -215,6 +220,7 @@ impl Builder<'_> {
                 if m.file_type().is_symlink() {
                     continue 'layers;
                 }
+                opaque = opaque || is_opaque(&at);
             }
         }
         None
@@ -268,13 +274,8 @@ impl Builder<'_> {
             // an upper layer replaced) is skipped rather than followed.
             let rel = super::mounts::resolve_in_layers(&dirs, p)
                 .ok_or_else(|| format!("{p}: too many levels of symbolic links"))?;
-            let named = lexical(p);
-            for dir in &dirs {
-                let from = dir.join(&rel);
-                if no_link_above(dir, &rel) && fs::symlink_metadata(&from).is_ok() {
-                    merge(&from, &tmp.path().join(&named)).map_err(|e| format!("{p}: {e}"))?;
-                }
-            }
+            merge_out(&dirs, &rel, &tmp.path().join(lexical(p)))
+                .map_err(|e| format!("{p}: {e}"))?;
         }
         let ctx =
             Context::from_dir(tmp.path(), DockerIgnore::empty()).map_err(|e| e.to_string())?;
@@ -320,22 +321,60 @@ fn no_link_above(dir: &Path, rel: &Path) -> bool {
     true
 }
 
+/// Merges `rel` (links already resolved) out of `layers`, lowest first, into `to` as the
+/// image shows it: a layer where a parent of `rel` is a link does not hold it, and a whiteout or
+/// an opaque directory at or above it hides what the layers below gave. Whether `to` exists
+/// after.
+pub(super) fn merge_out(layers: &[PathBuf], rel: &Path, to: &Path) -> std::io::Result<bool> {
+    for dir in layers {
+        if !no_link_above(dir, rel) {
+            continue;
+        }
+        if hides_below(dir, rel) {
+            remove_any(to)?;
+        }
+        let from = dir.join(rel);
+        if fs::symlink_metadata(&from).is_ok() {
+            merge(&from, to)?;
+        }
+    }
+    Ok(fs::symlink_metadata(to).is_ok())
+}
+
+/// Whether the layer `dir` has a whiteout or an opaque directory on the way to `rel`, `rel`
+/// included.
+fn hides_below(dir: &Path, rel: &Path) -> bool {
+    let mut at = dir.to_path_buf();
+    rel.components().any(|c| {
+        at.push(c);
+        fs::symlink_metadata(&at).is_ok_and(|m| is_whiteout(&m)) || is_opaque(&at)
+    })
+}
+
+/// Removes whatever is at `path` (nothing there is fine).
+fn remove_any(path: &Path) -> std::io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(t) if t.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(_) => Ok(()),
+    }
+}
+
 /// Copies `from` over `to` (directories merged, files replaced; a whiteout removes what a
-/// lower layer put at `to`).
-pub(super) fn merge(from: &Path, to: &Path) -> std::io::Result<()> {
+/// lower layer put at `to`, an opaque directory replaces what was there).
+fn merge(from: &Path, to: &Path) -> std::io::Result<()> {
     let m = fs::symlink_metadata(from)?;
     if is_whiteout(&m) {
-        return match fs::symlink_metadata(to) {
-            Ok(t) if t.is_dir() => fs::remove_dir_all(to),
-            Ok(_) => fs::remove_file(to),
-            Err(_) => Ok(()),
-        };
+        return remove_any(to);
     }
     if let Some(parent) = to.parent() {
         fs::create_dir_all(parent)?;
     }
     let ft = m.file_type();
     if ft.is_dir() {
+        if is_opaque(from) {
+            remove_any(to)?;
+        }
         if !to.is_dir() {
             let _ = fs::remove_file(to);
             fs::create_dir(to)?;
@@ -353,6 +392,13 @@ pub(super) fn merge(from: &Path, to: &Path) -> std::io::Result<()> {
         fs::copy(from, to)?;
     }
     Ok(())
+}
+
+/// An overlay opaque directory as the layer store keeps it: `trusted.overlay.opaque=y`, which
+/// hides what the layers below have in it.
+fn is_opaque(dir: &Path) -> bool {
+    hull_sys::fs::lgetxattr(dir, std::ffi::OsStr::new("trusted.overlay.opaque"))
+        .is_ok_and(|v| v.as_deref() == Some(b"y"))
 }
 
 /// An overlay whiteout as the layer store keeps it: a 0/0 character device.

@@ -415,14 +415,8 @@ impl Builder<'_> {
         let rel = resolve_in_layers(&layers, path)
             .ok_or_else(|| format!("source {path:?}: not found in {}", short(&img.id)))?;
         let out = into.join("src");
-        let mut found = false;
-        for l in &layers {
-            let from = l.join(&rel);
-            if fs::symlink_metadata(&from).is_ok() {
-                super::copy::merge(&from, &out).map_err(|e| format!("source {path:?}: {e}"))?;
-                found = true;
-            }
-        }
+        let found = super::copy::merge_out(&layers, &rel, &out)
+            .map_err(|e| format!("source {path:?}: {e}"))?;
         if !found {
             return Err(format!("source {path:?}: not found in {}", short(&img.id)));
         }
