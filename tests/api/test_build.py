@@ -148,8 +148,12 @@ def test_build_prune_forgets_the_step_cache(api, client, busybox):
         tar.seek(0)
         again = said(api.build(fileobj=tar, custom_context=True, decode=True))
         assert "Using cache" in again, again
+        records = api.df()["BuildCache"]
+        steps = {r["ID"] for r in records if r["Type"] == "regular"}
+        assert steps and all(r["Size"] > 0 and not r["InUse"] for r in records), records
         pruned = api.prune_builds()
-        assert pruned["SpaceReclaimed"] > 0 and len(pruned["CachesDeleted"]) >= 1, pruned
+        assert pruned["SpaceReclaimed"] > 0 and steps <= set(pruned["CachesDeleted"]), pruned
+        assert api.df()["BuildCache"] == [], "prune leaves no record no build uses"
         tar.seek(0)
         after = said(api.build(fileobj=tar, custom_context=True, decode=True))
         assert "Using cache" not in after and "Running in" in after, after

@@ -261,7 +261,7 @@ def test_system_df_counts_images_containers_and_volumes(api, client, hull, clean
     try:
         cid = hull.out("create", "--name", "df-ctr", "-v", "df-vol:/data", busybox, "true")
         df = api.df()
-        assert df["LayersSize"] > 0 and df["BuildCache"] == []
+        assert df["LayersSize"] > 0 and isinstance(df["BuildCache"], list)
         image = next(i for i in df["Images"] if i["Id"] == client.images.get(busybox).id)
         assert image["Containers"] >= 1 and BUSYBOX in image["RepoTags"]
         ctr = next(c for c in df["Containers"] if c["Id"] == cid)

@@ -556,7 +556,7 @@ fn a_build_sweeps_the_layer_mounts_and_temp_dirs_a_killed_build_left() {
 }
 
 #[test]
-fn builder_prune_forgets_the_steps_and_keeps_the_cache_mounts() {
+fn builder_prune_removes_the_steps_and_the_cache_mounts_no_build_uses() {
     require_root!();
     let h = Hull::new();
     let df = format!(
@@ -566,22 +566,60 @@ fn builder_prune_forgets_the_steps_and_keeps_the_cache_mounts() {
     let ctx = context(&h, "bp", &[("Dockerfile", &df)]);
     build(&h, &["-t", "local/bp"], &ctx);
     assert!(build(&h, &["-t", "local/bp"], &ctx).contains("Using cache"));
+    // system df counts the step entries and the cache mount, none in use.
+    let line = h.ok(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}}|{{.TotalCount}}|{{.Active}}",
+    ]);
+    assert!(line.contains("Build Cache|2|0"), "{line}");
+    let verbose = h.ok(&["system", "df", "-v"]);
+    assert!(
+        verbose
+            .lines()
+            .any(|l| l.starts_with("kept-") && l.contains("exec.cachemount")),
+        "{verbose}"
+    );
+
+    // While a build holds the mount (its lock), prune leaves it and df marks it in use.
+    // The mount's directory is named by its id and a hash of it.
+    let mounts = h.root().join("build-cache/mounts");
+    let name = std::fs::read_dir(&mounts)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("kept-") && !n.ends_with(".lock"))
+        .expect("the cache mount's directory");
+    let held = std::fs::File::open(mounts.join(format!("{name}.lock"))).unwrap();
+    held.lock_shared().unwrap();
     let out = h.ok(&["builder", "prune", "-f"]);
     assert!(out.starts_with("Deleted build cache objects:\n"), "{out}");
-    assert!(
-        out.trim_end()
-            .lines()
-            .last()
-            .unwrap()
-            .starts_with("Total reclaimed space: "),
-        "{out}"
-    );
-    // The step runs again, and the cache mount kept what the first run wrote.
+    assert!(!out.lines().any(|l| l == name), "{out}");
+    assert!(h
+        .ok(&["system", "df", "-v"])
+        .contains(&format!("{}*", &name[..12])));
     let again = build(&h, &["-t", "local/bp"], &ctx);
     assert!(!again.contains("Using cache"), "{again}");
     assert_eq!(sh(&h, "local/bp", "cat /seen").unwrap(), "x\nx\n");
-    // system prune forgets the rerun's entries too, as Docker's does.
+
+    // Once nothing holds it, prune removes it: the next build starts with an empty cache.
+    drop(held);
+    let out = h.ok(&["builder", "prune"]);
+    assert!(out.lines().any(|l| l == name), "{out}");
+    build(&h, &["-t", "local/bp"], &ctx);
+    assert_eq!(sh(&h, "local/bp", "cat /seen").unwrap(), "x\n");
+    // system prune removes the build cache too, as Docker's does.
     let system = h.ok(&["system", "prune", "-f"]);
-    assert!(system.contains("Deleted build cache objects:"), "{system}");
+    assert!(
+        system.contains("Deleted build cache objects:") && system.lines().any(|l| l == name),
+        "{system}"
+    );
     assert_eq!(h.ok(&["builder", "prune"]), "Total reclaimed space: 0B\n");
+    let line = h.ok(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}}|{{.TotalCount}}|{{.Size}}",
+    ]);
+    assert!(line.contains("Build Cache|0|0B"), "{line}");
 }

@@ -10,6 +10,7 @@
 //! the working directory) or COPY (missing parents are written into the layer).
 
 mod cache;
+mod cache_records;
 mod config;
 mod copy;
 mod fetch;
@@ -38,7 +39,7 @@ use hull_oci::Digest;
 
 use crate::context::Context;
 use crate::dockerfile::{subst, Dockerfile, Instruction, Stage};
-pub use cache::{prune_cache, PrunedCache};
+pub use cache_records::{cache_records, prune_cache, CacheKind, CacheRecord, PrunedCache};
 pub use progress::{Progress, Quiet, RunMode, Stdout};
 
 /// Why a build failed: one line, naming the step and the cause.

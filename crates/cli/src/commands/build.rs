@@ -130,7 +130,8 @@ fn build_with_sink(
     Ok(id)
 }
 
-/// `hull builder prune`: forgets the step cache, printing Docker's lines.
+/// `hull builder prune`: removes the build cache no build uses (step entries and RUN cache
+/// mounts), printing Docker's lines.
 pub fn prune(ctx: &Ctx, _args: crate::cli_build::BuilderPruneArgs) -> Result<u8> {
     let engine = Engine::open(&ctx.root).context("open hull store")?;
     let pruned = hull_build::exec::prune_cache(engine.images.root())

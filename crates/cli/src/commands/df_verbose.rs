@@ -1,7 +1,8 @@
 //! `hull system df -v`: Docker's verbose form, one table per kind: each image with the bytes it
 //! shares with other images and its own, each container with its writable layer and volumes,
-//! each volume with how many containers use it, and the (empty) build cache.
+//! each volume with how many containers use it, and each record of the build cache.
 
+use hull_build::exec::CacheRecord;
 use hull_engine::lifecycle::df::{DiskUsage, ImageUsage};
 use hull_engine::view;
 
@@ -13,7 +14,7 @@ fn size4(bytes: u64) -> String {
 }
 
 /// The four sections, as Docker prints them.
-pub fn render(usage: &DiskUsage, now: i64) -> String {
+pub fn render(usage: &DiskUsage, cache: &[CacheRecord], now: i64) -> String {
     let mut out = String::from("Images space usage:\n\n");
     let mut rows = vec![header(&[
         "REPOSITORY",
@@ -68,9 +69,15 @@ pub fn render(usage: &DiskUsage, now: i64) -> String {
     }));
     out.push_str(&table(&rows));
 
-    // hull has no build cache: Docker's line and header for an empty one.
-    out.push_str("\nBuild cache usage: 0B\n\n");
-    out.push_str(&table(&[header(&[
+    out.push_str(&build_cache(cache, now));
+    out
+}
+
+/// The build cache's section: its total, then one row per record, an ID in use marked `*`.
+fn build_cache(cache: &[CacheRecord], now: i64) -> String {
+    let total: u64 = cache.iter().map(|r| r.size).sum();
+    let mut out = format!("\nBuild cache usage: {}\n\n", human_size(total));
+    let mut rows = vec![header(&[
         "CACHE ID",
         "CACHE TYPE",
         "SIZE",
@@ -78,7 +85,24 @@ pub fn render(usage: &DiskUsage, now: i64) -> String {
         "LAST USED",
         "USAGE",
         "SHARED",
-    ])]));
+    ])];
+    let ago = |t: i64| format!("{} ago", hull_engine::view::human_duration(now - t));
+    rows.extend(cache.iter().map(|r| {
+        let mut id: String = r.id.chars().take(12).collect();
+        if r.in_use {
+            id.push('*');
+        }
+        vec![
+            id,
+            r.kind.docker_type().to_string(),
+            human_size(r.size),
+            ago(r.created),
+            ago(r.last_used),
+            "1".to_string(),
+            "false".to_string(),
+        ]
+    }));
+    out.push_str(&table(&rows));
     out
 }
 

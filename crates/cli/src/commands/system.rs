@@ -72,7 +72,7 @@ pub fn prune(ctx: &Ctx, args: SystemPruneArgs) -> Result<u8> {
         .collect();
     let images: Vec<&str> = images.iter().map(String::as_str).collect();
     section("Deleted Images:", &images);
-    // Docker's system prune forgets the build cache too (the RUN cache mounts stay).
+    // Docker's system prune removes the build cache too (what no build uses).
     let cache = hull_build::exec::prune_cache(engine.images.root())
         .map_err(|e| anyhow::anyhow!("system prune: {e}"))?;
     let keys: Vec<&str> = cache.keys.iter().map(String::as_str).collect();
@@ -97,24 +97,25 @@ pub(super) fn section(title: &str, lines: &[&str]) {
 }
 
 /// `hull system df [--format]`: Docker's summary, one line per type (with `-v`, Docker's verbose
-/// tables: [`super::df_verbose`]). RECLAIMABLE is what nothing
-/// uses, with its share of SIZE when SIZE is not 0; hull has no build cache yet, so that line is
-/// all zeros, as on a Docker host that never built.
+/// tables: [`super::df_verbose`]). RECLAIMABLE is what nothing uses, with its share of SIZE when
+/// SIZE is not 0 (not for the build cache, as Docker prints it).
 pub fn df(ctx: &Ctx, args: SystemDfArgs) -> Result<u8> {
     if args.verbose && args.format.is_some() {
         bail!("system df: --format cannot be used with --verbose (its output is four tables)");
     }
     let engine = Engine::open(&ctx.root).context("open hull store")?;
     let usage = engine.disk_usage().context("system df")?;
+    let cache = hull_build::exec::cache_records(engine.images.root())
+        .map_err(|e| anyhow::anyhow!("system df: {e}"))?;
     if args.verbose {
-        print!("{}", super::df_verbose::render(&usage, now_secs()));
+        print!("{}", super::df_verbose::render(&usage, &cache, now_secs()));
         return Ok(0);
     }
     let lines = [
         ("Images", usage.images_line(), true),
         ("Containers", usage.containers_line(), true),
         ("Local Volumes", usage.volumes_line(), true),
-        ("Build Cache", UsageLine::default(), false),
+        ("Build Cache", cache_line(&cache), false),
     ];
     let docs: Vec<serde_json::Value> = lines
         .iter()
@@ -150,6 +151,19 @@ pub fn df(ctx: &Ctx, args: SystemDfArgs) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// The build cache's summary line: records in use are active, the others reclaimable.
+fn cache_line(cache: &[hull_build::exec::CacheRecord]) -> UsageLine {
+    cache.iter().fold(UsageLine::default(), |mut l, r| {
+        l.total += 1;
+        l.size += r.size;
+        match r.in_use {
+            true => l.active += 1,
+            false => l.reclaimable += r.size,
+        }
+        l
+    })
 }
 
 /// One summary line as Docker's `--format` sees it: every field a string.
