@@ -1,7 +1,7 @@
 //! `hull build`'s image options: `--label`, `--pull`, `--platform` (and `FROM --platform`,
 //! the automatic platform ARGs), `--format` (checked in the pushed manifest), `--output` and
-//! `--iidfile`; `COPY --link`; and ADD of a URL (with `--checksum`, and the step cache
-//! following the served content).
+//! `--iidfile`; `COPY --link`; ADD of a URL (with `--checksum`, and the step cache following
+//! the served content); and Ctrl-C while a step that is not a RUN waits.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -444,4 +444,94 @@ fn iidfile_holds_the_built_images_id_and_copy_link_copies_as_copy_does() {
     );
     let body = h.ok(&["run", "--rm", &written, "cat", "/linked/f"]);
     assert_eq!(body, "copied\n");
+}
+
+/// A server on a free loopback port for one GET: it reports the request on the first channel
+/// and answers `body` once the second one sends (never, if that sender is dropped first).
+fn held_server(
+    body: &'static str,
+) -> (
+    u16,
+    std::sync::mpsc::Receiver<()>,
+    std::sync::mpsc::Sender<()>,
+) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (asked_tx, asked) = std::sync::mpsc::channel();
+    let (go, go_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let Ok((mut conn, _)) = listener.accept() else {
+            return;
+        };
+        let mut req = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => req.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = asked_tx.send(());
+        if go_rx.recv().is_ok() {
+            let head = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(body.as_bytes());
+        }
+    });
+    (port, asked, go)
+}
+
+/// SIGINT to `child`, as Ctrl-C sends it.
+fn interrupt(child: &std::process::Child) {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+}
+
+#[test]
+fn ctrl_c_after_a_run_stops_the_build_at_the_next_step_and_a_second_ends_it() {
+    require_root!();
+    let h = Hull::new();
+    h.ok(&["pull", &busybox()]);
+    let start = |port: u16, name: &str| {
+        let df = format!(
+            "FROM {}\nRUN true\nADD http://127.0.0.1:{port}/f /f\nRUN true\n",
+            busybox()
+        );
+        let args = build_args(&["-t", "local/int"], &context(&h, name, &df));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        h.command(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let wait = std::time::Duration::from_secs(60);
+    // One Ctrl-C while the ADD fetches, after a foreground RUN: the step ends, no other runs.
+    let (port, asked, go) = held_server("fetched\n");
+    let child = start(port, "int-once");
+    asked.recv_timeout(wait).expect("the ADD's request");
+    interrupt(&child);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    go.send(()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the build ran on: {err}");
+    assert!(
+        err.contains("build interrupted before Dockerfile:4"),
+        "{err}"
+    );
+    assert_eq!(h.ok(&["images", "-q", "local/int"]).trim(), "");
+
+    // A second Ctrl-C while the fetch still waits ends hull at once.
+    let (port, asked, go) = held_server("never\n");
+    let child = start(port, "int-twice");
+    asked.recv_timeout(wait).expect("the ADD's request");
+    interrupt(&child);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    drop(go);
+    assert_eq!(h.ok(&["ps", "-a", "-q"]).trim(), "");
 }

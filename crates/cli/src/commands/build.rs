@@ -109,10 +109,10 @@ fn build_with_sink(
         (false, true) => &tty,
         (false, false) => &Stdout,
     };
-    // The live view runs RUNs detached: Ctrl-C must stop them rather than end hull.
-    if live {
-        hull_build::exec::catch_interrupts();
-    }
+    // Ctrl-C stops the build at its next step (and the RUN running) rather than ending hull:
+    // the live view's RUNs run detached, and after a foreground RUN the runtime's forwarding
+    // handler would otherwise leave SIGINT ignored between steps.
+    hull_build::exec::catch_interrupts();
     let built = run_build(engine, context, file, opts, pull, sink);
     if built.is_err() && live {
         tty.show_failed_step();
