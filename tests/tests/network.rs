@@ -454,6 +454,77 @@ fn host_and_none_are_listed_inspected_and_never_removed() {
     assert_eq!(h.ok(&["network", "ls", "-q"]).lines().count(), 3);
 }
 
+#[test]
+fn ls_filters_and_formats_as_dockers() {
+    require_root!();
+    let _s = serial();
+    let store = NetStore::new();
+    let h = &store.hull;
+    h.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.231.20.0/24",
+        "--label",
+        "team=a",
+        "lf-a",
+    ]);
+    h.ok(&["network", "create", "--subnet", "10.231.21.0/24", "lf-b"]);
+    let ls = |args: &[&str]| {
+        let mut all = vec!["network", "ls"];
+        all.extend_from_slice(args);
+        h.ok(&all)
+    };
+    assert_eq!(
+        ls(&["-f", "name=lf-", "--format", "{{.Name}}"]),
+        "lf-a\nlf-b\n"
+    );
+    let a: serde_json::Value =
+        serde_json::from_str(&h.ok(&["network", "inspect", "lf-a"])).unwrap();
+    let a_id = a[0]["Id"].as_str().unwrap();
+    assert_eq!(
+        ls(&["-f", "label=team=a", "-q"]),
+        format!("{}\n", &a_id[..12])
+    );
+    assert_eq!(
+        ls(&["-f", "label=team", "-q", "--no-trunc"]),
+        format!("{a_id}\n")
+    );
+    assert_eq!(
+        ls(&[
+            "-f",
+            "type=builtin",
+            "--format",
+            "{{.Name}} {{.Driver}} {{.Scope}}"
+        ]),
+        "bridge bridge local\nhost host local\nnone null local\n"
+    );
+    let json = ls(&["-f", "name=lf-a", "-f", "driver=bridge", "--format", "json"]);
+    let row: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(
+        (row["Name"].as_str(), row["Labels"].as_str()),
+        (Some("lf-a"), Some("team=a"))
+    );
+    assert!(
+        row["CreatedAt"].as_str().unwrap().ends_with(" +0000 UTC"),
+        "{row}"
+    );
+    let table = ls(&[
+        "-f",
+        "name=lf-b",
+        "--format",
+        "table {{.Name}}\t{{.Driver}}",
+    ]);
+    assert_eq!(
+        table.lines().collect::<Vec<_>>(),
+        ["NAME      DRIVER", "lf-b      bridge"],
+        "{table}"
+    );
+    let err = h.fails(&["network", "ls", "-f", "colour=red"]);
+    assert!(err.contains("invalid filter 'colour=red'"), "{err}");
+    h.ok(&["network", "rm", "lf-a", "lf-b"]);
+}
+
 /// Sets HULL_FIREWALL for the (serialized) test and clears it on drop. iptables-nft creates the
 /// (empty) `ip nat` and `ip filter` tables on first use: the ones the test made are deleted.
 struct FirewallEnv {

@@ -27,11 +27,11 @@ fn system_df_counts_what_is_used_and_what_is_reclaimable() {
     let empty = h.ok(&["system", "df"]);
     assert_eq!(
         empty,
-        "TYPE            TOTAL   ACTIVE   SIZE   RECLAIMABLE\n\
-         Images          0       0        0B     0B\n\
-         Containers      0       0        0B     0B\n\
-         Local Volumes   0       0        0B     0B\n\
-         Build Cache     0       0        0B     0B\n"
+        "TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE\n\
+         Images          0         0         0B        0B\n\
+         Containers      0         0         0B        0B\n\
+         Local Volumes   0         0         0B        0B\n\
+         Build Cache     0         0         0B        0B\n"
     );
     let bb = busybox();
     h.ok(&["pull", "-q", &bb]);
@@ -215,7 +215,7 @@ fn system_df_verbose_lists_each_image_container_and_volume() {
         ]
     );
     assert!(
-        out.ends_with("\nBuild cache usage: 0B\n\nCACHE ID   CACHE TYPE   SIZE   CREATED   LAST USED   USAGE   SHARED\n"),
+        out.ends_with("\nBuild cache usage: 0B\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED\n"),
         "{out}"
     );
     let err = h.fails(&["system", "df", "-v", "--format", "json"]);

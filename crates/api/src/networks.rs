@@ -8,6 +8,7 @@ use std::sync::Arc;
 use hull_engine::endpoint::connect::{ConnectError, ConnectRequest};
 use hull_engine::state::ContainerError;
 use hull_engine::view::network::{inspect as network_doc, Predefined};
+use hull_engine::view::network_list;
 use hull_net::{CreateRequest, Network, NetworkError, Networks};
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
@@ -56,79 +57,22 @@ fn network_error(e: NetworkError) -> ApiError {
     }
 }
 
-/// Every network's document: the store's, then `host` and `none`.
-fn documents(s: &Shared) -> Result<Vec<Value>, ApiError> {
-    let root = &s.opts.root;
-    let nets = Networks::open(root);
-    let mut names: Vec<String> = nets
-        .list()
-        .map_err(network_error)?
-        .into_iter()
-        .map(|n| n.id)
-        .collect();
-    names.extend(Predefined::ALL.iter().map(|p| p.name().to_string()));
-    let mut out = Vec::new();
-    for n in names {
-        match network_doc(root, &nets, &n) {
-            Ok(doc) => out.push(serde_json::to_value(doc).unwrap_or(Value::Null)),
-            Err(NetworkError::NotFound { .. }) => {} // removed meanwhile
-            Err(e) => return Err(network_error(e)),
-        }
-    }
-    Ok(out)
-}
-
-/// `GET /networks?filters` (name, id, driver, type, label, scope).
+/// `GET /networks?filters` (name, id, driver, type, label, scope, dangling).
 async fn list(shared: &Arc<Shared>, t: &Target) -> Handled {
     let filters = t.query.filters()?;
     for (k, v) in &filters {
-        let ok = match k.as_str() {
-            "name" | "id" | "driver" | "label" | "scope" => true,
-            "type" => matches!(v.as_str(), "custom" | "builtin"),
-            "dangling" => matches!(v.as_str(), "true" | "false" | "1" | "0"),
-            _ => false,
-        };
-        if !ok {
-            return Err(ApiError::bad(format!("invalid filter '{k}={v}'")));
-        }
+        network_list::check_filter(k, v).map_err(ApiError::bad)?;
     }
     let docs = blocking(shared, move |s| {
-        let docs = documents(s)?;
+        let nets = Networks::open(&s.opts.root);
+        let docs = network_list::documents(&s.opts.root, &nets).map_err(network_error)?;
         Ok(docs
             .into_iter()
-            .filter(|d| matches(&filters, d))
+            .filter(|d| network_list::matches(&filters, d))
             .collect::<Vec<_>>())
     })
     .await?;
     Ok(body::json(StatusCode::OK, &Value::Array(docs)))
-}
-
-/// One key's values OR, keys AND, as Docker's filters.
-fn matches(filters: &[(String, String)], doc: &Value) -> bool {
-    let text = |k: &str| doc[k].as_str().unwrap_or_default().to_string();
-    let builtin = matches!(text("Name").as_str(), "bridge" | "host" | "none");
-    let one = |k: &str, v: &str| match k {
-        "name" => text("Name").contains(v),
-        "id" => text("Id").starts_with(v),
-        "driver" => text("Driver") == v,
-        "scope" => v == "local",
-        "type" => (v == "builtin") == builtin,
-        "dangling" => {
-            let unused = doc["Containers"].as_object().is_none_or(|m| m.is_empty());
-            matches!(v, "true" | "1") == (unused && !builtin)
-        }
-        _ => match v.split_once('=') {
-            Some((lk, lv)) => doc["Labels"][lk].as_str() == Some(lv),
-            None => doc["Labels"].get(v).is_some(),
-        },
-    };
-    let keys: std::collections::BTreeSet<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
-    keys.into_iter().all(|key| {
-        filters
-            .iter()
-            .filter(|(k, _)| k == key)
-            .any(|(k, v)| one(k, v))
-    })
 }
 
 async fn inspect(shared: &Arc<Shared>, name: String) -> Handled {

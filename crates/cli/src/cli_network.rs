@@ -56,6 +56,9 @@ pub struct NetworkCreateArgs {
     /// Driver to manage the network (only "bridge")
     #[arg(short, long, default_value = "bridge")]
     pub driver: String,
+    /// Set metadata on the network (K=V)
+    #[arg(long)]
+    pub label: Vec<String>,
     pub name: String,
 }
 
@@ -67,6 +70,13 @@ pub struct NetworkLsArgs {
     /// Do not truncate the output
     #[arg(long)]
     pub no_trunc: bool,
+    /// Filter output (name=, id=, driver=, label=K[=V], scope=local, type=custom|builtin,
+    /// dangling=true|false)
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+    /// Format output: table, json, or a Go template ({{.ID}}, {{.Name}}, {{.Driver}}, …)
+    #[arg(long)]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Args)]

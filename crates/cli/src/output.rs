@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use hull_engine::view::human_duration;
 use serde_json::Value;
 
-/// Aligns rows into columns separated by three spaces, like Go's tabwriter with padding 3; the
-/// last column is not padded.
+/// Aligns rows into columns as Docker's CLI does (Go's tabwriter with padding 3 and a minimum
+/// cell width of 10): each column as wide as its widest cell plus three spaces, at least 10;
+/// the last column is not padded.
 pub fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
@@ -25,7 +26,7 @@ pub fn table(rows: &[Vec<String>]) -> String {
         for (c, cell) in row.iter().enumerate() {
             out.push_str(cell);
             if c < last {
-                let pad = widths[c] - cell.chars().count() + 3;
+                let pad = (widths[c] + 3).max(10) - cell.chars().count();
                 out.extend(std::iter::repeat_n(' ', pad));
             }
         }
@@ -230,12 +231,31 @@ mod tests {
     }
 
     #[test]
-    fn table_aligns_with_three_spaces() {
+    fn table_aligns_as_dockers_tabwriter() {
         let rows = vec![
             vec!["A".to_string(), "BB".to_string(), "C".to_string()],
             vec!["long".to_string(), "x".to_string(), "y".to_string()],
         ];
-        assert_eq!(table(&rows), "A      BB   C\nlong   x    y\n");
+        // Narrow columns are 10 wide.
+        assert_eq!(
+            table(&rows),
+            "A         BB        C\nlong      x         y\n"
+        );
+        let header = [
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "PORTS",
+            "NAMES",
+        ];
+        let rows = vec![header.iter().map(|s| s.to_string()).collect()];
+        // `docker ps` on a host with no containers.
+        assert_eq!(
+            table(&rows),
+            "CONTAINER ID   IMAGE     COMMAND   CREATED   STATUS    PORTS     NAMES\n"
+        );
     }
 
     #[test]

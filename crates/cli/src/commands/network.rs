@@ -6,12 +6,14 @@ use hull_engine::view;
 use hull_engine::view::network::Predefined;
 use hull_engine::Engine;
 use hull_net::{CreateRequest, Networks};
+use std::collections::BTreeMap;
 
 use super::Ctx;
 use crate::cli::{
     NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs, NetworkLsArgs, NetworkNamesArgs,
     NetworkPruneArgs,
 };
+use crate::output::{render_template, template_header, OutputFormat};
 
 /// Prints the new network's full ID, like `docker network create`.
 pub fn create(ctx: &Ctx, args: NetworkCreateArgs) -> Result<u8> {
@@ -42,31 +44,67 @@ pub fn create(ctx: &Ctx, args: NetworkCreateArgs) -> Result<u8> {
             subnet,
             gateway,
             driver: Some(args.driver),
-            labels: Default::default(),
+            labels: super::volume::pairs("--label", &args.label, false)?,
         })
         .with_context(|| format!("create network {}", args.name))?;
     println!("{}", net.id);
     Ok(0)
 }
 
-/// Docker's columns: NETWORK ID, NAME, DRIVER, SCOPE.
+/// Docker's `network ls`: NETWORK ID, NAME, DRIVER, SCOPE, sorted by name; `-f` and
+/// `--format` as Docker's.
 pub fn ls(ctx: &Ctx, args: NetworkLsArgs) -> Result<u8> {
-    let nets = Networks::open(&ctx.root).list().context("list networks")?;
-    let mut listed: Vec<ListedNetwork> = nets
-        .iter()
-        .map(|n| ListedNetwork {
-            id: n.id.clone(),
-            name: n.name.clone(),
-            driver: n.driver.clone(),
-        })
-        .chain(Predefined::ALL.iter().map(|p| ListedNetwork {
-            id: p.id(&ctx.root),
-            name: p.name().to_string(),
-            driver: p.driver().to_string(),
-        }))
-        .collect();
+    let mut filters = Vec::new();
+    for f in &args.filter {
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("bad format of filter (expected name=value): {f}"))?;
+        view::network_list::check_filter(k, v).map_err(anyhow::Error::msg)?;
+        filters.push((k.to_string(), v.to_string()));
+    }
+    let nets = Networks::open(&ctx.root);
+    let mut docs = view::network_list::documents(&ctx.root, &nets).context("list networks")?;
+    docs.retain(|d| view::network_list::matches(&filters, d));
+    let mut listed: Vec<ListedNetwork> = docs.iter().map(ListedNetwork::of).collect();
     listed.sort_by(|a, b| a.name.cmp(&b.name));
-    print!("{}", ls_text(&listed, args.quiet, args.no_trunc));
+    match (args.quiet, OutputFormat::parse(args.format.as_deref())) {
+        (true, _) | (false, OutputFormat::Table) => {
+            print!("{}", ls_text(&listed, args.quiet, args.no_trunc))
+        }
+        (false, OutputFormat::Json) => listed
+            .iter()
+            .for_each(|n| println!("{}", n.row(args.no_trunc))),
+        (false, OutputFormat::Template { text, table }) => {
+            let names: BTreeMap<&str, &str> = [
+                ("ID", "NETWORK ID"),
+                ("Name", "NAME"),
+                ("Driver", "DRIVER"),
+                ("Scope", "SCOPE"),
+                ("IPv6", "IPV6"),
+                ("Internal", "INTERNAL"),
+                ("Labels", "LABELS"),
+                ("CreatedAt", "CREATED AT"),
+            ]
+            .into();
+            let mut lines = Vec::new();
+            if table {
+                lines.push(template_header(&text, &names));
+            }
+            for n in &listed {
+                let line = render_template(&text, &n.row(args.no_trunc));
+                lines.push(line.map_err(anyhow::Error::msg)?);
+            }
+            // A table's cells are aligned as Docker's tabwriter aligns them.
+            let rows: Vec<Vec<String>> = lines
+                .iter()
+                .map(|l| match table {
+                    true => l.split('\t').map(str::to_string).collect(),
+                    false => vec![l.clone()],
+                })
+                .collect();
+            print!("{}", crate::output::table(&rows));
+        }
+    }
     Ok(0)
 }
 
@@ -75,6 +113,46 @@ struct ListedNetwork {
     id: String,
     name: String,
     driver: String,
+    labels: String,
+    created: String,
+}
+
+impl ListedNetwork {
+    /// The row of a network's inspect document.
+    fn of(doc: &serde_json::Value) -> ListedNetwork {
+        let text = |k: &str| doc[k].as_str().unwrap_or_default().to_string();
+        let labels = doc["Labels"].as_object().map_or(String::new(), |m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        ListedNetwork {
+            id: text("Id"),
+            name: text("Name"),
+            driver: text("Driver"),
+            labels,
+            created: view::ps::docker_time(&text("Created")),
+        }
+    }
+
+    /// The fields `--format` sees, as Docker's network ls gives them (every one a string).
+    fn row(&self, no_trunc: bool) -> serde_json::Value {
+        let id = match no_trunc {
+            true => self.id.clone(),
+            false => self.id.chars().take(12).collect(),
+        };
+        serde_json::json!({
+            "ID": id,
+            "Name": self.name,
+            "Driver": self.driver,
+            "Scope": "local",
+            "IPv6": "false",
+            "Internal": "false",
+            "Labels": self.labels,
+            "CreatedAt": self.created,
+        })
+    }
 }
 
 /// Docker's `network ls` text: IDs alone with `-q`, else the table, IDs cut to 12 characters
@@ -244,6 +322,8 @@ mod tests {
             id: format!("{:0<64}", name.len()),
             name: name.into(),
             driver: driver.into(),
+            labels: String::new(),
+            created: String::new(),
         }
     }
 
@@ -252,8 +332,8 @@ mod tests {
         let nets = [listed("bridge", "bridge"), listed("host", "host")];
         let out = ls_text(&nets, false, false);
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines[0], "NETWORK ID     NAME     DRIVER   SCOPE");
-        assert_eq!(lines[2], "400000000000   host     host     local");
+        assert_eq!(lines[0], "NETWORK ID     NAME      DRIVER    SCOPE");
+        assert_eq!(lines[2], "400000000000   host      host      local");
         assert_eq!(ls_text(&nets, true, false), "600000000000\n400000000000\n");
         assert!(ls_text(&nets, true, true).starts_with(&format!("6{}\n", "0".repeat(63))));
     }

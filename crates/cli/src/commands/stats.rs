@@ -205,7 +205,7 @@ mod tests {
         let t = render(std::slice::from_ref(&row), &OutputFormat::Table).unwrap();
         let header = t.lines().next().unwrap();
         assert!(
-            header.starts_with("CONTAINER ID   NAME   CPU %    MEM USAGE / LIMIT"),
+            header.starts_with("CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT"),
             "{header}"
         );
         assert!(t.lines().nth(1).unwrap().ends_with("   2"));

@@ -25,7 +25,11 @@ pub fn volume(ctx: &Ctx, cmd: VolumeCommand) -> Result<u8> {
 }
 
 /// `K=V` flags into a map; `what` names the flag in the error.
-fn pairs(flag: &str, values: &[String], need_value: bool) -> Result<BTreeMap<String, String>> {
+pub(super) fn pairs(
+    flag: &str,
+    values: &[String],
+    need_value: bool,
+) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for v in values {
         let (k, val) = match v.split_once('=') {

@@ -21,6 +21,7 @@ mod human;
 pub mod image;
 pub mod mounts;
 pub mod network;
+pub mod network_list;
 pub mod ports;
 pub mod ps;
 pub mod stats;
