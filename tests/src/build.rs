@@ -23,3 +23,9 @@ pub fn build(h: &Hull, flags: &[&str], ctx: &Path) -> String {
     args.push(&ctx);
     h.ok(&args)
 }
+
+/// SIGINT to `child`, as Ctrl-C sends it.
+pub fn interrupt(child: &std::process::Child) {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+}

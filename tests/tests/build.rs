@@ -1,7 +1,7 @@
 //! `hull build` end to end on the fixture busybox: config instructions, COPY with
 //! .dockerignore, RUN, multi-stage and `--target`, a failing RUN, a parse error, build args.
 
-use hull_tests::build::{build, context};
+use hull_tests::build::{build, context, interrupt};
 use hull_tests::{busybox, require_root, Hull};
 
 fn image_config(h: &Hull, name: &str) -> serde_json::Value {
@@ -242,12 +242,6 @@ fn build_until_running(h: &Hull, args: &[&str], runs: usize) -> std::process::Ch
         h.ok(&["ps", "-q"]).trim().lines().count() == runs
     });
     child
-}
-
-/// SIGINT to `child`, as Ctrl-C sends it.
-fn interrupt(child: &std::process::Child) {
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
 }
 
 #[test]

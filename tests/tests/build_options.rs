@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use hull_tests::build::interrupt;
 use hull_tests::{busybox, fixture, require_root, Hull};
 use serde_json::Value;
 
@@ -480,12 +481,6 @@ fn held_server(
         }
     });
     (port, asked, go)
-}
-
-/// SIGINT to `child`, as Ctrl-C sends it.
-fn interrupt(child: &std::process::Child) {
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
 }
 
 #[test]

@@ -185,6 +185,32 @@ pub fn template_header(text: &str, headers: &BTreeMap<&str, &str>) -> String {
     out.replace("\\t", "\t")
 }
 
+/// A template expanded for each of `rows`, a line each. A `table` template gets its header
+/// first (`headers` names each field's column) and its tab-separated cells aligned, as Docker's
+/// CLI aligns them; another is printed as it expands.
+pub fn render_rows(
+    text: &str,
+    is_table: bool,
+    headers: &BTreeMap<&str, &str>,
+    rows: &[Value],
+) -> Result<String, String> {
+    let mut lines = Vec::new();
+    if is_table {
+        lines.push(template_header(text, headers));
+    }
+    for r in rows {
+        lines.push(render_template(text, r)?);
+    }
+    if !is_table {
+        return Ok(lines.iter().map(|l| format!("{l}\n")).collect());
+    }
+    let cells: Vec<Vec<String>> = lines
+        .iter()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect();
+    Ok(table(&cells))
+}
+
 /// Prints `inspect` documents as Docker does: one pretty JSON array by default, one compact
 /// document a line with `--format json`, or a template expanded for each document.
 pub fn print_documents(format: Option<&str>, docs: Vec<Value>) -> anyhow::Result<()> {
@@ -256,6 +282,16 @@ mod tests {
             table(&rows),
             "CONTAINER ID   IMAGE     COMMAND   CREATED   STATUS    PORTS     NAMES\n"
         );
+    }
+
+    #[test]
+    fn table_templates_align_and_others_print_as_they_expand() {
+        let rows = [json!({"Name": "web", "Driver": "bridge"})];
+        let headers: BTreeMap<&str, &str> = [("Name", "NAME"), ("Driver", "DRIVER")].into();
+        let t = render_rows("{{.Name}}\\t{{.Driver}}", true, &headers, &rows).unwrap();
+        assert_eq!(t, "NAME      DRIVER\nweb       bridge\n");
+        let raw = render_rows("{{.Name}}\\t{{.Driver}}", false, &headers, &rows).unwrap();
+        assert_eq!(raw, "web\tbridge\n");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::cli::{
     NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs, NetworkLsArgs, NetworkNamesArgs,
     NetworkPruneArgs,
 };
-use crate::output::{render_template, template_header, OutputFormat};
+use crate::output::{render_rows, OutputFormat};
 
 /// Prints the new network's full ID, like `docker network create`.
 pub fn create(ctx: &Ctx, args: NetworkCreateArgs) -> Result<u8> {
@@ -86,23 +86,12 @@ pub fn ls(ctx: &Ctx, args: NetworkLsArgs) -> Result<u8> {
                 ("CreatedAt", "CREATED AT"),
             ]
             .into();
-            let mut lines = Vec::new();
-            if table {
-                lines.push(template_header(&text, &names));
-            }
-            for n in &listed {
-                let line = render_template(&text, &n.row(args.no_trunc));
-                lines.push(line.map_err(anyhow::Error::msg)?);
-            }
-            // A table's cells are aligned as Docker's tabwriter aligns them.
-            let rows: Vec<Vec<String>> = lines
-                .iter()
-                .map(|l| match table {
-                    true => l.split('\t').map(str::to_string).collect(),
-                    false => vec![l.clone()],
-                })
-                .collect();
-            print!("{}", crate::output::table(&rows));
+            let rows: Vec<serde_json::Value> =
+                listed.iter().map(|n| n.row(args.no_trunc)).collect();
+            print!(
+                "{}",
+                render_rows(&text, table, &names, &rows).map_err(anyhow::Error::msg)?
+            );
         }
     }
     Ok(0)

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::run::report;
 use super::Ctx;
 use crate::cli::StatsArgs;
-use crate::output::{render_template, table, template_header, OutputFormat};
+use crate::output::{render_rows, table, OutputFormat};
 
 /// Between the two samples that make a CPU %, and between refreshes.
 const INTERVAL: Duration = Duration::from_secs(1);
@@ -127,19 +127,8 @@ fn render(rows: &[Value], format: &OutputFormat) -> Result<String> {
             text,
             table: header,
         } => {
-            let mut lines = Vec::new();
-            if *header {
-                let names: BTreeMap<&str, &str> = HEADER.iter().copied().collect();
-                lines.push(template_header(text, &names));
-            }
-            for r in rows {
-                lines.push(render_template(text, r).map_err(anyhow::Error::msg)?);
-            }
-            let split: Vec<Vec<String>> = lines
-                .iter()
-                .map(|l| l.split('\t').map(str::to_string).collect())
-                .collect();
-            out.push_str(&table(&split));
+            let names: BTreeMap<&str, &str> = HEADER.iter().copied().collect();
+            out.push_str(&render_rows(text, *header, &names, rows).map_err(anyhow::Error::msg)?);
         }
     }
     Ok(out)
