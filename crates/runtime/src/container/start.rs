@@ -160,15 +160,21 @@ fn release_init(dir: &Path, state: &ContainerState) -> io::Result<std::fs::File>
 fn init_failure(mut fifo: std::fs::File, state: &ContainerState) -> Option<InitError> {
     let mut text = Vec::new();
     let mut buf = [0u8; 4096];
+    // Init may write its failure and exit between a read that found nothing and the check
+    // that it is alive: once it is gone, the fifo is read once more before giving up.
+    let mut gone = false;
     loop {
         match fifo.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => text.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                let alive = state
+                if gone {
+                    break;
+                }
+                gone = !state
                     .pid
                     .is_some_and(|p| st::is_alive(p, state.pid_start_time));
-                if !alive || wait_readable(&fifo).is_err() {
+                if !gone && wait_readable(&fifo).is_err() {
                     break;
                 }
             }
