@@ -128,15 +128,22 @@ fn release_init(dir: &Path, state: &ContainerState) -> io::Result<std::fs::File>
     let mut f = std::fs::File::from(fifo);
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut byte = [0u8; 1];
+    // Init may write its byte and be gone (a program that exits at once) between a read that
+    // found nothing and the check that it is alive: once it is gone, the fifo is read once more.
+    let mut gone = false;
     loop {
         match f.read(&mut byte) {
             Ok(1) => return Ok(f),
+            Ok(_) | Err(_) if gone => {
+                return Err(io::Error::other("init exited before it was released"))
+            }
             Ok(_) | Err(_)
                 if !state
                     .pid
                     .is_some_and(|p| st::is_alive(p, state.pid_start_time)) =>
             {
-                return Err(io::Error::other("init exited before it was released"))
+                gone = true;
+                continue;
             }
             // End of file: init opened and closed the fifo without writing; it is exiting.
             // poll would report that at once again, so sleep instead of spinning.
