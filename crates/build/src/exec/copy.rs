@@ -191,36 +191,18 @@ impl Builder<'_> {
     fn in_layers(&self, cur: &Current, path: &str) -> Option<(PathBuf, Metadata)> {
         let dirs = self.layer_dirs(cur);
         let rel = super::mounts::resolve_in_layers(&dirs, path)?;
-        let depth = rel.components().count();
-        if depth == 0 {
-            let top = dirs.last()?;
-            return fs::symlink_metadata(top).ok().map(|m| (top.clone(), m));
-        }
-        // One walk down each layer, topmost first: a whiteout of the path or of a parent hides
-        // the layers below; a layer where a parent is a link (one an upper layer replaced) or
-        // missing does not hold the path.
-        // An opaque directory on the way hides the layers below too.
-        'layers: for d in dirs.iter().rev() {
-            let mut at = d.clone();
-            let mut opaque = false;
-            for (i, c) in rel.components().enumerate() {
-                at.push(c);
-                let Ok(m) = fs::symlink_metadata(&at) else {
-                    if opaque {
-                        return None;
-                    }
-                    continue 'layers;
-                };
-                if is_whiteout(&m) {
-                    return None;
-                }
-                if i + 1 == depth {
-                    return Some((at, m));
-                }
-                if m.file_type().is_symlink() {
-                    continue 'layers;
-                }
-                opaque = opaque || is_opaque(&at);
+        // Topmost first: the first layer that holds the path has it; a whiteout or an opaque
+        // directory on the way hides the layers below.
+        for d in dirs.iter().rev() {
+            let view = layer_view(d, &rel);
+            if view.link_above {
+                continue;
+            }
+            if view.entry.is_some() {
+                return view.entry;
+            }
+            if view.hides_below {
+                return None;
             }
         }
         None
@@ -308,17 +290,47 @@ fn lexical(path: &str) -> PathBuf {
     out
 }
 
-/// Whether no proper prefix of `rel` inside `dir` is a symbolic link.
-fn no_link_above(dir: &Path, rel: &Path) -> bool {
+/// What one layer holds at `rel` (links already resolved), from one walk down from its root.
+struct LayerView {
+    /// A proper parent of `rel` is a link in this layer (one an upper layer replaced): the layer
+    /// does not hold `rel`.
+    link_above: bool,
+    /// A whiteout, or an opaque directory, at or above `rel`: what the layers below have there
+    /// is hidden.
+    hides_below: bool,
+    /// `rel` in this layer and what it is (never a whiteout).
+    entry: Option<(PathBuf, Metadata)>,
+}
+
+fn layer_view(dir: &Path, rel: &Path) -> LayerView {
+    let mut view = LayerView {
+        link_above: false,
+        hides_below: false,
+        entry: None,
+    };
     let mut at = dir.to_path_buf();
-    let parts: Vec<_> = rel.components().collect();
-    for c in parts.iter().take(parts.len().saturating_sub(1)) {
-        at.push(c);
-        if fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
-            return false;
+    // What the walk reached last: after the loop, `rel` itself (None: `rel` is the root).
+    let mut last: Option<Metadata> = None;
+    for c in rel.components() {
+        if last.as_ref().is_some_and(|m| m.file_type().is_symlink()) {
+            view.link_above = true;
+            return view;
         }
+        at.push(c);
+        let Ok(m) = fs::symlink_metadata(&at) else {
+            return view;
+        };
+        if is_whiteout(&m) {
+            view.hides_below = true;
+            return view;
+        }
+        view.hides_below |= m.is_dir() && is_opaque(&at);
+        last = Some(m);
     }
-    true
+    view.entry = last
+        .or_else(|| fs::symlink_metadata(&at).ok())
+        .map(|m| (at, m));
+    view
 }
 
 /// Merges `rel` (links already resolved) out of `layers`, lowest first, into `to` as the
@@ -327,28 +339,18 @@ fn no_link_above(dir: &Path, rel: &Path) -> bool {
 /// after.
 pub(super) fn merge_out(layers: &[PathBuf], rel: &Path, to: &Path) -> std::io::Result<bool> {
     for dir in layers {
-        if !no_link_above(dir, rel) {
+        let view = layer_view(dir, rel);
+        if view.link_above {
             continue;
         }
-        if hides_below(dir, rel) {
+        if view.hides_below {
             remove_any(to)?;
         }
-        let from = dir.join(rel);
-        if fs::symlink_metadata(&from).is_ok() {
+        if let Some((from, _)) = view.entry {
             merge(&from, to)?;
         }
     }
     Ok(fs::symlink_metadata(to).is_ok())
-}
-
-/// Whether the layer `dir` has a whiteout or an opaque directory on the way to `rel`, `rel`
-/// included.
-fn hides_below(dir: &Path, rel: &Path) -> bool {
-    let mut at = dir.to_path_buf();
-    rel.components().any(|c| {
-        at.push(c);
-        fs::symlink_metadata(&at).is_ok_and(|m| is_whiteout(&m)) || is_opaque(&at)
-    })
 }
 
 /// Removes whatever is at `path` (nothing there is fine).
