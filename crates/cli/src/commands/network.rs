@@ -4,8 +4,10 @@ use anyhow::{Context, Result};
 use hull_engine::endpoint::connect::ConnectRequest;
 use hull_engine::view;
 use hull_engine::view::network::Predefined;
+use hull_engine::view::network_list;
 use hull_engine::Engine;
 use hull_net::{CreateRequest, Networks};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 use super::Ctx;
@@ -54,26 +56,18 @@ pub fn create(ctx: &Ctx, args: NetworkCreateArgs) -> Result<u8> {
 /// Docker's `network ls`: NETWORK ID, NAME, DRIVER, SCOPE, sorted by name; `-f` and
 /// `--format` as Docker's.
 pub fn ls(ctx: &Ctx, args: NetworkLsArgs) -> Result<u8> {
-    let mut filters = Vec::new();
-    for f in &args.filter {
-        let (k, v) = f
-            .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("bad format of filter (expected name=value): {f}"))?;
-        view::network_list::check_filter(k, v).map_err(anyhow::Error::msg)?;
-        filters.push((k.to_string(), v.to_string()));
-    }
+    let filters = network_list::parse_filters(&args.filter).map_err(anyhow::Error::msg)?;
     let nets = Networks::open(&ctx.root);
-    let mut docs = view::network_list::documents(&ctx.root, &nets).context("list networks")?;
-    docs.retain(|d| view::network_list::matches(&filters, d));
-    let mut listed: Vec<ListedNetwork> = docs.iter().map(ListedNetwork::of).collect();
-    listed.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut docs = network_list::documents(&ctx.root, &nets).context("list networks")?;
+    docs.retain(|d| network_list::matches(&filters, d));
+    let mut rows: Vec<Value> = docs
+        .iter()
+        .map(|d| network_list::row(d, !args.no_trunc))
+        .collect();
+    rows.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
     match (args.quiet, OutputFormat::parse(args.format.as_deref())) {
-        (true, _) | (false, OutputFormat::Table) => {
-            print!("{}", ls_text(&listed, args.quiet, args.no_trunc))
-        }
-        (false, OutputFormat::Json) => listed
-            .iter()
-            .for_each(|n| println!("{}", n.row(args.no_trunc))),
+        (true, _) | (false, OutputFormat::Table) => print!("{}", ls_text(&rows, args.quiet)),
+        (false, OutputFormat::Json) => rows.iter().for_each(|r| println!("{r}")),
         (false, OutputFormat::Template { text, table }) => {
             let names: BTreeMap<&str, &str> = [
                 ("ID", "NETWORK ID"),
@@ -86,8 +80,6 @@ pub fn ls(ctx: &Ctx, args: NetworkLsArgs) -> Result<u8> {
                 ("CreatedAt", "CREATED AT"),
             ]
             .into();
-            let rows: Vec<serde_json::Value> =
-                listed.iter().map(|n| n.row(args.no_trunc)).collect();
             print!(
                 "{}",
                 render_rows(&text, table, &names, &rows).map_err(anyhow::Error::msg)?
@@ -97,77 +89,28 @@ pub fn ls(ctx: &Ctx, args: NetworkLsArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// One row of `network ls`.
-struct ListedNetwork {
-    id: String,
-    name: String,
-    driver: String,
-    labels: String,
-    created: String,
-}
-
-impl ListedNetwork {
-    /// The row of a network's inspect document.
-    fn of(doc: &serde_json::Value) -> ListedNetwork {
-        let text = |k: &str| doc[k].as_str().unwrap_or_default().to_string();
-        let labels = doc["Labels"].as_object().map_or(String::new(), |m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(",")
-        });
-        ListedNetwork {
-            id: text("Id"),
-            name: text("Name"),
-            driver: text("Driver"),
-            labels,
-            created: view::ps::docker_time(&text("Created")),
-        }
-    }
-
-    /// The fields `--format` sees, as Docker's network ls gives them (every one a string).
-    fn row(&self, no_trunc: bool) -> serde_json::Value {
-        let id = match no_trunc {
-            true => self.id.clone(),
-            false => self.id.chars().take(12).collect(),
-        };
-        serde_json::json!({
-            "ID": id,
-            "Name": self.name,
-            "Driver": self.driver,
-            "Scope": "local",
-            "IPv6": "false",
-            "Internal": "false",
-            "Labels": self.labels,
-            "CreatedAt": self.created,
-        })
-    }
-}
-
-/// Docker's `network ls` text: IDs alone with `-q`, else the table, IDs cut to 12 characters
-/// unless `--no-trunc`.
-fn ls_text(nets: &[ListedNetwork], quiet: bool, no_trunc: bool) -> String {
-    let id = |n: &ListedNetwork| {
-        if no_trunc {
-            n.id.clone()
-        } else {
-            n.id.chars().take(12).collect()
-        }
-    };
+/// Docker's `network ls` text from the rows: IDs alone with `-q`, else the table.
+fn ls_text(rows: &[Value], quiet: bool) -> String {
+    let cell = |r: &Value, k: &str| r[k].as_str().unwrap_or_default().to_string();
     if quiet {
-        return nets.iter().map(|n| format!("{}\n", id(n))).collect();
+        return rows
+            .iter()
+            .map(|r| format!("{}\n", cell(r, "ID")))
+            .collect();
     }
-    let mut rows = vec![vec![
+    let mut cells = vec![vec![
         "NETWORK ID".to_string(),
         "NAME".into(),
         "DRIVER".into(),
         "SCOPE".into(),
     ]];
-    rows.extend(
-        nets.iter()
-            .map(|n| vec![id(n), n.name.clone(), n.driver.clone(), "local".into()]),
-    );
-    crate::output::table(&rows)
+    cells.extend(rows.iter().map(|r| {
+        ["ID", "Name", "Driver", "Scope"]
+            .iter()
+            .map(|k| cell(r, k))
+            .collect()
+    }));
+    crate::output::table(&cells)
 }
 
 pub fn inspect(ctx: &Ctx, args: NetworkNamesArgs) -> Result<u8> {
@@ -306,25 +249,26 @@ mod tests {
         }
     }
 
-    fn listed(name: &str, driver: &str) -> ListedNetwork {
-        ListedNetwork {
-            id: format!("{:0<64}", name.len()),
-            name: name.into(),
-            driver: driver.into(),
-            labels: String::new(),
-            created: String::new(),
-        }
+    fn listed(name: &str, driver: &str, trunc: bool) -> Value {
+        let doc = serde_json::json!({"Id": format!("{:0<64}", name.len()), "Name": name,
+                                     "Driver": driver, "Labels": {}, "Created": ""});
+        network_list::row(&doc, trunc)
     }
 
     #[test]
     fn ls_shows_dockers_columns() {
-        let nets = [listed("bridge", "bridge"), listed("host", "host")];
-        let out = ls_text(&nets, false, false);
+        let nets = |trunc| {
+            [
+                listed("bridge", "bridge", trunc),
+                listed("host", "host", trunc),
+            ]
+        };
+        let out = ls_text(&nets(true), false);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "NETWORK ID     NAME      DRIVER    SCOPE");
         assert_eq!(lines[2], "400000000000   host      host      local");
-        assert_eq!(ls_text(&nets, true, false), "600000000000\n400000000000\n");
-        assert!(ls_text(&nets, true, true).starts_with(&format!("6{}\n", "0".repeat(63))));
+        assert_eq!(ls_text(&nets(true), true), "600000000000\n400000000000\n");
+        assert!(ls_text(&nets(false), true).starts_with(&format!("6{}\n", "0".repeat(63))));
     }
 
     #[test]

@@ -6,7 +6,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use hull_net::{NetworkError, Networks};
-use serde_json::Value;
+use serde_json::{json, Value};
+
+use crate::run::config::Labels;
+use crate::run::labels;
 
 use super::network::{inspect, Predefined};
 
@@ -24,6 +27,40 @@ pub fn documents(root: &Path, nets: &Networks) -> Result<Vec<Value>, NetworkErro
         }
     }
     Ok(out)
+}
+
+/// `network ls -f` arguments (`KEY=VALUE` each) as checked filter pairs.
+pub fn parse_filters(args: &[String]) -> Result<Vec<(String, String)>, String> {
+    args.iter()
+        .map(|a| {
+            let (k, v) = a
+                .split_once('=')
+                .ok_or_else(|| format!("bad format of filter (expected name=value): {a}"))?;
+            check_filter(k, v)?;
+            Ok((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// One `network ls` row from the network's inspect document: the fields `--format` reads, every
+/// one a string as Docker gives them, the ID cut to 12 characters with `trunc`.
+pub fn row(doc: &Value, trunc: bool) -> Value {
+    let text = |k: &str| doc[k].as_str().unwrap_or_default().to_string();
+    let mut id = text("Id");
+    if trunc {
+        id = id.chars().take(12).collect();
+    }
+    let labels: Labels = serde_json::from_value(doc["Labels"].clone()).unwrap_or_default();
+    json!({
+        "ID": id,
+        "Name": text("Name"),
+        "Driver": text("Driver"),
+        "Scope": "local",
+        "IPv6": "false",
+        "Internal": "false",
+        "Labels": labels::display(&labels),
+        "CreatedAt": super::ps::docker_time(&text("Created")),
+    })
 }
 
 /// Docker's network filters: `name`, `id`, `driver`, `label`, `scope`, `type=custom|builtin`
@@ -72,7 +109,6 @@ pub fn matches(filters: &[(String, String)], doc: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn f(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -115,5 +151,30 @@ mod tests {
             "invalid filter 'colour=x'"
         );
         assert!(check_filter("type", "other").is_err() && check_filter("type", "custom").is_ok());
+        let args = |a: &[&str]| parse_filters(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            args(&["name=web", "label=a=b"]).unwrap(),
+            f(&[("name", "web"), ("label", "a=b")])
+        );
+        assert!(args(&["name"]).unwrap_err().contains("expected name=value"));
+        assert_eq!(
+            args(&["colour=red"]).unwrap_err(),
+            "invalid filter 'colour=red'"
+        );
+    }
+
+    #[test]
+    fn rows_are_dockers_network_ls_fields() {
+        let doc = json!({"Id": "abcdef0123456789", "Name": "web", "Driver": "bridge",
+                         "Labels": {"b": "2", "a": "1"}, "Created": "2024-01-02T15:04:05.5Z"});
+        let r = row(&doc, true);
+        assert_eq!(r["ID"], "abcdef012345");
+        assert_eq!(row(&doc, false)["ID"], "abcdef0123456789");
+        assert_eq!(r["Labels"], "a=1,b=2");
+        assert_eq!(r["CreatedAt"], "2024-01-02 15:04:05 +0000 UTC");
+        assert_eq!(
+            (r["Scope"].as_str(), r["IPv6"].as_str()),
+            (Some("local"), Some("false"))
+        );
     }
 }

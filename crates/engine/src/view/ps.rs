@@ -52,7 +52,7 @@ pub fn add_image_exposed_ports(engine: &Engine, records: &mut [Record]) {
 }
 
 /// `2024-01-02 15:04:05 +0000 UTC`, Go's default time format that Docker prints.
-pub fn docker_time(rfc3339: &str) -> String {
+pub(super) fn docker_time(rfc3339: &str) -> String {
     match secs(Some(rfc3339)) {
         Some(t) => {
             let s = hull_image::time::format_rfc3339(t, 0);
