@@ -155,15 +155,7 @@ pub fn df(ctx: &Ctx, args: SystemDfArgs) -> Result<u8> {
 
 /// The build cache's summary line: records in use are active, the others reclaimable.
 fn cache_line(cache: &[hull_build::exec::CacheRecord]) -> UsageLine {
-    cache.iter().fold(UsageLine::default(), |mut l, r| {
-        l.total += 1;
-        l.size += r.size;
-        match r.in_use {
-            true => l.active += 1,
-            false => l.reclaimable += r.size,
-        }
-        l
-    })
+    UsageLine::of(cache.iter().map(|r| (r.in_use, r.size)))
 }
 
 /// One summary line as Docker's `--format` sees it: every field a string.

@@ -63,7 +63,7 @@ impl DiskUsage {
 
     /// Containers: active when running (Docker counts only running ones).
     pub fn containers_line(&self) -> UsageLine {
-        line(self.containers.iter().map(|c| {
+        UsageLine::of(self.containers.iter().map(|c| {
             let running = matches!(c.record.state.status, Status::Running | Status::Restarting);
             (running, c.size)
         }))
@@ -71,20 +71,23 @@ impl DiskUsage {
 
     /// Local volumes: active when a container (running or not) uses it.
     pub fn volumes_line(&self) -> UsageLine {
-        line(self.volumes.iter().map(|v| (v.ref_count > 0, v.size)))
+        UsageLine::of(self.volumes.iter().map(|v| (v.ref_count > 0, v.size)))
     }
 }
 
-fn line(items: impl Iterator<Item = (bool, u64)>) -> UsageLine {
-    items.fold(UsageLine::default(), |mut l, (active, size)| {
-        l.total += 1;
-        l.size += size;
-        match active {
-            true => l.active += 1,
-            false => l.reclaimable += size,
-        }
-        l
-    })
+impl UsageLine {
+    /// The line of `items` (in use, bytes): what is not in use is reclaimable.
+    pub fn of(items: impl Iterator<Item = (bool, u64)>) -> UsageLine {
+        items.fold(UsageLine::default(), |mut l, (active, size)| {
+            l.total += 1;
+            l.size += size;
+            match active {
+                true => l.active += 1,
+                false => l.reclaimable += size,
+            }
+            l
+        })
+    }
 }
 
 /// For each image (its layers' diff IDs), the bytes of its layers that another image has too:
@@ -179,7 +182,7 @@ mod tests {
 
     #[test]
     fn a_line_counts_active_items_and_what_the_others_take() {
-        let l = line([(true, 10), (false, 5), (false, 7)].into_iter());
+        let l = UsageLine::of([(true, 10), (false, 5), (false, 7)].into_iter());
         assert_eq!(
             l,
             UsageLine {
@@ -189,7 +192,7 @@ mod tests {
                 reclaimable: 12
             }
         );
-        assert_eq!(line(std::iter::empty()), UsageLine::default());
+        assert_eq!(UsageLine::of(std::iter::empty()), UsageLine::default());
     }
 
     #[test]
