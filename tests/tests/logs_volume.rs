@@ -120,3 +120,72 @@ fn a_monitor_killed_mid_stream_leaves_every_flushed_line_readable() {
     let gap = numbers.iter().enumerate().find(|&(i, &n)| n != i as u64);
     assert!(gap.is_none(), "a line missing or out of order: {gap:?}");
 }
+
+/// The last `n` bytes of the file at `path` (fewer when it is shorter or missing).
+fn tail(path: &std::path::Path, n: u64) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut out = Vec::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let len = f.metadata().map_or(0, |m| m.len());
+        let _ = f.seek(SeekFrom::Start(len.saturating_sub(n)));
+        let _ = f.read_to_end(&mut out);
+    }
+    out
+}
+
+/// The number of threads of process `pid` (0 once it is gone).
+fn threads(pid: &str) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_large_burst_is_written_by_a_second_thread_while_health_checks_fork() {
+    require_root!();
+    let h = Hull::new();
+    let flags = [
+        "--network",
+        "none",
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "100ms",
+    ];
+    let script = "seq 1 100000; yes 0123456789 | head -n 1500000; seq 100001 200000; sleep 600";
+    let c = h.detach(&flags, &["sh", "-c", script]);
+    let pid = monitor_pid(&c.1).expect("a monitor runs");
+    let path = log_file(&h, &c.1);
+    let mut most = 0;
+    let last = b"{\"log\":\"200000\\n\"";
+    let complete = hull_tests::poll(120, || {
+        most = most.max(threads(&pid));
+        tail(&path, 300).windows(last.len()).any(|w| w == last)
+    });
+    assert!(complete, "the log never held the last line");
+    assert!(
+        most >= 2,
+        "the monitor never ran its writer thread ({most} threads at most)"
+    );
+    let mut want = seq(1, 100000);
+    want.push_str(&"0123456789\n".repeat(1_500_000));
+    want.push_str(&seq(100001, 200000));
+    let out = h.run(&["logs", &c.1]);
+    assert!(
+        out.stdout == want.as_bytes(),
+        "stdout: {} bytes, {} written",
+        out.stdout.len(),
+        want.len()
+    );
+    // The checks forked between the writer's runs, and passed.
+    let health = h.ok(&["inspect", "-f", "{{json .State.Health}}", &c.1]);
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["Status"], "healthy", "{health}");
+    assert_eq!(health["FailingStreak"], 0, "{health}");
+    assert_eq!(threads(&pid), 1, "the writer thread ends with the burst");
+}

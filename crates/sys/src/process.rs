@@ -63,7 +63,8 @@ pub fn fork_with_flags(flags: u64) -> io::Result<Forked> {
 /// Proof that the calling process ran one thread when it was checked, for a fork that happens
 /// where /proc/self cannot be read (after joining a container's mount namespace, whose /proc
 /// belongs to a pid namespace the caller is not in). Not `Send`: it must be used by the process
-/// that checked, which must start no thread in between.
+/// that checked, which must start no thread in between, or have joined every thread it started
+/// before it forks.
 #[derive(Debug)]
 pub struct SingleThreaded(std::marker::PhantomData<*const ()>);
 
@@ -102,7 +103,7 @@ pub fn fork_single_threaded(flags: u64, _checked: &SingleThreaded) -> io::Result
         cgroup: 0,
     };
     // SAFETY: the process was checked to be single-threaded (`_checked`, which cannot leave this
-    // process or thread, and no thread was started since), so the child's copy of the
+    // process or thread, and every thread started since was joined), so the child's copy of the
     // address space has no lock held by a thread that does not exist in the child; stack 0 means
     // the child continues on a copy-on-write copy of our stack, exactly like fork(2). `args` is a
     // live, correctly sized clone_args for the duration of the call.

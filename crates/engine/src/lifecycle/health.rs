@@ -118,8 +118,15 @@ impl<'a> Prober<'a> {
         Some(until.saturating_duration_since(Instant::now()))
     }
 
-    /// After any wakeup: reaps a finished check and schedules the next, or starts a due one.
-    pub fn handle(&mut self) {
+    /// Whether [`Prober::handle`] would fork a check now: the caller must then run no other
+    /// thread (the check process is forked, not exec'd at once).
+    pub fn fork_due(&self, now: Instant) -> bool {
+        self.running.is_none() && now >= self.next
+    }
+
+    /// After any wakeup: reaps a finished check and schedules the next, or starts one due at
+    /// `now` (the time [`Prober::fork_due`] was asked for).
+    pub fn handle(&mut self, now: Instant) {
         if let Some(r) = &mut self.running {
             match rustix::process::waitpid(Some(r.pid), WaitOptions::NOHANG) {
                 Ok(Some((_, status))) => {
@@ -142,7 +149,7 @@ impl<'a> Prober<'a> {
             }
             return;
         }
-        if Instant::now() >= self.next {
+        if self.fork_due(now) {
             match self.spawn() {
                 Ok(r) => self.running = Some(r),
                 Err(e) => {

@@ -8,7 +8,7 @@
 
 use std::os::fd::OwnedFd;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
 use rustix::process::{Pid, PidfdFlags, Signal, WaitOptions};
@@ -95,7 +95,7 @@ impl Engine {
             if init_gone {
                 break;
             }
-            prober.handle();
+            prober.handle(Instant::now());
         }
         match prober.finish() {
             Ok(()) => 0,

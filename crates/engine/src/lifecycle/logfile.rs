@@ -5,6 +5,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use crate::lifecycle::logwriter::BackgroundWriter;
 use crate::run::logconfig::{LogConfig, LogDriver};
 
 /// The `n`th rotated file of the log at `path`: `<path>.<n>`, 1 the newest.
@@ -28,7 +29,8 @@ pub fn files_oldest_first(path: &Path) -> Vec<PathBuf> {
 /// The log as the monitor writes it: whole entries appended, rotated by size. Entries gather
 /// in a buffer that [`LogFile::flush`] writes with one `write(2)`; the monitor flushes after
 /// each read of the container's output, so a monitor killed at any point loses at most what
-/// it read last, and a torn last line is left for readers to skip.
+/// it read last (during a large burst, with the writer thread, the last two buffers), and a
+/// torn last line is left for readers to skip.
 #[derive(Debug)]
 pub struct LogFile {
     path: PathBuf,
@@ -36,12 +38,18 @@ pub struct LogFile {
     file: Option<File>,
     /// Bytes in the file, those buffered included.
     size: u64,
+    /// Bytes of entries appended since the log was opened (rotations do not reset it).
+    appended: u64,
     config: LogConfig,
     buf: Vec<u8>,
+    /// During a large burst: the thread that writes full buffers ([`LogFile::background`]).
+    writer: Option<BackgroundWriter>,
 }
 
 /// The buffer is written once it holds this much (and at every flush).
 const FLUSH_AT: usize = 64 * 1024;
+/// With the writer thread: larger buffers, fewer hand-overs between the threads.
+const BACKGROUND_FLUSH_AT: usize = 256 * 1024;
 
 fn open_append(path: &Path) -> io::Result<File> {
     OpenOptions::new()
@@ -80,9 +88,50 @@ impl LogFile {
             path: path.to_path_buf(),
             file,
             size,
+            appended: 0,
             config: config.clone(),
             buf: Vec::new(),
+            writer: None,
         })
+    }
+
+    /// Bytes of entries appended since the log was opened.
+    pub fn appended(&self) -> u64 {
+        self.appended
+    }
+
+    /// [`LogFile::background`] or [`LogFile::foreground`].
+    pub fn set_background(&mut self, on: bool) -> io::Result<()> {
+        match (on, self.writer.is_some()) {
+            (true, false) => self.background(),
+            (false, true) => self.foreground(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Hands full buffers to a writer thread from now on, until [`LogFile::foreground`] (or the
+    /// end of the burst, [`LogFile::flush_and_release`]). For a large burst of output.
+    pub fn background(&mut self) -> io::Result<()> {
+        if let (Some(file), None) = (&self.file, &self.writer) {
+            self.writer = Some(BackgroundWriter::start(file)?);
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered and ends the writer thread, if one runs: afterwards the monitor
+    /// is single-threaded again (it may fork) and everything read is in the file.
+    pub fn foreground(&mut self) -> io::Result<()> {
+        let flushed = self.flush();
+        let finished = self.writer.take().map_or(Ok(()), BackgroundWriter::finish);
+        flushed.and(finished)
+    }
+
+    fn flush_at(&self) -> usize {
+        if self.writer.is_some() {
+            BACKGROUND_FLUSH_AT
+        } else {
+            FLUSH_AT
+        }
     }
 
     /// True with the `none` driver: nothing is kept, so callers need not encode entries.
@@ -102,24 +151,40 @@ impl LogFile {
             return Ok(());
         }
         if self.config.max_size.is_some_and(|max| self.size >= max) {
-            self.flush()?;
             self.rotate()?;
         }
+        let flush_at = self.flush_at();
         if self.buf.capacity() == 0 {
-            self.buf.reserve(FLUSH_AT + FLUSH_AT / 2);
+            self.buf.reserve(flush_at + flush_at / 2);
         }
         let before = self.buf.len();
         encode(&mut self.buf);
-        self.size += (self.buf.len() - before) as u64;
-        if self.buf.len() >= FLUSH_AT {
+        let added = (self.buf.len() - before) as u64;
+        self.size += added;
+        self.appended += added;
+        if self.buf.len() >= flush_at {
             self.flush()?;
         }
         Ok(())
     }
 
-    /// Writes the buffered entries to the file.
+    /// Writes the buffered entries to the file, or hands them to the writer thread.
     pub fn flush(&mut self) -> io::Result<()> {
-        if let (Some(file), false) = (&mut self.file, self.buf.is_empty()) {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        if let Some(writer) = &mut self.writer {
+            let full = std::mem::take(&mut self.buf);
+            return match writer.write(full, BACKGROUND_FLUSH_AT + BACKGROUND_FLUSH_AT / 2) {
+                Ok(empty) => {
+                    self.buf = empty;
+                    Ok(())
+                }
+                // The thread failed and ended: its error says why.
+                Err(_) => self.foreground(),
+            };
+        }
+        if let Some(file) = &mut self.file {
             let written = file.write_all(&self.buf);
             self.buf.clear();
             written?;
@@ -127,15 +192,28 @@ impl LogFile {
         Ok(())
     }
 
-    /// Writes the buffered entries and frees the buffer's memory: the monitor idles far longer
-    /// than it writes, and its resident size should not keep a burst's buffer.
+    /// Writes the buffered entries, ends the writer thread and frees the buffer's memory: the
+    /// monitor idles far longer than it writes, and its resident size should not keep a
+    /// burst's buffer.
     pub fn flush_and_release(&mut self) -> io::Result<()> {
-        let flushed = self.flush();
+        let flushed = self.foreground();
         self.buf = Vec::new();
         flushed
     }
 
+    /// Starts the next file once this one reached max-size: everything buffered is written
+    /// first, and a writer thread (which holds the old file) is started afresh on the new one.
     fn rotate(&mut self) -> io::Result<()> {
+        let background = self.writer.is_some();
+        self.foreground()?;
+        self.rotate_files()?;
+        if background {
+            self.background()?;
+        }
+        Ok(())
+    }
+
+    fn rotate_files(&mut self) -> io::Result<()> {
         if self.config.max_file < 2 {
             self.file.as_ref().expect("json-file").set_len(0)?;
             self.size = 0;
@@ -199,6 +277,43 @@ mod tests {
         let mut log = LogFile::open(&none, &LogConfig::parse(Some("none"), &[]).unwrap()).unwrap();
         write_lines(&mut log, 1);
         assert!(!none.exists());
+    }
+
+    #[test]
+    fn with_the_writer_thread_every_entry_lands_in_order_across_rotations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x-json.log");
+        let config =
+            LogConfig::parse(None, &["max-size=100k".into(), "max-file=100".into()]).unwrap();
+        let mut log = LogFile::open(&path, &config).unwrap();
+        write_lines(&mut log, 100);
+        log.background().unwrap();
+        let mut want: String = (0..100).map(|i| format!("line {i:04}\n")).collect();
+        for i in 100..60_000 {
+            let entry = format!("entry number {i:06}\n");
+            log.write_entry(entry.as_bytes()).unwrap();
+            want.push_str(&entry);
+        }
+        log.flush().unwrap();
+        assert!(log.writer.is_some(), "the thread runs until the burst ends");
+        log.flush_and_release().unwrap();
+        assert!(log.writer.is_none());
+        let files = files_oldest_first(&path);
+        assert!(files.len() > 10, "rotated into {} files", files.len());
+        let text: String = files
+            .iter()
+            .map(|f| fs::read_to_string(f).unwrap())
+            .collect();
+        assert!(
+            text == want,
+            "{} bytes read, {} written",
+            text.len(),
+            want.len()
+        );
+        // After the burst, entries are written at each flush again.
+        log.write_entry(b"after\n").unwrap();
+        log.flush().unwrap();
+        assert!(fs::read_to_string(&path).unwrap().ends_with("after\n"));
     }
 
     #[test]

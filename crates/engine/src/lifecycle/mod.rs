@@ -17,6 +17,7 @@ pub mod launch;
 pub mod logfile;
 mod logread;
 pub mod logs;
+mod logwriter;
 pub mod manage;
 pub mod monitor;
 pub mod prune;

@@ -56,6 +56,9 @@ struct Stream {
 /// comes back full (the container writes faster than the monitor reads).
 const READ_SIZE: usize = 64 * 1024;
 const BURST_READ_SIZE: usize = 256 * 1024;
+/// During a large burst, the log's writer thread runs while the entries are at least this many
+/// times the bytes read (lines shorter than about 20 bytes).
+const WRITER_EXPANSION: u64 = 4;
 /// The output pipes' capacity: a container writing in bursts runs on while the monitor
 /// encodes, and each wakeup of the monitor finds more to read.
 const PIPE_SIZE: usize = 1024 * 1024;
@@ -72,7 +75,8 @@ impl Stream {
 
     /// Reads what is available, passes it to the attached clients and writes every complete
     /// line to the log (each read's lines stamped with the time it returned); at EOF the rest,
-    /// and closes. What was read is in the file when this returns.
+    /// and closes. What was read is in the file when this returns, except during a large burst,
+    /// when the log's writer thread may still be writing it.
     fn pump(
         &mut self,
         log: &mut LogFile,
@@ -97,7 +101,15 @@ impl Stream {
                 _ => Frame::Stdout(buf[..n].to_vec()),
             });
         }
+        let appended = log.appended();
         self.log(log, n)?;
+        if n == BURST_READ_SIZE {
+            // A large burst: short lines make entries many times the bytes read, and then
+            // encoding while a second thread writes pays (see logwriter); for long lines the
+            // copies dominate, and a third busy thread beside the container's only slows it.
+            let short_lines = log.appended() - appended >= WRITER_EXPANSION * n as u64;
+            log.set_background(short_lines)?;
+        }
         burst.read(Instant::now(), n == BURST_READ_SIZE);
         if n == 0 {
             self.fd = None;
@@ -303,7 +315,12 @@ fn relay(
             dns.handle_ready();
         }
         if let Some(h) = health.as_deref_mut() {
-            h.handle();
+            let now = Instant::now();
+            if h.fork_due(now) {
+                // A check forks: no second thread may run then.
+                log.foreground()?;
+            }
+            h.handle(now);
         }
         if stdin_polled && ready.pop() == Some(true) {
             input.flush();
