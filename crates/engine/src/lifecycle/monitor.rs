@@ -314,14 +314,7 @@ fn relay(
         if let Some(dns) = dns.as_deref_mut() {
             dns.handle_ready();
         }
-        if let Some(h) = health.as_deref_mut() {
-            let now = Instant::now();
-            if h.fork_due(now) {
-                // A check forks: no second thread may run then.
-                log.foreground()?;
-            }
-            h.handle(now);
-        }
+        serve_health(health.as_deref_mut(), log)?;
         if stdin_polled && ready.pop() == Some(true) {
             input.flush();
         }
@@ -338,6 +331,19 @@ fn relay(
         }
     }
     release_burst(&mut streams, log, burst.end())
+}
+
+/// The health checks' side of a wakeup. A check about to be forked ends the log's writer
+/// thread first: no second thread may run at a fork.
+fn serve_health(health: Option<&mut Prober<'_>>, log: &mut LogFile) -> io::Result<()> {
+    if let Some(h) = health {
+        let now = Instant::now();
+        if h.fork_due(now) {
+            log.foreground()?;
+        }
+        h.handle(now);
+    }
+    Ok(())
 }
 
 /// The attach side of a wakeup: what ready clients sent goes to the container's input
