@@ -125,7 +125,7 @@ fn v1_controller(controller: &str) -> Option<PathBuf> {
 }
 
 /// A pure cgroup v2 host (the sign runc's docs give: `/sys/fs/cgroup/cgroup.controllers`).
-fn cgroup_v2_host() -> bool {
+pub(crate) fn cgroup_v2_host() -> bool {
     Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
 

@@ -136,6 +136,11 @@ impl Runtime<'_> {
         (code, std::fs::read_to_string(err).unwrap_or_default())
     }
 
+    /// The directory of the bundle's files (`cmd.out` holds the last command's stdout).
+    pub(crate) fn bundle_path(&self) -> &std::path::Path {
+        self.bundle.path()
+    }
+
     pub(crate) fn ok(&self, args: &[&str]) {
         let (code, err) = self.run(args);
         assert_eq!(code, 0, "{}: setup {args:?}: {err}", self.name);

@@ -1,6 +1,6 @@
 //! runc's `exec` flags, as containerd's shim and conmon pass them: `--preserve-fds`,
 //! `--ignore-paused`, `--process`, `--detach`, `--pid-file`, `--cwd`, `--env`, `--user`,
-//! `--cap`, `--no-new-privs`, `--tty` with `--console-socket`, and `--apparmor`. Each case runs
+//! `--cap`, `--no-new-privs`, `--tty` with `--console-socket`, `--apparmor` and `--cgroup`. Each case runs
 //! against runc (when installed) and hull-runtime with the same expectation.
 
 use std::process::{Command, Stdio};
@@ -10,6 +10,7 @@ use hull_tests::require_root;
 use serde_json::json;
 
 use crate::bundle::{text, Bundle};
+use crate::cgroups::cgroup_v2_host;
 use crate::error_contract::{runtimes, Runtime, Setup};
 
 fn sleeping_bundle() -> Bundle {
@@ -236,6 +237,68 @@ fn exec_tty_sends_the_pty_to_the_console_socket() {
             let n = std::io::Read::read(&mut master, &mut chunk).unwrap();
             assert!(n > 0, "{}: pty closed: {got:?}", rt.name);
             got.push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+    }
+}
+
+/// The running container's cgroup directory on the host: the unified one on a v2 host, else
+/// its pids hierarchy's (from its init's /proc/PID/cgroup).
+fn container_cgroup_dir(rt: &Runtime, v2: bool) -> std::path::PathBuf {
+    rt.ok(&["state", "ID"]);
+    let state = std::fs::read(rt.bundle_path().join("cmd.out")).unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&state).unwrap();
+    let pid = state["pid"].as_i64().expect("pid");
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let (mount, prefix) = match v2 {
+        true => ("/sys/fs/cgroup", "0::"),
+        false => ("/sys/fs/cgroup/pids", ":pids:"),
+    };
+    let path = own
+        .lines()
+        .find_map(|l| l.split_once(prefix).map(|(_, p)| p))
+        .unwrap_or_else(|| panic!("{}: no {prefix} line in {own}", rt.name));
+    std::path::Path::new(mount).join(path.trim_start_matches('/'))
+}
+
+/// Removes a cgroup directory the test made, also when the test fails (before the container's
+/// delete, which a non-empty v1 cgroup would refuse).
+struct MadeCgroup(std::path::PathBuf);
+
+impl Drop for MadeCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn exec_cgroup_joins_a_sub_cgroup_and_never_one_outside_the_containers() {
+    require_root!();
+    let v2 = cgroup_v2_host();
+    if !v2 && !std::path::Path::new("/sys/fs/cgroup/pids").exists() {
+        eprintln!("skipped: exec --cgroup (neither cgroup v2 nor a v1 pids hierarchy)");
+        return;
+    }
+    // On v1 the sub-cgroup is made in one hierarchy, and named with its controller.
+    let prefix = if v2 { "" } else { "pids:" };
+    let b = sleeping_bundle();
+    for rt in runtimes(&b, "exec-cgroup") {
+        rt.setup(Setup::Running);
+        let sub = MadeCgroup(container_cgroup_dir(&rt, v2).join("sub"));
+        std::fs::create_dir(&sub.0).unwrap();
+        let arg = format!("{prefix}sub");
+        let (code, err) = rt.run(&["exec", "--cgroup", &arg, "ID", "cat", "/proc/self/cgroup"]);
+        assert_eq!(code, 0, "{}: {err}", rt.name);
+        let own = std::fs::read_to_string(b.path().join("cmd.out")).unwrap();
+        let line = if v2 { "0::" } else { ":pids:" };
+        assert!(
+            own.lines().any(|l| l.contains(line) && l.ends_with("/sub")),
+            "{}: {own}",
+            rt.name
+        );
+        for bad in ["..", &format!("{prefix}missing"), "nosuchcontroller:/"] {
+            let (code, err) = rt.run(&["exec", "--cgroup", bad, "ID", "true"]);
+            assert_ne!(code, 0, "{}: --cgroup {bad} was taken", rt.name);
+            assert!(err.contains("error"), "{}: --cgroup {bad}: {err}", rt.name);
         }
     }
 }

@@ -21,6 +21,7 @@ use hull_oci::runtime::{Process, Spec};
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, WaitOptions};
 
+use crate::cgroups::{CgroupError, SubCgroups};
 use crate::container::{live_status, saved_spec};
 use crate::proc_attrs::Role;
 use crate::process::exec::{self as child, ExecArgs};
@@ -44,6 +45,8 @@ pub struct ExecRequest {
     /// Exec into a paused container too (runc's `--ignore-paused`); the process then starts
     /// frozen, and this call returns once the container is resumed.
     pub ignore_paused: bool,
+    /// runc's `--cgroup`: sub-cgroups of the container's cgroup to join instead of it.
+    pub cgroup: Vec<String>,
 }
 
 impl ExecRequest {
@@ -56,6 +59,7 @@ impl ExecRequest {
             pid_file: None,
             preserve_fds: 0,
             ignore_paused: false,
+            cgroup: Vec::new(),
         }
     }
 }
@@ -117,7 +121,7 @@ impl Runtime {
         self.check_process_apparmor(id, &mut req.process)?;
         let init = state.pid.expect("a running container has a pid");
         let namespaces = open_namespaces(id, &spec, init)?;
-        let cgroup_join = self.cgroup_join_files(id, &state)?;
+        let cgroup_join = self.cgroup_join_files(id, &state, &req.cgroup)?;
         let seccomp = self.compile_seccomp(id, &spec)?;
         let (ours, theirs) =
             hull_sys::socket::seqpacket_pair().map_err(RuntimeError::io(id, "socketpair"))?;
@@ -152,23 +156,34 @@ impl Runtime {
         )
     }
 
-    /// The files through which the intermediate joins the container's cgroup (none when the
-    /// container has no cgroup of its own).
+    /// The files through which the intermediate joins the container's cgroup, or the
+    /// sub-cgroups `sub_args` name (none when the container has no cgroup of its own).
     fn cgroup_join_files(
         &self,
         id: &str,
         state: &ContainerState,
+        sub_args: &[String],
     ) -> Result<Vec<std::fs::File>, RuntimeError> {
-        let Some(path) = &state.cgroup_path else {
-            return Ok(Vec::new());
-        };
         let err = |source| RuntimeError::Cgroup {
             id: id.to_string(),
             source,
         };
-        self.open_cgroup(state, path)
-            .and_then(|c| c.join_files())
-            .map_err(err)
+        let sub = SubCgroups::parse(sub_args).map_err(err)?;
+        let Some(path) = &state.cgroup_path else {
+            if !sub.is_empty() {
+                return Err(err(CgroupError::InvalidPath {
+                    path: sub_args.join(" "),
+                    reason: "the container has no cgroup of its own to join a sub-cgroup of",
+                }));
+            }
+            return Ok(Vec::new());
+        };
+        let cgroup = self.open_cgroup(state, path).map_err(err)?;
+        match sub.is_empty() {
+            true => cgroup.join_files(),
+            false => cgroup.sub_join_files(&sub),
+        }
+        .map_err(err)
     }
 
     /// The container's filter (from its config.json), through the same cache as `create`.

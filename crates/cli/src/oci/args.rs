@@ -206,6 +206,10 @@ pub struct ExecArgs {
     /// Exec into a paused container too (the process starts frozen, until `resume`).
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
+    /// Join this sub-cgroup of the container's cgroup instead of it:
+    /// `[<controller>[,<controller>...]:]<path>`, repeatable (as runc's).
+    #[arg(long = "cgroup", value_name = "PATH")]
+    pub cgroup: Vec<String>,
     /// Accepted and ignored, as runc does on a host without SELinux: hull has no SELinux
     /// support.
     #[arg(long = "process-label")]

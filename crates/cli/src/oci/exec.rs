@@ -23,6 +23,7 @@ pub fn exec(rt: &Runtime, a: ExecArgs) -> Result<u8> {
     req.pid_file = a.pid_file.map(absolute).transpose()?;
     req.preserve_fds = a.preserve_fds;
     req.ignore_paused = a.ignore_paused;
+    req.cgroup = a.cgroup;
     if a.detach {
         rt.exec(req)?;
         return Ok(0);

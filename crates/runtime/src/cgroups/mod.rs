@@ -30,6 +30,7 @@ mod plan;
 mod procs;
 mod root;
 mod stats;
+mod subgroup;
 pub mod systemd;
 mod tree;
 
@@ -43,6 +44,7 @@ use hull_oci::runtime::Resources;
 pub use detect::{Hierarchy, Layout};
 pub use root::CgroupRoot;
 pub use stats::CgroupStats;
+pub use subgroup::SubCgroups;
 pub use tree::remove_if_empty;
 
 use plan::{IfMissing, Write};
