@@ -10,6 +10,20 @@ use super::{read_file, read_optional, stats, write_file, Cgroup, CgroupError, Di
 /// How long `freeze` waits for every task to reach the frozen state.
 const FREEZE_PATIENCE: Duration = Duration::from_secs(5);
 
+/// `file` (`tasks` or `cgroup.procs`) of the cgroup directory `dir`, opened for the write of
+/// "0" by which a process moves itself there.
+pub(super) fn open_join_file(dir: &Path, file: &str) -> Result<fs::File, CgroupError> {
+    fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join(file))
+        .map_err(|source| CgroupError::Write {
+            file: file.into(),
+            value: "0".into(),
+            dir: dir.into(),
+            source,
+        })
+}
+
 impl Cgroup {
     /// Moves process `pid` into the cgroup, in every hierarchy.
     pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
@@ -27,20 +41,9 @@ impl Cgroup {
         if matches!(self.dirs, Dirs::V2 { .. }) {
             return Ok(None);
         }
-        let open = |dir: &Path| {
-            fs::OpenOptions::new()
-                .write(true)
-                .open(dir.join("tasks"))
-                .map_err(|source| CgroupError::Write {
-                    file: "tasks".into(),
-                    value: "0".into(),
-                    dir: dir.into(),
-                    source,
-                })
-        };
         self.distinct_dirs()
             .into_iter()
-            .map(open)
+            .map(|dir| open_join_file(dir, "tasks"))
             .collect::<Result<_, _>>()
             .map(Some)
     }
@@ -52,17 +55,7 @@ impl Cgroup {
         if let Some(files) = self.self_join_files()? {
             return Ok(files);
         }
-        let dir = self.distinct_dirs()[0];
-        fs::OpenOptions::new()
-            .write(true)
-            .open(dir.join("cgroup.procs"))
-            .map(|f| vec![f])
-            .map_err(|source| CgroupError::Write {
-                file: "cgroup.procs".into(),
-                value: "0".into(),
-                dir: dir.into(),
-                source,
-            })
+        open_join_file(self.distinct_dirs()[0], "cgroup.procs").map(|f| vec![f])
     }
 
     /// `lines` of a `/proc/<pid>/cgroup` (controllers → path) with the path of every v1

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
+use super::procs::open_join_file;
 use super::{read_file, Cgroup, CgroupError, Dirs};
 
 /// The parsed `--cgroup` arguments.
@@ -114,15 +115,7 @@ impl Cgroup {
                         path: dir.display().to_string(),
                     });
                 }
-                fs::OpenOptions::new()
-                    .write(true)
-                    .open(dir.join(file))
-                    .map_err(|source| CgroupError::Write {
-                        file: file.into(),
-                        value: "0".into(),
-                        dir: dir.clone(),
-                        source,
-                    })
+                open_join_file(dir, file)
             })
             .collect()
     }
