@@ -1,5 +1,6 @@
 //! Container records that cannot be read (left empty or torn by a power loss, damaged on disk):
-//! `ps -a` shows them dead, `rm -f` removes them with everything else of the container.
+//! `ps -a` shows them dead, `rm -f` removes them with everything else of the container. And a
+//! runtime state that cannot be deleted: `rm -f` fails and keeps the record, so nothing is lost.
 
 use std::process::Stdio;
 
@@ -144,4 +145,59 @@ fn a_dead_container_still_holds_its_named_volume() {
     assert!(h.ok(&["volume", "ls", "-q"]).lines().any(|l| l == "kept"));
     h.ok(&["rm", "-f", &id]);
     h.ok(&["volume", "rm", "kept"]);
+}
+
+/// Unmounts a bind mount on drop, so a failing test leaves none behind.
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn rm_f_keeps_the_record_while_the_runtime_state_cannot_be_removed() {
+    require_root!();
+    let h = Hull::new();
+    h.ok(&["pull", "-q", &busybox()]);
+    let id = h
+        .ok(&["run", "-d", "--name", "stuck", &busybox(), "sleep", "300"])
+        .trim()
+        .to_string();
+    let _guard = KillLeftovers(id.clone());
+    let dir = h.root().join("runtime").join(&id);
+    wait_until("the runtime state", || dir.join("state.json").exists());
+    // A mount inside the runtime's directory (a leak, a busy file system): removing the
+    // directory fails however often it is tried.
+    let empty = tempfile::tempdir().unwrap();
+    let pin = dir.join("pin");
+    std::fs::create_dir(&pin).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["--bind", "-o", "ro"])
+        .arg(empty.path())
+        .arg(&pin)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "bind mount {}", pin.display());
+    let unmount = Unmount(pin.clone());
+
+    let err = h.fails(&["rm", "-f", "stuck"]);
+    assert!(err.contains(&id), "the error names the container: {err}");
+    assert!(
+        err.contains("Device or resource busy"),
+        "and the cause: {err}"
+    );
+    assert!(
+        h.ok(&["ps", "-a", "-q", "--no-trunc"]).contains(&id),
+        "the record went while the runtime's directory is left"
+    );
+    assert!(container_pids(&id).is_empty(), "rm -f still killed it");
+
+    // Once the directory can go, the next rm -f finishes the job.
+    drop(unmount);
+    h.ok(&["rm", "-f", "stuck"]);
+    assert!(!dir.exists(), "runtime state left behind");
+    assert_eq!(cgroup_dirs(&id), Vec::<String>::new(), "cgroup left behind");
+    assert!(!h.root().join("containers").join(&id).exists());
 }

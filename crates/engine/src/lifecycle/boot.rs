@@ -104,7 +104,7 @@ impl Engine {
         if let Ok(runtime) = self.runtime() {
             delete_from_runtime(&runtime, id);
         }
-        self.remove_runtime_stub(id);
+        let _ = self.remove_runtime_stub(id);
         let rootfs = self.containers.rootfs(id);
         if hull_sys::mount::is_mountpoint(&rootfs).unwrap_or(false) {
             let _ = hull_sys::mount::unmount(&rootfs, true);

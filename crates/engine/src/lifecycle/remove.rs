@@ -6,7 +6,8 @@ use std::fs;
 use hull_runtime::Runtime;
 
 use crate::endpoint::NetRunError;
-use crate::lifecycle::run::{delete_from_runtime, kill_cgroup};
+use crate::engine::{io_err, rt_err};
+use crate::lifecycle::run::{delete_from_runtime_checked, kill_cgroup};
 use crate::state::{Lock, Record, Status};
 use crate::{Engine, EngineError};
 
@@ -50,8 +51,8 @@ impl Engine {
         let _claim = self.kill_until_runner_exits(&runtime, id)?;
         // Whatever a dead runner did not clean up: the process, its cgroup, the runtime state,
         // its network endpoint.
-        delete_from_runtime(&runtime, id);
-        self.remove_runtime_stub(id);
+        delete_until_done(&runtime, id)?;
+        self.remove_runtime_stub(id)?;
         if self.root.join("networks").is_dir() {
             hull_net::detach(&self.root, id).map_err(NetRunError::from)?;
         }
@@ -70,11 +71,12 @@ impl Engine {
     /// Removes the runtime's directory for `id` when it holds no state.json: a runner killed
     /// inside runtime create, before the state was written, leaves such a stub, which the runtime
     /// does not know as a container (so cannot delete) but which blocks creating it again.
-    pub(crate) fn remove_runtime_stub(&self, id: &str) {
+    pub(crate) fn remove_runtime_stub(&self, id: &str) -> Result<(), EngineError> {
         let dir = self.root.join("runtime").join(id);
         if dir.is_dir() && !dir.join(hull_runtime::state::STATE_FILE).exists() {
-            let _ = fs::remove_dir_all(&dir);
+            fs::remove_dir_all(&dir).map_err(io_err(id, "remove the runtime's directory", &dir))?;
         }
+        Ok(())
     }
 
     /// SIGKILLs the container until its runner (if any) has torn it down and let go. Again and
@@ -99,5 +101,22 @@ impl Engine {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         Err(EngineError::AlreadyRunning(id.to_string()))
+    }
+}
+
+/// Deletes the container from the runtime, trying again for a while: a process killed a moment
+/// ago may still hold its cgroup. The record must outlive a delete that keeps failing, or the
+/// runtime's state (and the cgroup) would be left with nothing that names them; the error keeps
+/// it, so the next `rm -f` finishes the job.
+fn delete_until_done(runtime: &Runtime, id: &str) -> Result<(), EngineError> {
+    const ATTEMPTS: u32 = 20;
+    let mut attempt = 1;
+    loop {
+        match delete_from_runtime_checked(runtime, id) {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt == ATTEMPTS => return Err(rt_err(id, "delete")(e)),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+        attempt += 1;
     }
 }

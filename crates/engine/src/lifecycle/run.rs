@@ -47,12 +47,21 @@ struct RuntimeContainer<'a> {
 }
 
 /// Kills what is left of a container, removes its cgroup and runtime state; a container the
-/// runtime does not know (already deleted) is fine.
+/// runtime does not know (already deleted) is fine. A failure is printed: for callers that
+/// cannot do better than go on (`rm` must not, see `delete_from_runtime_checked`).
 pub(crate) fn delete_from_runtime(runtime: &Runtime, id: &str) {
-    match runtime.delete(id, true) {
-        Ok(()) | Err(RuntimeError::NotFound { .. }) => {}
-        Err(e) => eprintln!("hull: delete container {id}: {e}"),
+    if let Err(e) = delete_from_runtime_checked(runtime, id) {
+        eprintln!("hull: delete container {id}: {e}");
     }
+}
+
+/// `delete_from_runtime`, returning the runtime's failure to delete its state (after the
+/// cgroup clean-up, which goes on regardless).
+pub(crate) fn delete_from_runtime_checked(runtime: &Runtime, id: &str) -> Result<(), RuntimeError> {
+    let deleted = match runtime.delete(id, true) {
+        Ok(()) | Err(RuntimeError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e),
+    };
     // A runner killed inside runtime create can leave the cgroup (and an init in it) before the
     // runtime recorded either: the engine knows the path, since it chose it.
     if let Some(cg) = kill_cgroup(runtime, id) {
@@ -63,6 +72,7 @@ pub(crate) fn delete_from_runtime(runtime: &Runtime, id: &str) {
     // The shared parent of every container's cgroup; it goes when the last container does,
     // so hull leaves nothing in the cgroup tree once no container exists.
     let _ = hull_runtime::cgroups::remove_if_empty(&runtime.cgroups, CGROUP_PARENT);
+    deleted
 }
 
 /// SIGKILLs every process in the container's cgroup (the path the engine gave it), if it exists.
@@ -307,7 +317,7 @@ impl Engine {
         let id = record.id.as_str();
         // A container left behind by a crashed run of the same container would block create.
         let _ = runtime.delete(id, true);
-        self.remove_runtime_stub(id);
+        let _ = self.remove_runtime_stub(id);
         let mut req = CreateRequest::new(id, bundle);
         req.spec = Some(spec);
         req.init = record.config.init;
