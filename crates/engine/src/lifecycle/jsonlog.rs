@@ -13,6 +13,9 @@ use crate::lifecycle::monitor::LogLine;
 /// last without its `\n` (Docker's partial messages in json-file).
 pub const MAX_ENTRY: usize = 16 * 1024;
 
+/// How every entry starts.
+pub(super) const PREFIX: &[u8] = b"{\"log\":\"";
+
 /// One stream's unfinished line between reads.
 #[derive(Debug, Default)]
 pub struct Lines {
@@ -20,6 +23,11 @@ pub struct Lines {
 }
 
 impl Lines {
+    /// True when no unfinished line waits for the next read.
+    pub fn is_empty(&self) -> bool {
+        self.partial.is_empty()
+    }
+
     /// Cuts `data` into entries (complete lines, and pieces of [`MAX_ENTRY`] bytes of a longer
     /// line) and passes each to `emit`; what is left waits for the next call. The unfinished
     /// line is copied only when one exists, so the common case borrows `data` throughout.
@@ -151,7 +159,6 @@ pub fn entry_suffix(stream: &str, time: &str) -> Vec<u8> {
 /// is escaped without looking for it, and an ASCII line needs no UTF-8 validation.
 #[inline]
 pub fn encode_with_suffix(out: &mut Vec<u8>, text: &[u8], suffix: &[u8]) {
-    const PREFIX: &[u8] = b"{\"log\":\"";
     out.reserve(PREFIX.len() + text.len() + 1 + suffix.len());
     out.extend_from_slice(PREFIX);
     let (body, newline) = match text.split_last() {
@@ -175,15 +182,15 @@ pub fn encode_with_suffix(out: &mut Vec<u8>, text: &[u8], suffix: &[u8]) {
 /// Which of 8 bytes (as a word) need escaping: a set high bit in each such byte's place.
 /// Bytes below 0x20, `"` and `\`; bytes of 0x80 and up (UTF-8 sequences) never do.
 #[inline]
-fn escape_mask(word: u64) -> u64 {
+pub(super) fn escape_mask(word: u64) -> u64 {
     let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
     below_space
         | zero_bytes(word ^ (ONES * u64::from(b'"')))
         | zero_bytes(word ^ (ONES * u64::from(b'\\')))
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
+pub(super) const ONES: u64 = 0x0101_0101_0101_0101;
+pub(super) const HIGH: u64 = 0x8080_8080_8080_8080;
 
 /// A word with the high bit set in the place of each zero byte of `w` (exact up to the lowest
 /// zero byte; above it a 0x01 byte may be flagged too, which callers that only want "any" or
@@ -193,7 +200,7 @@ fn zero_bytes(w: u64) -> u64 {
     w.wrapping_sub(ONES) & !w & HIGH
 }
 
-fn word_at(bytes: &[u8], at: usize) -> u64 {
+pub(super) fn word_at(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
 }
 
@@ -221,27 +228,31 @@ fn escape_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut start = 0;
     while let Some(i) = next_escape(bytes, start) {
         out.extend_from_slice(&bytes[start..i]);
-        let b = bytes[i];
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0C => b"\\f",
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xF)]]);
-                start = i + 1;
-                continue;
-            }
-        };
-        out.extend_from_slice(esc);
+        push_escaped(out, bytes[i]);
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
+}
+
+/// Appends the JSON escape of `b`, a control character, `"` or `\\` (serde_json's escapes).
+#[inline]
+pub(super) fn push_escaped(out: &mut Vec<u8>, b: u8) {
+    let esc: &[u8] = match b {
+        b'"' => b"\\\"",
+        b'\\' => b"\\\\",
+        b'\n' => b"\\n",
+        b'\r' => b"\\r",
+        b'\t' => b"\\t",
+        0x08 => b"\\b",
+        0x0C => b"\\f",
+        _ => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xF)]]);
+            return;
+        }
+    };
+    out.extend_from_slice(esc);
 }
 
 /// One decoded entry's stream and time; its text went to the caller's buffer.

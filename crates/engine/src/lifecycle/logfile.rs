@@ -147,8 +147,19 @@ impl LogFile {
 
     /// Appends the entry `encode` writes into the buffer (as [`LogFile::write_entry`]).
     pub fn append_with(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
+        self.append_batch(|buf, _| encode(buf)).map(|_| ())
+    }
+
+    /// Appends the entries `encode` writes into the buffer, given the room left before the
+    /// buffer is flushed or the file reaches max-size: past it, only the entry that crossed it
+    /// may follow, so a file still exceeds max-size by at most one entry. Returns what `encode`
+    /// does (its default when nothing is kept).
+    pub fn append_batch<T: Default>(
+        &mut self,
+        encode: impl FnOnce(&mut Vec<u8>, usize) -> T,
+    ) -> io::Result<T> {
         if self.file.is_none() {
-            return Ok(());
+            return Ok(T::default());
         }
         if self.config.max_size.is_some_and(|max| self.size >= max) {
             self.rotate()?;
@@ -158,14 +169,20 @@ impl LogFile {
             self.buf.reserve(flush_at + flush_at / 2);
         }
         let before = self.buf.len();
-        encode(&mut self.buf);
+        let to_max = self
+            .config
+            .max_size
+            .map_or(u64::MAX, |max| max.saturating_sub(self.size));
+        let to_flush = flush_at.saturating_sub(before);
+        let room = to_flush.min(usize::try_from(to_max).unwrap_or(usize::MAX));
+        let encoded = encode(&mut self.buf, room.max(1));
         let added = (self.buf.len() - before) as u64;
         self.size += added;
         self.appended += added;
         if self.buf.len() >= flush_at {
             self.flush()?;
         }
-        Ok(())
+        Ok(encoded)
     }
 
     /// Writes the buffered entries to the file, or hands them to the writer thread.

@@ -1,5 +1,5 @@
 //! A created container's life: the run recipe every run shares (`run`); the detached monitor
-//! (`monitor`, spawned and heard by `launch`) with its log (`logfile`, in the format of `jsonlog`), attach socket (`attach`) and restart backoff
+//! (`monitor`, spawned and heard by `launch`) with its log (`logfile`, in the format of `jsonlog`, a read of plain lines at once by `jsonlog_batch`), attach socket (`attach`) and restart backoff
 //! (`restart`); kill, stop and wait (`stop`; `waiter` for Docker's wait conditions); `rm` (`remove`); pause, rename, prune and the
 //! `ps` list (`manage`); exec, stats and top; the reconcile at boot (`boot`) and `system prune` (`prune`). Imports `endpoint/`, `state/` and `run/`.
 
@@ -13,6 +13,7 @@ pub(crate) mod foreground;
 pub mod health;
 mod health_fg;
 pub mod jsonlog;
+mod jsonlog_batch;
 pub mod launch;
 pub mod logfile;
 mod logread;

@@ -22,6 +22,7 @@ use crate::lifecycle::burst::{Burst, Release};
 use crate::lifecycle::foreground;
 use crate::lifecycle::health::{self, Prober};
 use crate::lifecycle::jsonlog::{encode_with_suffix, entry_suffix, Lines};
+use crate::lifecycle::jsonlog_batch::encode_ascii_lines;
 use crate::lifecycle::logfile::LogFile;
 use crate::lifecycle::restart::Restarter;
 use crate::state::{Record, Status};
@@ -127,11 +128,29 @@ impl Stream {
             return Ok(());
         }
         let suffix = entry_suffix(self.name, &hull_image::pull::now_rfc3339());
-        let mut entry = |text: &[u8]| log.append_with(|out| encode_with_suffix(out, text, &suffix));
-        self.lines.push(&self.buf[..n], &mut entry)?;
+        let mut data = &self.buf[..n];
+        let entry = |log: &mut LogFile, text: &[u8]| {
+            log.append_with(|out| encode_with_suffix(out, text, &suffix))
+        };
+        if !self.lines.is_empty() {
+            // The line the last read left unfinished, up to its end.
+            let end = memchr::memchr(b'\n', data).map_or(data.len(), |i| i + 1);
+            self.lines.push(&data[..end], |text| entry(log, text))?;
+            data = &data[end..];
+        }
+        // Plain lines in one pass; the general path takes over at the first it cannot take.
+        while self.lines.is_empty() && !data.is_empty() {
+            let used =
+                log.append_batch(|out, room| encode_ascii_lines(out, data, &suffix, room))?;
+            if used == 0 {
+                break;
+            }
+            data = &data[used..];
+        }
+        self.lines.push(data, |text| entry(log, text))?;
         if n == 0 {
             if let Some(rest) = self.lines.finish() {
-                entry(&rest)?;
+                entry(log, &rest)?;
             }
         }
         log.flush()
@@ -584,6 +603,58 @@ const STOP_POLL: Duration = Duration::from_millis(50);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Plain lines (the one-pass encoder), lines that are not ASCII, escapes and lines longer
+    /// than an entry, read in pieces that end anywhere: the entries are those of one read.
+    #[test]
+    fn a_streams_entries_do_not_depend_on_where_its_reads_end() {
+        use crate::lifecycle::jsonlog::{decode_entry, MAX_ENTRY};
+        let mut data = Vec::new();
+        for i in 0..2000 {
+            data.extend(format!("line {i} {}\n", "x".repeat(i % 150)).bytes());
+            if i % 500 == 3 {
+                data.extend("caf\u{e9} \"q\"\t\n".bytes());
+                data.extend(vec![b'z'; MAX_ENTRY + 10]);
+                data.push(b'\n');
+            }
+        }
+        data.extend(b"unfinished");
+        let mut expected = Vec::new();
+        let mut lines = Lines::default();
+        lines
+            .push::<()>(&data, |e| {
+                expected.push(e.to_vec());
+                Ok(())
+            })
+            .unwrap();
+        expected.extend(lines.finish());
+        for chunk in [3, 100, 4096, 65536, 262144] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("log");
+            let mut log = LogFile::open(&path, &Default::default()).unwrap();
+            let mut stream = Stream {
+                fd: None,
+                name: "stdout",
+                lines: Lines::default(),
+                buf: Vec::new(),
+            };
+            for piece in data.chunks(chunk).chain([&[][..]]) {
+                stream.buf = piece.to_vec();
+                stream.log(&mut log, piece.len()).unwrap();
+            }
+            let file = std::fs::read(&path).unwrap();
+            let texts: Vec<Vec<u8>> = file
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| {
+                    let mut text = Vec::new();
+                    decode_entry(l, &mut text).expect("an entry");
+                    text
+                })
+                .collect();
+            assert_eq!(texts, expected, "reads of {chunk} bytes");
+        }
+    }
 
     #[test]
     fn input_to_a_stdin_nobody_reads_queues_then_pushes_back() {
