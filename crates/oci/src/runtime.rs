@@ -522,9 +522,30 @@ pub struct Seccomp {
     pub flags: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listener_path: Option<PathBuf>,
+    /// Opaque data passed to the listener as `metadata` (config-linux.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listener_metadata: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub syscalls: Vec<SeccompSyscall>,
 }
+
+/// The container process state (config-linux.md "The Container Process State"): what the
+/// runtime sends to `linux.seccomp.listenerPath`, with the descriptors named in `fds` attached
+/// (SCM_RIGHTS) in the same order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerProcessState {
+    pub oci_version: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fds: Vec<String>,
+    pub pid: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
+    pub state: State,
+}
+
+/// The name of the seccomp notification descriptor in [`ContainerProcessState::fds`].
+pub const SECCOMP_FD_NAME: &str = "seccompFd";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

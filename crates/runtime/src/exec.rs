@@ -123,6 +123,7 @@ impl Runtime {
         let namespaces = open_namespaces(id, &spec, init)?;
         let cgroup_join = self.cgroup_join_files(id, &state, &req.cgroup)?;
         let seccomp = self.compile_seccomp(id, &spec)?;
+        let seccomp_listener = exec_listener(id, &spec, &state)?;
         let (ours, theirs) =
             hull_sys::socket::seqpacket_pair().map_err(RuntimeError::io(id, "socketpair"))?;
         let args = ExecArgs {
@@ -132,6 +133,7 @@ impl Runtime {
             sock: theirs,
             stdio: req.stdio,
             seccomp,
+            seccomp_listener,
             preserve_fds: req.preserve_fds,
             attrs,
             debug: self.debug,
@@ -205,6 +207,23 @@ impl Runtime {
             source,
         })
     }
+}
+
+/// The connection to the container's seccomp listener, with the message for the exec'd process:
+/// the container's state as it runs (see [`crate::seccomp::listener`] for the pid).
+fn exec_listener(
+    id: &str,
+    spec: &Spec,
+    state: &ContainerState,
+) -> Result<Option<crate::seccomp::Listener>, RuntimeError> {
+    let seccomp = spec.linux.as_ref().and_then(|l| l.seccomp.as_ref());
+    let Some(sock) = crate::container::connect_listener(id, seccomp)? else {
+        return Ok(None);
+    };
+    let seccomp = seccomp.expect("a listener comes from the spec's seccomp");
+    let path = seccomp.listener_path.clone().unwrap_or_default();
+    let message = crate::seccomp::listener::message(seccomp, &state.oci(Status::Running));
+    Ok(Some(crate::seccomp::Listener::new(path, sock, message)))
 }
 
 fn validate(id: &str, proc: &Process) -> Result<(), RuntimeError> {

@@ -64,6 +64,12 @@ pub fn recv_with_fd(sock: impl AsFd, buf: &mut [u8]) -> io::Result<(usize, Optio
 /// runc's console-socket protocol: connect to the unix stream socket at `path` and send `fd`
 /// with a one-line name as the payload.
 pub fn send_fd_to_path(path: &Path, fd: impl AsFd, name: &str) -> io::Result<()> {
+    let sock = connect_stream(path)?;
+    send_with_fd(&sock, name.as_bytes(), Some(fd))
+}
+
+/// A close-on-exec unix stream socket connected to `path`.
+pub fn connect_stream(path: &Path) -> io::Result<OwnedFd> {
     let sock = rustix::net::socket_with(
         AddressFamily::UNIX,
         SocketType::STREAM,
@@ -71,7 +77,7 @@ pub fn send_fd_to_path(path: &Path, fd: impl AsFd, name: &str) -> io::Result<()>
         None,
     )?;
     rustix::net::connect(&sock, &SocketAddrUnix::new(path)?)?;
-    send_with_fd(&sock, name.as_bytes(), Some(fd))
+    Ok(sock)
 }
 
 /// Sets the `IFF_UP` flag of the network interface `name` (e.g. `lo`), as `ip link set lo up`

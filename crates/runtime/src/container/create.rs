@@ -176,7 +176,6 @@ impl Runtime {
         note_host_mounts(&id, &dir, &prep.spec, &prep.rootfs)?;
         let (ours, theirs) =
             hull_sys::socket::seqpacket_pair().map_err(RuntimeError::io(&id, "socketpair"))?;
-
         let scope = self.systemd_scope(&id, &prep.spec)?;
         let (cgroup, cgroup_join) = self.create_cgroup(&id, &prep.spec)?;
         guard.cgroup = cgroup.clone();
@@ -202,6 +201,7 @@ impl Runtime {
                     state_dir: sd.fd,
                     stdio: req.stdio,
                     seccomp: prep.seccomp,
+                    seccomp_listener: prep.seccomp_listener,
                     mini_init: req.init,
                     no_pivot: req.no_pivot,
                     preserve_fds: req.preserve_fds,
@@ -216,7 +216,7 @@ impl Runtime {
             }
         };
         let self_join = cgroup_join.is_some();
-        drop((theirs, sd.fd, req.stdio, cgroup_join));
+        drop((theirs, sd.fd, req.stdio, cgroup_join, prep.seccomp_listener));
         guard.pid = Some(pid);
 
         let cgroup =
@@ -487,7 +487,8 @@ fn init_cgroup_paths(pid: i32, cgroup: Option<&Cgroup>, self_join: bool) -> Vec<
     cgroup_paths
 }
 
-/// Sends init the state its hooks read (when there are hooks), then lets it proceed.
+/// Sends init the state its hooks and the seccomp listener read (when there are hooks or a
+/// listener), then lets it proceed.
 fn send_proceed(
     id: &str,
     ours: &OwnedFd,
@@ -495,7 +496,12 @@ fn send_proceed(
     hook_state: &State,
     cgroup_paths: Vec<(String, String)>,
 ) -> Result<(), RuntimeError> {
-    if spec.hooks.is_some() {
+    let listener = spec
+        .linux
+        .as_ref()
+        .and_then(|l| l.seccomp.as_ref())
+        .is_some_and(|s| s.listener_path.is_some());
+    if spec.hooks.is_some() || listener {
         sync::send(ours, &ToInit::HookState(hook_state.clone()))
             .map_err(RuntimeError::io(id, "send hook state to init"))?;
     }

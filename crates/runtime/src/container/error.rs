@@ -41,6 +41,12 @@ pub enum RuntimeError {
         #[source]
         source: crate::seccomp::SeccompError,
     },
+    #[error("container {id}")]
+    SeccompListener {
+        id: String,
+        #[source]
+        source: crate::seccomp::SeccompError,
+    },
     #[error("container {id}: cgroup")]
     Cgroup {
         id: String,

@@ -16,6 +16,10 @@ pub(super) struct Prepared {
     pub(super) mounts: Vec<mounts::PlannedMount>,
     pub(super) namespaces: process::NamespacePlan,
     pub(super) seccomp: Option<crate::seccomp::Filter>,
+    /// Connected to `linux.seccomp.listenerPath`, before anything of the container exists. Init's
+    /// alone once forked (`create` drops its copy), so the listener sees end of stream when the
+    /// container's program runs.
+    pub(super) seccomp_listener: Option<std::os::fd::OwnedFd>,
     pub(super) attrs: crate::proc_attrs::ProcAttrs,
 }
 
@@ -84,14 +88,33 @@ pub(super) fn prepare(
     };
     let namespaces = process::plan_namespaces(&linux.namespaces).map_err(invalid)?;
     let mounts = mounts::plan(&spec.mounts, &req.bundle).map_err(|e| invalid(e.to_string()))?;
+    // last, so that a spec refused above leaves the listener no connection.
+    let seccomp_listener = connect_listener(id, linux.seccomp.as_ref())?;
     Ok(Prepared {
         spec,
         rootfs,
         mounts,
         namespaces,
         seccomp,
+        seccomp_listener,
         attrs,
     })
+}
+
+/// The connection to `listenerPath`, if the spec has one (see [`crate::seccomp::listener`]).
+pub(crate) fn connect_listener(
+    id: &str,
+    seccomp: Option<&hull_oci::runtime::Seccomp>,
+) -> Result<Option<std::os::fd::OwnedFd>, RuntimeError> {
+    let Some(path) = seccomp.and_then(|s| s.listener_path.as_deref()) else {
+        return Ok(None);
+    };
+    crate::seccomp::listener::connect(path)
+        .map(Some)
+        .map_err(|source| RuntimeError::SeccompListener {
+            id: id.to_string(),
+            source,
+        })
 }
 
 /// `ociVersion` must be a SemVer 2.0 version of the 1.x spec (config.md): `1.2.0`, `1.0.2-dev`,

@@ -17,7 +17,7 @@ use rustix::thread::LinkNameSpaceType;
 use super::init::{fail, resolve_program, secure_and_exec_process, set_oom_score_adj};
 use super::sync::{self, FromInit, InitError, Step};
 use crate::proc_attrs::ProcAttrs;
-use crate::seccomp::Filter;
+use crate::seccomp::{Filter, Listener};
 use crate::{console, rlimits};
 
 /// (spec name, kernel type), in the order they must be joined. The user namespace comes first
@@ -45,6 +45,8 @@ pub struct ExecArgs {
     pub sock: OwnedFd,
     pub stdio: Option<[OwnedFd; 3]>,
     pub seccomp: Option<Filter>,
+    /// The container's seccomp listener, connected by the parent (see [`crate::seccomp::listener`]).
+    pub seccomp_listener: Option<Listener>,
     /// Descriptors 3..3+preserve_fds stay open across the exec.
     pub preserve_fds: u32,
     /// I/O priority, scheduler, CPU affinity, personality, memory policy (see
@@ -128,7 +130,7 @@ fn join_container(a: &ExecArgs) -> Result<()> {
 /// The exec'd process: stdio, working directory, limits, then the security steps and execve.
 fn exec_process(a: ExecArgs) -> ! {
     match prepare(&a).and_then(|program| {
-        let seccomp = a.seccomp.as_ref();
+        let seccomp = (a.seccomp.as_ref(), a.seccomp_listener.as_ref());
         secure_and_exec_process(&a.process, &a.attrs, seccomp, &program, 3 + a.preserve_fds)
     }) {
         Ok(errno) => {

@@ -13,7 +13,7 @@ use rustix::thread::LinkNameSpaceType;
 use super::sync::{self, FromInit, InitError, Step, ToInit};
 use crate::mounts::PlannedMount;
 use crate::proc_attrs::ProcAttrs;
-use crate::seccomp::Filter;
+use crate::seccomp::{Filter, Listener};
 use crate::{capabilities, console, devices, mini_init, mounts, rlimits, user};
 
 /// Everything init needs, prepared by the parent before the fork (so init allocates little and
@@ -33,6 +33,9 @@ pub struct InitArgs {
     pub state_dir: OwnedFd,
     pub stdio: Option<[OwnedFd; 3]>,
     pub seccomp: Option<Filter>,
+    /// The socket `create` connected to `linux.seccomp.listenerPath` (see
+    /// [`crate::seccomp::listener`]).
+    pub seccomp_listener: Option<OwnedFd>,
     pub mini_init: bool,
     pub no_pivot: bool,
     /// Descriptors 3..3+preserve_fds stay open across the exec.
@@ -139,6 +142,7 @@ fn prepare(a: &InitArgs) -> Result<(PathBuf, Option<State>)> {
 fn close_inherited(a: &InitArgs) -> Result<()> {
     let mut keep: Vec<RawFd> = (0..3 + a.preserve_fds as RawFd).collect();
     keep.extend([a.sock.as_raw_fd(), a.state_dir.as_raw_fd()]);
+    keep.extend(a.seccomp_listener.iter().map(|fd| fd.as_raw_fd()));
     keep.extend(a.stdio.iter().flatten().map(|fd| fd.as_raw_fd()));
     keep.extend(a.cgroup_join.iter().map(|f| f.as_raw_fd()));
     hull_sys::process::close_all_except(&keep)
@@ -489,7 +493,8 @@ fn wait_for_start(a: &InitArgs) -> Result<std::fs::File> {
 }
 
 /// After start: either exec the user's program as pid 1, or fork it under the mini init.
-fn launch(a: InitArgs, program: &Path, hook_state: Option<State>, fifo: std::fs::File) -> ! {
+fn launch(mut a: InitArgs, program: &Path, hook_state: Option<State>, fifo: std::fs::File) -> ! {
+    let listener = seccomp_listener(&mut a, hook_state.as_ref());
     if let Err(e) = run_start_hooks(&a.spec, hook_state) {
         let _ = serde_json::to_writer(&fifo, &e);
         report_and_exit(&a.sock, e)
@@ -497,7 +502,7 @@ fn launch(a: InitArgs, program: &Path, hook_state: Option<State>, fifo: std::fs:
     // The fifo stays open (close-on-exec) until the execve: `start` reads it to its end, so a
     // failure from here on reaches `start` even when it runs in another process than `create`.
     if !a.mini_init {
-        exec_user(&a, program, &fifo)
+        exec_user(&a, program, &fifo, listener.as_ref())
     }
     let blocked = mini_init::blocked();
     // must happen before the fork so a signal sent right after start is not lost.
@@ -516,12 +521,13 @@ fn launch(a: InitArgs, program: &Path, hook_state: Option<State>, fifo: std::fs:
                     InitError::new(Step::Fork, "unblock signals", Some(&e)),
                 )
             }
-            exec_user(&a, program, &fifo)
+            exec_user(&a, program, &fifo, listener.as_ref())
         }
         Ok(hull_sys::process::Forked::Parent(child)) => {
-            // Pid 1 drops its copy of the sync socket and exec.fifo (and everything else it
-            // held) so the parent and `start` see end-of-stream when the child's exec succeeds.
-            drop((a, fifo));
+            // Pid 1 drops its copy of the sync socket, exec.fifo and the seccomp listener's
+            // socket (and everything else it held) so the parent, `start` and the listener see
+            // end-of-stream when the child's exec succeeds.
+            drop((a, fifo, listener));
             let code = mini_init::supervise(child).unwrap_or(1);
             hull_sys::process::exit_now(code)
         }
@@ -529,10 +535,20 @@ fn launch(a: InitArgs, program: &Path, hook_state: Option<State>, fifo: std::fs:
     }
 }
 
+/// The listener connection with its message, built before the filter is loaded (see
+/// [`crate::seccomp::listener`]) from the state `create` sent.
+fn seccomp_listener(a: &mut InitArgs, state: Option<&State>) -> Option<Listener> {
+    let sock = a.seccomp_listener.take()?;
+    let seccomp = a.spec.linux.as_ref()?.seccomp.as_ref()?;
+    let path = seccomp.listener_path.clone()?;
+    let message = crate::seccomp::listener::message(seccomp, state?);
+    Some(Listener::new(path, sock, message))
+}
+
 /// The security steps, in the only order that works, then execve. A failure goes to the
 /// parent (if it still listens) and to `start` through exec.fifo.
-fn exec_user(a: &InitArgs, program: &Path, fifo: &std::fs::File) -> ! {
-    match secure_and_exec(a, program) {
+fn exec_user(a: &InitArgs, program: &Path, fifo: &std::fs::File, l: Option<&Listener>) -> ! {
+    match secure_and_exec(a, program, l) {
         Ok(errno) => {
             let _ = sync::send(&a.sock, &FromInit::ExecFailed { errno });
             let err = std::io::Error::from_raw_os_error(errno);
@@ -549,9 +565,9 @@ fn exec_user(a: &InitArgs, program: &Path, fifo: &std::fs::File) -> ! {
 }
 
 /// Returns the errno of a failed execve.
-fn secure_and_exec(a: &InitArgs, program: &Path) -> Result<i32> {
+fn secure_and_exec(a: &InitArgs, program: &Path, listener: Option<&Listener>) -> Result<i32> {
     let proc = a.spec.process.as_ref().expect("validated by create");
-    let seccomp = a.seccomp.as_ref();
+    let seccomp = (a.seccomp.as_ref(), listener);
     secure_and_exec_process(proc, &a.attrs, seccomp, program, 3 + a.preserve_fds)
 }
 
@@ -560,7 +576,7 @@ fn secure_and_exec(a: &InitArgs, program: &Path) -> Result<i32> {
 pub(crate) fn secure_and_exec_process(
     proc: &Process,
     attrs: &ProcAttrs,
-    seccomp: Option<&Filter>,
+    seccomp: (Option<&Filter>, Option<&Listener>),
     program: &Path,
     first_closed: u32,
 ) -> Result<i32> {
@@ -614,10 +630,17 @@ pub(crate) fn secure_and_exec_process(
     Ok(err.raw_os_error().unwrap_or(libc::EINVAL))
 }
 
-fn load_seccomp(seccomp: Option<&Filter>) -> Result<()> {
-    if let Some(f) = seccomp {
-        f.load()
-            .map_err(|e| InitError::new(Step::Seccomp, e.to_string(), None))?;
+/// Loads the filter and, when it has a listener, sends the listener its notification descriptor
+/// at once: `sendmsg` is the one call between the two, which `compile` made sure the filter does
+/// not notify (see [`crate::seccomp::listener`]).
+fn load_seccomp((filter, listener): (Option<&Filter>, Option<&Listener>)) -> Result<()> {
+    let Some(f) = filter else { return Ok(()) };
+    let notify = f
+        .load()
+        .map_err(|e| InitError::new(Step::Seccomp, error_chain(&e), None))?;
+    if let (Some(fd), Some(l)) = (notify, listener) {
+        l.send(fd)
+            .map_err(|e| InitError::new(Step::Seccomp, error_chain(&e), None))?;
     }
     Ok(())
 }

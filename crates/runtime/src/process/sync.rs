@@ -5,7 +5,7 @@
 //! |----------------------|----------------------------------------------------------------|
 //! | `Proceed` (after cgroup and id maps) | `Console` (with the pty master fd, if terminal), then `Ready`, or `Error` |
 //! | (start opens exec.fifo) | `ExecFailed` if execve failed, else end of stream (the socket is close-on-exec) |
-//! | `HookState` (before `Proceed`, only when the spec has hooks) | nothing |
+//! | `HookState` (before `Proceed`, only when the spec has hooks or a seccomp listener) | nothing |
 //! | (init: mounts done, before pivot_root) | `RunHooks`; the parent runs prestart and createRuntime, then sends `HooksDone` (or stops init) |
 //!
 //! Any step of init may answer `Error` instead; init exits right after sending it.

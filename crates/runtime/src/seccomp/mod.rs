@@ -17,13 +17,21 @@
 //! written for a newer kernel still loads); a rule whose action equals the default action is
 //! redundant and skipped (libseccomp refuses it); arg comparisons on the same argument index
 //! are OR-ed (one rule per comparison), on different indices AND-ed (one rule).
+//!
+//! `SCMP_ACT_NOTIFY` rules need `listenerPath`: the filter is then loaded with
+//! `SECCOMP_FILTER_FLAG_NEW_LISTENER`, and the notification descriptor goes to the listener
+//! with the container process state (see [`listener`]).
 
 mod cache;
+pub mod listener;
 mod parse;
 
 pub use cache::compile_cached;
+pub use listener::Listener;
 
 use std::io::{self, Read, Seek};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 
 use hull_oci::runtime::{Seccomp, SeccompArg, SeccompSyscall};
 use hull_sys::seccomp::BpfInsn;
@@ -48,6 +56,15 @@ pub enum SeccompError {
     ErrnoRange(u32, String),
     #[error("seccomp: {0} is not supported")]
     Unsupported(&'static str),
+    #[error("seccomp: {0}")]
+    Notify(&'static str),
+    #[error("seccomp listener {path}: {op}")]
+    Listener {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        source: io::Error,
+    },
     #[error("seccomp: create filter context")]
     Context(#[source] libseccomp::error::SeccompError),
     #[error("seccomp: add architecture {arch}")]
@@ -90,9 +107,7 @@ impl std::fmt::Debug for Filter {
 
 /// Compiles the spec's seccomp section (before fork: compiling allocates; loading does not).
 pub fn compile(spec: &Seccomp) -> Result<Filter, SeccompError> {
-    if spec.listener_path.is_some() {
-        return Err(SeccompError::Unsupported("a seccomp notify listener"));
-    }
+    check_notify(spec)?;
     let default = action(&spec.default_action, spec.default_errno_ret)?;
     let mut ctx = ScmpFilterContext::new(default).map_err(SeccompError::Context)?;
     // Binary-tree dispatch: ~350 allowed syscalls would otherwise be a linear scan per call.
@@ -106,25 +121,83 @@ pub fn compile(spec: &Seccomp) -> Result<Filter, SeccompError> {
         .flags
         .iter()
         .try_fold(0, |acc, f| flag(f).map(|bit| acc | bit))?;
+    let flags = match spec.listener_path {
+        Some(_) => flags | hull_sys::seccomp::FILTER_FLAG_NEW_LISTENER,
+        None => flags,
+    };
     let program = export(&ctx)?;
     Ok(Filter { program, flags })
 }
 
+/// The syscall the runtime makes between loading a filter with a listener and handing the
+/// listener its descriptor ([`Listener::send`]). A filter that notified it would stop that call
+/// until someone answered it through the very descriptor it carries: a deadlock. (runc refuses
+/// `write`, which its init uses at that point, for the same reason.)
+const SENT_AFTER_LOAD: &[&str] = &["sendmsg"];
+
+/// `SCMP_ACT_NOTIFY` needs a listener to answer, and may not stop the runtime's own last calls.
+fn check_notify(spec: &Seccomp) -> Result<(), SeccompError> {
+    let notify = |a: &str| a == "SCMP_ACT_NOTIFY";
+    let any_rule = spec.syscalls.iter().any(|r| notify(&r.action));
+    if (any_rule || notify(&spec.default_action)) && spec.listener_path.is_none() {
+        return Err(SeccompError::Notify(
+            "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath",
+        ));
+    }
+    if notify(&spec.default_action) {
+        return Err(SeccompError::Notify(
+            "SCMP_ACT_NOTIFY cannot be the default action: the runtime's own calls before \
+             execve would wait for an answer",
+        ));
+    }
+    let stops_send = spec.syscalls.iter().any(|r| {
+        notify(&r.action)
+            && r.names
+                .iter()
+                .any(|n| SENT_AFTER_LOAD.contains(&n.as_str()))
+    });
+    if stops_send {
+        return Err(SeccompError::Notify(
+            "SCMP_ACT_NOTIFY cannot apply to sendmsg: the runtime sends the listener its \
+             descriptor with it",
+        ));
+    }
+    let tsync = spec.flags.iter().any(|f| f == "SECCOMP_FILTER_FLAG_TSYNC");
+    if tsync && spec.listener_path.is_some() {
+        return Err(SeccompError::Notify(
+            "SECCOMP_FILTER_FLAG_TSYNC cannot be combined with listenerPath (the kernel refuses it)",
+        ));
+    }
+    Ok(())
+}
+
 impl Filter {
     /// Installs the filter on the calling thread (and, with `SECCOMP_FILTER_FLAG_TSYNC`, on every
-    /// thread of its process). Does not allocate.
+    /// thread of its process). Does not allocate. Returns the notification descriptor when the
+    /// spec has a `listenerPath` (hand it to [`Listener::send`] at once).
     ///
     /// Ordering is the caller's concern: the kernel only accepts a filter from a thread that has
     /// no_new_privs set or holds CAP_SYS_ADMIN, so without no_new_privs this must run before the
     /// capability sets drop CAP_SYS_ADMIN. Load it as late as possible otherwise, because every
     /// syscall made after it (setuid, capset, execve...) must pass the filter.
-    pub fn load(&self) -> Result<(), SeccompError> {
-        hull_sys::seccomp::load_filter(&self.program, self.flags).map_err(|source| {
-            SeccompError::Load {
-                len: self.program.len(),
-                source,
-            }
-        })
+    pub fn load(&self) -> Result<Option<OwnedFd>, SeccompError> {
+        let err = |source| SeccompError::Load {
+            len: self.program.len(),
+            source,
+        };
+        if self.has_listener() {
+            return hull_sys::seccomp::load_filter_with_listener(&self.program, self.flags)
+                .map(Some)
+                .map_err(err);
+        }
+        hull_sys::seccomp::load_filter(&self.program, self.flags)
+            .map(|()| None)
+            .map_err(err)
+    }
+
+    /// Whether loading returns a notification descriptor (the spec has a `listenerPath`).
+    pub fn has_listener(&self) -> bool {
+        self.flags & hull_sys::seccomp::FILTER_FLAG_NEW_LISTENER != 0
     }
 
     /// The number of BPF instructions.

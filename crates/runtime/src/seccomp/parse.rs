@@ -61,7 +61,7 @@ pub(super) fn action(name: &str, errno_ret: Option<u32>) -> Result<ScmpAction, S
         "SCMP_ACT_TRACE" => ScmpAction::Trace(ret(DEFAULT_ERRNO)?),
         "SCMP_ACT_LOG" => ScmpAction::Log,
         "SCMP_ACT_ALLOW" => ScmpAction::Allow,
-        "SCMP_ACT_NOTIFY" => return Err(SeccompError::Unsupported("SCMP_ACT_NOTIFY")),
+        "SCMP_ACT_NOTIFY" => ScmpAction::Notify,
         _ => return Err(SeccompError::UnknownAction(name.to_string())),
     })
 }

@@ -144,7 +144,155 @@ fn bad_input_is_reported_by_name() {
             .contains("SCMP_CMP_ABOUT")
     );
     assert!(bad(&|s| s.default_errno_ret = Some(70000)).contains("70000"));
-    assert!(bad(&|s| s.listener_path = Some("/run/x.sock".into())).contains("not supported"));
+    assert!(bad(&|s| s.syscalls[0].action = "SCMP_ACT_NOTIFY".into()).contains("listenerPath"));
+}
+
+/// `SECCOMP_RET_USER_NOTIF`, the return value of a notify rule in the BPF program.
+const RET_USER_NOTIF: u32 = 0x7fc0_0000;
+/// `BPF_RET | BPF_K`.
+const RET_K: u16 = 0x06;
+
+fn notify_profile() -> Seccomp {
+    Seccomp {
+        default_action: "SCMP_ACT_ALLOW".into(),
+        listener_path: Some("/run/agent.sock".into()),
+        listener_metadata: Some("MKDIR=deny".into()),
+        syscalls: vec![rule(&["mkdir", "mkdirat"], "SCMP_ACT_NOTIFY")],
+        ..Default::default()
+    }
+}
+
+fn returns_user_notif(f: &Filter) -> bool {
+    f.program
+        .iter()
+        .any(|i| i.code == RET_K && i.k == RET_USER_NOTIF)
+}
+
+#[test]
+fn notify_rules_compile_with_a_listener_and_load_with_new_listener() {
+    let f = compile(&notify_profile()).unwrap();
+    assert!(returns_user_notif(&f), "{f:?}");
+    assert!(f.has_listener());
+    assert_eq!(f.flags(), hull_sys::seccomp::FILTER_FLAG_NEW_LISTENER);
+    // A listener without notify rules still gets its descriptor; no listener, no flag.
+    let quiet = Seccomp {
+        syscalls: vec![rule(&["mkdir"], "SCMP_ACT_ERRNO")],
+        ..notify_profile()
+    };
+    let f = compile(&quiet).unwrap();
+    assert!(f.has_listener() && !returns_user_notif(&f));
+    assert!(!compile(&allow_list(&["read"])).unwrap().has_listener());
+}
+
+#[test]
+fn notify_without_a_listener_or_that_would_deadlock_is_refused() {
+    let bad = |f: &dyn Fn(&mut Seccomp)| {
+        let mut spec = notify_profile();
+        f(&mut spec);
+        compile(&spec).unwrap_err().to_string()
+    };
+    assert!(bad(&|s| s.listener_path = None).contains("needs linux.seccomp.listenerPath"));
+    assert!(bad(&|s| s.default_action = "SCMP_ACT_NOTIFY".into()).contains("default action"));
+    let sendmsg = bad(&|s| {
+        s.syscalls
+            .push(rule(&["write", "sendmsg"], "SCMP_ACT_NOTIFY"))
+    });
+    assert!(sendmsg.contains("sendmsg"), "{sendmsg}");
+    let tsync = bad(&|s| s.flags.push("SECCOMP_FILTER_FLAG_TSYNC".into()));
+    assert!(tsync.contains("TSYNC"), "{tsync}");
+    // Denying sendmsg (not notifying it) is the profile's business.
+    let mut deny = notify_profile();
+    deny.syscalls.push(rule(&["sendmsg"], "SCMP_ACT_ERRNO"));
+    compile(&deny).unwrap();
+}
+
+mod listener {
+    use std::os::unix::net::UnixListener;
+
+    use hull_oci::runtime::{ContainerProcessState, State};
+
+    use super::super::listener::{connect, message};
+    use super::super::Listener;
+    use super::*;
+
+    fn state() -> State {
+        State {
+            oci_version: "1.2.0".into(),
+            id: "web".into(),
+            status: "creating".into(),
+            pid: Some(4242),
+            bundle: "/b/web".into(),
+            annotations: [("k".to_string(), "v".to_string())].into(),
+        }
+    }
+
+    #[test]
+    fn the_message_is_the_container_process_state() {
+        let msg = message(&notify_profile(), &state());
+        let v: serde_json::Value = serde_json::from_slice(&msg).unwrap();
+        assert_eq!(v["ociVersion"], hull_oci::runtime::OCI_VERSION);
+        assert_eq!(v["fds"], serde_json::json!(["seccompFd"]));
+        assert_eq!(v["pid"], 4242);
+        assert_eq!(v["metadata"], "MKDIR=deny");
+        assert_eq!(v["state"]["id"], "web");
+        assert_eq!(v["state"]["status"], "creating");
+        assert_eq!(v["state"]["pid"], 4242);
+        assert_eq!(v["state"]["bundle"], "/b/web");
+        assert_eq!(v["state"]["annotations"]["k"], "v");
+        let parsed: ContainerProcessState = serde_json::from_slice(&msg).unwrap();
+        assert_eq!(parsed.state, state());
+        // No metadata: the field is left out (it is OPTIONAL).
+        let bare = Seccomp {
+            listener_metadata: None,
+            ..notify_profile()
+        };
+        let v: serde_json::Value = serde_json::from_slice(&message(&bare, &state())).unwrap();
+        assert!(v.get("metadata").is_none(), "{v}");
+    }
+
+    #[test]
+    fn an_unreachable_listener_is_named_with_the_operation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nobody.sock");
+        let err = connect(&path).unwrap_err();
+        let chain = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+        assert_eq!(
+            chain,
+            format!(
+                "seccomp listener {}: connect: No such file or directory (os error 2)",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn send_delivers_the_message_with_the_descriptor() {
+        use std::io::{Read, Seek, Write};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.sock");
+        let server = UnixListener::bind(&path).unwrap();
+        let sock = connect(&path).unwrap();
+        let (conn, _) = server.accept().unwrap();
+        let msg = message(&notify_profile(), &state());
+        let l = Listener::new(path.clone(), sock, msg.clone());
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(b"notify").unwrap();
+        l.send(&file).unwrap();
+        drop(l);
+        let mut buf = vec![0u8; 64 * 1024];
+        let (n, fd) = hull_sys::socket::recv_with_fd(&conn, &mut buf).unwrap();
+        assert_eq!(&buf[..n], &msg[..]);
+        let mut got = std::fs::File::from(fd.expect("a descriptor with the message"));
+        got.rewind().unwrap();
+        let mut s = String::new();
+        got.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "notify");
+        // The sender's end is closed with the Listener: end of stream.
+        assert_eq!(
+            hull_sys::socket::recv_with_fd(&conn, &mut buf).unwrap().0,
+            0
+        );
+    }
 }
 
 mod cache {

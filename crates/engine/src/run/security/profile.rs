@@ -178,6 +178,7 @@ pub fn resolve(profile: &DockerProfile, host: &Host) -> Result<Seccomp, ProfileE
         architectures: architectures(profile, host),
         flags: profile.flags.clone(),
         listener_path: None,
+        listener_metadata: None,
         syscalls,
     })
 }
