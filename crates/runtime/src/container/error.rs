@@ -41,11 +41,12 @@ pub enum RuntimeError {
         #[source]
         source: crate::seccomp::SeccompError,
     },
+    /// Boxed: a second variant carrying a SeccompError would grow every RuntimeError.
     #[error("container {id}")]
     SeccompListener {
         id: String,
         #[source]
-        source: crate::seccomp::SeccompError,
+        source: Box<crate::seccomp::SeccompError>,
     },
     #[error("container {id}: cgroup")]
     Cgroup {

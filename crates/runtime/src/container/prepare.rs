@@ -113,7 +113,7 @@ pub(crate) fn connect_listener(
         .map(Some)
         .map_err(|source| RuntimeError::SeccompListener {
             id: id.to_string(),
-            source,
+            source: Box::new(source),
         })
 }
 
