@@ -7,7 +7,9 @@
 //! flags, against runc too); `devices.rs` and `features.rs` (issue 12's findings: linux.devices,
 //! config edits after create, capability sets that must fail, inherited namespaces; run against
 //! runc too); `proc_attrs.rs` (runtime-spec 1.2's I/O priority, scheduler, exec CPU affinity,
-//! personality and memory policy, against runc when its version has them); `bundle.rs` is the
+//! personality and memory policy, against runc when its version has them); `seccomp_notify.rs`
+//! (the seccomp listener: an agent thread answers the container's notified calls, against runc
+//! too); `bundle.rs` is the
 //! harness. Every case has its own state root and force-deletes its
 //! containers, even on failure.
 
@@ -24,3 +26,4 @@ mod namespaces;
 mod proc_attrs;
 mod process;
 mod safety;
+mod seccomp_notify;
