@@ -28,18 +28,35 @@ struct Report {
     answered: usize,
 }
 
-/// Accepts one connection on `path`, reads the container process state and the descriptor,
-/// then answers two notified calls: EPERM, then a faked success.
-fn spawn_agent(path: &Path) -> mpsc::Receiver<Result<Report, String>> {
-    let listener = UnixListener::bind(path).expect("bind the agent's socket");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(serve(&listener));
-    });
-    rx
+/// The agent's two reports: the pid in the message as soon as it came, then the whole.
+struct Agent {
+    got: mpsc::Receiver<Value>,
+    done: mpsc::Receiver<Result<Report, String>>,
 }
 
-fn serve(listener: &UnixListener) -> Result<Report, String> {
+/// Accepts one connection on `path`, reads the container process state and the descriptor,
+/// then answers two notified calls: EPERM, then a faked success.
+fn spawn_agent(path: &Path) -> Agent {
+    let listener = UnixListener::bind(path).expect("bind the agent's socket");
+    let (tx, done) = mpsc::channel();
+    let (got_tx, got) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(serve(&listener, &got_tx));
+    });
+    Agent { got, done }
+}
+
+/// Asserts the agent has the message once create returned, before start (as runc sends it:
+/// an agent may wait for it before it lets the container start).
+fn assert_got_at_create(who: &str, agent: &Agent, pid: &Value) {
+    let got = agent
+        .got
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{who}: no message for the agent after create: {e}"));
+    assert_eq!(&got, pid, "{who}: the message's pid");
+}
+
+fn serve(listener: &UnixListener, got: &mpsc::Sender<Value>) -> Result<Report, String> {
     let conn = accept_within(listener, Duration::from_secs(30))?;
     let mut buf = vec![0u8; 64 * 1024];
     let (n, fd) = hull_sys::socket::recv_with_fd(&conn, &mut buf).map_err(|e| e.to_string())?;
@@ -57,6 +74,7 @@ fn serve(listener: &UnixListener) -> Result<Report, String> {
         }
         bytes.extend_from_slice(&buf[..n]);
     };
+    let _ = got.send(message["pid"].clone());
     let eperm = rustix::io::Errno::PERM.raw_os_error();
     for (val, error) in [(0, eperm), (0, 0)] {
         let n = hull_sys::seccomp::notif_recv(&fd).map_err(|e| format!("notif recv: {e}"))?;
@@ -103,8 +121,9 @@ fn wait_for_file(path: &Path, want: &str) -> String {
 }
 
 /// The agent's report, the container's stdout and stderr, for one runtime.
-fn check(who: &str, rx: &mpsc::Receiver<Result<Report, String>>, out: &Path, err: &Path) -> Report {
-    let report = rx
+fn check(who: &str, agent: &Agent, out: &Path, err: &Path) -> Report {
+    let report = agent
+        .done
         .recv_timeout(Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("{who}: the agent never finished: {e}"))
         .unwrap_or_else(|e| panic!("{who}: agent: {e}"));
@@ -143,12 +162,13 @@ fn the_listener_gets_the_notify_fd_and_answers_the_container() {
     b.args(&["sh", "-c", SCRIPT]);
     let sock = b.path().join("agent-hull.sock");
     b.linux("seccomp", notify_seccomp(&sock));
-    let rx = spawn_agent(&sock);
+    let agent = spawn_agent(&sock);
     let id = b.create("notify", &[]);
     let pid = b.state(&id)["pid"].clone();
+    assert_got_at_create("hull", &agent, &pid);
     b.ok(&["start", &id]);
     let (out, err) = (b.path().join("notify.out"), b.path().join("notify.err"));
-    let report = check("hull", &rx, &out, &err);
+    let report = check("hull", &agent, &out, &err);
     assert_eq!(report.message["state"]["id"], id.as_str());
     assert_eq!(report.message["pid"], pid);
     assert!(!b.bundle().join("rootfs/denied").exists());
@@ -158,17 +178,18 @@ fn the_listener_gets_the_notify_fd_and_answers_the_container() {
     b.linux("seccomp", notify_seccomp(&sock));
     b.write();
     let runc_id = format!("{id}-runc");
-    let rx = spawn_agent(&sock);
+    let agent = spawn_agent(&sock);
     let Some(r) = b.runc(&["create", &runc_id]) else {
         return;
     };
     assert!(r.status.success(), "runc create: {}", text(&r.stderr));
     let st = b.runc(&["state", &runc_id]).unwrap();
     let pid = serde_json::from_slice::<Value>(&st.stdout).unwrap()["pid"].clone();
+    assert_got_at_create("runc", &agent, &pid);
     let r = b.runc(&["start", &runc_id]).unwrap();
     assert!(r.status.success(), "runc start: {}", text(&r.stderr));
     let (out, err) = (b.path().join("runc.out"), b.path().join("runc.err"));
-    let report = check("runc", &rx, &out, &err);
+    let report = check("runc", &agent, &out, &err);
     assert_eq!(report.message["state"]["id"], runc_id.as_str());
     assert_eq!(report.message["pid"], pid);
 }

@@ -294,7 +294,7 @@ fn collect(id: &str, sock: &OwnedFd) -> Report {
                     errno,
                 })
             }
-            (other @ (FromInit::Ready | FromInit::RunHooks), _) => {
+            (other @ (FromInit::Ready | FromInit::RunHooks | FromInit::SeccompFd), _) => {
                 report.error = Some(RuntimeError::io(id, "read from exec")(io::Error::other(
                     format!("unexpected message {other:?}"),
                 )))

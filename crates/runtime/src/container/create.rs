@@ -75,6 +75,8 @@ struct Ready<'a> {
     console_socket: Option<&'a Path>,
     hooks: &'a hull_oci::runtime::Hooks,
     state: &'a State,
+    /// For the listener's message, when init sends its notification descriptor.
+    seccomp: Option<&'a hull_oci::runtime::Seccomp>,
 }
 
 /// prestart (deprecated, still used) then createRuntime, in the runtime namespace. prestart
@@ -201,7 +203,6 @@ impl Runtime {
                     state_dir: sd.fd,
                     stdio: req.stdio,
                     seccomp: prep.seccomp,
-                    seccomp_listener: prep.seccomp_listener,
                     mini_init: req.init,
                     no_pivot: req.no_pivot,
                     preserve_fds: req.preserve_fds,
@@ -216,7 +217,7 @@ impl Runtime {
             }
         };
         let self_join = cgroup_join.is_some();
-        drop((theirs, sd.fd, req.stdio, cgroup_join, prep.seccomp_listener));
+        drop((theirs, sd.fd, req.stdio, cgroup_join));
         guard.pid = Some(pid);
 
         let cgroup =
@@ -236,6 +237,7 @@ impl Runtime {
             console_socket: req.console_socket.as_deref(),
             hooks: &sd.hooks,
             state: &hook_state,
+            seccomp: prep.spec.linux.as_ref().and_then(|l| l.seccomp.as_ref()),
         };
         let console = self.await_ready(&id, ready)?;
 
@@ -348,6 +350,7 @@ impl Runtime {
                     )))
                 }
                 Some((FromInit::Ready, _)) => return Ok(console),
+                Some((FromInit::SeccompFd, fd)) => deliver_notify_fd(id, &r, fd)?,
                 Some((FromInit::RunHooks, _)) => {
                     run_runtime_hooks(id, r.hooks, r.state)?;
                     sync::send(sock, &ToInit::HooksDone)
@@ -379,6 +382,23 @@ impl Runtime {
             }
         }
     }
+}
+
+/// Hands init's seccomp notification descriptor to the spec's listener with the container
+/// process state (see [`crate::seccomp::listener`]).
+fn deliver_notify_fd(id: &str, r: &Ready<'_>, fd: Option<OwnedFd>) -> Result<(), RuntimeError> {
+    let fd = fd.ok_or_else(|| {
+        RuntimeError::io(id, "seccomp listener")(io::Error::other("init sent no descriptor"))
+    })?;
+    let seccomp = r.seccomp.ok_or_else(|| {
+        RuntimeError::io(id, "seccomp listener")(io::Error::other("the spec has no listener"))
+    })?;
+    crate::seccomp::listener::deliver(seccomp, r.state, &fd).map_err(|source| {
+        RuntimeError::SeccompListener {
+            id: id.to_string(),
+            source: Box::new(source),
+        }
+    })
 }
 
 /// Makes the container's state directory; one that exists already is another container's.
@@ -487,8 +507,7 @@ fn init_cgroup_paths(pid: i32, cgroup: Option<&Cgroup>, self_join: bool) -> Vec<
     cgroup_paths
 }
 
-/// Sends init the state its hooks and the seccomp listener read (when there are hooks or a
-/// listener), then lets it proceed.
+/// Sends init the state its hooks read (when there are hooks), then lets it proceed.
 fn send_proceed(
     id: &str,
     ours: &OwnedFd,
@@ -496,12 +515,7 @@ fn send_proceed(
     hook_state: &State,
     cgroup_paths: Vec<(String, String)>,
 ) -> Result<(), RuntimeError> {
-    let listener = spec
-        .linux
-        .as_ref()
-        .and_then(|l| l.seccomp.as_ref())
-        .is_some_and(|s| s.listener_path.is_some());
-    if spec.hooks.is_some() || listener {
+    if spec.hooks.is_some() {
         sync::send(ours, &ToInit::HookState(hook_state.clone()))
             .map_err(RuntimeError::io(id, "send hook state to init"))?;
     }

@@ -16,10 +16,6 @@ pub(super) struct Prepared {
     pub(super) mounts: Vec<mounts::PlannedMount>,
     pub(super) namespaces: process::NamespacePlan,
     pub(super) seccomp: Option<crate::seccomp::Filter>,
-    /// Connected to `linux.seccomp.listenerPath`, before anything of the container exists. Init's
-    /// alone once forked (`create` drops its copy), so the listener sees end of stream when the
-    /// container's program runs.
-    pub(super) seccomp_listener: Option<std::os::fd::OwnedFd>,
     pub(super) attrs: crate::proc_attrs::ProcAttrs,
 }
 
@@ -88,15 +84,12 @@ pub(super) fn prepare(
     };
     let namespaces = process::plan_namespaces(&linux.namespaces).map_err(invalid)?;
     let mounts = mounts::plan(&spec.mounts, &req.bundle).map_err(|e| invalid(e.to_string()))?;
-    // last, so that a spec refused above leaves the listener no connection.
-    let seccomp_listener = connect_listener(id, linux.seccomp.as_ref())?;
     Ok(Prepared {
         spec,
         rootfs,
         mounts,
         namespaces,
         seccomp,
-        seccomp_listener,
         attrs,
     })
 }

@@ -33,9 +33,6 @@ pub struct InitArgs {
     pub state_dir: OwnedFd,
     pub stdio: Option<[OwnedFd; 3]>,
     pub seccomp: Option<Filter>,
-    /// The socket `create` connected to `linux.seccomp.listenerPath` (see
-    /// [`crate::seccomp::listener`]).
-    pub seccomp_listener: Option<OwnedFd>,
     pub mini_init: bool,
     pub no_pivot: bool,
     /// Descriptors 3..3+preserve_fds stay open across the exec.
@@ -60,8 +57,14 @@ pub(crate) fn fail(
 }
 
 /// Runs init to the exec of the user's program; never returns.
-pub fn run(args: InitArgs) -> ! {
-    let result = prepare(&args).and_then(|ready| Ok((ready, wait_for_start(&args)?)));
+pub fn run(mut args: InitArgs) -> ! {
+    let result = prepare(&args)
+        .and_then(|ready| {
+            load_listeners_filter(&mut args)?;
+            sync::send(&args.sock, &FromInit::Ready).map_err(fail(Step::Sync, "send ready"))?;
+            Ok(ready)
+        })
+        .and_then(|ready| Ok((ready, wait_for_start(&args)?)));
     match result {
         Ok(((program, hook_state), fifo)) => launch(args, &program, hook_state, fifo),
         Err(e) => report_and_exit(&args.sock, e),
@@ -73,8 +76,8 @@ fn report_and_exit(sock: &OwnedFd, err: InitError) -> ! {
     hull_sys::process::exit_now(1)
 }
 
-/// Everything up to `Ready`: the container exists, blocked before the user's program. Returns
-/// the program to run and the state for the startContainer hooks.
+/// Everything up to `Ready` (which the caller sends): the container exists, blocked before the
+/// user's program. Returns the program to run and the state for the startContainer hooks.
 fn prepare(a: &InitArgs) -> Result<(PathBuf, Option<State>)> {
     let proc = a.spec.process.as_ref().expect("validated by create");
     // must happen first because every other descriptor we inherited keeps its open file
@@ -133,7 +136,6 @@ fn prepare(a: &InitArgs) -> Result<(PathBuf, Option<State>)> {
     // after every mkdir of mount points, which the umask would otherwise restrict.
     let umask = proc.user.umask.unwrap_or(0o022);
     rustix::process::umask(Mode::from_raw_mode(umask));
-    sync::send(&a.sock, &FromInit::Ready).map_err(fail(Step::Sync, "send ready"))?;
     Ok((program, hook_state))
 }
 
@@ -142,7 +144,6 @@ fn prepare(a: &InitArgs) -> Result<(PathBuf, Option<State>)> {
 fn close_inherited(a: &InitArgs) -> Result<()> {
     let mut keep: Vec<RawFd> = (0..3 + a.preserve_fds as RawFd).collect();
     keep.extend([a.sock.as_raw_fd(), a.state_dir.as_raw_fd()]);
-    keep.extend(a.seccomp_listener.iter().map(|fd| fd.as_raw_fd()));
     keep.extend(a.stdio.iter().flatten().map(|fd| fd.as_raw_fd()));
     keep.extend(a.cgroup_join.iter().map(|f| f.as_raw_fd()));
     hull_sys::process::close_all_except(&keep)
@@ -493,8 +494,7 @@ fn wait_for_start(a: &InitArgs) -> Result<std::fs::File> {
 }
 
 /// After start: either exec the user's program as pid 1, or fork it under the mini init.
-fn launch(mut a: InitArgs, program: &Path, hook_state: Option<State>, fifo: std::fs::File) -> ! {
-    let listener = seccomp_listener(&mut a, hook_state.as_ref());
+fn launch(a: InitArgs, program: &Path, hook_state: Option<State>, fifo: std::fs::File) -> ! {
     if let Err(e) = run_start_hooks(&a.spec, hook_state) {
         let _ = serde_json::to_writer(&fifo, &e);
         report_and_exit(&a.sock, e)
@@ -502,7 +502,7 @@ fn launch(mut a: InitArgs, program: &Path, hook_state: Option<State>, fifo: std:
     // The fifo stays open (close-on-exec) until the execve: `start` reads it to its end, so a
     // failure from here on reaches `start` even when it runs in another process than `create`.
     if !a.mini_init {
-        exec_user(&a, program, &fifo, listener.as_ref())
+        exec_user(&a, program, &fifo)
     }
     let blocked = mini_init::blocked();
     // must happen before the fork so a signal sent right after start is not lost.
@@ -521,13 +521,12 @@ fn launch(mut a: InitArgs, program: &Path, hook_state: Option<State>, fifo: std:
                     InitError::new(Step::Fork, "unblock signals", Some(&e)),
                 )
             }
-            exec_user(&a, program, &fifo, listener.as_ref())
+            exec_user(&a, program, &fifo)
         }
         Ok(hull_sys::process::Forked::Parent(child)) => {
-            // Pid 1 drops its copy of the sync socket, exec.fifo and the seccomp listener's
-            // socket (and everything else it held) so the parent, `start` and the listener see
-            // end-of-stream when the child's exec succeeds.
-            drop((a, fifo, listener));
+            // Pid 1 drops its copy of the sync socket and exec.fifo (and everything else it
+            // held) so the parent and `start` see end-of-stream when the child's exec succeeds.
+            drop((a, fifo));
             let code = mini_init::supervise(child).unwrap_or(1);
             hull_sys::process::exit_now(code)
         }
@@ -535,20 +534,35 @@ fn launch(mut a: InitArgs, program: &Path, hook_state: Option<State>, fifo: std:
     }
 }
 
-/// The listener connection with its message, built before the filter is loaded (see
-/// [`crate::seccomp::listener`]) from the state `create` sent.
-fn seccomp_listener(a: &mut InitArgs, state: Option<&State>) -> Option<Listener> {
-    let sock = a.seccomp_listener.take()?;
-    let seccomp = a.spec.linux.as_ref()?.seccomp.as_ref()?;
-    let path = seccomp.listener_path.clone()?;
-    let message = crate::seccomp::listener::message(seccomp, state?);
-    Some(Listener::new(path, sock, message))
+/// With a listener, the filter is loaded at the end of create, before `Ready`, as runc does:
+/// its notification descriptor goes to `create`, which hands it to the listener (a host path,
+/// out of our reach after pivot_root) before it returns; everything init does after (waiting
+/// for start, the startContainer hooks, the capability and uid switch) runs under the filter,
+/// whose notified calls the listener answers. The filter is not loaded again before execve.
+/// `sendmsg` is the one call between the load and the hand-over, which `compile` made sure the
+/// filter does not notify.
+fn load_listeners_filter(a: &mut InitArgs) -> Result<()> {
+    let seccomp = a.spec.linux.as_ref().and_then(|l| l.seccomp.as_ref());
+    if seccomp.is_none_or(|s| s.listener_path.is_none()) {
+        return Ok(());
+    }
+    let Some(filter) = a.seccomp.take() else {
+        return Ok(());
+    };
+    let notify = filter
+        .load()
+        .map_err(|e| InitError::new(Step::Seccomp, error_chain(&e), None))?;
+    let Some(fd) = notify else {
+        return Ok(());
+    };
+    sync::send_fd(&a.sock, &FromInit::SeccompFd, &fd)
+        .map_err(fail(Step::Seccomp, "send the notify descriptor"))
 }
 
 /// The security steps, in the only order that works, then execve. A failure goes to the
 /// parent (if it still listens) and to `start` through exec.fifo.
-fn exec_user(a: &InitArgs, program: &Path, fifo: &std::fs::File, l: Option<&Listener>) -> ! {
-    match secure_and_exec(a, program, l) {
+fn exec_user(a: &InitArgs, program: &Path, fifo: &std::fs::File) -> ! {
+    match secure_and_exec(a, program) {
         Ok(errno) => {
             let _ = sync::send(&a.sock, &FromInit::ExecFailed { errno });
             let err = std::io::Error::from_raw_os_error(errno);
@@ -565,9 +579,9 @@ fn exec_user(a: &InitArgs, program: &Path, fifo: &std::fs::File, l: Option<&List
 }
 
 /// Returns the errno of a failed execve.
-fn secure_and_exec(a: &InitArgs, program: &Path, listener: Option<&Listener>) -> Result<i32> {
+fn secure_and_exec(a: &InitArgs, program: &Path) -> Result<i32> {
     let proc = a.spec.process.as_ref().expect("validated by create");
-    let seccomp = (a.seccomp.as_ref(), listener);
+    let seccomp = (a.seccomp.as_ref(), None);
     secure_and_exec_process(proc, &a.attrs, seccomp, program, 3 + a.preserve_fds)
 }
 

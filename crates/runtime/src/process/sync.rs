@@ -52,6 +52,9 @@ pub enum FromInit {
     /// The container's namespaces and mounts exist: run prestart and createRuntime hooks now
     /// (before pivot_root), then answer `HooksDone`.
     RunHooks,
+    /// The seccomp filter's notification descriptor travels with this message (SCM_RIGHTS),
+    /// for the spec's listener (see [`crate::seccomp::listener`]).
+    SeccompFd,
 }
 
 /// A failure inside init, as it crosses the socket: which step, what happened, and the errno.

@@ -4,28 +4,26 @@
 //!
 //! How hull gets the descriptor there, and why:
 //!
-//! * The filter is loaded by the container's process itself, as late as possible: after
-//!   `start` releases init, right before execve (see `process::init`). By then the `create`
-//!   that forked init is usually gone, so init cannot hand the descriptor back to it over the
-//!   sync socket as runc's init does; and once pivot_root has run, `listenerPath` (a host path)
-//!   is out of init's reach.
-//! * So `create` (and `exec`) connects to the listener before the fork, on the host, and init
-//!   inherits the connected socket. A listener that cannot be reached fails `create` before
-//!   anything exists (no state dir, no cgroup, no init).
-//! * The message is built before the filter is loaded, from the state `create` sends init
-//!   (status `creating`, as runc reports it: the state as it was when create made it). After
-//!   the load the process makes one call, `sendmsg`, before the listener holds the descriptor;
-//!   `compile` refuses a filter that would notify `sendmsg` (it would wait forever for an
-//!   answer only the listener could give) or has `SCMP_ACT_NOTIFY` as its default action. The
-//!   calls after the send (capset, setresuid, execve...) may be notified: the listener can
-//!   answer them.
-//! * Both descriptors are close-on-exec: the user's program has neither, and the listener sees
-//!   end of stream once the program runs.
+//! * Only the process that loads the filter gets the descriptor, and once pivot_root has run,
+//!   `listenerPath` (a host path) is out of its reach. Container init loads the filter at the
+//!   end of `create`, before it reports ready, and passes the descriptor to `create` over their
+//!   sync socket; `create` connects to the listener and sends it the message with the
+//!   descriptor ([`deliver`]), so the agent has it when `create` returns, as with runc (an agent
+//!   may wait for it before its caller starts the container). A listener that cannot be
+//!   reached fails `create`, which then undoes the container as for any failure of init.
+//!   Init's later steps (waiting for start, the startContainer hooks, the capability and uid
+//!   switch) run under the filter, whose notified calls the agent answers
+//!   (`process::init::load_listeners_filter`).
+//! * An `exec`'d process loads the filter right before execve, as without a listener; `exec`
+//!   connects to the listener before it forks, and the process sends the message itself.
+//! * After the load the process makes one call, `sendmsg`, before the descriptor is on its way;
+//!   `compile` refuses a filter that would notify `sendmsg` (it would wait forever for an answer
+//!   only the listener could give) or has `SCMP_ACT_NOTIFY` as its default action.
+//! * The message's state is the one `create` made (status `creating`, as runc reports it).
 //!
-//! `pid` in the message is the container's pid (its init), as `state` reports it. With
-//! `hull run --init` the filtered process is the mini init's child, whose pid in the runtime's
-//! namespace init cannot know; for `exec` it is likewise the container's pid, not the new
-//! process's.
+//! `pid` in the message is the container's pid (its init, which loaded the filter), as `state`
+//! reports it; under `--init` the mini init's child inherits the filter with the fork. For
+//! `exec` it is the container's pid too, not the new process's (runc gives the latter).
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -63,6 +61,18 @@ pub fn message(spec: &Seccomp, state: &State) -> Vec<u8> {
         state: state.clone(),
     };
     serde_json::to_vec(&msg).expect("the container process state always serializes")
+}
+
+/// `create`'s part: connects to the spec's listener and sends it the container process state for
+/// `state` with `notify_fd`, the descriptor init's filter load gave.
+pub fn deliver(spec: &Seccomp, state: &State, notify_fd: impl AsFd) -> Result<(), SeccompError> {
+    let Some(path) = spec.listener_path.clone() else {
+        return Err(SeccompError::Notify(
+            "a notification descriptor without listenerPath",
+        ));
+    };
+    let sock = connect(&path)?;
+    Listener::new(path, sock, message(spec, state)).send(notify_fd)
 }
 
 impl Listener {
