@@ -216,14 +216,11 @@ fn exec_listener(
     spec: &Spec,
     state: &ContainerState,
 ) -> Result<Option<crate::seccomp::Listener>, RuntimeError> {
-    let seccomp = spec.linux.as_ref().and_then(|l| l.seccomp.as_ref());
-    let Some(sock) = crate::container::connect_listener(id, seccomp)? else {
+    let Some(seccomp) = spec.linux.as_ref().and_then(|l| l.seccomp.as_ref()) else {
         return Ok(None);
     };
-    let seccomp = seccomp.expect("a listener comes from the spec's seccomp");
-    let path = seccomp.listener_path.clone().unwrap_or_default();
-    let message = crate::seccomp::listener::message(seccomp, &state.oci(Status::Running));
-    Ok(Some(crate::seccomp::Listener::new(path, sock, message)))
+    crate::seccomp::listener::open(seccomp, || state.oci(Status::Running))
+        .map_err(crate::container::listener_err(id))
 }
 
 fn validate(id: &str, proc: &Process) -> Result<(), RuntimeError> {

@@ -9,7 +9,7 @@ use hull_oci::runtime::{Hooks, Spec, State};
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, Signal};
 
-use super::error::cg_err;
+use super::error::{cg_err, listener_err};
 use super::prepare::prepare;
 use super::{Runtime, RuntimeError};
 use crate::cgroups::systemd::Scope;
@@ -393,12 +393,7 @@ fn deliver_notify_fd(id: &str, r: &Ready<'_>, fd: Option<OwnedFd>) -> Result<(),
     let seccomp = r.seccomp.ok_or_else(|| {
         RuntimeError::io(id, "seccomp listener")(io::Error::other("the spec has no listener"))
     })?;
-    crate::seccomp::listener::deliver(seccomp, r.state, &fd).map_err(|source| {
-        RuntimeError::SeccompListener {
-            id: id.to_string(),
-            source: Box::new(source),
-        }
-    })
+    crate::seccomp::listener::deliver(seccomp, r.state, &fd).map_err(listener_err(id))
 }
 
 /// Makes the container's state directory; one that exists already is another container's.

@@ -125,3 +125,12 @@ pub(super) fn cg_err(id: &str) -> impl FnOnce(CgroupError) -> RuntimeError {
     let id = id.to_string();
     move |source| RuntimeError::Cgroup { id, source }
 }
+
+/// A failure to reach or feed the spec's seccomp listener.
+pub(crate) fn listener_err(id: &str) -> impl FnOnce(crate::seccomp::SeccompError) -> RuntimeError {
+    let id = id.to_string();
+    move |source| RuntimeError::SeccompListener {
+        id,
+        source: Box::new(source),
+    }
+}

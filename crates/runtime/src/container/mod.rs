@@ -23,8 +23,9 @@ use crate::state::{self as st, ContainerState, Status};
 
 pub use create::{CreateRequest, Created};
 use error::cg_err;
+pub(crate) use error::listener_err;
 pub use error::RuntimeError;
-pub(crate) use prepare::{connect_listener, saved_spec};
+pub(crate) use prepare::saved_spec;
 
 /// Where the runtime keeps `state.json` per container, and the host's cgroup layout.
 #[derive(Debug)]

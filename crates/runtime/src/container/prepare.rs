@@ -94,22 +94,6 @@ pub(super) fn prepare(
     })
 }
 
-/// The connection to `listenerPath`, if the spec has one (see [`crate::seccomp::listener`]).
-pub(crate) fn connect_listener(
-    id: &str,
-    seccomp: Option<&hull_oci::runtime::Seccomp>,
-) -> Result<Option<std::os::fd::OwnedFd>, RuntimeError> {
-    let Some(path) = seccomp.and_then(|s| s.listener_path.as_deref()) else {
-        return Ok(None);
-    };
-    crate::seccomp::listener::connect(path)
-        .map(Some)
-        .map_err(|source| RuntimeError::SeccompListener {
-            id: id.to_string(),
-            source: Box::new(source),
-        })
-}
-
 /// `ociVersion` must be a SemVer 2.0 version of the 1.x spec (config.md): `1.2.0`, `1.0.2-dev`,
 /// `1.1.0+build`. runc 1.1 takes any string; crun and youki refuse what is not a version, and
 /// youki's contest (set_misc_props) expects that. A config without the field gets hull's own.

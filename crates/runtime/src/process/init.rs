@@ -542,11 +542,7 @@ fn launch(a: InitArgs, program: &Path, hook_state: Option<State>, fifo: std::fs:
 /// `sendmsg` is the one call between the load and the hand-over, which `compile` made sure the
 /// filter does not notify.
 fn load_listeners_filter(a: &mut InitArgs) -> Result<()> {
-    let seccomp = a.spec.linux.as_ref().and_then(|l| l.seccomp.as_ref());
-    if seccomp.is_none_or(|s| s.listener_path.is_none()) {
-        return Ok(());
-    }
-    let Some(filter) = a.seccomp.take() else {
+    let Some(filter) = a.seccomp.take_if(|f| f.has_listener()) else {
         return Ok(());
     };
     let notify = filter

@@ -52,27 +52,39 @@ pub fn connect(path: &Path) -> Result<OwnedFd, SeccompError> {
 }
 
 /// The container process state for `state`, as JSON.
-pub fn message(spec: &Seccomp, state: &State) -> Vec<u8> {
+pub fn message(spec: &Seccomp, state: State) -> Vec<u8> {
     let msg = ContainerProcessState {
         oci_version: OCI_VERSION.to_string(),
         fds: vec![SECCOMP_FD_NAME.to_string()],
         pid: state.pid.unwrap_or(0),
         metadata: spec.listener_metadata.clone(),
-        state: state.clone(),
+        state,
     };
     serde_json::to_vec(&msg).expect("the container process state always serializes")
+}
+
+/// Connects to the spec's listener, if it has one, with the message for the state `state`
+/// makes (asked for only then): `exec`'s part, before it forks.
+pub fn open(
+    spec: &Seccomp,
+    state: impl FnOnce() -> State,
+) -> Result<Option<Listener>, SeccompError> {
+    let Some(path) = spec.listener_path.clone() else {
+        return Ok(None);
+    };
+    let sock = connect(&path)?;
+    Ok(Some(Listener::new(path, sock, message(spec, state()))))
 }
 
 /// `create`'s part: connects to the spec's listener and sends it the container process state for
 /// `state` with `notify_fd`, the descriptor init's filter load gave.
 pub fn deliver(spec: &Seccomp, state: &State, notify_fd: impl AsFd) -> Result<(), SeccompError> {
-    let Some(path) = spec.listener_path.clone() else {
-        return Err(SeccompError::Notify(
+    match open(spec, || state.clone())? {
+        Some(listener) => listener.send(notify_fd),
+        None => Err(SeccompError::Notify(
             "a notification descriptor without listenerPath",
-        ));
-    };
-    let sock = connect(&path)?;
-    Listener::new(path, sock, message(spec, state)).send(notify_fd)
+        )),
+    }
 }
 
 impl Listener {
@@ -83,15 +95,6 @@ impl Listener {
             sock,
             message,
         }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The connected socket (init keeps it open through its descriptor cleanup).
-    pub fn socket(&self) -> &OwnedFd {
-        &self.sock
     }
 
     /// Sends the message with `notify_fd` attached: one `sendmsg`, nothing allocated.

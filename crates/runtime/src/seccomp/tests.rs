@@ -228,7 +228,7 @@ mod listener {
 
     #[test]
     fn the_message_is_the_container_process_state() {
-        let msg = message(&notify_profile(), &state());
+        let msg = message(&notify_profile(), state());
         let v: serde_json::Value = serde_json::from_slice(&msg).unwrap();
         assert_eq!(v["ociVersion"], hull_oci::runtime::OCI_VERSION);
         assert_eq!(v["fds"], serde_json::json!(["seccompFd"]));
@@ -246,7 +246,7 @@ mod listener {
             listener_metadata: None,
             ..notify_profile()
         };
-        let v: serde_json::Value = serde_json::from_slice(&message(&bare, &state())).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&message(&bare, state())).unwrap();
         assert!(v.get("metadata").is_none(), "{v}");
     }
 
@@ -273,7 +273,7 @@ mod listener {
         let server = UnixListener::bind(&path).unwrap();
         let sock = connect(&path).unwrap();
         let (conn, _) = server.accept().unwrap();
-        let msg = message(&notify_profile(), &state());
+        let msg = message(&notify_profile(), state());
         let l = Listener::new(path.clone(), sock, msg.clone());
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(b"notify").unwrap();
