@@ -110,13 +110,11 @@ impl Engine {
 /// it, so the next `rm -f` finishes the job.
 fn delete_until_done(runtime: &Runtime, id: &str) -> Result<(), EngineError> {
     const ATTEMPTS: u32 = 20;
-    let mut attempt = 1;
-    loop {
-        match delete_from_runtime_checked(runtime, id) {
-            Ok(()) => return Ok(()),
-            Err(e) if attempt == ATTEMPTS => return Err(rt_err(id, "delete")(e)),
-            Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+    for _ in 1..ATTEMPTS {
+        if delete_from_runtime_checked(runtime, id).is_ok() {
+            return Ok(());
         }
-        attempt += 1;
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    delete_from_runtime_checked(runtime, id).map_err(rt_err(id, "delete"))
 }
