@@ -4,6 +4,7 @@
 //! of the test; each case runs against runc too, with the same expectation.
 
 use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -13,6 +14,7 @@ use hull_tests::require_root;
 use serde_json::{json, Value};
 
 use crate::bundle::{text, Bundle};
+use crate::error_contract::runtimes;
 
 const METADATA: &str = "MKDIR=deny-then-fake";
 
@@ -57,6 +59,17 @@ fn assert_got_at_create(who: &str, agent: &Agent, pid: &Value) {
 }
 
 fn serve(listener: &UnixListener, got: &mpsc::Sender<Value>) -> Result<Report, String> {
+    let (message, fd) = read_message(listener)?;
+    let _ = got.send(message["pid"].clone());
+    answer_two(&fd)?;
+    Ok(Report {
+        message,
+        answered: 2,
+    })
+}
+
+/// Accepts one connection and reads the container process state and the descriptor with it.
+fn read_message(listener: &UnixListener) -> Result<(Value, OwnedFd), String> {
     let conn = accept_within(listener, Duration::from_secs(30))?;
     let mut buf = vec![0u8; 64 * 1024];
     let (n, fd) = hull_sys::socket::recv_with_fd(&conn, &mut buf).map_err(|e| e.to_string())?;
@@ -74,17 +87,18 @@ fn serve(listener: &UnixListener, got: &mpsc::Sender<Value>) -> Result<Report, S
         }
         bytes.extend_from_slice(&buf[..n]);
     };
-    let _ = got.send(message["pid"].clone());
+    Ok((message, fd))
+}
+
+/// Answers two notified calls: EPERM, then a faked success.
+fn answer_two(fd: &OwnedFd) -> Result<(), String> {
     let eperm = rustix::io::Errno::PERM.raw_os_error();
     for (val, error) in [(0, eperm), (0, 0)] {
-        let n = hull_sys::seccomp::notif_recv(&fd).map_err(|e| format!("notif recv: {e}"))?;
-        hull_sys::seccomp::notif_respond(&fd, n.id, val, error)
+        let n = hull_sys::seccomp::notif_recv(fd).map_err(|e| format!("notif recv: {e}"))?;
+        hull_sys::seccomp::notif_respond(fd, n.id, val, error)
             .map_err(|e| format!("notif send: {e}"))?;
     }
-    Ok(Report {
-        message,
-        answered: 2,
-    })
+    Ok(())
 }
 
 fn accept_within(listener: &UnixListener, limit: Duration) -> Result<UnixStream, String> {
@@ -192,6 +206,51 @@ fn the_listener_gets_the_notify_fd_and_answers_the_container() {
     let report = check("runc", &agent, &out, &err);
     assert_eq!(report.message["state"]["id"], runc_id.as_str());
     assert_eq!(report.message["pid"], pid);
+}
+
+/// An exec'd process loads the container's filter too, with a listener of its own: the agent
+/// gets a second message (status `running`) with that filter's descriptor, and its answers are
+/// what the exec'd process sees. (The message's `pid` differs: runc gives the exec'd process's,
+/// hull the container's, as the module doc of hull's listener says.)
+#[test]
+fn an_exec_sends_the_listener_its_own_descriptor() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.args(&["sleep", "1000"]);
+    let sock = b.path().join("agent-exec.sock");
+    b.linux("seccomp", notify_seccomp(&sock));
+    b.write();
+    let listener = UnixListener::bind(&sock).expect("bind the agent's socket");
+    for rt in runtimes(&b, "notify-exec") {
+        let who = rt.name;
+        rt.ok(&["create", "-b", "BUNDLE", "ID"]);
+        let (created, _create_fd) =
+            read_message(&listener).unwrap_or_else(|e| panic!("{who}: create's message: {e}"));
+        assert_eq!(created["state"]["status"], "creating", "{who}: {created}");
+        rt.ok(&["start", "ID"]);
+        let agent = listener.try_clone().unwrap();
+        let served = std::thread::spawn(move || {
+            let (message, fd) = read_message(&agent)?;
+            answer_two(&fd).map(|()| message)
+        });
+        let (code, err) = rt.run(&["exec", "ID", "sh", "-c", SCRIPT]);
+        let stdout = std::fs::read_to_string(rt.bundle_path().join("cmd.out")).unwrap();
+        assert_eq!(code, 0, "{who}: exec: {err}");
+        assert_eq!(
+            stdout, "denied=1\nfaked=0\nfaked=absent\nend\n",
+            "{who}: the exec'd process did not get the agent's answers: {err}"
+        );
+        let m = served
+            .join()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{who}: exec's agent: {e}"));
+        assert_eq!(m["state"]["status"], "running", "{who}: {m}");
+        assert_eq!(m["state"]["id"], rt.id.as_str(), "{who}: {m}");
+        assert_eq!(m["state"]["pid"], created["state"]["pid"], "{who}: {m}");
+        assert_eq!(m["fds"], json!(["seccompFd"]), "{who}: {m}");
+        assert_eq!(m["metadata"], METADATA, "{who}: {m}");
+        assert!(m["pid"].as_i64().is_some_and(|p| p > 0), "{who}: {m}");
+    }
 }
 
 /// Directories under /sys/fs/cgroup (a few levels down) whose name has `id` in it.
