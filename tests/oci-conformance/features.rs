@@ -183,11 +183,16 @@ fn no_namespaces_inherits_every_one() {
     }
     let proc = format!("{}/proc", rootfs.display());
     assert!(mounts_below(&rootfs).contains(&proc), "no /proc mount");
+    assert!(
+        is_mount_point(&rootfs),
+        "the rootfs is not bound onto itself"
+    );
     b.ok(&["start", &id]);
     b.ok(&["kill", &id, "KILL"]);
     hull_tests::wait_until("stopped", || b.state(&id)["status"] == "stopped");
     b.ok(&["delete", &id]);
     assert_eq!(mounts_below(&rootfs), Vec::<String>::new(), "mounts left");
+    assert!(!is_mount_point(&rootfs), "the rootfs bind is left");
 
     b.write();
     let runc_id = format!("{id}-runc");
@@ -203,6 +208,58 @@ fn no_namespaces_inherits_every_one() {
     }
 }
 
+/// Whether `dir` itself is a mount point in this process's mount table.
+fn is_mount_point(dir: &std::path::Path) -> bool {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let dir = dir.display().to_string();
+    info.lines()
+        .any(|l| l.split(' ').nth(4) == Some(dir.as_str()))
+}
+
+/// Without a mount namespace a read-only root is the rootfs bound onto itself in the host's
+/// table and remounted read-only (youki's contest ns_itype asks for one, and unmounts it):
+/// the container cannot write to it, and delete takes the bind away with the rest, after which
+/// the host's directory is writable again.
+#[test]
+fn no_mount_namespace_takes_a_read_only_root() {
+    require_root!();
+    let mut b = Bundle::new();
+    b.linux("namespaces", json!([{"type": "pid"}]));
+    b.linux("maskedPaths", json!([]));
+    b.linux("readonlyPaths", json!([]));
+    b.config["root"]["readonly"] = json!(true);
+    b.config.as_object_mut().unwrap().remove("hostname");
+    b.args(&[
+        "sh",
+        "-c",
+        "touch /written 2>/dev/null && echo wrote || echo read-only",
+    ]);
+    let rootfs = b.bundle().join("rootfs");
+    let id = b.create("nomnt-ro", &[]);
+    assert!(
+        is_mount_point(&rootfs),
+        "the rootfs is not bound onto itself"
+    );
+    // The host's path reaches the top of the stack there, the read-only bind, until delete.
+    let host_write = std::fs::write(rootfs.join("host-wrote"), "x");
+    assert_eq!(
+        host_write.unwrap_err().raw_os_error(),
+        Some(rustix::io::Errno::ROFS.raw_os_error())
+    );
+    b.ok(&["start", &id]);
+    let out = b.path().join("nomnt-ro.out");
+    hull_tests::wait_until("the container's output", || {
+        std::fs::read_to_string(&out).is_ok_and(|s| s.ends_with('\n'))
+    });
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "read-only\n");
+    hull_tests::wait_until("stopped", || b.state(&id)["status"] == "stopped");
+    b.ok(&["delete", &id]);
+    assert!(!rootfs.join("written").exists());
+    assert!(!is_mount_point(&rootfs), "the rootfs bind is left");
+    std::fs::write(rootfs.join("host-wrote"), "x").expect("the rootfs is still read-only");
+    assert_eq!(mounts_below(&rootfs), Vec::<String>::new(), "mounts left");
+}
+
 /// Without a mount namespace, what would remount or re-propagate the host's own mounts is
 /// refused before anything is mounted, in one line naming the setting.
 #[test]
@@ -211,18 +268,13 @@ fn no_mount_namespace_refuses_what_would_change_host_mounts() {
     let cases = [
         ("maskedPaths", json!(["/proc/kcore"])),
         ("rootfsPropagation", json!("shared")),
-        ("readonly", json!(true)),
     ];
     for (key, value) in cases {
         let mut b = Bundle::new();
         b.linux("namespaces", json!([{"type": "pid"}]));
         b.linux("maskedPaths", json!([]));
         b.linux("readonlyPaths", json!([]));
-        if key == "readonly" {
-            b.config["root"]["readonly"] = value;
-        } else {
-            b.linux(key, value);
-        }
+        b.linux(key, value);
         b.args(&["echo", "ran"]);
         let rootfs = b.bundle().join("rootfs");
         let out = b.run_output(&format!("nomnt-{}", key.to_lowercase()));

@@ -1,7 +1,7 @@
-//! A container without a mount namespace of its own mounts into the host's mount table, under
-//! its rootfs (runtime-tools' linux_ns_itype). `create` notes which mounts were below the
-//! rootfs before init ran; `delete`, or a create that failed, detaches the ones added since,
-//! newest first, so the container leaves no mount behind (runc leaves them).
+//! A container without a mount namespace of its own mounts into the host's mount table, at and
+//! under its rootfs (runtime-tools' linux_ns_itype). `create` notes which mounts were there
+//! before init ran; `delete`, or a create that failed, detaches the ones added since, newest
+//! first (the rootfs bind last), so the container leaves no mount behind (runc leaves them).
 
 use std::collections::BTreeSet;
 use std::io;
@@ -19,7 +19,7 @@ struct Before {
     ids: BTreeSet<u64>,
 }
 
-/// (mount id, mount point) of every mount strictly below `rootfs`, in mount order.
+/// (mount id, mount point) of every mount at or below `rootfs`, in mount order.
 fn below(mountinfo: &str, rootfs: &Path) -> Vec<(u64, PathBuf)> {
     mountinfo
         .lines()
@@ -27,7 +27,7 @@ fn below(mountinfo: &str, rootfs: &Path) -> Vec<(u64, PathBuf)> {
             let mut f = l.split(' ');
             let id = f.next()?.parse().ok()?;
             let point = PathBuf::from(hull_sys::mount::unescape_mountinfo(f.nth(3)?));
-            (point != rootfs && point.starts_with(rootfs)).then_some((id, point))
+            point.starts_with(rootfs).then_some((id, point))
         })
         .collect()
 }
@@ -36,7 +36,7 @@ fn mountinfo() -> io::Result<String> {
     std::fs::read_to_string("/proc/self/mountinfo")
 }
 
-/// Records the mounts below `rootfs` now, in the state dir `dir` (before init runs).
+/// Records the mounts at and below `rootfs` now, in the state dir `dir` (before init runs).
 pub(super) fn note_before(dir: &Path, rootfs: &Path) -> io::Result<()> {
     let ids = below(&mountinfo()?, rootfs).into_iter().map(|(id, _)| id);
     let before = Before {
@@ -47,7 +47,7 @@ pub(super) fn note_before(dir: &Path, rootfs: &Path) -> io::Result<()> {
     std::fs::write(dir.join(FILE), bytes)
 }
 
-/// Detaches the mounts added below the rootfs since [`note_before`]; nothing for a container
+/// Detaches the mounts added at or below the rootfs since [`note_before`]; nothing for a container
 /// that had its own mount namespace (no record). The first failure is returned, after trying
 /// every mount.
 pub(super) fn release(dir: &Path) -> io::Result<()> {
@@ -95,26 +95,27 @@ mod tests {
 53 41 0:10 / /b/rootfs/vol rw - tmpfs tmpfs rw
 54 40 0:11 / /b/rootfs\\040x rw - tmpfs tmpfs rw
 55 40 0:11 / /b/rootfs/with\\040space rw - tmpfs tmpfs rw
+56 40 0:13 / /b/rootfs rw - overlay overlay rw
 60 22 0:12 / /b/rootfs2/proc rw - proc proc rw
 ";
 
     #[test]
-    fn only_mounts_strictly_below_the_rootfs_count() {
+    fn only_mounts_at_or_below_the_rootfs_count() {
         let got: Vec<u64> = below(INFO, Path::new("/b/rootfs"))
             .iter()
             .map(|(id, _)| *id)
             .collect();
-        assert_eq!(got, vec![41, 50, 51, 52, 53, 55]);
+        assert_eq!(got, vec![40, 41, 50, 51, 52, 53, 55, 56]);
     }
 
     #[test]
     fn what_was_there_before_stays_and_a_mount_stacked_on_it_goes() {
         let before = Before {
             rootfs: "/b/rootfs".into(),
-            ids: [41].into_iter().collect(),
+            ids: [40, 41].into_iter().collect(),
         };
         let added: Vec<PathBuf> = added_since(INFO, &before);
-        let want: Vec<PathBuf> = ["proc", "dev", "dev/pts", "vol", "with space"]
+        let want: Vec<PathBuf> = ["proc", "dev", "dev/pts", "vol", "with space", ""]
             .iter()
             .map(|p| Path::new("/b/rootfs").join(p))
             .collect();

@@ -117,19 +117,15 @@ fn check_oci_version(v: &str) -> Result<(), String> {
 }
 
 /// Without a mount namespace the container inherits the caller's (config-linux.md): its
-/// mounts land in the rootfs in the host's mount table, and init chroots rather than pivots.
-/// What would change the host's own mounts instead is refused: masking or read-only paths and
-/// a read-only root (remounts of what the host mounted), and a root propagation (of the host's
-/// `/`). runc refuses the first two the same way.
+/// mounts, the rootfs bound onto itself first, land in the host's mount table, and init
+/// chroots rather than pivots (a read-only root remounts that bind only). What would change
+/// the host's own mounts instead is refused: masking or read-only paths (runc refuses them the
+/// same way) and a root propagation (of the host's `/`).
 fn check_without_mount_namespace(spec: &Spec) -> Result<(), String> {
     let linux = spec.linux.clone().unwrap_or_default();
     let refused = [
         (!linux.masked_paths.is_empty(), "linux.maskedPaths"),
         (!linux.readonly_paths.is_empty(), "linux.readonlyPaths"),
-        (
-            spec.root.as_ref().is_some_and(|r| r.readonly),
-            "root.readonly",
-        ),
         (
             linux.rootfs_propagation.is_some(),
             "linux.rootfsPropagation",

@@ -388,17 +388,17 @@ fn setup_rootfs(
     hook_state: Option<&State>,
 ) -> Result<()> {
     let linux = a.spec.linux.clone().unwrap_or_default();
-    // Without one the mount namespace is the host's: its `/` keeps its propagation and no
-    // rootfs bind is left behind (create refused what would need them).
+    // Without one the mount namespace is the host's: its `/` keeps its propagation (create
+    // refused a rootfsPropagation), and the rootfs bind is in the host's table until delete.
     let own_mount_ns = linux.namespaces.iter().any(|n| n.kind == "mount");
     if own_mount_ns {
         // must happen before mounting anything so nothing propagates to the host.
         mounts::make_root_private(linux.rootfs_propagation.as_deref(), &a.rootfs)
             .map_err(fail(Step::Mounts, "root propagation"))?;
-        // must happen before the spec mounts because they go on top of this bind mount, which
-        // pivot_root then takes as the new root.
-        mounts::bind_rootfs(&a.rootfs).map_err(fail(Step::Mounts, "rootfs"))?;
     }
+    // must happen before the spec mounts because they go on top of this bind mount, which
+    // pivot_root then takes as the new root (or chroot, which a read-only root remounts).
+    mounts::bind_rootfs(&a.rootfs).map_err(fail(Step::Mounts, "rootfs"))?;
     for m in &a.mounts {
         mounts::apply(&a.rootfs, m, cgroup_paths).map_err(fail(Step::Mounts, "spec mount"))?;
     }
