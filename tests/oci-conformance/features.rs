@@ -188,6 +188,13 @@ fn no_namespaces_inherits_every_one() {
         "the rootfs is not bound onto itself"
     );
     b.ok(&["start", &id]);
+    // An exec runs in the container's root too, as its init does (no mount namespace to join).
+    std::fs::write(rootfs.join("only-in-the-rootfs"), "container's\n").unwrap();
+    let out = b.ok(&["exec", &id, "cat", "/only-in-the-rootfs"]);
+    assert_eq!(
+        out, "container's\n",
+        "exec ran outside the container's root"
+    );
     b.ok(&["kill", &id, "KILL"]);
     hull_tests::wait_until("stopped", || b.state(&id)["status"] == "stopped");
     b.ok(&["delete", &id]);

@@ -121,6 +121,7 @@ impl Runtime {
         self.check_process_apparmor(id, &mut req.process)?;
         let init = state.pid.expect("a running container has a pid");
         let namespaces = open_namespaces(id, &spec, init)?;
+        let root = open_root_without_mount_ns(id, &namespaces, init)?;
         let cgroup_join = self.cgroup_join_files(id, &state, &req.cgroup)?;
         let seccomp = self.compile_seccomp(id, &spec)?;
         let seccomp_listener = exec_listener(id, &spec, &state)?;
@@ -129,6 +130,7 @@ impl Runtime {
         let args = ExecArgs {
             process: req.process,
             namespaces,
+            root,
             cgroup_join,
             sock: theirs,
             stdio: req.stdio,
@@ -260,6 +262,23 @@ fn open_namespaces(
             Ok((kind, fd))
         })
         .collect()
+}
+
+/// The container's root as its init sees it (`/proc/<init>/root`), for an exec to chroot into
+/// when there is no mount namespace to join (joining one sets the root); None otherwise.
+fn open_root_without_mount_ns(
+    id: &str,
+    namespaces: &[(String, OwnedFd)],
+    init: i32,
+) -> Result<Option<OwnedFd>, RuntimeError> {
+    if namespaces.iter().any(|(kind, _)| kind == "mount") {
+        return Ok(None);
+    }
+    let path = format!("/proc/{init}/root");
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    rustix::fs::open(&path, flags, Mode::empty())
+        .map(Some)
+        .map_err(|e| RuntimeError::io(id, format!("open {path}"))(e.into()))
 }
 
 /// Reads every message until both children closed the socket (the exec'd process's end closes

@@ -40,6 +40,8 @@ pub struct ExecArgs {
     pub process: Process,
     /// The container's namespaces (`/proc/<init>/ns/<kind>`), already in [`JOIN_ORDER`].
     pub namespaces: Vec<(String, OwnedFd)>,
+    /// The container's root to chroot into, when it has no mount namespace to join.
+    pub root: Option<OwnedFd>,
     /// The cgroup's `tasks` / `cgroup.procs` files (see `Cgroup::join_files`).
     pub cgroup_join: Vec<std::fs::File>,
     pub sock: OwnedFd,
@@ -99,7 +101,7 @@ fn report_and_exit(sock: &OwnedFd, err: InitError) -> ! {
     hull_sys::process::exit_now(1)
 }
 
-/// The cgroup, then the namespaces.
+/// The cgroup, then the namespaces, then (without a mount namespace to join) the root.
 fn join_container(a: &ExecArgs) -> Result<()> {
     // must happen before the fork because the exec'd process must be accounted to the
     // container (memory, pids, freezer) from its first instruction.
@@ -124,6 +126,17 @@ fn join_container(a: &ExecArgs) -> Result<()> {
             },
         )?;
     }
+    // after the namespaces because a chrooted process may not join a user namespace.
+    if let Some(root) = &a.root {
+        chroot_to(root).map_err(fail(Step::PivotRoot, "chroot into the container's root"))?;
+    }
+    Ok(())
+}
+
+fn chroot_to(root: &OwnedFd) -> std::io::Result<()> {
+    rustix::process::fchdir(root)?;
+    rustix::process::chroot(".")?;
+    rustix::process::chdir("/")?;
     Ok(())
 }
 
