@@ -128,15 +128,12 @@ fn join_container(a: &ExecArgs) -> Result<()> {
     }
     // after the namespaces because a chrooted process may not join a user namespace.
     if let Some(root) = &a.root {
-        chroot_to(root).map_err(fail(Step::PivotRoot, "chroot into the container's root"))?;
+        let what = "chroot into the container's root";
+        rustix::process::fchdir(root)
+            .map_err(std::io::Error::from)
+            .and_then(|()| crate::mounts::chroot_into(Path::new(".")))
+            .map_err(fail(Step::PivotRoot, what))?;
     }
-    Ok(())
-}
-
-fn chroot_to(root: &OwnedFd) -> std::io::Result<()> {
-    rustix::process::fchdir(root)?;
-    rustix::process::chroot(".")?;
-    rustix::process::chdir("/")?;
     Ok(())
 }
 
