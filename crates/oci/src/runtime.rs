@@ -281,6 +281,13 @@ pub struct Linux {
     pub extra: Extra,
 }
 
+impl Linux {
+    /// Whether `namespaces` lists one of `kind` (`mount`, `user`, ...), new or joined by path.
+    pub fn has_namespace(&self, kind: &str) -> bool {
+        self.namespaces.iter().any(|n| n.kind == kind)
+    }
+}
+
 /// `linux.memoryPolicy` (runtime-spec 1.2): set_mempolicy(2)'s mode, node list (`0-3,7`) and
 /// mode flags, as names the runtime checks.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

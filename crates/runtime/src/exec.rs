@@ -121,7 +121,7 @@ impl Runtime {
         self.check_process_apparmor(id, &mut req.process)?;
         let init = state.pid.expect("a running container has a pid");
         let namespaces = open_namespaces(id, &spec, init)?;
-        let root = open_root_without_mount_ns(id, &namespaces, init)?;
+        let root = open_root_without_mount_ns(id, &spec, init)?;
         let cgroup_join = self.cgroup_join_files(id, &state, &req.cgroup)?;
         let seccomp = self.compile_seccomp(id, &spec)?;
         let seccomp_listener = exec_listener(id, &spec, &state)?;
@@ -268,10 +268,14 @@ fn open_namespaces(
 /// when there is no mount namespace to join (joining one sets the root); None otherwise.
 fn open_root_without_mount_ns(
     id: &str,
-    namespaces: &[(String, OwnedFd)],
+    spec: &Spec,
     init: i32,
 ) -> Result<Option<OwnedFd>, RuntimeError> {
-    if namespaces.iter().any(|(kind, _)| kind == "mount") {
+    if spec
+        .linux
+        .as_ref()
+        .is_some_and(|l| l.has_namespace("mount"))
+    {
         return Ok(None);
     }
     let path = format!("/proc/{init}/root");

@@ -157,7 +157,7 @@ struct NewStateDir {
 /// notes what is there before, so delete (or a failed create) removes only what it added.
 fn note_host_mounts(id: &str, dir: &Path, spec: &Spec, rootfs: &Path) -> Result<(), RuntimeError> {
     let linux = spec.linux.as_ref();
-    if linux.is_some_and(|l| l.namespaces.iter().any(|n| n.kind == "mount")) {
+    if linux.is_some_and(|l| l.has_namespace("mount")) {
         return Ok(());
     }
     super::host_mounts::note_before(dir, rootfs)
@@ -298,7 +298,7 @@ impl Runtime {
         };
         let resources = self.spec_resources(spec);
         let cg = Cgroup::create(&self.cgroups, &path, &resources).map_err(err)?;
-        if linux.namespaces.iter().any(|n| n.kind == "user") {
+        if linux.has_namespace("user") {
             return Ok((Some(cg), None));
         }
         match cg.self_join_files() {

@@ -64,7 +64,7 @@ pub(super) fn prepare(
     let attrs = crate::proc_attrs::plan(proc, spec.linux.as_ref(), crate::proc_attrs::Role::Init)
         .map_err(invalid)?;
     let linux = spec.linux.clone().unwrap_or_default();
-    if !linux.namespaces.iter().any(|n| n.kind == "mount") {
+    if !linux.has_namespace("mount") {
         check_without_mount_namespace(&spec).map_err(invalid)?;
     }
     check_uts(&spec, &linux).map_err(invalid)?;
@@ -145,7 +145,7 @@ fn check_without_mount_namespace(spec: &Spec) -> Result<(), String> {
 /// pod's sandbox when its UTS namespace is the host's). runc refuses such a spec too.
 fn check_uts(spec: &Spec, linux: &hull_oci::runtime::Linux) -> Result<(), String> {
     let names = spec.hostname.is_some() || spec.domainname.is_some();
-    if names && !linux.namespaces.iter().any(|n| n.kind == "uts") {
+    if names && !linux.has_namespace("uts") {
         return Err(
             "hostname or domainname set without a private UTS namespace: it would rename the host"
                 .into(),

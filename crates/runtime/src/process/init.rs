@@ -304,10 +304,7 @@ impl AsFdRef for OwnedFd {
 /// In a user namespace (new, or joined by path), switches to its root: the parent has written
 /// the id maps, and our capabilities there allow the change.
 fn become_userns_root(spec: &Spec) -> Result<()> {
-    let in_userns = spec
-        .linux
-        .as_ref()
-        .is_some_and(|l| l.namespaces.iter().any(|n| n.kind == "user"));
+    let in_userns = spec.linux.as_ref().is_some_and(|l| l.has_namespace("user"));
     if !in_userns {
         return Ok(());
     }
@@ -390,7 +387,7 @@ fn setup_rootfs(
     let linux = a.spec.linux.clone().unwrap_or_default();
     // Without one the mount namespace is the host's: its `/` keeps its propagation (create
     // refused a rootfsPropagation), and the rootfs bind is in the host's table until delete.
-    let own_mount_ns = linux.namespaces.iter().any(|n| n.kind == "mount");
+    let own_mount_ns = linux.has_namespace("mount");
     if own_mount_ns {
         // must happen before mounting anything so nothing propagates to the host.
         mounts::make_root_private(linux.rootfs_propagation.as_deref(), &a.rootfs)
