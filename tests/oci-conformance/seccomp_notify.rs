@@ -210,8 +210,8 @@ fn the_listener_gets_the_notify_fd_and_answers_the_container() {
 
 /// An exec'd process loads the container's filter too, with a listener of its own: the agent
 /// gets a second message (status `running`) with that filter's descriptor, and its answers are
-/// what the exec'd process sees. (The message's `pid` differs: runc gives the exec'd process's,
-/// hull the container's, as the module doc of hull's listener says.)
+/// what the exec'd process sees. The message's `pid` is the exec'd process's (as `--pid-file`
+/// gives it), its state's the container's.
 #[test]
 fn an_exec_sends_the_listener_its_own_descriptor() {
     require_root!();
@@ -233,7 +233,9 @@ fn an_exec_sends_the_listener_its_own_descriptor() {
             let (message, fd) = read_message(&agent)?;
             answer_two(&fd).map(|()| message)
         });
-        let (code, err) = rt.run(&["exec", "ID", "sh", "-c", SCRIPT]);
+        let pid_file = rt.bundle_path().join("exec.pid");
+        let pid_arg = pid_file.to_str().unwrap();
+        let (code, err) = rt.run(&["exec", "--pid-file", pid_arg, "ID", "sh", "-c", SCRIPT]);
         let stdout = std::fs::read_to_string(rt.bundle_path().join("cmd.out")).unwrap();
         assert_eq!(code, 0, "{who}: exec: {err}");
         assert_eq!(
@@ -249,7 +251,13 @@ fn an_exec_sends_the_listener_its_own_descriptor() {
         assert_eq!(m["state"]["pid"], created["state"]["pid"], "{who}: {m}");
         assert_eq!(m["fds"], json!(["seccompFd"]), "{who}: {m}");
         assert_eq!(m["metadata"], METADATA, "{who}: {m}");
-        assert!(m["pid"].as_i64().is_some_and(|p| p > 0), "{who}: {m}");
+        let exec_pid: i64 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(m["pid"], exec_pid, "{who}: {m}");
+        assert_ne!(m["pid"], m["state"]["pid"], "{who}: {m}");
     }
 }
 

@@ -84,16 +84,57 @@ pub fn run(args: ExecArgs) -> ! {
     if let Err(e) = join_container(&args) {
         report_and_exit(&args.sock, e)
     }
+    let pid_pipe = match pid_pipe(&args) {
+        Ok(p) => p,
+        Err(e) => report_and_exit(&args.sock, e),
+    };
     // CLONE_PARENT: the new process is the runtime caller's child (our sibling), so the caller
     // can wait for it once we are gone.
     match hull_sys::process::fork_single_threaded(libc::CLONE_PARENT as u64, &single) {
-        Ok(hull_sys::process::Forked::Child) => exec_process(args),
+        Ok(hull_sys::process::Forked::Child) => exec_process(args, pid_pipe.map(|(r, _w)| r)),
         Ok(hull_sys::process::Forked::Parent(pid)) => {
+            if let Some((_, w)) = &pid_pipe {
+                // a failed write leaves the child an end of file, which it reports.
+                let _ = rustix::io::write(w, &pid.to_ne_bytes());
+            }
             let _ = sync::send(&args.sock, &FromInit::Forked { pid });
             hull_sys::process::exit_now(0)
         }
         Err(e) => report_and_exit(&args.sock, InitError::new(Step::Fork, "fork", Some(&e))),
     }
+}
+
+/// With a seccomp listener, the pipe through which the intermediate tells the exec'd process its
+/// pid as the host sees it, for the listener's message (inside the container's pid namespace
+/// `getpid` gives another number).
+fn pid_pipe(a: &ExecArgs) -> Result<Option<(OwnedFd, OwnedFd)>> {
+    if a.seccomp_listener.is_none() {
+        return Ok(None);
+    }
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map(Some)
+        .map_err(|e| InitError::new(Step::Fork, "pipe for the pid", Some(&e.into())))
+}
+
+/// Reads the pid the intermediate wrote into the pipe from [`pid_pipe`].
+fn read_pid(from: &OwnedFd) -> Result<i32> {
+    let mut buf = [0u8; 4];
+    let mut got = 0;
+    while got < buf.len() {
+        match rustix::io::read(from, &mut buf[got..]) {
+            Ok(0) => {
+                return Err(InitError::new(
+                    Step::Fork,
+                    "read the pid: end of file",
+                    None,
+                ))
+            }
+            Ok(n) => got += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(InitError::new(Step::Fork, "read the pid", Some(&e.into()))),
+        }
+    }
+    Ok(i32::from_ne_bytes(buf))
 }
 
 fn report_and_exit(sock: &OwnedFd, err: InitError) -> ! {
@@ -137,8 +178,15 @@ fn join_container(a: &ExecArgs) -> Result<()> {
     Ok(())
 }
 
-/// The exec'd process: stdio, working directory, limits, then the security steps and execve.
-fn exec_process(a: ExecArgs) -> ! {
+/// The exec'd process: its pid for the seccomp listener (from `pid_from`, see [`pid_pipe`]),
+/// stdio, working directory, limits, then the security steps and execve.
+fn exec_process(mut a: ExecArgs, pid_from: Option<OwnedFd>) -> ! {
+    if let (Some(from), Some(listener)) = (pid_from, a.seccomp_listener.as_mut()) {
+        match read_pid(&from) {
+            Ok(pid) => listener.set_pid(pid),
+            Err(e) => report_and_exit(&a.sock, e),
+        }
+    }
     match prepare(&a).and_then(|program| {
         let seccomp = (a.seccomp.as_ref(), a.seccomp_listener.as_ref());
         secure_and_exec_process(&a.process, &a.attrs, seccomp, &program, 3 + a.preserve_fds)

@@ -21,9 +21,10 @@
 //!   only the listener could give) or has `SCMP_ACT_NOTIFY` as its default action.
 //! * The message's state is the one `create` made (status `creating`, as runc reports it).
 //!
-//! `pid` in the message is the container's pid (its init, which loaded the filter), as `state`
-//! reports it; under `--init` the mini init's child inherits the filter with the fork. For
-//! `exec` it is the container's pid too, not the new process's (runc gives the latter).
+//! `pid` in the message is the pid of the process that loaded the filter, as the host sees it:
+//! for `create` the container's init (as `state` reports it; under `--init` the mini init's
+//! child inherits the filter with the fork), for `exec` the exec'd process, as runc gives it
+//! (the intermediate that forked it passes it the pid, [`Listener::set_pid`]).
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -38,6 +39,7 @@ use super::SeccompError;
 pub struct Listener {
     path: PathBuf,
     sock: OwnedFd,
+    process: ContainerProcessState,
     message: Vec<u8>,
 }
 
@@ -51,16 +53,20 @@ pub fn connect(path: &Path) -> Result<OwnedFd, SeccompError> {
     })
 }
 
-/// The container process state for `state`, as JSON.
-pub fn message(spec: &Seccomp, state: State) -> Vec<u8> {
-    let msg = ContainerProcessState {
+/// The container process state for `state` (its `pid` the container's until [`Listener::set_pid`]).
+pub fn process_state(spec: &Seccomp, state: State) -> ContainerProcessState {
+    ContainerProcessState {
         oci_version: OCI_VERSION.to_string(),
         fds: vec![SECCOMP_FD_NAME.to_string()],
         pid: state.pid.unwrap_or(0),
         metadata: spec.listener_metadata.clone(),
         state,
-    };
-    serde_json::to_vec(&msg).expect("the container process state always serializes")
+    }
+}
+
+/// A container process state as the JSON the listener gets.
+pub fn message(process: &ContainerProcessState) -> Vec<u8> {
+    serde_json::to_vec(process).expect("the container process state always serializes")
 }
 
 /// Connects to the spec's listener, if it has one, with the message for the state `state`
@@ -73,7 +79,11 @@ pub fn open(
         return Ok(None);
     };
     let sock = connect(&path)?;
-    Ok(Some(Listener::new(path, sock, message(spec, state()))))
+    Ok(Some(Listener::new(
+        path,
+        sock,
+        process_state(spec, state()),
+    )))
 }
 
 /// `create`'s part: connects to the spec's listener and sends it the container process state for
@@ -88,13 +98,22 @@ pub fn deliver(spec: &Seccomp, state: &State, notify_fd: impl AsFd) -> Result<()
 }
 
 impl Listener {
-    /// A connected socket (from [`connect`]) and the message for it.
-    pub fn new(path: PathBuf, sock: OwnedFd, message: Vec<u8>) -> Listener {
+    /// A connected socket (from [`connect`]) and the container process state for it.
+    pub fn new(path: PathBuf, sock: OwnedFd, process: ContainerProcessState) -> Listener {
+        let message = message(&process);
         Listener {
             path,
             sock,
+            process,
             message,
         }
+    }
+
+    /// Makes `pid` the message's process (an exec'd one): before the filter is loaded, since it
+    /// allocates.
+    pub fn set_pid(&mut self, pid: i32) {
+        self.process.pid = pid;
+        self.message = message(&self.process);
     }
 
     /// Sends the message with `notify_fd` attached: one `sendmsg`, nothing allocated.

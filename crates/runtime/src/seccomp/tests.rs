@@ -211,7 +211,7 @@ mod listener {
 
     use hull_oci::runtime::{ContainerProcessState, State};
 
-    use super::super::listener::{connect, message};
+    use super::super::listener::{connect, message, process_state};
     use super::super::Listener;
     use super::*;
 
@@ -228,7 +228,7 @@ mod listener {
 
     #[test]
     fn the_message_is_the_container_process_state() {
-        let msg = message(&notify_profile(), state());
+        let msg = message(&process_state(&notify_profile(), state()));
         let v: serde_json::Value = serde_json::from_slice(&msg).unwrap();
         assert_eq!(v["ociVersion"], hull_oci::runtime::OCI_VERSION);
         assert_eq!(v["fds"], serde_json::json!(["seccompFd"]));
@@ -246,7 +246,8 @@ mod listener {
             listener_metadata: None,
             ..notify_profile()
         };
-        let v: serde_json::Value = serde_json::from_slice(&message(&bare, state())).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&message(&process_state(&bare, state()))).unwrap();
         assert!(v.get("metadata").is_none(), "{v}");
     }
 
@@ -273,8 +274,16 @@ mod listener {
         let server = UnixListener::bind(&path).unwrap();
         let sock = connect(&path).unwrap();
         let (conn, _) = server.accept().unwrap();
-        let msg = message(&notify_profile(), state());
-        let l = Listener::new(path.clone(), sock, msg.clone());
+        let mut l = Listener::new(
+            path.clone(),
+            sock,
+            process_state(&notify_profile(), state()),
+        );
+        // An exec'd process: its own pid in the message, the container's in the state.
+        l.set_pid(5151);
+        let mut want = process_state(&notify_profile(), state());
+        want.pid = 5151;
+        let msg = message(&want);
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(b"notify").unwrap();
         l.send(&file).unwrap();
