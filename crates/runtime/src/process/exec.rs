@@ -113,27 +113,15 @@ fn pid_pipe(a: &ExecArgs) -> Result<Option<(OwnedFd, OwnedFd)>> {
     }
     rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map(Some)
-        .map_err(|e| InitError::new(Step::Fork, "pipe for the pid", Some(&e.into())))
+        .map_err(std::io::Error::from)
+        .map_err(fail(Step::Fork, "pipe for the pid"))
 }
 
 /// Reads the pid the intermediate wrote into the pipe from [`pid_pipe`].
-fn read_pid(from: &OwnedFd) -> Result<i32> {
+fn read_pid(from: OwnedFd) -> Result<i32> {
     let mut buf = [0u8; 4];
-    let mut got = 0;
-    while got < buf.len() {
-        match rustix::io::read(from, &mut buf[got..]) {
-            Ok(0) => {
-                return Err(InitError::new(
-                    Step::Fork,
-                    "read the pid: end of file",
-                    None,
-                ))
-            }
-            Ok(n) => got += n,
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(InitError::new(Step::Fork, "read the pid", Some(&e.into()))),
-        }
-    }
+    std::io::Read::read_exact(&mut std::fs::File::from(from), &mut buf)
+        .map_err(fail(Step::Fork, "read the pid"))?;
     Ok(i32::from_ne_bytes(buf))
 }
 
@@ -182,7 +170,7 @@ fn join_container(a: &ExecArgs) -> Result<()> {
 /// stdio, working directory, limits, then the security steps and execve.
 fn exec_process(mut a: ExecArgs, pid_from: Option<OwnedFd>) -> ! {
     if let (Some(from), Some(listener)) = (pid_from, a.seccomp_listener.as_mut()) {
-        match read_pid(&from) {
+        match read_pid(from) {
             Ok(pid) => listener.set_pid(pid),
             Err(e) => report_and_exit(&a.sock, e),
         }
