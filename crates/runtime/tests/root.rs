@@ -14,7 +14,10 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use cgroup_v2::{v2_cgroup_without_controllers, v2_oom_kill_ends_the_container};
-use hull_oci::runtime::{Linux, Mount, Namespace, Process, Rlimit, Root, Spec, User};
+use hull_oci::runtime::{
+    Linux, Mount, Namespace, Pids, Process, Resources, Rlimit, Root, Spec, User,
+};
+use hull_runtime::cgroups::Cgroup;
 use hull_runtime::{CreateRequest, ExecRequest, Runtime, RuntimeError, Step};
 use rustix::process::{Pid, WaitOptions, WaitStatus};
 
@@ -467,6 +470,38 @@ fn start_from_another_runtime_instance() {
     second.delete("other", false).unwrap();
 }
 
+/// A spec with resources and no cgroupsPath gets `/hull/<id>`; once its last container is
+/// deleted, or a create that made it fails, no `/hull` is left in any hierarchy.
+fn the_default_cgroup_parent_goes_with_its_last_container() {
+    let rt = Rt::new();
+    let exists = |path: &str| Cgroup::open(&rt.rt.cgroups, path).is_ok();
+    if exists("/hull") {
+        eprint!("(skipped: /hull existed before the test, for other containers) ");
+        return;
+    }
+    let b = Bundle::new();
+    let limited = |args: &[&str]| {
+        let mut s = spec(args);
+        s.linux.as_mut().unwrap().resources = Some(Resources {
+            pids: Some(Pids { limit: 100 }),
+            ..Default::default()
+        });
+        s
+    };
+    let pid = rt
+        .create("defparent", &b, limited(&["true"]), None)
+        .unwrap();
+    assert!(exists("/hull/defparent"), "no cgroup at /hull/defparent");
+    rt.rt.start("defparent").unwrap();
+    assert_eq!(wait(pid).exit_status(), Some(0));
+    rt.rt.delete("defparent", false).unwrap();
+    assert!(!exists("/hull"), "delete left /hull");
+    // A program that is not there fails create after the cgroup was made.
+    let err = rt.create("defparent-bad", &b, limited(&["/no/such/program"]), None);
+    assert!(err.is_err(), "create of a missing program succeeded");
+    assert!(!exists("/hull"), "a failed create left /hull");
+}
+
 /// Reads `r` to its end (every writer closed) as text.
 fn read_all(r: OwnedFd) -> String {
     let mut out = String::new();
@@ -625,6 +660,10 @@ fn main() {
         (
             "exec_joins_the_running_container",
             exec_joins_the_running_container,
+        ),
+        (
+            "the_default_cgroup_parent_goes_with_its_last_container",
+            the_default_cgroup_parent_goes_with_its_last_container,
         ),
         (
             "v2_cgroup_without_controllers",

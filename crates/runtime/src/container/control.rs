@@ -117,6 +117,7 @@ impl Runtime {
             if let Some(cg) = cgroup {
                 cg.delete().map_err(err)?;
             }
+            super::release_cgroup_parent(&self.cgroups);
         }
         self.sync.lock().expect("sync map").remove(id);
         let hooks = crate::hooks::load(&dir).unwrap_or_else(|e| {

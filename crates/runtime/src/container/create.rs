@@ -13,7 +13,7 @@ use super::error::{cg_err, listener_err};
 use super::prepare::prepare;
 use super::{Runtime, RuntimeError};
 use crate::cgroups::systemd::Scope;
-use crate::cgroups::Cgroup;
+use crate::cgroups::{Cgroup, CgroupRoot};
 use crate::process::init::InitArgs;
 use crate::process::sync::{self, FromInit, ToInit};
 use crate::state::{self as st, ContainerState, Status};
@@ -103,6 +103,7 @@ fn run_runtime_hooks(
 /// unless disarmed.
 struct CreateGuard<'a> {
     dir: &'a Path,
+    cgroups: &'a CgroupRoot,
     pid: Option<i32>,
     cgroup: Option<Cgroup>,
     /// The systemd scope being started for it (systemd driver).
@@ -112,9 +113,10 @@ struct CreateGuard<'a> {
 
 impl<'a> CreateGuard<'a> {
     /// A guard that undoes a create of the container whose state dir is `dir` until disarmed.
-    fn armed(dir: &'a Path) -> Self {
+    fn armed(dir: &'a Path, cgroups: &'a CgroupRoot) -> Self {
         CreateGuard {
             dir,
+            cgroups,
             pid: None,
             cgroup: None,
             unit: None,
@@ -138,6 +140,8 @@ impl Drop for CreateGuard<'_> {
         if let Some(cg) = self.cgroup.take() {
             let _ = cg.delete();
         }
+        // also when the cgroup was made and removed again inside create_cgroup.
+        super::release_cgroup_parent(self.cgroups);
         let _ = super::host_mounts::release(self.dir);
         let _ = std::fs::remove_dir_all(self.dir);
     }
@@ -173,7 +177,7 @@ impl Runtime {
         let mut prep = prepare(&req, self.seccomp_cache.as_deref())?;
         self.check_process(&id, &mut prep.spec)?;
         make_state_dir(&id, &dir)?;
-        let mut guard = CreateGuard::armed(&dir);
+        let mut guard = CreateGuard::armed(&dir, &self.cgroups);
         let mut sd = fill_state_dir(&id, &dir, &req.bundle, &prep.spec)?;
         note_host_mounts(&id, &dir, &prep.spec, &prep.rootfs)?;
         let (ours, theirs) =
@@ -291,7 +295,7 @@ impl Runtime {
         let path = linux
             .cgroups_path
             .clone()
-            .unwrap_or_else(|| format!("/hull/{id}"));
+            .unwrap_or_else(|| format!("{}/{id}", super::CGROUP_PARENT));
         let err = |source| RuntimeError::Cgroup {
             id: id.to_string(),
             source,

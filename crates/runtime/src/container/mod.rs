@@ -27,6 +27,17 @@ pub(crate) use error::listener_err;
 pub use error::RuntimeError;
 pub(crate) use prepare::saved_spec;
 
+/// hull's parent in the cgroup tree: a spec with resources and no `cgroupsPath` gets
+/// `/hull/<id>` (the engine gives its containers the same parent).
+const CGROUP_PARENT: &str = "/hull";
+
+/// Removes [`CGROUP_PARENT`] once no container is left below it (after a delete, or a create
+/// that failed), so that hull-runtime, like the engine, leaves nothing in the cgroup tree after
+/// its last container. Best effort: a parent still in use, or not there, stays as it is.
+fn release_cgroup_parent(cgroups: &CgroupRoot) {
+    let _ = crate::cgroups::remove_if_empty(cgroups, CGROUP_PARENT);
+}
+
 /// Where the runtime keeps `state.json` per container, and the host's cgroup layout.
 #[derive(Debug)]
 pub struct Runtime {
